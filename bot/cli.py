@@ -1,0 +1,254 @@
+"""The `coach` command line. Each command's docstring is its --help; errors are one line, exit 1."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.app import Runtime
+from bot.config import Settings, mask
+from knowledge.loader import KnowledgeError, load_course
+
+app = typer.Typer(
+    help="coach: practise 'Building an AI-Ready Organization' in Slack, Teams or here.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+knowledge_app = typer.Typer(help="Check and list the course content.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
+bench_app = typer.Typer(help="Measure speed.", no_args_is_help=True)
+app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def runtime() -> Runtime:
+    """A runtime whose course is known to load; bad knowledge files end the command cleanly."""
+    rt = Runtime(Settings())
+    try:
+        rt.course  # noqa: B018 - load now so problems surface before any work starts
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), highlight=False, markup=False)
+        raise fail(
+            f"{len(exc.problems)} problem(s) in the knowledge files; run `coach knowledge check`"
+        ) from None
+    return rt
+
+
+@app.command()
+def doctor() -> None:
+    """Show what is configured (Slack, Teams, Claude, database) without showing secrets."""
+    s = Settings()
+    table = Table(title="coach doctor", show_header=True)
+    table.add_column("area")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_row("python", "version", platform.python_version())
+    table.add_row("database", "file", str(s.database_path))
+    table.add_row("database", "index", str(s.index_path))
+    table.add_row("claude", "ANTHROPIC_API_KEY", mask(s.anthropic_api_key))
+    table.add_row("claude", "COACH_MODEL", s.model)
+    table.add_row("claude", "brain in use", s.brain_name)
+    table.add_row("slack", "SLACK_BOT_TOKEN", mask(s.slack_bot_token))
+    table.add_row("slack", "SLACK_SIGNING_SECRET", mask(s.slack_signing_secret))
+    table.add_row("slack", "SLACK_APP_TOKEN (Socket Mode)", mask(s.slack_app_token))
+    table.add_row("teams", "MicrosoftAppId", s.teams_app_id or "not set (auth off, Emulator mode)")
+    table.add_row("teams", "MicrosoftAppPassword", mask(s.teams_app_password))
+    table.add_row("teams", "MicrosoftAppTenantId", s.teams_tenant_id or "not set")
+    try:
+        course = load_course(s.knowledge_dir)
+        summary = (
+            f"ok: {len(course.lessons)} lessons, {len(course.questions)} questions, {len(course.labs)} labs"
+        )
+    except KnowledgeError as exc:
+        summary = f"{len(exc.problems)} problem(s): run `coach knowledge check`"
+    table.add_row("knowledge", "content", summary)
+    out.print(table)
+
+
+@knowledge_app.command("check")
+def knowledge_check(
+    path: Annotated[
+        Path | None, typer.Option("--dir", help="Content folder (default: the packaged course).")
+    ] = None,
+) -> None:
+    """Validate every knowledge file; print each problem as `file: field: message`."""
+    try:
+        course = load_course(path or Settings().knowledge_dir)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            out.print(str(problem), highlight=False, markup=False)
+        raise fail(f"{len(exc.problems)} problem(s)") from None
+    out.print(
+        f"ok: {len(course.lessons)} lessons, {len(course.readings)} supplementary readings, "
+        f"{len(course.quizzes)} quizzes ({len(course.questions)} questions), {len(course.labs)} labs"
+    )
+
+
+@knowledge_app.command("list")
+def knowledge_list() -> None:
+    """List the lessons, readings, quizzes and labs that are loaded."""
+    course = runtime().course
+    table = Table(show_header=True)
+    for col in ("kind", "id", "title", "contents"):
+        table.add_column(col)
+    for doc in course.lessons + course.readings:
+        kind = f"lesson {doc.number}" if doc.kind == "lesson" else "supplementary"
+        table.add_row(
+            kind, doc.id, doc.title, f"{len(doc.sections)} sections, {len(doc.key_terms)} key terms"
+        )
+    for quiz in course.quizzes.values():
+        extra = f", pass {quiz.pass_mark:.0%}" if quiz.pass_mark else ""
+        table.add_row(
+            quiz.kind.replace("_", " "), quiz.id, quiz.title, f"{len(quiz.questions)} questions{extra}"
+        )
+    for lab in sorted(course.labs.values(), key=lambda lab: lab.number):
+        table.add_row(
+            f"lab {lab.number}", lab.id, lab.title, f"{lab.coach_name}, {len(lab.rubric)} rubric points"
+        )
+    out.print(table)
+
+
+@app.command()
+def index() -> None:
+    """Build the search index now (it is also built on first use and whenever the course changes)."""
+    rt = runtime()
+    idx = rt.index
+    state = "built" if idx.rebuilt else "up to date"
+    out.print(f"index {state}: {idx.chunk_count} chunks in {idx.path}")
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        return
+    if not result.grounded:
+        out.print(
+            "[yellow]The lessons do not cover this.[/yellow]" + (" Closest passages:" if result.hits else "")
+        )
+    for n, hit in enumerate(result.hits, start=1):
+        out.print(
+            f"[bold]{n}. {hit.label}[/bold]  [dim]{hit.id}  score {hit.score:.2f}[/dim]", highlight=False
+        )
+        text = hit.text if len(hit.text) <= 400 else hit.text[:400].rsplit(" ", 1)[0] + " …"
+        out.print(f"   {text}", highlight=False, markup=False)
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str | None, typer.Argument(help="What to look for; leave out for an interactive prompt.")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many hits.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Search the course text; says when the lessons do not cover the question."""
+    idx = runtime().index
+    if query is not None:
+        _print_result(idx.search(query, k=k), as_json)
+        return
+    out.print("Search the course. An empty line or Ctrl-D quits.")
+    while True:
+        try:
+            line = input("search> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not line:
+            break
+        _print_result(idx.search(line, k=k), as_json)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Recall@1, recall@3, MRR and off-topic rejection on knowledge/eval/retrieval.yaml."""
+    from knowledge.evaluation import evaluate, load_eval_set
+
+    report = evaluate(runtime().index, load_eval_set())
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        return
+    table = Table(title="retrieval evaluation")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("questions", str(report.questions), ">= 40")
+    table.add_row("recall@1", f"{report.recall_at_1:.3f}", "")
+    table.add_row("recall@3", f"{report.recall_at_3:.3f}", ">= 0.900")
+    table.add_row("MRR", f"{report.mrr:.3f}", "")
+    table.add_row("on-topic grounded", f"{report.on_topic_grounded:.3f}", "")
+    table.add_row("off-topic rejected", f"{report.off_topic_rejected}/{report.off_topic}", ">= 9/10")
+    out.print(table)
+    for question, got in report.misses:
+        out.print(f"[dim]miss: {question} → {', '.join(got)}[/dim]", highlight=False)
+
+
+@bench_app.command("retrieval")
+def bench_retrieval_cmd(
+    rounds: Annotated[int, typer.Option(min=1, help="Passes over the evaluation queries.")] = 20,
+    scale: Annotated[str, typer.Option(help="Corpus sizes to compare, as multiples of the course.")] = "1,20",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """p50/p99 query time of our FTS5 index vs a rank-bm25 baseline, same chunks and queries, same run."""
+    from knowledge.evaluation import bench_retrieval, load_eval_set, scaled_chunks
+    from knowledge.retrieval import Index
+
+    rt = runtime()
+    eval_set = load_eval_set()
+    rows = []
+    for copies in (int(x) for x in scale.split(",")):
+        idx = rt.index if copies == 1 else Index(":memory:", rt.course, scaled_chunks(rt.index, copies))
+        ours, baseline = bench_retrieval(idx, eval_set, rounds=max(1, rounds // copies))
+        rows.append(
+            {
+                "chunks": idx.chunk_count,
+                "ours_p50_ms": ours.p50_ms,
+                "ours_p99_ms": ours.p99_ms,
+                "baseline_p50_ms": baseline.p50_ms,
+                "baseline_p99_ms": baseline.p99_ms,
+                "speedup_p50": baseline.p50_ms / ours.p50_ms,
+                "queries": ours.runs,
+            }
+        )
+    if as_json:
+        sys.stdout.write(json.dumps({"retrieval": rows}) + "\n")
+        return
+    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    table = Table(title=f"retrieval speed ({machine})")
+    for col in (
+        "chunks",
+        "queries",
+        "fts5 p50",
+        "fts5 p99",
+        "rank-bm25 p50",
+        "rank-bm25 p99",
+        "speed-up (p50)",
+    ):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["chunks"]),
+            str(r["queries"]),
+            f"{r['ours_p50_ms']:.3f} ms",
+            f"{r['ours_p99_ms']:.3f} ms",
+            f"{r['baseline_p50_ms']:.3f} ms",
+            f"{r['baseline_p99_ms']:.3f} ms",
+            f"{r['speedup_p50']:.1f}x",
+        )
+    out.print(table)
+    out.print("goal: fts5 p50 under 1 ms and at least 10x faster than rank-bm25")

@@ -1,0 +1,74 @@
+"""All configuration in one place, read from the environment and `.env`.
+
+Nothing else in coach reads `os.environ`: modules receive a `Settings` (or what they need from it).
+Every field has a default that makes the embedded mode work: offline brain, console, SQLite in ./data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+
+
+class Settings(BaseSettings):
+    """coach's settings; environment variable names are given by each field's alias."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(Path("data"), alias="COACH_DATA_DIR")
+    knowledge_dir: Path | None = Field(None, alias="COACH_KNOWLEDGE_DIR")
+
+    anthropic_api_key: SecretStr | None = Field(None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL")
+    model: str = Field(DEFAULT_MODEL, alias="COACH_MODEL")
+    llm_timeout_s: float = Field(30.0, alias="COACH_LLM_TIMEOUT")
+    llm_max_retries: int = Field(2, alias="COACH_LLM_RETRIES")
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+
+    teams_app_id: str | None = Field(
+        None, validation_alias=AliasChoices("MicrosoftAppId", "MICROSOFT_APP_ID")
+    )
+    teams_app_password: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD")
+    )
+    teams_tenant_id: str | None = Field(
+        None, validation_alias=AliasChoices("MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID")
+    )
+    teams_app_type: str = Field(
+        "MultiTenant", validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE")
+    )
+
+    port: int = Field(3978, alias="PORT")
+    managers: str = Field("", alias="COACH_MANAGERS")
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file holding learners' progress and conversation checkpoints."""
+        return self.data_dir / "coach.db"
+
+    @property
+    def index_path(self) -> Path:
+        """The SQLite file holding the full-text index of the course; rebuilt from knowledge files."""
+        return self.data_dir / "index.db"
+
+    @property
+    def brain_name(self) -> str:
+        return "claude" if self.anthropic_api_key else "offline"
+
+
+def mask(secret: SecretStr | str | None) -> str:
+    """Show that a secret is set without showing it."""
+    if secret is None:
+        return "not set"
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if not value:
+        return "not set"
+    return f"set ({len(value)} characters)"

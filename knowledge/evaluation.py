@@ -1,0 +1,130 @@
+"""Retrieval quality and speed, measured on knowledge/eval/retrieval.yaml."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from knowledge.retrieval import Chunk, Index, chunk_course, content_words
+
+EVAL_FILE = Path(__file__).parent / "eval" / "retrieval.yaml"
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    question: str
+    expect: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    cases: list[EvalCase]
+    off_topic: list[str]
+
+
+def load_eval_set(path: Path = EVAL_FILE) -> EvalSet:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cases = [EvalCase(c["q"], tuple(c["expect"])) for c in raw["questions"]]
+    return EvalSet(cases, list(raw["off_topic"]))
+
+
+@dataclass(frozen=True)
+class RetrievalReport:
+    questions: int
+    recall_at_1: float
+    recall_at_3: float
+    mrr: float
+    on_topic_grounded: float
+    off_topic: int
+    off_topic_rejected: int
+    misses: list[tuple[str, list[str]]]
+
+    def to_json(self) -> dict:
+        return {
+            "questions": self.questions,
+            "recall@1": round(self.recall_at_1, 3),
+            "recall@3": round(self.recall_at_3, 3),
+            "mrr": round(self.mrr, 3),
+            "on_topic_grounded": round(self.on_topic_grounded, 3),
+            "off_topic": self.off_topic,
+            "off_topic_rejected": self.off_topic_rejected,
+        }
+
+
+def evaluate(index: Index, eval_set: EvalSet, k: int = 5) -> RetrievalReport:
+    """Rank of the first hit from an expected passage, per question; off-topic must not be grounded."""
+    r1 = r3 = 0
+    rr = 0.0
+    grounded = 0
+    misses = []
+    for case in eval_set.cases:
+        result = index.search(case.question, k=k)
+        grounded += result.grounded
+        ranks = [i for i, h in enumerate(result.hits, start=1) if h.passage in case.expect]
+        rank = ranks[0] if ranks else None
+        if rank == 1:
+            r1 += 1
+        if rank and rank <= 3:
+            r3 += 1
+        else:
+            misses.append((case.question, [h.passage for h in result.hits[:3]]))
+        rr += 1 / rank if rank else 0.0
+    rejected = sum(not index.search(q, k=k).grounded for q in eval_set.off_topic)
+    n = len(eval_set.cases)
+    return RetrievalReport(n, r1 / n, r3 / n, rr / n, grounded / n, len(eval_set.off_topic), rejected, misses)
+
+
+@dataclass(frozen=True)
+class Timing:
+    name: str
+    p50_ms: float
+    p99_ms: float
+    runs: int
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
+    return statistics.median(samples) * 1000, p99 * 1000
+
+
+def scaled_chunks(index: Index, copies: int) -> list[Chunk]:
+    """The course's chunks repeated `copies` times (new ids), to see how both sides grow with size."""
+    base = chunk_course(index.course)
+    return [replace(c, id=f"{c.id}~{n}") for n in range(copies) for c in base]
+
+
+def bench_retrieval(index: Index, eval_set: EvalSet, rounds: int = 20) -> list[Timing]:
+    """Time our FTS5 index and a rank-bm25 baseline over the same chunks and queries, side by side."""
+    from rank_bm25 import BM25Okapi  # dev extra: the benchmark baseline only
+
+    queries = [c.question for c in eval_set.cases] + eval_set.off_topic
+    chunks = index._chunks if index._chunks is not None else chunk_course(index.course)
+    corpus = [content_words(f"{c.title} {c.section} {c.text}") for c in chunks]
+    bm25 = BM25Okapi(corpus)
+
+    def baseline(q: str) -> list[int]:
+        scores = bm25.get_scores(content_words(q))
+        return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:5]
+
+    for q in queries:  # warm caches for both sides equally
+        index.search(q)
+        baseline(q)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        for q in queries:
+            t0 = time.perf_counter()
+            index.search(q)
+            t1 = time.perf_counter()
+            baseline(q)
+            t2 = time.perf_counter()
+            ours.append(t1 - t0)
+            theirs.append(t2 - t1)
+    return [
+        Timing("fts5 (ours)", *_percentiles(ours), len(ours)),
+        Timing("rank-bm25 baseline", *_percentiles(theirs), len(theirs)),
+    ]

@@ -1,0 +1,289 @@
+"""The grounding layer: the course text chunked, indexed in SQLite FTS5, searched with bm25.
+
+Chunks keep their lesson number, document title and section heading so every answer can cite
+where it came from. The index lives in its own SQLite file, is built on first use and rebuilt
+whenever the knowledge files change (their content hash is stored beside the chunks).
+
+`grounded` answers "do the lessons cover this at all?": a query is grounded when the course
+knows most of its distinctive words (weighted by how rare they are in the course) and the best
+hit matches well. Off-topic questions (the weather, cooking) fail that test, so the coach can say
+plainly that the lessons do not cover them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from knowledge.loader import Course
+from knowledge.schema import Document, Section
+
+CHUNKER_VERSION = "3"
+MAX_CHUNK_WORDS = 110
+# Column weights for bm25(): document title, section heading, text.
+WEIGHTS = (1.0, 4.0, 1.0)
+# Supplementary readings rank a little below the core lessons they support.
+SUPPLEMENTARY_FACTOR = 0.85
+# A word found in more than this share of chunks is too common to search on.
+COMMON_SHARE = 0.2
+# Grounding: the less of a query the course's vocabulary knows, the stronger its best match must
+# be. Tuned on knowledge/eval/retrieval.yaml (see `coach eval retrieval`).
+MIN_COVERAGE = 0.35
+SCORE_AT_NO_COVERAGE = 6.0
+SCORE_AT_FULL_COVERAGE = 4.8
+
+TOKEN = re.compile(r"[^\W_]+(?:['’&][^\W_]+)*", re.UNICODE)
+_STOPWORDS_TEXT = """
+    a about above after again against all am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could couldn't did didn't do does doesn't
+    doing don't down during each few for from further get gets getting give given go going good
+    had hadn't has hasn't have haven't having he her here hers herself him himself his how i i'd
+    i'll i'm i've if in into is isn't it it's its itself just know let let's like make makes me
+    mean means more most much must my myself need needs no nor not now of off on once one only
+    or other ought our ours ourselves out over own please same say says she should shouldn't so
+    some such tell than that that's the their theirs them themselves then there there's these
+    they they'd they're this those through thus to too under until up us use used using very
+    want was wasn't way we we're were weren't what what's when where which while who who's whom
+    why will with won't would wouldn't you you'd you're your yours yourself explain describe
+    example examples according lesson lessons course module thing things really also something
+    anything kind sort best better good great nice top tips ideas idea recommend recommendation
+    help
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    source: str  # "lesson" or "supplementary"
+    lesson: int | None
+    title: str
+    section: str
+    text: str
+
+    @property
+    def passage(self) -> str:
+        """The `doc-id#section-id` this chunk belongs to."""
+        return self.id.split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    source: str
+    lesson: int | None
+    title: str
+    section: str
+    text: str
+    score: float
+
+    @property
+    def passage(self) -> str:
+        return self.id.split(":", 1)[0]
+
+    @property
+    def label(self) -> str:
+        """How a citation names this hit: `Lesson 2 · Data Mesh vs. Data Lake` or a supplementary tag."""
+        where = f"Lesson {self.lesson}" if self.source == "lesson" else f"Supplementary reading: {self.title}"
+        return f"{where} · {self.section}"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    grounded: bool
+    hits: list[Hit]
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "grounded": self.grounded, "hits": [asdict(h) for h in self.hits]}
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, straight quotes, no punctuation."""
+    return [t.replace("’", "'") for t in TOKEN.findall(text.lower())]
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a query worth searching for: no stopwords, no duplicates, order kept.
+
+    Names joined by `&` (AT&T, R&D) stay one term, searched as a phrase ("at t").
+    """
+    seen: dict[str, None] = {}
+    for w in words(text):
+        w = w.removesuffix("'s")
+        if "&" in w:
+            seen.setdefault(w.replace("&", " "), None)
+        elif w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+def _section_blocks(section: Section) -> list[tuple[str, str]]:
+    """(heading, text) blocks of one section: paragraphs merged up to a size, cards one each."""
+    blocks: list[tuple[str, str]] = []
+    buffer: list[str] = []
+    for para in section.paragraphs:
+        if buffer and len(" ".join([*buffer, para]).split()) > MAX_CHUNK_WORDS:
+            blocks.append((section.heading, "\n\n".join(buffer)))
+            buffer = []
+        buffer.append(para)
+    if buffer:
+        blocks.append((section.heading, "\n\n".join(buffer)))
+    for item in section.items:
+        blocks.append((f"{section.heading} — {item.title}", f"{item.title}: {item.text}"))
+    if section.stats:
+        blocks.append((section.heading, "\n".join(f"{s.value} — {s.label}" for s in section.stats)))
+    return blocks
+
+
+def chunk_document(doc: Document) -> list[Chunk]:
+    source = "supplementary" if doc.supplementary else "lesson"
+    chunks: list[Chunk] = []
+    for section in doc.sections:
+        for n, (heading, text) in enumerate(_section_blocks(section), start=1):
+            chunks.append(Chunk(f"{doc.id}#{section.id}:{n}", source, doc.number, doc.title, heading, text))
+    for n, term in enumerate(doc.key_terms, start=1):
+        chunks.append(
+            Chunk(
+                f"{doc.id}#key-terms:{n}",
+                source,
+                doc.number,
+                doc.title,
+                f"Key term — {term.term}",
+                f"{term.term}: {term.definition}",
+            )
+        )
+    return chunks
+
+
+def chunk_course(course: Course) -> list[Chunk]:
+    return [c for doc in course.documents.values() for c in chunk_document(doc)]
+
+
+def is_grounded(coverage: float, top_score: float) -> bool:
+    """Whether a query with this vocabulary coverage and best score is answered by the course."""
+    needed = SCORE_AT_NO_COVERAGE - (SCORE_AT_NO_COVERAGE - SCORE_AT_FULL_COVERAGE) * coverage
+    return coverage >= MIN_COVERAGE and top_score >= needed
+
+
+class Index:
+    """The course's full-text index. Thread-safe for reads; one per process is plenty."""
+
+    def __init__(self, path: Path | str, course: Course, chunks: list[Chunk] | None = None):
+        """Open (building if needed) the index at `path`; `chunks` overrides the course's own (benchmarks)."""
+        self.course = course
+        self._chunks = chunks
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False)
+        self._lock = threading.Lock()
+        self.db = sqlite_utils.Database(self._conn)
+        self.rebuilt = self._ensure_built()
+        self._n_chunks = self.db["chunks"].count
+        self._df: dict[str, int] = {}
+
+    @property
+    def fingerprint(self) -> str:
+        extra = f"/custom{len(self._chunks)}" if self._chunks is not None else ""
+        return f"{self.course.content_hash}/{CHUNKER_VERSION}{extra}"
+
+    def _ensure_built(self) -> bool:
+        """Build the index if it is missing or stale; True when it was (re)built."""
+        meta = self.db["index_meta"]
+        if meta.exists() and self.db["chunks"].exists():
+            row = next(meta.rows_where("key = ?", ["fingerprint"]), None)
+            if row and row["value"] == self.fingerprint:
+                return False
+        with self._conn:
+            for table in ("chunks_fts", "chunks", "index_meta"):
+                self._conn.execute(f"DROP TABLE IF EXISTS [{table}]")
+            for suffix in ("_data", "_idx", "_docsize", "_config"):
+                self._conn.execute(f"DROP TABLE IF EXISTS [chunks_fts{suffix}]")
+        chunks = self.db["chunks"]
+        source = self._chunks if self._chunks is not None else chunk_course(self.course)
+        chunks.insert_all((asdict(c) for c in source), pk="id")
+        chunks.enable_fts(["title", "section", "text"], tokenize="porter unicode61 remove_diacritics 2")
+        meta.insert({"key": "fingerprint", "value": self.fingerprint}, pk="key", replace=True)
+        return True
+
+    @property
+    def chunk_count(self) -> int:
+        return self._n_chunks
+
+    def _doc_freq(self, word: str) -> int:
+        """How many chunks contain `word` (after stemming), cached for the index's lifetime."""
+        if word not in self._df:
+            row = self._conn.execute(
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [f'"{word}"']
+            ).fetchone()
+            self._df[word] = row[0]
+        return self._df[word]
+
+    def _idf(self, df: int) -> float:
+        return math.log((self._n_chunks + 1) / (df + 0.5))
+
+    def coverage(self, terms: list[str]) -> float:
+        """The share of the query's information (idf-weighted) that the course's vocabulary knows."""
+        if not terms:
+            return 0.0
+        total = known = 0.0
+        for term in terms:
+            df = self._doc_freq(term)
+            weight = self._idf(df)
+            total += weight
+            if df:
+                known += weight
+        return known / total if total else 0.0
+
+    def search(self, query: str, k: int = 5) -> SearchResult:
+        """The k best chunks for `query`, best first, and whether the course covers it."""
+        terms = content_words(query)
+        if not terms:
+            return SearchResult(query, False, [])
+        # Words in most chunks say little and make FTS5 score nearly every row: leave them out of
+        # the match (they still count for coverage) unless nothing rarer is left.
+        with self._lock:
+            rare = [t for t in terms if self._doc_freq(t) <= COMMON_SHARE * self._n_chunks]
+        match = " OR ".join(f'"{t}"' for t in (rare or terms))
+        weights = ", ".join(str(w) for w in WEIGHTS)
+        sql = f"""
+            SELECT c.id, c.source, c.lesson, c.title, c.section, c.text,
+                   -bm25(chunks_fts, {weights}) AS score
+            FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+            WHERE chunks_fts MATCH ?
+            ORDER BY bm25(chunks_fts, {weights})
+            LIMIT ?
+        """
+        with self._lock:
+            rows = self._conn.execute(sql, [match, max(k * 3, 10)]).fetchall()
+            coverage = self.coverage(terms)
+        hits = [
+            Hit(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                round(r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1), 4),
+            )
+            for r in rows
+        ]
+        hits.sort(key=lambda h: h.score, reverse=True)
+        hits = hits[:k]
+        grounded = bool(hits) and is_grounded(coverage, hits[0].score)
+        return SearchResult(query, grounded, hits)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def open_index(path: Path | str, course: Course) -> Index:
+    return Index(path, course)

@@ -1,0 +1,158 @@
+"""The structured course is complete and faithful to the customer's seed text."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge.loader import CONTENT_DIR, KnowledgeError, load_course
+from tests.conftest import COACH
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_all_31_questions_present_16_lesson_and_15_test(course):
+    lesson_ids = {q.id for n in range(1, 5) for q in course.lesson_quiz(n).questions}
+    assert lesson_ids == {f"L{n}Q{i}" for n in range(1, 5) for i in range(1, 5)}
+    assert [q.id for q in course.module_test.questions] == [f"T{i}" for i in range(1, 16)]
+    assert len(course.questions) == 31
+
+
+def test_every_question_has_four_distinct_options_and_exactly_one_correct(course):
+    for q in course.questions:
+        assert sorted(q.options) == ["A", "B", "C", "D"], q.id
+        assert len({o.lower() for o in q.options.values()}) == 4, q.id
+        assert q.answer in q.options, q.id
+
+
+def test_correct_answers_are_spread_over_letters(course):
+    letters = [q.answer for q in course.questions]
+    assert all(letters.count(x) >= 5 for x in "ABCD"), letters
+
+
+def test_module_test_passes_at_80_percent(course):
+    assert course.module_test.pass_mark == 0.8
+
+
+def test_feedback_is_the_seeds_text_verbatim(course, seed_text):
+    seed = squash(seed_text)
+    for q in course.questions:
+        assert squash(q.stem) in seed, q.id
+        assert squash(q.feedback.correct) in seed, q.id
+        assert squash(q.feedback.incorrect) in seed, q.id
+
+
+def test_truncated_test_question_15_is_completed_from_lesson_4_question_4(course):
+    t15, l4q4 = course.question("T15"), course.question("L4Q4")
+    assert t15.completed_from == "L4Q4"
+    assert t15.feedback == l4q4.feedback
+    assert t15.correct_text == l4q4.correct_text
+
+
+def test_every_lab_opens_with_the_seeds_opening_line(course, seed_text):
+    seed = squash(seed_text)
+    names = {
+        "AI Readiness Coach",
+        "AI Governance Coach",
+        "Workforce Transformation Coach",
+        "AI Scaling Strategy Coach",
+    }
+    assert {lab.coach_name for lab in course.labs.values()} == names
+    for lab in course.labs.values():
+        assert lab.opening_line.startswith(f"Welcome to Lab {lab.number}.")
+        for text in (lab.opening_line, lab.scenario, lab.task, lab.first_prompt):
+            assert squash(text) in seed, (lab.id, text[:40])
+
+
+def test_every_rubric_point_cites_a_passage_that_exists(course):
+    for lab in course.labs.values():
+        assert 6 <= len(lab.rubric) <= 10
+        for point in lab.rubric:
+            assert course.passage(point.passage), (lab.id, point.id, point.passage)
+            assert point.cues and point.probe and point.hint
+
+
+def test_lesson_text_is_verbatim_from_the_seed(course, seed_text):
+    seed = squash(seed_text)
+    for lesson in course.lessons:
+        for text in [lesson.title, lesson.subtitle, lesson.opening_question]:
+            assert squash(text) in seed
+        for section in lesson.sections:
+            for text in (
+                section.paragraphs + [i.text for i in section.items] + [s.label for s in section.stats]
+            ):
+                assert squash(text) in seed, (lesson.id, section.id, text[:50])
+        for term in lesson.key_terms:
+            assert squash(f"{term.term}:{term.definition}") in seed
+
+
+def test_lessons_mark_case_studies_and_key_terms(course):
+    for lesson in course.lessons:
+        case_studies = [s for s in lesson.sections if s.kind == "case_study"]
+        assert len(case_studies) == 2, lesson.id
+        assert all(s.heading.startswith(("Real Case", "Case Study")) for s in case_studies)
+        assert len(lesson.key_terms) >= 3
+    assert course.lesson(1).section("five-dimensions").items[0].title == "Data Foundation"
+    assert [s.value for s in course.lesson(2).section("data-first").stats] == ["$15M", "80%", "$3.1T"]
+
+
+def test_supplementary_readings_are_marked_and_never_promote_the_vendor(course):
+    assert len(course.readings) == 3
+    assert all(r.kind == "supplementary" for r in course.readings)
+    for path in CONTENT_DIR.rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        assert "CISIN" not in text and "Cyber Infrastructure" not in text, path.name
+
+
+def test_broken_file_is_reported_as_file_field_message(content_copy: Path):
+    quiz = content_copy / "quizzes" / "quiz-1.yaml"
+    data = yaml.safe_load(quiz.read_text())
+    data["questions"][1]["answer"] = "E"
+    del data["questions"][2]["options"]["D"]
+    quiz.write_text(yaml.safe_dump(data))
+    (content_copy / "labs" / "lab-2.yaml").write_text("id: lab-2\nrubric: [unclosed\n")
+    with pytest.raises(KnowledgeError) as caught:
+        load_course(content_copy)
+    lines = [str(p) for p in caught.value.problems]
+    assert any(line.startswith("quizzes/quiz-1.yaml: questions.1.answer: ") for line in lines), lines
+    assert any(
+        line.startswith("quizzes/quiz-1.yaml: questions.2") and "four options" in line for line in lines
+    )
+    assert any(line.startswith("labs/lab-2.yaml: line ") and "not valid YAML" in line for line in lines)
+
+
+def test_dangling_passage_reference_is_reported(content_copy: Path):
+    lab = content_copy / "labs" / "lab-1.yaml"
+    lab.write_text(
+        lab.read_text().replace("passage: lesson-1#case-amazon", "passage: lesson-1#no-such-section")
+    )
+    with pytest.raises(KnowledgeError) as caught:
+        load_course(content_copy)
+    assert "labs/lab-1.yaml: rubric.6.passage: no such passage: lesson-1#no-such-section" in [
+        str(p) for p in caught.value.problems
+    ]
+
+
+def test_knowledge_check_command_exits_nonzero_without_traceback(content_copy: Path, coach_env):
+    (content_copy / "lessons" / "lesson-3.yaml").write_text("id: lesson-3\nkind: lesson\n")
+    result = subprocess.run(
+        [str(COACH), "knowledge", "check", "--dir", str(content_copy)],
+        capture_output=True,
+        text=True,
+        env=coach_env,
+    )
+    assert result.returncode == 1
+    assert "lessons/lesson-3.yaml: source: Field required" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_knowledge_check_command_passes_on_the_shipped_course(coach_env):
+    result = subprocess.run([str(COACH), "knowledge", "check"], capture_output=True, text=True, env=coach_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 lessons, 3 supplementary readings, 5 quizzes (31 questions), 4 labs" in result.stdout
