@@ -1,0 +1,97 @@
+"""The one internal message model: every adapter translates to `Inbound` and from `Reply`.
+
+Flows never see Slack or Teams objects. Text uses light markup that every channel can render:
+`**bold**`, `_italic_`, lines starting with `• `, and citation markers like `[1]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+MAX_TEXT = 4000  # longer learner messages are cut to this, and told so
+
+
+@dataclass(frozen=True)
+class Action:
+    """A structured click: "picked option B of question L2Q3 in quiz session 17"."""
+
+    kind: Literal["answer", "command"]
+    value: str  # the option letter for answers, the command text for commands
+    question: str | None = None
+    session: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Action | None:
+        """Parse a payload from a button or card; None when it is not one of ours or is incomplete."""
+        if not isinstance(raw, dict) or raw.get("kind") not in ("answer", "command"):
+            return None
+        value = raw.get("value")
+        if not isinstance(value, str) or not value:
+            return None
+        question, session = raw.get("question"), raw.get("session")
+        if raw["kind"] == "answer" and not (isinstance(question, str) and isinstance(session, str)):
+            return None
+        return cls(raw["kind"], value[:200], question, session)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message or click from a learner, whatever the platform."""
+
+    platform: str  # "console", "slack", "teams"
+    user: str  # the platform's user id
+    conversation: str  # one per DM, or per channel thread
+    text: str = ""
+    action: Action | None = None
+    message_id: str | None = None  # the platform's id, used to drop duplicate deliveries
+    user_name: str | None = None
+    shared: bool = False  # a shared channel: only Q&A, never someone else's quiz
+
+    @property
+    def learner(self) -> str:
+        """The learner's id across coach: platform and user id together."""
+        return f"{self.platform}:{self.user}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button: what it says and the action a click sends back."""
+
+    label: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    label: str  # "Lesson 2 · Data Mesh vs. Data Lake: Modern Infrastructure Choices"
+    passage: str  # "lesson-2#data-mesh"
+    supplementary: bool = False
+
+
+@dataclass
+class Reply:
+    """What the coach says back. Adapters render it; they never decide anything from its text."""
+
+    text: str
+    choices: list[Choice] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    kind: Literal["text", "question", "feedback", "debrief", "notice"] = "text"
+    question: str | None = None  # for "question" and "feedback": the quiz question id
+    session: str | None = None  # the quiz session the question belongs to
+    ephemeral: bool = False  # only the asker should see it (a refusal, a stale click)
+    thinking: bool = False  # a "working on it" hint, sent before slow work
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Reply:
+        choices = [Choice(c["label"], Action(**c["action"])) for c in raw.get("choices", [])]
+        citations = [Citation(**c) for c in raw.get("citations", [])]
+        rest = {k: v for k, v in raw.items() if k not in ("choices", "citations")}
+        return cls(choices=choices, citations=citations, **rest)

@@ -1,0 +1,264 @@
+"""Learner data in SQLite through sqlite-utils. The whole schema is in `Store._create`.
+
+Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
+`quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question) and `lab_runs`.
+Conversation checkpoints live in a separate file owned by LangGraph's SQLite checkpointer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 5000
+
+
+def now_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class Store:
+    """All reads and writes of learner data. Safe to share between threads and tasks."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if str(path) != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        self.db = sqlite_utils.Database(self._conn)
+        self._lock = threading.RLock()
+        self._create()
+
+    def _create(self) -> None:
+        db = self.db
+        with self._lock, self._conn:
+            db["learners"].create(
+                {"id": str, "platform": str, "user": str, "name": str, "first_seen": str, "last_seen": str},
+                pk="id",
+                if_not_exists=True,
+            )
+            db["messages"].create(
+                {
+                    "id": int,
+                    "delivery": str,
+                    "conversation": str,
+                    "learner": str,
+                    "text": str,
+                    "action": str,
+                    "received_at": str,
+                    "status": str,
+                    "replies": int,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            db["messages"].create_index(["delivery"], unique=True, if_not_exists=True)
+            db["messages"].create_index(["conversation", "status"], if_not_exists=True)
+            db["quiz_sessions"].create(
+                {
+                    "id": str,
+                    "learner": str,
+                    "quiz": str,
+                    "questions": str,
+                    "started_at": str,
+                    "finished_at": str,
+                    "correct": int,
+                    "total": int,
+                    "passed": int,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            db["quiz_attempts"].create(
+                {
+                    "id": int,
+                    "session": str,
+                    "learner": str,
+                    "question": str,
+                    "chosen": str,
+                    "correct": int,
+                    "answered_at": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            db["quiz_attempts"].create_index(["learner", "question"], if_not_exists=True)
+            db["cards"].create(
+                {"learner": str, "question": str, "card": str, "due": str, "last_correct_at": str},
+                pk=("learner", "question"),
+                if_not_exists=True,
+            )
+            db["lab_runs"].create(
+                {
+                    "id": str,
+                    "learner": str,
+                    "lab": str,
+                    "started_at": str,
+                    "finished_at": str,
+                    "turns": int,
+                    "score": float,
+                    "covered": str,
+                    "missed": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _retry(self, work: Callable[[], T], attempts: int = 5) -> T:
+        """Run a write, retrying briefly if another process holds the database lock."""
+        for attempt in range(attempts):
+            try:
+                with self._lock, self._conn:
+                    return work()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite_utils.Database]:
+        with self._lock:
+            yield self.db
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- learners and messages ----------------------------------------------------------------
+
+    def touch_learner(self, learner: str, name: str | None, at: datetime) -> None:
+        platform, _, user = learner.partition(":")
+
+        def work() -> None:
+            table = self.db["learners"]
+            existing = next(table.rows_where("id = ?", [learner]), None)
+            row = {"id": learner, "platform": platform, "user": user, "last_seen": now_iso(at)}
+            if name:
+                row["name"] = name
+            if existing is None:
+                row["first_seen"] = now_iso(at)
+            table.upsert(row, pk="id")
+
+        self._retry(work)
+
+    def record_inbound(
+        self, delivery: str | None, conversation: str, learner: str, text: str, action: dict | None, at: datetime
+    ) -> int | None:
+        """Store a message before any work on it; None if this delivery was already stored."""
+        row = {
+            "delivery": delivery,
+            "conversation": conversation,
+            "learner": learner,
+            "text": text,
+            "action": json.dumps(action) if action else None,
+            "received_at": now_iso(at),
+            "status": "received",
+            "replies": 0,
+        }
+
+        def work() -> int | None:
+            try:
+                return self.db["messages"].insert(row).last_pk
+            except sqlite3.IntegrityError:
+                return None
+
+        return self._retry(work)
+
+    def mark_answered(self, message_id: int, replies: int, status: str = "answered") -> None:
+        self._retry(lambda: self.db["messages"].update(message_id, {"status": status, "replies": replies}))
+
+    def unanswered(self, conversation: str | None = None) -> list[dict]:
+        """Messages stored but never answered (the process died mid-turn)."""
+        where, args = "status = 'received'", []
+        if conversation:
+            where += " AND conversation = ?"
+            args.append(conversation)
+        with self._read() as db:
+            return list(db["messages"].rows_where(where, args, order_by="id"))
+
+    # -- quizzes --------------------------------------------------------------------------------
+
+    def start_quiz_session(self, learner: str, quiz: str, questions: list[str], at: datetime) -> str:
+        session = new_id()
+        row = {
+            "id": session,
+            "learner": learner,
+            "quiz": quiz,
+            "questions": json.dumps(questions),
+            "started_at": now_iso(at),
+            "correct": 0,
+            "total": len(questions),
+        }
+        self._retry(lambda: self.db["quiz_sessions"].insert(row))
+        return session
+
+    def finish_quiz_session(self, session: str, correct: int, passed: bool | None, at: datetime) -> None:
+        values = {"finished_at": now_iso(at), "correct": correct, "passed": None if passed is None else int(passed)}
+        self._retry(lambda: self.db["quiz_sessions"].update(session, values))
+
+    def record_attempt(
+        self, session: str, learner: str, question: str, chosen: str, correct: bool, at: datetime
+    ) -> None:
+        row = {
+            "session": session,
+            "learner": learner,
+            "question": question,
+            "chosen": chosen,
+            "correct": int(correct),
+            "answered_at": now_iso(at),
+        }
+        self._retry(lambda: self.db["quiz_attempts"].insert(row))
+
+    def attempts(self, learner: str) -> list[dict]:
+        with self._read() as db:
+            return list(db["quiz_attempts"].rows_where("learner = ?", [learner], order_by="id"))
+
+    def quiz_sessions(self, learner: str) -> list[dict]:
+        with self._read() as db:
+            return list(db["quiz_sessions"].rows_where("learner = ?", [learner], order_by="started_at"))
+
+    # -- spaced repetition cards ------------------------------------------------------------------
+
+    def cards(self, learner: str) -> dict[str, dict]:
+        with self._read() as db:
+            return {r["question"]: r for r in db["cards"].rows_where("learner = ?", [learner])}
+
+    def save_card(self, learner: str, question: str, card: dict, due: str, correct_at: str | None) -> None:
+        row: dict[str, Any] = {"learner": learner, "question": question, "card": json.dumps(card), "due": due}
+        if correct_at:
+            row["last_correct_at"] = correct_at
+        self._retry(lambda: self.db["cards"].upsert(row, pk=("learner", "question")))
+
+    # -- labs -------------------------------------------------------------------------------------
+
+    def save_lab_run(self, run: dict) -> None:
+        row = {**run, "covered": json.dumps(run["covered"]), "missed": json.dumps(run["missed"])}
+        self._retry(lambda: self.db["lab_runs"].upsert(row, pk="id"))
+
+    def lab_runs(self, learner: str) -> list[dict]:
+        with self._read() as db:
+            rows = list(db["lab_runs"].rows_where("learner = ?", [learner], order_by="started_at"))
+        for r in rows:
+            r["covered"] = json.loads(r["covered"] or "[]")
+            r["missed"] = json.loads(r["missed"] or "[]")
+        return rows

@@ -1,0 +1,142 @@
+"""Turn a learner's words into an intent. Commands are short, typo-tolerant and whole-message only:
+"Stop the pilots and fix the data" inside a lab is an answer, "stop" is a command.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from flows.state import Intent
+
+POLITE = re.compile(
+    r"^(?:please\s+|pls\s+|can\s+(?:we|i|you)\s+|could\s+(?:we|i|you)\s+|let'?s\s+|i\s+(?:want|would like|'d like)\s+to\s+"
+    r"|i'?d\s+like\s+to\s+|i\s+want\s+|give\s+me\s+(?:a\s+)?|show\s+(?:me\s+)?(?:my\s+)?|go\s+to\s+)+"
+)
+WORDS = {
+    "start": "start",
+    "begin": "start",
+    "open": "start",
+    "do": "start",
+    "try": "start",
+    "take": "start",
+    "lab": "lab",
+    "quiz": "quiz",
+    "test": "test",
+    "exam": "test",
+    "drill": "drill",
+    "review": "drill",
+    "practice": "drill",
+    "practise": "drill",
+    "progress": "progress",
+    "stats": "progress",
+    "scores": "progress",
+    "score": "progress",
+    "help": "help",
+    "commands": "help",
+    "menu": "help",
+    "stop": "stop",
+    "quit": "stop",
+    "exit": "stop",
+    "cancel": "stop",
+    "hint": "hint",
+    "clue": "hint",
+    "finish": "finish",
+    "done": "finish",
+    "debrief": "finish",
+    "lesson": "lesson",
+    "module": "module",
+    "final": "module",
+    "my": "my",
+    "the": "the",
+}
+VOCAB = sorted(w for w in WORDS if len(w) >= 3)
+MISSING = re.compile(r"^(?:what\s+(?:am\s+i|have\s+i|did\s+i)\s+(?:missing|missed|miss|left\s+out)|missing|what'?s\s+missing)\??$")
+ANSWER_LETTER = re.compile(r"^\(?([a-d])\)?[.)]?$|^(?:option|answer|choice)\s+\(?([a-d1-4])\)?[.)]?$")
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+
+
+def normalize(text: str) -> str:
+    text = text.lower().replace("’", "'").strip()
+    text = re.sub(r"^[/!@]?coach[:,]?\s+", "", text)
+    text = re.sub(r"[!?.,;:]+$", "", text).strip()
+    text = re.sub(r"\s+", " ", text)
+    return POLITE.sub("", text).strip()
+
+
+def _canonical(token: str) -> str:
+    """Map a word to its command meaning, forgiving small typos in longer words."""
+    if token in WORDS:
+        return WORDS[token]
+    match = re.fullmatch(r"(lab|quiz|lesson|test)(\d+)", token)
+    if match:
+        return f"{WORDS[match.group(1)]} {match.group(2)}"
+    if token.isdigit() or token in NUMBER_WORDS:
+        return str(NUMBER_WORDS.get(token, token))
+    if len(token) >= 4:
+        swapped = [w for w in VOCAB if len(w) == len(token) and sorted(w) == sorted(token)]
+        close = swapped or difflib.get_close_matches(token, VOCAB, n=1, cutoff=0.75)
+        if close:
+            return WORDS[close[0]]
+    return token
+
+
+def parse_command(text: str) -> Intent | None:
+    """The command a short message asks for, or None when it is not a command."""
+    norm = normalize(text)
+    if not norm:
+        return None
+    if MISSING.match(norm):
+        return {"name": "missing"}
+    tokens = norm.split()
+    if len(tokens) > 5:
+        return None
+    words = " ".join(_canonical(t) for t in tokens).split()
+    words = [w for w in words if w not in ("the", "my", "a", "an", "me", "i'm", "im", "i", "am", "all")]
+    if not words:
+        return None
+    head, rest = words[0], words[1:]
+    if head == "start" and rest:
+        head, rest = rest[0], rest[1:]
+    number = next((int(w) for w in rest if w.isdigit()), None)
+    if head == "lab" and number and set(rest) <= {str(number), "lesson"}:
+        return {"name": "lab", "number": number}
+    if head == "quiz" and number and set(rest) <= {str(number), "lesson", "on", "for"}:
+        return {"name": "quiz", "number": number}
+    if head == "lesson" and number and rest[1:] in ([], ["quiz"]):
+        return {"name": "quiz", "number": number}
+    if head == "module" and rest in ([], ["test"], ["quiz"], ["exam"]) or head == "test" and not rest:
+        return {"name": "test"}
+    if head == "quiz" and not rest:
+        return {"name": "quiz"}
+    if head == "lab" and not rest:
+        return {"name": "lab"}
+    simple = {"drill", "progress", "help", "stop", "hint", "finish"}
+    if head in simple and (not rest or rest in (["please"], ["me"])):
+        return {"name": head}
+    return None
+
+
+def parse_answer(text: str, options: dict[str, str]) -> str | None:
+    """The option letter a learner means: a letter, a number, or (fuzzily) the option's own text."""
+    norm = normalize(text)
+    if not norm:
+        return None
+    match = ANSWER_LETTER.match(norm)
+    if match:
+        picked = match.group(1) or match.group(2)
+        return "ABCD"[int(picked) - 1] if picked.isdigit() else picked.upper()
+    if norm in ("1", "2", "3", "4") or norm in NUMBER_WORDS:
+        n = int(NUMBER_WORDS.get(norm, norm))
+        return "ABCD"[n - 1] if 1 <= n <= 4 else None
+    scores = {
+        letter: difflib.SequenceMatcher(None, norm, option.lower()).ratio() for letter, option in options.items()
+    }
+    best = max(scores, key=scores.__getitem__)
+    ranked = sorted(scores.values(), reverse=True)
+    contained = [k for k, o in options.items() if len(norm) >= 4 and norm in o.lower()]
+    if len(contained) == 1:
+        return contained[0]
+    if ranked[0] >= 0.6 and ranked[0] - ranked[1] >= 0.1:
+        return best
+    return None

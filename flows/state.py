@@ -1,0 +1,49 @@
+"""The conversation state LangGraph checkpoints after every turn (plain JSON-friendly values)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+
+class LabState(TypedDict):
+    id: str  # lab id, e.g. "lab-1"
+    run: str  # lab run id in the store
+    started_at: str
+    covered: dict[str, str]  # rubric point id -> the learner's words that covered it
+    turns: int
+    focus: str | None  # the point the coach last asked about
+    stalls: int  # turns in a row without new coverage
+    hints: int
+    history: list[dict[str, str]]  # recent {"role": "learner"|"coach", "text": ...}
+
+
+class QuizState(TypedDict):
+    id: str  # quiz id ("quiz-1", "module-test") or "drill"
+    title: str
+    session: str
+    owner: str  # the learner who started it
+    questions: list[str]
+    index: int  # the question now open
+    correct: int
+    pass_mark: float | None
+
+
+class QATurn(TypedDict):
+    question: str
+    passages: list[str]
+
+
+class Intent(TypedDict, total=False):
+    name: str
+    number: int
+    text: str
+
+
+class CoachState(TypedDict, total=False):
+    inbound: dict[str, Any]  # this turn's message: see bot.messages.Inbound
+    intent: Intent
+    replies: list[dict[str, Any]]  # this turn's replies: see bot.messages.Reply
+    mode: Literal["idle", "lab", "quiz"]
+    lab: LabState | None
+    quiz: QuizState | None
+    qa: list[QATurn]
