@@ -1,11 +1,17 @@
-"""Wiring: settings → course → index (and, later, store and brain), built once per process."""
+"""Wiring: settings → course → index → store → brain → coach, built once per process."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
 from bot.config import Settings
+from bot.conversation import Coach
+from bot.storage import Store
+from flows.brains import Brain, make_brain
+from flows.deps import Deps
 from knowledge.loader import Course, load_course
 from knowledge.retrieval import Index
 
@@ -23,3 +29,20 @@ class Runtime:
     @cached_property
     def index(self) -> Index:
         return Index(self.settings.index_path, self.course)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.database_path)
+
+    @cached_property
+    def brain(self) -> Brain:
+        return make_brain(self.settings)
+
+    @cached_property
+    def deps(self) -> Deps:
+        return Deps(course=self.course, index=self.index, store=self.store, brain=self.brain)
+
+    @asynccontextmanager
+    async def coach(self) -> AsyncIterator[Coach]:
+        async with Coach.open(self.deps, self.settings.checkpoints_path) as coach:
+            yield coach

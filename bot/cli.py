@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bot.app import Runtime
 from bot.config import Settings, mask
+from bot.conversation import Coach
 from knowledge.loader import KnowledgeError, load_course
 
 app = typer.Typer(
@@ -252,3 +253,88 @@ def bench_retrieval_cmd(
         )
     out.print(table)
     out.print("goal: fts5 p50 under 1 ms and at least 10x faster than rank-bm25")
+
+
+def _logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def shell(
+    user: Annotated[str, typer.Option("--user", help="Who you are in this chat.")] = "me",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens to stderr.")] = False,
+) -> None:
+    """Chat with the coach in this terminal: labs, quizzes, drill, progress and questions."""
+    import asyncio
+
+    from adapters.console import shell as run_shell
+
+    _logging(verbose)
+    rt = runtime()
+    rt.index  # noqa: B018 - build the index before the first message
+
+    async def main() -> None:
+        async with rt.coach() as coach:
+            await run_shell(coach, user, out)
+
+    asyncio.run(main())
+
+
+@app.command()
+def replay(
+    script: Annotated[Path, typer.Argument(help='JSONL turns: {"user", "text"} or {"user", "action"}.')],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON lines (the only format; kept for clarity).")
+    ] = True,
+) -> None:
+    """Run scripted turns through the coach and print one JSON line per reply."""
+    import asyncio
+
+    from adapters.console import replay as run_replay
+
+    _logging(False)
+    if not script.is_file():
+        raise fail(f"no such file: {script}")
+    rt = runtime()
+
+    async def main() -> int:
+        async with rt.coach() as coach:
+            with script.open(encoding="utf-8") as lines:
+                return await run_replay(coach, lines, sys.stdout)
+
+    bad = asyncio.run(main())
+    if bad:
+        raise fail(f"{bad} line(s) of {script} could not be read")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the lessons.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Ask one question; the answer cites the lessons or says they do not cover it."""
+    import asyncio
+    import uuid
+
+    from adapters.console import inbound, render
+
+    _logging(False)
+    rt = runtime()
+
+    async def main() -> list:
+        async with Coach.open(rt.deps, ":memory:") as coach:
+            return await coach.handle(inbound("cli", question, conversation=f"ask:{uuid.uuid4().hex}"))
+
+    replies = asyncio.run(main())
+    if as_json:
+        payload = [{"reply": r.text, "citations": [c.__dict__ for c in r.citations]} for r in replies]
+        sys.stdout.write(json.dumps(payload[-1] if payload else {}, ensure_ascii=False) + "\n")
+        return
+    for reply in replies:
+        render(out, reply)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         return self.data_dir / "coach.db"
 
     @property
+    def checkpoints_path(self) -> Path:
+        """The SQLite file holding LangGraph's per-conversation checkpoints."""
+        return self.data_dir / "checkpoints.db"
+
+    @property
     def index_path(self) -> Path:
         """The SQLite file holding the full-text index of the course; rebuilt from knowledge files."""
         return self.data_dir / "index.db"

@@ -1,7 +1,7 @@
 """The one internal message model: every adapter translates to `Inbound` and from `Reply`.
 
 Flows never see Slack or Teams objects. Text uses light markup that every channel can render:
-`**bold**`, `_italic_`, lines starting with `• `, and citation markers like `[1]`.
+`*bold*`, `_italic_`, lines starting with `• `, and citation markers like `[1]`.
 """
 
 from __future__ import annotations
@@ -55,6 +55,16 @@ class Inbound:
     def learner(self) -> str:
         """The learner's id across coach: platform and user id together."""
         return f"{self.platform}:{self.user}"
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = asdict(self)
+        raw["action"] = self.action.to_dict() if self.action else None
+        return raw
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Inbound:
+        action = Action.from_dict(raw["action"]) if raw.get("action") else None
+        return cls(**{**raw, "action": action})
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ class Store:
                 with self._lock, self._conn:
                     return work()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
@@ -162,7 +162,13 @@ class Store:
         self._retry(work)
 
     def record_inbound(
-        self, delivery: str | None, conversation: str, learner: str, text: str, action: dict | None, at: datetime
+        self,
+        delivery: str | None,
+        conversation: str,
+        learner: str,
+        text: str,
+        action: dict | None,
+        at: datetime,
     ) -> int | None:
         """Store a message before any work on it; None if this delivery was already stored."""
         row = {
@@ -213,7 +219,11 @@ class Store:
         return session
 
     def finish_quiz_session(self, session: str, correct: int, passed: bool | None, at: datetime) -> None:
-        values = {"finished_at": now_iso(at), "correct": correct, "passed": None if passed is None else int(passed)}
+        values = {
+            "finished_at": now_iso(at),
+            "correct": correct,
+            "passed": None if passed is None else int(passed),
+        }
         self._retry(lambda: self.db["quiz_sessions"].update(session, values))
 
     def record_attempt(
@@ -232,6 +242,14 @@ class Store:
     def attempts(self, learner: str) -> list[dict]:
         with self._read() as db:
             return list(db["quiz_attempts"].rows_where("learner = ?", [learner], order_by="id"))
+
+    def quiz_session(self, session: str) -> dict | None:
+        with self._read() as db:
+            return next(db["quiz_sessions"].rows_where("id = ?", [session]), None)
+
+    def session_attempts(self, session: str) -> list[dict]:
+        with self._read() as db:
+            return list(db["quiz_attempts"].rows_where("session = ?", [session], order_by="id"))
 
     def quiz_sessions(self, learner: str) -> list[dict]:
         with self._read() as db:

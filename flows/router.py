@@ -10,7 +10,8 @@ import re
 from flows.state import Intent
 
 POLITE = re.compile(
-    r"^(?:please\s+|pls\s+|can\s+(?:we|i|you)\s+|could\s+(?:we|i|you)\s+|let'?s\s+|i\s+(?:want|would like|'d like)\s+to\s+"
+    r"^(?:please\s+|pls\s+|can\s+(?:we|i|you)\s+|could\s+(?:we|i|you)\s+|let'?s\s+"
+    r"|i\s+(?:want|would like|'d like)\s+to\s+"
     r"|i'?d\s+like\s+to\s+|i\s+want\s+|give\s+me\s+(?:a\s+)?|show\s+(?:me\s+)?(?:my\s+)?|go\s+to\s+)+"
 )
 WORDS = {
@@ -51,7 +52,9 @@ WORDS = {
     "the": "the",
 }
 VOCAB = sorted(w for w in WORDS if len(w) >= 3)
-MISSING = re.compile(r"^(?:what\s+(?:am\s+i|have\s+i|did\s+i)\s+(?:missing|missed|miss|left\s+out)|missing|what'?s\s+missing)\??$")
+MISSING = re.compile(
+    r"^(?:what\s+(?:am\s+i|have\s+i|did\s+i)\s+(?:missing|missed|miss|left\s+out)|missing|what'?s\s+missing)\??$"
+)
 ANSWER_LETTER = re.compile(r"^\(?([a-d])\)?[.)]?$|^(?:option|answer|choice)\s+\(?([a-d1-4])\)?[.)]?$")
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 
@@ -105,7 +108,7 @@ def parse_command(text: str) -> Intent | None:
         return {"name": "quiz", "number": number}
     if head == "lesson" and number and rest[1:] in ([], ["quiz"]):
         return {"name": "quiz", "number": number}
-    if head == "module" and rest in ([], ["test"], ["quiz"], ["exam"]) or head == "test" and not rest:
+    if (head == "module" and rest in ([], ["test"], ["quiz"], ["exam"])) or (head == "test" and not rest):
         return {"name": "test"}
     if head == "quiz" and not rest:
         return {"name": "quiz"}
@@ -130,7 +133,8 @@ def parse_answer(text: str, options: dict[str, str]) -> str | None:
         n = int(NUMBER_WORDS.get(norm, norm))
         return "ABCD"[n - 1] if 1 <= n <= 4 else None
     scores = {
-        letter: difflib.SequenceMatcher(None, norm, option.lower()).ratio() for letter, option in options.items()
+        letter: difflib.SequenceMatcher(None, norm, option.lower()).ratio()
+        for letter, option in options.items()
     }
     best = max(scores, key=scores.__getitem__)
     ranked = sorted(scores.values(), reverse=True)

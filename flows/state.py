@@ -30,7 +30,8 @@ class QuizState(TypedDict):
 
 class QATurn(TypedDict):
     question: str
-    passages: list[str]
+    passages: list[str]  # the passages retrieved for it
+    answer: str
 
 
 class Intent(TypedDict, total=False):

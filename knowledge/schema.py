@@ -153,6 +153,7 @@ class RubricPoint(_Strict):
     """One thing a strong answer covers, how to recognise it, and where the lesson teaches it."""
 
     id: str = Slug
+    area: str = Field(min_length=1, max_length=40)  # a short name that does not give the answer away
     description: str
     cues: list[str] = Field(min_length=1)
     min_cues: int = Field(1, ge=1)

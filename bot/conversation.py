@@ -1,0 +1,142 @@
+"""The one entry point every channel calls: `Coach.handle(inbound) -> replies`.
+
+Per turn: clean the text, take the conversation's lock (turns of one conversation never
+interleave), store the message before any work (a duplicate delivery stops here), run the graph
+with the conversation's checkpoint, store that it was answered. A failure anywhere still answers
+the learner, and a message a crashed process never answered is owned up to on the next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from bot.messages import MAX_TEXT, Inbound, Reply
+from flows.deps import Deps
+from flows.graph import build_graph
+
+log = logging.getLogger("coach.conversation")
+
+Notify = Callable[[Reply], Awaitable[None]]
+MENTION = re.compile(r"(<!(?:channel|here|everyone)[^>]*>|@(?:channel|here|everyone)\b)", re.IGNORECASE)
+SORRY = (
+    "Sorry — something went wrong on my side while handling that. Your message is saved; "
+    "please send it again in a moment."
+)
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (keeping line breaks and tabs) and surrounding whitespace."""
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
+
+
+def defuse_mentions(text: str) -> str:
+    """Make sure no reply can ping a whole channel, whatever the learner typed and we echo."""
+    return MENTION.sub(lambda m: m.group(0).replace("@", "@\u200b").replace("<!", "<\u200b!"), text)
+
+
+class Coach:
+    """Conversations over the coach graph, checkpointed in SQLite. Use `async with Coach.open(...)`."""
+
+    def __init__(self, deps: Deps, graph: Any):
+        self.deps = deps
+        self.graph = graph
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, deps: Deps, checkpoints: Path | str) -> AsyncIterator[Coach]:
+        if str(checkpoints) != ":memory:":
+            Path(checkpoints).parent.mkdir(parents=True, exist_ok=True)
+        async with aiosqlite.connect(str(checkpoints)) as conn:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            yield cls(deps, build_graph().compile(checkpointer=saver))
+
+    @asynccontextmanager
+    async def _turn_lock(self, conversation: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(conversation, asyncio.Lock())
+        self._waiting[conversation] = self._waiting.get(conversation, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[conversation] -= 1
+            if not self._waiting[conversation]:
+                del self._waiting[conversation], self._locks[conversation]
+
+    def _config(self, conversation: str) -> dict:
+        return {"configurable": {"thread_id": conversation}}
+
+    async def handle(self, inbound: Inbound, notify: Notify | None = None) -> list[Reply]:
+        """Answer one inbound message or click. Returns [] for a duplicate delivery."""
+        text = clean_text(inbound.text)
+        notes: list[Reply] = []
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT]
+            notes.append(
+                Reply(f"That was a long message: I read the first {MAX_TEXT:,} characters.", kind="notice")
+            )
+        inbound = replace(inbound, text=text)
+        store, now = self.deps.store, self.deps.clock()
+        async with self._turn_lock(inbound.conversation):
+            store.touch_learner(inbound.learner, inbound.user_name, now)
+            action = inbound.action.to_dict() if inbound.action else None
+            message = store.record_inbound(
+                inbound.message_id, inbound.conversation, inbound.learner, text, action, now
+            )
+            if message is None:
+                log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
+                return []
+            notes = self._lost_messages(inbound.conversation, message) + notes
+            if notify and self.deps.brain.remote and text and not inbound.action:
+                await notify(Reply("Thinking…", kind="notice", thinking=True))
+            try:
+                result = await self.graph.ainvoke(
+                    {"inbound": inbound.to_dict(), "replies": [], "intent": {}},
+                    self._config(inbound.conversation),
+                    context=self.deps,
+                )
+                replies = notes + [Reply.from_dict(r) for r in result.get("replies", [])]
+                status = "answered"
+            except Exception:
+                log.exception("turn failed in %s", inbound.conversation)
+                replies, status = [*notes, Reply(SORRY, kind="notice")], "failed"
+            for reply in replies:
+                reply.text = defuse_mentions(reply.text)
+            store.mark_answered(message, len(replies), status)
+            return replies
+
+    def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
+        """Messages stored by a process that died before answering them: say so, once."""
+        lost = [m for m in self.deps.store.unanswered(conversation) if m["id"] != current]
+        for m in lost:
+            self.deps.store.mark_answered(m["id"], 1, "lost")
+        if not lost:
+            return []
+        quoted = (lost[-1]["text"] or "your click")[:80]
+        return [
+            Reply(
+                f"I restarted before I could answer your earlier message (“{quoted}”). "
+                "If it still matters, please send it again.",
+                kind="notice",
+            )
+        ]
+
+    async def state(self, conversation: str) -> dict[str, Any]:
+        """The checkpointed state of a conversation ({} if it never spoke)."""
+        snapshot = await self.graph.aget_state(self._config(conversation))
+        return dict(snapshot.values or {})

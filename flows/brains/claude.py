@@ -1,0 +1,181 @@
+"""The Claude coach, through the official `anthropic` SDK.
+
+Requests are laid out for prompt caching: tools, then the system prompt (persona, lab scenario,
+rubric and the course passages behind it) carry `cache_control`, and that prefix is byte-identical
+for every turn of every learner in the same lab. Everything about one learner comes after it, in the
+user message. Rubric assessment comes back through a forced tool call with a JSON schema, so the
+graph reads structured coverage, never prose.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from anthropic import AsyncAnthropic
+
+from flows.brains.base import Answer, BrainError, LabContext, LabTurn, QAContext
+from knowledge.loader import Course
+from knowledge.retrieval import content_words
+from knowledge.schema import Lab
+from prompts import load, render
+
+CACHE = {"type": "ephemeral"}
+LAB_TOOL = "assess_turn"
+MAX_MESSAGE_CHARS = 2500
+CITATION = re.compile(r"\[(\d+)\]")
+HISTORY_TURNS = 8
+
+
+def lab_tool(lab: Lab) -> dict[str, Any]:
+    ids = [p.id for p in lab.rubric]
+    return {
+        "name": LAB_TOOL,
+        "description": "Record which rubric points the learner's message covers and give the coach's reply.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "covered": {
+                    "type": "array",
+                    "description": "Rubric points this message newly covers.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "point": {"type": "string", "enum": ids},
+                            "evidence": {"type": "string", "description": "A verbatim quote of the learner."},
+                        },
+                        "required": ["point", "evidence"],
+                    },
+                },
+                "focus": {"type": ["string", "null"], "enum": [*ids, None]},
+                "message": {"type": "string", "description": "The coach's reply to the learner."},
+            },
+            "required": ["covered", "focus", "message"],
+        },
+        "cache_control": CACHE,
+    }
+
+
+def lab_system(course: Course, lab: Lab) -> str:
+    """The stable, cacheable part of every lab request (the same for every learner)."""
+    rubric = "\n".join(f"- `{p.id}` ({p.area}): {p.description}" for p in lab.rubric)
+    excerpts = []
+    for ref in dict.fromkeys(p.passage for p in lab.rubric):
+        _doc, section = course.passage(ref)
+        body = "\n".join([*section.paragraphs, *(f"{i.title}: {i.text}" for i in section.items)])
+        stats = "; ".join(f"{s.value} {s.label}" for s in section.stats)
+        excerpts.append(f"### {course.cite(ref)}\n{body}" + (f"\nFigures: {stats}" if stats else ""))
+    lab_text = render(
+        "lab",
+        number=str(lab.number),
+        title=lab.title,
+        coach_name=lab.coach_name,
+        scenario=lab.scenario,
+        task=lab.task,
+        rubric=rubric,
+        excerpts="\n\n".join(excerpts),
+    )
+    return f"{load('persona')}\n\n{lab_text}"
+
+
+def _lab_user_message(ctx: LabContext) -> str:
+    covered = ", ".join(ctx.covered) or "none yet"
+    open_points = ", ".join(p.id for p in ctx.uncovered()) or "none"
+    history = "\n".join(f"{t['role'].title()}: {t['text']}" for t in ctx.history[-HISTORY_TURNS:])
+    return (
+        f"Conversation so far:\n{history or '(none)'}\n\n"
+        f"Already covered: {covered}\nStill uncovered, most important first: {open_points}\n"
+        f"Point you asked about last: {ctx.focus or 'none'}\nMove: {ctx.move}\n\n"
+        f"<learner_message>\n{ctx.text}\n</learner_message>"
+    )
+
+
+def _supported(evidence: str, text: str) -> bool:
+    """Evidence counts only if most of its words are the learner's own."""
+    quoted = set(content_words(evidence))
+    if not quoted:
+        return False
+    said = set(content_words(text))
+    return len(quoted & said) >= max(1, len(quoted) // 2)
+
+
+def parse_lab_turn(raw: Any, ctx: LabContext) -> LabTurn:
+    """Validate the tool input; anything malformed raises BrainError so the turn falls back."""
+    if not isinstance(raw, dict):
+        raise BrainError("tool input is not an object")
+    message, covered, focus = raw.get("message"), raw.get("covered"), raw.get("focus")
+    if not isinstance(message, str) or not message.strip() or not isinstance(covered, list):
+        raise BrainError("tool input lacks a message or a covered list")
+    open_ids = {p.id for p in ctx.uncovered()}
+    newly: dict[str, str] = {}
+    for item in covered if ctx.move == "answer" else []:
+        if not isinstance(item, dict) or not isinstance(item.get("evidence"), str):
+            raise BrainError("malformed covered item")
+        point = item.get("point")
+        if point in open_ids and _supported(item["evidence"], ctx.text):
+            newly[point] = item["evidence"].strip()[:160]
+    remaining = [pid for pid in open_ids if pid not in newly]
+    if focus not in remaining:
+        focus = next((p.id for p in ctx.uncovered() if p.id not in newly), None)
+    return LabTurn(newly, message.strip()[:MAX_MESSAGE_CHARS], focus)
+
+
+class ClaudeBrain:
+    """Coaching by Claude. Raises BrainError (or the SDK's errors) when a turn cannot be had."""
+
+    name = "claude"
+    remote = True
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout_s: float = 30.0,
+        max_retries: int = 2,
+        max_tokens: int = 800,
+    ):
+        self.client = AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries
+        )
+        self.model = model
+        self.max_tokens = max_tokens
+        self._systems: dict[str, str] = {}
+
+    def _lab_system(self, ctx: LabContext) -> str:
+        if ctx.lab.id not in self._systems:
+            self._systems[ctx.lab.id] = lab_system(ctx.course, ctx.lab)
+        return self._systems[ctx.lab.id]
+
+    async def lab_turn(self, ctx: LabContext) -> LabTurn:
+        response = await self.client.messages.create(
+            model=self.model,
+            max_tokens=self.max_tokens,
+            tools=[lab_tool(ctx.lab)],
+            tool_choice={"type": "tool", "name": LAB_TOOL},
+            system=[{"type": "text", "text": self._lab_system(ctx), "cache_control": CACHE}],
+            messages=[{"role": "user", "content": _lab_user_message(ctx)}],
+        )
+        block = next((b for b in response.content if b.type == "tool_use" and b.name == LAB_TOOL), None)
+        if block is None:
+            raise BrainError("no assess_turn tool call in the response")
+        return parse_lab_turn(block.input, ctx)
+
+    async def answer(self, ctx: QAContext) -> Answer:
+        passages = "\n\n".join(f"[{n}] {h.label}\n{h.text}" for n, h in enumerate(ctx.hits, start=1))
+        earlier = "\n".join(f"Q: {t['question']}\nA: {t['answer']}" for t in ctx.history[-3:])
+        content = f"Course passages:\n{passages}\n\n"
+        if earlier:
+            content += f"Earlier in this thread:\n{earlier}\n\n"
+        content += f"<question>\n{ctx.question}\n</question>"
+        response = await self.client.messages.create(
+            model=self.model,
+            max_tokens=self.max_tokens,
+            system=[{"type": "text", "text": f"{load('persona')}\n\n{load('qa')}", "cache_control": CACHE}],
+            messages=[{"role": "user", "content": content}],
+        )
+        text = "".join(b.text for b in response.content if b.type == "text").strip()
+        if not text:
+            raise BrainError("empty answer")
+        cited = sorted({int(n) for n in CITATION.findall(text) if 1 <= int(n) <= len(ctx.hits)})
+        return Answer(text[:MAX_MESSAGE_CHARS], cited)

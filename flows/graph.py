@@ -1,0 +1,157 @@
+"""The coach as one LangGraph `StateGraph`: route the turn, run one flow node, end.
+
+    START → route ─┬─ lab   (start, answer, hint, what am I missing, finish)
+                   ├─ quiz  (lesson quiz, module test, drill, answers)
+                   ├─ ask   (grounded Q&A)
+                   └─ info  (help, progress, stop, and polite refusals)
+                   → END
+
+State is checkpointed per conversation (thread id = conversation id), so a lab or quiz continues
+after a restart. Nodes receive the course, index, store and brain through the runtime context.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from bot.messages import Inbound, Reply
+from flows import ask, info, lab, quiz
+from flows.deps import Deps
+from flows.router import parse_command
+from flows.state import CoachState, Intent
+
+LAB_INTENTS = {"lab", "hint", "finish", "missing"}
+QUIZ_INTENTS = {"quiz", "test", "drill", "answer"}
+PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
+
+
+def route(state: CoachState) -> dict:
+    """Decide what this turn is: a command, a quiz answer, a lab answer or a question."""
+    inbound = Inbound.from_dict(state["inbound"])
+    mode = state.get("mode", "idle")
+    intent: Intent
+    if inbound.action is not None:
+        if inbound.action.kind == "answer":
+            intent = {"name": "answer"}
+        else:
+            intent = parse_command(inbound.action.value) or {"name": "unknown"}
+    elif not inbound.text.strip():
+        intent = {"name": "empty"}
+    else:
+        intent = parse_command(inbound.text) or {"name": "text"}
+    if intent["name"] == "text":
+        intent = {"name": {"lab": "lab_answer", "quiz": "answer"}.get(mode, "question")}
+    if inbound.shared and intent["name"] in PRIVATE_INTENTS:
+        intent = {"name": "private_only"}
+    return {"intent": intent, "mode": mode}
+
+
+def pick_node(state: CoachState) -> str:
+    name = state["intent"]["name"]
+    if name in LAB_INTENTS or name == "lab_answer":
+        return "lab"
+    if name in QUIZ_INTENTS:
+        return "quiz"
+    if name == "question":
+        return "ask"
+    return "info"
+
+
+async def lab_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
+    deps, inbound, intent = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]
+    name = intent["name"]
+    if name == "lab":
+        if not deps.course.lab(intent.get("number") or 0):
+            return _replies(lab.lab_menu(deps))
+        return _then(
+            _ending_current(state, deps, inbound), lab.start(state, deps, inbound, intent.get("number"))
+        )
+    if state.get("mode") != "lab" or not state.get("lab"):
+        return _replies(
+            Reply("You're not in a lab right now. Say *lab 1* to *lab 4* to start one.", kind="notice")
+        )
+    if name == "lab_answer":
+        return await lab.turn(state, deps, inbound, "answer")
+    if name == "hint":
+        return await lab.turn(state, deps, inbound, "hint")
+    if name == "missing":
+        return lab.missing(state, deps)
+    return lab.debrief(state, deps, inbound)
+
+
+async def quiz_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
+    deps, inbound, intent = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]
+    if intent["name"] == "answer":
+        return quiz.answer(state, deps, inbound)
+    if intent["name"] == "quiz" and not deps.course.lesson_quiz(intent.get("number") or 0):
+        return _replies(quiz.quiz_menu(deps))
+    started = quiz.start(state, deps, inbound, intent["name"], intent.get("number"))
+    return _then(_ending_current(state, deps, inbound), started)
+
+
+async def ask_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
+    return await ask.ask(state, runtime.context, Inbound.from_dict(state["inbound"]))
+
+
+async def info_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
+    deps, inbound, name = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]["name"]
+    if name == "progress":
+        return _replies(info.progress(deps, inbound.learner, deps.clock()), ephemeral=inbound.shared)
+    if name == "stop":
+        ended = _ending_current(state, deps, inbound)
+        if not ended:
+            return _replies(
+                Reply("Nothing to stop — you're not in a lab or a quiz. Say *help* to see options.")
+            )
+        return ended
+    if name == "empty":
+        return _replies(info.help_reply(deps, "I didn't get any text there."))
+    if name == "private_only":
+        note = (
+            "Labs and quizzes run in a direct message with me, so your answers stay yours. "
+            "Open a DM with me and say *help*. Here, mention me with a question about the lessons."
+        )
+        return _replies(Reply(note, kind="notice", ephemeral=True))
+    if name == "unknown":
+        return _replies(info.help_reply(deps, "I don't know that button any more."))
+    return _replies(info.help_reply(deps))
+
+
+def _replies(reply: Reply, ephemeral: bool = False) -> dict:
+    if ephemeral:
+        reply.ephemeral = True
+    return {"replies": [reply.to_dict()]}
+
+
+def _then(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two updates in order: the second wins, replies are kept from both."""
+    return {**first, **second, "replies": [*first.get("replies", []), *second.get("replies", [])]}
+
+
+def _ending_current(state: CoachState, deps: Deps, inbound: Inbound) -> dict[str, Any]:
+    """Close the open lab or quiz before something else starts (its progress is saved)."""
+    mode = state.get("mode")
+    if mode == "lab" and state.get("lab"):
+        ended = lab.stop(state, deps, inbound)
+    elif mode == "quiz" and state.get("quiz"):
+        ended = quiz.stop(state, deps, inbound)
+    else:
+        return {}
+    return {"mode": "idle", "lab": None, "quiz": None, "replies": [ended.to_dict()]}
+
+
+def build_graph() -> StateGraph:
+    graph = StateGraph(CoachState, context_schema=Deps)
+    graph.add_node("route", route)
+    graph.add_node("lab", lab_node)
+    graph.add_node("quiz", quiz_node)
+    graph.add_node("ask", ask_node)
+    graph.add_node("info", info_node)
+    graph.add_edge(START, "route")
+    graph.add_conditional_edges("route", pick_node, ["lab", "quiz", "ask", "info"])
+    for node in ("lab", "quiz", "ask", "info"):
+        graph.add_edge(node, END)
+    return graph

@@ -1,0 +1,87 @@
+"""Help, progress, stopping, and the polite answers to messages the coach cannot act on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.messages import Action, Choice, Reply
+from bot.storage import now_iso
+from flows.deps import Deps
+
+HELP = """I'm your coach for *Building an AI-Ready Organization*. Here's what I can do:
+• *lab 1* … *lab 4* — a scenario you work through with me, ending in a debrief
+• *quiz 1* … *quiz 4* — the lesson quizzes · *module test* — 15 questions, 80% to pass
+• *drill* — a few questions picked by spaced repetition: what you got wrong comes back
+• *progress* — your labs, quiz results and reviews due
+• Or just ask a question about the lessons, and I'll answer with citations.
+In a lab: *hint*, *what am I missing*, *finish*. Anywhere: *stop*."""
+
+
+def menu_choices(deps: Deps) -> list[Choice]:
+    labs = [
+        Choice(f"Lab {n}", Action("command", f"lab {n}"))
+        for n in sorted(lab.number for lab in deps.course.labs.values())
+    ]
+    return [
+        *labs,
+        Choice("Quiz", Action("command", "quiz")),
+        Choice("Drill", Action("command", "drill")),
+        Choice("Progress", Action("command", "progress")),
+    ]
+
+
+def help_reply(deps: Deps, note: str | None = None) -> Reply:
+    return Reply(f"{note}\n\n{HELP}" if note else HELP, choices=menu_choices(deps))
+
+
+def progress(deps: Deps, learner: str, now: datetime) -> Reply:
+    """The learner's own record: labs, quizzes, the test and the reviews due."""
+    lines = ["*Your progress*"]
+    runs = deps.store.lab_runs(learner)
+    labs = sorted(deps.course.labs.values(), key=lambda lab: lab.number)
+    lab_lines = []
+    for lab in labs:
+        mine = [r for r in runs if r["lab"] == lab.id]
+        finished = [r for r in mine if r["finished_at"] and r["score"] is not None]
+        if finished:
+            best = max(r["score"] for r in finished)
+            lab_lines.append(
+                f"• Lab {lab.number} · {lab.title}: best {round(best)}% ({len(finished)} run(s))"
+            )
+        elif mine:
+            lab_lines.append(
+                f"• Lab {lab.number} · {lab.title}: in progress ({len(mine[-1]['covered'])} of "
+                f"{len(lab.rubric)} points)"
+            )
+    lines.append("*Labs*\n" + ("\n".join(lab_lines) if lab_lines else "• none yet — try *lab 1*"))
+    sessions = [
+        s for s in deps.store.quiz_sessions(learner) if s["finished_at"] and s["quiz"] in deps.course.quizzes
+    ]
+    quiz_lines = []
+    for quiz in sorted(deps.course.quizzes.values(), key=lambda q: (q.kind != "lesson_quiz", q.lesson or 0)):
+        done = [s for s in sessions if s["quiz"] == quiz.id and s["total"]]
+        complete = [s for s in done if _answered(deps, s) == s["total"]]
+        if not complete:
+            continue
+        best = max(complete, key=lambda s: s["correct"])
+        text = f"• {quiz.title}: best {best['correct']} of {best['total']}"
+        if quiz.kind == "module_test":
+            text += " — passed" if any(s["passed"] for s in complete) else " — not passed yet"
+        quiz_lines.append(text)
+    lines.append(
+        "*Quizzes*\n" + ("\n".join(quiz_lines) if quiz_lines else "• none finished yet — try *quiz 1*")
+    )
+    cards = deps.store.cards(learner)
+    stamp = now_iso(now)
+    due = sum(1 for c in cards.values() if c["due"] <= stamp)
+    unseen = len(deps.course.questions) - len(cards)
+    review = f"*Reviews*\n• {due} due now, {unseen} question(s) never seen"
+    upcoming = sorted(c["due"] for c in cards.values() if c["due"] > stamp)
+    if upcoming:
+        review += f", next review {upcoming[0][:10]}"
+    lines.append(review)
+    return Reply("\n".join(lines), choices=menu_choices(deps))
+
+
+def _answered(deps: Deps, session: dict) -> int:
+    return len(deps.store.session_attempts(session["id"]))
