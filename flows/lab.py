@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.messages import Action, Choice, Citation, Inbound, Reply
 from bot.storage import new_id, now_iso
 from flows.brains.base import LabContext
+from flows.brains.offline import in_sentence
 from flows.deps import Deps
 from flows.state import CoachState, LabState
 from knowledge.schema import Lab, RubricPoint
@@ -56,7 +57,7 @@ def start(state: CoachState, deps: Deps, inbound: Inbound, number: int | None) -
         f"*Scenario.* {lab.scenario}\n\n*Your task.* {lab.task}\n\n{lab.opening_line}"
     )
     if covered:
-        areas = ", ".join(lab.point(pid).area.lower() for pid in covered)
+        areas = ", ".join(in_sentence(lab.point(pid).area) for pid in covered)
         intro += (
             f"\n\n_Welcome back: last time you covered {len(covered)} of {len(lab.rubric)} points ({areas})._"
         )
@@ -150,7 +151,7 @@ def debrief(state: CoachState, deps: Deps, inbound: Inbound, lead: str | None = 
         for point in missed:
             number = _number_for(citations, deps, point)
             lines.append(f"• {point.area} — {point.description} [{number}]")
-        lines.append(f"\n*Practise next:* {missed[0].area.lower()} — {missed[0].probe}")
+        lines.append(f"\n*Practise next:* {in_sentence(missed[0].area)} — {missed[0].probe}")
     else:
         lines.append(f"\n*Practise next:* {lab.practice_default}")
     lines.append("\nSay *lab N* for another lab, *drill* for quiz practice or *progress* to see your record.")

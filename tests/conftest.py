@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.console import inbound
+from bot.conversation import Coach
+from bot.messages import Action, Reply
+from bot.storage import Store
+from flows.brains.offline import OfflineBrain
+from flows.deps import Deps
 from knowledge.loader import CONTENT_DIR, Course, load_course
 from knowledge.retrieval import Index
 
@@ -52,3 +58,50 @@ def coach_env(tmp_path: Path) -> dict[str, str]:
     }
     env["COACH_DATA_DIR"] = str(tmp_path / "data")
     return env
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "coach.db")
+
+
+@pytest.fixture
+def deps(course: Course, index: Index, store: Store) -> Deps:
+    """The coach's dependencies with the offline brain and a private database."""
+    return Deps(course=course, index=index, store=store, brain=OfflineBrain())
+
+
+@pytest.fixture
+async def coach(deps: Deps, tmp_path: Path):
+    async with Coach.open(deps, tmp_path / "checkpoints.db") as running:
+        yield running
+
+
+class Learner:
+    """Talks to a coach as one console user, and keeps what the coach said."""
+
+    def __init__(self, coach: Coach, user: str = "ana"):
+        self.coach, self.user = coach, user
+        self.heard: list[Reply] = []
+
+    @property
+    def conversation(self) -> str:
+        return f"console:{self.user}"
+
+    async def say(self, text: str, **kw) -> list[Reply]:
+        replies = await self.coach.handle(inbound(self.user, text, **kw))
+        self.heard += replies
+        return replies
+
+    async def click(self, action: Action) -> list[Reply]:
+        replies = await self.coach.handle(inbound(self.user, action=action))
+        self.heard += replies
+        return replies
+
+    async def state(self) -> dict:
+        return await self.coach.state(self.conversation)
+
+
+@pytest.fixture
+def learner(coach: Coach) -> Learner:
+    return Learner(coach)

@@ -113,9 +113,9 @@ class OfflineBrain:
                 return LabTurn(
                     {}, "You've covered every point already — say *finish* for your debrief.", None
                 )
-            return LabTurn({}, f"Hint on *{point.area.lower()}*: {point.hint}", point.id)
+            return LabTurn({}, f"Hint on *{in_sentence(point.area)}*: {point.hint}", point.id)
         if newly:
-            areas = [ctx.lab.point(pid).area.lower() for pid in newly]
+            areas = [in_sentence(ctx.lab.point(pid).area) for pid in newly]
             first = next(iter(newly.values()))
             parts.append(f"{PRAISE[turn % len(PRAISE)]} you're on {_join(areas)}: “{first}”")
         elif len(ctx.text.split()) < SHORT_ANSWER_WORDS:
@@ -125,7 +125,7 @@ class OfflineBrain:
         if focus is None:
             return LabTurn(newly, " ".join(parts), None)
         if not newly and focus.id == ctx.focus and ctx.stalls >= 1:
-            parts.append(f"Still on *{focus.area.lower()}*: {focus.hint}")
+            parts.append(f"Still on *{in_sentence(focus.area)}*: {focus.hint}")
         else:
             parts.append(focus.probe)
         return LabTurn(newly, " ".join(parts), focus.id)
@@ -148,6 +148,11 @@ class OfflineBrain:
         best.sort(key=lambda s: (s[1], s[2]))
         text = " ".join(f"{s[3]} [{s[1]}]" for s in best)
         return Answer(text, sorted({s[1] for s in best}))
+
+
+def in_sentence(name: str) -> str:
+    """A name as it reads mid-sentence: "Data foundation" → "data foundation", "MLOps" stays."""
+    return name if len(name) > 1 and name[1].isupper() else name[:1].lower() + name[1:]
 
 
 def _join(items: list[str]) -> str:
