@@ -129,6 +129,7 @@ async def replay(coach: Coach, lines: Iterable[str], out: TextIO) -> int:
                 "conversation": conversation,
                 "reply": reply.text,
                 "kind": reply.kind,
+                "question": reply.question,
                 "choices": [c.label for c in reply.choices],
                 "citations": [
                     {"number": c.number, "label": c.label, "passage": c.passage} for c in reply.citations
