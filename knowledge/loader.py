@@ -13,9 +13,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from knowledge.schema import Document, Lab, Question, Quiz
+from knowledge.schema import Document, Item, Lab, Question, Quiz, Section
 
 CONTENT_DIR = Path(__file__).parent / "content"
+KEY_TERMS = "key-terms"  # the passage id of a document's glossary
 FOLDERS: dict[str, type[BaseModel]] = {
     "lessons": Document,
     "readings": Document,
@@ -90,6 +91,9 @@ class Course:
         doc_id, _, section_id = ref.partition("#")
         doc = self.documents.get(doc_id)
         section = doc.section(section_id) if doc else None
+        if doc and section is None and section_id == KEY_TERMS and doc.key_terms:
+            items = [Item(title=k.term, text=k.definition) for k in doc.key_terms]
+            section = Section(id=KEY_TERMS, heading="Key terms", items=items)
         return (doc, section) if section else None
 
     def cite(self, ref: str) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from knowledge.loader import Course
+from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
 
 CHUNKER_VERSION = "3"
@@ -151,7 +151,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
     for n, term in enumerate(doc.key_terms, start=1):
         chunks.append(
             Chunk(
-                f"{doc.id}#key-terms:{n}",
+                f"{doc.id}#{KEY_TERMS}:{n}",
                 source,
                 doc.number,
                 doc.title,

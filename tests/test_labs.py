@@ -57,7 +57,10 @@ STRONG = {
 }
 
 WEAK = {
-    1: ["I think they should use better AI tools and maybe try again with more effort.", "Not sure. More pilots?"],
+    1: [
+        "I think they should use better AI tools and maybe try again with more effort.",
+        "Not sure. More pilots?",
+    ],
     2: ["Make sure the AI is good and accurate before using it.", "Test it a lot I guess."],
     3: ["AI is the future, everybody should just use it.", "Tell them it's important."],
     4: ["Buy a bigger server and copy the pilot everywhere.", "Work harder on it."],
@@ -144,7 +147,9 @@ async def test_hint_is_stronger_than_the_probe_and_missing_lists_areas_only(lear
 
 async def test_coverage_tolerates_typos_plurals_and_word_order(learner: Learner):
     await learner.say("lab 1")
-    await learner.say("Check the quality of the data and the pipeline, and whether the leadrship is committed.")
+    await learner.say(
+        "Check the quality of the data and the pipeline, and whether the leadrship is committed."
+    )
     covered = (await learner.state())["lab"]["covered"]
     assert {"data-foundation", "leadership"} <= set(covered)
 

@@ -22,13 +22,17 @@ def wrong_letter(question) -> str:
 def replay(script: list[dict], tmp_path: Path, env: dict[str, str]) -> list[dict]:
     path = tmp_path / "script.jsonl"
     path.write_text("\n".join(json.dumps(turn) for turn in script) + "\n", encoding="utf-8")
-    done = subprocess.run([str(COACH), "replay", str(path), "--json"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [str(COACH), "replay", str(path), "--json"], capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def test_all_31_questions_right_and_wrong_through_replay(course: Course, tmp_path: Path, coach_env):
-    quizzes = [(f"quiz {n}", course.lesson_quiz(n)) for n in range(1, 5)] + [("module test", course.module_test)]
+    quizzes = [(f"quiz {n}", course.lesson_quiz(n)) for n in range(1, 5)] + [
+        ("module test", course.module_test)
+    ]
     script: list[dict] = []
     for command, quiz in quizzes:
         for user, right in (("right", True), ("wrong", False)):
@@ -52,7 +56,7 @@ def test_all_31_questions_right_and_wrong_through_replay(course: Course, tmp_pat
         assert expected in record["reply"]
     finals = [r["reply"] for r in out if "done:" in r["reply"]]
     assert len(finals) == 10
-    for command, quiz in quizzes:
+    for _, quiz in quizzes:
         n = len(quiz.questions)
         assert any(f"{quiz.title} done: {n} of {n} (100%)" in f for f in finals)
         assert any(f"{quiz.title} done: 0 of {n} (0%)" in f for f in finals)
@@ -61,7 +65,9 @@ def test_all_31_questions_right_and_wrong_through_replay(course: Course, tmp_pat
 
 
 @pytest.mark.parametrize(("right", "passed"), [(12, True), (11, False)])
-async def test_module_test_pass_mark_is_80_percent(learner: Learner, course: Course, right: int, passed: bool):
+async def test_module_test_pass_mark_is_80_percent(
+    learner: Learner, course: Course, right: int, passed: bool
+):
     await learner.say("module test")
     for i, q in enumerate(course.module_test.questions):
         await learner.say(q.answer if i < right else wrong_letter(q))

@@ -1,0 +1,51 @@
+"""Q&A: short grounded answers with citations, follow-ups in context, honest "not covered"."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from knowledge.loader import Course
+from tests.conftest import COACH, Learner
+
+
+async def test_answer_is_grounded_and_cited(learner: Learner, course: Course):
+    reply = (await learner.say("What is a model card?"))[-1]
+    assert reply.citations
+    assert "[1]" in reply.text
+    cited = reply.citations[0]
+    assert course.passage(cited.passage) is not None
+    assert cited.label.startswith("Lesson 2")
+    # every sentence of the answer comes from the cited lesson text
+    _doc, section = course.passage(cited.passage)
+    text = " ".join([*section.paragraphs, *(i.text for i in section.items)])
+    first_sentence = reply.text.split(" [1]")[0].split(": ", 1)[-1]
+    assert first_sentence[:60] in text
+
+
+async def test_follow_up_keeps_context_and_adds_something_new(learner: Learner):
+    first = (await learner.say("What is a data mesh?"))[-1]
+    follow = (await learner.say("why does it matter?"))[-1]
+    assert follow.citations
+    assert all(c.passage.startswith("lesson-2") for c in follow.citations)
+    assert follow.text != first.text
+
+
+async def test_out_of_scope_question_says_so_and_points_to_lessons(learner: Learner):
+    reply = (await learner.say("How do I bake sourdough bread?"))[-1]
+    assert "don't cover that" in reply.text
+    assert "Lesson" in reply.text
+    assert reply.citations == []
+
+
+def test_ask_command_one_shot_json(coach_env):
+    done = subprocess.run(
+        [str(COACH), "ask", "What did AT&T do to reskill its workforce?", "--json"],
+        capture_output=True,
+        text=True,
+        env=coach_env,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["citations"] and answer["citations"][0]["label"].startswith("Lesson 3")
+    assert "[1]" in answer["reply"]

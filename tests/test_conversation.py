@@ -1,0 +1,138 @@
+"""The conversation layer: ordering, duplicates, restarts, bad input, shared channels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+from adapters.console import inbound
+from bot.conversation import Coach
+from bot.messages import MAX_TEXT, Inbound
+from flows.brains.base import Answer, LabContext, LabTurn, QAContext
+from flows.brains.offline import OfflineBrain
+from flows.deps import Deps
+from tests.conftest import COACH, Learner
+
+
+class SlowBrain(OfflineBrain):
+    """The offline coach, but the first lab turn takes a while (as a remote model would)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def lab_turn(self, ctx: LabContext) -> LabTurn:
+        self.calls += 1
+        if self.calls == 1:
+            await asyncio.sleep(0.3)
+        return await super().lab_turn(ctx)
+
+
+async def test_two_fast_messages_are_answered_in_order(deps: Deps, tmp_path: Path):
+    deps.brain = SlowBrain()
+    async with Coach.open(deps, tmp_path / "cp.db") as coach:
+        await coach.handle(inbound("ana", "lab 1"))
+        first = asyncio.create_task(
+            coach.handle(inbound("ana", "Was the sensor data siloed from production?"))
+        )
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(coach.handle(inbound("ana", "Who built the pilots, data scientists?")))
+        a, b = await asyncio.gather(first, second)
+        state = await coach.state("console:ana")
+    learner_turns = [t["text"] for t in state["lab"]["history"] if t["role"] == "learner"]
+    assert learner_turns == [
+        "Was the sensor data siloed from production?",
+        "Who built the pilots, data scientists?",
+    ]
+    assert "data foundation" in a[-1].text and "talent" in b[-1].text
+    assert state["lab"]["turns"] == 2
+
+
+async def test_a_duplicate_delivery_gets_one_reply(coach: Coach):
+    message = inbound("ana", "What is pilot purgatory?", message_id="evt-1")
+    assert len(await coach.handle(message)) == 1
+    assert await coach.handle(message) == []
+    rows = list(coach.deps.store.db["messages"].rows)
+    assert len(rows) == 1 and rows[0]["status"] == "answered"
+
+
+async def test_lab_continues_in_a_new_process_from_the_checkpoint(tmp_path: Path, coach_env):
+    def run(lines: list[dict]) -> list[dict]:
+        script = tmp_path / "turns.jsonl"
+        script.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
+        done = subprocess.run(
+            [str(COACH), "replay", str(script)], capture_output=True, text=True, env=coach_env
+        )
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    first = run(
+        [
+            {"user": "u1", "text": "lab 2"},
+            {"user": "u1", "text": "HIPAA privacy and access control for the EHR data come first."},
+        ]
+    )
+    assert first[-1]["state"]["covered"] == ["data-governance"]
+    second = run([{"user": "u1", "text": "A clinician reviews every alert and can override it."}])
+    assert second[-1]["state"]["mode"] == "lab" and second[-1]["state"]["lab"] == "lab-2"
+    assert second[-1]["state"]["covered"] == ["data-governance", "human-in-the-loop"]
+
+
+async def test_a_message_lost_in_a_crash_is_owned_up_to(coach: Coach):
+    store = coach.deps.store
+    store.record_inbound("evt-9", "console:ana", "console:ana", "what is MLOps?", None, coach.deps.clock())
+    replies = await coach.handle(inbound("ana", "hello"))
+    assert "restarted before I could answer" in replies[0].text and "what is MLOps?" in replies[0].text
+    assert store.unanswered("console:ana") == []
+    again = await coach.handle(inbound("ana", "help"))
+    assert not any("restarted" in r.text for r in again)
+
+
+async def test_empty_huge_and_control_character_messages(learner: Learner):
+    assert "didn't get any text" in (await learner.say("   \n\t "))[-1].text
+    huge = await learner.say("data mesh " * 8000)
+    assert f"first {MAX_TEXT:,} characters" in huge[0].text
+    stored = max(learner.coach.deps.store.db["messages"].rows, key=lambda r: r["id"])
+    assert len(stored["text"]) == MAX_TEXT
+    control = await learner.say("what is\x00 a model\x07 card?")
+    assert control[-1].citations and "\x00" not in control[-1].text
+
+
+async def test_replies_never_ping_a_whole_channel(learner: Learner):
+    await learner.say("lab 1")
+    reply = (await learner.say("@here <!channel> the data pipelines are siloed from production databases"))[
+        -1
+    ]
+    assert "data foundation" in reply.text
+    assert "@here" not in reply.text and "<!channel>" not in reply.text
+
+
+async def test_shared_channels_get_answers_but_no_private_activities(coach: Coach):
+    def shared(text: str) -> Inbound:
+        return Inbound("slack", "U1", "slack:C1:123.4", text, shared=True)
+
+    refusal = (await coach.handle(shared("quiz 1")))[-1]
+    assert refusal.ephemeral and "direct message" in refusal.text
+    assert (await coach.state("slack:C1:123.4")).get("mode") == "idle"
+    answer = (await coach.handle(shared("What is a model card?")))[-1]
+    assert answer.citations and not answer.ephemeral
+    progress = (await coach.handle(shared("progress")))[-1]
+    assert progress.ephemeral
+
+
+class BrokenBrain(OfflineBrain):
+    """A brain with a bug: every answer raises."""
+
+    async def answer(self, ctx: QAContext) -> Answer:
+        raise RuntimeError("bug")
+
+
+async def test_a_failing_turn_still_answers_and_keeps_the_message(deps: Deps, tmp_path: Path):
+    deps.brain = BrokenBrain()
+    async with Coach.open(deps, tmp_path / "cp.db") as coach:
+        replies = await coach.handle(inbound("ana", "What is a data mesh?"))
+        assert "went wrong on my side" in replies[-1].text
+        row = next(deps.store.db["messages"].rows)
+        assert row["status"] == "failed" and row["text"] == "What is a data mesh?"
+        assert "*lab 1*" in (await coach.handle(inbound("ana", "help")))[-1].text

@@ -1,0 +1,79 @@
+"""Commands are understood in plain words and with typos; answers as letters, numbers or text."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.router import parse_answer, parse_command
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("start lab 2", {"name": "lab", "number": 2}),
+        ("lab 3", {"name": "lab", "number": 3}),
+        ("Lab3!", {"name": "lab", "number": 3}),
+        ("strat lab 4", {"name": "lab", "number": 4}),
+        ("please start the lab 1", {"name": "lab", "number": 1}),
+        ("quiz lesson 1", {"name": "quiz", "number": 1}),
+        ("quiz 2", {"name": "quiz", "number": 2}),
+        ("qiuz 3", {"name": "quiz", "number": 3}),
+        ("module test", {"name": "test"}),
+        ("the final exam", {"name": "test"}),
+        ("drill", {"name": "drill"}),
+        ("dril", {"name": "drill"}),
+        ("show my progress", {"name": "progress"}),
+        ("progres", {"name": "progress"}),
+        ("help", {"name": "help"}),
+        ("stop", {"name": "stop"}),
+        ("quit", {"name": "stop"}),
+        ("hint please", {"name": "hint"}),
+        ("finish", {"name": "finish"}),
+        ("what am I missing?", {"name": "missing"}),
+        ("/coach lab 2", {"name": "lab", "number": 2}),
+    ],
+)
+def test_commands(text, intent):
+    assert parse_command(text) == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Stop the pilots and fix the data pipelines first",
+        "What is a data mesh?",
+        "I think leadership is the problem",
+        "lab results from the hospital",
+        "",
+    ],
+)
+def test_answers_and_questions_are_not_commands(text):
+    assert parse_command(text) is None
+
+
+OPTIONS = {"A": "17%", "B": "8%", "C": "38%", "D": "85%"}
+WORDY = {
+    "A": "A centralized Center of Excellence",
+    "B": "Outsourced AI vendors",
+    "C": "Fully independent business-unit teams",
+    "D": "A federated model across business units",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "letter", "options"),
+    [
+        ("b", "B", OPTIONS),
+        ("B)", "B", OPTIONS),
+        ("(c)", "C", OPTIONS),
+        ("answer d", "D", OPTIONS),
+        ("2", "B", OPTIONS),
+        ("three", "C", OPTIONS),
+        ("outsourced vendors", "B", WORDY),
+        ("a federated model across business unit", "D", WORDY),
+        ("banana", None, WORDY),
+        ("e", None, OPTIONS),
+    ],
+)
+def test_answers(text, letter, options):
+    assert parse_answer(text, options) == letter
