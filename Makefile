@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/coach knowledge check
 	$(BIN)/coach index
-	$(BIN)/coach search
+	$(BIN)/coach shell
 
 test: $(STAMP)
 	$(BIN)/ruff check .
