@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import sys
@@ -338,3 +339,19 @@ def ask(
         return
     for reply in replies:
         render(out, reply)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 3978).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+) -> None:
+    """Serve Slack (/slack/events or Socket Mode) and /healthz from one web server."""
+    import asyncio
+
+    from bot.server import serve as run_server
+
+    _logging(True)
+    rt = runtime()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_server(rt, host, port))

@@ -155,10 +155,10 @@ def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         }
     question = deps.course.question(quiz["questions"][quiz["index"]])
     if action is not None and action.question != question.id:
-        note = "You already answered that one — here's the question that's open now."
+        note = f"You already answered that one — question {quiz['index'] + 1} is the open one."
         if action.question not in quiz["questions"]:
-            note = "That button isn't part of this quiz — here's the open question."
-        return {"replies": [question_reply(question, quiz, note=note).to_dict()]}
+            note = "That button isn't part of this quiz."
+        return {"replies": [Reply(note, kind="notice", ephemeral=True).to_dict()]}
     chosen = action.value.upper() if action else parse_answer(inbound.text, question.options)
     if chosen not in LETTERS:
         note = "Answer with *A*, *B*, *C* or *D* (or click a button) — or say *stop* to leave the quiz."

@@ -1,0 +1,220 @@
+"""The Slack channel: a Bolt `AsyncApp` whose listeners translate Slack events into `Inbound` and
+`Reply` into Web API calls. Every listener acknowledges first and coaches afterwards, so Slack gets
+its answer within 3 seconds however long the coaching takes.
+
+Conversations: a DM is one conversation (`slack:<dm channel>`); in a shared channel each thread
+started by a mention is one (`slack:<channel>:<thread ts>`), and follow-ups in that thread continue it
+without a new mention.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks
+from bot.conversation import Coach
+from bot.messages import Action, Choice, Inbound, Reply
+from flows import info
+
+log = logging.getLogger("coach.slack")
+
+PLATFORM = "slack"
+IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
+PRIVATE_COMMANDS = re.compile(r"^(lab|quiz|test|module|drill|start|exam|final)\b", re.IGNORECASE)
+MENTION = re.compile(r"<@[A-Z0-9]+>")
+
+
+def conversation_id(channel: str, thread_ts: str | None = None) -> str:
+    return f"{PLATFORM}:{channel}:{thread_ts}" if thread_ts else f"{PLATFORM}:{channel}"
+
+
+def is_dm(channel: str) -> bool:
+    return channel.startswith("D")
+
+
+class SlackReplies:
+    """Posts the replies of one turn into one place (a DM or a thread), updating a "thinking"
+    placeholder with the first real reply when there is one."""
+
+    def __init__(self, client: AsyncWebClient, channel: str, user: str, thread_ts: str | None = None):
+        self.client, self.channel, self.user, self.thread_ts = client, channel, user, thread_ts
+        self.placeholder: str | None = None
+
+    async def thinking(self, reply: Reply) -> None:
+        response = await self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, text="_Thinking…_", **self._no_unfurl()
+        )
+        self.placeholder = response.get("ts")
+
+    async def send(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            if reply.thinking:
+                continue
+            body = blocks.render(reply)
+            if reply.ephemeral:
+                await self.client.chat_postEphemeral(
+                    channel=self.channel, user=self.user, thread_ts=self.thread_ts, **body
+                )
+            elif self.placeholder:
+                await self.client.chat_update(channel=self.channel, ts=self.placeholder, **body)
+                self.placeholder = None
+            else:
+                await self.client.chat_postMessage(
+                    channel=self.channel, thread_ts=self.thread_ts, **body, **self._no_unfurl()
+                )
+        if self.placeholder:  # nothing came after the placeholder: do not leave it dangling
+            await self.client.chat_update(channel=self.channel, ts=self.placeholder, text="Done.")
+
+    @staticmethod
+    def _no_unfurl() -> dict[str, Any]:
+        return {"unfurl_links": False, "unfurl_media": False}
+
+
+def home_choices(coach: Coach) -> list[Choice]:
+    course = coach.deps.course
+    labs = sorted(course.labs.values(), key=lambda lab: lab.number)
+    quizzes = sorted((q for q in course.quizzes.values() if q.lesson), key=lambda q: q.lesson or 0)
+    return [
+        *(Choice(f"Lab {lab.number}: {lab.title}", Action("command", f"lab {lab.number}")) for lab in labs),
+        *(Choice(f"Quiz {q.lesson}", Action("command", f"quiz {q.lesson}")) for q in quizzes),
+        Choice("Module test", Action("command", "module test")),
+        Choice("Drill", Action("command", "drill")),
+    ]
+
+
+def build_slack_app(coach: Coach, token: str, signing_secret: str, api_url: str | None = None) -> AsyncApp:
+    """The Bolt app with every listener registered. `api_url` points the Web API client elsewhere."""
+    client = AsyncWebClient(token=token, base_url=api_url or AsyncWebClient.BASE_URL)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+
+    async def open_dm(user: str) -> str:
+        response = await client.conversations_open(users=user)
+        return response["channel"]["id"]
+
+    async def run(message: Inbound, out: SlackReplies) -> list[Reply]:
+        replies = await coach.handle(message, notify=out.thinking)
+        await out.send(replies)
+        return replies
+
+    # -- messages -------------------------------------------------------------------------------
+
+    @app.event("app_mention")
+    async def on_mention(event: dict, body: dict, context: Any) -> None:
+        if event.get("bot_id") or event.get("subtype"):
+            return
+        channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
+        text = MENTION.sub("", event.get("text", "")).strip()
+        message = Inbound(
+            PLATFORM,
+            event["user"],
+            conversation_id(channel, thread),
+            text,
+            message_id=body.get("event_id"),
+            shared=not is_dm(channel),
+        )
+        await run(message, SlackReplies(client, channel, event["user"], thread))
+
+    @app.event("message")
+    async def on_message(event: dict, body: dict, context: Any) -> None:
+        if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES or "user" not in event:
+            return
+        if event.get("subtype"):  # file shares and the like: nothing to coach on
+            return
+        channel, text = event["channel"], event.get("text", "")
+        bot_user = context.get("bot_user_id")
+        if is_dm(channel):
+            thread = event.get("thread_ts")
+            conversation, shared = conversation_id(channel), False
+        else:
+            thread = event.get("thread_ts")
+            if not thread or (bot_user and f"<@{bot_user}>" in text):
+                return  # a channel message outside our threads, or a mention (app_mention handles it)
+            conversation, shared = conversation_id(channel, thread), True
+            if not await coach.state(conversation):
+                return  # a thread the coach was never asked into
+        message = Inbound(
+            PLATFORM, event["user"], conversation, text, message_id=body.get("event_id"), shared=shared
+        )
+        await run(message, SlackReplies(client, channel, event["user"], thread))
+
+    # -- /coach -------------------------------------------------------------------------------
+
+    @app.command("/coach")
+    async def on_command(ack: Any, command: dict, respond: Any) -> None:
+        await ack()
+        text = (command.get("text") or "").strip()
+        user = command["user_id"]
+        if text.lower().startswith("ask "):
+            text = text[4:]
+        if not PRIVATE_COMMANDS.match(text):
+            # help, progress and questions: answered to the user alone, where they typed it
+            inbound = Inbound(PLATFORM, user, f"{PLATFORM}:cmd:{user}", text or "help")
+            for reply in await coach.handle(inbound):
+                await respond(response_type="ephemeral", replace_original=False, **blocks.render(reply))
+            return
+        dm = await open_dm(user)
+        replies = await run(
+            Inbound(PLATFORM, user, conversation_id(dm), text), SlackReplies(client, dm, user)
+        )
+        if command.get("channel_id") != dm and replies:
+            await respond(response_type="ephemeral", text=f"I've answered in our DM: <#{dm}>.")
+
+    # -- buttons ------------------------------------------------------------------------------
+
+    @app.action(re.compile(f"^{blocks.ACTION_PREFIX}"))
+    async def on_click(ack: Any, body: dict, action: dict) -> None:
+        await ack()
+        user = body["user"]["id"]
+        try:
+            parsed = Action.from_dict(json.loads(action.get("value") or ""))
+        except ValueError:
+            parsed = None
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        if channel is None:  # a button on the App Home tab: the work happens in the DM
+            channel = await open_dm(user)
+            thread = None
+        else:
+            thread = message.get("thread_ts")
+        if parsed is None:
+            await client.chat_postEphemeral(
+                channel=channel, user=user, text="That button isn't one of mine any more."
+            )
+            return
+        conversation = (
+            conversation_id(channel)
+            if is_dm(channel)
+            else conversation_id(channel, thread or message.get("ts"))
+        )
+        inbound = Inbound(PLATFORM, user, conversation, action=parsed, shared=not is_dm(channel))
+        replies = await coach.handle(inbound)
+        out = SlackReplies(client, channel, user, thread)
+        feedback = next((r for r in replies if r.kind == "feedback" and r.question == parsed.question), None)
+        if feedback is not None and message.get("ts") and not feedback.ephemeral:
+            # the question message now shows the choice and the feedback; its buttons are gone
+            await client.chat_update(
+                channel=channel, ts=message["ts"], **blocks.answered(message.get("blocks", []), feedback)
+            )
+            replies = [r for r in replies if r is not feedback]
+        await out.send(replies)
+
+    # -- App Home -------------------------------------------------------------------------------
+
+    @app.event("app_home_opened")
+    async def on_home(event: dict) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        progress = info.progress(coach.deps, f"{PLATFORM}:{user}", coach.deps.clock())
+        progress.choices = home_choices(coach)
+        await client.views_publish(user_id=user, view=blocks.home_view(progress))
+
+    return app

@@ -1,0 +1,94 @@
+"""`coach serve`: one aiohttp web server for every channel.
+
+    GET  /healthz        liveness, the brain in use and which channels are on
+    POST /slack/events   Slack Events API, slash commands and interactivity (Bolt verifies signatures)
+
+With `SLACK_APP_TOKEN` set, Slack runs over Socket Mode instead (no public URL needed). Channels are
+wired when the server starts, because they need the open coach (its checkpoint database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+from bot.app import Runtime
+from bot.conversation import Coach
+
+log = logging.getLogger("coach.server")
+COACH = web.AppKey("coach", Coach)
+SLACK = web.AppKey("slack", Any)
+STATUS = web.AppKey("status", dict)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, **request.app[STATUS]})
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    bolt = request.app.get(SLACK)
+    if bolt is None:
+        return web.json_response({"ok": False, "error": "Slack over HTTP is not configured"}, status=404)
+    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off"}
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/slack/events", slack_events)
+    app.cleanup_ctx.append(lambda app: _lifecycle(app, runtime))
+    return app
+
+
+async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[None]:
+    runtime.index  # noqa: B018 - build the index before the first request
+    async with runtime.coach() as coach:
+        app[COACH] = coach
+        socket = await _start_slack(app, runtime, coach)
+        log.info("coach serving: brain=%s slack=%s", app[STATUS]["brain"], app[STATUS]["slack"])
+        yield
+        if socket is not None:
+            await socket.close_async()
+
+
+async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> Any:
+    s = runtime.settings
+    if not (s.slack_bot_token and s.slack_signing_secret):
+        log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to turn it on")
+        return None
+    from adapters.slack.app import build_slack_app
+
+    bolt = build_slack_app(
+        coach,
+        token=s.slack_bot_token.get_secret_value(),
+        signing_secret=s.slack_signing_secret.get_secret_value(),
+        api_url=s.slack_api_url,
+    )
+    if s.slack_app_token and s.slack_app_token.get_secret_value():
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(bolt, s.slack_app_token.get_secret_value())
+        await handler.connect_async()
+        app[STATUS]["slack"] = "socket mode"
+        return handler
+    app[SLACK] = bolt
+    app[STATUS]["slack"] = "http"
+    return None
+
+
+async def serve(runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:
+    """Serve until cancelled (Ctrl-C)."""
+    runner = web.AppRunner(create_app(runtime))
+    await runner.setup()
+    await web.TCPSite(runner, host, port or runtime.settings.port).start()
+    log.info("listening on http://%s:%s", host, port or runtime.settings.port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,114 @@
+"""A local stand-in for the Slack Web API (and response_url), served over real HTTP on loopback.
+
+Bolt's web client is pointed at it with `base_url`; every call is recorded with its arguments and
+answered the way Slack answers. `fail_next` scripts errors such as a 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = "UCOACHBOT"
+BOT_ID = "BCOACH"
+TEAM = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class FakeSlack:
+    calls: list[Call] = field(default_factory=list)
+    fail_next: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.url}/respond/{name}"
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/respond/{name}", self._respond)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    def of(self, method: str) -> list[dict[str, Any]]:
+        return [c.args for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The recorded calls of `method` once there are at least `count` (fails after `timeout`)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.of(method)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                seen = [c.method for c in self.calls]
+                raise AssertionError(f"expected {count} {method} call(s); recorded: {seen}")
+            await asyncio.sleep(0.02)
+        return self.of(method)
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        """Arguments as Slack reads them: query string, form fields or a JSON body."""
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            return {**args, **await request.json()}
+        args.update(await request.post())
+        for key in ("blocks", "view", "prompts"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        return args
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self.calls.append(Call(f"response_url:{request.match_info['name']}", await request.json()))
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        scripted = self.fail_next.get(method)
+        if scripted:
+            status, headers = scripted.pop(0)
+            self.calls.append(Call(f"{method}!{status}", args))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=status, headers=headers)
+        self.calls.append(Call(method, args))
+        ts = f"1700000000.{next(self._ts):06d}"
+        answers: dict[str, dict[str, Any]] = {
+            "auth.test": {
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+                "team_id": TEAM,
+                "user": "coach",
+                "team": "Acme",
+            },
+            "chat.postMessage": {
+                "channel": args.get("channel"),
+                "ts": ts,
+                "message": {"text": args.get("text")},
+            },
+            "chat.update": {"channel": args.get("channel"), "ts": args.get("ts")},
+            "chat.postEphemeral": {"message_ts": ts},
+            "conversations.open": {"channel": {"id": f"D{str(args.get('users', 'X'))[1:]}"}},
+            "views.publish": {"view": {"id": "V1"}},
+        }
+        return web.json_response({"ok": True, **answers.get(method, {})})

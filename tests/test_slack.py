@@ -1,0 +1,357 @@
+"""Slack through the real Bolt app and `coach serve` over loopback HTTP; only Slack's side is faked."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import Runtime
+from bot.config import Settings
+from bot.server import create_app
+from knowledge.loader import Course
+from tests.fakes.anthropic_api import FakeAnthropic, Outcome
+from tests.fakes.slack_api import BOT_USER, FakeSlack
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-test-token-123"
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+async def slack():
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
+
+
+async def start_server(tmp_path: Path, slack: FakeSlack, **env) -> tuple[web.AppRunner, str]:
+    settings = Settings(
+        _env_file=None,
+        COACH_DATA_DIR=tmp_path / "data",
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack.api_url,
+        **env,
+    )
+    runner = web.AppRunner(create_app(Runtime(settings)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def server(tmp_path: Path, slack: FakeSlack):
+    runner, url = await start_server(tmp_path, slack)
+    yield url
+    await runner.cleanup()
+
+
+def signed(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+async def post(
+    url: str, body: str, content_type: str, headers: dict[str, str] | None = None
+) -> tuple[int, float]:
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        hdrs = {"Content-Type": content_type, **(signed(body) if headers is None else headers)}
+        async with session.post(f"{url}/slack/events", data=body.encode(), headers=hdrs) as response:
+            await response.read()
+            return response.status, time.perf_counter() - started
+
+
+async def event(
+    url: str, ev: dict, event_id: str | None = None, headers: dict | None = None, retry: int | None = None
+) -> tuple[int, float]:
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids)}",
+            "event_time": int(time.time()),
+            "event": ev,
+            "authorizations": [{"team_id": "T0001", "user_id": BOT_USER, "is_bot": True}],
+        }
+    )
+    if retry is not None:  # Slack re-sends an event it got no timely 200 for, with these headers
+        headers = {**signed(body), "X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+    return await post(url, body, "application/json", headers)
+
+
+async def settle(slack: FakeSlack, method: str, count: int) -> list[dict]:
+    """Wait for `count` calls, then a moment longer to be sure no more are coming."""
+    await slack.wait_for(method, count)
+    await asyncio.sleep(0.3)
+    return slack.of(method)
+
+
+def dm(text: str, user: str = "U1", **extra) -> dict:
+    ts = f"1700001000.{next(_ids):06d}"
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "channel": f"D{user[1:]}",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        **extra,
+    }
+
+
+async def command(url: str, text: str, slack: FakeSlack, user: str = "U1") -> int:
+    body = urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T0001",
+            "channel_id": "C0GENERAL",
+            "user_id": user,
+            "command": "/coach",
+            "text": text,
+            "response_url": slack.response_url(),
+            "trigger_id": "trig",
+        }
+    )
+    status, _ = await post(url, body, "application/x-www-form-urlencoded")
+    return status
+
+
+async def click(url: str, message: dict, channel: str, value: str, user: str = "U1") -> int:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T0001"},
+        "channel": {"id": channel},
+        "container": {"type": "message", "channel_id": channel, "message_ts": message["ts"]},
+        "message": {"ts": message["ts"], "text": message.get("text", ""), "blocks": message["blocks"]},
+        "actions": [
+            {"type": "button", "action_id": "coach_1", "block_id": "b", "value": value, "action_ts": "1"}
+        ],
+        "trigger_id": "trig",
+        "response_url": "http://127.0.0.1:9/unused",
+    }
+    status, _ = await post(
+        url, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
+    )
+    return status
+
+
+def all_text(call: dict) -> str:
+    texts = [call.get("text", "")]
+    for block in call.get("blocks", []):
+        texts.append(json.dumps(block))
+    return " ".join(texts)
+
+
+def buttons_of(call: dict) -> list[dict]:
+    return [e for b in call.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
+
+
+# -- shared channels -------------------------------------------------------------------------------
+
+
+async def test_mention_is_answered_in_its_thread_with_citations(server: str, slack: FakeSlack):
+    mention = {
+        "type": "app_mention",
+        "user": "U1",
+        "channel": "C1",
+        "ts": "1700000100.000100",
+        "text": f"<@{BOT_USER}> What is pilot purgatory? <!channel>",
+    }
+    status, _ = await event(server, mention)
+    assert status == 200
+    (posted,) = await slack.wait_for("chat.postMessage")
+    assert posted["channel"] == "C1" and posted["thread_ts"] == "1700000100.000100"
+    context = [b for b in posted["blocks"] if b["type"] == "context"]
+    assert context and "Lesson 1" in json.dumps(context)
+    assert "<!channel>" not in all_text(posted) and "<!here>" not in all_text(posted)
+
+    # a follow-up in the thread, without a mention, continues the conversation
+    follow = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "channel": "C1",
+        "ts": "1700000200.000100",
+        "thread_ts": "1700000100.000100",
+        "text": "why does it happen?",
+    }
+    await event(server, follow)
+    posts = await slack.wait_for("chat.postMessage", 2)
+    assert posts[1]["thread_ts"] == "1700000100.000100" and posts[1]["blocks"]
+
+    # chatter in another thread the coach was never asked into is left alone
+    other = {**follow, "thread_ts": "1700000000.000001", "ts": "1700000300.000100"}
+    await event(server, other)
+    await event(server, {**follow, "thread_ts": None, "ts": "1700000301.000100", "text": "lunch?"})
+    await event(server, dm("help", user="U9"))  # a marker: once this is answered, the others were skipped
+    assert len(await settle(slack, "chat.postMessage", 3)) == 3
+
+
+async def test_quiz_in_a_shared_channel_is_refused_privately(server: str, slack: FakeSlack):
+    await event(
+        server,
+        {
+            "type": "app_mention",
+            "user": "U1",
+            "channel": "C1",
+            "ts": "1700000100.000200",
+            "text": f"<@{BOT_USER}> quiz 1",
+        },
+    )
+    (note,) = await slack.wait_for("chat.postEphemeral")
+    assert note["user"] == "U1" and "direct message" in note["text"]
+    assert slack.of("chat.postMessage") == []
+
+
+# -- direct messages -------------------------------------------------------------------------------
+
+
+async def test_dm_lab_flow(server: str, slack: FakeSlack, course: Course):
+    await event(server, dm("lab 1"))
+    (opening,) = await slack.wait_for("chat.postMessage")
+    assert opening["channel"] == "D1" and not opening.get("thread_ts")
+    assert course.lab(1).opening_line.split(" — ")[0] in opening["text"]
+    assert [b["text"]["text"] for b in buttons_of(opening)] == ["Hint", "What am I missing?", "Finish"]
+    await event(server, dm("I'd check whether the sensor data is siloed from the production databases."))
+    probe = (await slack.wait_for("chat.postMessage", 2))[1]
+    assert "data foundation" in probe["text"] and course.lab(1).point("talent-skills").probe in probe["text"]
+    finish = json.loads(buttons_of(probe)[2]["value"])
+    await click(server, {**probe, "ts": "1700000000.000002"}, "D1", json.dumps(finish))
+    debrief = (await slack.wait_for("chat.postMessage", 3))[2]
+    assert "Debrief · Lab 1" in debrief["text"] and re.search(r"\d+% \([12] of 9 points\)", debrief["text"])
+
+
+async def test_dm_quiz_with_buttons_updates_the_question(server: str, slack: FakeSlack, course: Course):
+    await event(server, dm("quiz 1"))
+    (question,) = await slack.wait_for("chat.postMessage")
+    q1 = course.lesson_quiz(1).questions[0]
+    assert q1.stem in question["text"]
+    answer_buttons = buttons_of(question)
+    assert [b["text"]["text"] for b in answer_buttons] == ["A", "B", "C", "D"]
+    pick = next(b for b in answer_buttons if json.loads(b["value"])["value"] == q1.answer)
+    await click(server, {**question, "ts": "1700000000.000001"}, "D1", pick["value"])
+    (update,) = await slack.wait_for("chat.update")
+    assert update["ts"] == "1700000000.000001"
+    assert q1.feedback.correct in all_text(update) and "1 of 1 right" in all_text(update)
+    assert not buttons_of(update)  # the question cannot be answered twice
+    nxt = (await slack.wait_for("chat.postMessage", 2))[1]
+    assert course.lesson_quiz(1).questions[1].stem in nxt["text"]
+
+    # clicking the old button again: a clear private note, nothing counted
+    await click(server, {**question, "ts": "1700000000.000001"}, "D1", pick["value"])
+    (note,) = await slack.wait_for("chat.postEphemeral")
+    assert "already answered" in note["text"]
+    # a forged payload
+    old = {**question, "ts": "1700000000.000001"}
+    await click(
+        server, old, "D1", json.dumps({"kind": "answer", "value": "A", "question": "L1Q1", "session": "x"})
+    )
+    notes = await slack.wait_for("chat.postEphemeral", 2)
+    assert "expired" in notes[1]["text"]
+    await click(server, old, "D1", "not json")
+    notes = await slack.wait_for("chat.postEphemeral", 3)
+    assert "isn't one of mine" in notes[2]["text"]
+
+
+async def test_slack_retries_and_bot_messages_get_no_reply(server: str, slack: FakeSlack):
+    message = dm("What is a model card?")
+    await event(server, message, event_id="EvSAME")
+    await event(server, message, event_id="EvSAME", retry=1)
+    await event(server, message, event_id="EvSAME", retry=2)
+    await event(server, dm("echo", bot_id="BOTHER"))
+    await event(server, dm("edited", subtype="message_changed"))
+    await event(server, dm("gone", subtype="message_deleted"))
+    await event(server, {**dm("mine"), "user": BOT_USER, "bot_id": "BCOACH"})
+    await event(server, dm("help", user="U7"))  # a marker that arrives after all of the above
+    posts = await settle(slack, "chat.postMessage", 2)
+    assert len(posts) == 2
+    assert "Model Card" in posts[0]["text"] or "Model Card" in posts[1]["text"]
+
+
+# -- slash command and App Home ----------------------------------------------------------------
+
+
+async def test_slash_command_help_is_private_and_lab_goes_to_the_dm(
+    server: str, slack: FakeSlack, course: Course
+):
+    assert await command(server, "help", slack) == 200
+    (private,) = await slack.wait_for("response_url:r1")
+    assert private["response_type"] == "ephemeral" and "lab 1" in private["text"]
+    await command(server, "lab 2", slack)
+    (opened,) = await slack.wait_for("conversations.open")
+    assert opened["users"] == "U1"
+    (posted,) = await slack.wait_for("chat.postMessage")
+    assert posted["channel"] == "D1" and course.lab(2).coach_name in posted["text"]
+    notes = await slack.wait_for("response_url:r1", 2)
+    assert "DM" in notes[1]["text"]
+
+
+async def test_app_home_shows_progress_and_start_buttons(server: str, slack: FakeSlack):
+    await event(server, {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
+    (published,) = await slack.wait_for("views.publish")
+    assert published["user_id"] == "U1"
+    view = published["view"]
+    assert view["type"] == "home" and "Your progress" in json.dumps(view)
+    labels = [e["text"]["text"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert "Lab 1: AI Readiness Assessment" in labels and "Quiz 4" in labels and "Drill" in labels
+
+
+# -- security -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["unsigned", "wrong-secret", "stale", "tampered"])
+async def test_requests_that_are_not_from_slack_are_refused(server: str, slack: FakeSlack, case: str):
+    body = json.dumps({"type": "event_callback", "event_id": "EvBAD", "event": dm("lab 1")})
+    headers = {
+        "unsigned": {},
+        "wrong-secret": signed(body, secret="not-the-secret"),
+        "stale": signed(body, timestamp=int(time.time()) - 6 * 60),
+        "tampered": signed(body.replace("lab 1", "lab 2")),
+    }[case]
+    status, _ = await post(server, body, "application/json", headers)
+    assert status == 401
+    await event(server, dm("help", user="U5"))  # a marker: the refused one never produced work
+    (only,) = await slack.wait_for("chat.postMessage")
+    assert only["channel"] == "D5"
+
+
+# -- slow brains --------------------------------------------------------------------------------
+
+
+async def test_ack_is_immediate_while_claude_takes_seconds(tmp_path: Path, slack: FakeSlack):
+    anthropic = await FakeAnthropic().start()
+    anthropic.default = Outcome(text="A model card documents a model [1].", delay_s=2.5)
+    runner, url = await start_server(
+        tmp_path,
+        slack,
+        ANTHROPIC_API_KEY="sk-ant-test",
+        ANTHROPIC_BASE_URL=anthropic.url,
+        COACH_LLM_TIMEOUT=10,
+    )
+    try:
+        status, took = await event(url, dm("What is a model card?"))
+        assert status == 200 and took < 1.0
+        (placeholder,) = await slack.wait_for("chat.postMessage")
+        assert "Thinking" in placeholder["text"]
+        (update,) = await slack.wait_for("chat.update")
+        assert "A model card documents a model [1]" in update["text"]
+    finally:
+        await runner.cleanup()
+        await anthropic.stop()
