@@ -355,3 +355,24 @@ def serve(
     rt = runtime()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_server(rt, host, port))
+
+
+slack_cli = typer.Typer(help="Slack app set-up.", no_args_is_help=True)
+app.add_typer(slack_cli, name="slack")
+
+
+@slack_cli.command("manifest")
+def slack_manifest(
+    url: Annotated[
+        str | None, typer.Option(help="Your public base URL, e.g. https://coach.example.com")
+    ] = None,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="No public URL: use Socket Mode.")
+    ] = False,
+) -> None:
+    """Print the Slack app manifest to paste into "Create New App → From an app manifest"."""
+    import yaml
+
+    from adapters.slack import manifest
+
+    sys.stdout.write(yaml.safe_dump(manifest(url, socket_mode), sort_keys=False, allow_unicode=True))

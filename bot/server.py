@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -83,12 +84,17 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
 
 
 async def serve(runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:
-    """Serve until cancelled (Ctrl-C)."""
+    """Serve until Ctrl-C or SIGTERM (what platforms send to stop a web process), then shut down cleanly."""
     runner = web.AppRunner(create_app(runtime))
     await runner.setup()
     await web.TCPSite(runner, host, port or runtime.settings.port).start()
     log.info("listening on http://%s:%s", host, port or runtime.settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("shutting down")
     finally:
         await runner.cleanup()

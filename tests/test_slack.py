@@ -355,3 +355,81 @@ async def test_ack_is_immediate_while_claude_takes_seconds(tmp_path: Path, slack
     finally:
         await runner.cleanup()
         await anthropic.stop()
+
+
+async def test_ai_assistant_threads_suggest_prompts_and_answer_in_the_thread(server: str, slack: FakeSlack):
+    thread = "1729999327.187299"
+    started = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {"user_id": "U1", "channel_id": "D1", "thread_ts": thread, "context": {}},
+        "event_ts": "1729999327.187300",
+    }
+    await event(server, started)
+    (prompts,) = await slack.wait_for("assistant.threads.setSuggestedPrompts")
+    assert (
+        prompts["thread_ts"] == thread
+        and {"title": "Quiz me on Lesson 1", "message": "quiz 1"} in prompts["prompts"]
+    )
+    (greeting,) = await slack.wait_for("chat.postMessage")
+    assert greeting["thread_ts"] == thread
+    await event(server, dm("lab 3", thread_ts=thread))
+    posts = await slack.wait_for("chat.postMessage", 2)
+    assert posts[1]["thread_ts"] == thread and "Lab 3" in posts[1]["text"]
+
+
+def test_manifest_subscribes_to_what_the_app_handles(tmp_path: Path):
+    from adapters.slack import manifest
+
+    data = manifest("https://coach.example.com/")
+    events = set(data["settings"]["event_subscriptions"]["bot_events"])
+    assert {
+        "app_mention",
+        "message.im",
+        "message.channels",
+        "app_home_opened",
+        "assistant_thread_started",
+    } <= events
+    scopes = set(data["oauth_config"]["scopes"]["bot"])
+    assert {"chat:write", "commands", "app_mentions:read", "im:history", "assistant:write"} <= scopes
+    assert data["features"]["slash_commands"][0]["command"] == "/coach"
+    assert data["settings"]["interactivity"]["request_url"] == "https://coach.example.com/slack/events"
+    assert data["features"]["app_home"]["home_tab_enabled"]
+    socket = manifest(socket_mode=True)
+    assert (
+        socket["settings"]["socket_mode_enabled"] and "request_url" not in socket["settings"]["interactivity"]
+    )
+
+
+def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
+    import socket
+    import subprocess
+    import urllib.request
+
+    from tests.conftest import COACH
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [str(COACH), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=coach_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    health = json.loads(response.read())
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, "coach serve did not come up"
+                time.sleep(0.2)
+        assert health == {"ok": True, "brain": "offline", "slack": "off"}
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0]
+    assert "Traceback" not in output
+    assert "shutting down" in output and proc.returncode == 0

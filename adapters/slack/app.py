@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -29,6 +31,16 @@ PLATFORM = "slack"
 IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
 PRIVATE_COMMANDS = re.compile(r"^(lab|quiz|test|module|drill|start|exam|final)\b", re.IGNORECASE)
 MENTION = re.compile(r"<@[A-Z0-9]+>")
+ASSISTANT_GREETING = (
+    "Hi! I'm your coach for *Building an AI-Ready Organization*. Pick a starting point below, or ask me "
+    "anything about the lessons."
+)
+SUGGESTED_PROMPTS = [
+    {"title": "Lab 1: a manufacturer stuck in pilot purgatory", "message": "lab 1"},
+    {"title": "Quiz me on Lesson 1", "message": "quiz 1"},
+    {"title": "Drill what I got wrong", "message": "drill"},
+    {"title": "What is pilot purgatory?", "message": "What is pilot purgatory?"},
+]
 
 
 def conversation_id(channel: str, thread_ts: str | None = None) -> str:
@@ -43,11 +55,22 @@ class SlackReplies:
     """Posts the replies of one turn into one place (a DM or a thread), updating a "thinking"
     placeholder with the first real reply when there is one."""
 
-    def __init__(self, client: AsyncWebClient, channel: str, user: str, thread_ts: str | None = None):
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        user: str,
+        thread_ts: str | None = None,
+        set_status: Callable[..., Awaitable[Any]] | None = None,
+    ):
         self.client, self.channel, self.user, self.thread_ts = client, channel, user, thread_ts
+        self.set_status = set_status  # in an AI-assistant thread: Slack's own "is thinking…" status
         self.placeholder: str | None = None
 
     async def thinking(self, reply: Reply) -> None:
+        if self.set_status is not None:
+            await self.set_status("is thinking…")
+            return
         response = await self.client.chat_postMessage(
             channel=self.channel, thread_ts=self.thread_ts, text="_Thinking…_", **self._no_unfurl()
         )
@@ -103,6 +126,31 @@ def build_slack_app(coach: Coach, token: str, signing_secret: str, api_url: str 
         replies = await coach.handle(message, notify=out.thinking)
         await out.send(replies)
         return replies
+
+    # -- AI-assistant threads (DMs of an app with Slack's "Agents & AI Apps" feature on) ---------
+
+    assistant = AsyncAssistant()
+
+    @assistant.thread_started
+    async def on_thread_started(say: Any, set_suggested_prompts: Any) -> None:
+        await say(text=ASSISTANT_GREETING)
+        await set_suggested_prompts(prompts=SUGGESTED_PROMPTS)
+
+    @assistant.user_message
+    async def on_assistant_message(payload: dict, body: dict, set_status: Any) -> None:
+        if payload.get("subtype"):
+            return
+        channel, thread, user = payload["channel"], payload["thread_ts"], payload["user"]
+        message = Inbound(
+            PLATFORM,
+            user,
+            conversation_id(channel, thread),
+            payload.get("text", ""),
+            message_id=body.get("event_id"),
+        )
+        await run(message, SlackReplies(client, channel, user, thread, set_status=set_status))
+
+    app.use(assistant)
 
     # -- messages -------------------------------------------------------------------------------
 
