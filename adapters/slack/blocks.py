@@ -59,7 +59,11 @@ def buttons(reply: Reply) -> dict[str, Any] | None:
             "value": json.dumps(choice.action.to_dict()),
         }
         elements.append(button)
-    return {"type": "actions", "block_id": f"choices:{reply.session or 'menu'}", "elements": elements}
+    return {
+        "type": "actions",
+        "block_id": f"choices:{reply.session or 'menu'}:{reply.question or ''}",
+        "elements": elements,
+    }
 
 
 def render(reply: Reply) -> dict[str, Any]:
