@@ -376,3 +376,28 @@ def slack_manifest(
     from adapters.slack import manifest
 
     sys.stdout.write(yaml.safe_dump(manifest(url, socket_mode), sort_keys=False, allow_unicode=True))
+
+
+teams_cli = typer.Typer(help="Teams app set-up.", no_args_is_help=True)
+app.add_typer(teams_cli, name="teams")
+
+
+@teams_cli.command("package")
+def teams_package(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the zip.")] = Path(
+        "data/coach-teams.zip"
+    ),
+    website: Annotated[str, typer.Option(help="Your https site (privacy and terms pages under it).")] = (
+        "https://example.com/coach"
+    ),
+) -> None:
+    """Zip the Teams app package (manifest.json with MicrosoftAppId as bot id, color.png, outline.png)."""
+    from adapters.teams import PLACEHOLDER_ID, package
+
+    settings = Settings()
+    path = package(out, settings.teams_app_id, website)
+    if not settings.teams_app_id:
+        err.print(
+            f"[yellow]MicrosoftAppId is not set: the bot id is the placeholder {PLACEHOLDER_ID}[/yellow]"
+        )
+    typer.echo(f"wrote {path}: upload it in Teams under Apps → Manage your apps → Upload an app")

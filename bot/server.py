@@ -2,6 +2,7 @@
 
     GET  /healthz        liveness, the brain in use and which channels are on
     POST /slack/events   Slack Events API, slash commands and interactivity (Bolt verifies signatures)
+    POST /api/messages   Bot Framework activities from Teams (CloudAdapter verifies the bearer token)
 
 With `SLACK_APP_TOKEN` set, Slack runs over Socket Mode instead (no public URL needed). Channels are
 wired when the server starts, because they need the open coach (its checkpoint database).
@@ -15,6 +16,7 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jwt
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
@@ -24,6 +26,7 @@ from bot.conversation import Coach
 log = logging.getLogger("coach.server")
 COACH = web.AppKey("coach", Coach)
 SLACK = web.AppKey("slack", Any)
+TEAMS = web.AppKey("teams", Any)
 STATUS = web.AppKey("status", dict)
 
 
@@ -38,11 +41,24 @@ async def slack_events(request: web.Request) -> web.Response:
     return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
 
+async def teams_messages(request: web.Request) -> web.Response:
+    teams = request.app.get(TEAMS)
+    if teams is None:
+        return web.json_response({"ok": False, "error": "starting"}, status=503)
+    try:
+        response = await teams.adapter.process(request, teams)
+    except jwt.PyJWTError as exc:  # a malformed bearer token is as unauthorized as a missing one
+        log.warning("teams request refused: bad token (%s)", type(exc).__name__)
+        raise web.HTTPUnauthorized() from None
+    return response or web.Response(status=201)
+
+
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
-    app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off"}
+    app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off", "teams": "off"}
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/api/messages", teams_messages)
     app.cleanup_ctx.append(lambda app: _lifecycle(app, runtime))
     return app
 
@@ -52,10 +68,14 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
     async with runtime.coach() as coach:
         app[COACH] = coach
         socket = await _start_slack(app, runtime, coach)
-        log.info("coach serving: brain=%s slack=%s", app[STATUS]["brain"], app[STATUS]["slack"])
+        _start_teams(app, runtime, coach)
+        log.info("coach serving: %s", " ".join(f"{k}={v}" for k, v in app[STATUS].items()))
         yield
         if socket is not None:
             await socket.close_async()
+        pending = app[TEAMS].background
+        if pending:  # let proactive Teams replies that are under way finish
+            await asyncio.wait(pending, timeout=30)
 
 
 async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> Any:
@@ -81,6 +101,14 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
     app[SLACK] = bolt
     app[STATUS]["slack"] = "http"
     return None
+
+
+def _start_teams(app: web.Application, runtime: Runtime, coach: Coach) -> None:
+    from adapters.teams.bot import CoachTeamsBot, make_adapter
+
+    app_id = runtime.settings.teams_app_id
+    app[TEAMS] = CoachTeamsBot(coach, make_adapter(runtime.settings), app_id)
+    app[STATUS]["teams"] = "on" if app_id else "auth off (Emulator mode)"
 
 
 async def serve(runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:

@@ -1,7 +1,8 @@
 """Learner data in SQLite through sqlite-utils. The whole schema is in `Store._create`.
 
 Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
-`quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question) and `lab_runs`.
+`quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs` and
+`conversation_refs` (how to reach a learner proactively on Teams).
 Conversation checkpoints live in a separate file owned by LangGraph's SQLite checkpointer.
 """
 
@@ -104,6 +105,11 @@ class Store:
             db["cards"].create(
                 {"learner": str, "question": str, "card": str, "due": str, "last_correct_at": str},
                 pk=("learner", "question"),
+                if_not_exists=True,
+            )
+            db["conversation_refs"].create(
+                {"learner": str, "conversation": str, "platform": str, "reference": str, "updated_at": str},
+                pk=("learner", "conversation"),
                 if_not_exists=True,
             )
             db["lab_runs"].create(
@@ -279,4 +285,28 @@ class Store:
         for r in rows:
             r["covered"] = json.loads(r["covered"] or "[]")
             r["missed"] = json.loads(r["missed"] or "[]")
+        return rows
+
+    # -- where to reach a learner proactively ---------------------------------------------------------
+
+    def save_reference(self, learner: str, conversation: str, reference: dict, at: datetime) -> None:
+        """Remember how to message a learner in a conversation later (Teams proactive messages)."""
+        platform = learner.partition(":")[0]
+        row = {
+            "learner": learner,
+            "conversation": conversation,
+            "platform": platform,
+            "reference": json.dumps(reference),
+            "updated_at": now_iso(at),
+        }
+        self._retry(lambda: self.db["conversation_refs"].upsert(row, pk=("learner", "conversation")))
+
+    def references(self, learner: str) -> list[dict]:
+        """The learner's stored conversation references, most recently used first."""
+        with self._read() as db:
+            rows = list(
+                db["conversation_refs"].rows_where("learner = ?", [learner], order_by="updated_at desc")
+            )
+        for r in rows:
+            r["reference"] = json.loads(r["reference"])
         return rows

@@ -427,9 +427,10 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
             except OSError:
                 assert proc.poll() is None and time.time() < deadline, "coach serve did not come up"
                 time.sleep(0.2)
-        assert health == {"ok": True, "brain": "offline", "slack": "off"}
+        assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "auth off (Emulator mode)"}
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
     assert "Traceback" not in output
     assert "shutting down" in output and proc.returncode == 0
+    assert "TEAMS AUTH IS OFF" in output  # said loudly at start when no MicrosoftAppId is set

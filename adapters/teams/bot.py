@@ -1,0 +1,185 @@
+"""The Teams channel: a `TeamsActivityHandler` behind botbuilder's `CloudAdapter`.
+
+Every inbound activity stores the conversation reference, so the coach can message the learner later
+(weekly nudges). The bot sends a typing indicator at once; with a slow (remote) brain the coaching runs
+after the HTTP request has been answered, and the replies go out proactively through the reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
+
+from adapters.teams import cards
+from bot.config import Settings
+from bot.conversation import Coach
+from bot.messages import Action, Choice, Inbound, Reply
+
+log = logging.getLogger("coach.teams")
+PLATFORM = "teams"
+SHARED_TYPES = {"channel", "groupChat"}
+
+
+def make_adapter(settings: Settings) -> CloudAdapter:
+    """A CloudAdapter authenticated from the Microsoft* settings; no app id means no auth (Emulator)."""
+    config = SimpleNamespace(
+        APP_ID=settings.teams_app_id or "",
+        APP_PASSWORD=settings.teams_app_password.get_secret_value() if settings.teams_app_password else "",
+        APP_TYPE=settings.teams_app_type,
+        APP_TENANTID=settings.teams_tenant_id or "",
+    )
+    if not config.APP_ID:
+        log.warning(
+            "TEAMS AUTH IS OFF: MicrosoftAppId is not set, so /api/messages accepts unauthenticated requests "
+            "(Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword in production."
+        )
+    return CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+
+
+class CoachTeamsBot(TeamsActivityHandler):
+    def __init__(self, coach: Coach, adapter: CloudAdapter, app_id: str | None):
+        self.coach, self.adapter, self.app_id = coach, adapter, app_id or ""
+        self.background: set[asyncio.Task] = set()
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        self._remember(turn_context.activity)
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        inbound = self._inbound(activity)
+        if inbound is None:
+            await turn_context.send_activity(
+                "That card is out of date, so I couldn't read it. Say *help* to start again."
+            )
+            return
+        await turn_context.send_activity(Activity(type=ActivityTypes.typing))
+        if self.coach.deps.brain.remote:
+            reference = TurnContext.get_conversation_reference(activity)
+            task = asyncio.create_task(self._later(reference, inbound, activity.reply_to_id))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+            return
+        replies = await self.coach.handle(inbound)
+        await self._send(turn_context, replies, inbound, activity.reply_to_id)
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id
+        if any(member.id == bot_id for member in members_added):
+            welcome = Reply(
+                cards.WELCOME,
+                choices=[
+                    Choice("Help", Action("command", "help")),
+                    Choice("Start Lab 1", Action("command", "lab 1")),
+                    Choice("Quiz 1", Action("command", "quiz 1")),
+                ],
+            )
+            await turn_context.send_activity(cards.activity(welcome))
+
+    # -- outbound ---------------------------------------------------------------------------------
+
+    async def _later(self, reference: ConversationReference, inbound: Inbound, reply_to: str | None) -> None:
+        """Coach after the HTTP request was answered, then reply through the stored reference."""
+        try:
+            replies = await self.coach.handle(inbound)
+
+            async def deliver(turn_context: TurnContext) -> None:
+                await self._send(turn_context, replies, inbound, reply_to)
+
+            await self.adapter.continue_conversation(reference, deliver, self.app_id)
+        except Exception:
+            log.exception("proactive reply in %s failed", inbound.conversation)
+
+    async def _send(
+        self, turn_context: TurnContext, replies: list[Reply], inbound: Inbound, reply_to: str | None
+    ):
+        action = inbound.action
+        for reply in replies:
+            if reply.thinking:
+                continue
+            if (
+                action is not None
+                and reply_to
+                and reply.kind == "feedback"
+                and reply.question == action.question
+                and not reply.ephemeral
+            ):
+                question = self.coach.deps.course.question(reply.question or "")
+                if question is not None and await self._replace_card(turn_context, reply_to, question, reply):
+                    continue
+            await turn_context.send_activity(cards.activity(reply))
+
+    async def _replace_card(
+        self, turn_context: TurnContext, activity_id: str, question: Any, feedback: Reply
+    ) -> bool:
+        """Turn the answered question card into its feedback card (no buttons). False if Teams refuses."""
+        update = MessageFactory.attachment(CardFactory.adaptive_card(cards.answered_card(question, feedback)))
+        update.id = activity_id
+        try:
+            await turn_context.update_activity(update)
+            return True
+        except Exception as exc:  # an old or deleted message: send the feedback as a new one
+            log.info("could not update card %s: %s", activity_id, exc)
+            return False
+
+    async def send_proactive(self, reference: dict[str, Any], replies: list[Reply]) -> None:
+        """Send replies into a stored conversation (used by weekly nudges)."""
+        ref = ConversationReference().deserialize(reference)
+        ref.activity_id = None  # a new message, not a reply to whatever the learner said last
+
+        async def deliver(turn_context: TurnContext) -> None:
+            for reply in replies:
+                await turn_context.send_activity(cards.activity(reply))
+
+        await self.adapter.continue_conversation(ref, deliver, self.app_id)
+
+    # -- translation ------------------------------------------------------------------------------
+
+    def _inbound(self, activity: Activity) -> Inbound | None:
+        conversation = activity.conversation
+        shared = (conversation.conversation_type or "personal") in SHARED_TYPES
+        user = activity.from_property
+        action = None
+        text = TurnContext.remove_recipient_mention(activity) if activity.text else ""
+        value = activity.value if isinstance(activity.value, dict) else None
+        if value is not None and not (text or "").strip():
+            action = Action.from_dict(value.get(cards.DATA_KEY))
+            if action is None:
+                return None
+        return Inbound(
+            PLATFORM,
+            user.id,
+            f"{PLATFORM}:{conversation.id}",
+            (text or "").strip(),
+            action,
+            message_id=activity.id,
+            user_name=user.name,
+            shared=shared,
+        )
+
+    def _remember(self, activity: Activity) -> None:
+        user = activity.from_property
+        if (
+            user is None
+            or activity.conversation is None
+            or user.id == (activity.recipient.id if activity.recipient else None)
+        ):
+            return
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        self.coach.deps.store.save_reference(
+            f"{PLATFORM}:{user.id}",
+            f"{PLATFORM}:{activity.conversation.id}",
+            reference,
+            self.coach.deps.clock(),
+        )

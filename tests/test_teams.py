@@ -1,0 +1,252 @@
+"""Teams through the real CloudAdapter and `coach serve` over loopback HTTP; only the Bot Connector
+service is faked. Activities are posted as the Bot Framework Emulator posts them."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import Runtime
+from bot.config import Settings
+from bot.server import TEAMS, create_app
+from knowledge.loader import Course
+from tests.fakes.anthropic_api import FakeAnthropic, Outcome
+from tests.fakes.bot_connector import FakeConnector
+
+BOT = {"id": "28:coach-bot", "name": "coach"}
+ANA = {"id": "29:ana", "name": "Ana", "aadObjectId": "aad-ana"}
+PERSONAL = {"id": "a:personal-ana", "conversationType": "personal", "tenantId": "t1"}
+CHANNEL = {
+    "id": "19:general@thread.tacv2;messageid=1700000000",
+    "conversationType": "channel",
+    "tenantId": "t1",
+}
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+async def connector():
+    fake = await FakeConnector().start()
+    yield fake
+    await fake.stop()
+
+
+async def start_server(tmp_path: Path, **env) -> tuple[web.AppRunner, str]:
+    settings = Settings(_env_file=None, COACH_DATA_DIR=tmp_path / "data", **env)
+    runner = web.AppRunner(create_app(Runtime(settings)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def server(tmp_path: Path):
+    runner, url = await start_server(tmp_path)
+    yield url, runner
+    await runner.cleanup()
+
+
+def activity(
+    connector: FakeConnector, text: str | None = None, conversation: dict = PERSONAL, **extra
+) -> dict:
+    body = {
+        "type": "message",
+        "id": f"act-{next(_ids)}",
+        "timestamp": "2026-11-25T09:00:00Z",
+        "serviceUrl": connector.url,
+        "channelId": "msteams",
+        "from": ANA,
+        "conversation": conversation,
+        "recipient": BOT,
+        "locale": "en-US",
+        "channelData": {"tenant": {"id": "t1"}},
+        **extra,
+    }
+    if text is not None:
+        body["text"] = text
+    return body
+
+
+async def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, float]:
+    started = time.perf_counter()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/api/messages", json=body, headers=headers) as r,
+    ):
+        await r.read()
+        return r.status, time.perf_counter() - started
+
+
+def card_of(sent) -> dict | None:
+    attachments = sent.activity.get("attachments") or []
+    return attachments[0]["content"] if attachments else None
+
+
+def submit(card: dict, label: str) -> dict:
+    return next(a["data"] for a in card["actions"] if a["title"] == label)
+
+
+async def test_personal_chat_lab_flow(server, connector: FakeConnector, course: Course):
+    url, _ = server
+    status, _ = await post(url, activity(connector, "start lab 2"))
+    assert status in (200, 201)
+    (opening,) = await connector.wait_for_messages(1)
+    assert opening.verb == "reply" and opening.conversation == PERSONAL["id"]
+    card = card_of(opening)
+    assert course.lab(2).coach_name in card["body"][0]["text"]
+    assert [a["title"] for a in card["actions"]] == ["Hint", "What am I missing?", "Finish"]
+    typing = [s for s in connector.sent if s.activity.get("type") == "typing"]
+    assert typing, "a typing indicator goes out at once"
+    await post(url, activity(connector, "HIPAA privacy and access control on the EHR data come first."))
+    probe = (await connector.wait_for_messages(2))[1]
+    assert "data governance" in card_of(probe)["body"][0]["text"]
+    assert "Lesson 2" in card_of(probe)["body"][1]["text"]  # the citation
+
+
+async def test_adaptive_card_quiz_and_submits(server, connector: FakeConnector, course: Course):
+    url, _ = server
+    await post(url, activity(connector, "quiz 1"))
+    (question_msg,) = await connector.wait_for_messages(1)
+    card = card_of(question_msg)
+    q1 = course.lesson_quiz(1).questions[0]
+    assert q1.stem in card["body"][0]["text"]
+    assert [a["title"] for a in card["actions"]] == ["A", "B", "C", "D"]
+    assert all(a["type"] == "Action.Submit" for a in card["actions"])
+    data = submit(card, q1.answer)
+    assert data["coach"]["question"] == q1.id and data["coach"]["session"]
+    card_id = "resp-1"
+    await post(url, activity(connector, None, value=data, replyToId=card_id))
+    await connector.wait_for_messages(2)
+    (update,) = [s for s in connector.sent if s.verb == "update"]
+    assert update.target == card_id
+    replaced = card_of(update)
+    assert replaced["actions"] == [] and q1.feedback.correct in replaced["body"][2]["text"]
+    next_question = connector.messages()[1]
+    assert course.lesson_quiz(1).questions[1].stem in card_of(next_question)["body"][0]["text"]
+
+    # the same submit again: a clear note, not a second answer
+    await post(url, activity(connector, None, value=data, replyToId=card_id))
+    note = (await connector.wait_for_messages(3))[2]
+    assert "already answered" in note.activity["text"]
+    # a submit with missing fields, and one that is not ours
+    await post(url, activity(connector, None, value={"coach": {"kind": "answer"}}))
+    await post(url, activity(connector, None, value={"something": "else"}))
+    notes = await connector.wait_for_messages(5)
+    assert all("out of date" in n.activity["text"] for n in notes[3:])
+
+
+async def test_channel_mention_is_stripped_and_answered_in_the_thread(server, connector: FakeConnector):
+    url, _ = server
+    mention = {"type": "mention", "mentioned": BOT, "text": "<at>coach</at>"}
+    body = activity(connector, "<at>coach</at> What is pilot purgatory?", CHANNEL, entities=[mention])
+    await post(url, body)
+    (answer,) = await connector.wait_for_messages(1)
+    assert answer.verb == "reply" and answer.target == body["id"] and answer.conversation == CHANNEL["id"]
+    text = answer.activity["text"]
+    assert "Pilot Purgatory" in text and "[1] Lesson 1" in text
+    assert "<at>" not in text and "coach</at>" not in text
+    # a quiz in the channel is refused: answers stay private
+    await post(url, activity(connector, "<at>coach</at> quiz 1", CHANNEL, entities=[mention]))
+    refusal = (await connector.wait_for_messages(2))[1]
+    assert "direct message" in refusal.activity["text"]
+
+
+async def test_welcome_card_when_the_bot_is_added(server, connector: FakeConnector):
+    url, _ = server
+    update = activity(connector, None, type="conversationUpdate", membersAdded=[BOT])
+    await post(url, update)
+    (welcome,) = await connector.wait_for_messages(1)
+    card = card_of(welcome)
+    assert "Building an AI-Ready Organization" in card["body"][0]["text"]
+    assert "Start Lab 1" in [a["title"] for a in card["actions"]]
+    await post(url, activity(connector, None, type="conversationUpdate", membersAdded=[ANA]))
+    await post(url, activity(connector, "help"))
+    assert len(await connector.wait_for_messages(2)) == 2  # no welcome for a person joining
+
+
+async def test_reference_is_stored_and_proactive_send_reaches_the_connector(server, connector: FakeConnector):
+    url, runner = server
+    await post(url, activity(connector, "help"))
+    await connector.wait_for_messages(1)
+    bot = runner.app[TEAMS]
+    (ref,) = bot.coach.deps.store.references("teams:29:ana")
+    assert ref["conversation"] == f"teams:{PERSONAL['id']}"
+    assert ref["reference"]["serviceUrl"] == connector.url
+    from bot.messages import Reply
+
+    await bot.send_proactive(ref["reference"], [Reply("Your weekly questions are ready.")])
+    sent = (await connector.wait_for_messages(2))[1]
+    # botbuilder's continue_conversation posts as a reply to its own continuation event's id
+    assert sent.conversation == PERSONAL["id"] and sent.target != ref["reference"]["activityId"]
+    assert sent.activity["text"] == "Your weekly questions are ready."
+
+
+async def test_slow_claude_is_answered_proactively_after_the_request(
+    tmp_path: Path, connector: FakeConnector
+):
+    anthropic = await FakeAnthropic().start()
+    anthropic.default = Outcome(text="A model card documents a model [1].", delay_s=2.0)
+    runner, url = await start_server(
+        tmp_path, ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=anthropic.url, COACH_LLM_TIMEOUT=10
+    )
+    try:
+        status, took = await post(url, activity(connector, "What is a model card?"))
+        assert status in (200, 201) and took < 1.5
+        (answer,) = await connector.wait_for_messages(1)
+        assert "A model card documents a model [1]" in answer.activity["text"]
+        assert answer.conversation == PERSONAL["id"]
+    finally:
+        await runner.cleanup()
+        await anthropic.stop()
+
+
+async def test_with_an_app_id_unauthenticated_requests_are_refused(tmp_path: Path, connector: FakeConnector):
+    runner, url = await start_server(
+        tmp_path,
+        MicrosoftAppId="11111111-2222-3333-4444-555555555555",
+        MicrosoftAppPassword="not-a-real-secret",
+    )
+    try:
+        status, _ = await post(url, activity(connector, "lab 1"))
+        assert status == 401
+        status, _ = await post(
+            url, activity(connector, "lab 1"), headers={"Authorization": "Bearer forged.token.x"}
+        )
+        assert status == 401
+        assert connector.sent == []
+        store = runner.app[TEAMS].coach.deps.store
+        assert list(store.db["messages"].rows) == []
+    finally:
+        await runner.cleanup()
+
+
+def test_teams_package_has_manifest_and_icons(tmp_path: Path, coach_env):
+    import json
+    import struct
+    import subprocess
+    import zipfile
+
+    from tests.conftest import COACH
+
+    env = {**coach_env, "MicrosoftAppId": "11111111-2222-3333-4444-555555555555"}
+    out = tmp_path / "coach.zip"
+    done = subprocess.run(
+        [str(COACH), "teams", "package", "--out", str(out)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(archive.read("manifest.json"))
+        sizes = {
+            name: struct.unpack(">II", archive.read(name)[16:24]) for name in ("color.png", "outline.png")
+        }
+    assert manifest["id"] == manifest["bots"][0]["botId"] == "11111111-2222-3333-4444-555555555555"
+    assert set(manifest["bots"][0]["scopes"]) == {"personal", "team", "groupChat"}
+    assert any(c["title"] == "drill" for c in manifest["bots"][0]["commandLists"][0]["commands"])
+    assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
