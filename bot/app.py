@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
+from bot.admin import Admin
 from bot.config import Settings
 from bot.conversation import Coach
+from bot.nudges import Nudges
 from bot.storage import Store
 from flows.brains import Brain, make_brain
 from flows.deps import Deps
@@ -42,7 +44,16 @@ class Runtime:
     def deps(self) -> Deps:
         return Deps(course=self.course, index=self.index, store=self.store, brain=self.brain)
 
+    @cached_property
+    def nudges(self) -> Nudges:
+        return Nudges(self.store, self.course)
+
+    @cached_property
+    def admin(self) -> Admin:
+        admins = frozenset(m.strip() for m in self.settings.managers.split(",") if m.strip())
+        return Admin(self.store, self.course, self.nudges, admins, self.deps.clock)
+
     @asynccontextmanager
     async def coach(self) -> AsyncIterator[Coach]:
-        async with Coach.open(self.deps, self.settings.checkpoints_path) as coach:
+        async with Coach.open(self.deps, self.settings.checkpoints_path, self.admin) as coach:
             yield coach

@@ -21,6 +21,7 @@ from typing import Any
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from bot.admin import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from flows.deps import Deps
 from flows.graph import build_graph
@@ -48,15 +49,20 @@ def defuse_mentions(text: str) -> str:
 class Coach:
     """Conversations over the coach graph, checkpointed in SQLite. Use `async with Coach.open(...)`."""
 
-    def __init__(self, deps: Deps, graph: Any):
+    def __init__(self, deps: Deps, graph: Any, admin: Admin | None = None):
         self.deps = deps
         self.graph = graph
+        self.admin = admin
+        if admin is not None:
+            admin.forget_threads = self.forget_threads
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, deps: Deps, checkpoints: Path | str) -> AsyncIterator[Coach]:
+    async def open(
+        cls, deps: Deps, checkpoints: Path | str, admin: Admin | None = None
+    ) -> AsyncIterator[Coach]:
         if str(checkpoints) != ":memory:":
             Path(checkpoints).parent.mkdir(parents=True, exist_ok=True)
         async with aiosqlite.connect(str(checkpoints)) as conn:
@@ -64,7 +70,7 @@ class Coach:
             await conn.execute("PRAGMA busy_timeout = 5000")
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            yield cls(deps, build_graph().compile(checkpointer=saver))
+            yield cls(deps, build_graph().compile(checkpointer=saver), admin)
 
     @asynccontextmanager
     async def _turn_lock(self, conversation: str) -> AsyncIterator[None]:
@@ -102,6 +108,11 @@ class Coach:
                 log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
                 return []
             notes = self._lost_messages(inbound.conversation, message) + notes
+            command = inbound.action.value if inbound.action else text
+            if self.admin is not None and is_admin_command(command):
+                replies = await self._admin(inbound, notes)
+                store.mark_answered(message, len(replies))
+                return replies
             if notify and self.deps.brain.remote and text and not inbound.action:
                 await notify(Reply("Thinking…", kind="notice", thinking=True))
             try:
@@ -119,6 +130,22 @@ class Coach:
                 reply.text = defuse_mentions(reply.text)
             store.mark_answered(message, len(replies), status)
             return replies
+
+    async def _admin(self, inbound: Inbound, notes: list[Reply]) -> list[Reply]:
+        assert self.admin is not None
+        try:
+            replies = notes + await self.admin.handle(inbound)
+        except Exception:
+            log.exception("admin command failed in %s", inbound.conversation)
+            replies = [*notes, Reply(SORRY, kind="notice")]
+        for reply in replies:
+            reply.text = defuse_mentions(reply.text)
+        return replies
+
+    async def forget_threads(self, conversations: list[str]) -> None:
+        """Delete the checkpoints (conversation state and history) of these conversations."""
+        for conversation in conversations:
+            await self.graph.checkpointer.adelete_thread(conversation)
 
     def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
         """Messages stored by a process that died before answering them: say so, once."""

@@ -50,6 +50,11 @@ class Inbound:
     message_id: str | None = None  # the platform's id, used to drop duplicate deliveries
     user_name: str | None = None
     shared: bool = False  # a shared channel: only Q&A, never someone else's quiz
+    mentions: tuple[str, ...] = ()  # users the message mentions (platform user ids), e.g. a team list
+    roster: tuple[str, ...] | None = (
+        None  # members of a channel/team the message names, resolved by the adapter
+    )
+    roster_name: str | None = None  # how to call that roster ("#sales")
 
     @property
     def learner(self) -> str:
@@ -64,7 +69,10 @@ class Inbound:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Inbound:
         action = Action.from_dict(raw["action"]) if raw.get("action") else None
-        return cls(**{**raw, "action": action})
+        roster = tuple(raw["roster"]) if raw.get("roster") is not None else None
+        return cls(
+            **{**raw, "action": action, "mentions": tuple(raw.get("mentions") or ()), "roster": roster}
+        )
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class Reply:
     session: str | None = None  # the quiz session the question belongs to
     ephemeral: bool = False  # only the asker should see it (a refusal, a stale click)
     thinking: bool = False  # a "working on it" hint, sent before slow work
+    image: bytes | None = None  # a PNG to show with the text (a manager's chart)
+    image_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

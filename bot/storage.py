@@ -112,6 +112,51 @@ class Store:
                 pk=("learner", "conversation"),
                 if_not_exists=True,
             )
+            db["managers"].create(
+                {"learner": str, "added_by": str, "added_at": str}, pk="learner", if_not_exists=True
+            )
+            db["nudge_schedules"].create(
+                {
+                    "id": str,
+                    "manager": str,
+                    "team": str,
+                    "members": str,
+                    "weekday": int,
+                    "at": str,
+                    "tz": str,
+                    "status": str,
+                    "created_at": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            db["nudge_deliveries"].create(
+                {
+                    "id": int,
+                    "schedule": str,
+                    "week": str,
+                    "member": str,
+                    "questions": str,
+                    "status": str,
+                    "attempts": int,
+                    "next_at": str,
+                    "error": str,
+                    "claimed_by": str,
+                    "claimed_at": str,
+                    "sent_at": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            db["nudge_deliveries"].create_index(
+                ["schedule", "week", "member"], unique=True, if_not_exists=True
+            )
+            db["nudge_deliveries"].create_index(["status"], if_not_exists=True)
+            db["nudge_digests"].create(
+                {"schedule": str, "week": str, "status": str, "sent_at": str},
+                pk=("schedule", "week"),
+                if_not_exists=True,
+            )
             db["lab_runs"].create(
                 {
                     "id": str,
@@ -149,6 +194,14 @@ class Store:
 
     def close(self) -> None:
         self._conn.close()
+
+    def write(self, work: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run `work(db)` in one transaction, retried if another process holds the lock."""
+        return self._retry(lambda: work(self.db))
+
+    def read(self, sql: str, args: list | tuple = ()) -> list[dict]:
+        with self._read() as db:
+            return [dict(r) for r in db.query(sql, args)]
 
     # -- learners and messages ----------------------------------------------------------------
 
@@ -197,7 +250,9 @@ class Store:
         return self._retry(work)
 
     def mark_answered(self, message_id: int, replies: int, status: str = "answered") -> None:
-        self._retry(lambda: self.db["messages"].update(message_id, {"status": status, "replies": replies}))
+        """Record the outcome of a stored message (a no-op if it was deleted meanwhile: "forget me")."""
+        sql = "UPDATE messages SET status = ?, replies = ? WHERE id = ?"
+        self._retry(lambda: self._conn.execute(sql, [status, replies, message_id]))
 
     def unanswered(self, conversation: str | None = None) -> list[dict]:
         """Messages stored but never answered (the process died mid-turn)."""
@@ -310,3 +365,38 @@ class Store:
         for r in rows:
             r["reference"] = json.loads(r["reference"])
         return rows
+
+    # -- forgetting a learner -----------------------------------------------------------------------
+
+    PERSONAL_TABLES = (
+        ("quiz_attempts", "learner"),
+        ("quiz_sessions", "learner"),
+        ("cards", "learner"),
+        ("lab_runs", "learner"),
+        ("messages", "learner"),
+        ("conversation_refs", "learner"),
+        ("nudge_deliveries", "member"),
+        ("managers", "learner"),
+        ("learners", "id"),
+    )
+
+    def conversations_of(self, learner: str) -> list[str]:
+        """Conversations the learner spoke in where nobody else did (their DMs and own threads)."""
+        rows = self.read(
+            "SELECT conversation FROM messages GROUP BY conversation "
+            "HAVING sum(learner = ?) > 0 AND sum(learner != ?) = 0",
+            [learner, learner],
+        )
+        return [r["conversation"] for r in rows]
+
+    def forget(self, learner: str) -> dict[str, int]:
+        """Delete every row about `learner`; returns how many rows each table lost."""
+
+        def work() -> dict[str, int]:
+            counts = {}
+            for table, column in self.PERSONAL_TABLES:
+                cursor = self._conn.execute(f"DELETE FROM [{table}] WHERE [{column}] = ?", [learner])
+                counts[table] = cursor.rowcount
+            return counts
+
+        return self._retry(work)

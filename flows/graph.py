@@ -28,7 +28,7 @@ QUIZ_INTENTS = {"quiz", "test", "drill", "answer"}
 PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
 
 
-def route(state: CoachState) -> dict:
+def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
     """Decide what this turn is: a command, a quiz answer, a lab answer or a question."""
     inbound = Inbound.from_dict(state["inbound"])
     mode = state.get("mode", "idle")
@@ -44,6 +44,9 @@ def route(state: CoachState) -> dict:
         intent = parse_command(inbound.text) or {"name": "text"}
     if intent["name"] == "text":
         intent = {"name": {"lab": "lab_answer", "quiz": "answer"}.get(mode, "question")}
+    nudged = intent["name"] == "question" and quiz.is_letter(inbound.text)
+    if nudged and quiz.open_nudge(runtime.context, inbound.learner):  # a typed answer to a weekly nudge
+        intent = {"name": "answer"}
     if inbound.shared and intent["name"] in PRIVATE_INTENTS:
         intent = {"name": "private_only"}
     return {"intent": intent, "mode": mode}

@@ -8,6 +8,7 @@ and in weekly nudges.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 
 from fsrs import Card, Rating
@@ -141,6 +142,26 @@ def start(state: CoachState, deps: Deps, inbound: Inbound, kind: str, number: in
 # -- answering -------------------------------------------------------------------------------------
 
 
+def is_letter(text: str) -> bool:
+    """A bare answer such as "b", "(C)" or "option 2" — not a sentence that happens to start with one."""
+    return len(text.strip()) <= 12 and parse_answer(text, {}) is not None
+
+
+def open_nudge(deps: Deps, learner: str) -> tuple[str, str] | None:
+    """The oldest unanswered question of the learner's open weekly-nudge sessions: (session, question)."""
+    sessions = deps.store.read(
+        "SELECT id, questions FROM quiz_sessions "
+        "WHERE learner = ? AND quiz = 'nudge' AND finished_at IS NULL ORDER BY started_at, id",
+        [learner],
+    )
+    for session in sessions:
+        answered = {a["question"] for a in deps.store.session_attempts(session["id"])}
+        for question in json.loads(session["questions"]):
+            if question not in answered:
+                return session["id"], question
+    return None
+
+
 def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
     """A click or a typed answer: to the open question, or to a question from elsewhere (a nudge)."""
     quiz = state.get("quiz") if state.get("mode") == "quiz" else None
@@ -148,6 +169,11 @@ def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
     if action is not None and (quiz is None or action.session != quiz["session"]):
         return {"replies": [r.to_dict() for r in _outside_answer(deps, inbound)]}
     if quiz is None:
+        nudge = open_nudge(deps, inbound.learner)
+        letter = parse_answer(inbound.text, {})
+        if nudge and letter:
+            typed = replace(inbound, action=Action("answer", letter, question=nudge[1], session=nudge[0]))
+            return {"replies": [r.to_dict() for r in _outside_answer(deps, typed)]}
         return {
             "replies": [
                 Reply("There's no quiz open. Say *quiz* to pick one, or *drill*.", kind="notice").to_dict()

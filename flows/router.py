@@ -132,6 +132,8 @@ def parse_answer(text: str, options: dict[str, str]) -> str | None:
     if norm in ("1", "2", "3", "4") or norm in NUMBER_WORDS:
         n = int(NUMBER_WORDS.get(norm, norm))
         return "ABCD"[n - 1] if 1 <= n <= 4 else None
+    if not options:
+        return None
     scores = {
         letter: difflib.SequenceMatcher(None, norm, option.lower()).ratio()
         for letter, option in options.items()

@@ -17,10 +17,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from adapters.slack.sender import SlackSender, make_client
+from bot.admin import is_admin_command
 from bot.conversation import Coach
 from bot.messages import Action, Choice, Inbound, Reply
 from flows import info
@@ -30,7 +31,9 @@ log = logging.getLogger("coach.slack")
 PLATFORM = "slack"
 IGNORED_SUBTYPES = {"bot_message", "message_changed", "message_deleted", "channel_join", "channel_leave"}
 PRIVATE_COMMANDS = re.compile(r"^(lab|quiz|test|module|drill|start|exam|final)\b", re.IGNORECASE)
-MENTION = re.compile(r"<@[A-Z0-9]+>")
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+USER_REF = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+CHANNEL_REF = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 ASSISTANT_GREETING = (
     "Hi! I'm your coach for *Building an AI-Ready Organization*. Pick a starting point below, or ask me "
     "anything about the lessons."
@@ -81,6 +84,16 @@ class SlackReplies:
             if reply.thinking:
                 continue
             body = blocks.render(reply)
+            if reply.image and not reply.ephemeral:
+                await self.client.files_upload_v2(
+                    channel=self.channel,
+                    thread_ts=self.thread_ts,
+                    content=reply.image,
+                    filename=reply.image_name or "chart.png",
+                    title=reply.image_name or "chart",
+                    initial_comment=body["text"],
+                )
+                continue
             if reply.ephemeral:
                 await self.client.chat_postEphemeral(
                     channel=self.channel, user=self.user, thread_ts=self.thread_ts, **body
@@ -114,13 +127,26 @@ def home_choices(coach: Coach) -> list[Choice]:
 
 def build_slack_app(coach: Coach, token: str, signing_secret: str, api_url: str | None = None) -> AsyncApp:
     """The Bolt app with every listener registered. `api_url` points the Web API client elsewhere."""
-    client = AsyncWebClient(token=token, base_url=api_url or AsyncWebClient.BASE_URL)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    client = make_client(token, api_url)
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
     async def open_dm(user: str) -> str:
         response = await client.conversations_open(users=user)
         return response["channel"]["id"]
+
+    async def team_of(text: str, bot_user: str | None) -> dict[str, Any]:
+        """For manager commands: the users a message mentions and the members of a channel it names."""
+        if not is_admin_command(MENTION.sub("", text).strip()):
+            return {}
+        found: dict[str, Any] = {"mentions": tuple(u for u in USER_REF.findall(text) if u != bot_user)}
+        channel = CHANNEL_REF.search(text)
+        if channel:
+            members: list[str] = []
+            async for page in await client.conversations_members(channel=channel.group(1), limit=1000):
+                members += page["members"]
+            found["roster"] = tuple(m for m in members if m != bot_user)
+            found["roster_name"] = f"#{channel.group(2) or channel.group(1)}"
+        return found
 
     async def run(message: Inbound, out: SlackReplies) -> list[Reply]:
         replies = await coach.handle(message, notify=out.thinking)
@@ -159,7 +185,8 @@ def build_slack_app(coach: Coach, token: str, signing_secret: str, api_url: str 
         if event.get("bot_id") or event.get("subtype"):
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-        text = MENTION.sub("", event.get("text", "")).strip()
+        raw = event.get("text", "")
+        text = MENTION.sub("", raw).strip()
         message = Inbound(
             PLATFORM,
             event["user"],
@@ -167,6 +194,7 @@ def build_slack_app(coach: Coach, token: str, signing_secret: str, api_url: str 
             text,
             message_id=body.get("event_id"),
             shared=not is_dm(channel),
+            **await team_of(raw, context.get("bot_user_id")),
         )
         await run(message, SlackReplies(client, channel, event["user"], thread))
 
@@ -188,25 +216,40 @@ def build_slack_app(coach: Coach, token: str, signing_secret: str, api_url: str 
             conversation, shared = conversation_id(channel, thread), True
             if not await coach.state(conversation):
                 return  # a thread the coach was never asked into
+        extra = await team_of(text, bot_user)
         message = Inbound(
-            PLATFORM, event["user"], conversation, text, message_id=body.get("event_id"), shared=shared
+            PLATFORM,
+            event["user"],
+            conversation,
+            text,
+            message_id=body.get("event_id"),
+            shared=shared,
+            **extra,
         )
         await run(message, SlackReplies(client, channel, event["user"], thread))
 
     # -- /coach -------------------------------------------------------------------------------
 
     @app.command("/coach")
-    async def on_command(ack: Any, command: dict, respond: Any) -> None:
+    async def on_command(ack: Any, command: dict, respond: Any, context: Any) -> None:
         await ack()
         text = (command.get("text") or "").strip()
         user = command["user_id"]
         if text.lower().startswith("ask "):
             text = text[4:]
         if not PRIVATE_COMMANDS.match(text):
-            # help, progress and questions: answered to the user alone, where they typed it
-            inbound = Inbound(PLATFORM, user, f"{PLATFORM}:cmd:{user}", text or "help")
+            # help, progress, questions and manager commands: answered to the user alone, where typed
+            extra = await team_of(text, context.get("bot_user_id"))
+            clean = MENTION.sub("", text).strip() if not extra else text
+            inbound = Inbound(PLATFORM, user, f"{PLATFORM}:cmd:{user}", clean or "help", **extra)
             for reply in await coach.handle(inbound):
-                await respond(response_type="ephemeral", replace_original=False, **blocks.render(reply))
+                if reply.image:  # a chart cannot travel in an ephemeral response: it goes to the DM
+                    await SlackSender(client).deliver(f"{PLATFORM}:{user}", [reply])
+                    await respond(
+                        response_type="ephemeral", text="I've sent the report with its chart to our DM."
+                    )
+                else:
+                    await respond(response_type="ephemeral", replace_original=False, **blocks.render(reply))
             return
         dm = await open_dm(user)
         replies = await run(

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 
 from adapters.teams import cards
+from bot.admin import is_admin_command
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.messages import Action, Choice, Inbound, Reply
+from bot.nudges import DeliveryError
+from bot.storage import Store
 
 log = logging.getLogger("coach.teams")
 PLATFORM = "teams"
 SHARED_TYPES = {"channel", "groupChat"}
+THIS_TEAM = re.compile(r"\bfor\s+this\s+(team|channel|chat)\b", re.IGNORECASE)
 
 
 def make_adapter(settings: Settings) -> CloudAdapter:
@@ -63,6 +69,8 @@ class CoachTeamsBot(TeamsActivityHandler):
             )
             return
         await turn_context.send_activity(Activity(type=ActivityTypes.typing))
+        if is_admin_command(inbound.text) and THIS_TEAM.search(inbound.text):
+            inbound = replace(inbound, **await self._roster(turn_context))
         if self.coach.deps.brain.remote:
             reference = TurnContext.get_conversation_reference(activity)
             task = asyncio.create_task(self._later(reference, inbound, activity.reply_to_id))
@@ -134,17 +142,21 @@ class CoachTeamsBot(TeamsActivityHandler):
             return False
 
     async def send_proactive(self, reference: dict[str, Any], replies: list[Reply]) -> None:
-        """Send replies into a stored conversation (used by weekly nudges)."""
-        ref = ConversationReference().deserialize(reference)
-        ref.activity_id = None  # a new message, not a reply to whatever the learner said last
-
-        async def deliver(turn_context: TurnContext) -> None:
-            for reply in replies:
-                await turn_context.send_activity(cards.activity(reply))
-
-        await self.adapter.continue_conversation(ref, deliver, self.app_id)
+        """Send replies into a stored conversation."""
+        await send_to_reference(self.adapter, self.app_id, reference, replies)
 
     # -- translation ------------------------------------------------------------------------------
+
+    async def _roster(self, turn_context: TurnContext) -> dict[str, Any]:
+        """Members of the team, channel or group chat the message was sent in ("for this team")."""
+        try:
+            members = await TeamsInfo.get_members(turn_context)
+        except Exception as exc:  # a personal chat, or Teams refused
+            log.info("no roster for %s: %s", turn_context.activity.conversation.id, exc)
+            return {}
+        bot_id = turn_context.activity.recipient.id
+        name = getattr(turn_context.activity.conversation, "name", None) or "this team"
+        return {"roster": tuple(m.id for m in members if m.id != bot_id), "roster_name": name}
 
     def _inbound(self, activity: Activity) -> Inbound | None:
         conversation = activity.conversation
@@ -157,6 +169,11 @@ class CoachTeamsBot(TeamsActivityHandler):
             action = Action.from_dict(value.get(cards.DATA_KEY))
             if action is None:
                 return None
+        bot_id = activity.recipient.id if activity.recipient else None
+        mentioned = [
+            (e.serialize().get("mentioned") or {}) for e in activity.entities or [] if e.type == "mention"
+        ]
+        mentions = tuple(m["id"] for m in mentioned if m.get("id") and m["id"] != bot_id)
         return Inbound(
             PLATFORM,
             user.id,
@@ -166,6 +183,7 @@ class CoachTeamsBot(TeamsActivityHandler):
             message_id=activity.id,
             user_name=user.name,
             shared=shared,
+            mentions=mentions,
         )
 
     def _remember(self, activity: Activity) -> None:
@@ -183,3 +201,40 @@ class CoachTeamsBot(TeamsActivityHandler):
             reference,
             self.coach.deps.clock(),
         )
+
+
+async def send_to_reference(
+    adapter: CloudAdapter, app_id: str, reference: dict[str, Any], replies: list[Reply]
+) -> None:
+    """Send replies proactively into the conversation a stored reference points at."""
+    ref = ConversationReference().deserialize(reference)
+    ref.activity_id = None  # a new message, not a reply to whatever the learner said last
+
+    async def deliver(turn_context: TurnContext) -> None:
+        for reply in replies:
+            await turn_context.send_activity(cards.activity(reply))
+
+    await adapter.continue_conversation(ref, deliver, app_id)
+
+
+class TeamsSender:
+    """Weekly nudges and digests in Teams: through the learner's stored conversation reference."""
+
+    def __init__(self, adapter: CloudAdapter, app_id: str | None, store: Store):
+        self.adapter, self.app_id, self.store = adapter, app_id or "", store
+
+    async def deliver(self, learner: str, replies: list[Reply]) -> None:
+        refs = self.store.references(learner)
+        personal = [
+            r for r in refs if r["reference"].get("conversation", {}).get("conversationType") == "personal"
+        ]
+        if not refs:
+            raise DeliveryError(
+                "teams: the learner never talked to the bot, so there is no way to reach them", True
+            )
+        try:
+            await send_to_reference(self.adapter, self.app_id, (personal or refs)[0]["reference"], replies)
+        except Exception as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            permanent = status in (401, 403, 404)  # removed from the team, or the conversation is gone
+            raise DeliveryError(f"teams: {type(exc).__name__} {status or ''}".strip(), permanent) from None

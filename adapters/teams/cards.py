@@ -6,6 +6,7 @@ back as the `value` of a message activity.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -34,6 +35,15 @@ def citations_text(reply: Reply) -> str:
 
 def card(reply: Reply) -> dict[str, Any]:
     body: list[dict[str, Any]] = [{"type": "TextBlock", "text": markdown(reply.text), "wrap": True}]
+    if reply.image:
+        encoded = base64.b64encode(reply.image).decode("ascii")
+        body.append(
+            {
+                "type": "Image",
+                "url": f"data:image/png;base64,{encoded}",
+                "altText": reply.image_name or "chart",
+            }
+        )
     if reply.citations:
         body.append(
             {
@@ -60,7 +70,7 @@ def card(reply: Reply) -> dict[str, Any]:
 
 def activity(reply: Reply) -> Activity:
     """The activity to send for a reply."""
-    if reply.choices:
+    if reply.choices or reply.image:
         return MessageFactory.attachment(CardFactory.adaptive_card(card(reply)))
     text = markdown(reply.text)
     if reply.citations:

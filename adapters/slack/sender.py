@@ -1,0 +1,75 @@
+"""Proactive Slack delivery for weekly nudges and digests: open the DM, post, upload charts.
+
+Rate limits are slack_sdk's job (its retry handlers wait out `Retry-After`); what still fails is
+sorted into permanent (the user or the bot is gone: never retried) and transient (retried later).
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks
+from bot.messages import Reply
+from bot.nudges import DeliveryError
+
+PERMANENT_ERRORS = {
+    "account_inactive",
+    "cannot_dm_bot",
+    "channel_not_found",
+    "invalid_auth",
+    "is_archived",
+    "missing_scope",
+    "not_authed",
+    "not_in_channel",
+    "token_revoked",
+    "user_disabled",
+    "user_not_found",
+    "users_not_found",
+}
+
+
+def make_client(token: str, api_url: str | None = None) -> AsyncWebClient:
+    """A Web API client that waits out rate limits and retries server and connection errors."""
+    client = AsyncWebClient(token=token, base_url=api_url or AsyncWebClient.BASE_URL)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+class SlackSender:
+    def __init__(self, client: AsyncWebClient):
+        self.client = client
+
+    async def deliver(self, learner: str, replies: list[Reply]) -> None:
+        user = learner.partition(":")[2]
+        try:
+            opened = await self.client.conversations_open(users=user)
+            channel = opened["channel"]["id"]
+            for reply in replies:
+                if reply.image:
+                    await self.client.files_upload_v2(
+                        channel=channel,
+                        content=reply.image,
+                        filename=reply.image_name or "chart.png",
+                        title=reply.image_name or "chart",
+                        initial_comment=blocks.escape(reply.text)[: blocks.FALLBACK_LIMIT],
+                    )
+                else:
+                    await self.client.chat_postMessage(channel=channel, **blocks.render(reply))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            raise DeliveryError(f"slack: {error}", permanent=error in PERMANENT_ERRORS) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"slack unreachable: {type(exc).__name__}", permanent=False) from None
