@@ -22,11 +22,14 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.app import Runtime
 from bot.conversation import Coach
+from bot.dispatch import Dispatcher
 
 log = logging.getLogger("coach.server")
 COACH = web.AppKey("coach", Coach)
 SLACK = web.AppKey("slack", Any)
 TEAMS = web.AppKey("teams", Any)
+SLACK_CLIENT = web.AppKey("slack_client", Any)
+DISPATCH = web.AppKey("dispatch", Any)
 STATUS = web.AppKey("status", dict)
 
 
@@ -69,12 +72,13 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         app[COACH] = coach
         socket = await _start_slack(app, runtime, coach)
         _start_teams(app, runtime, coach)
+        _start_dispatch(app, runtime)
         log.info("coach serving: %s", " ".join(f"{k}={v}" for k, v in app[STATUS].items()))
         yield
         if socket is not None:
             await socket.close_async()
-        pending = app[TEAMS].background
-        if pending:  # let proactive Teams replies that are under way finish
+        pending = app[TEAMS].background | app[DISPATCH].background
+        if pending:  # let proactive replies and nudges that are under way finish
             await asyncio.wait(pending, timeout=30)
 
 
@@ -91,6 +95,7 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
         signing_secret=s.slack_signing_secret.get_secret_value(),
         api_url=s.slack_api_url,
     )
+    app[SLACK_CLIENT] = bolt.client
     if s.slack_app_token and s.slack_app_token.get_secret_value():
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -109,6 +114,32 @@ def _start_teams(app: web.Application, runtime: Runtime, coach: Coach) -> None:
     app_id = runtime.settings.teams_app_id
     app[TEAMS] = CoachTeamsBot(coach, make_adapter(runtime.settings), app_id)
     app[STATUS]["teams"] = "on" if app_id else "auth off (Emulator mode)"
+
+
+class SendNow:
+    """Delivers enqueued nudges in the background when a manager says "send-now"."""
+
+    def __init__(self, dispatcher: Dispatcher):
+        self.dispatcher = dispatcher
+        self.background: set[asyncio.Task] = set()
+
+    async def __call__(self) -> None:
+        task = asyncio.create_task(self.dispatcher.deliver_pending())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
+    from adapters.slack.sender import SlackSender
+    from adapters.teams.bot import TeamsSender
+
+    senders: dict[str, Any] = {
+        "teams": TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
+    }
+    if app.get(SLACK_CLIENT) is not None:
+        senders["slack"] = SlackSender(app[SLACK_CLIENT])
+    dispatcher = Dispatcher(runtime.nudges, runtime.course, senders, clock=runtime.deps.clock)
+    app[DISPATCH] = runtime.admin.send_now = SendNow(dispatcher)
 
 
 async def serve(runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:
