@@ -250,3 +250,31 @@ def test_teams_package_has_manifest_and_icons(tmp_path: Path, coach_env):
     assert set(manifest["bots"][0]["scopes"]) == {"personal", "team", "groupChat"}
     assert any(c["title"] == "drill" for c in manifest["bots"][0]["commandLists"][0]["commands"])
     assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
+
+
+async def test_weekly_nudge_reaches_a_teams_member_proactively(
+    server, connector: FakeConnector, course: Course
+):
+    from adapters.teams.bot import TeamsSender
+    from bot.dispatch import nudge_replies
+    from bot.nudges import DeliveryError
+
+    url, runner = server
+    await post(url, activity(connector, "help"))
+    await connector.wait_for_messages(1)
+    bot = runner.app[TEAMS]
+    sender = TeamsSender(bot.adapter, None, bot.coach.deps.store)
+    await sender.deliver("teams:29:ana", nudge_replies(course, ["L1Q1", "L2Q2"], "nudge-1", "crew"))
+    sent = (await connector.wait_for_messages(4))[1:]
+    assert "weekly practice" in sent[0].activity["text"]
+    card = card_of(sent[1])
+    assert course.question("L1Q1").stem in card["body"][0]["text"]
+    assert submit(card, "A")["coach"] == {
+        "kind": "answer",
+        "value": "A",
+        "question": "L1Q1",
+        "session": "nudge-1",
+    }
+    with pytest.raises(DeliveryError) as never_met:
+        await sender.deliver("teams:29:stranger", nudge_replies(course, ["L1Q1"], "nudge-2", "crew"))
+    assert never_met.value.permanent

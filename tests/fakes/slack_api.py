@@ -29,6 +29,11 @@ class Call:
 class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     fail_next: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    refuse_users: dict[str, str] = field(
+        default_factory=dict
+    )  # user id -> Slack error for conversations.open
+    delay_s: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before answering
+    uploads: dict[str, bytes] = field(default_factory=dict)
     url: str = ""
     _runner: web.AppRunner | None = None
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -44,6 +49,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_post("/upload/{file}", self._upload)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -79,6 +85,17 @@ class FakeSlack:
                 args[key] = json.loads(args[key])
         return args
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file"]] = await request.read()
+        return web.Response(text="OK")
+
+    def channels_with(self, method: str = "chat.postMessage") -> dict[str, int]:
+        """How many `method` calls went to each channel."""
+        counts: dict[str, int] = {}
+        for args in self.of(method):
+            counts[args["channel"]] = counts.get(args["channel"], 0) + 1
+        return counts
+
     async def _respond(self, request: web.Request) -> web.Response:
         self.calls.append(Call(f"response_url:{request.match_info['name']}", await request.json()))
         return web.Response(text="ok")
@@ -86,6 +103,11 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        if self.delay_s.get(method):
+            await asyncio.sleep(self.delay_s[method])
+        if method == "conversations.open" and args.get("users") in self.refuse_users:
+            self.calls.append(Call(f"{method}!", args))
+            return web.json_response({"ok": False, "error": self.refuse_users[args["users"]]})
         scripted = self.fail_next.get(method)
         if scripted:
             status, headers = scripted.pop(0)
@@ -110,5 +132,16 @@ class FakeSlack:
             "chat.postEphemeral": {"message_ts": ts},
             "conversations.open": {"channel": {"id": f"D{str(args.get('users', 'X'))[1:]}"}},
             "views.publish": {"view": {"id": "V1"}},
+            "files.getUploadURLExternal": {
+                "upload_url": f"{self.url}/upload/F{ts[-6:]}",
+                "file_id": f"F{ts[-6:]}",
+            },
+            "files.completeUploadExternal": {
+                "files": [{"id": f["id"]} for f in json.loads(args.get("files", "[]"))]
+            },
+            "conversations.members": {
+                "members": ["U1", "U2", "U3", BOT_USER],
+                "response_metadata": {"next_cursor": ""},
+            },
         }
         return web.json_response({"ok": True, **answers.get(method, {})})
