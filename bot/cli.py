@@ -25,7 +25,10 @@ app = typer.Typer(
 )
 knowledge_app = typer.Typer(help="Check and list the course content.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
-bench_app = typer.Typer(help="Measure speed.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Measure speed. Without a subcommand: every benchmark, a table, and bench/results.json.",
+    invoke_without_command=True,
+)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
@@ -257,13 +260,9 @@ def bench_retrieval_cmd(
 
 
 def _logging(verbose: bool) -> None:
-    import logging
+    from bot.logs import setup
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup(Settings(), verbose)
 
 
 @app.command()
@@ -518,3 +517,75 @@ def bench_nudges_cmd(
         f"planned {result.members:,} members ({result.cards:,} cards): median {result.median_s:.3f} s "
         f"(min {min(result.runs_s):.3f}, max {max(result.runs_s):.3f}, {len(result.runs_s)} runs); goal < 2 s"
     )
+
+
+@bench_app.callback()
+def bench_all(
+    ctx: typer.Context,
+    conversations: Annotated[int, typer.Option(help="Concurrent conversations through coach serve.")] = 200,
+    members: Annotated[int, typer.Option(help="Team size for nudge planning.")] = 10_000,
+    results: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results.json"),
+) -> None:
+    """Run every benchmark, print a table with each goal, and write the figures as JSON."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from bot.bench import run_all
+
+    rt = runtime()
+    rt.index  # noqa: B018 - build it before measuring
+    figures = asyncio.run(run_all(rt, conversations, members))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    out.print(bench_table(figures))
+    out.print(f"[dim]{figures['machine']} · written to {results}[/dim]", highlight=False)
+
+
+def bench_table(f: dict) -> Table:
+    table = Table(title="coach bench")
+    for col in ("what", "measured", "goal", "met"):
+        table.add_column(col)
+
+    def row(what: str, measured: str, goal: str = "", met: bool | None = None) -> None:
+        table.add_row(what, measured, goal, "" if met is None else ("yes" if met else "NO"))
+
+    for r in f["retrieval"]:
+        row(
+            f"retrieval p50 / p99, {r['chunks']} chunks",
+            f"FTS5 {r['fts5_p50_ms']:.3f} / {r['fts5_p99_ms']:.3f} ms · rank-bm25 {r['bm25_p50_ms']:.3f} / "
+            f"{r['bm25_p99_ms']:.3f} ms · {r['speedup_p50']:.1f}x",
+            "p50 < 1 ms, 10x",
+            r["fts5_p50_ms"] < 1 and r["speedup_p50"] >= 10,
+        )
+    t = f["turns"]
+    row(
+        "offline turn p50 / p99",
+        f"graph + checkpointer {t['graph_p50_ms']:.2f} / {t['graph_p99_ms']:.2f} ms · brain alone "
+        f"{t['direct_p50_ms']:.2f} / {t['direct_p99_ms']:.2f} ms",
+    )
+    c = f["concurrency"]
+    row(
+        f"{c['conversations']} conversations, Claude {c['claude_s']:.0f} s: wall / Claude",
+        f"{c['wall_over_claude']:.2f} ({c['wall_s']:.2f} s)",
+        "< 1.5",
+        c["wall_over_claude"] < 1.5,
+    )
+    row(
+        "Slack ack p50 / p99",
+        f"{c['slack_ack_p50_ms']:.1f} / {c['slack_ack_p99_ms']:.1f} ms",
+        "p99 < 100 ms",
+        c["slack_ack_p99_ms"] < 100,
+    )
+    row("Teams HTTP p99", f"{c['teams_http_p99_ms']:.1f} ms")
+    row("errors", f"{c['errors']} ({c['answered']} of {c['conversations']} answered)", "0", c["errors"] == 0)
+    rss = c["peak_rss_mb"]
+    row("peak RSS of coach serve", f"{rss:.0f} MB" if rss else "n/a (no /proc)")
+    n = f["nudges"]
+    row(
+        f"plan weekly nudge, {n['members']:,} members",
+        f"{n['median_s']:.3f} s (min {n['min_s']:.3f}, max {n['max_s']:.3f})",
+        "< 2 s",
+        n["median_s"] < 2,
+    )
+    return table

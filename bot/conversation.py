@@ -25,6 +25,8 @@ from bot.admin import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from flows.deps import Deps
 from flows.graph import build_graph
+from flows.quiz import is_letter
+from flows.router import parse_command
 
 log = logging.getLogger("coach.conversation")
 
@@ -44,6 +46,14 @@ def clean_text(text: str) -> str:
 def defuse_mentions(text: str) -> str:
     """Make sure no reply can ping a whole channel, whatever the learner typed and we echo."""
     return MENTION.sub(lambda m: m.group(0).replace("@", "@\u200b").replace("<!", "<\u200b!"), text)
+
+
+def may_think(text: str, inbound: Inbound) -> bool:
+    """Whether this turn may wait on the brain (so a "thinking" hint is worth showing)."""
+    if not text or inbound.action is not None or is_letter(text):
+        return False
+    command = parse_command(text)
+    return command is None or command["name"] == "hint"
 
 
 class Coach:
@@ -68,9 +78,17 @@ class Coach:
         async with aiosqlite.connect(str(checkpoints)) as conn:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA busy_timeout = 5000")
+            await conn.execute(
+                "PRAGMA synchronous = NORMAL"
+            )  # WAL: durable at checkpoints, no fsync per commit
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
-            yield cls(deps, build_graph().compile(checkpointer=saver), admin)
+            try:
+                yield cls(deps, build_graph().compile(checkpointer=saver), admin)
+            finally:
+                close = getattr(deps.brain, "aclose", None)  # e.g. Claude's HTTP connections
+                if close is not None:
+                    await close()
 
     @asynccontextmanager
     async def _turn_lock(self, conversation: str) -> AsyncIterator[None]:
@@ -113,13 +131,14 @@ class Coach:
                 replies = await self._admin(inbound, notes)
                 store.mark_answered(message, len(replies))
                 return replies
-            if notify and self.deps.brain.remote and text and not inbound.action:
+            if notify and self.deps.brain.remote and may_think(text, inbound):
                 await notify(Reply("Thinking…", kind="notice", thinking=True))
             try:
                 result = await self.graph.ainvoke(
                     {"inbound": inbound.to_dict(), "replies": [], "intent": {}},
                     self._config(inbound.conversation),
                     context=self.deps,
+                    durability="exit",  # one checkpoint per turn: a turn is all or nothing
                 )
                 replies = notes + [Reply.from_dict(r) for r in result.get("replies", [])]
                 status = "answered"

@@ -23,6 +23,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from bot.app import Runtime
 from bot.conversation import Coach
 from bot.dispatch import Dispatcher
+from bot.logs import install_redaction, secrets_of
 
 log = logging.getLogger("coach.server")
 COACH = web.AppKey("coach", Coach)
@@ -57,6 +58,7 @@ async def teams_messages(request: web.Request) -> web.Response:
 
 
 def create_app(runtime: Runtime) -> web.Application:
+    install_redaction(secrets_of(runtime.settings))  # no token ever reaches a log, whoever logs it
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off", "teams": "off"}
     app.router.add_get("/healthz", healthz)

@@ -44,6 +44,7 @@ class Store:
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if str(path) != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync on every commit
         self.db = sqlite_utils.Database(self._conn)
         self._lock = threading.RLock()
         self._create()

@@ -10,10 +10,10 @@ import pytest
 from adapters.console import inbound
 from bot.config import Settings
 from bot.conversation import Coach
+from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from flows.brains import make_brain
 from flows.deps import Deps
 from knowledge.loader import Course
-from tests.fakes.anthropic_api import FakeAnthropic, Outcome
 
 TURN = "Were the pilots trained on sensor data siloed from the production databases?"
 

@@ -21,10 +21,10 @@ from bot.conversation import Coach
 from bot.dispatch import Dispatcher
 from bot.messages import Action, Inbound
 from bot.nudges import Nudges, ScheduleRequest, parse_schedule, pick_questions
+from bot.testing.fake_slack import FakeSlack
 from flows.deps import Deps
 from knowledge.loader import Course
 from tests.conftest import COACH
-from tests.fakes.slack_api import FakeSlack
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 MANAGER = "slack:UMGR"

@@ -18,9 +18,9 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Runtime
 from bot.config import Settings
 from bot.server import create_app
+from bot.testing.fake_anthropic import FakeAnthropic, Outcome
+from bot.testing.fake_slack import BOT_USER, FakeSlack
 from knowledge.loader import Course
-from tests.fakes.anthropic_api import FakeAnthropic, Outcome
-from tests.fakes.slack_api import BOT_USER, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token-123"

@@ -14,9 +14,9 @@ from aiohttp import web
 from bot.app import Runtime
 from bot.config import Settings
 from bot.server import TEAMS, create_app
+from bot.testing.fake_anthropic import FakeAnthropic, Outcome
+from bot.testing.fake_connector import FakeConnector
 from knowledge.loader import Course
-from tests.fakes.anthropic_api import FakeAnthropic, Outcome
-from tests.fakes.bot_connector import FakeConnector
 
 BOT = {"id": "28:coach-bot", "name": "coach"}
 ANA = {"id": "29:ana", "name": "Ana", "aadObjectId": "aad-ana"}

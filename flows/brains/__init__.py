@@ -39,6 +39,12 @@ class FallbackBrain:
             self.backup.name,
         )
 
+    async def aclose(self) -> None:
+        for brain in (self.primary, self.backup):
+            close = getattr(brain, "aclose", None)
+            if close is not None:
+                await close()
+
     async def lab_turn(self, ctx: LabContext) -> LabTurn:
         try:
             return await self.primary.lab_turn(ctx)

@@ -74,6 +74,24 @@ class FakeSlack:
             await asyncio.sleep(0.02)
         return self.of(method)
 
+    def outputs(self) -> int:
+        """Messages a user would see: posts, ephemeral notes and updates."""
+        return sum(
+            1 for c in self.calls if c.method in ("chat.postMessage", "chat.postEphemeral", "chat.update")
+        )
+
+    async def wait_for_total(self, count: int, timeout: float = 10.0, settle: float = 0.0) -> None:
+        """Wait until at least `count` user-visible messages went out (then `settle` seconds of quiet)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.outputs() < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"expected {count} messages; got {self.outputs()}")
+            await asyncio.sleep(0.01)
+        seen = -1
+        while settle and seen != self.outputs():
+            seen = self.outputs()
+            await asyncio.sleep(settle)
+
     async def _args(self, request: web.Request) -> dict[str, Any]:
         """Arguments as Slack reads them: query string, form fields or a JSON body."""
         args: dict[str, Any] = dict(request.query)

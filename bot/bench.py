@@ -1,0 +1,351 @@
+"""`coach bench`: every performance figure of the README, measured side by side in one run.
+
+- retrieval: our FTS5 index vs a rank-bm25 baseline over the same chunks and queries;
+- turn overhead: the offline brain through the whole LangGraph flow with the SQLite checkpointer vs
+  the same brain called directly (what the framework costs per turn);
+- concurrency: 200 conversations at once through a real `coach serve` process (100 Slack events, 100
+  Teams activities over loopback HTTP) with a fake Claude that takes a fixed 1 s per call;
+- nudge planning for 10,000 members; peak RSS of `coach serve` under the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import Runtime
+from bot.benchmarks import bench_nudges
+from bot.conversation import Coach
+from bot.storage import Store
+from bot.testing.fake_anthropic import FakeAnthropic, Outcome
+from bot.testing.fake_connector import FakeConnector
+from bot.testing.fake_slack import BOT_USER, FakeSlack
+from flows.brains.base import LabContext
+from flows.brains.offline import OfflineBrain
+from flows.deps import Deps
+from knowledge.evaluation import bench_retrieval, load_eval_set, scaled_chunks
+from knowledge.retrieval import Index
+
+LAB_TURNS = [
+    "I'd ask whether the pilots ran on curated sensor data that never reached the production databases.",
+    "Who built the pilots? Were there domain experts from the plants or only outside data scientists?",
+    "Is the CEO sponsoring this with a budget beyond the pilot?",
+    "Who owns each model once the pilot is over?",
+    "Do plant staff trust the model, and is it safe to fail here?",
+]
+SIGNING_SECRET = "bench-signing-secret"
+CLAUDE_SECONDS = 1.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu}, {os.cpu_count()} CPUs, {system}, Python {platform.python_version()}"
+
+
+# -- turn overhead -----------------------------------------------------------------------------------
+
+
+async def bench_turns(rt: Runtime, turns: int = 200) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "coach.db")
+        deps = Deps(course=rt.course, index=rt.index, store=store, brain=OfflineBrain())
+        graph_ms: list[float] = []
+        async with Coach.open(deps, Path(tmp) / "checkpoints.db") as coach:
+            from adapters.console import inbound
+
+            for i in range(turns):
+                user = f"b{i // 10}"
+                text = "lab 1" if i % 10 == 0 else LAB_TURNS[i % len(LAB_TURNS)]
+                started = time.perf_counter()
+                await coach.handle(inbound(user, text))
+                if i % 10:
+                    graph_ms.append(1000 * (time.perf_counter() - started))
+        lab = rt.course.lab(1)
+        direct_ms = []
+        for i in range(len(graph_ms)):
+            ctx = LabContext(lab, rt.course, LAB_TURNS[i % len(LAB_TURNS)], {}, None, [])
+            started = time.perf_counter()
+            await deps.brain.lab_turn(ctx)
+            direct_ms.append(1000 * (time.perf_counter() - started))
+        store.close()
+    return {
+        "turns": len(graph_ms),
+        "graph_p50_ms": statistics.median(graph_ms),
+        "graph_p99_ms": percentile(graph_ms, 0.99),
+        "direct_p50_ms": statistics.median(direct_ms),
+        "direct_p99_ms": percentile(direct_ms, 0.99),
+        "overhead_p50_ms": statistics.median(graph_ms) - statistics.median(direct_ms),
+    }
+
+
+# -- concurrency through coach serve ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class Load:
+    slack_ack_ms: list[float]
+    teams_http_ms: list[float]
+    errors: list[str]
+
+
+async def _slack_event(session: aiohttp.ClientSession, url: str, user: str, load: Load) -> None:
+    ts = f"{time.time():.6f}"
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "event_id": f"Ev{user}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "channel_type": "im",
+                "channel": f"D{user[1:]}",
+                "user": user,
+                "text": "What is a model card?",
+                "ts": ts,
+                "event_ts": ts,
+            },
+            "authorizations": [{"team_id": "T0001", "user_id": BOT_USER, "is_bot": True}],
+        }
+    )
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body),
+    }
+    started = time.perf_counter()
+    async with session.post(f"{url}/slack/events", data=body.encode(), headers=headers) as response:
+        await response.read()
+        load.slack_ack_ms.append(1000 * (time.perf_counter() - started))
+        if response.status != 200:
+            load.errors.append(f"slack {user}: HTTP {response.status}")
+
+
+async def _teams_activity(session: aiohttp.ClientSession, url: str, service: str, n: int, load: Load) -> None:
+    activity = {
+        "type": "message",
+        "id": f"bench-{n}",
+        "serviceUrl": service,
+        "channelId": "msteams",
+        "from": {"id": f"29:bench-{n}", "name": f"Bench {n}"},
+        "conversation": {"id": f"a:bench-{n}", "conversationType": "personal"},
+        "recipient": {"id": "28:coach", "name": "coach"},
+        "text": "What is a model card?",
+    }
+    started = time.perf_counter()
+    async with session.post(f"{url}/api/messages", json=activity) as response:
+        await response.read()
+        load.teams_http_ms.append(1000 * (time.perf_counter() - started))
+        if response.status not in (200, 201):
+            load.errors.append(f"teams {n}: HTTP {response.status}")
+
+
+async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -> dict[str, Any]:
+    slack, connector, claude = FakeSlack(), FakeConnector(), FakeAnthropic()
+    claude.default = Outcome(
+        text="A model card documents a model's intended use and limits [1].", delay_s=CLAUDE_SECONDS
+    )
+    for fake in (slack, connector, claude):
+        await fake.start()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ANTHROPIC", "SLACK", "Microsoft", "COACH"))
+        }
+        env.update(
+            COACH_DATA_DIR=tmp,
+            SLACK_BOT_TOKEN="xoxb-bench",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.api_url,
+            ANTHROPIC_API_KEY="sk-ant-bench",
+            ANTHROPIC_BASE_URL=claude.url,
+            COACH_LLM_TIMEOUT="30",
+        )
+        coach = str(Path(sys.executable).parent / "coach")
+        server = subprocess.Popen(
+            [coach, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+                await _wait_healthy(session, url, server)
+                warm = Load([], [], [])  # first requests pay for auth.test and connection set-up
+                await asyncio.gather(
+                    _slack_event(session, url, "UWARM", warm),
+                    _teams_activity(session, url, connector.url, -1, warm),
+                )
+                await _wait(
+                    lambda: len(slack.of("chat.update")) >= 1 and len(connector.messages()) >= 1, timeout_s
+                )
+                base_updates, base_teams, base_claude = (
+                    len(slack.of("chat.update")),
+                    len(connector.messages()),
+                    len(claude.requests),
+                )
+                load = Load([], [], [])
+                half = conversations // 2
+                cpu_before, harness_before = cpu_seconds(server.pid), time.process_time()
+                started = time.perf_counter()
+                await asyncio.gather(
+                    *(_slack_event(session, url, f"U{n:04d}", load) for n in range(half)),
+                    *(
+                        _teams_activity(session, url, connector.url, n, load)
+                        for n in range(conversations - half)
+                    ),
+                )
+                done = await _wait(
+                    lambda: (
+                        len(slack.of("chat.update")) - base_updates >= half
+                        and len(connector.messages()) - base_teams >= conversations - half
+                    ),
+                    timeout_s,
+                )
+                wall = time.perf_counter() - started
+                cpu_after, harness_cpu = cpu_seconds(server.pid), time.process_time() - harness_before
+                rss = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            for fake in (slack, connector, claude):
+                await fake.stop()
+    slack_answers = [u.get("text", "") for u in slack.of("chat.update")[base_updates:]]
+    teams_answers = [m.activity.get("text", "") for m in connector.messages()[base_teams:]]
+    answered_slack, answered_teams = len(slack_answers), len(teams_answers)
+    errors = list(load.errors)
+    if not done:
+        errors.append(
+            f"only {answered_slack + answered_teams} of {conversations} answered in {timeout_s:.0f} s"
+        )
+    # an answer that is not Claude's is an offline fallback: it counts as an error here
+    fallbacks = [t for t in slack_answers + teams_answers if "intended use and limits" not in t]
+    return {
+        "conversations": conversations,
+        "claude_s": CLAUDE_SECONDS,
+        "claude_calls": len(claude.requests) - base_claude,
+        "wall_s": wall,
+        "wall_over_claude": wall / CLAUDE_SECONDS,
+        "slack_ack_p50_ms": statistics.median(load.slack_ack_ms),
+        "slack_ack_p99_ms": percentile(load.slack_ack_ms, 0.99),
+        "teams_http_p99_ms": percentile(load.teams_http_ms, 0.99),
+        "answered": answered_slack + answered_teams,
+        "errors": len(errors) + len(fallbacks),
+        "error_details": errors[:10],
+        "peak_rss_mb": rss,
+        "serve_cpu_s": (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None,
+        "harness_cpu_s": harness_cpu,  # the fakes and the load generator, in this process
+    }
+
+
+async def _wait_healthy(session: aiohttp.ClientSession, url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("coach serve exited during start-up")
+        try:
+            async with session.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("coach serve did not become healthy in 60 s")
+
+
+async def _wait(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+# -- everything --------------------------------------------------------------------------------------
+
+
+async def run_all(rt: Runtime, conversations: int = 200, members: int = 10_000) -> dict[str, Any]:
+    eval_set = load_eval_set()
+    retrieval = []
+    for copies in (1, 20):
+        idx = rt.index if copies == 1 else Index(":memory:", rt.course, scaled_chunks(rt.index, copies))
+        ours, baseline = bench_retrieval(idx, eval_set, rounds=max(1, 10 // copies))
+        retrieval.append(
+            {
+                "chunks": idx.chunk_count,
+                "fts5_p50_ms": ours.p50_ms,
+                "fts5_p99_ms": ours.p99_ms,
+                "bm25_p50_ms": baseline.p50_ms,
+                "bm25_p99_ms": baseline.p99_ms,
+                "speedup_p50": baseline.p50_ms / ours.p50_ms,
+            }
+        )
+    turns = await bench_turns(rt)
+    concurrency = await bench_concurrency(conversations)
+    nudges = bench_nudges(rt.course, members).to_json()
+    return {
+        "machine": machine(),
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "retrieval": retrieval,
+        "turns": turns,
+        "concurrency": concurrency,
+        "nudges": nudges,
+    }

@@ -1,0 +1,310 @@
+"""Hardening: a bad-input corpus through every channel, faults (locked database, a killed server,
+duplicate deliveries) and secrets kept out of the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from adapters.console import inbound
+from bot.bench import free_port
+from bot.conversation import Coach
+from bot.messages import Action, Inbound
+from bot.testing.fake_anthropic import FakeAnthropic, Outcome
+from bot.testing.fake_connector import FakeConnector
+from bot.testing.fake_slack import BOT_USER, FakeSlack
+from flows.deps import Deps
+from tests import test_slack as slack_http
+from tests import test_teams as teams_http
+from tests.bad_inputs import FORGED_ACTIONS, OTHER_SECRET, TEXTS
+from tests.conftest import COACH
+
+LEAKS = ("Traceback", "Exception", "sqlite3.", 'File "', OTHER_SECRET)
+PINGS = ("<!channel>", "<!here>", "<!everyone>")
+
+
+def assert_clean(text: str) -> None:
+    for leak in LEAKS:
+        assert leak not in text, f"{leak!r} leaked into a reply: {text[:200]!r}"
+
+
+async def other_learner_works(coach: Coach, platform: str, user: str, conversation: str) -> None:
+    """Someone else's private work, which no input of the attacker may reveal."""
+    await coach.handle(Inbound(platform, user, conversation, "lab 1"))
+    await coach.handle(
+        Inbound(platform, user, conversation, f"The {OTHER_SECRET} plant has siloed sensor data.")
+    )
+    await coach.handle(Inbound(platform, user, conversation, "quiz 1"))
+
+
+def test_the_corpus_is_big_enough():
+    assert len(TEXTS) + len(FORGED_ACTIONS) >= 50
+
+
+# -- console ---------------------------------------------------------------------------------------
+
+
+async def test_bad_inputs_through_the_console(coach: Coach, course):
+    await other_learner_works(coach, "console", "other", "console:other")
+    other_session = (await coach.state("console:other"))["quiz"]["session"]
+    for text in TEXTS:
+        replies = await coach.handle(inbound("mallory", text))
+        assert replies, f"no reply to {text[:40]!r}"
+        for reply in replies:
+            assert_clean(reply.text)
+            assert not any(p in reply.text for p in PINGS)
+    forged = [Action.from_dict(a) if isinstance(a, dict) else None for a in FORGED_ACTIONS]
+    forged.append(Action("answer", "A", question="L1Q1", session=other_session))  # another user's quiz
+    for action in forged:
+        replies = await coach.handle(inbound("mallory", "" if action else "{}", action=action))
+        assert replies
+        for reply in replies:
+            assert_clean(reply.text)
+    assert coach.deps.store.attempts("console:other") == []  # nothing answered on their behalf
+
+
+# -- Slack -----------------------------------------------------------------------------------------
+
+
+async def test_bad_inputs_through_slack(tmp_path: Path):
+    slack = await FakeSlack().start()
+    runner, url = await slack_http.start_server(tmp_path, slack)
+    try:
+        from bot.server import COACH as COACH_KEY
+
+        coach = runner.app[COACH_KEY]
+        await other_learner_works(coach, "slack", "U0OTHER", "slack:D0OTHER")
+        other_session = (await coach.state("slack:D0OTHER"))["quiz"]["session"]
+        sent = 0
+        for text in TEXTS:
+            await slack_http.event(url, slack_http.dm(text, user="U0MAL"))
+            sent += 1
+            await slack.wait_for_total(sent)
+        question = {"ts": "1700000000.000009", "blocks": [], "text": ""}
+        payloads = [json.dumps(a) for a in FORGED_ACTIONS]
+        payloads.append(
+            json.dumps({"kind": "answer", "value": "A", "question": "L1Q1", "session": other_session})
+        )
+        for value in payloads:
+            assert await slack_http.click(url, question, "D0MAL", value, user="U0MAL") == 200
+            sent += 1
+            await slack.wait_for_total(sent)
+        await slack.wait_for_total(sent, settle=0.3)
+        outputs = [c.args for c in slack.calls if c.method.startswith("chat.")]
+        assert outputs
+        for args in outputs:
+            rendered = json.dumps(args, ensure_ascii=False)
+            assert_clean(rendered)
+            assert not any(p in rendered for p in PINGS), rendered[:200]
+        assert coach.deps.store.attempts("slack:U0OTHER") == []
+    finally:
+        await runner.cleanup()
+        await slack.stop()
+
+
+# -- Teams -----------------------------------------------------------------------------------------
+
+
+async def test_bad_inputs_through_teams(tmp_path: Path):
+    connector = await FakeConnector().start()
+    runner, url = await teams_http.start_server(tmp_path)
+    try:
+        from bot.server import COACH as COACH_KEY
+
+        coach = runner.app[COACH_KEY]
+        await other_learner_works(coach, "teams", "29:other", "teams:a:other")
+        other_session = (await coach.state("teams:a:other"))["quiz"]["session"]
+        expected = 0
+        for text in TEXTS:
+            status, _ = await teams_http.post(url, teams_http.activity(connector, text))
+            assert status in (200, 201)
+            expected += 1
+            await connector.wait_for_messages(expected)
+        forged = [
+            *FORGED_ACTIONS,
+            {"kind": "answer", "value": "A", "question": "L1Q1", "session": other_session},
+        ]
+        for data in forged:
+            await teams_http.post(url, teams_http.activity(connector, None, value={"coach": data}))
+            expected += 1
+            await connector.wait_for_messages(expected)
+        for sent in connector.messages():
+            assert_clean(json.dumps(sent.activity, ensure_ascii=False))
+        assert coach.deps.store.attempts("teams:29:other") == []
+    finally:
+        await runner.cleanup()
+        await connector.stop()
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+async def test_a_locked_database_is_waited_for_and_nothing_is_lost(coach: Coach, deps: Deps, tmp_path: Path):
+    blocker = sqlite3.connect(tmp_path / "coach.db", check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.6, blocker.commit)
+    release.start()
+    started = time.perf_counter()
+    replies = await coach.handle(inbound("ana", "What is a model card?", message_id="m-locked"))
+    release.join()
+    assert time.perf_counter() - started >= 0.5  # it waited for the lock instead of failing
+    assert replies[-1].citations
+    (row,) = list(deps.store.db["messages"].rows_where("delivery = ?", ["m-locked"]))
+    assert row["status"] == "answered"
+
+
+async def test_teams_resend_of_the_same_activity_gets_one_reply(tmp_path: Path):
+    connector = await FakeConnector().start()
+    runner, url = await teams_http.start_server(tmp_path)
+    try:
+        same = teams_http.activity(connector, "What is a model card?")
+        await teams_http.post(url, same)
+        await teams_http.post(url, same)
+        await teams_http.post(url, teams_http.activity(connector, "help"))
+        await connector.wait_for_messages(2)
+        await asyncio.sleep(0.3)
+        assert len(connector.messages()) == 2
+    finally:
+        await runner.cleanup()
+        await connector.stop()
+
+
+def serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(COACH), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+async def wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    import aiohttp
+
+    for _ in range(300):
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            async with aiohttp.ClientSession() as s, s.get(f"{url}/healthz") as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("coach serve did not start")
+
+
+async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_is_owned(
+    tmp_path: Path, coach_env: dict[str, str]
+):
+    slack, claude = await FakeSlack().start(), await FakeAnthropic().start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **coach_env,
+        "SLACK_BOT_TOKEN": slack_http.TOKEN,
+        "SLACK_SIGNING_SECRET": slack_http.SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "ANTHROPIC_API_KEY": "sk-ant-kill-test-0123456789",
+        "ANTHROPIC_BASE_URL": claude.url,
+        "COACH_LLM_TIMEOUT": "30",
+        "COACH_LLM_RETRIES": "0",
+    }
+    first = serve(env, port)
+    second = None
+    try:
+        await wait_healthy(url, first)
+        await slack_http.event(url, slack_http.dm("lab 1", user="U1"))
+        await slack.wait_for("chat.postMessage")
+        claude.default = Outcome(text="too late", delay_s=30)
+        await slack_http.event(url, slack_http.dm("Was the sensor data siloed from production?", user="U1"))
+        for _ in range(100):  # the turn is under way: the learner's words reached Claude
+            if claude.requests:
+                break
+            await asyncio.sleep(0.05)
+        assert claude.requests, "the turn never reached Claude"
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        claude.default = Outcome(
+            tool_input={
+                "covered": [],
+                "focus": "talent-skills",
+                "message": "Who built these pilots? [from Claude]",
+            }
+        )
+        second = serve(env, port)
+        await wait_healthy(url, second)
+        await slack_http.event(url, slack_http.dm("Who built the pilots, data scientists?", user="U1"))
+        # the intro, two "thinking" placeholders, then the notice and the lab reply after the restart
+        await slack.wait_for_total(5, timeout=20, settle=0.3)
+        texts = [p["text"] for p in slack.of("chat.postMessage")] + [
+            u["text"] for u in slack.of("chat.update")
+        ]
+        assert any("restarted before I could answer" in t and "sensor data siloed" in t for t in texts), texts
+        assert any("[from Claude]" in t for t in texts)  # the lab went on from its checkpoint
+        second.terminate()
+        output = second.communicate(timeout=20)[0] + (first.stdout.read() or "")
+        for secret in ("sk-ant-kill-test-0123456789", slack_http.TOKEN, slack_http.SECRET):
+            assert secret not in output
+    finally:
+        for proc in (first, second):
+            if proc and proc.poll() is None:
+                proc.kill()
+        await slack.stop()
+        await claude.stop()
+
+
+# -- secrets ----------------------------------------------------------------------------------------
+
+
+async def test_no_secret_reaches_any_log(tmp_path: Path, caplog):
+    slack, claude, connector = (
+        await FakeSlack().start(),
+        await FakeAnthropic().start(),
+        await FakeConnector().start(),
+    )
+    secrets = {
+        "ANTHROPIC_API_KEY": "sk-ant-api03-SECRETSECRET-abcdef",
+        "MicrosoftAppPassword": "teams-password-SECRET-42",
+    }
+    caplog.set_level(logging.DEBUG)
+    runner, url = await slack_http.start_server(
+        tmp_path, slack, ANTHROPIC_BASE_URL=claude.url, COACH_LLM_RETRIES=0, **secrets
+    )
+    try:
+        claude.script += [Outcome(status=529), Outcome(text="A model card documents a model [1].")]
+        await slack_http.event(url, slack_http.dm("What is a model card?"))
+        await slack_http.event(url, slack_http.dm("What is MLOps?"))
+        await slack_http.event(
+            url,
+            {
+                "type": "app_mention",
+                "user": "U1",
+                "channel": "C1",
+                "ts": "1.2",
+                "text": f"<@{BOT_USER}> what is a data mesh?",
+            },
+        )
+        await slack.wait_for("chat.update", 2)
+        status, _ = await slack_http.post(url, "{}", "application/json", {"X-Slack-Signature": "v0=bad"})
+        assert status == 401
+        logging.getLogger("slack_sdk.web").debug(
+            "Authorization: Bearer %s", slack_http.TOKEN
+        )  # as a library might
+    finally:
+        await runner.cleanup()
+        await slack.stop()
+        await claude.stop()
+        await connector.stop()
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert "brain fallback" in logged  # the run did log things, including an error path
+    for secret in (*secrets.values(), slack_http.TOKEN, slack_http.SECRET):
+        assert secret not in logged, f"{secret[:8]}… appeared in the logs"
