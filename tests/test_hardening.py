@@ -308,3 +308,20 @@ async def test_no_secret_reaches_any_log(tmp_path: Path, caplog):
     assert "brain fallback" in logged  # the run did log things, including an error path
     for secret in (*secrets.values(), slack_http.TOKEN, slack_http.SECRET):
         assert secret not in logged, f"{secret[:8]}… appeared in the logs"
+
+
+def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [str(COACH), "bench", "--conversations", "10", "--members", "300", "--results", str(results)],
+        capture_output=True,
+        text=True,
+        env=coach_env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(results.read_text())
+    assert {"machine", "retrieval", "turns", "concurrency", "nudges"} <= set(figures)
+    assert figures["concurrency"]["answered"] == 10 and figures["concurrency"]["errors"] == 0
+    assert figures["nudges"]["members"] == 300
+    assert "wall / Claude" in done.stdout and "Slack ack" in done.stdout
