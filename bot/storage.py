@@ -209,17 +209,14 @@ class Store:
     def touch_learner(self, learner: str, name: str | None, at: datetime) -> None:
         platform, _, user = learner.partition(":")
 
-        def work() -> None:
-            table = self.db["learners"]
-            existing = next(table.rows_where("id = ?", [learner]), None)
-            row = {"id": learner, "platform": platform, "user": user, "last_seen": now_iso(at)}
-            if name:
-                row["name"] = name
-            if existing is None:
-                row["first_seen"] = now_iso(at)
-            table.upsert(row, pk="id")
-
-        self._retry(work)
+        # Plain SQL on the hot path (every message): sqlite-utils' upsert introspects the table each call.
+        sql = (
+            "INSERT INTO learners (id, platform, user, name, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "last_seen = excluded.last_seen, name = coalesce(excluded.name, name)"
+        )
+        stamp = now_iso(at)
+        self._retry(lambda: self._conn.execute(sql, [learner, platform, user, name, stamp, stamp]))
 
     def record_inbound(
         self,
@@ -242,9 +239,12 @@ class Store:
             "replies": 0,
         }
 
+        columns = ", ".join(row)
+        sql = f"INSERT INTO messages ({columns}) VALUES ({', '.join('?' for _ in row)})"
+
         def work() -> int | None:
             try:
-                return self.db["messages"].insert(row).last_pk
+                return self._conn.execute(sql, list(row.values())).lastrowid
             except sqlite3.IntegrityError:
                 return None
 
@@ -348,14 +348,13 @@ class Store:
     def save_reference(self, learner: str, conversation: str, reference: dict, at: datetime) -> None:
         """Remember how to message a learner in a conversation later (Teams proactive messages)."""
         platform = learner.partition(":")[0]
-        row = {
-            "learner": learner,
-            "conversation": conversation,
-            "platform": platform,
-            "reference": json.dumps(reference),
-            "updated_at": now_iso(at),
-        }
-        self._retry(lambda: self.db["conversation_refs"].upsert(row, pk=("learner", "conversation")))
+        sql = (
+            "INSERT INTO conversation_refs (learner, conversation, platform, reference, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(learner, conversation) "
+            "DO UPDATE SET reference = excluded.reference, updated_at = excluded.updated_at"
+        )
+        values = [learner, conversation, platform, json.dumps(reference, sort_keys=True), now_iso(at)]
+        self._retry(lambda: self._conn.execute(sql, values))
 
     def references(self, learner: str) -> list[dict]:
         """The learner's stored conversation references, most recently used first."""

@@ -12,10 +12,13 @@ plainly that the lessons do not cover them.
 
 from __future__ import annotations
 
+import fcntl
 import math
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -182,12 +185,26 @@ class Index:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
         self._lock = threading.Lock()
         self.db = sqlite_utils.Database(self._conn)
-        self.rebuilt = self._ensure_built()
+        with self._build_lock():
+            self.rebuilt = self._ensure_built()
         self._n_chunks = self.db["chunks"].count
         self._df: dict[str, int] = {}
+
+    @contextmanager
+    def _build_lock(self) -> Iterator[None]:
+        """One builder at a time across processes (two clocks or a server starting together)."""
+        if str(self.path) == ":memory:":
+            yield
+            return
+        with open(f"{self.path}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @property
     def fingerprint(self) -> str:

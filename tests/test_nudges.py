@@ -330,7 +330,8 @@ async def test_two_clock_processes_at_once(slack, course: Course, coach_env, tmp
     clocks = [clock_process(env), clock_process(env)]
     while any(c.poll() is None for c in clocks):
         await asyncio.sleep(0.05)
-    assert all(c.returncode == 0 for c in clocks), [c.stdout.read() for c in clocks]
+    outputs = [c.stdout.read() for c in clocks]
+    assert all(c.returncode == 0 for c in clocks), "\n---\n".join(outputs)
     assert slack.channels_with() == {f"D{i}": 4 for i in range(1, 13)}
 
 

@@ -59,6 +59,7 @@ class CoachTeamsBot(TeamsActivityHandler):
     def __init__(self, coach: Coach, adapter: CloudAdapter, app_id: str | None):
         self.coach, self.adapter, self.app_id = coach, adapter, app_id or ""
         self.background: set[asyncio.Task] = set()
+        self._saved_refs: dict[tuple[str, str], dict] = {}  # what is already stored, to skip rewrites
 
     # -- inbound ----------------------------------------------------------------------------------
 
@@ -201,12 +202,11 @@ class CoachTeamsBot(TeamsActivityHandler):
         ):
             return
         reference = TurnContext.get_conversation_reference(activity).serialize()
-        self.coach.deps.store.save_reference(
-            f"{PLATFORM}:{user.id}",
-            f"{PLATFORM}:{activity.conversation.id}",
-            reference,
-            self.coach.deps.clock(),
-        )
+        reference.pop("activityId", None)  # changes every message; proactive sends never use it
+        key = (f"{PLATFORM}:{user.id}", f"{PLATFORM}:{activity.conversation.id}")
+        if self._saved_refs.get(key) != reference:
+            self.coach.deps.store.save_reference(*key, reference, self.coach.deps.clock())
+            self._saved_refs[key] = reference
 
 
 async def send_to_reference(
