@@ -7,6 +7,7 @@ schedules only. Everyone else sees only their own data, and is told so politely.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -235,8 +236,6 @@ class Admin:
 
     def _leave_teams(self, learner: str) -> None:
         """Drop the learner from every team list and drop the schedules they manage."""
-        import json
-
         for schedule in self.nudges.schedules():
             if schedule.manager == learner:
                 self.store.write(

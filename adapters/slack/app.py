@@ -20,7 +20,7 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
-from adapters.slack.sender import SlackSender, make_client
+from adapters.slack.sender import SlackSender, make_client, post_reply
 from bot.admin import is_admin_command
 from bot.conversation import Coach
 from bot.messages import Action, Choice, Inbound, Reply
@@ -75,7 +75,7 @@ class SlackReplies:
             await self.set_status("is thinking…")
             return
         response = await self.client.chat_postMessage(
-            channel=self.channel, thread_ts=self.thread_ts, text="_Thinking…_", **self._no_unfurl()
+            channel=self.channel, thread_ts=self.thread_ts, text="_Thinking…_"
         )
         self.placeholder = response.get("ts")
 
@@ -84,33 +84,17 @@ class SlackReplies:
             if reply.thinking:
                 continue
             body = blocks.render(reply)
-            if reply.image and not reply.ephemeral:
-                await self.client.files_upload_v2(
-                    channel=self.channel,
-                    thread_ts=self.thread_ts,
-                    content=reply.image,
-                    filename=reply.image_name or "chart.png",
-                    title=reply.image_name or "chart",
-                    initial_comment=body["text"],
-                )
-                continue
             if reply.ephemeral:
                 await self.client.chat_postEphemeral(
                     channel=self.channel, user=self.user, thread_ts=self.thread_ts, **body
                 )
-            elif self.placeholder:
+            elif self.placeholder and not reply.image:
                 await self.client.chat_update(channel=self.channel, ts=self.placeholder, **body)
                 self.placeholder = None
             else:
-                await self.client.chat_postMessage(
-                    channel=self.channel, thread_ts=self.thread_ts, **body, **self._no_unfurl()
-                )
+                await post_reply(self.client, self.channel, reply, self.thread_ts)
         if self.placeholder:  # nothing came after the placeholder: do not leave it dangling
             await self.client.chat_update(channel=self.channel, ts=self.placeholder, text="Done.")
-
-    @staticmethod
-    def _no_unfurl() -> dict[str, Any]:
-        return {"unfurl_links": False, "unfurl_media": False}
 
 
 def home_choices(coach: Coach) -> list[Choice]:

@@ -48,6 +48,26 @@ def make_client(token: str, api_url: str | None = None) -> AsyncWebClient:
     return client
 
 
+async def post_reply(
+    client: AsyncWebClient, channel: str, reply: Reply, thread_ts: str | None = None
+) -> None:
+    """Post one reply: Block Kit, or a chart upload with the text as its comment."""
+    body = blocks.render(reply)
+    if reply.image:
+        await client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            content=reply.image,
+            filename=reply.image_name or "chart.png",
+            title=reply.image_name or "chart",
+            initial_comment=body["text"],
+        )
+    else:
+        await client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **body
+        )
+
+
 class SlackSender:
     def __init__(self, client: AsyncWebClient):
         self.client = client
@@ -58,16 +78,7 @@ class SlackSender:
             opened = await self.client.conversations_open(users=user)
             channel = opened["channel"]["id"]
             for reply in replies:
-                if reply.image:
-                    await self.client.files_upload_v2(
-                        channel=channel,
-                        content=reply.image,
-                        filename=reply.image_name or "chart.png",
-                        title=reply.image_name or "chart",
-                        initial_comment=blocks.escape(reply.text)[: blocks.FALLBACK_LIMIT],
-                    )
-                else:
-                    await self.client.chat_postMessage(channel=channel, **blocks.render(reply))
+                await post_reply(self.client, channel, reply)
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             raise DeliveryError(f"slack: {error}", permanent=error in PERMANENT_ERRORS) from None
