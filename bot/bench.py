@@ -227,7 +227,7 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
         url = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-                await _wait_healthy(session, url, server)
+                await wait_healthy(url, server)
                 warm = Load([], [], [])  # first requests pay for auth.test and connection set-up
                 await asyncio.gather(
                     _slack_event(session, url, "UWARM", warm),
@@ -295,19 +295,21 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
     }
 
 
-async def _wait_healthy(session: aiohttp.ClientSession, url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("coach serve exited during start-up")
-        try:
-            async with session.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("coach serve did not become healthy in 60 s")
+async def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Wait until a `coach serve` process answers /healthz (fails if it exits first)."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError("coach serve exited during start-up")
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"coach serve did not become healthy in {timeout_s:.0f} s")
 
 
 async def _wait(predicate, timeout_s: float) -> bool:

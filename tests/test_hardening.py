@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from adapters.console import inbound
-from bot.bench import free_port
+from bot.bench import free_port, wait_healthy
 from bot.conversation import Coach
 from bot.messages import Action, Inbound
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
@@ -185,21 +185,6 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen) -> None:
-    import aiohttp
-
-    for _ in range(300):
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            async with aiohttp.ClientSession() as s, s.get(f"{url}/healthz") as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("coach serve did not start")
 
 
 async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_is_owned(

@@ -18,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import Runtime
 from bot.config import Settings
 from bot.server import create_app
+from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_slack import BOT_USER, FakeSlack
 from knowledge.loader import Course
@@ -43,11 +44,7 @@ async def start_server(tmp_path: Path, slack: FakeSlack, **env) -> tuple[web.App
         SLACK_API_URL=slack.api_url,
         **env,
     )
-    runner = web.AppRunner(create_app(Runtime(settings)))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    return await serve_on_loopback(create_app(Runtime(settings)))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.app import Runtime
 from bot.config import Settings
 from bot.server import TEAMS, create_app
+from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
 from knowledge.loader import Course
@@ -38,11 +39,7 @@ async def connector():
 
 async def start_server(tmp_path: Path, **env) -> tuple[web.AppRunner, str]:
     settings = Settings(_env_file=None, COACH_DATA_DIR=tmp_path / "data", **env)
-    runner = web.AppRunner(create_app(Runtime(settings)))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    return await serve_on_loopback(create_app(Runtime(settings)))
 
 
 @pytest.fixture

@@ -1,2 +1,16 @@
 """Stand-ins for the far side of every protocol — the Slack Web API, the Bot Framework Connector and
 the Anthropic Messages API — served over real HTTP on loopback. Used by the tests and by `coach bench`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve `app` on 127.0.0.1 at a free port; returns the runner (to clean up) and the base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"

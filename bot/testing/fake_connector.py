@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from bot.testing import serve_on_loopback
+
 
 @dataclass
 class Sent:
@@ -34,11 +36,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{target}", self._reply)
         app.router.add_put("/v3/conversations/{conversation}/activities/{target}", self._update)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, self.url = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:

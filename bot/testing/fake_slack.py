@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.testing import serve_on_loopback
+
 BOT_USER = "UCOACHBOT"
 BOT_ID = "BCOACH"
 TEAM = "T0001"
@@ -50,11 +52,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_post("/upload/{file}", self._upload)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, self.url = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:
