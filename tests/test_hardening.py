@@ -18,6 +18,7 @@ from adapters.console import inbound
 from bot.bench import free_port, wait_healthy
 from bot.conversation import Coach
 from bot.messages import Action, Inbound
+from bot.server import COACH as COACH_KEY
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
 from bot.testing.fake_slack import BOT_USER, FakeSlack
@@ -78,8 +79,6 @@ async def test_bad_inputs_through_slack(tmp_path: Path):
     slack = await FakeSlack().start()
     runner, url = await slack_http.start_server(tmp_path, slack)
     try:
-        from bot.server import COACH as COACH_KEY
-
         coach = runner.app[COACH_KEY]
         await other_learner_works(coach, "slack", "U0OTHER", "slack:D0OTHER")
         other_session = (await coach.state("slack:D0OTHER"))["quiz"]["session"]
@@ -117,8 +116,6 @@ async def test_bad_inputs_through_teams(tmp_path: Path):
     connector = await FakeConnector().start()
     runner, url = await teams_http.start_server(tmp_path)
     try:
-        from bot.server import COACH as COACH_KEY
-
         coach = runner.app[COACH_KEY]
         await other_learner_works(coach, "teams", "29:other", "teams:a:other")
         other_session = (await coach.state("teams:a:other"))["quiz"]["session"]

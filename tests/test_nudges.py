@@ -263,6 +263,16 @@ def seed_schedule(data_dir: Path, course: Course, members: list[str]) -> str:
     return schedule.id
 
 
+def clock_env(coach_env: dict[str, str], slack: FakeSlack) -> dict[str, str]:
+    """Environment for a `coach clock` process that sends through the fake Slack."""
+    return {
+        **coach_env,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": slack.api_url,
+    }
+
+
 def clock_process(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [str(COACH), "clock", "--once"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -274,12 +284,7 @@ async def test_clock_killed_mid_fan_out_restarts_without_duplicates(
 ):
     members = [f"slack:U{i}" for i in range(1, 9)]
     seed_schedule(tmp_path / "data", course, members)
-    env = {
-        **coach_env,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "s",
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = clock_env(coach_env, slack)
     slack.delay_s["chat.postMessage"] = 0.05
     first = clock_process(env)
     await slack.wait_for("chat.postMessage", 10, timeout=30)  # two members and a half are out
@@ -320,12 +325,7 @@ async def test_a_send_cut_off_mid_call_is_never_repeated(coach: Coach, deps: Dep
 async def test_two_clock_processes_at_once(slack, course: Course, coach_env, tmp_path):
     members = [f"slack:U{i}" for i in range(1, 13)]
     seed_schedule(tmp_path / "data", course, members)
-    env = {
-        **coach_env,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "s",
-        "SLACK_API_URL": slack.api_url,
-    }
+    env = clock_env(coach_env, slack)
     slack.delay_s["chat.postMessage"] = 0.01
     clocks = [clock_process(env), clock_process(env)]
     while any(c.poll() is None for c in clocks):
