@@ -7,6 +7,7 @@ from datetime import datetime
 from bot.messages import Action, Choice, Reply
 from bot.storage import now_iso
 from flows.deps import Deps
+from flows.drill import when
 
 HELP = """I'm your coach for *Building an AI-Ready Organization*. Here's what I can do:
 • *lab 1* … *lab 4* — a scenario you work through with me, ending in a debrief
@@ -78,7 +79,7 @@ def progress(deps: Deps, learner: str, now: datetime) -> Reply:
     review = f"*Reviews*\n• {due} due now, {unseen} question(s) never seen"
     upcoming = sorted(c["due"] for c in cards.values() if c["due"] > stamp)
     if upcoming:
-        review += f", next review {upcoming[0][:10]}"
+        review += f", next review {when(datetime.fromisoformat(upcoming[0]), now)}"
     lines.append(review)
     return Reply("\n".join(lines), choices=menu_choices(deps))
 
