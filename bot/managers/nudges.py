@@ -21,7 +21,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.messages import Reply
-from bot.storage import Store, now_iso
+from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 log = logging.getLogger("coach.nudges")

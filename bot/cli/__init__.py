@@ -422,7 +422,7 @@ def clock(
     """Run due weekly nudges and manager digests (Procfile `clock`). Safe to run twice at once."""
     import asyncio
 
-    from bot.dispatch import Dispatcher
+    from bot.managers.clock import Dispatcher
 
     _logging(True)
     rt = runtime()
@@ -455,7 +455,7 @@ def nudges(
     """Manage weekly nudges as a manager: weekly … for …, list, pause|resume|cancel|send-now ID."""
     import asyncio
 
-    from bot.dispatch import Dispatcher
+    from bot.managers.clock import Dispatcher
     from bot.messages import Inbound
 
     rt = runtime()
@@ -474,7 +474,7 @@ def report(
     png: Annotated[Path | None, typer.Option("--png", help="Also write the bar chart here.")] = None,
 ) -> None:
     """A team's latest weekly digest as a table (and optionally the chart as a PNG)."""
-    from bot.report import build_report, report_png
+    from bot.managers.report import build_report, report_png
 
     rt = runtime()
     chosen = [s for s in rt.nudges.schedules() if team.lower() in (s.id.lower(), s.team.lower())]
@@ -507,7 +507,7 @@ def bench_nudges_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Time to plan and enqueue a weekly nudge for a team, card selection included (goal: 10,000 < 2 s)."""
-    from bot.benchmarks import bench_nudges
+    from bench.nudges import bench_nudges
 
     result = bench_nudges(runtime().course, members, rounds)
     if as_json:
@@ -531,7 +531,7 @@ def bench_all(
         return
     import asyncio
 
-    from bot.bench import run_all
+    from bench.harness import run_all
 
     rt = runtime()
     rt.index  # noqa: B018 - build it before measuring
