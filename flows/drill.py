@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from fsrs import Card, Rating
 
-from bot.storage import now_iso
+from bot.store import now_iso
 from flows.deps import Deps
 
 TODAY = timedelta(hours=24)  # "missed today": a miss in the last day that has not been put right since
