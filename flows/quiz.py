@@ -215,7 +215,7 @@ def _final(deps: Deps, inbound: Inbound, quiz: QuizState) -> Reply:
             else f" You did not pass this time ({mark}% needed)."
         )
     if correct < total:
-        text += " What you missed comes back in your *drill*."
+        text += " What you missed comes first in your *drill* — try it now."
     else:
         text += " Every answer right."
     choices = [Choice("Drill", Action("command", "drill")), Choice("Progress", Action("command", "progress"))]

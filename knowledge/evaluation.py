@@ -181,14 +181,13 @@ class GuessScore:
         return self.right / self.asked if self.asked else 0.0
 
 
-async def quiz_guessers(coach, learners: int = 1) -> list[GuessScore]:
-    """Each guesser takes the four lesson quizzes and the module test through the real flow (the
-    `coach replay` driver, one scripted turn at a time), as `learners` different learners (each sees
-    the options in their own order); returns what each guesser scored over all of them."""
+async def quiz_guessers(coach, replay, learners: int = 1) -> list[GuessScore]:
+    """Each guesser takes the four lesson quizzes and the module test through the real flow, driven by
+    `replay` (the `coach replay` driver: `replay(coach, lines, out)`, one scripted turn at a time) as
+    `learners` different learners (each sees the options in their own order); returns what each
+    guesser scored over all of them."""
     import io
     import json
-
-    from adapters.console import replay
 
     out = io.StringIO()
 

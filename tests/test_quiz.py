@@ -91,6 +91,44 @@ async def test_answers_by_letter_number_and_option_text(learner: Learner, course
     assert "4 of 4" in learner.heard[-1].text
     attempts = learner.coach.deps.store.attempts("console:ana")
     assert [a["correct"] for a in attempts] == [1, 1, 1, 1]
+    assert [a["chosen"] for a in attempts] == [
+        q.correct_text for q in quiz.questions
+    ]  # the option, not a letter
+
+
+async def test_options_are_shown_in_each_learners_own_stable_order(coach, course: Course):
+    q = course.lesson_quiz(1).questions[0]
+    orders = set()
+    for name in ("ana", "ben", "chloe", "dev", "eve", "femi"):
+        learner = Learner(coach, name)
+        first = (await learner.say("quiz 1"))[-1]
+        await learner.say("stop")
+        again = (await learner.say("quiz 1"))[-1]
+        listed = [line for line in first.text.splitlines() if line.startswith("*") and ".* " in line]
+        assert listed == [line for line in again.text.splitlines() if line.startswith("*") and ".* " in line]
+        assert sorted(c.action.value for c in first.choices) == ["A", "B", "C", "D"]  # buttons carry options
+        orders.add(tuple(listed))
+        click = next(c.action for c in again.choices if c.action.value == q.answer)
+        reply = (await learner.click(click))[0]
+        assert q.feedback.correct in reply.text
+    assert len(orders) > 1  # not always the file's order
+
+
+def test_a_learner_who_knows_nothing_cannot_pass_by_guessing(tmp_path: Path, coach_env):
+    """`coach eval quiz` drives every guesser through the real flow (the replay driver)."""
+    done = subprocess.run(
+        [str(COACH), "eval", "quiz", "--json", "--learners", "2"],
+        capture_output=True,
+        text=True,
+        env=coach_env,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    scores = {g["guesser"]: g for g in figures["guessers"]}
+    assert scores["longest option"]["asked"] == 2 * 31
+    assert scores["longest option"]["best_learner"] <= 0.4
+    for letter in "ABCD":
+        assert scores[f"always {letter}"]["best_learner"] <= 0.3
 
 
 async def test_anything_else_gets_a_reminder_and_the_question_again(learner: Learner, course: Course):
@@ -155,6 +193,9 @@ async def test_a_missed_question_is_the_first_drill_question_right_after_the_qui
     await learner.say("quiz 3")
     for i, q in enumerate(quiz):
         await learner.say(learner.letter(q, wrong_letter(q)) if i == 2 else learner.letter(q))
+    assert "drill* — try it now" in learner.heard[-1].text
+    progress = (await learner.say("progress"))[-1].text
+    assert "1 due now" in progress and "next review in 10 minutes" in progress
     first = (await learner.say("drill"))[-1]
     assert first.question == quiz[2].id and quiz[2].stem in first.text
     # put right in the drill, it no longer jumps the queue

@@ -158,6 +158,7 @@ def eval_quiz(
     import asyncio
     import tempfile
 
+    from adapters.console import replay
     from bot.conversation import Coach
     from bot.store import Store
     from flows.brains.offline import OfflineBrain
@@ -172,7 +173,7 @@ def eval_quiz(
 
         async def main():
             async with Coach.open(deps, Path(tmp) / "checkpoints.db") as coach:
-                return await quiz_guessers(coach, learners)
+                return await quiz_guessers(coach, replay, learners)
 
         scores = asyncio.run(main())
         deps.store.close()
