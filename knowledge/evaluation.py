@@ -151,20 +151,28 @@ def _stem_words(options: dict[str, str], stem: str) -> str:
     return max(options, key=lambda k: len(asked & set(content_words(options[k]))))
 
 
+def _convergent(options: dict[str, str], stem: str) -> str:
+    """The option sharing the most words with the other options (the test-wise "convergence" cue)."""
+    words = {k: set(content_words(v)) for k, v in options.items()}
+    return max(options, key=lambda k: sum(len(words[k] & words[o]) for o in options if o != k))
+
+
 def _same(letter: str):
     return lambda options, stem: letter
 
 
-# Guessers that read only the screen. The longest-option and same-letter guessers are the ones the
-# items were revised against; the others are held out (never tuned on) to catch a new give-away.
+# Guessers that read only the screen. The "tuned" ones are those the items were revised against
+# (shortest option joined them: it was held out until it showed the right option was rarely the
+# shortest); the held-out ones were never tuned on, to catch a new give-away.
 GUESSERS: dict[str, tuple[str, object]] = {
     "longest option": ("tuned", _longest),
     "always A": ("tuned", _same("A")),
     "always B": ("tuned", _same("B")),
     "always C": ("tuned", _same("C")),
     "always D": ("tuned", _same("D")),
-    "shortest option": ("heldout", _shortest),
+    "shortest option": ("tuned", _shortest),
     "most stem words": ("heldout", _stem_words),
+    "most shared words": ("heldout", _convergent),
 }
 
 
