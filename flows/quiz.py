@@ -21,9 +21,6 @@ from knowledge.schema import LETTERS, Question
 
 DRILL = "drill"
 
-__all__ = ["answer", "drill_order", "question_reply", "review", "start", "stop"]
-
-
 # -- rendering -------------------------------------------------------------------------------------
 
 

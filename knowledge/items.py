@@ -63,8 +63,9 @@ def lesson_units(course: Course, lesson: int) -> dict[str, list[Unit]]:
     return units
 
 
-def _name_terms(concept: str) -> frozenset[str]:
-    return terms(re.sub(r"^(hybrid|centralized)\s*/?\s*", "", concept.lower()))
+def _named_by(concept: str, stem: frozenset[str]) -> bool:
+    """Whether the stem names the concept: every word of its title, or of one of its "A / B" names."""
+    return any(name and name <= stem for name in (terms(part) for part in concept.split("/")))
 
 
 def share(option: str, unit: Unit) -> float:
@@ -78,9 +79,7 @@ def echo_faults(course: Course, question: Question) -> list[str]:
     any other; a distractor must not borrow that concept's words."""
     every = [u for units in lesson_units(course, question.lesson).values() for u in units]
     stem = terms(question.stem)
-    named = {
-        u.concept for u in every if u.titled and _name_terms(u.concept) and _name_terms(u.concept) <= stem
-    }
+    named = {u.concept for u in every if u.titled and _named_by(u.concept, stem)}
     if not named:
         return []
     own = [u for u in every if u.concept in named]
@@ -94,7 +93,7 @@ def echo_faults(course: Course, question: Question) -> list[str]:
         if letter == question.answer and best_other and other >= ECHO and other > best_own:
             faults.append(f"right option {letter} is worded like the lesson's {best_other.concept!r}")
         if letter != question.answer and best_own >= ECHO:
-            faults.append(f"distractor {letter} is worded like the lesson's {' / '.join(sorted(named))!r}")
+            faults.append(f"distractor {letter} is worded like the lesson's {min(named, key=len)!r}")
     return faults
 
 
