@@ -203,6 +203,45 @@ def eval_retrieval(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         out.print(f"[dim]miss: {question} → {', '.join(got)}[/dim]", highlight=False)
 
 
+@eval_app.command("qa")
+def eval_qa(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="List every miss of the dev split.")] = False,
+) -> None:
+    """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml)."""
+    import asyncio
+
+    from flows.qa_eval import SPLITS, evaluate_split
+
+    deps = runtime().deps
+
+    async def main() -> list:
+        return [await evaluate_split(deps, split) for split in SPLITS]
+
+    reports = asyncio.run(main())
+    if as_json:
+        payload = {r.split: r.figures() for r in reports} | {"brain": deps.brain.name}
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    targets = {
+        "complete_answers": ">= 0.85",
+        "off_topic_declined": ">= 0.90",
+        "covered_wrongly_refused": "<= 0.05",
+        "recall@3": ">= 0.95",
+    }
+    table = Table(title=f"Q&A evaluation ({deps.brain.name} brain)")
+    table.add_column("metric")
+    for r in reports:
+        table.add_column(r.split, justify="right")
+    table.add_column("target (heldout)", justify="right")
+    for metric in reports[0].figures():
+        table.add_row(metric, *(str(r.figures()[metric]) for r in reports), targets.get(metric, ""))
+    out.print(table)
+    if misses:
+        for miss in reports[0].misses:
+            out.print(f"[dim]{miss}[/dim]", highlight=False, markup=False)
+
+
 @bench_app.command("retrieval")
 def bench_retrieval_cmd(
     rounds: Annotated[int, typer.Option(min=1, help="Passes over the evaluation queries.")] = 20,

@@ -22,6 +22,7 @@ FOLLOW_UP = re.compile(
 )
 FOLLOW_UP_WORDS = 8
 MARKER = re.compile(r"\[(\d+)\]")
+DECLINE = "The lessons don't cover"
 
 
 def retrieve(deps: Deps, text: str, previous: list[QATurn]) -> SearchResult:
@@ -45,7 +46,7 @@ def not_covered(result: SearchResult, deps: Deps) -> Reply:
         lessons = [doc.number for doc in deps.course.lessons if doc.number]
     closest = "; ".join(f"Lesson {n}: {deps.course.lesson(n).title}" for n in lessons[:2])
     return Reply(
-        "The lessons don't cover that, so I won't guess. "
+        f"{DECLINE} that, so I won't guess. "
         f"The closest material is in {closest}. Ask me about AI readiness, governance, talent and culture, "
         "or scaling AI — or say *help* to see what else I can do."
     )
@@ -66,22 +67,34 @@ def _citations(hits: list[Hit], cited: list[int], text: str) -> tuple[str, list[
     return re.sub(r"(\[\d+\])(\s*\1)+", r"\1", text).strip(), citations
 
 
+async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None) -> Reply:
+    """The reply to one question: grounded and cited, or a plain decline naming the closest lessons.
+
+    This is the one entry point for Q&A from any flow (the ask node, a question asked mid-quiz or
+    mid-lab); `previous` holds the conversation's earlier Q&A turns for follow-ups.
+    """
+    previous = previous or []
+    result = retrieve(deps, question, previous)
+    if not result.grounded:
+        return not_covered(result, deps)
+    history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
+    search = result.query if result.query != question else None
+    reply_answer = await deps.brain.answer(QAContext(question, result.hits, history, search))
+    text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text)
+    return Reply(text, citations=citations)
+
+
+def declined(reply: Reply) -> bool:
+    """Whether a Q&A reply declined (in whole or in part) rather than answered."""
+    return not reply.citations or reply.text.startswith(DECLINE)
+
+
 async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
     previous = list(state.get("qa") or [])
-    result = retrieve(deps, inbound.text, previous)
-    if not result.grounded:
-        reply = not_covered(result, deps)
-        answer_text = "(not covered)"
-    else:
-        history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
-        search = result.query if result.query != inbound.text else None
-        answer = await deps.brain.answer(QAContext(inbound.text, result.hits, history, search))
-        text, citations = _citations(result.hits, answer.cited, answer.text)
-        reply = Reply(text, citations=citations)
-        answer_text = text
+    reply = await answer(deps, inbound.text, previous)
     turn: QATurn = {
         "question": inbound.text,
-        "passages": [h.passage for h in result.hits],
-        "answer": answer_text,
+        "passages": [c.passage for c in reply.citations],
+        "answer": reply.text if reply.citations else "(not covered)",
     }
     return {"qa": [*previous, turn][-KEPT_TURNS:], "replies": [reply.to_dict()]}
