@@ -192,6 +192,7 @@ class Index:
             self.rebuilt = self._ensure_built()
         self._n_chunks = self.db["chunks"].count
         self._df: dict[str, int] = {}
+        self._vocab: list[str] | None = None
 
     @contextmanager
     def _build_lock(self) -> Iterator[None]:
@@ -242,6 +243,21 @@ class Index:
             ).fetchone()
             self._df[word] = row[0]
         return self._df[word]
+
+    def vocabulary(self) -> list[str]:
+        """Every word of the course text, for spotting misspellings."""
+        if self._vocab is None:
+            seen: set[str] = set()
+            for row in self._conn.execute("SELECT title, section, text FROM chunks"):
+                seen.update(words(" ".join(row)))
+            self._vocab = sorted(seen)
+        return self._vocab
+
+    def doc_freq(self, word: str) -> tuple[int, float]:
+        """How many chunks hold `word`, and its idf weight (rare words weigh more)."""
+        with self._lock:
+            df = self._doc_freq(word)
+        return df, self._idf(df)
 
     def _idf(self, df: int) -> float:
         return math.log((self._n_chunks + 1) / (df + 0.5))
