@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime
 from bot.messages import Inbound, Reply
 from flows import ask, info, lab, quiz
 from flows.deps import Deps
-from flows.router import parse_command
+from flows.router import is_question, parse_answer, parse_command
 from flows.state import CoachState, Intent
 
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
@@ -44,6 +44,8 @@ def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
         intent = parse_command(inbound.text) or {"name": "text"}
     if intent["name"] == "text":
         intent = {"name": {"lab": "lab_answer", "quiz": "answer"}.get(mode, "question")}
+        if mode == "quiz" and _asks_mid_quiz(state, runtime.context, inbound.text):
+            intent = {"name": "question"}
     nudged = intent["name"] == "question" and quiz.is_letter(inbound.text)
     if nudged and quiz.open_nudge(runtime.context, inbound.learner):  # a typed answer to a weekly nudge
         intent = {"name": "answer"}
@@ -96,7 +98,24 @@ async def quiz_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
 
 
 async def ask_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    return await ask.ask(state, runtime.context, Inbound.from_dict(state["inbound"]))
+    """A question; asked during a quiz, it is answered and the open quiz question shown again."""
+    deps = runtime.context
+    update = await ask.ask(state, deps, Inbound.from_dict(state["inbound"]))
+    open_quiz = state.get("quiz") if state.get("mode") == "quiz" else None
+    if open_quiz:
+        question = deps.course.question(open_quiz["questions"][open_quiz["index"]])
+        back = quiz.question_reply(question, open_quiz, note="Back to the quiz:")
+        update["replies"] = [*update["replies"], back.to_dict()]
+    return update
+
+
+def _asks_mid_quiz(state: CoachState, deps: Deps, text: str) -> bool:
+    """Whether a message typed during a quiz is a question about the lessons, not an answer."""
+    open_quiz = state.get("quiz")
+    if not open_quiz or not is_question(text):
+        return False
+    question = deps.course.question(open_quiz["questions"][open_quiz["index"]])
+    return parse_answer(text, question.options) is None
 
 
 async def info_node(state: CoachState, runtime: Runtime[Deps]) -> dict:

@@ -120,6 +120,19 @@ def parse_command(text: str) -> Intent | None:
     return None
 
 
+QUESTION_START = re.compile(
+    r"^(what|what's|whats|why|how|who|when|which|where|is|are|can|could|does|do|should|would|explain|"
+    r"define|tell me|remind me)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """A message that asks something ("what is a model card?") rather than answers or commands."""
+    text = text.strip()
+    return len(text.split()) >= 3 and bool(QUESTION_START.match(text))
+
+
 def parse_answer(text: str, options: dict[str, str]) -> str | None:
     """The option letter a learner means: a letter, a number, or (fuzzily) the option's own text."""
     norm = normalize(text)
