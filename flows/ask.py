@@ -15,7 +15,7 @@ from flows.deps import Deps
 from flows.shape import compose
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
-from knowledge.retrieval import Hit, SearchResult, content_words
+from knowledge.retrieval import Hit, SearchResult, content_words, words
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
@@ -24,7 +24,7 @@ PASSAGES = 4
 # is not covered when the course's unknown words weigh this much. Tuned on the dev split only.
 MIN_SUPPORT = 0.35
 MAX_UNKNOWN = 0.5
-PARTIAL_SHARE = 0.3
+PARTIAL_SHARE = 0.4
 TYPO_MIN = 5
 TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3
@@ -53,11 +53,13 @@ def retrieve(deps: Deps, text: str, previous: list[QATurn]) -> SearchResult:
 
 def searchable(deps: Deps, text: str) -> str:
     """The question with the course words it means: synonyms, abbreviations, misspellings fixed."""
-    extra = [load_vocabulary().expansion(text)]
-    for word in content_words(text):
+    vocab = load_vocabulary()
+    kept = [w for w in content_words(text) if w not in vocab.chat]
+    extra = [vocab.expansion(text)]
+    for word in kept:
         if len(word) >= TYPO_MIN and deps.index.doc_freq(word)[0] == 0:
             extra += difflib.get_close_matches(word, deps.index.vocabulary(), n=1, cutoff=TYPO_CUTOFF)
-    return " ".join([text, *filter(None, extra)])
+    return " ".join([*kept, *filter(None, extra)])
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ class Support:
     unknown_share: float
 
 
-def support(deps: Deps, text: str, covers: frozenset[str]) -> Support:
+def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Support:
+    """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`."""
     vocab = load_vocabulary()
+    said = " ".join(words(said))
     terms = [w for w in content_words(text) if w not in vocab.chat]
     total = held = missing = 0.0
     unknown: list[str] = []
@@ -82,7 +86,7 @@ def support(deps: Deps, text: str, covers: frozenset[str]) -> Support:
             unknown.append(term)
             missing += weight
             continue
-        if ({stem(term)} | {stem(m) for m in meant}) & covers:
+        if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
             held += weight
     if not total:
         return Support(0.0, [], 0.0)
@@ -139,8 +143,9 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     asked = result.query
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
     draft = compose(asked, result.hits, deps.course, set(stem_words(asked)), weights)
-    followed = not asked.startswith(question) and previous
-    found = support(deps, f"{previous[-1]['question']} {question}" if followed else question, draft.covers)
+    followed = bool(previous) and result.query != searchable(deps, question)
+    asked_alone = f"{previous[-1]['question']} {question}" if followed else question
+    found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))
     if not draft.text or found.share < MIN_SUPPORT or found.unknown_share >= MAX_UNKNOWN:
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]

@@ -36,6 +36,10 @@ SHAPES = {
         r"^(what'?s|whats|what is|what are|define|definition|meaning|explain)\b|\bmean\b"
     ),
 }
+RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to this much
+HEADING_WEIGHT = 0.75  # question words in the section heading count this much extra
+LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
+SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 SENTENCES_PER_TEXT = 2
 
@@ -72,44 +76,52 @@ def _weigh(stems: set[str], weights: Weights) -> float:
 def candidates(
     question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights
 ) -> list[Choice]:
-    """Every unit of the retrieved passages, scored for this question's words and shape."""
+    """Every unit of the retrieved passages, scored for this question's words and shape.
+
+    A unit scores for the question words it holds (weighted), its own title and its section's
+    heading, how well its passage ranked in the search, and how well its kind fits the shape asked.
+    """
     shape = question_shape(question)
-    seen: dict[str, int] = {}
+    best: dict[str, tuple[int, float]] = {}
     for n, hit in enumerate(hits, start=1):
-        seen.setdefault(hit.passage, n)
+        if hit.passage not in best:
+            best[hit.passage] = (n, hit.score)
+    top = max((score for _, score in best.values()), default=1.0) or 1.0
     found: list[Choice] = []
-    for passage, n in seen.items():
-        rank_bonus = 1.5 - 0.3 * (n - 1)
+    for passage, (n, passage_score) in best.items():
+        rank_bonus = RANK_WEIGHT * max(passage_score, 0.0) / top
         for unit in passage_units(course, passage):
-            title = _overlap(query, unit.title)
-            covers = _overlap(query, unit.searchable)
+            covers = _overlap(query, f"{unit.heading} {unit.searchable}")
             if not covers:
                 continue
-            score = _weigh(covers, weights) + 1.5 * _weigh(title, weights) + rank_bonus
+            heading = HEADING_WEIGHT * _weigh(_overlap(query, unit.heading), weights)
+            title = 1.5 * _weigh(_overlap(query, unit.title), weights) if unit.kind != "text" else 0
+            whole = bool(stem_words(unit.title)) and set(stem_words(unit.title)) <= query
+            score = _weigh(covers, weights) + heading + title + rank_bonus
             text = ""
             if unit.kind == "list":
-                item_hits = sum(1 for t, x in unit.items if _overlap(query, f"{t} {x}"))
-                score += {"list": 3, "comparison": 2, "recommendation": 2}.get(shape, 0)
-                score += 0.5 * min(item_hits, 4)
-                if shape in ("definition", "general", "number") and not title:
-                    score -= 2
+                digits = sum(1 for t, _ in unit.items if re.match(r"[$€£<>]?\d", t))
+                figures = digits >= len(unit.items) / 2
+                score += LIST_FIT.get(shape, -2)
+                if shape == "number" and figures:
+                    score += 3
+                elif figures:
+                    score -= 3
             elif unit.kind == "term":
-                whole = set(stem_words(unit.title)) <= query
                 score += (
                     3 if whole and shape in ("definition", "general", "comparison") else (1 if whole else -1)
                 )
             elif unit.kind == "item":
-                whole = bool(set(stem_words(unit.title))) and set(stem_words(unit.title)) <= query
-                score += 2 if whole else 0
+                score += 2 if whole else (-2 if shape == "list" else 0)
                 if shape == "number" and re.search(r"\d", unit.title + unit.text):
                     score += 1
             else:
                 text, covers = _best_sentences(unit.text, query, shape, weights)
                 if not text:
                     continue
-                score = (
-                    len(covers) + rank_bonus + (1.5 if shape == "number" and re.search(r"\d", text) else 0)
-                )
+                covers |= _overlap(query, unit.heading)
+                number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
+                score = _weigh(covers, weights) + heading + rank_bonus + number
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
 
@@ -121,6 +133,8 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
     for i, s in enumerate(said):
         got = _overlap(query, s)
         bonus = 0.5 if shape == "number" and re.search(r"\d", s) else 0
+        if shape == "list" and re.search(r":[^:]+,[^:]+,", s):  # an inline list: "causes: a, b, c"
+            bonus += 2
         if got:
             scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
@@ -170,6 +184,16 @@ class Draft:
     units: list[Unit]
 
 
+def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
+    """A sentence that announces a list ("…typically address four layers:") comes with the list."""
+    if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
+        return choice
+    lists = [c for c in ranked if c.unit.kind == "list" and c.unit.passage == choice.unit.passage]
+    if not lists:
+        return choice
+    return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
+
+
 def compose(
     question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights | None = None
 ) -> Draft:
@@ -178,6 +202,9 @@ def compose(
     ranked = candidates(question, hits, course, query, weights or {})
     if not ranked:
         return Draft("", [], frozenset(), [])
+    weights = weights or {}
+    total = _weigh(query, weights)
+    ranked = [_whole_list(c, ranked) for c in ranked]
     first = ranked[0]
     chosen = [first]
     covered = set(first.covers)
@@ -193,7 +220,9 @@ def compose(
         )
         if same_unit or not new:
             continue
-        if other.score < first.score * 0.5 and shape != "comparison":
+        if _weigh(set(new), weights) < SECOND_SHARE * total and shape != "comparison":
+            continue
+        if other.score < first.score * (0.25 if shape == "comparison" else 0.6):
             continue
         chosen.append(other)
         covered |= other.covers

@@ -10,16 +10,23 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def stem(word: str) -> str:
-    """A light English stemmer: enough to make plurals and verb forms meet."""
+    """A light English stemmer: enough to make plurals and verb forms meet ("stages", "stage" →
+    "stag"; "operating", "operate" → "operat")."""
     for suffix, replacement, min_len in (
         ("ies", "y", 5),
         ("ing", "", 6),
         ("ed", "", 5),
-        ("es", "", 5),
+        ("sses", "ss", 5),
+        ("xes", "x", 5),
+        ("ches", "ch", 6),
+        ("shes", "sh", 6),
         ("s", "", 4),
     ):
         if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
-            return word[: -len(suffix)] + replacement
+            word = word[: -len(suffix)] + replacement
+            break
+    if word.endswith("e") and len(word) >= 5:
+        word = word[:-1]
     return word
 
 

@@ -31,6 +31,11 @@ class Unit:
     note: str = ""  # an editorial note the answer must carry with the list
 
     @property
+    def heading(self) -> str:
+        """The section heading (the part of the label after the document)."""
+        return self.label.split(" · ", 1)[-1] if self.kind != "term" else ""
+
+    @property
     def searchable(self) -> str:
         """All the words of the unit, for matching a question against it."""
         return " ".join([self.title, self.text, *(f"{t} {x}" for t, x in self.items)])
