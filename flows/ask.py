@@ -9,7 +9,9 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from bot import answers
 from bot.messages import Citation, Inbound, Reply
+from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
 from flows.shape import compose
@@ -166,11 +168,24 @@ def declined(reply: Reply) -> bool:
 
 
 async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
+    """The ask node: answer, log the answer and offer 👍/👎 on it."""
     previous = list(state.get("qa") or [])
     reply = await answer(deps, inbound.text, previous)
+    passages = [c.passage for c in reply.citations]
     turn: QATurn = {
         "question": inbound.text,
-        "passages": [c.passage for c in reply.citations],
+        "passages": passages,
         "answer": reply.text if reply.citations else "(not covered)",
     }
-    return {"qa": [*previous, turn][-KEPT_TURNS:], "replies": [reply.to_dict()]}
+    if reply.citations:
+        turn["answer_id"] = answers.record_answer(
+            deps.store,
+            inbound.learner,
+            inbound.conversation,
+            inbound.text,
+            reply.text,
+            passages,
+            deps.clock(),
+        )
+        reply.choices = feedback.choices(turn["answer_id"])
+    return {"qa": [*previous, turn][-KEPT_TURNS:], "replies": [reply.to_dict()], "feedback_pending": None}

@@ -4,6 +4,8 @@ service is faked. Activities are posted as the Bot Framework Emulator posts them
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
 from knowledge.loader import Course
+from tests.conftest import COACH
 
 BOT = {"id": "28:coach-bot", "name": "coach"}
 ANA = {"id": "29:ana", "name": "Ana", "aadObjectId": "aad-ana"}
@@ -275,3 +278,38 @@ async def test_weekly_nudge_reaches_a_teams_member_proactively(
     with pytest.raises(DeliveryError) as never_met:
         await sender.deliver("teams:29:stranger", nudge_replies(course, ["L1Q1"], "nudge-2", "crew"))
     assert never_met.value.permanent
+
+
+async def test_card_thumbs_up_and_down_reach_coach_feedback(
+    tmp_path: Path, server, connector: FakeConnector, coach_env
+):
+    url, _ = server
+    await post(url, activity(connector, "What are the three talent tiers?"))
+    (answer,) = await connector.wait_for_messages(1)
+    card = card_of(answer)
+    assert "Translators" in card["body"][0]["text"]
+    assert [a["title"] for a in card["actions"]] == ["👍 Helpful", "👎 Not helpful"]
+    await post(url, activity(connector, None, value=submit(card, "👎 Not helpful")))
+    note = (await connector.wait_for_messages(2))[1]
+    assert "What was wrong" in note.activity["text"]
+    await post(url, activity(connector, "too long for a chat"))
+    await connector.wait_for_messages(3)
+
+    env = {**coach_env, "COACH_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [str(COACH), "feedback", "--json", "--as", "teams:29:ana"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    (row,) = payload["feedback"]
+    assert row["rating"] == "bad" and row["reason"] == "too long for a chat"
+    assert row["question"] == "What are the three talent tiers?" and payload["scope"] == "own"
+    assert payload["passages"] == {"lesson-3#talent-architecture": {"good": 0, "bad": 1}}
+
+    # changing one's mind: the same answer rated 👍 replaces the 👎
+    await post(url, activity(connector, None, value=submit(card, "👍 Helpful")))
+    await connector.wait_for_messages(4)
+    done = subprocess.run(
+        [str(COACH), "feedback", "--json", "--as", "teams:29:ana"], capture_output=True, text=True, env=env
+    )
+    assert [r["rating"] for r in json.loads(done.stdout)["feedback"]] == ["good"]
