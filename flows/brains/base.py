@@ -53,6 +53,7 @@ class QAContext:
     search: str | None = None  # what was searched, when a follow-up was read with the question before it
     course: Course | None = None  # the course, whose structure (lists, key terms) shapes the answer
     weights: dict[str, float] = field(default_factory=dict)  # query stem -> how telling it is
+    shaped: str = ""  # the answer units chosen for the question, rendered with their [n] markers
 
 
 @dataclass
