@@ -93,6 +93,12 @@ def doctor() -> None:
     out.print(table)
 
 
+def course_dir(path: Path | None) -> Path:
+    from knowledge.loader import CONTENT_DIR
+
+    return path or Settings().knowledge_dir or CONTENT_DIR
+
+
 @knowledge_app.command("check")
 def knowledge_check(
     path: Annotated[
@@ -110,6 +116,18 @@ def knowledge_check(
         f"ok: {len(course.lessons)} lessons, {len(course.readings)} supplementary readings, "
         f"{len(course.quizzes)} quizzes ({len(course.questions)} questions), {len(course.labs)} labs"
     )
+    from knowledge.fidelity import SEEDS_DIR, check_fidelity
+
+    if path is None and SEEDS_DIR.is_dir():
+        fidelity = check_fidelity(SEEDS_DIR, course_dir(path))
+        for problem in fidelity.problems:
+            out.print(str(problem), highlight=False, markup=False)
+        if fidelity.problems:
+            raise fail(f"{len(fidelity.problems)} seed sentence(s) missing from the course files")
+        out.print(
+            f"ok: fidelity to {SEEDS_DIR}: {fidelity.checked} seed sentences, "
+            f"{fidelity.removed} deliberately removed (knowledge/removed.yaml)"
+        )
 
 
 @knowledge_app.command("list")

@@ -26,8 +26,9 @@ import sqlite_utils
 
 from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
+from knowledge.units import is_heading
 
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 MAX_CHUNK_WORDS = 110
 # Column weights for bm25(): document title, section heading, text.
 WEIGHTS = (1.0, 4.0, 1.0)
@@ -132,7 +133,9 @@ def _section_blocks(section: Section) -> list[tuple[str, str]]:
     blocks: list[tuple[str, str]] = []
     buffer: list[str] = []
     for para in section.paragraphs:
-        if buffer and len(" ".join([*buffer, para]).split()) > MAX_CHUNK_WORDS:
+        # A heading paragraph ("Phase 2: Standardization") starts a chunk and stays with its text.
+        too_long = len(" ".join([*buffer, para]).split()) > MAX_CHUNK_WORDS
+        if buffer and not is_heading(buffer[-1]) and (too_long or is_heading(para)):
             blocks.append((section.heading, "\n\n".join(buffer)))
             buffer = []
         buffer.append(para)
