@@ -67,7 +67,8 @@ def lab_system(course: Course, lab: Lab) -> str:
         _doc, section = course.passage(ref)
         body = "\n".join([*section.paragraphs, *(f"{i.title}: {i.text}" for i in section.items)])
         stats = "; ".join(f"{s.value} {s.label}" for s in section.stats)
-        excerpts.append(f"### {course.cite(ref)}\n{body}" + (f"\nFigures: {stats}" if stats else ""))
+        note = f"\nEditorial note: {section.editorial_note}" if section.editorial_note else ""
+        excerpts.append(f"### {course.cite(ref)}\n{body}" + (f"\nFigures: {stats}" if stats else "") + note)
     lab_text = render(
         "lab",
         number=str(lab.number),
