@@ -9,7 +9,6 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from bot import answers
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
@@ -178,8 +177,7 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         "answer": reply.text if reply.citations else "(not covered)",
     }
     if reply.citations:
-        turn["answer_id"] = answers.record_answer(
-            deps.store,
+        turn["answer_id"] = deps.store.record_answer(
             inbound.learner,
             inbound.conversation,
             inbound.text,

@@ -3,7 +3,6 @@ one-line reason, which the reader's next message gives unless it is a question o
 
 from __future__ import annotations
 
-from bot import answers
 from bot.messages import Action, Choice, Inbound, Reply
 from flows.deps import Deps
 from flows.state import CoachState
@@ -30,7 +29,7 @@ def last_answer(state: CoachState) -> str | None:
 
 def rate(state: CoachState, deps: Deps, inbound: Inbound, rating: str, answer_id: str | None) -> dict:
     answer_id = answer_id or last_answer(state)
-    if not answer_id or not answers.rate(deps.store, answer_id, inbound.learner, rating, deps.clock()):
+    if not answer_id or not deps.store.rate_answer(answer_id, inbound.learner, rating, deps.clock()):
         note = "There's no answer of mine to rate yet — ask me something about the lessons first."
         return {"replies": [Reply(note, kind="notice", ephemeral=True).to_dict()]}
     text = THANKS[rating] + (f" {ASK_REASON}" if rating == "bad" else "")
@@ -45,6 +44,6 @@ def waiting_for_reason(state: CoachState, inbound: Inbound) -> bool:
 
 def reason(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
     pending = state.get("feedback_pending") or {}
-    answers.add_reason(deps.store, pending["answer"], inbound.learner, inbound.text)
+    deps.store.add_feedback_reason(pending["answer"], inbound.learner, inbound.text)
     reply = Reply("Noted — the course owner will see it. Thanks!", kind="notice", ephemeral=True)
     return {"feedback_pending": None, "replies": [reply.to_dict()]}

@@ -148,8 +148,10 @@ async def test_channel_mention_is_stripped_and_answered_in_the_thread(server, co
     await post(url, body)
     (answer,) = await connector.wait_for_messages(1)
     assert answer.verb == "reply" and answer.target == body["id"] and answer.conversation == CHANNEL["id"]
-    text = answer.activity["text"]
-    assert "Pilot Purgatory" in text and "[1] Lesson 1" in text
+    card = card_of(answer)  # an answer is a card: its text, its citations, 👍/👎
+    text = " ".join(b["text"] for b in card["body"])
+    assert "Pilot Purgatory" in text and "Lesson 1" in text and "[1]" in text
+    assert [a["title"] for a in card["actions"]] == ["👍 Helpful", "👎 Not helpful"]
     assert "<at>" not in text and "coach</at>" not in text
     # a quiz in the channel is refused: answers stay private
     await post(url, activity(connector, "<at>coach</at> quiz 1", CHANNEL, entities=[mention]))
@@ -199,7 +201,7 @@ async def test_slow_claude_is_answered_proactively_after_the_request(
         status, took = await post(url, activity(connector, "What is a model card?"))
         assert status in (200, 201) and took < 1.5
         (answer,) = await connector.wait_for_messages(1)
-        assert "A model card documents a model [1]" in answer.activity["text"]
+        assert "A model card documents a model [1]" in card_of(answer)["body"][0]["text"]
         assert answer.conversation == PERSONAL["id"]
     finally:
         await runner.cleanup()
@@ -256,8 +258,8 @@ async def test_weekly_nudge_reaches_a_teams_member_proactively(
     server, connector: FakeConnector, course: Course
 ):
     from adapters.teams.bot import TeamsSender
-    from bot.dispatch import nudge_replies
-    from bot.nudges import DeliveryError
+    from bot.managers.clock import nudge_replies
+    from bot.managers.nudges import DeliveryError
 
     url, runner = server
     await post(url, activity(connector, "help"))
