@@ -143,7 +143,7 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
         return not_covered(result, deps)
     asked = result.query
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
-    draft = compose(asked, result.hits, deps.course, set(stem_words(asked)), weights)
+    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights)
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))

@@ -13,6 +13,7 @@ from knowledge.loader import Course
 from knowledge.retrieval import Hit
 from knowledge.text import sentences, stem_words
 from knowledge.units import Unit, passage_units
+from knowledge.vocabulary import load_vocabulary
 
 SHAPES = {
     "comparison": re.compile(
@@ -41,6 +42,9 @@ HEADING_WEIGHT = 0.75  # question words in the section heading count this much e
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
+MAX_UNITS = 3  # a comparison may need one unit per side
+# What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
+COMPARED = r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
 SENTENCES_PER_TEXT = 2
 
 
@@ -184,6 +188,29 @@ class Draft:
     units: list[Unit]
 
 
+def comparison_sides(question: str) -> list[set[str]]:
+    """The things a comparison question compares ("COE vs federated" → {coe…}, {federat…}), each as
+    stems, with the course words they stand for."""
+    vocab = load_vocabulary()
+    parts = re.split(COMPARED, question.lower())
+    sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) for p in parts]
+    return [side for side in sides if side] if len(sides) > 1 else []
+
+
+def _says(choice: Choice) -> set[str]:
+    """The stems a chosen unit's own words hold (not its section heading)."""
+    return set(stem_words(choice.text or choice.unit.searchable))
+
+
+def _within(choice: Choice, chosen: list[Choice]) -> bool:
+    """Whether a unit is already given: the same unit, or an item of a list already given whole."""
+    return any(
+        choice.unit == c.unit
+        or (c.unit.kind == "list" and choice.unit.kind == "item" and choice.unit.passage == c.unit.passage)
+        for c in chosen
+    )
+
+
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     """A sentence that announces a list ("…typically address four layers:") comes with the list."""
     if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
@@ -209,20 +236,26 @@ def compose(
     chosen = [first]
     covered = set(first.covers)
     shape = question_shape(question)
+    if shape == "comparison":
+        sides = comparison_sides(question)
+        for i, side in enumerate(sides):
+            own = side - set().union(*(other for j, other in enumerate(sides) if j != i)) or side
+            telling = max(own, key=lambda stem: weights.get(stem, 1.0))
+            if any(telling in _says(c) for c in chosen):
+                continue
+            other = next((c for c in ranked if telling in _says(c) and not _within(c, chosen)), None)
+            if other is not None and len(chosen) < MAX_UNITS:
+                chosen.append(other)
+                covered |= other.covers
     for other in ranked[1:]:
         if len(chosen) >= 2:
             break
         new = other.covers - covered
-        same_unit = other.unit == first.unit or (
-            first.unit.kind == "list"
-            and other.unit.passage == first.unit.passage
-            and other.unit.kind == "item"
-        )
-        if same_unit or not new:
+        if _within(other, chosen) or not new:
             continue
-        if _weigh(set(new), weights) < SECOND_SHARE * total and shape != "comparison":
+        if _weigh(set(new), weights) < SECOND_SHARE * total:
             continue
-        if other.score < first.score * (0.25 if shape == "comparison" else 0.6):
+        if other.score < first.score * 0.6:
             continue
         chosen.append(other)
         covered |= other.covers

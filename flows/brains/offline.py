@@ -110,8 +110,8 @@ class OfflineBrain:
     async def answer(self, ctx: QAContext) -> Answer:
         """The answer unit(s) of the retrieved passages that the question asks for, given whole and
         cited (see flows.shape); without the course's structure, the best matching sentences."""
-        question = ctx.search or ctx.question
-        query = set(stem_words(question))
+        question = ctx.question
+        query = set(stem_words(ctx.search or ctx.question))
         said = " ".join(turn.get("answer", "") for turn in ctx.history)
         if ctx.course is not None:
             draft = compose(question, ctx.hits, ctx.course, query, ctx.weights)
