@@ -26,6 +26,7 @@ PASSAGES = 4
 MIN_SUPPORT = 0.35
 MAX_UNKNOWN = 0.5
 PARTIAL_SHARE = 0.4
+PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
 TYPO_MIN = 5
 TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3
@@ -70,6 +71,14 @@ class Support:
     share: float  # of the question's weight, what the chosen units hold
     unknown: list[str]  # the question's words the course never uses
     unknown_share: float
+    held_terms: int = 0  # how many of the question's words the chosen units hold
+
+    @property
+    def partial(self) -> bool:
+        """Part of the question is a topic the lessons treat in full ("EU AI Act" in "EU AI Act fine
+        amounts"), the rest something they never mention: answer the part, name the rest."""
+        known = 1.0 - self.unknown_share
+        return self.held_terms >= 2 and known >= PARTIAL_KNOWN and self.share >= 0.95 * known
 
 
 def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Support:
@@ -78,6 +87,7 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     said = " ".join(words(said))
     terms = [w for w in content_words(text) if w not in vocab.chat]
     total = held = missing = 0.0
+    held_terms = 0
     unknown: list[str] = []
     for term in terms:
         df, weight = deps.index.doc_freq(term)
@@ -89,9 +99,10 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
             continue
         if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
             held += weight
+            held_terms += 1
     if not total:
         return Support(0.0, [], 0.0)
-    return Support(held / total, unknown, missing / total)
+    return Support(held / total, unknown, missing / total, held_terms)
 
 
 def not_covered(result: SearchResult, deps: Deps) -> Reply:
@@ -113,7 +124,12 @@ def _citations(hits: list[Hit], cited: list[int], text: str, course: Course) -> 
     """Keep the cited hits (or the best one), one number per passage, and rewrite the markers."""
     renumber: dict[int, int] = {}
     citations: list[Citation] = []
-    for n in cited or [1]:
+
+    def first_mention(n: int) -> int:
+        at = text.find(f"[{n}]")
+        return at if at >= 0 else len(text)
+
+    for n in sorted(cited or [1], key=first_mention):
         hit = hits[n - 1]
         same = next((c for c in citations if c.passage == hit.passage), None)
         if same is None:
@@ -147,7 +163,11 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))
-    if not draft.text or found.share < MIN_SUPPORT or found.unknown_share >= MAX_UNKNOWN:
+    if (
+        not draft.text
+        or found.share < MIN_SUPPORT
+        or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
+    ):
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
@@ -156,7 +176,7 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
     if found.unknown and found.unknown_share >= PARTIAL_SHARE:
-        gap = ", ".join(found.unknown[:3])
+        gap = " ".join(found.unknown[:3])
         text = f"{DECLINE} {gap} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 

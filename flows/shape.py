@@ -16,13 +16,13 @@ from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
 SHAPES = {
-    "comparison": re.compile(
-        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|pros|cons|"
-        r"trade-?offs?|better)\b|\bor\b.*\?"
-    ),
     "recommendation": re.compile(
         r"\b(should (we|i|you|my|our)|which (one|model|structure|approach|option)|recommend|"
         r"(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|right (for|choice))\b"
+    ),
+    "comparison": re.compile(
+        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|pros|cons|"
+        r"trade-?offs?|better)\b|\bor\b.*\?"
     ),
     "number": re.compile(
         r"\b(how (many|much|long|big|often|fast)|what (percent|percentage|share|proportion|fraction)|"
@@ -42,6 +42,7 @@ HEADING_WEIGHT = 0.75  # question words in the section heading count this much e
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
+LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
 COMPARED = r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
@@ -160,7 +161,9 @@ def render(choice: Choice, room: int = MAX_CHARS) -> str:
     """One unit as chat text with its citation marker; lists as bullets, never ending on a colon."""
     unit, mark = choice.unit, f"[{choice.hit}]"
     if unit.kind == "list":
-        lead = sentences(unit.text.strip())[-1] if unit.text.strip() else ""
+        lead = unit.text.strip()
+        if len(lead) > LEAD_CHARS:  # a long lead-in keeps the sentence that announces the list
+            lead = sentences(lead)[-1]
         if lead == unit.title or not lead:
             lead = f"*{unit.title}*"
         lead = lead.rstrip(":").rstrip() + ":"
@@ -211,6 +214,24 @@ def _within(choice: Choice, chosen: list[Choice]) -> bool:
     )
 
 
+def _fit(chosen: list[Choice], query: set[str]) -> str:
+    """For a situation ("we're just starting"), the list item whose own sentence matches it best,
+    named first: the recommendation, before the options it is chosen from."""
+    for choice in chosen:
+        if choice.unit.kind != "list" or len(choice.unit.items) < 2:
+            continue
+        best: tuple[int, str, str] = (0, "", "")
+        shared = set.intersection(*(set(stem_words(x)) for _, x in choice.unit.items))
+        for title, text in choice.unit.items:
+            for sentence in sentences(text):
+                hits = len((query & set(stem_words(sentence))) - shared - set(stem_words(title)))
+                if hits > best[0]:
+                    best = (hits, title, sentence)
+        if best[0]:
+            return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
+    return ""
+
+
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     """A sentence that announces a list ("…typically address four layers:") comes with the list."""
     if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
@@ -259,7 +280,7 @@ def compose(
             continue
         chosen.append(other)
         covered |= other.covers
-    parts = []
+    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
     room = MAX_CHARS
     for choice in chosen:
         part = render(choice, room)
