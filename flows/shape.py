@@ -107,6 +107,8 @@ def candidates(
             if unit.kind == "list":
                 digits = sum(1 for t, _ in unit.items if re.match(r"[$€£<>]?\d", t))
                 figures = digits >= len(unit.items) / 2
+                if shape == "list":  # "the phases … with costs": the blocks' own lines count too
+                    score += _weigh(_overlap(query, " ".join(unit.details)) - covers, weights)
                 score += LIST_FIT.get(shape, -2)
                 if shape == "number" and figures:
                     score += 3
@@ -157,8 +159,10 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
     return " ".join(said[i] for i in keep), covers
 
 
-def render(choice: Choice, room: int = MAX_CHARS) -> str:
-    """One unit as chat text with its citation marker; lists as bullets, never ending on a colon."""
+def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozenset()) -> str:
+    """One unit as chat text with its citation marker; lists as bullets, never ending on a colon.
+    Items of a list of headed blocks ("Phase 1: …") add the lines of their block that hold what the
+    question asks beyond the list itself ("…with costs" → each phase's cost line)."""
     unit, mark = choice.unit, f"[{choice.hit}]"
     if unit.kind == "list":
         lead = unit.text.strip()
@@ -168,6 +172,11 @@ def render(choice: Choice, room: int = MAX_CHARS) -> str:
             lead = f"*{unit.title}*"
         lead = lead.rstrip(":").rstrip() + ":"
         full = [_bullet(t, x) for t, x in unit.items]
+        extra = query - set(stem_words(f"{unit.heading} {unit.title} {unit.text}"))
+        if unit.details and extra:
+            for i, detail in enumerate(unit.details):
+                asked = [ln.strip().lstrip("• ") for ln in detail.split("\n") if extra & set(stem_words(ln))]
+                full[i] += "".join(f" — {ln}" for ln in asked[:2] if ln not in full[i])
         if len("\n".join(full)) > room:
             full = [_bullet(t, sentences(x)[0] if x else "") for t, x in unit.items]
         text = f"{lead} {mark}\n" + "\n".join(full)
@@ -283,7 +292,7 @@ def compose(
     parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
     room = MAX_CHARS
     for choice in chosen:
-        part = render(choice, room)
+        part = render(choice, room, frozenset(query))
         room -= len(part)
         parts.append(part)
     text = "\n".join(parts).strip()

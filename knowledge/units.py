@@ -29,6 +29,7 @@ class Unit:
     text: str  # the body: the item's text, the definition, the paragraph, or a list's lead-in
     items: tuple[tuple[str, str], ...] = ()  # a list's (title, text) items, in order
     note: str = ""  # an editorial note the answer must carry with the list
+    details: tuple[str, ...] = ()  # a list of headed blocks: each block's full text, item by item
 
     @property
     def heading(self) -> str:
@@ -92,7 +93,8 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             blocks[-1][1].append(para)
     if len(blocks) >= 2:
         items = tuple((title, _first_line(body)) for title, body in blocks)
-        units.append(Unit(ref, label, "list", section.heading, section.heading, items))
+        details = tuple("\n".join(body) for _, body in blocks)
+        units.append(Unit(ref, label, "list", section.heading, section.heading, items, details=details))
         for title, body in blocks:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     for para in paragraphs:
