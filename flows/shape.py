@@ -39,6 +39,7 @@ SHAPES = {
 }
 RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to this much
 HEADING_WEIGHT = 0.75  # question words in the section heading count this much extra
+TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
@@ -109,7 +110,12 @@ def candidates(
                 figures = digits >= len(unit.items) / 2
                 if shape == "list":  # "the phases … with costs": the blocks' own lines count too
                     score += _weigh(_overlap(query, " ".join(unit.details)) - covers, weights)
-                score += LIST_FIT.get(shape, -2)
+                names = f"{unit.heading} {unit.title} {unit.text} " + " ".join(t for t, _ in unit.items)
+                strong = {q for q in query if weights.get(q, 1.0) >= TELLING_IDF}
+                items_hit = sum(1 for t, x in unit.items if _overlap(strong, f"{t} {x}"))
+                telling = _overlap(strong, names)
+                about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
+                score += LIST_FIT.get(shape, -2) if about_it else -2
                 if shape == "number" and figures:
                     score += 3
                 elif figures:

@@ -97,3 +97,16 @@ async def test_a_near_miss_sharing_course_words_is_declined(learner: Learner):
     ):
         reply = (await learner.say(question))[-1]
         assert reply.citations == [] and "don't cover" in reply.text
+
+
+async def test_a_partly_covered_question_says_what_is_not_covered_and_what_is(learner: Learner):
+    reply = (await learner.say("What are the EU AI Act fine amounts?"))[-1]
+    assert reply.text.startswith("The lessons don't cover fine amounts")
+    assert "EU AI Act" in reply.text.split("What they do say:")[1] and reply.citations
+
+
+async def test_a_situation_question_leads_with_what_the_lessons_recommend(learner: Learner):
+    reply = (await learner.say("We are new to AI: centralized COE, federated model or hub-and-spoke?"))[-1]
+    first_line = reply.text.splitlines()[0]
+    assert "Centralized COE" in first_line and "early-stage" in first_line
+    assert "Federated Model" in reply.text and "Hub-and-Spoke" in reply.text
