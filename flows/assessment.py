@@ -99,6 +99,24 @@ IDK = re.compile(
     r"no se|pass)\b",
     re.IGNORECASE,
 )
+DISMISSAL = re.compile(
+    r"\b(?:doesn'?t|does not|don'?t|do not|won'?t|isn'?t|is not|aren'?t|are not)\s+(?:really\s+)?"
+    r"(?:matter|need|necessary|needed|important|relevant|required"
+    r"|an? (?:real )?(?:issue|problem|concern|thing))\b"
+    r"|\bnot (?:really )?(?:an? )?(?:real )?(?:issue|problem|needed|necessary|important|relevant|required)\b"
+    r"|\bno (?:real )?need\b|\b(?:no|nobody|no one)\s+(?:\w+\s+)?needs? to\b"
+    r"|\b(?:pointless|overkill|irrelevant|waste of (?:time|money)|a fad|unnecessary|not worth)\b"
+    r"|\bdon'?t think\b[^.]*\b(?:matters?|is an? (?:issue|problem))\b|\bisn'?t\b[^.]*\bat all\b",
+    re.IGNORECASE,
+)
+CONTRAST = re.compile(r"\b(?:but|instead|rather|what matters|matters more|what counts)\b", re.IGNORECASE)
+OVERCLAIM = re.compile(
+    r"\b(?:just|only|all|every|everything|everyone|automatic(?:ally)?|always|never|forever|more|at once|"
+    r"same day|day one|enough|alone|by itself|itself|no|not|nobody|none|nothing|without|skip|forget)\b|n't\b",
+    re.IGNORECASE,
+)
+CONFIDENT_WRONG = 0.5  # a misconception without a dismissive or absolute word needs this much
+DISMISSED_MIN = 0.12  # a dismissal counts against the point it most likely talks about, above this
 FIRST_PERSON_CLAIM = re.compile(r"\b(i'?d|i would|i think|we|they|should|must|need|my)\b", re.IGNORECASE)
 FUNCTION_WORDS = frozenset(
     [
@@ -255,10 +273,14 @@ class Assessment:
 
 
 def is_term_list(text: str) -> bool:
-    """A bare list of terms: several items and almost no words that make a claim."""
+    """A bare list of terms: several items and almost no words that make a claim, or a sentence that
+    only strings short items together ("I'd look at data, talent, culture and KPIs") with no reason."""
     toks = words(text)
     if len(toks) < 2:
         return False
+    items = [len(words(s)) for s in re.split(r"[,;/]|\band\b|\bor\b", text) if words(s)]
+    if len(items) >= 4 and sorted(items)[len(items) // 2] <= 2 and not REASON.search(text):
+        return True
     segments = [s for s in re.split(r"[,;/\n]|\.\s|\band\b|:", text) if s.strip()]
     function = sum(1 for t in toks if t in FUNCTION_WORDS)
     if function / len(toks) > 0.12:
@@ -406,9 +428,12 @@ class LabAssessor:
         scores = self.scores(text)
         credits: list[Credit] = []
         wrong: list[Wrong] = []
+        absolute = bool(OVERCLAIM.search(text))
+        dismissed = self._dismissed(text, scores)
         for point in self.lab.rubric:
             ok, bad = scores.get(f"ok:{point.id}", 0.0), scores.get(f"wrong:{point.id}", 0.0)
-            if bad >= WRONG_THRESHOLD and bad >= ok:
+            flagged = bad >= WRONG_THRESHOLD and bad >= ok and (absolute or bad >= CONFIDENT_WRONG)
+            if flagged or point.id == dismissed:
                 misconception = self._closest_misconception(point.id, text)
                 wrong.append(Wrong(point.id, misconception, self._evidence(text, point.id, "wrong"), bad))
             elif ok >= CREDIT_THRESHOLD:
@@ -417,6 +442,17 @@ class LabAssessor:
         credits.sort(key=lambda c: -c.confidence)
         wrong.sort(key=lambda w: -w.confidence)
         return Assessment("answer", credits[:MAX_POINTS_PER_TURN], wrong[:1])
+
+    def _dismissed(self, text: str, scores: dict[str, float]) -> str | None:
+        """The point a dismissive claim ("X doesn't matter", "no need for Y") is about, if any: a
+        negated claim is a misconception, never credit."""
+        if not DISMISSAL.search(text) or CONTRAST.search(text):
+            return None
+        best = max(
+            self.lab.rubric, key=lambda p: max(scores.get(f"ok:{p.id}", 0), scores.get(f"wrong:{p.id}", 0))
+        )
+        top = max(scores.get(f"ok:{best.id}", 0), scores.get(f"wrong:{best.id}", 0))
+        return best.id if top >= DISMISSED_MIN else None
 
     def _closest_misconception(self, point_id: str, text: str) -> str:
         point = self.lab.point(point_id)

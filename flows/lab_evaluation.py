@@ -150,38 +150,46 @@ def load_personas(path: Path = PERSONAS) -> list[dict]:
 
 
 async def run_persona(course: Course, index, brain, script: dict) -> PersonaRun:
-    """One scripted learner through the real coach (graph, checkpoints, store), then `finish`."""
-    from adapters.console import inbound
-    from bot.conversation import Coach
+    """One scripted learner through the whole coach graph (router, lab flow, checkpoints, store),
+    then `finish`."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from bot.messages import Inbound, Reply
     from bot.store import Store
     from flows.deps import Deps
+    from flows.graph import build_graph
 
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "console:learner"}}
     with tempfile.TemporaryDirectory() as tmp:
         deps = Deps(course=course, index=index, store=Store(Path(tmp) / "coach.db"), brain=brain)
+
+        async def say(text: str) -> list[Reply]:
+            inbound = Inbound(platform="console", user="learner", conversation="console:learner", text=text)
+            result = await graph.ainvoke(
+                {"inbound": inbound.to_dict(), "replies": [], "intent": {}}, config=config, context=deps
+            )
+            return [Reply.from_dict(r) for r in result.get("replies", [])]
+
         transcript: list[tuple[str, str]] = []
         wrong_turns = corrected = 0
-        async with Coach.open(deps, Path(tmp) / "checkpoints.db") as coach:
-            await coach.handle(inbound("learner", f"lab {script['lab']}"))
-            for text in [*script["turns"], "finish"]:
-                replies = await coach.handle(inbound("learner", text))
-                said = "\n".join(r.text for r in replies)
-                transcript.append((text, said))
-                if script["persona"] == "confidently-wrong" and text != "finish":
-                    wrong_turns += 1
-                    reply = replies[-1] if replies else None
-                    corrected += bool(
-                        reply
-                        and "correct one thing" in reply.text
-                        and reply.citations
-                        and "[1]" in reply.text
-                    )
-            runs = deps.store.lab_runs("console:learner")
-        score = round(runs[-1]["score"] or 0) if runs and runs[-1]["finished_at"] else 0
-        coach_lines = [said for _, said in transcript if "Debrief" not in said]
-        repeats = len(coach_lines) - len(set(coach_lines))
-        return PersonaRun(
-            script["lab"], script["persona"], score, repeats, wrong_turns, corrected, transcript
-        )
+        await say(f"lab {script['lab']}")
+        for text in [*script["turns"], "finish"]:
+            replies = await say(text)
+            said = "\n".join(r.text for r in replies)
+            transcript.append((text, said))
+            if script["persona"] == "confidently-wrong" and text != "finish":
+                wrong_turns += 1
+                reply = replies[-1] if replies else None
+                corrected += bool(
+                    reply and "correct one thing" in reply.text and reply.citations and "[1]" in reply.text
+                )
+        runs = deps.store.lab_runs("console:learner")
+        deps.store.close()
+    score = round(runs[-1]["score"] or 0) if runs and runs[-1]["finished_at"] else 0
+    coach_lines = [said for _, said in transcript if "Debrief" not in said]
+    repeats = len(coach_lines) - len(set(coach_lines))
+    return PersonaRun(script["lab"], script["persona"], score, repeats, wrong_turns, corrected, transcript)
 
 
 async def persona_runs(course: Course, index, brain) -> list[PersonaRun]:
