@@ -197,7 +197,11 @@ async def _answer_question(
 
 
 def _all_worked(lab: Lab, lab_state: dict, variant: int) -> str:
-    parked = [p for p in lab.rubric if lab_state["rungs"].get(p.id, 0) >= lab_policy.PARKED]
+    parked = [
+        p
+        for p in lab.rubric
+        if lab_state["rungs"].get(p.id, 0) >= lab_policy.PARKED and lab_state["levels"].get(p.id) != "applied"
+    ]
     if parked:
         areas = ", ".join(in_sentence(p.area) for p in parked)
         return (

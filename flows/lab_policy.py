@@ -109,11 +109,15 @@ def choose_focus(
         if pid in ids and not _deepened(lab_state, pid):
             return pid
     named = raised(lab, text, candidates) if assessment.kind == "answer" else None
-    if named:
+    if named and named.id not in assessment.touched:
         return named.id
-    if lab_state.get("focus") in ids and not risen:
-        return lab_state["focus"]
-    return candidates[0].id if candidates else None
+    if lab_state.get("focus") in ids and not risen and lab_state["focus"] not in assessment.touched:
+        return lab_state["focus"]  # no progress: stay, and the help on it escalates
+    # progress (or the learner just talked about the old focus): a fresh question, never one just answered
+    fresh = [p for p in candidates if p.id not in assessment.touched]
+    unasked = [p for p in fresh if lab_state["rungs"].get(p.id, 0) == 0]
+    pick = unasked or fresh or candidates
+    return pick[0].id if pick else None
 
 
 def _deepened(lab_state: dict, pid: str) -> bool:
@@ -134,24 +138,25 @@ def acknowledge(lab: Lab, assessment: Assessment, risen: list[str], text: str, v
         )[variant % 3]
     credits = [c for c in assessment.credits if c.point in risen]
     if credits:
-        parts = []
-        for n, credit in enumerate(credits):
-            area = in_sentence(lab.point(credit.point).area)
-            quote = f"“{credit.evidence}”" if n == 0 else ""
-            if credit.level == "applied":
-                line = (
-                    f"That's {area} applied to this case, with a reason",
-                    f"Specific to the case on {area}",
-                )
-            elif credit.level == "explained":
-                line = (f"Good reasoning on {area}", f"That's a sound point on {area}")
-            else:
-                line = (
-                    f"You've named {area}, but not yet why it matters here",
-                    f"{area.capitalize()} is named",
-                )
-            parts.append(f"{line[variant % 2]}{': ' + quote if quote else ''}")
-        return "; and ".join(parts) + "."
+        first = credits[0]
+        area = in_sentence(lab.point(first.point).area)
+        quote = f"“{first.evidence.rstrip('.')}”"
+        if first.level == "applied":
+            line = (
+                f"{quote} — that's {area}, applied to this case with a reason.",
+                f"Good: {area}, tied to the case — {quote}.",
+            )
+        elif first.level == "explained":
+            line = (f"Good reasoning on {area}: {quote}.", f"That's a sound point on {area}: {quote}.")
+        else:
+            line = (
+                f"You've named {area} ({quote}), but not yet why it matters here.",
+                f"{quote} names {area}; the why is still missing.",
+            )
+        said = line[variant % 2]
+        if len(credits) > 1:
+            said += f" That also speaks to {in_sentence(lab.point(credits[1].point).area)}."
+        return said
     if assessment.credits:  # sound, but nothing new
         area = in_sentence(lab.point(assessment.credits[0].point).area)
         return f"Agreed on {area} — you've already shown that one."
@@ -163,8 +168,8 @@ def acknowledge(lab: Lab, assessment: Assessment, risen: list[str], text: str, v
             "Tell me more than that.",
         )[variant % 2]
     return (
-        "I can't find a claim about the case in that yet.",
-        "That doesn't move the diagnosis forward yet.",
+        "I can't yet tie that to a specific part of the case.",
+        "I'm not sure yet which part of the case that addresses.",
         "Let's bring it back to the case.",
     )[variant % 3]
 
