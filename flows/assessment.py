@@ -44,6 +44,7 @@ TOUCHED = 0.12  # below credit, but enough that asking about the point would re-
 EVIDENCE_CHARS = 160
 APPLIED_MIN_WORDS = 12  # a concrete step about the scenario, even without "because"
 EXPLAINED_MIN_WORDS = 16
+GUESS_MAX_WORDS = 6
 
 _stemmer = snowballstemmer.stemmer("english")
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -334,7 +335,11 @@ def mentions_scenario(lab: Lab, text: str) -> bool:
 
 
 def level_of(lab: Lab, text: str) -> Level:
+    """`mentioned` < `explained` (a reason, or a substantial claim) < `applied` (tied to the scenario
+    with a reason or a concrete step). A guess of a few words, or one put as a question, is only named."""
     n = len(words(text))
+    if n < GUESS_MAX_WORDS or (text.strip().endswith("?") and len(sentences(text)) == 1 and n < 10):
+        return "mentioned"
     reason = bool(REASON.search(text)) and n >= 6
     scenario = mentions_scenario(lab, text)
     if scenario and (reason or n >= APPLIED_MIN_WORDS):
@@ -444,9 +449,10 @@ class LabAssessor:
         credits.sort(key=lambda c: -c.confidence)
         wrong.sort(key=lambda w: -w.confidence)
         earned = {c.point for c in credits[:MAX_POINTS_PER_TURN]} | {w.point for w in wrong}
-        touched = [
+        near = [
             p.id for p in self.lab.rubric if p.id not in earned and scores.get(f"ok:{p.id}", 0.0) >= TOUCHED
         ]
+        touched = sorted(near, key=lambda pid: -scores[f"ok:{pid}"])
         return Assessment("answer", credits[:MAX_POINTS_PER_TURN], wrong[:1], touched)
 
     def _dismissed(self, text: str, scores: dict[str, float]) -> str | None:

@@ -108,6 +108,10 @@ def choose_focus(
     for pid in risen:
         if pid in ids and not _deepened(lab_state, pid):
             return pid
+    if not risen and not assessment.wrong:
+        near = [pid for pid in assessment.touched if pid in ids]
+        if near:  # the learner is getting at a point: stay with it and help them make it
+            return near[0]
     named = raised(lab, text, candidates) if assessment.kind == "answer" else None
     if named and named.id not in assessment.touched:
         return named.id
@@ -162,6 +166,12 @@ def acknowledge(lab: Lab, assessment: Assessment, risen: list[str], text: str, v
         return f"Agreed on {area} — you've already shown that one."
     if assessment.wrong or assessment.kind in ("idk", "empty"):
         return ""
+    if assessment.touched:
+        area = in_sentence(lab.point(assessment.touched[0]).area)
+        return (
+            f"I think you're getting at {area}, but I can't credit it yet.",
+            f"That sounds like {area} — let's make it sharper.",
+        )[variant % 2]
     if len(text.split()) < SHORT_WORDS:
         return (
             "Say a bit more — what would you ask, check or recommend, and why?",
