@@ -169,12 +169,18 @@ async def _answer_question(
         if lab_state["rungs"].get(focus.id, 0) == 0:
             help_text, point = lab_policy.next_help(lab, lab_state, focus)
         else:
-            asked = sum(1 for t in lab_state["said"] if t.startswith("Back to the lab"))
+            asked = sum(1 for t in lab_state["said"] if "Back to the lab" in t)
             help_text = (
-                f"With that in mind, what would you say about {in_sentence(focus.area)} for {lab.case}?",
-                f"How does that change your view of {in_sentence(focus.area)} here?",
-                f"Now apply it: what does it mean for {in_sentence(focus.area)} in this case?",
+                f"What would you say about {in_sentence(focus.area)} for {lab.case}?",
+                f"Where do you stand on {in_sentence(focus.area)} here?",
+                f"Let's pick up {in_sentence(focus.area)} again: what's your view for {lab.case}?",
             )[asked % 3]
+            if "don't cover" not in reply.text:
+                help_text = (
+                    f"With that in mind, what would you say about {in_sentence(focus.area)} for {lab.case}?",
+                    f"How does that change your view of {in_sentence(focus.area)} here?",
+                    f"Now apply it: what does it mean for {in_sentence(focus.area)} in this case?",
+                )[asked % 3]
             point = focus
         number = next((c.number for c in citations if c.passage == point.passage), None) if point else None
         if point is not None and number is None:
