@@ -12,8 +12,6 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import fail, out, runtime
-from bot.config import Settings
-from knowledge.loader import KnowledgeError, load_course
 
 knowledge_app = typer.Typer(help="Check and list the course content.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
@@ -26,6 +24,9 @@ def knowledge_check(
     ] = None,
 ) -> None:
     """Validate every knowledge file; print each problem as `file: field: message`."""
+    from bot.config import Settings
+    from knowledge.loader import KnowledgeError, load_course
+
     try:
         course = load_course(path or Settings().knowledge_dir)
     except KnowledgeError as exc:
