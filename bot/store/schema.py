@@ -37,6 +37,7 @@ def create(db: sqlite_utils.Database) -> None:
     )
     db["messages"].create_index(["delivery"], unique=True, if_not_exists=True)
     db["messages"].create_index(["conversation", "status"], if_not_exists=True)
+    db["messages"].create_index(["learner"], if_not_exists=True)
     db["quiz_sessions"].create(
         {
             "id": str,
@@ -52,6 +53,7 @@ def create(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
+    db["quiz_sessions"].create_index(["learner"], if_not_exists=True)
     db["quiz_attempts"].create(
         {
             "id": int,
@@ -66,6 +68,7 @@ def create(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db["quiz_attempts"].create_index(["learner", "question"], if_not_exists=True)
+    db["quiz_attempts"].create_index(["session"], if_not_exists=True)
     db["cards"].create(
         {"learner": str, "question": str, "card": str, "due": str, "last_correct_at": str},
         pk=("learner", "question"),
@@ -134,3 +137,4 @@ def create(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
+    db["lab_runs"].create_index(["learner"], if_not_exists=True)
