@@ -20,7 +20,7 @@ import aiohttp
 
 from bench.harness import SIGNING_SECRET, Load, _slack_event, _teams_activity, _wait, cpu_seconds, free_port
 from bench.harness import wait_healthy as wait_ready
-from bench.startup import clean_env
+from bench.startup import clean_env, with_index
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
 from bot.testing.fake_slack import FakeSlack
@@ -154,7 +154,7 @@ async def bench_cpu(rounds: int = 5, size: int = 20) -> dict[str, Any]:
     try:
         for brain in ("offline", "claude"):
             with tempfile.TemporaryDirectory() as coach_dir, tempfile.TemporaryDirectory() as floor_dir:
-                subprocess.run([coach[0], "index"], env=clean_env(coach_dir), capture_output=True, check=True)
+                with_index(coach_dir)
                 servers = [
                     start("floor", floor, channel_env(fakes, floor_dir, brain == "claude")),
                     start("coach", coach, channel_env(fakes, coach_dir, brain == "claude")),

@@ -8,6 +8,7 @@ does per message what a coaching turn must do at the least:
 - Teams: a botbuilder `ActivityHandler` behind `CloudAdapter` that echoes (one reply), with the two
   settings coach gives botbuilder (reused connector clients, msrest's retry codes as a frozenset):
   without them the bare echo costs several times more and the floor would flatter us;
+- the collector settings coach uses (`bot/heap.py`: freeze after start-up), for the same reason;
 - in between, a 3-node LangGraph graph with its SQLite checkpointer (one checkpoint per turn, as
   ours), whose middle node makes one `AsyncAnthropic` call when `ANTHROPIC_BASE_URL` is set.
 
@@ -29,6 +30,8 @@ import aiosqlite
 from aiohttp import web
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
+
+from bot.heap import freeze_startup_heap
 
 
 class Turn(TypedDict, total=False):
@@ -144,6 +147,7 @@ async def serve(port: int) -> None:
             runner = web.AppRunner(app)
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", port).start()
+            freeze_startup_heap()
             try:
                 await asyncio.Event().wait()
             finally:

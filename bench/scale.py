@@ -4,7 +4,6 @@ batches of turns from existing learners. A turn's reads must use indexes, so the
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cpu import Fakes, channel_env, compare, start
-from bench.startup import clean_env
+from bench.startup import with_index
 from bot.store import Store
 
 MESSAGES_PER_LEARNER = 10
@@ -80,7 +79,7 @@ async def bench_scale(
             started = time.perf_counter()
             sizes = {}
             for name, folder, learners in (("small", small_dir, small), ("large", large_dir, large)):
-                subprocess.run([coach[0], "index"], env=clean_env(folder), capture_output=True, check=True)
+                with_index(folder)
                 sizes[name] = seed(Path(folder) / "coach.db", learners)
             seed_s = time.perf_counter() - started
             servers = [
