@@ -52,7 +52,8 @@ def test_truncated_test_question_15_is_completed_from_lesson_4_question_4(course
     t15, l4q4 = course.question("T15"), course.question("L4Q4")
     assert t15.completed_from == "L4Q4"
     assert t15.feedback == l4q4.feedback
-    assert t15.correct_text == l4q4.correct_text
+    # the same fact, but options of its own: quiz 4 must not hand out a free point in the test
+    assert not set(t15.options.values()) & set(l4q4.options.values())
 
 
 def test_every_lab_opens_with_the_seeds_opening_line(course, seed_text):
@@ -156,3 +157,43 @@ def test_knowledge_check_command_passes_on_the_shipped_course(coach_env):
     result = subprocess.run([str(COACH), "knowledge", "check"], capture_output=True, text=True, env=coach_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 lessons, 3 supplementary readings, 5 quizzes (31 questions), 4 labs" in result.stdout
+
+
+def test_quiz_items_pass_the_item_writing_checks(course):
+    from knowledge.items import item_warnings, key_report
+
+    assert item_warnings(course) == []
+    report = key_report(course)
+    assert len(set(report.lesson_keys.values())) == 4  # no two lesson quizzes share a key sequence
+    assert all(0.2 <= n / report.questions <= 0.3 for n in report.letters.values())
+    assert report.right_longest <= 0.3 * report.questions and not report.wide_margin
+
+
+def test_item_checks_catch_a_shared_key_a_long_right_option_and_borrowed_wording(content_copy: Path):
+    from knowledge.items import item_warnings
+
+    quizzes = content_copy / "quizzes"
+    one = yaml.safe_load((quizzes / "quiz-1.yaml").read_text())
+    two = yaml.safe_load((quizzes / "quiz-2.yaml").read_text())
+    for q1, q2 in zip(one["questions"], two["questions"], strict=True):  # give quiz 2 quiz 1's key
+        opts, key = q2["options"], q1["answer"]
+        opts[q2["answer"]], opts[key] = opts[key], opts[q2["answer"]]
+        q2["answer"] = key
+    two["questions"][0]["options"][two["questions"][0]["answer"]] += ", as the lesson explains at some length"
+    (quizzes / "quiz-2.yaml").write_text(yaml.safe_dump(two, sort_keys=False))
+    four = yaml.safe_load((quizzes / "quiz-4.yaml").read_text())
+    hub = next(q for q in four["questions"] if q["id"] == "L4Q3")
+    hub["options"][hub["answer"]] = (  # the lesson's wording for the federated model
+        "Mature organizations with established COE infrastructure that want business unit ownership"
+    )
+    (quizzes / "quiz-4.yaml").write_text(yaml.safe_dump(four, sort_keys=False))
+    warnings = [str(w) for w in item_warnings(load_course(content_copy))]
+    assert any("quiz-2.yaml: answer: key sequence" in w and "quiz-1" in w for w in warnings)
+    assert any("L2Q1: the right option is the longest by a wide margin" in w for w in warnings)
+    assert any("L4Q3: right option" in w and "Federated Model" in w for w in warnings)
+    done = subprocess.run(
+        [str(COACH), "knowledge", "check", "--dir", str(content_copy), "--strict"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "warning: quizzes/quiz-4.yaml" in done.stdout

@@ -17,6 +17,7 @@ from bot.server import TEAMS, create_app
 from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
+from flows.options import letter_of
 from knowledge.loader import Course
 
 BOT = {"id": "28:coach-bot", "name": "coach"}
@@ -89,6 +90,11 @@ def submit(card: dict, label: str) -> dict:
     return next(a["data"] for a in card["actions"] if a["title"] == label)
 
 
+def submit_option(card: dict, option: str) -> dict:
+    """The submit of the button that carries `option` (its letter is the learner's own)."""
+    return next(a["data"] for a in card["actions"] if a["data"]["coach"]["value"] == option)
+
+
 async def test_personal_chat_lab_flow(server, connector: FakeConnector, course: Course):
     url, _ = server
     status, _ = await post(url, activity(connector, "start lab 2"))
@@ -115,7 +121,7 @@ async def test_adaptive_card_quiz_and_submits(server, connector: FakeConnector, 
     assert q1.stem in card["body"][0]["text"]
     assert [a["title"] for a in card["actions"]] == ["A", "B", "C", "D"]
     assert all(a["type"] == "Action.Submit" for a in card["actions"])
-    data = submit(card, q1.answer)
+    data = submit_option(card, q1.answer)
     assert data["coach"]["question"] == q1.id and data["coach"]["session"]
     card_id = "resp-1"
     await post(url, activity(connector, None, value=data, replyToId=card_id))
@@ -262,17 +268,21 @@ async def test_weekly_nudge_reaches_a_teams_member_proactively(
     await connector.wait_for_messages(1)
     bot = runner.app[TEAMS]
     sender = TeamsSender(bot.adapter, None, bot.coach.deps.store)
-    await sender.deliver("teams:29:ana", nudge_replies(course, ["L1Q1", "L2Q2"], "nudge-1", "crew"))
+    await sender.deliver(
+        "teams:29:ana", nudge_replies(course, ["L1Q1", "L2Q2"], "nudge-1", "crew", "teams:29:ana")
+    )
     sent = (await connector.wait_for_messages(4))[1:]
     assert "weekly practice" in sent[0].activity["text"]
     card = card_of(sent[1])
     assert course.question("L1Q1").stem in card["body"][0]["text"]
-    assert submit(card, "A")["coach"] == {
+    assert submit(card, letter_of(course.question("L1Q1"), "teams:29:ana", "A"))["coach"] == {
         "kind": "answer",
-        "value": "A",
+        "value": "A",  # the button carries the option, whatever letter it is shown under
         "question": "L1Q1",
         "session": "nudge-1",
     }
     with pytest.raises(DeliveryError) as never_met:
-        await sender.deliver("teams:29:stranger", nudge_replies(course, ["L1Q1"], "nudge-2", "crew"))
+        await sender.deliver(
+            "teams:29:stranger", nudge_replies(course, ["L1Q1"], "nudge-2", "crew", "teams:29:stranger")
+        )
     assert never_met.value.permanent
