@@ -197,3 +197,51 @@ def test_item_checks_catch_a_shared_key_a_long_right_option_and_borrowed_wording
         text=True,
     )
     assert done.returncode == 1 and "warning: quizzes/quiz-4.yaml" in done.stdout
+
+
+def test_every_seed_sentence_is_in_the_course_or_listed_as_removed():
+    from knowledge.fidelity import SEEDS_DIR, check_fidelity
+
+    if not SEEDS_DIR.is_dir():
+        pytest.skip("the seed text is not beside this checkout")
+    fidelity = check_fidelity()
+    assert fidelity.problems == [] and fidelity.checked > 800
+
+
+def test_a_dropped_seed_sentence_is_reported(tmp_path: Path):
+    from knowledge.fidelity import check_fidelity
+
+    seeds, content = tmp_path / "seeds", tmp_path / "content"
+    seeds.mkdir()
+    content.mkdir()
+    (seeds / "000_x.txt").write_text(
+        "Data lineage matters for audits. A sentence nobody kept in the files.\n"
+    )
+    (content / "a.yaml").write_text("text: Data lineage matters for audits.\n")
+    fidelity = check_fidelity(seeds, content, tmp_path / "none.yaml")
+    assert [p.message for p in fidelity.problems] == [
+        "not in the course files nor removed.yaml: A sentence nobody kept in the files."
+    ]
+
+
+def test_vendor_promotion_is_gone_and_its_useful_sentences_stay(course):
+    article = course.documents["reading-scaling-article"]
+    text = " ".join(p for s in article.sections for p in s.paragraphs)
+    for promo in ("CISIN", "Our leaders", "Ready to move your AI initiatives", "Free Consultation"):
+        assert promo not in text
+    for kept in (
+        "Finally, commit to continuous learning",
+        "become a liability rather than an asset",
+        "if 'Data Foundation' is identified as weak",
+        "provides a comprehensive roadmap",
+    ):
+        assert kept in text
+
+
+def test_no_chunk_ends_with_a_heading_split_from_its_text(course):
+    from knowledge.retrieval import chunk_course
+    from knowledge.units import is_heading
+
+    for chunk in chunk_course(course):
+        last = chunk.text.split("\n\n")[-1]
+        assert not (is_heading(last) and "\n\n" in chunk.text), chunk.id

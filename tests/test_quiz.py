@@ -141,6 +141,19 @@ async def test_anything_else_gets_a_reminder_and_the_question_again(learner: Lea
     assert (await learner.state())["quiz"]["index"] == 0
 
 
+async def test_a_question_mid_quiz_is_answered_and_the_quiz_resumes(learner: Learner, course: Course):
+    await learner.say("quiz 1")
+    replies = await learner.say("What are the dimensions of AI readiness?")
+    answer, back = replies[-2], replies[-1]
+    assert answer.citations and "Governance & Ethics" in answer.text
+    q = course.lesson_quiz(1).questions[0]
+    assert back.kind == "question" and q.stem in back.text
+    assert (await learner.state())["quiz"]["index"] == 0
+    await learner.say(q.answer)
+    assert (await learner.state())["quiz"]["index"] == 1
+    assert len(learner.coach.deps.store.attempts("console:ana")) == 1
+
+
 async def test_stale_foreign_and_forged_clicks_get_a_clear_note(coach, course: Course):
     ana, ben = Learner(coach, "ana"), Learner(coach, "ben")
     await ana.say("quiz 3")

@@ -1,6 +1,6 @@
-"""`coach knowledge check|list`, `coach index`, `coach search` and `coach eval retrieval|quiz`: the course
-content, its search index, how well retrieval finds the right passage, and what guessing scores on
-the quizzes."""
+"""`coach knowledge check|list`, `coach index`, `coach search` and `coach eval retrieval|qa|quiz`: the
+course content (and its fidelity to the seed text), its search index, how well retrieval finds the right
+passage, how well questions are answered, and what guessing scores on the quizzes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ from bot.cli.common import fail, out, runtime
 
 knowledge_app = typer.Typer(help="Check and list the course content.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
+
+
+def course_dir(path: Path | None) -> Path:
+    from knowledge.loader import CONTENT_DIR
+
+    return path or Settings().knowledge_dir or CONTENT_DIR
 
 
 @knowledge_app.command("check")
@@ -49,6 +55,18 @@ def knowledge_check(
     )
     if warnings and strict:
         raise typer.Exit(1)
+    from knowledge.fidelity import SEEDS_DIR, check_fidelity
+
+    if path is None and SEEDS_DIR.is_dir():
+        fidelity = check_fidelity(SEEDS_DIR, course_dir(path))
+        for problem in fidelity.problems:
+            out.print(str(problem), highlight=False, markup=False)
+        if fidelity.problems:
+            raise fail(f"{len(fidelity.problems)} seed sentence(s) missing from the course files")
+        out.print(
+            f"ok: fidelity to {SEEDS_DIR}: {fidelity.checked} seed sentences, "
+            f"{fidelity.removed} deliberately removed (knowledge/removed.yaml)"
+        )
 
 
 @knowledge_app.command("list")
@@ -215,3 +233,42 @@ def eval_quiz(
         f"right option the longest: {keys.right_longest} of {keys.questions}; "
         f"by a wide margin: {', '.join(keys.wide_margin) or 'none'}"
     )
+
+
+@eval_app.command("qa")
+def eval_qa(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="List every miss of the dev split.")] = False,
+) -> None:
+    """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml)."""
+    import asyncio
+
+    from flows.qa_eval import SPLITS, evaluate_split
+
+    deps = runtime().deps
+
+    async def main() -> list:
+        return [await evaluate_split(deps, split) for split in SPLITS]
+
+    reports = asyncio.run(main())
+    if as_json:
+        payload = {r.split: r.figures() for r in reports} | {"brain": deps.brain.name}
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    targets = {
+        "complete_answers": ">= 0.85",
+        "off_topic_declined": ">= 0.90",
+        "covered_wrongly_refused": "<= 0.05",
+        "recall@3": ">= 0.95",
+    }
+    table = Table(title=f"Q&A evaluation ({deps.brain.name} brain)")
+    table.add_column("metric")
+    for r in reports:
+        table.add_column(r.split, justify="right")
+    table.add_column("target (heldout)", justify="right")
+    for metric in reports[0].figures():
+        table.add_row(metric, *(str(r.figures()[metric]) for r in reports), targets.get(metric, ""))
+    out.print(table)
+    if misses:
+        for miss in reports[0].misses:
+            out.print(f"[dim]{miss}[/dim]", highlight=False, markup=False)
