@@ -19,6 +19,7 @@ eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
 
 
 def course_dir(path: Path | None) -> Path:
+    from bot.config import Settings
     from knowledge.loader import CONTENT_DIR
 
     return path or Settings().knowledge_dir or CONTENT_DIR
