@@ -288,7 +288,7 @@ async def test_clock_killed_mid_fan_out_restarts_without_duplicates(
     env = clock_env(coach_env, slack)
     slack.delay_s["chat.postMessage"] = 0.05
     first = clock_process(env)
-    await slack.wait_for("chat.postMessage", 10, timeout=30)  # two members and a half are out
+    await slack.wait_for("chat.postMessage", 10, timeout=90)  # two members and a half are out
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     sent_before = slack.channels_with()

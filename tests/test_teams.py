@@ -108,7 +108,7 @@ async def test_personal_chat_lab_flow(server, connector: FakeConnector, course: 
     assert course.lab(2).coach_name in card["body"][0]["text"]
     assert [a["title"] for a in card["actions"]] == ["Hint", "What am I missing?", "Finish"]
     typing = [s for s in connector.sent if s.activity.get("type") == "typing"]
-    assert typing, "a typing indicator goes out at once"
+    assert not typing, "the offline brain answers at once: one call, no typing indicator before it"
     await post(url, activity(connector, "HIPAA privacy and access control on the EHR data come first."))
     probe = (await connector.wait_for_messages(2))[1]
     assert "data governance" in card_of(probe)["body"][0]["text"]
@@ -209,6 +209,7 @@ async def test_slow_claude_is_answered_proactively_after_the_request(
         (answer,) = await connector.wait_for_messages(1)
         assert "A model card documents a model [1]" in card_of(answer)["body"][0]["text"]
         assert answer.conversation == PERSONAL["id"]
+        assert [s for s in connector.sent if s.activity.get("type") == "typing"], "typing while Claude thinks"
     finally:
         await runner.cleanup()
         await anthropic.stop()

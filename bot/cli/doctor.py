@@ -8,12 +8,13 @@ import platform
 from rich.table import Table
 
 from bot.cli.common import out
-from bot.config import Settings, mask
-from knowledge.loader import KnowledgeError, load_course
 
 
 def doctor() -> None:
     """Show what is configured (Slack, Teams, Claude, database) without showing secrets."""
+    from bot.config import Settings, mask
+    from knowledge.loader import KnowledgeError, load_course
+
     s = Settings()
     table = Table(title="coach doctor", show_header=True)
     table.add_column("area")

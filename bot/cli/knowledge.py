@@ -13,14 +13,13 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import fail, out, runtime
-from bot.config import Settings
-from knowledge.loader import KnowledgeError, load_course
 
 knowledge_app = typer.Typer(help="Check and list the course content.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
 
 
 def course_dir(path: Path | None) -> Path:
+    from bot.config import Settings
     from knowledge.loader import CONTENT_DIR
 
     return path or Settings().knowledge_dir or CONTENT_DIR
@@ -36,6 +35,9 @@ def knowledge_check(
     """Validate every knowledge file; print each problem as `file: field: message`, then warnings about
     quiz items a learner could pass without the knowledge (shared answer keys, a right option that is
     the longest by a wide margin, options worded like the wrong concept)."""
+    from bot.config import Settings
+    from knowledge.loader import KnowledgeError, load_course
+
     try:
         course = load_course(path or Settings().knowledge_dir)
     except KnowledgeError as exc:

@@ -38,6 +38,7 @@ def create(db: sqlite_utils.Database) -> None:
     )
     db["messages"].create_index(["delivery"], unique=True, if_not_exists=True)
     db["messages"].create_index(["conversation", "status"], if_not_exists=True)
+    db["messages"].create_index(["learner"], if_not_exists=True)
     db["quiz_sessions"].create(
         {
             "id": str,
@@ -53,6 +54,7 @@ def create(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
+    db["quiz_sessions"].create_index(["learner"], if_not_exists=True)
     db["quiz_attempts"].create(
         {
             "id": int,
@@ -67,6 +69,7 @@ def create(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db["quiz_attempts"].create_index(["learner", "question"], if_not_exists=True)
+    db["quiz_attempts"].create_index(["session"], if_not_exists=True)
     db["cards"].create(
         {"learner": str, "question": str, "card": str, "due": str, "last_correct_at": str},
         pk=("learner", "question"),
@@ -153,3 +156,4 @@ def create(db: sqlite_utils.Database) -> None:
         pk=("answer", "learner"),
         if_not_exists=True,
     )
+    db["lab_runs"].create_index(["learner"], if_not_exists=True)
