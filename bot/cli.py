@@ -418,15 +418,29 @@ def _senders(rt: Runtime) -> dict:
 def clock(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="With --once: act as if it were this time (ISO 8601), to rehearse."),
+    ] = None,
 ) -> None:
     """Run due weekly nudges and manager digests (Procfile `clock`). Safe to run twice at once."""
     import asyncio
+    from datetime import datetime
 
     from bot.dispatch import Dispatcher
 
     _logging(True)
     rt = runtime()
-    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock)
+    clock = rt.deps.clock
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            raise fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-11-30T09:01:00+00:00") from None
+        if moment.tzinfo is None:
+            raise fail("--now needs a timezone, e.g. 2026-11-30T09:01:00+00:00")
+        clock = lambda: moment  # noqa: E731
+    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=clock, admins=_admins(rt))
     if once:
         result = asyncio.run(dispatcher.tick())
         out.print(
@@ -436,6 +450,11 @@ def clock(
         return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(dispatcher.run(interval))
+
+
+def _admins(rt: Runtime) -> tuple[str, ...]:
+    """Admins to tell when a digest cannot be delivered (those written as platform:user)."""
+    return tuple(m.strip() for m in rt.settings.managers.split(",") if ":" in m)
 
 
 def _as(who: str) -> tuple[str, str]:
@@ -460,8 +479,10 @@ def nudges(
 
     rt = runtime()
     platform, user = _as(who)
-    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock)
+    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock, admins=_admins(rt))
     rt.admin.send_now = dispatcher.deliver_pending
+    rt.admin.notify = dispatcher.notify
+    rt.admin.people = dispatcher.people
     text = "nudges " + " ".join(words).replace(",", " ")
     replies = asyncio.run(rt.admin.handle(Inbound(platform, user, f"cli:{who}", text)))
     for reply in replies:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import sqlite_utils
 
@@ -127,6 +127,8 @@ class Store:
                     "tz": str,
                     "status": str,
                     "created_at": str,
+                    "channel": str,
+                    "remind_after_h": int,
                 },
                 pk="id",
                 if_not_exists=True,
@@ -145,6 +147,8 @@ class Store:
                     "claimed_by": str,
                     "claimed_at": str,
                     "sent_at": str,
+                    "planned_at": str,
+                    "reminded_at": str,
                 },
                 pk="id",
                 if_not_exists=True,
@@ -154,10 +158,34 @@ class Store:
             )
             db["nudge_deliveries"].create_index(["status"], if_not_exists=True)
             db["nudge_digests"].create(
-                {"schedule": str, "week": str, "status": str, "sent_at": str},
+                {
+                    "schedule": str,
+                    "week": str,
+                    "status": str,
+                    "sent_at": str,
+                    "attempts": int,
+                    "next_at": str,
+                    "error": str,
+                    "chart": str,
+                    "claimed_at": str,
+                },
                 pk=("schedule", "week"),
                 if_not_exists=True,
             )
+            db["nudge_optouts"].create(
+                {"id": int, "member": str, "kind": str, "until": str, "at": str},
+                pk="id",
+                if_not_exists=True,
+            )
+            db["nudge_notes"].create(
+                {"id": int, "schedule": str, "note": str, "at": str}, pk="id", if_not_exists=True
+            )
+            db["people"].create(
+                {"member": str, "name": str, "active": int, "fetched_at": str},
+                pk="member",
+                if_not_exists=True,
+            )
+            self._add_missing_columns()
             db["lab_runs"].create(
                 {
                     "id": str,
@@ -173,6 +201,20 @@ class Store:
                 pk="id",
                 if_not_exists=True,
             )
+
+    NEW_COLUMNS: ClassVar[dict[str, dict[str, type]]] = {
+        "nudge_schedules": {"channel": str, "remind_after_h": int},
+        "nudge_deliveries": {"planned_at": str, "reminded_at": str},
+        "nudge_digests": {"attempts": int, "next_at": str, "error": str, "chart": str, "claimed_at": str},
+    }
+
+    def _add_missing_columns(self) -> None:
+        """Databases made by an older coach get the columns added since."""
+        for table, columns in self.NEW_COLUMNS.items():
+            have = self.db[table].columns_dict
+            for name, kind in columns.items():
+                if name not in have:
+                    self.db[table].add_column(name, kind)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -376,6 +418,8 @@ class Store:
         ("messages", "learner"),
         ("conversation_refs", "learner"),
         ("nudge_deliveries", "member"),
+        ("nudge_optouts", "member"),
+        ("people", "member"),
         ("managers", "learner"),
         ("learners", "id"),
     )
