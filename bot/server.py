@@ -22,8 +22,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.app import Runtime
 from bot.conversation import Coach
-from bot.dispatch import Dispatcher
 from bot.logs import install_redaction, secrets_of
+from bot.managers.clock import Dispatcher
 
 log = logging.getLogger("coach.server")
 COACH = web.AppKey("coach", Coach)

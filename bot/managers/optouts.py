@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from bot.storage import Store, now_iso
+from bot.store import Store, now_iso
 
 
 def record(store: Store, member: str, kind: str, now: datetime, weeks: int | None = None) -> str | None:

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.storage import Store, now_iso
+from bot.store import Store, now_iso
 
 log = logging.getLogger("coach.people")
 FRESH = timedelta(days=7)

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.managers.nudges import QUESTIONS_PER_NUDGE, Nudges, Schedule, window_start
 from bot.managers.people import People
+from bot.managers.report import build_report, report_png, report_text
 from bot.managers.wording import WEEKDAYS, ScheduleRequest, parse_schedule
 from bot.messages import Action, Choice, Inbound, Reply
-from bot.nudges import QUESTIONS_PER_NUDGE, Nudges, Schedule, window_start
-from bot.report import build_report, report_png, report_text
-from bot.storage import Store, now_iso
+from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 COMMAND = re.compile(

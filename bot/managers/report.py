@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.nudges import Schedule, window_start
-from bot.storage import Store, now_iso
+from bot.managers.nudges import Schedule, window_start
+from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 TREND_WEEKS = 6

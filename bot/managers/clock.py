@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.managers.nudges import MAX_ATTEMPTS, DeliveryError, Nudges, Schedule, Sender
 from bot.managers.people import People
+from bot.managers.report import build_report, report_png, report_text
 from bot.messages import Reply
-from bot.nudges import MAX_ATTEMPTS, DeliveryError, Nudges, Schedule, Sender
-from bot.report import build_report, report_png, report_text
 from flows.quiz import question_reply
 from knowledge.loader import Course
 

@@ -23,7 +23,7 @@ from bot.managers import optouts
 from bot.managers.spacing import SAME_WEEK, histories, pick_questions
 from bot.managers.wording import WEEKDAYS, ScheduleRequest, parse_schedule  # noqa: F401 - re-exported
 from bot.messages import Reply
-from bot.storage import Store, now_iso
+from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 log = logging.getLogger("coach.nudges")
@@ -132,7 +132,7 @@ class Nudges:
             "channel": channel,
             "remind_after_h": None,
         }
-        self.store.write(lambda db: db["nudge_schedules"].insert(row))
+        self.store.insert_schedule(row)
         return Schedule.from_row(row)
 
     def update(self, schedule_id: str, **values: object) -> None:
@@ -153,26 +153,14 @@ class Nudges:
         return [r["note"] for r in rows]
 
     def schedules(self, manager: str | None = None, status: str | None = None) -> list[Schedule]:
-        where, args = [], []
-        if manager:
-            where.append("manager = ?")
-            args.append(manager)
-        if status:
-            where.append("status = ?")
-            args.append(status)
-        sql = (
-            "SELECT * FROM nudge_schedules"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY created_at"
-        )
-        return [Schedule.from_row(r) for r in self.store.read(sql, args)]
+        return [Schedule.from_row(r) for r in self.store.schedule_rows(manager, status)]
 
     def get(self, schedule_id: str) -> Schedule | None:
-        rows = self.store.read("SELECT * FROM nudge_schedules WHERE id = ?", [schedule_id])
-        return Schedule.from_row(rows[0]) if rows else None
+        row = self.store.schedule_row(schedule_id)
+        return Schedule.from_row(row) if row else None
 
     def set_status(self, schedule_id: str, status: str) -> None:
-        self.store.write(lambda db: db["nudge_schedules"].update(schedule_id, {"status": status}))
+        self.store.set_schedule_status(schedule_id, status)
 
     # planning
 
@@ -256,35 +244,10 @@ class Nudges:
 
     def claim(self, clock_id: str, now: datetime) -> dict | None:
         """Atomically take the next delivery that is ready to send, or None."""
-        stamp = now_iso(now)
-
-        def work(db) -> dict | None:
-            db.execute(
-                "UPDATE nudge_deliveries SET status = 'uncertain', error = 'sender stopped mid-send' "
-                "WHERE status = 'sending' AND claimed_at < ?",
-                [now_iso(now - STALE_CLAIM)],
-            )
-            cursor = db.execute(
-                "UPDATE nudge_deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?, "
-                "attempts = attempts + 1 "
-                "WHERE id = (SELECT id FROM nudge_deliveries WHERE status = 'pending' "
-                "OR (status = 'retry' AND next_at <= ?) ORDER BY id LIMIT 1) "
-                "AND status IN ('pending', 'retry') RETURNING *",
-                [clock_id, stamp, stamp],
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                return None
-            return dict(zip([c[0] for c in cursor.description], rows[0], strict=True))
-
-        return self.store.write(work)
+        return self.store.claim_delivery(clock_id, now_iso(now), now_iso(now - STALE_CLAIM))
 
     def mark_sent(self, delivery: int, now: datetime) -> None:
-        self.store.write(
-            lambda db: db["nudge_deliveries"].update(
-                delivery, {"status": "sent", "sent_at": now_iso(now), "error": None}
-            )
-        )
+        self.store.update_delivery(delivery, {"status": "sent", "sent_at": now_iso(now), "error": None})
 
     def mark_failed(self, row: dict, error: DeliveryError, now: datetime) -> None:
         if error.permanent or row["attempts"] >= MAX_ATTEMPTS:
@@ -292,7 +255,7 @@ class Nudges:
         else:
             backoff = timedelta(minutes=2 ** row["attempts"])
             values = {"status": "retry", "error": str(error)[:300], "next_at": now_iso(now + backoff)}
-        self.store.write(lambda db: db["nudge_deliveries"].update(row["id"], values))
+        self.store.update_delivery(row["id"], values)
 
     def session_for(self, row: dict, now: datetime) -> str:
         """The quiz session of a delivery (created once; its id is derived from the delivery's)."""
@@ -306,23 +269,14 @@ class Nudges:
             "correct": 0,
             "total": len(json.loads(row["questions"])),
         }
-        self.store.write(lambda db: db["quiz_sessions"].insert(values, ignore=True))
+        self.store.ensure_quiz_session(values)
         return session
 
     def deliveries(self, schedule: str, week: str | None = None) -> list[dict]:
-        if week is None:
-            return self.store.read(
-                "SELECT * FROM nudge_deliveries WHERE schedule = ? ORDER BY id", [schedule]
-            )
-        return self.store.read(
-            "SELECT * FROM nudge_deliveries WHERE schedule = ? AND week = ? ORDER BY id", [schedule, week]
-        )
+        return self.store.delivery_rows(schedule, week)
 
     def weeks(self, schedule: str) -> list[str]:
-        rows = self.store.read(
-            "SELECT DISTINCT week FROM nudge_deliveries WHERE schedule = ? ORDER BY week", [schedule]
-        )
-        return [r["week"] for r in rows]
+        return self.store.delivery_weeks(schedule)
 
     # digests: an outbox like the nudges
 

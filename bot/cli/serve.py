@@ -1,0 +1,25 @@
+"""`coach serve`: the web server for every channel (Procfile `web`)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import runtime, setup_logging
+
+
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 3978).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+) -> None:
+    """Serve Slack (/slack/events or Socket Mode) and /healthz from one web server."""
+    import asyncio
+
+    from bot.server import serve as run_server
+
+    setup_logging(True)
+    rt = runtime()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_server(rt, host, port))
