@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -264,3 +265,184 @@ async def test_three_weeks_of_a_team(slack: FakeSlack, course: Course, coach_env
     for user, sets in (("DANA", 4), ("DBEN", 4), ("DCY", 4), ("DDEE", 1)):
         intros = [t for t in (m["text"] for m in posts(slack, user)) if "Your weekly practice" in t]
         assert len(intros) == sets, (user, intros)
+
+
+async def say(url: str, slack: FakeSlack, user: str, text: str) -> str:
+    """DM the bot as `user` through a signed event; the bot's next message there."""
+    channel = f"D{user[1:]}"
+    before = len(posts(slack, channel))
+    await event(url, dm(text, user))
+    return (await said(slack, channel, before + 1))[before]
+
+
+# -- 1. the digest arrives -------------------------------------------------------------------------
+
+
+async def test_digest_text_always_arrives_and_failures_reach_the_admin(
+    slack: FakeSlack, coach_env, tmp_path: Path
+):
+    clock = Clock(MONDAY_9 - timedelta(days=1))
+    env = clock_env(coach_env, slack)
+    async with served(tmp_path, slack, clock) as (url, _):
+        made = await say(url, slack, "UMGR", "nudges mon 9am for <@UANA> <@UBEN>")
+        schedule = made.split("`")[1]
+    week = [MONDAY_9 + timedelta(days=7 * n, minutes=1) for n in range(4)]
+    await run_clock(env, week[0])
+    # the chart upload fails: the text still goes, and a pointer to `report` replaces the chart
+    slack.errors_next["files.getUploadURLExternal"] = ["internal_error"]
+    await run_clock(env, week[1])
+    texts = await said(slack, "DMGR", 3)
+    assert "Weekly practice digest" in texts[1] and "Ana Lima: 0 of 3 answered" in texts[1]
+    assert f"Say *report {schedule}* to see it" in texts[2]
+    assert not slack.of("files.completeUploadExternal")
+    # the manager's DM cannot be opened once: retried with backoff, then it arrives with its chart
+    slack.refuse_next["UMGR"] = ["internal_error"]
+    assert "digests 0" in await run_clock(env, week[2])
+    assert len(posts(slack, "DMGR")) == 3
+    assert "digests 1" in await run_clock(env, week[2] + timedelta(minutes=3))
+    assert "week of 2026-11-30" in (await said(slack, "DMGR", 4))[3]
+    assert slack.of("files.completeUploadExternal")[0]["channel_id"] == "DMGR"
+    # the manager is gone for good: the admin hears about it
+    slack.refuse_users["UMGR"] = "user_not_found"
+    await run_clock(env, week[3])
+    (alert,) = await said(slack, "DADM", 1)
+    assert "could not be delivered" in alert and schedule in alert and "user_not_found" in alert
+    db = sqlite3.connect(tmp_path / "data" / "coach.db")
+    statuses = db.execute("SELECT week, status, chart FROM nudge_digests ORDER BY week").fetchall()
+    assert statuses == [
+        ("2026-11-23", "sent", "pointer"),
+        ("2026-11-30", "sent", "sent"),
+        ("2026-12-07", "failed", None),
+    ]
+
+
+# -- 2. scheduling ----------------------------------------------------------------------------------
+
+
+async def test_scheduling_replies_even_when_the_roster_fails_and_send_now_counts_this_week(
+    slack: FakeSlack, coach_env, tmp_path: Path
+):
+    clock = Clock(MONDAY_9 + timedelta(days=1))  # a Tuesday
+    async with served(tmp_path, slack, clock) as (url, _):
+        refused = await say(url, slack, "UMGR", "nudges weekly mon 09:00 Europe/Berlin for <#CSECRET|secret>")
+        assert "couldn't read the members of #secret" in refused and "channel_not_found" in refused
+        made = await say(url, slack, "UMGR", "nudges weekly mon 09:00 Europe/Berlin for <#CSALES|sales>")
+        assert "First send: Monday 30 November 2026, 09:00 Europe/Berlin" in made
+        schedule = made.split("`")[1]
+        sent = await say(url, slack, "UMGR", f"nudges send-now {schedule}")
+        assert "Sending now: 4 nudge(s)" in sent and "week of 2026-11-23" in sent
+        await said(slack, "DANA", 4)
+        again = await say(url, slack, "UMGR", f"nudges send-now {schedule}")
+        assert "already went to #sales" in again and len(posts(slack, "DANA")) == 4
+        before = len(slack.of("files.completeUploadExternal"))
+        await event(url, dm(f"report {schedule}", "UMGR"))
+        report = (await slack.wait_for("files.completeUploadExternal", before + 1))[-1]["initial_comment"]
+        assert "week of 2026-11-23 — in progress" in report and "manual" not in report
+    # the send-now week gets its digest when the first weekly window opens
+    await run_clock(clock_env(coach_env, slack), datetime(2026, 11, 30, 8, 1, tzinfo=UTC))
+    digest = (await said(slack, "DMGR", 5))[4]
+    assert "Weekly practice digest · #sales · week of 2026-11-23" in digest
+
+
+# -- 3. weekly spacing across teams ---------------------------------------------------------------
+
+
+async def test_a_member_of_two_teams_never_gets_a_question_twice_in_a_week(
+    slack: FakeSlack, coach_env, tmp_path: Path
+):
+    clock = Clock(MONDAY_9 - timedelta(days=1))
+    async with served(tmp_path, slack, clock) as (url, _):
+        await say(url, slack, "UMGR", "nudges mon 9am for <@UANA> <@UBEN>")
+        await say(url, slack, "UADM", "nudges mon 9am for <@UANA>")
+    await run_clock(clock_env(coach_env, slack), MONDAY_9 + timedelta(minutes=1))
+    ana = questions_sent(slack, "DANA")
+    assert len(ana) == 6 and len(asked(ana)) == 6  # two sets, six different questions
+
+
+# -- 4 and 6: opting out, late answers ----------------------------------------------------------
+
+
+async def test_pause_resume_and_why_keep_history(slack: FakeSlack, coach_env, tmp_path: Path):
+    clock = Clock(MONDAY_9 - timedelta(days=1))
+    env = clock_env(coach_env, slack)
+    async with served(tmp_path, slack, clock) as (url, _):
+        await say(url, slack, "UMGR", "nudges mon 9am for <@UANA> <@UBEN>")
+        assert "not on any team" not in await say(url, slack, "UANA", "why am I getting these?")
+        assert "not on any team" in await say(url, slack, "UCY", "why do I get these questions")
+        paused = await say(url, slack, "UANA", "pause nudges for 2 weeks")
+        assert "until Sunday 06 December" in paused
+    await run_clock(env, MONDAY_9 + timedelta(minutes=1))
+    await run_clock(env, MONDAY_9 + timedelta(days=7, minutes=1))
+    assert not questions_sent(slack, "DANA")
+    await run_clock(env, MONDAY_9 + timedelta(days=14, minutes=1))
+    assert len(questions_sent(slack, "DANA")) == 3  # the pause is over
+    digest = (await said(slack, "DMGR", 3))[2]
+    assert "Ana Lima: opted out (paused until 2026-12-06)" in digest
+    db = sqlite3.connect(tmp_path / "data" / "coach.db")
+    assert db.execute("SELECT count(*) FROM nudge_optouts WHERE member = 'slack:UANA'").fetchone() == (1,)
+
+
+# -- 5. team editing, admins ------------------------------------------------------------------------
+
+
+async def test_teams_are_edited_and_admins_keep_control(slack: FakeSlack, coach_env, tmp_path: Path):
+    clock = Clock(MONDAY_9 - timedelta(days=1))
+    env = clock_env(coach_env, slack)
+    slack.users["UBOSS"] = {"id": "UBOSS", "profile": {"real_name": "Bo Boss"}}
+    async with served(tmp_path, slack, clock) as (url, _):
+        added = await say(url, slack, "UADM", "managers add <@UBOSS>")
+        assert "Added 1 manager" in added and "told 1" in added
+        assert "You're now a manager" in (await said(slack, "DBOSS", 1))[0]
+        made = await say(url, slack, "UBOSS", 'nudges fridays 4pm for <#CSALES|sales> as "Sales EMEA"')
+        schedule = made.split("`")[1]
+        assert "Added UNEW to Sales EMEA: now 5" in await say(
+            url, slack, "UBOSS", f"nudges add <@UNEW> {schedule}"
+        )
+        removed = await say(url, slack, "UBOSS", f"nudges remove <@UCY> {schedule}")
+        assert "Removed Cy Park from Sales EMEA: now 4" in removed
+        assert "no nudge with id" in await say(url, slack, "UMGR", f"nudges remove <@UANA> {schedule}")
+    # by Friday Ben has left the channel and Zed joined; Dee's account was deactivated
+    slack.channels["CSALES"] = ["UANA", "UCY", "UDEE", "UZED"]
+    slack.refuse_users["UDEE"] = "account_inactive"
+    friday = datetime(2026, 11, 27, 16, 1, tzinfo=UTC)
+    await run_clock(env, friday)
+    sent_to = {c for c in ("DANA", "DBEN", "DCY", "DDEE", "DNEW", "DZED") if questions_sent(slack, c)}
+    assert sent_to == {"DANA", "DNEW", "DZED"}  # Cy stays removed by hand; Ben left; Dee is gone
+    await run_clock(env, friday + timedelta(days=7))
+    digest = (await said(slack, "DBOSS", 5))[4]
+    assert "*Team changes*" in digest and "Joined the channel: UZED" in digest
+    assert "Left the channel: Ben Okafor" in digest
+    assert "Dee Ross was dropped from the team: their account is gone (slack: account_inactive)" in digest
+    async with served(tmp_path, slack, clock) as (url, _):
+        every = await say(url, slack, "UADM", "nudges all")
+        assert schedule in every and "manager slack:UBOSS" in every
+        gone = await say(url, slack, "UADM", "managers remove <@UBOSS>")
+        assert f"paused their 1 nudge schedule(s): `{schedule}` (Sales EMEA)" in gone
+        assert "nudges reassign" in gone
+        moved = await say(url, slack, "UADM", f"nudges reassign {schedule} <@UMGR>")
+        assert "now belongs to slack:UMGR and is active" in moved
+        assert "You now manage the weekly nudges for Sales EMEA" in (await said(slack, "DMGR", 1))[-1]
+        assert schedule in await say(url, slack, "UMGR", "nudges list")
+
+
+# -- 7. reminders -------------------------------------------------------------------------------------
+
+
+async def test_one_mid_week_reminder_to_those_who_have_not_answered(
+    slack: FakeSlack, course: Course, coach_env, tmp_path: Path
+):
+    clock = Clock(MONDAY_9 - timedelta(days=1))
+    env = clock_env(coach_env, slack)
+    async with served(tmp_path, slack, clock) as (url, _):
+        made = await say(url, slack, "UMGR", "nudges mon 9am for <@UANA> <@UBEN>")
+        schedule = made.split("`")[1]
+        assert "one reminder 2 day(s)" in await say(url, slack, "UMGR", f"nudges remind {schedule} on")
+        await run_clock(env, MONDAY_9 + timedelta(minutes=1))
+        clock.now = MONDAY_9 + timedelta(hours=1)
+        await answer_all(url, slack, course, "UANA", questions_sent(slack, "DANA"), right=True)
+    await run_clock(env, MONDAY_9 + timedelta(days=1))
+    assert len(posts(slack, "DBEN")) == 4  # not yet
+    await run_clock(env, MONDAY_9 + timedelta(days=2, minutes=2))
+    await run_clock(env, MONDAY_9 + timedelta(days=3))
+    assert "3 of your weekly practice question(s)" in posts(slack, "DBEN")[-1]["text"]
+    assert len(posts(slack, "DBEN")) == 5 and len(posts(slack, "DANA")) == 4  # once, and not to Ana

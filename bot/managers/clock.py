@@ -103,10 +103,12 @@ class Dispatcher:
         except DeliveryError as exc:
             self.nudges.note(schedule.id, f"I couldn't re-read {schedule.team}'s members ({exc}).", now)
             return schedule
-        joined, left = found - set(schedule.members), set(schedule.members) - found
+        last = set(json.loads(schedule.roster or "[]"))
+        joined, left = found - last, last - found
         if not joined and not left:
             return schedule
-        self.nudges.update(schedule.id, members=sorted(found))
+        members = (set(schedule.members) | joined) - left  # people added or removed by hand stay so
+        self.nudges.update(schedule.id, members=sorted(members), roster=json.dumps(sorted(found)))
         names = self.people.cached(sorted(joined | left))
         if joined:
             self.nudges.note(schedule.id, "Joined the channel: " + ", ".join(names[m] for m in joined), now)

@@ -226,8 +226,8 @@ class Admin:
         if not changed:
             return Reply(f"No change: {schedule.team} already {'has' if verb == 'add' else 'lacks'} them.")
         note = ""
-        if schedule.channel and verb == "remove":
-            note = " (They stay out only while they are not in the channel: the roster is re-read weekly.)"
+        if schedule.channel:
+            note = f" (I re-read {schedule.team}'s channel weekly: people who join or leave it come and go.)"
         return Reply(
             f"{done} {', '.join(names[p] for p in changed)} {'to' if verb == 'add' else 'from'} "
             f"{schedule.team}: now {len(members)} member(s).{note}"

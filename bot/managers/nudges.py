@@ -59,6 +59,7 @@ class Schedule:
     status: str
     created_at: str
     channel: str | None = None  # "slack:C123": the roster is re-read from it each week
+    roster: str | None = None  # the channel's members when last read (JSON), to see who joined or left
     remind_after_h: int | None = None  # a mid-week reminder this many hours after the nudge (off: None)
 
     @classmethod
@@ -130,6 +131,7 @@ class Nudges:
             "status": "active",
             "created_at": now_iso(at),
             "channel": channel,
+            "roster": json.dumps(sorted(set(members))) if channel else None,
             "remind_after_h": None,
         }
         self.store.insert_schedule(row)

@@ -91,6 +91,7 @@ def create(db: sqlite_utils.Database) -> None:
             "status": str,
             "created_at": str,
             "channel": str,
+            "roster": str,
             "remind_after_h": int,
         },
         pk="id",
@@ -161,7 +162,7 @@ def create(db: sqlite_utils.Database) -> None:
 
 
 NEW_COLUMNS: dict[str, dict[str, type]] = {
-    "nudge_schedules": {"channel": str, "remind_after_h": int},
+    "nudge_schedules": {"channel": str, "roster": str, "remind_after_h": int},
     "nudge_deliveries": {"planned_at": str, "reminded_at": str},
     "nudge_digests": {"attempts": int, "next_at": str, "error": str, "chart": str, "claimed_at": str},
 }
