@@ -387,3 +387,6 @@ class Admin:
                 self.store.write(
                     lambda db, s=schedule, m=members: db["nudge_schedules"].update(s.id, {"members": m})
                 )
+                self.nudges.note(
+                    schedule.id, "A member left the team: they asked me to delete their data.", self.clock()
+                )

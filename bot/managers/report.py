@@ -51,6 +51,7 @@ class TeamReport:
     notes: list[str] = field(default_factory=list)
     final: bool = True  # False: the week is still in progress
     days_left: int = 0
+    lesson_titles: dict[int, str] = field(default_factory=dict)
 
     @property
     def delivered(self) -> list[MemberResult]:
@@ -192,6 +193,7 @@ def build_report(
         [r["note"] for r in notes],
         final,
         days_left,
+        {lesson.number or 0: f"“{lesson.title}”" for lesson in course.lessons},
     )
 
 
@@ -343,14 +345,36 @@ def report_png(report: TeamReport) -> bytes:
     )
     done = [m for m in report.delivered if m.done]
     state = "" if report.final else " · in progress"
+    extra = f" · {len(report.opted_out)} opted out" if report.opted_out else ""
     fig.suptitle(
-        f"{report.team} · week of {report.week}{state} — {len(done)} of {len(report.delivered)} finished",
+        f"{report.team} · week of {report.week}{state} — {len(done)} of {len(report.delivered)} "
+        f"finished{extra}",
         fontsize=12,
         fontweight="bold",
         x=0.01,
         ha="left",
     )
-    fig.tight_layout()
+    lessons_total: dict[int, list[int]] = {}
+    for cells in report.heat.values():
+        for lesson, (c, a) in cells.items():
+            total = lessons_total.setdefault(lesson, [0, 0])
+            total[0], total[1] = total[0] + c, total[1] + a
+    weakest = min(
+        (lesson for lesson, (c, a) in lessons_total.items() if a and c < a),
+        key=lambda n: lessons_total[n][0] / lessons_total[n][1],
+        default=None,
+    )
+    if weakest is not None:
+        c, a = lessons_total[weakest]
+        title = report.lesson_titles.get(weakest, "")
+        fig.text(
+            0.01,
+            0.01,
+            f"Revisit first: Lesson {weakest} {title} — {c} of {a} answers right across the team",
+            fontsize=10,
+            color="#d62828",
+        )
+    fig.tight_layout(rect=(0, 0.05 if weakest is not None else 0, 1, 1))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
