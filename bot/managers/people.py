@@ -62,6 +62,14 @@ class People:
             self.store.write(lambda db: db["people"].upsert_all(rows, pk="member"))
         return self.cached(members)
 
+    def remember(self, names: dict[str, str], now: datetime) -> None:
+        """Names the platform handed over anyway (a Teams roster lists members with their names)."""
+        rows = [
+            {"member": m, "name": n, "active": 1, "fetched_at": now_iso(now)} for m, n in names.items() if n
+        ]
+        if rows:
+            self.store.write(lambda db: db["people"].upsert_all(rows, pk="member"))
+
     def inactive(self, members: list[str]) -> set[str]:
         rows = self.store.read(
             "SELECT member FROM people WHERE active = 0 AND member IN (SELECT value FROM json_each(?))",
