@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.managers import optouts
-from bot.managers.people import People
 from bot.messages import Action, Choice, Reply
-from bot.store import now_iso
+from bot.store import now_iso, optouts
 from flows.deps import Deps
 
 HELP = """I'm your coach for *Building an AI-Ready Organization*. Here's what I can do:
@@ -112,7 +110,7 @@ def nudge_request(deps: Deps, learner: str, verb: str, weeks: int | None = None)
                 "unless a manager adds you. You can practise any time with *drill*.",
                 kind="notice",
             )
-        names = People(deps.store).cached([t["manager"] for t in teams])
+        names = optouts.known_names(deps.store, [t["manager"] for t in teams])
         lines = ["*Why you get weekly practice questions*"]
         for t in teams:
             lines.append(

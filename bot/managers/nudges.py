@@ -19,11 +19,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.managers import optouts
 from bot.managers.spacing import SAME_WEEK, histories, pick_questions
 from bot.managers.wording import WEEKDAYS, ScheduleRequest, parse_schedule  # noqa: F401 - re-exported
 from bot.messages import Reply
-from bot.store import Store, now_iso
+from bot.store import Store, now_iso, optouts
 from knowledge.loader import Course
 
 log = logging.getLogger("coach.nudges")

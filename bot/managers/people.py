@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.store import Store, now_iso
+from bot.store.optouts import known_names
 
 log = logging.getLogger("coach.people")
 FRESH = timedelta(days=7)
@@ -23,18 +24,7 @@ class People:
 
     def cached(self, members: list[str]) -> dict[str, str]:
         """Names known without asking anyone: the cache, then what people told the coach."""
-        spoken = self.store.read(
-            "SELECT id, name FROM learners WHERE name IS NOT NULL AND id IN (SELECT value FROM json_each(?))",
-            [json.dumps(members)],
-        )
-        looked_up = self.store.read(
-            "SELECT member, name FROM people WHERE name IS NOT NULL "
-            "AND member IN (SELECT value FROM json_each(?))",
-            [json.dumps(members)],
-        )
-        names = {r["id"]: r["name"] for r in spoken}
-        names.update({r["member"]: r["name"] for r in looked_up})
-        return {m: names.get(m) or m.partition(":")[2] or m for m in members}
+        return known_names(self.store, members)
 
     async def names(self, members: list[str], now: datetime) -> dict[str, str]:
         """Display names, refreshing from the platform what is missing or older than a week."""

@@ -1,12 +1,15 @@
-"""Members' say over weekly nudges: stop, pause for a while, resume. Every change is a new row, so
-the history is kept (and a manager's digest can show who opted out and since when)."""
+"""Members' say over weekly nudges (stop, pause for a while, resume), and people's known names.
+
+Every opt-out change is a new row, so the history is kept (and a manager's digest can show who opted
+out and since when). Plain functions over the store, so the flows can use them too."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
 
-from bot.store import Store, now_iso
+from bot.store.base import StoreBase as Store
+from bot.store.base import now_iso
 
 
 def record(store: Store, member: str, kind: str, now: datetime, weeks: int | None = None) -> str | None:
@@ -32,3 +35,21 @@ def opted_out(store: Store, members: list[str], now: datetime) -> dict[str, str]
         elif r["kind"] == "pause" and r["until"] > stamp:
             out[r["member"]] = f"paused until {r['until'][:10]}"
     return out
+
+
+def known_names(store: Store, members: list[str]) -> dict[str, str]:
+    """Display names without asking anyone: the platform look-up cache (`people`), then the name a
+    person gave when they talked to the coach, then their platform id."""
+    listed = json.dumps(members)
+    spoken = store.read(
+        "SELECT id, name FROM learners WHERE name IS NOT NULL AND id IN (SELECT value FROM json_each(?))",
+        [listed],
+    )
+    looked_up = store.read(
+        "SELECT member, name FROM people WHERE name IS NOT NULL "
+        "AND member IN (SELECT value FROM json_each(?))",
+        [listed],
+    )
+    names = {r["id"]: r["name"] for r in spoken}
+    names.update({r["member"]: r["name"] for r in looked_up})
+    return {m: names.get(m) or m.partition(":")[2] or m for m in members}
