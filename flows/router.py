@@ -105,6 +105,7 @@ def parse_nudge_request(text: str) -> Intent | None:
     return None
 
 
+RATING_WORDS = {"good": "good", "bad": "bad", "👍": "good", "👎": "bad", "+1": "good", "-1": "bad"}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 
 
@@ -140,6 +141,8 @@ def parse_command(text: str) -> Intent | None:
         return None
     if MISSING.match(norm):
         return {"name": "missing"}
+    if norm in RATING_WORDS:
+        return {"name": "feedback", "text": RATING_WORDS[norm]}
     tokens = norm.split()
     if len(tokens) > 5:
         return None
@@ -167,6 +170,19 @@ def parse_command(text: str) -> Intent | None:
     if head in simple and (not rest or rest in (["please"], ["me"])):
         return {"name": head}
     return None
+
+
+QUESTION_START = re.compile(
+    r"^(what|what's|whats|why|how|who|when|which|where|is|are|can|could|does|do|should|would|explain|"
+    r"define|tell me|remind me)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """A message that asks something ("what is a model card?") rather than answers or commands."""
+    text = text.strip()
+    return len(text.split()) >= 3 and bool(QUESTION_START.match(text))
 
 
 def parse_answer(text: str, options: dict[str, str]) -> str | None:

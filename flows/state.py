@@ -28,10 +28,11 @@ class QuizState(TypedDict):
     pass_mark: float | None
 
 
-class QATurn(TypedDict):
+class QATurn(TypedDict, total=False):
     question: str
-    passages: list[str]  # the passages retrieved for it
+    passages: list[str]  # the passages its answer cites
     answer: str
+    answer_id: str  # the logged answer (bot.answers), which 👍/👎 refer to
 
 
 class Intent(TypedDict, total=False):
@@ -48,3 +49,4 @@ class CoachState(TypedDict, total=False):
     lab: LabState | None
     quiz: QuizState | None
     qa: list[QATurn]
+    feedback_pending: dict[str, str] | None  # {"answer", "learner"}: a 👎 whose reason may come next

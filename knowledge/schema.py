@@ -40,6 +40,7 @@ class Section(_Strict):
     paragraphs: list[str] = []
     items: list[Item] = []
     stats: list[Stat] = []
+    editorial_note: str | None = None  # ours, not the seed's: shown with the section's answers
 
     @model_validator(mode="after")
     def _not_empty(self) -> Section:

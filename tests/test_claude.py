@@ -153,3 +153,21 @@ async def test_question_answered_by_claude_from_the_retrieved_passages(
 async def test_offline_is_the_default_without_a_key():
     brain = make_brain(Settings(_env_file=None))
     assert brain.name == "offline" and not brain.remote
+
+
+async def test_question_prefix_is_long_enough_to_cache_and_carries_shaped_units(
+    claude_coach: Coach, fake: FakeAnthropic, caplog
+):
+    from flows.brains.claude import estimated_tokens
+
+    fake.script.append(Outcome(text="• Continuous Integration [1]"))
+    fake.script.append(Outcome(text="• Specialists [1]"))
+    with caplog.at_level("INFO", logger="coach.claude"):
+        await claude_coach.handle(inbound("ana", "What are the core MLOps practices?"))
+        await claude_coach.handle(inbound("bob", "What are the three talent tiers?"))
+    first, second = (r["body"] for r in fake.requests[-2:])
+    assert first["system"] == second["system"]  # byte-identical prefix for every question
+    assert estimated_tokens(first["system"][0]["text"]) >= 4096
+    content = first["messages"][0]["content"]
+    assert "Answer units" in content and "Continuous Monitoring" in content
+    assert "cache_read_input_tokens=1000" in caplog.text and "hit rate" in caplog.text

@@ -4,14 +4,14 @@ errors are one line, exit 1.
     learning   shell, replay, ask                     knowledge  knowledge check|list, index, search, eval
     serve      serve (Procfile `web`)                 managers   clock (Procfile `clock`), nudges, report
     channels   slack manifest, teams package          doctor     doctor
-    bench      bench [retrieval|nudges]
+    bench      bench [retrieval|nudges]                   feedback   feedback (👍/👎 on answers)
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import bench, channels, doctor, knowledge, learning, managers, serve
+from bot.cli import bench, channels, doctor, feedback, knowledge, learning, managers, serve
 
 app = typer.Typer(
     help="coach: practise 'Building an AI-Ready Organization' in Slack, Teams or here.",
@@ -25,6 +25,7 @@ for command in (
     learning.shell,
     learning.replay,
     learning.ask,
+    feedback.feedback,
     serve.serve,
     managers.clock,
     managers.nudges,

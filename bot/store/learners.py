@@ -83,6 +83,8 @@ class LearnerTables(StoreBase):
         ("nudge_optouts", "member"),
         ("people", "member"),
         ("managers", "learner"),
+        ("answer_feedback", "learner"),
+        ("answers", "learner"),
         ("learners", "id"),
     )
 

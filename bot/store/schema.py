@@ -3,9 +3,10 @@
 Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
-`nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`.
-Each area's reads and writes live in its own module beside this one. Conversation checkpoints live
-in a separate file owned by LangGraph's SQLite checkpointer.
+`nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`,
+and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes live
+in its own module beside this one. Conversation checkpoints live in a separate file owned by
+LangGraph's SQLite checkpointer.
 """
 
 from __future__ import annotations
@@ -157,6 +158,24 @@ def create(db: sqlite_utils.Database) -> None:
             "missed": str,
         },
         pk="id",
+        if_not_exists=True,
+    )
+    db["answers"].create(
+        {
+            "id": str,
+            "learner": str,
+            "conversation": str,
+            "question": str,
+            "reply": str,
+            "citations": str,
+            "asked_at": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["answer_feedback"].create(
+        {"answer": str, "learner": str, "rating": str, "reason": str, "at": str},
+        pk=("answer", "learner"),
         if_not_exists=True,
     )
 

@@ -51,6 +51,9 @@ class QAContext:
     hits: list[Hit]  # grounded passages, numbered from 1 in this order
     history: list[dict[str, str]] = field(default_factory=list)  # earlier {"question", "answer"} pairs
     search: str | None = None  # what was searched, when a follow-up was read with the question before it
+    course: Course | None = None  # the course, whose structure (lists, key terms) shapes the answer
+    weights: dict[str, float] = field(default_factory=dict)  # query stem -> how telling it is
+    shaped: str = ""  # the answer units chosen for the question, rendered with their [n] markers
 
 
 @dataclass

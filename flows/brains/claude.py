@@ -9,6 +9,7 @@ graph reads structured coverage, never prose.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -18,8 +19,10 @@ from flows.brains.base import Answer, BrainError, LabContext, LabTurn, QAContext
 from knowledge.loader import Course
 from knowledge.retrieval import content_words
 from knowledge.schema import Lab
+from knowledge.text import sentences
 from prompts import load, render
 
+log = logging.getLogger("coach.claude")
 CACHE = {"type": "ephemeral"}
 LAB_TOOL = "assess_turn"
 MAX_MESSAGE_CHARS = 2500
@@ -64,7 +67,8 @@ def lab_system(course: Course, lab: Lab) -> str:
         _doc, section = course.passage(ref)
         body = "\n".join([*section.paragraphs, *(f"{i.title}: {i.text}" for i in section.items)])
         stats = "; ".join(f"{s.value} {s.label}" for s in section.stats)
-        excerpts.append(f"### {course.cite(ref)}\n{body}" + (f"\nFigures: {stats}" if stats else ""))
+        note = f"\nEditorial note: {section.editorial_note}" if section.editorial_note else ""
+        excerpts.append(f"### {course.cite(ref)}\n{body}" + (f"\nFigures: {stats}" if stats else "") + note)
     lab_text = render(
         "lab",
         number=str(lab.number),
@@ -76,6 +80,65 @@ def lab_system(course: Course, lab: Lab) -> str:
         excerpts="\n\n".join(excerpts),
     )
     return f"{load('persona')}\n\n{lab_text}"
+
+
+def qa_system(course: Course | None) -> str:
+    """The stable, cacheable part of every Q&A request: persona, how to answer, and the course at a
+    glance (outline, key terms, the lists each section gives). It is the same for every question and
+    longer than the minimum cacheable prefix, so every question after the first reads it from cache."""
+    parts = [load("persona"), load("qa")]
+    if course is not None:
+        parts.append("## The course at a glance (orientation only: cite the numbered passages)")
+        for doc in [*course.lessons, *course.readings]:
+            parts.append(f"### {course.cite(f'{doc.id}#{doc.sections[0].id}').split(' · ')[0]}: {doc.title}")
+            if doc.opening_question:
+                parts.append(f"{doc.subtitle or ''} Opening question: {doc.opening_question}".strip())
+            parts.append("Sections: " + "; ".join(s.heading for s in doc.sections))
+            for section in doc.sections:
+                if doc.kind == "lesson" and section.paragraphs:
+                    parts.append(f"“{section.heading}” opens: {sentences(section.paragraphs[0])[0]}")
+                if section.items:
+                    items = "; ".join(f"{i.title} — {i.text}" for i in section.items)
+                    parts.append(f"List in “{section.heading}”: {items}")
+                if section.editorial_note:
+                    parts.append(f"Editorial note on “{section.heading}”: {section.editorial_note}")
+            parts += [f"Key term — {k.term}: {k.definition}" for k in doc.key_terms]
+    return "\n\n".join(parts)
+
+
+def estimated_tokens(text: str) -> int:
+    """A rough token count (about four characters a token in English prose)."""
+    return len(text) // 4
+
+
+class CacheStats:
+    """Prompt-cache use across this process's Claude calls, logged after each call."""
+
+    def __init__(self) -> None:
+        self.calls = self.input_tokens = self.cache_read = self.cache_write = 0
+
+    def record(self, usage: Any) -> None:
+        if usage is None:
+            return
+        self.calls += 1
+        self.input_tokens += getattr(usage, "input_tokens", 0) or 0
+        self.cache_read += getattr(usage, "cache_read_input_tokens", 0) or 0
+        self.cache_write += getattr(usage, "cache_creation_input_tokens", 0) or 0
+        log.info(
+            "claude usage: cache_read_input_tokens=%d cache_creation_input_tokens=%d input_tokens=%d "
+            "prompt-cache hit rate %.0f%% over %d calls",
+            getattr(usage, "cache_read_input_tokens", 0) or 0,
+            getattr(usage, "cache_creation_input_tokens", 0) or 0,
+            getattr(usage, "input_tokens", 0) or 0,
+            100 * self.hit_rate,
+            self.calls,
+        )
+
+    @property
+    def hit_rate(self) -> float:
+        """The share of prompt tokens read from the cache."""
+        total = self.input_tokens + self.cache_read + self.cache_write
+        return self.cache_read / total if total else 0.0
 
 
 def _lab_user_message(ctx: LabContext) -> str:
@@ -147,6 +210,7 @@ class ClaudeBrain:
         self.model = model
         self.max_tokens = max_tokens
         self._systems: dict[str, str] = {}
+        self.cache = CacheStats()
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -165,24 +229,34 @@ class ClaudeBrain:
             system=[{"type": "text", "text": self._lab_system(ctx), "cache_control": CACHE}],
             messages=[{"role": "user", "content": _lab_user_message(ctx)}],
         )
+        self.cache.record(getattr(response, "usage", None))
         block = next((b for b in response.content if b.type == "tool_use" and b.name == LAB_TOOL), None)
         if block is None:
             raise BrainError("no assess_turn tool call in the response")
         return parse_lab_turn(block.input, ctx)
 
+    def qa_system(self, course: Course) -> str:
+        if "qa" not in self._systems:
+            self._systems["qa"] = qa_system(course)
+        return self._systems["qa"]
+
     async def answer(self, ctx: QAContext) -> Answer:
         passages = "\n\n".join(f"[{n}] {h.label}\n{h.text}" for n, h in enumerate(ctx.hits, start=1))
         earlier = "\n".join(f"Q: {t['question']}\nA: {t['answer']}" for t in ctx.history[-3:])
-        content = f"Course passages:\n{passages}\n\n"
+        content = ""
+        if ctx.shaped:
+            content += f"Answer units for this question, with their passage numbers:\n{ctx.shaped}\n\n"
+        content += f"Course passages:\n{passages}\n\n"
         if earlier:
             content += f"Earlier in this thread:\n{earlier}\n\n"
         content += f"<question>\n{ctx.question}\n</question>"
         response = await self.client.messages.create(
             model=self.model,
             max_tokens=self.max_tokens,
-            system=[{"type": "text", "text": f"{load('persona')}\n\n{load('qa')}", "cache_control": CACHE}],
+            system=[{"type": "text", "text": self.qa_system(ctx.course), "cache_control": CACHE}],
             messages=[{"role": "user", "content": content}],
         )
+        self.cache.record(getattr(response, "usage", None))
         text = "".join(b.text for b in response.content if b.type == "text").strip()
         if not text:
             raise BrainError("empty answer")

@@ -9,14 +9,13 @@ finds "data quality"), and long words survive a typo ("goverance").
 from __future__ import annotations
 
 import difflib
-import re
 from functools import lru_cache
 
 from flows.brains.base import Answer, LabContext, LabTurn, QAContext
-from knowledge.retrieval import content_words, words
+from flows.shape import compose
 from knowledge.schema import RubricPoint
+from knowledge.text import sentences, stem_words, tokens
 
-SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 EVIDENCE_CHARS = 160
 TYPO_MIN_LENGTH = 6
 TYPO_RATIO = 0.85
@@ -28,24 +27,6 @@ NUDGES = (
     "Let's push a little further.",
     "That doesn't move the diagnosis forward yet.",
 )
-
-
-def stem(word: str) -> str:
-    """A light English stemmer: enough to make plurals and verb forms meet."""
-    for suffix, replacement, min_len in (
-        ("ies", "y", 5),
-        ("ing", "", 6),
-        ("ed", "", 5),
-        ("es", "", 5),
-        ("s", "", 4),
-    ):
-        if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
-            return word[: -len(suffix)] + replacement
-    return word
-
-
-def tokens(text: str) -> list[str]:
-    return [stem(w) for w in words(text.replace("-", " "))]
 
 
 @lru_cache(maxsize=4096)
@@ -69,10 +50,6 @@ def cue_found(cue: list[str], text: list[str]) -> bool:
         if all(any(_similar(w, c) for w in span) for c in cue):
             return True
     return False
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE.split(text) if s.strip()]
 
 
 def assess(point: RubricPoint, text: str) -> str | None:
@@ -131,10 +108,15 @@ class OfflineBrain:
         return LabTurn(newly, " ".join(parts), focus.id)
 
     async def answer(self, ctx: QAContext) -> Answer:
-        """The two sentences of the retrieved passages that best match the question, cited; in a
-        follow-up, sentences not already given."""
-        query = {stem(w) for w in content_words(ctx.search or ctx.question)}
+        """The answer unit(s) of the retrieved passages that the question asks for, given whole and
+        cited (see flows.shape); without the course's structure, the best matching sentences."""
+        question = ctx.question
+        query = set(stem_words(ctx.search or ctx.question))
         said = " ".join(turn.get("answer", "") for turn in ctx.history)
+        if ctx.course is not None:
+            draft = compose(question, ctx.hits, ctx.course, query, ctx.weights)
+            if draft.text and draft.text.split(" [")[0] not in said:
+                return Answer(draft.text, draft.cited)
         scored: list[tuple[float, int, int, str]] = []
         for number, hit in enumerate(ctx.hits[:3], start=1):
             for position, sentence in enumerate(sentences(hit.text)):
