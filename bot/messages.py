@@ -57,6 +57,8 @@ class Inbound:
         None  # members of a channel/team the message names, resolved by the adapter
     )
     roster_name: str | None = None  # how to call that roster ("#sales")
+    roster_channel: str | None = None  # where the roster came from ("slack:C123"), to re-read it weekly
+    roster_error: str | None = None  # why the named roster could not be read ("not_in_channel")
 
     @property
     def learner(self) -> str:

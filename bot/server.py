@@ -149,8 +149,11 @@ def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
     }
     if app.get(SLACK_CLIENT) is not None:
         senders["slack"] = SlackSender(app[SLACK_CLIENT])
-    dispatcher = Dispatcher(runtime.nudges, runtime.course, senders, clock=runtime.deps.clock)
+    admins = tuple(m.strip() for m in runtime.settings.managers.split(",") if ":" in m)
+    dispatcher = Dispatcher(runtime.nudges, runtime.course, senders, clock=runtime.deps.clock, admins=admins)
     app[DISPATCH] = runtime.admin.send_now = SendNow(dispatcher)
+    runtime.admin.notify = dispatcher.notify
+    runtime.admin.people = dispatcher.people
 
 
 async def serve(runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:

@@ -21,7 +21,7 @@ from langgraph.runtime import Runtime
 from bot.messages import Inbound, Reply
 from flows import ask, feedback, info, lab, quiz
 from flows.deps import Deps
-from flows.router import is_question, parse_answer, parse_command
+from flows.router import is_question, parse_answer, parse_command, parse_nudge_request
 from flows.state import CoachState, Intent
 
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
@@ -43,6 +43,8 @@ def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
             intent = parse_command(inbound.action.value) or {"name": "unknown"}
     elif not inbound.text.strip():
         intent = {"name": "empty"}
+    elif (request := parse_nudge_request(inbound.text)) is not None:
+        return {"intent": request, "mode": mode}
     else:
         intent = parse_command(inbound.text) or {"name": "text"}
     if intent["name"] == "feedback" and inbound.action is None and mode != "idle":
@@ -54,7 +56,10 @@ def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
         if mode == "quiz" and _asks_mid_quiz(state, runtime.context, inbound.text):
             intent = {"name": "question"}
     nudged = intent["name"] == "question" and quiz.is_letter(inbound.text)
-    if nudged and quiz.open_nudge(runtime.context, inbound.learner):  # a typed answer to a weekly nudge
+    if nudged and (
+        quiz.open_nudge(runtime.context, inbound.learner)
+        or quiz.closed_nudge(runtime.context, inbound.learner)
+    ):  # a typed answer to a weekly nudge (a late one is told so)
         intent = {"name": "answer"}
     if inbound.shared and intent["name"] in PRIVATE_INTENTS:
         intent = {"name": "private_only"}
@@ -146,6 +151,10 @@ async def info_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
                 Reply("Nothing to stop — you're not in a lab or a quiz. Say *help* to see options.")
             )
         return ended
+    if name == "nudges":
+        request = state["intent"]
+        reply = info.nudge_request(deps, inbound.learner, request["text"], request.get("number"))
+        return _replies(reply, ephemeral=inbound.shared)
     if name == "empty":
         return _replies(info.help_reply(deps, "I didn't get any text there."))
     if name == "private_only":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.messages import Action, Choice, Reply
-from bot.store import now_iso
+from bot.store import now_iso, optouts
 from flows.deps import Deps
 from flows.drill import missed_today, when
 
@@ -86,3 +86,60 @@ def progress(deps: Deps, learner: str, now: datetime) -> Reply:
 
 def _answered(deps: Deps, session: dict) -> int:
     return len(deps.store.session_attempts(session["id"]))
+
+
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+HOW_TO_STOP = (
+    "Say *pause nudges for 2 weeks* for a break or *stop nudges* to stop; *resume nudges* brings them "
+    "back. Your answers so far are kept either way, and your manager sees that you opted out."
+)
+
+
+def nudge_request(deps: Deps, learner: str, verb: str, weeks: int | None = None) -> Reply:
+    """A member's "why am I getting these?", "stop nudges", "pause nudges for 2 weeks", "resume"."""
+    now = deps.clock()
+    teams = deps.store.read(
+        "SELECT * FROM nudge_schedules WHERE status != 'cancelled' "
+        "AND EXISTS (SELECT 1 FROM json_each(members) WHERE value = ?) ORDER BY created_at",
+        [learner],
+    )
+    state = optouts.opted_out(deps.store, [learner], now).get(learner)
+    if verb == "why":
+        if not teams:
+            return Reply(
+                "You're not on any team's weekly practice right now, so I won't send you questions "
+                "unless a manager adds you. You can practise any time with *drill*.",
+                kind="notice",
+            )
+        names = optouts.known_names(deps.store, [t["manager"] for t in teams])
+        lines = ["*Why you get weekly practice questions*"]
+        for t in teams:
+            lines.append(
+                f"• {names[t['manager']]} scheduled them for *{t['team']}*: 3 questions every "
+                f"{DAYS[t['weekday']]} at {t['at']} {t['tz']}"
+                + (" (paused by your manager)" if t["status"] == "paused" else "")
+            )
+        if state:
+            lines.append(f"Right now you've opted out ({state}).")
+        lines.append(HOW_TO_STOP)
+        return Reply("\n".join(lines), kind="notice")
+    if verb == "resume":
+        optouts.record(deps.store, learner, "resume", now)
+        where = ", ".join(t["team"] for t in teams) or "no team yet"
+        return Reply(f"Welcome back: your weekly practice questions start again ({where}).", kind="notice")
+    if verb == "pause":
+        until = optouts.record(deps.store, learner, "pause", now, weeks or 2)
+        assert until is not None
+        day = datetime.fromisoformat(until).strftime("%A %d %B")
+        return Reply(
+            f"Paused: no weekly practice questions until {day}. Your answers so far are kept. "
+            "Say *resume nudges* to start earlier.",
+            kind="notice",
+        )
+    optouts.record(deps.store, learner, "stop", now)
+    where = " from " + ", ".join(t["team"] for t in teams) if teams else ""
+    return Reply(
+        f"Done: no more weekly practice questions{where}. Your answers and progress are kept, and your "
+        "manager will see that you opted out. Say *resume nudges* if you change your mind.",
+        kind="notice",
+    )

@@ -144,6 +144,24 @@ def open_nudge(deps: Deps, learner: str) -> tuple[str, str] | None:
     return None
 
 
+LATE = (
+    "That set closed when the next week's questions went out, so this answer wasn't counted. "
+    "The new set is waiting in this chat — answer those instead."
+)
+
+
+def closed_nudge(deps: Deps, learner: str) -> str | None:
+    """The learner's most recent weekly-nudge set that closed with questions unanswered, if any."""
+    rows = deps.store.read(
+        "SELECT s.id FROM quiz_sessions s WHERE s.learner = ? AND s.quiz = 'nudge' "
+        "AND s.finished_at IS NOT NULL "
+        "AND (SELECT count(*) FROM quiz_attempts a WHERE a.session = s.id) < s.total "
+        "ORDER BY s.finished_at DESC LIMIT 1",
+        [learner],
+    )
+    return rows[0]["id"] if rows else None
+
+
 def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
     """A click or a typed answer: to the open question, or to a question from elsewhere (a nudge)."""
     quiz = state.get("quiz") if state.get("mode") == "quiz" else None
@@ -157,6 +175,8 @@ def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         if nudge and option:
             typed = replace(inbound, action=Action("answer", option, question=nudge[1], session=nudge[0]))
             return {"replies": [r.to_dict() for r in _outside_answer(deps, typed)]}
+        if is_letter(inbound.text) and closed_nudge(deps, inbound.learner):
+            return {"replies": [Reply(LATE, kind="notice").to_dict()]}
         return {
             "replies": [
                 Reply("There's no quiz open. Say *quiz* to pick one, or *drill*.", kind="notice").to_dict()
@@ -247,6 +267,9 @@ def _outside_answer(deps: Deps, inbound: Inbound) -> list[Reply]:
                 f"That answer doesn't match any question of that quiz. {retry}", kind="notice", ephemeral=True
             )
         ]
+    answered = {a["question"] for a in deps.store.session_attempts(session["id"])}
+    if session["finished_at"] and session["quiz"] == "nudge" and question.id not in answered:
+        return [Reply(LATE, kind="notice", ephemeral=True)]
     if session["finished_at"]:
         return [
             Reply(f"That quiz is over, so the answer wasn't counted. {retry}", kind="notice", ephemeral=True)

@@ -62,6 +62,55 @@ MISSING = re.compile(
     r"^(?:what\s+(?:am\s+i|have\s+i|did\s+i)\s+(?:missing|missed|miss|left\s+out)|missing|what'?s\s+missing)\??$"
 )
 ANSWER_LETTER = re.compile(r"^\(?([a-d])\)?[.)]?$|^(?:option|answer|choice)\s+\(?([a-d1-4])\)?[.)]?$")
+# A member's say over weekly nudges, in everyday words ("stop sending me these", "pause nudges for 2
+# weeks", "why am I getting these?"). Checked before anything else, so it never reaches Q&A.
+NUDGE_THINGS = (
+    r"(?:(?:the|these|those|your|all)\s+)?(?:weekly\s+)?(?:nudges?|reminders?|practice(?:\s+questions?)?|"
+    r"quiz(?:zes)?|questions?|messages?|emails?|these|them|this|it)"
+)
+NUDGE_STOP = re.compile(
+    r"^(?:stop|no\s+more|turn\s+off|disable|mute|unsubscribe(?:\s+me)?(?:\s+from)?|opt\s*-?\s*out(?:\s+of)?"
+    r"|(?:i\s+)?(?:don'?t|do\s+not)\s+(?:want|need|send\s+me)(?:\s+any\s*more)?)\s+"
+    rf"(?:sending\s+(?:me\s+)?|getting\s+)?{NUDGE_THINGS}(?:\s+any\s*more|\s+please)?$"
+    r"|^(?:unsubscribe(?:\s+me)?|opt\s*-?\s*out|leave\s+(?:the\s+)?nudges)$"
+)
+NUDGE_PAUSE = re.compile(
+    rf"^(?:pause|snooze|hold)\s+(?:sending\s+(?:me\s+)?)?{NUDGE_THINGS}"
+    r"(?:\s+(?:for\s+)?(?P<n>\d+|a|an|one|two|three|four|a\s+few|few|couple\s+of|a\s+couple\s+of)"
+    r"\s+(?P<unit>weeks?|days?|months?))?$"
+)
+NUDGE_RESUME = re.compile(
+    rf"^(?:resume|restart|unpause|turn\s+on|start\s+sending\s+(?:me\s+)?|send\s+me)\s+{NUDGE_THINGS}"
+    r"(?:\s+again)?$|^(?:re)?subscribe(?:\s+me)?(?:\s+again)?$"
+)
+NUDGE_WHY = re.compile(
+    r"^(?:why|how\s+come)\s+(?:am|do|did|are|is)\s+(?:i|you|coach|this)\s+"
+    r"(?:getting|receiving|get|being\s+sent|sending(?:\s+me)?|messaging\s+me)\b"
+    r"|^who\s+(?:is\s+)?(?:sends?|sending|scheduled|set\s+(?:this|these)\s+up|signed\s+me\s+up)\b"
+    r"|^what\s+are\s+(?:these|the\s+weekly)(?:\s+(?:questions?|messages?|nudges?))?$"
+)
+NUDGE_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "few": 2, "a few": 2}
+
+
+def parse_nudge_request(text: str) -> Intent | None:
+    """ "stop nudges", "pause nudges for 2 weeks", "resume nudges", "why am I getting these?"."""
+    norm = normalize(text)
+    if NUDGE_WHY.match(norm):
+        return {"name": "nudges", "text": "why"}
+    if NUDGE_STOP.match(norm):
+        return {"name": "nudges", "text": "stop"}
+    if NUDGE_RESUME.match(norm):
+        return {"name": "nudges", "text": "resume"}
+    pause = NUDGE_PAUSE.match(norm)
+    if pause:
+        raw = (pause["n"] or "2").replace("couple of", "two").replace("a two", "two")
+        count = int(raw) if raw.isdigit() else NUDGE_COUNTS.get(raw, 2)
+        unit = pause["unit"] or "weeks"
+        weeks = count * 4 if unit.startswith("month") else -(-count // 7) if unit.startswith("day") else count
+        return {"name": "nudges", "text": "pause", "number": max(1, min(weeks, 26))}
+    return None
+
+
 RATING_WORDS = {"good": "good", "bad": "bad", "👍": "good", "👎": "bad", "+1": "good", "-1": "bad"}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 

@@ -19,7 +19,9 @@ from adapters.slack.sender import SlackSender, make_client
 from bot.conversation import Coach
 from bot.managers.clock import Dispatcher
 from bot.managers.commands import Admin
-from bot.managers.nudges import Nudges, ScheduleRequest, parse_schedule, pick_questions
+from bot.managers.nudges import Nudges
+from bot.managers.spacing import histories, pick_questions
+from bot.managers.wording import ScheduleRequest, parse_schedule
 from bot.messages import Action, Inbound
 from bot.testing.fake_slack import FakeSlack
 from flows.deps import Deps
@@ -93,10 +95,11 @@ async def test_only_managers_schedule_and_only_admins_add_managers(coach: Coach)
     made = (
         await coach.handle(slack_says("U9", "nudges weekly fri 16:30 Europe/Berlin for us", ("U1", "U2")))
     )[-1]
-    assert "every Fri 16:30 Europe/Berlin" in made.text and "2 member(s)" in made.text
+    assert "every Friday at 16:30 Europe/Berlin" in made.text and "Members (2): U1, U2" in made.text
     # a manager sees and changes only their own schedules
     theirs = made.text.split("`")[1]
-    assert "no nudge with id" in (await coach.handle(slack_says("UMGR", f"nudges pause {theirs}")))[-1].text
+    assert "Added 1 manager" in (await coach.handle(slack_says("UMGR", "managers add", ("U8",))))[-1].text
+    assert "no nudge with id" in (await coach.handle(slack_says("U8", f"nudges pause {theirs}")))[-1].text
     assert "now paused" in (await coach.handle(slack_says("U9", f"nudges pause {theirs}")))[-1].text
     assert "paused" in (await coach.handle(slack_says("U9", "nudges list")))[-1].text
     assert "Removed 1" in (await coach.handle(slack_says("UMGR", "managers remove", ("U9",))))[-1].text
@@ -129,17 +132,26 @@ def test_windows_follow_the_schedules_timezone():
     assert summer.astimezone(UTC) == datetime(2026, 7, 6, 7, 0, tzinfo=UTC)  # 09:00 in Berlin (CEST)
 
 
-def test_question_choice_rules():
+def test_weekly_spacing_rules():
     order = [f"Q{i}" for i in range(1, 8)]
-    now, recent = "2026-11-23T09:00:00+00:00", "2026-11-20T09:00:00+00:00"
-    assert pick_questions(order, {}, now, recent, 3) == ["Q1", "Q2", "Q3"]  # a newcomer: new ones first
-    cards = {
-        "Q1": ("2026-11-10T00:00:00+00:00", None),  # long overdue
-        "Q2": ("2026-11-22T00:00:00+00:00", "2026-11-22T00:00:00+00:00"),  # right two days ago: not now
-        "Q3": ("2026-11-30T00:00:00+00:00", None),  # not due yet
-        "Q4": ("2026-11-21T00:00:00+00:00", "2026-11-01T00:00:00+00:00"),  # overdue, right long ago
-    }
-    assert pick_questions(order, cards, now, recent, 3) == ["Q1", "Q4", "Q5"]
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def answered(*marks: tuple[str, bool, int]) -> dict:
+        return histories(
+            {"question": q, "correct": ok, "answered_at": (now - timedelta(days=days)).isoformat()}
+            for q, ok, days in marks
+        )
+
+    assert pick_questions(order, {}, {}, set(), now, 3) == ["Q1", "Q2", "Q3"]  # a newcomer: course order
+    # right last week: not back for two weeks; wrong last week: back first; never answered: next
+    history = answered(("Q1", True, 7), ("Q2", False, 7), ("Q3", True, 7))
+    assert pick_questions(order, history, {}, set(), now, 3) == ["Q2", "Q4", "Q5"]
+    # the gap grows with the streak: two right in a row stay away four weeks
+    streak = answered(("Q1", True, 28), ("Q1", True, 21))
+    assert "Q1" not in pick_questions(["Q1"], streak, {}, set(), now, 3)
+    assert pick_questions(["Q1"], streak, {}, set(), now + timedelta(weeks=2), 3) == ["Q1"]
+    # never answered: the least asked first (a silent member sees new ones); this week's never again
+    assert pick_questions(order, {}, {"Q1": 2, "Q2": 1}, {"Q3"}, now, 3) == ["Q4", "Q5", "Q6"]
 
 
 # -- the clock ---------------------------------------------------------------------------------
@@ -226,10 +238,9 @@ async def test_answers_count_and_the_digest_reaches_the_manager(coach, deps: Dep
     assert result.digests == 1 and result.sent == 3
     (upload,) = slack.of("files.completeUploadExternal")
     assert upload["channel_id"] == "DMGR"
-    assert (
-        "completion 0%" in upload["initial_comment"] and "Not answered yet:* U3" in upload["initial_comment"]
-    )
-    assert "average score 50%" in upload["initial_comment"]
+    (digest,) = [m["text"] for m in slack.of("chat.postMessage") if m["channel"] == "DMGR"]
+    assert "0 of 3 finished their set (0%)" in digest and "No answers:* U3" in digest
+    assert "right answers 50%" in digest
     (png,) = slack.uploads.values()
     assert png.startswith(b"\x89PNG")
     # on demand, as text plus chart; a second clock pass does not send the digest twice

@@ -18,10 +18,11 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
-from adapters.slack.sender import SlackSender, make_client, post_reply
+from adapters.slack.sender import SlackSender, make_client, post_reply, slack_error
 from bot.conversation import Coach
 from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
@@ -133,11 +134,16 @@ def build_slack_app(
         found: dict[str, Any] = {"mentions": tuple(u for u in USER_REF.findall(text) if u != bot_user)}
         channel = CHANNEL_REF.search(text)
         if channel:
-            members: list[str] = []
-            async for page in await client.conversations_members(channel=channel.group(1), limit=1000):
-                members += page["members"]
-            found["roster"] = tuple(m for m in members if m != bot_user)
             found["roster_name"] = f"#{channel.group(2) or channel.group(1)}"
+            try:
+                members: list[str] = []
+                async for page in await client.conversations_members(channel=channel.group(1), limit=1000):
+                    members += page["members"]
+            except SlackApiError as exc:
+                found["roster_error"] = slack_error(exc)
+                return found
+            found["roster"] = tuple(m for m in members if m != bot_user)
+            found["roster_channel"] = f"{PLATFORM}:{channel.group(1)}"
         return found
 
     async def run(message: Inbound, out: SlackReplies) -> list[Reply]:

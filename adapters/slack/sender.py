@@ -35,6 +35,16 @@ PERMANENT_ERRORS = {
 }
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (`not_in_channel`), or the HTTP status when the answer was not JSON."""
+    data = exc.response.data
+    return (
+        str(data.get("error", "unknown_error"))
+        if isinstance(data, dict)
+        else f"http_{exc.response.status_code}"
+    )
+
+
 def make_client(
     token: str, api_url: str | None = None, session: aiohttp.ClientSession | None = None
 ) -> AsyncWebClient:
@@ -76,6 +86,32 @@ async def post_reply(
 class SlackSender:
     def __init__(self, client: AsyncWebClient):
         self.client = client
+        self._bot_user: str | None = None
+
+    async def profile(self, learner: str) -> tuple[str | None, bool]:
+        """The person's display name and whether their account is active (`users.info`)."""
+        try:
+            user = (await self.client.users_info(user=learner.partition(":")[2]))["user"]
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error == "user_not_found":
+                return None, False
+            raise DeliveryError(f"slack: {error}", permanent=False) from None
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+        return name or user.get("name"), not user.get("deleted", False)
+
+    async def channel_members(self, channel: str) -> list[str]:
+        """The people in a channel now (`conversations.members`), the bot left out."""
+        try:
+            if self._bot_user is None:
+                self._bot_user = (await self.client.auth_test())["user_id"]
+            members: list[str] = []
+            async for page in await self.client.conversations_members(channel=channel, limit=1000):
+                members += page["members"]
+        except SlackApiError as exc:
+            raise DeliveryError(f"slack: {slack_error(exc)}", permanent=False) from None
+        return [m for m in members if m != self._bot_user]
 
     async def deliver(self, learner: str, replies: list[Reply]) -> None:
         user = learner.partition(":")[2]
@@ -85,7 +121,7 @@ class SlackSender:
             for reply in replies:
                 await post_reply(self.client, channel, reply)
         except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
+            error = slack_error(exc)
             raise DeliveryError(f"slack: {error}", permanent=error in PERMANENT_ERRORS) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"slack unreachable: {type(exc).__name__}", permanent=False) from None

@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.conversation import Coach
 from bot.managers.commands import is_admin_command
 from bot.managers.nudges import DeliveryError
+from bot.managers.people import People
 from bot.messages import Action, Choice, Inbound, Reply
 from bot.store import Store
 
@@ -166,6 +167,8 @@ class CoachTeamsBot(TeamsActivityHandler):
             return {}
         bot_id = turn_context.activity.recipient.id
         name = getattr(turn_context.activity.conversation, "name", None) or "this team"
+        deps = self.coach.deps
+        People(deps.store).remember({f"{PLATFORM}:{m.id}": m.name for m in members}, deps.clock())
         return {"roster": tuple(m.id for m in members if m.id != bot_id), "roster_name": name}
 
     def _inbound(self, activity: Activity) -> Inbound | None:

@@ -31,15 +31,29 @@ def _senders(rt: Runtime) -> dict:
 def clock(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="With --once: act as if it were this time (ISO 8601), to rehearse."),
+    ] = None,
 ) -> None:
     """Run due weekly nudges and manager digests (Procfile `clock`). Safe to run twice at once."""
     import asyncio
+    from datetime import datetime
 
     from bot.managers.clock import Dispatcher
 
     setup_logging(True)
     rt = runtime()
-    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock)
+    clock = rt.deps.clock
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            raise fail(f"--now {now!r} is not an ISO 8601 time, e.g. 2026-11-30T09:01:00+00:00") from None
+        if moment.tzinfo is None:
+            raise fail("--now needs a timezone, e.g. 2026-11-30T09:01:00+00:00")
+        clock = lambda: moment  # noqa: E731
+    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=clock, admins=_admins(rt))
     if once:
         result = asyncio.run(dispatcher.tick())
         out.print(
@@ -49,6 +63,11 @@ def clock(
         return
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(dispatcher.run(interval))
+
+
+def _admins(rt: Runtime) -> tuple[str, ...]:
+    """Admins to tell when a digest cannot be delivered (those written as platform:user)."""
+    return tuple(m.strip() for m in rt.settings.managers.split(",") if ":" in m)
 
 
 def _as(who: str) -> tuple[str, str]:
@@ -72,8 +91,10 @@ def nudges(
 
     rt = runtime()
     platform, user = _as(who)
-    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock)
+    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock, admins=_admins(rt))
     rt.admin.send_now = dispatcher.deliver_pending
+    rt.admin.notify = dispatcher.notify
+    rt.admin.people = dispatcher.people
     text = "nudges " + " ".join(words).replace(",", " ")
     replies = asyncio.run(rt.admin.handle(Inbound(platform, user, f"cli:{who}", text)))
     for reply in replies:
@@ -82,9 +103,11 @@ def nudges(
 
 def report(
     team: Annotated[str, typer.Option("--team", help="A nudge id or team name.")],
-    png: Annotated[Path | None, typer.Option("--png", help="Also write the bar chart here.")] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Also write the chart here.")] = None,
 ) -> None:
     """A team's latest weekly digest as a table (and optionally the chart as a PNG)."""
+    from bot.managers.nudges import window_start
+    from bot.managers.people import People
     from bot.managers.report import build_report, report_png
 
     rt = runtime()
@@ -95,7 +118,12 @@ def report(
     weeks = rt.nudges.weeks(schedule.id)
     if not weeks:
         raise fail(f"no nudges have gone out to {schedule.team} yet")
-    result = build_report(rt.store, rt.course, schedule, weeks[-1])
+    now = rt.deps.clock()
+    names = People(rt.store).cached([*schedule.members])
+    final = now >= schedule.next_window(window_start(weeks[-1], schedule))
+    result = build_report(rt.store, rt.course, schedule, weeks[-1], names, now, final)
+    if not final:
+        out.print(f"the week of {weeks[-1]} is in progress: {result.days_left} day(s) left")
     table = Table(title=f"{schedule.team} · week of {weeks[-1]}")
     for col in ("member", "delivery", "answered", "right"):
         table.add_column(col)

@@ -1,7 +1,6 @@
 """The clock's work: plan due weekly windows, send the manager digests of finished windows, and
 deliver enqueued nudges through each member's platform. `coach clock` runs `tick` in a loop; the
-web server runs `deliver_pending` after a manager's "send-now". What to send is planned in
-`bot/managers/nudges.py`; the digest is built in `bot/managers/report.py`.
+web server runs `deliver_pending` after a manager's "send-now".
 """
 
 from __future__ import annotations
@@ -14,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.managers.nudges import DeliveryError, Nudges, Schedule, Sender
+from bot.managers.nudges import MAX_ATTEMPTS, DeliveryError, Nudges, Schedule, Sender
+from bot.managers.people import People
 from bot.managers.report import build_report, report_png, report_text
 from bot.messages import Reply
 from flows.quiz import question_reply
@@ -30,6 +30,7 @@ class TickReport:
     failed: int = 0
     retried: int = 0
     digests: int = 0
+    reminders: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -57,6 +58,13 @@ def nudge_replies(course: Course, questions: list[str], session: str, team: str,
     return replies
 
 
+GONE = ("user_not_found", "account_inactive", "user_disabled", "users_not_found", "removed from the team")
+REMINDER = (
+    "*A reminder:* {left} of your weekly practice question(s) from {team} are still open. "
+    "Scroll up and click an answer, or type its letter. (Say *pause nudges* or *stop nudges* to opt out.)"
+)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -65,21 +73,55 @@ class Dispatcher:
         senders: dict[str, Sender],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock_id: str | None = None,
+        admins: tuple[str, ...] = (),
     ):
         self.nudges, self.course, self.senders, self.clock = nudges, course, senders, clock
         self.clock_id = clock_id or uuid.uuid4().hex[:8]
+        self.admins = admins  # "platform:user" ids told when a digest cannot be delivered
+        self.people = People(nudges.store, senders)
 
     async def tick(self) -> TickReport:
-        """One pass: digests for finished windows, plans for due windows, then every delivery."""
+        """One pass: queue digests of finished windows, re-read rosters and plan due windows, then
+        deliver every nudge, digest and reminder that is ready."""
         report = TickReport()
         now = self.clock()
         for schedule, week in self.nudges.due_windows(now):
             for earlier in self.nudges.weeks(schedule.id):
-                if earlier < week and self.nudges.claim_digest(schedule.id, earlier, now):
-                    report.digests += await self.send_digest(schedule, earlier)
+                if earlier < week:
+                    self.nudges.enqueue_digest(schedule.id, earlier)
+            if not self.nudges.deliveries(schedule.id, week):
+                schedule = await self._refresh_roster(schedule, now)
             report.planned += self.nudges.plan(schedule, week, now)
         await self.deliver_pending(report)
+        await self.deliver_digests(report)
+        await self.remind(report)
         return report
+
+    async def _refresh_roster(self, schedule: Schedule, now: datetime) -> Schedule:
+        """A channel's team is re-read each week: joiners are added, leavers dropped (and noted)."""
+        if not schedule.channel:
+            return schedule
+        platform, _, channel = schedule.channel.partition(":")
+        lookup = getattr(self.senders.get(platform), "channel_members", None)
+        if lookup is None:
+            return schedule
+        try:
+            found = {f"{platform}:{m}" for m in await lookup(channel)}
+        except DeliveryError as exc:
+            self.nudges.note(schedule.id, f"I couldn't re-read {schedule.team}'s members ({exc}).", now)
+            return schedule
+        last = set(json.loads(schedule.roster or "[]"))
+        joined, left = found - last, last - found
+        if not joined and not left:
+            return schedule
+        members = (set(schedule.members) | joined) - left  # people added or removed by hand stay so
+        self.nudges.update(schedule.id, members=sorted(members), roster=json.dumps(sorted(found)))
+        names = self.people.cached(sorted(joined | left))
+        if joined:
+            self.nudges.note(schedule.id, "Joined the channel: " + ", ".join(names[m] for m in joined), now)
+        if left:
+            self.nudges.note(schedule.id, "Left the channel: " + ", ".join(names[m] for m in left), now)
+        return self.nudges.get(schedule.id) or schedule
 
     async def deliver_pending(self, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
@@ -104,7 +146,7 @@ class Dispatcher:
             )
         except DeliveryError as exc:
             self.nudges.mark_failed(row, exc, self.clock())
-            failed_for_good = exc.permanent or row["attempts"] >= 5
+            failed_for_good = exc.permanent or row["attempts"] >= MAX_ATTEMPTS
             report.failed += failed_for_good
             report.retried += not failed_for_good
             report.errors.append(f"{row['member']}: {exc}")
@@ -115,27 +157,124 @@ class Dispatcher:
                 "permanent" if failed_for_good else "will retry",
                 exc,
             )
+            if exc.permanent and schedule and any(g in str(exc) for g in GONE):
+                self._drop(schedule, row["member"], str(exc))
             return
         self.nudges.mark_sent(row["id"], self.clock())
         report.sent += 1
 
-    async def send_digest(self, schedule: Schedule, week: str) -> int:
-        """The manager's digest for a finished window; 1 if it went out."""
-        result = build_report(self.nudges.store, self.course, schedule, week)
-        reply = Reply(
-            report_text(result, self.course), image=report_png(result), image_name=f"digest-{week}.png"
+    def _drop(self, schedule: Schedule, member: str, why: str) -> None:
+        """A deactivated or removed account leaves the team, and the manager reads why in the digest."""
+        self.nudges.update(schedule.id, members=[m for m in schedule.members if m != member])
+        name = self.people.cached([member])[member]
+        self.nudges.note(
+            schedule.id, f"{name} was dropped from the team: their account is gone ({why}).", self.clock()
         )
+
+    # -- digests -----------------------------------------------------------------------------------
+
+    async def deliver_digests(self, report: TickReport | None = None) -> TickReport:
+        report = report or TickReport()
+        while (row := self.nudges.claim_digest(self.clock())) is not None:
+            report.digests += await self._send_digest(row)
+        return report
+
+    async def digest_replies(self, schedule: Schedule, week: str, final: bool = True) -> tuple[Reply, Reply]:
+        """The digest's text and its chart (as two replies: the text must not depend on the chart)."""
+        names = await self.people.names(list(schedule.members), self.clock())
+        result = build_report(self.nudges.store, self.course, schedule, week, names, self.clock(), final)
+        text = Reply(report_text(result, self.course))
+        chart = Reply(
+            f"Chart · {schedule.team} · week of {week}",
+            image=report_png(result),
+            image_name=f"digest-{week}.png",
+        )
+        return text, chart
+
+    async def _send_digest(self, row: dict) -> int:
+        """Send one queued digest: text first; the chart follows, or a pointer to `report` replaces it."""
+        schedule = self.nudges.get(row["schedule"])
+        if schedule is None:
+            self.nudges.digest_done(row, self.clock(), "none")
+            return 0
         sender = self.senders.get(schedule.manager.partition(":")[0])
         try:
             if sender is None:
                 raise DeliveryError("no connection for the manager's platform", permanent=False)
-            await sender.deliver(schedule.manager, [reply])
+            text, chart = await self.digest_replies(schedule, row["week"])
+            await sender.deliver(schedule.manager, [text])
         except DeliveryError as exc:
-            log.warning("digest %s/%s to %s failed: %s", schedule.id, week, schedule.manager, exc)
-            self.nudges.mark_digest(schedule.id, week, "failed")
+            final = self.nudges.digest_failed(row, exc, self.clock())
+            log.warning("digest %s/%s to %s failed: %s", schedule.id, row["week"], schedule.manager, exc)
+            if final:
+                await self._alert_admins(schedule, row["week"], str(exc))
             return 0
-        self.nudges.mark_digest(schedule.id, week, "sent")
+        try:
+            await sender.deliver(schedule.manager, [chart])
+            shown = "sent"
+        except DeliveryError as exc:
+            log.info("digest chart %s/%s not delivered: %s", schedule.id, row["week"], exc)
+            pointer = Reply(
+                f"(The chart didn't come through. Say *report {schedule.id}* to see it.)", kind="notice"
+            )
+            try:
+                await sender.deliver(schedule.manager, [pointer])
+                shown = "pointer"
+            except DeliveryError:
+                shown = "missing"
+        self.nudges.digest_done(row, self.clock(), shown)
         return 1
+
+    async def _alert_admins(self, schedule: Schedule, week: str, error: str) -> None:
+        text = (
+            f"*A digest could not be delivered.* The week of {week} digest for {schedule.team} "
+            f"(`{schedule.id}`) never reached its manager {schedule.manager}: {error}. "
+            f"They can still see it with *report {schedule.id}*."
+        )
+        for admin in self.admins:
+            sender = self.senders.get(admin.partition(":")[0])
+            if sender is None:
+                continue
+            try:
+                await sender.deliver(admin, [Reply(text, kind="notice")])
+            except DeliveryError as exc:
+                log.error("could not tell admin %s about digest %s/%s: %s", admin, schedule.id, week, exc)
+
+    # -- reminders ---------------------------------------------------------------------------------
+
+    async def remind(self, report: TickReport | None = None) -> TickReport:
+        """Once per set, for schedules that want it: a nudge to members who left questions open."""
+        report = report or TickReport()
+        for row in self.nudges.reminders_due(self.clock()):
+            if not self.nudges.claim_reminder(row["id"], self.clock()):
+                continue
+            answered = self.nudges.store.read(
+                "SELECT count(*) AS n FROM quiz_attempts WHERE session = ?", [f"nudge-{row['id']}"]
+            )[0]["n"]
+            left = len(json.loads(row["questions"])) - answered
+            schedule = self.nudges.get(row["schedule"])
+            sender = self.senders.get(row["member"].partition(":")[0])
+            if sender is None or schedule is None or left <= 0:
+                continue
+            try:
+                text = REMINDER.format(left=left, team=schedule.team)
+                await sender.deliver(row["member"], [Reply(text, kind="notice")])
+                report.reminders += 1
+            except DeliveryError as exc:
+                log.info("reminder to %s not delivered: %s", row["member"], exc)
+        return report
+
+    async def notify(self, person: str, text: str) -> bool:
+        """Tell one person something now (a new manager, an admin); False if it could not be sent."""
+        sender = self.senders.get(person.partition(":")[0])
+        if sender is None:
+            return False
+        try:
+            await sender.deliver(person, [Reply(text, kind="notice")])
+        except DeliveryError as exc:
+            log.info("could not notify %s: %s", person, exc)
+            return False
+        return True
 
     async def run(self, interval_s: float = 30.0) -> None:
         """Tick forever (until cancelled)."""

@@ -1,5 +1,4 @@
-"""What managers and admins type in chat, outside the coaching flows: managers, weekly nudges, team
-reports and "forget me" (the terminal's versions are in `bot/cli/managers.py`).
+"""Commands outside the coaching flows: managers, weekly nudges, team reports and "forget me".
 
 Who may do what: admins are the users listed in `COACH_MANAGERS`; they may add and remove managers.
 Managers (admins, and those added) may schedule nudges for a team and see its reports — their own
@@ -14,8 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.managers.nudges import Nudges, ScheduleRequest, parse_schedule
+from bot.managers.nudges import QUESTIONS_PER_NUDGE, Nudges, Schedule, window_start
+from bot.managers.people import People
 from bot.managers.report import build_report, report_png, report_text
+from bot.managers.wording import WEEKDAYS, ScheduleRequest, parse_schedule
 from bot.messages import Action, Choice, Inbound, Reply
 from bot.store import Store, now_iso
 from knowledge.loader import Course
@@ -25,6 +26,17 @@ COMMAND = re.compile(
 )
 FORGET_CONFIRM = "forget me confirm"
 EXPLICIT_MEMBER = re.compile(r"\b((?:slack|teams|console):[\w:.@-]+)")
+WELCOME_MANAGER = (
+    "You're now a manager in coach: you can send your team a few weekly practice questions and get "
+    "a digest of who is behind on what. Try *nudges weekly mon 09:00 Europe/Berlin for #your-team* "
+    "(or mention people), then *nudges list* and *report*."
+)
+SCHEDULE_VERBS = ("pause", "resume", "cancel", "send-now", "sendnow", "add", "remove", "remind", "reassign")
+NUDGE_HELP = (
+    'Nudge commands: *nudges weekly <day> <time> [timezone] for <team> [as "name"]*, *nudges list*, '
+    "*nudges pause|resume|cancel|send-now ID*, *nudges add|remove @someone ID*, "
+    "*nudges remind ID on [after N days]|off*; admins: *nudges all*, *nudges reassign ID @someone*."
+)
 NOT_A_MANAGER = (
     "Only managers can schedule nudges or see team reports — and everyone sees only their own data. "
     "Ask an admin to add you with *managers add @you*. Your own progress: say *progress*."
@@ -44,6 +56,8 @@ class Admin:
     clock: Callable[[], datetime]
     send_now: Callable[[], Awaitable[object]] | None = None  # delivers enqueued nudges right away
     forget_threads: Callable[[list[str]], Awaitable[None]] | None = None  # deletes checkpoints
+    notify: Callable[[str, str], Awaitable[bool]] | None = None  # tells one person something now
+    people: People | None = None  # display names from the platform
 
     # -- who is who --------------------------------------------------------------------------------
 
@@ -69,16 +83,16 @@ class Admin:
                 Reply("Manager commands work in a direct message with me.", kind="notice", ephemeral=True)
             ]
         if word.startswith("manager"):
-            return [self._managers(inbound, rest)]
+            return [await self._managers(inbound, rest)]
         if not self.is_manager(inbound.learner):
             return [Reply(NOT_A_MANAGER, kind="notice", ephemeral=True)]
         if word.startswith("nudge"):
             return [await self._nudges(inbound, rest)]
-        return self._report(inbound, rest)
+        return await self._report(inbound, rest)
 
     # -- managers ----------------------------------------------------------------------------------
 
-    def _managers(self, inbound: Inbound, rest: str) -> Reply:
+    async def _managers(self, inbound: Inbound, rest: str) -> Reply:
         verb, _, _ = rest.partition(" ")
         verb = verb.lower() or "list"
         if verb == "list":
@@ -106,10 +120,33 @@ class Admin:
         if verb == "add":
             rows = [{"learner": p, "added_by": inbound.learner, "added_at": now} for p in people]
             self.store.write(lambda db: db["managers"].upsert_all(rows, pk="learner"))
-            return Reply(f"Added {len(people)} manager(s): {', '.join(people)}.")
+            told = [p for p in people if await self._tell(p, WELCOME_MANAGER)]
+            note = f" I've told {len(told)} of them how to start." if told else ""
+            return Reply(f"Added {len(people)} manager(s): {', '.join(people)}.{note}")
+        paused = []
         for person in people:
             self.store.write(lambda db, p=person: db.execute("DELETE FROM managers WHERE learner = ?", [p]))
-        return Reply(f"Removed {len(people)} manager(s): {', '.join(people)}.")
+            if self.is_admin(person):
+                continue
+            for schedule in self.nudges.schedules(manager=person, status="active"):
+                self.nudges.set_status(schedule.id, "paused")
+                paused.append(schedule)
+        text = f"Removed {len(people)} manager(s): {', '.join(people)}."
+        if paused:
+            text += (
+                f" I paused their {len(paused)} nudge schedule(s): "
+                + ", ".join(f"`{s.id}` ({s.team})" for s in paused)
+                + ". Give one to another manager with *nudges reassign ID @someone*, or *nudges cancel ID*."
+            )
+        return Reply(text)
+
+    async def _tell(self, person: str, text: str) -> bool:
+        if self.notify is None:
+            return False
+        try:
+            return await self.notify(person, text)
+        except Exception:  # telling is a courtesy; the command itself worked
+            return False
 
     def _people(self, inbound: Inbound, text: str) -> list[str]:
         mentioned = [f"{inbound.platform}:{m}" for m in inbound.mentions]
@@ -128,49 +165,149 @@ class Admin:
                     "You have no nudges yet. Try *nudges weekly mon 09:00 Europe/Berlin for #your-team*."
                 )
             return Reply("*Your weekly nudges*\n" + "\n".join(f"• {s.describe()}" for s in live))
-        if verb == "weekly":
-            return self._schedule(inbound, rest)
-        if verb in ("pause", "resume", "cancel", "send-now", "sendnow"):
-            schedule = self.nudges.get(arg.strip("`"))
-            if schedule is None or schedule.manager != inbound.learner:
+        if verb == "all":
+            if not self.is_admin(inbound.learner):
+                return Reply("Only an admin can see every schedule.", kind="notice")
+            every = [s for s in self.nudges.schedules() if s.status != "cancelled"]
+            if not every:
+                return Reply("Nobody has scheduled nudges yet.")
+            return Reply(
+                "*Every weekly nudge*\n" + "\n".join(f"• {s.describe()} · manager {s.manager}" for s in every)
+            )
+        if verb in SCHEDULE_VERBS:
+            found = re.search(r"`?\b([0-9a-f]{6})\b`?", arg)
+            schedule = self.nudges.get(found.group(1)) if found else None
+            mine = schedule is not None and (
+                schedule.manager == inbound.learner
+                or (self.is_admin(inbound.learner) and verb in ("cancel", "pause", "resume", "reassign"))
+            )
+            if schedule is None or not mine:
                 return Reply(f"You have no nudge with id “{arg}”. Say *nudges list* to see yours.")
-            if verb == "send-now" or verb == "sendnow":
-                week = f"manual-{now_iso(self.clock())}"
-                planned = self.nudges.plan(schedule, week, self.clock())
-                if self.send_now is not None:
-                    await self.send_now()
-                return Reply(f"Sending now: {planned} nudge(s) for {schedule.team}.")
+            if verb in ("send-now", "sendnow"):
+                return await self._send_now(schedule)
+            if verb in ("add", "remove"):
+                return self._edit_team(inbound, schedule, verb, arg)
+            if verb == "remind":
+                return self._remind(schedule, arg)
+            if verb == "reassign":
+                return await self._reassign(inbound, schedule, arg)
             status = {"pause": "paused", "resume": "active", "cancel": "cancelled"}[verb]
             self.nudges.set_status(schedule.id, status)
             return Reply(f"Nudge `{schedule.id}` is now {status}.")
+        if " for " in f" {rest} ".lower() or verb in ("weekly", "every") or verb[:3] in WEEKDAYS:
+            return await self._schedule(inbound, rest)
+        return Reply(NUDGE_HELP)
+
+    async def _send_now(self, schedule: Schedule) -> Reply:
+        """Send this week's set now; it counts toward the current week (one set per member a week)."""
+        now = self.clock()
+        week = schedule.week(schedule.window(now))
+        planned = self.nudges.plan(schedule, week, now)
+        if self.send_now is not None:
+            await self.send_now()
+        if not planned:
+            first = schedule.next_window(now).strftime("%A %d %b, %H:%M")
+            return Reply(
+                f"This week's questions already went to {schedule.team}. The next set goes out {first} "
+                f"{schedule.tz}."
+            )
+        return Reply(f"Sending now: {planned} nudge(s) for {schedule.team}, counted as the week of {week}.")
+
+    def _edit_team(self, inbound: Inbound, schedule: Schedule, verb: str, arg: str) -> Reply:
+        people = self._people(inbound, arg)
+        if not people:
+            return Reply(f"Who should I {verb}? e.g. *nudges {verb} @dana {schedule.id}*.")
+        members = set(schedule.members)
+        changed = [p for p in people if (p not in members) == (verb == "add")]
+        members = members | set(people) if verb == "add" else members - set(people)
+        self.nudges.update(schedule.id, members=sorted(members))
+        names = self._names(changed)
+        done = "Added" if verb == "add" else "Removed"
+        if not changed:
+            return Reply(f"No change: {schedule.team} already {'has' if verb == 'add' else 'lacks'} them.")
+        note = ""
+        if schedule.channel:
+            note = f" (I re-read {schedule.team}'s channel weekly: people who join or leave it come and go.)"
         return Reply(
-            "Nudge commands: *nudges weekly <day> <HH:MM> [timezone] for <team>*, *nudges list*, "
-            "*nudges pause|resume|cancel <id>*, *nudges send-now <id>*."
+            f"{done} {', '.join(names[p] for p in changed)} {'to' if verb == 'add' else 'from'} "
+            f"{schedule.team}: now {len(members)} member(s).{note}"
         )
 
-    def _schedule(self, inbound: Inbound, rest: str) -> Reply:
+    def _remind(self, schedule: Schedule, arg: str) -> Reply:
+        words = arg.lower().split()
+        if "off" in words:
+            self.nudges.update(schedule.id, remind_after_h=None)
+            return Reply(f"No more mid-week reminders for {schedule.team}.")
+        days = next((int(w) for w in words if w.isdigit() and 1 <= int(w) <= 6), 2)
+        self.nudges.update(schedule.id, remind_after_h=24 * days)
+        return Reply(
+            f"Members of {schedule.team} who haven't answered get one reminder {days} day(s) after their "
+            "questions go out. Turn it off with *nudges remind " + schedule.id + " off*."
+        )
+
+    async def _reassign(self, inbound: Inbound, schedule: Schedule, arg: str) -> Reply:
+        if not self.is_admin(inbound.learner):
+            return Reply("Only an admin can give a schedule to another manager.", kind="notice")
+        people = self._people(inbound, arg)
+        if len(people) != 1 or not self.is_manager(people[0]):
+            return Reply("Name one manager to take it over, e.g. *nudges reassign ID @dana*.")
+        self.nudges.update(schedule.id, manager=people[0], status="active")
+        await self._tell(
+            people[0],
+            f"You now manage the weekly nudges for {schedule.team} (`{schedule.id}`): "
+            "say *nudges list* and *report* to see them.",
+        )
+        return Reply(f"`{schedule.id}` ({schedule.team}) now belongs to {people[0]} and is active.")
+
+    def _names(self, members: list[str]) -> dict[str, str]:
+        people = self.people or People(self.store)
+        return people.cached(members)
+
+    async def _schedule(self, inbound: Inbound, rest: str) -> Reply:
         request = parse_schedule(rest)
         if isinstance(request, str):
             return Reply(request)
+        if inbound.roster_error:
+            return Reply(
+                f"I couldn't read the members of {inbound.roster_name or 'that channel'} "
+                f"(Slack said: {inbound.roster_error}). Invite me to the channel (*/invite @coach*) and "
+                "try again, or mention the people instead (*for @ana @ben*)."
+            )
         members, team = self._team(inbound, request)
         if not members:
             return Reply(
                 "Which team? Name a channel (*for #sales*), mention people (*for @ana @ben*) or, in Teams, "
                 "say *for this team* in the team's channel."
             )
-        schedule = self.nudges.create(inbound.learner, request, team, members, self.clock())
-        return Reply(f"Scheduled: {schedule.describe()}. Each member gets 3 questions picked for them.")
+        schedule = self.nudges.create(
+            inbound.learner, request, team, members, self.clock(), channel=inbound.roster_channel
+        )
+        if self.people is not None:
+            names = await self.people.names([*schedule.members, schedule.manager], self.clock())
+        else:
+            names = self._names(list(schedule.members))
+        first = schedule.next_window(self.clock())
+        if schedule.window(self.clock()) >= datetime.fromisoformat(schedule.created_at):
+            first = schedule.window(self.clock())
+        listed = ", ".join(sorted(names[m] for m in schedule.members))
+        return Reply(
+            f"Scheduled `{schedule.id}`: *{schedule.team}*, {QUESTIONS_PER_NUDGE} questions each, every "
+            f"{first.strftime('%A')} at {schedule.at} {schedule.tz}.\n"
+            f"• Members ({len(schedule.members)}): {listed}\n"
+            f"• First send: {first.strftime('%A %d %B %Y, %H:%M')} {schedule.tz}\n"
+            f"Change it with *nudges add|remove @someone {schedule.id}*, *nudges pause {schedule.id}*."
+        )
 
     def _team(self, inbound: Inbound, request: ScheduleRequest) -> tuple[list[str], str]:
         if inbound.roster is not None:
             members = [f"{inbound.platform}:{m}" for m in inbound.roster]
-            return members, inbound.roster_name or f"{len(members)} people"
+            return members, inbound.roster_name or "your team"
         people = self._people(inbound, request.team_text)
-        return people, f"{len(people)} people"
+        return people, f"team of {len(people)}"
 
     # -- reports -------------------------------------------------------------------------------------
 
-    def _report(self, inbound: Inbound, rest: str) -> list[Reply]:
+    async def _report(self, inbound: Inbound, rest: str) -> list[Reply]:
         target = rest.strip("` ").lower()
         mine = [s for s in self.nudges.schedules(manager=inbound.learner) if s.status != "cancelled"]
         chosen = [s for s in mine if target in (s.id.lower(), s.team.lower())] if target else mine
@@ -186,7 +323,10 @@ class Admin:
                     Reply(f"No nudges have gone out to {schedule.team} yet.", ephemeral=inbound.shared)
                 )
                 continue
-            result = build_report(self.store, self.course, schedule, weeks[-1])
+            now = self.clock()
+            names = await self.people.names(list(schedule.members), now) if self.people else None
+            final = now >= schedule.next_window(window_start(weeks[-1], schedule))
+            result = build_report(self.store, self.course, schedule, weeks[-1], names, now, final)
             replies.append(
                 Reply(
                     report_text(result, self.course),
@@ -246,4 +386,7 @@ class Admin:
                 members = json.dumps([m for m in schedule.members if m != learner])
                 self.store.write(
                     lambda db, s=schedule, m=members: db["nudge_schedules"].update(s.id, {"members": m})
+                )
+                self.nudges.note(
+                    schedule.id, "A member left the team: they asked me to delete their data.", self.clock()
                 )

@@ -1,4 +1,4 @@
-"""Weekly quiz nudges, the managers' side: schedules, the per-member plan, and exactly-once delivery.
+"""Weekly quiz nudges: schedules, the per-member plan, and exactly-once delivery.
 
 A schedule says "every Monday 09:00 Europe/Berlin, 3 questions to these members". For each weekly
 window the clock *plans* one delivery row per member (unique on schedule, week and member, so two
@@ -6,35 +6,31 @@ clocks or a restarted clock plan it once), then *claims* rows one at a time with
 and sends them. A row is marked `sending` before the network call and `sent` after it; a row found
 still `sending` by a later clock (its sender died mid-call) is marked `uncertain` and never resent:
 a member may miss one nudge in a crash, but never gets two.
-
-The rows live in the store (`bot/store/nudges.py`); the clock that runs all this is
-`bot/managers/clock.py`, the digest sent after each window `bot/managers/report.py`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from bot.managers.spacing import SAME_WEEK, histories, pick_questions
+from bot.managers.wording import WEEKDAYS, ScheduleRequest, parse_schedule  # noqa: F401 - re-exported
 from bot.messages import Reply
-from bot.store import Store, now_iso
+from bot.store import Store, now_iso, optouts
 from knowledge.loader import Course
 
 log = logging.getLogger("coach.nudges")
 
 QUESTIONS_PER_NUDGE = 3
-RECENTLY_CORRECT = timedelta(days=3)
 LATE_WINDOW = timedelta(days=2)  # a window missed by longer than this (clock down) is skipped
 STALE_CLAIM = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NUDGE_QUIZ = "nudge"
 
 
@@ -61,15 +57,26 @@ class Schedule:
     tz: str
     status: str
     created_at: str
+    channel: str | None = None  # "slack:C123": the roster is re-read from it each week
+    roster: str | None = None  # the channel's members when last read (JSON), to see who joined or left
+    remind_after_h: int | None = None  # a mid-week reminder this many hours after the nudge (off: None)
 
     @classmethod
     def from_row(cls, row: dict) -> Schedule:
         return cls(**{**row, "members": tuple(json.loads(row["members"]))})
 
     def describe(self) -> str:
+        remind = f" · reminder after {self.remind_after_h // 24} day(s)" if self.remind_after_h else ""
         return (
             f"`{self.id}` · every {WEEKDAYS[self.weekday].title()} {self.at} {self.tz} for {self.team} "
-            f"({len(self.members)} member(s)) · {self.status}"
+            f"({len(self.members)} member(s)){remind} · {self.status}"
+        )
+
+    def next_window(self, now: datetime) -> datetime:
+        """The start of the first window after `now`, in the schedule's timezone."""
+        current = self.window(now)
+        return datetime.combine(
+            current.date() + timedelta(days=7), current.timetz().replace(tzinfo=None), ZoneInfo(self.tz)
         )
 
     def window(self, now: datetime) -> datetime:
@@ -88,69 +95,8 @@ class Schedule:
         return window.date().isoformat()
 
 
-# -- parsing ---------------------------------------------------------------------------------------
-
-SCHEDULE_TEXT = re.compile(
-    r"^weekly\s+(?P<day>[a-z]+)\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})(?:\s+(?P<tz>[A-Za-z_]+(?:/[A-Za-z_+\-0-9]+)*))?"
-    r"\s+for\s+(?P<team>.+)$",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class ScheduleRequest:
-    weekday: int
-    at: str
-    tz: str
-    team_text: str
-
-
-def parse_schedule(text: str, default_tz: str = "UTC") -> ScheduleRequest | str:
-    """`weekly mon 09:00 [Europe/Berlin] for <team>` → a request, or a message saying what is wrong."""
-    match = SCHEDULE_TEXT.match(text.strip())
-    usage = (
-        "Use: *nudges weekly <day> <HH:MM> [timezone] for <team>*, "
-        "e.g. `nudges weekly mon 09:00 Europe/Berlin for #sales`."
-    )
-    if not match:
-        return usage
-    day = match["day"][:3].lower()
-    if day not in WEEKDAYS:
-        return f"I don't know the day “{match['day']}”. {usage}"
-    hh, mm = int(match["hh"]), int(match["mm"])
-    if hh > 23 or mm > 59:
-        return f"{match['hh']}:{match['mm']} is not a time of day. {usage}"
-    tz = match["tz"] or default_tz
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"I don't know the timezone “{tz}” — use a name like Europe/Berlin or America/New_York."
-    return ScheduleRequest(WEEKDAYS.index(day), f"{hh:02d}:{mm:02d}", tz, match["team"].strip())
-
-
 # -- choosing questions ----------------------------------------------------------------------------
-
-
-def pick_questions(
-    course_order: list[str],
-    cards: dict[str, tuple[str, str | None]],
-    now_stamp: str,
-    recent_stamp: str,
-    n: int,
-) -> list[str]:
-    """The n questions a member most needs: overdue cards (oldest due first), then questions never
-    seen (course order), then the rest by due date; never one answered correctly since `recent_stamp`.
-    A newcomer (no cards) gets new questions first. `cards` maps question → (due, last_correct_at)."""
-    fresh = [q for q in course_order if q not in cards]
-    if not cards:
-        return fresh[:n]
-    eligible = {
-        q: due for q, (due, correct_at) in cards.items() if not (correct_at and correct_at > recent_stamp)
-    }
-    by_due = sorted(eligible, key=eligible.__getitem__)
-    overdue = [q for q in by_due if eligible[q] <= now_stamp]
-    later = [q for q in by_due if eligible[q] > now_stamp]
-    return (overdue + fresh + later)[:n]
+# (wording in bot.managers.wording, spacing in bot.managers.spacing)
 
 
 # -- the service -----------------------------------------------------------------------------------
@@ -165,21 +111,47 @@ class Nudges:
     # schedules
 
     def create(
-        self, manager: str, request: ScheduleRequest, team: str, members: Iterable[str], at: datetime
+        self,
+        manager: str,
+        request: ScheduleRequest,
+        team: str,
+        members: Iterable[str],
+        at: datetime,
+        channel: str | None = None,
     ) -> Schedule:
         row = {
             "id": uuid.uuid4().hex[:6],
             "manager": manager,
-            "team": team,
+            "team": request.name or team,
             "members": json.dumps(sorted(set(members))),
             "weekday": request.weekday,
             "at": request.at,
             "tz": request.tz,
             "status": "active",
             "created_at": now_iso(at),
+            "channel": channel,
+            "roster": json.dumps(sorted(set(members))) if channel else None,
+            "remind_after_h": None,
         }
         self.store.insert_schedule(row)
         return Schedule.from_row(row)
+
+    def update(self, schedule_id: str, **values: object) -> None:
+        if "members" in values:
+            values["members"] = json.dumps(sorted(set(values["members"])))  # type: ignore[arg-type]
+        self.store.write(lambda db: db["nudge_schedules"].update(schedule_id, values))
+
+    def note(self, schedule: str, text: str, now: datetime) -> None:
+        """Something the manager should read in the next digest ("Dana's account was deactivated")."""
+        row = {"schedule": schedule, "note": text, "at": now_iso(now)}
+        self.store.write(lambda db: db["nudge_notes"].insert(row))
+
+    def notes(self, schedule: str, since: str, until: str) -> list[str]:
+        rows = self.store.read(
+            "SELECT note FROM nudge_notes WHERE schedule = ? AND at >= ? AND at < ? ORDER BY id",
+            [schedule, since, until],
+        )
+        return [r["note"] for r in rows]
 
     def schedules(self, manager: str | None = None, status: str | None = None) -> list[Schedule]:
         return [Schedule.from_row(r) for r in self.store.schedule_rows(manager, status)]
@@ -196,27 +168,68 @@ class Nudges:
     def plan(self, schedule: Schedule, week: str, now: datetime) -> int:
         """Enqueue one delivery per member for the window `week`; returns how many were new.
 
-        One query reads every member's cards; one insert writes every row (existing ones are kept)."""
+        Opted-out members get a `skipped` row (so the digest can say so). Each member's earlier open
+        sets of this schedule expire: a late answer to them is refused with a note."""
         members = list(schedule.members)
-        cards: dict[str, dict[str, tuple[str, str | None]]] = {m: {} for m in members}
-        for row in self.store.cards_of(members):
-            cards[row["learner"]][row["question"]] = (row["due"], row["last_correct_at"])
+        listed = json.dumps(members)
+        attempts: dict[str, list[dict]] = {m: [] for m in members}
+        for row in self.store.read(
+            "SELECT learner, question, correct, answered_at FROM quiz_attempts "
+            "WHERE learner IN (SELECT value FROM json_each(?)) ORDER BY id",
+            [listed],
+        ):
+            attempts[row["learner"]].append(row)
+        asked: dict[str, dict[str, int]] = {m: {} for m in members}
+        taken: dict[str, set[str]] = {m: set() for m in members}
+        recent = now_iso(now - SAME_WEEK)
+        for row in self.store.read(
+            "SELECT member, questions, planned_at FROM nudge_deliveries "
+            "WHERE member IN (SELECT value FROM json_each(?))",
+            [listed],
+        ):
+            for q in json.loads(row["questions"] or "[]"):
+                asked[row["member"]][q] = asked[row["member"]].get(q, 0) + 1
+                if (row["planned_at"] or "") > recent:
+                    taken[row["member"]].add(q)
+        out = optouts.opted_out(self.store, members, now)
         order = [q.id for q in self.course.questions]
-        stamp, recent = now_iso(now), now_iso(now - RECENTLY_CORRECT)
-        rows = [
-            {
-                "schedule": schedule.id,
-                "week": week,
-                "member": member,
-                "questions": json.dumps(
-                    pick_questions(order, cards[member], stamp, recent, QUESTIONS_PER_NUDGE)
-                ),
-                "status": "pending",
-                "attempts": 0,
-            }
-            for member in members
-        ]
-        return self.store.enqueue_deliveries(schedule.id, week, rows)
+        stamp = now_iso(now)
+        rows = []
+        for member in members:
+            questions = (
+                []
+                if member in out
+                else pick_questions(
+                    order, histories(attempts[member]), asked[member], taken[member], now, QUESTIONS_PER_NUDGE
+                )
+            )
+            rows.append(
+                {
+                    "schedule": schedule.id,
+                    "week": week,
+                    "member": member,
+                    "questions": json.dumps(questions),
+                    "status": "skipped" if member in out else "pending",
+                    "error": out.get(member),
+                    "attempts": 0,
+                    "planned_at": stamp,
+                }
+            )
+
+        def work(db) -> int:
+            count = "SELECT count(*) FROM nudge_deliveries WHERE schedule = ? AND week = ?"
+            before = db.execute(count, [schedule.id, week]).fetchone()[0]
+            db["nudge_deliveries"].insert_all(rows, ignore=True, batch_size=500)
+            after = db.execute(count, [schedule.id, week]).fetchone()[0]
+            if after > before:
+                db.execute(
+                    "UPDATE quiz_sessions SET finished_at = ? WHERE finished_at IS NULL AND quiz = 'nudge' "
+                    "AND id IN (SELECT 'nudge-' || id FROM nudge_deliveries WHERE schedule = ? AND week < ?)",
+                    [stamp, schedule.id, week],
+                )
+            return after - before
+
+        return self.store.write(work)
 
     def due_windows(self, now: datetime) -> list[tuple[Schedule, str]]:
         """Active schedules whose current window has started and is not too old to send."""
@@ -266,12 +279,85 @@ class Nudges:
     def weeks(self, schedule: str) -> list[str]:
         return self.store.delivery_weeks(schedule)
 
-    def claim_digest(self, schedule: str, week: str, now: datetime) -> bool:
-        """True exactly once per (schedule, week): whoever claims first sends the digest."""
-        return self.store.claim_digest(schedule, week, now_iso(now))
+    # digests: an outbox like the nudges
 
-    def mark_digest(self, schedule: str, week: str, status: str) -> None:
-        self.store.set_digest_status(schedule, week, status)
+    def enqueue_digest(self, schedule: str, week: str) -> bool:
+        """Queue the digest of a finished window; True if it was not queued before."""
+
+        def work(db) -> bool:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO nudge_digests (schedule, week, status, attempts) "
+                "VALUES (?, ?, 'pending', 0)",
+                [schedule, week],
+            )
+            return cursor.rowcount == 1
+
+        return self.store.write(work)
+
+    def claim_digest(self, now: datetime) -> dict | None:
+        """Atomically take the next digest ready to send. A digest whose sender died mid-send is
+        sent again: a manager getting a digest twice beats never getting it."""
+        stamp = now_iso(now)
+
+        def work(db) -> dict | None:
+            db.execute(
+                "UPDATE nudge_digests SET status = 'retry', next_at = ? "
+                "WHERE status = 'sending' AND claimed_at < ?",
+                [stamp, now_iso(now - STALE_CLAIM)],
+            )
+            cursor = db.execute(
+                "UPDATE nudge_digests SET status = 'sending', claimed_at = ?, attempts = attempts + 1 "
+                "WHERE rowid = (SELECT rowid FROM nudge_digests WHERE status = 'pending' "
+                "OR (status = 'retry' AND next_at <= ?) ORDER BY week, schedule LIMIT 1) "
+                "AND status IN ('pending', 'retry') RETURNING *",
+                [stamp, stamp],
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return None
+            return dict(zip([c[0] for c in cursor.description], rows[0], strict=True))
+
+        return self.store.write(work)
+
+    def digest_done(self, row: dict, now: datetime, chart: str) -> None:
+        values = {"status": "sent", "sent_at": now_iso(now), "chart": chart, "error": None}
+        self.store.write(lambda db: db["nudge_digests"].update((row["schedule"], row["week"]), values))
+
+    def digest_failed(self, row: dict, error: DeliveryError, now: datetime) -> bool:
+        """Record a failed digest send; True when it will not be tried again."""
+        final = error.permanent or row["attempts"] >= MAX_ATTEMPTS
+        values: dict = {"status": "failed" if final else "retry", "error": str(error)[:300]}
+        if not final:
+            values["next_at"] = now_iso(now + timedelta(minutes=2 ** row["attempts"]))
+        self.store.write(lambda db: db["nudge_digests"].update((row["schedule"], row["week"]), values))
+        return final
+
+    # mid-week reminders
+
+    def reminders_due(self, now: datetime) -> list[dict]:
+        """Sent deliveries of schedules with reminders on, old enough, never reminded, set not done."""
+        rows = self.store.read(
+            "SELECT d.*, s.remind_after_h FROM nudge_deliveries d "
+            "JOIN nudge_schedules s ON s.id = d.schedule "
+            "JOIN quiz_sessions q ON q.id = 'nudge-' || d.id "
+            "WHERE d.status = 'sent' AND d.reminded_at IS NULL AND s.remind_after_h IS NOT NULL "
+            "AND s.status = 'active' AND q.finished_at IS NULL"
+        )
+        return [
+            r
+            for r in rows
+            if datetime.fromisoformat(r["sent_at"]) + timedelta(hours=r["remind_after_h"]) <= now
+        ]
+
+    def claim_reminder(self, delivery: int, now: datetime) -> bool:
+        def work(db) -> bool:
+            cursor = db.execute(
+                "UPDATE nudge_deliveries SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL",
+                [now_iso(now), delivery],
+            )
+            return cursor.rowcount == 1
+
+        return self.store.write(work)
 
 
 def window_start(week: str, schedule: Schedule) -> datetime:

@@ -80,6 +80,8 @@ class LearnerTables(StoreBase):
         ("messages", "learner"),
         ("conversation_refs", "learner"),
         ("nudge_deliveries", "member"),
+        ("nudge_optouts", "member"),
+        ("people", "member"),
         ("managers", "learner"),
         ("answer_feedback", "learner"),
         ("answers", "learner"),

@@ -1,8 +1,8 @@
 """Weekly nudges in the store: schedules, the per-member delivery rows and the digests' claims.
 
 A delivery row is unique on (schedule, week, member), so planning twice enqueues once; `claim_delivery`
-takes the next ready row with one atomic UPDATE; `claim_digest` is true exactly once per window. What
-these rows mean (planning, picking, retry policy) is `bot/managers/nudges.py`.
+takes the next ready row with one atomic UPDATE. What these rows mean (planning, picking, retry
+policy, the digest outbox, reminders) is `bot/managers/nudges.py`.
 """
 
 from __future__ import annotations
@@ -97,21 +97,3 @@ class NudgeTables(StoreBase):
             "SELECT DISTINCT week FROM nudge_deliveries WHERE schedule = ? ORDER BY week", [schedule]
         )
         return [r["week"] for r in rows]
-
-    # digests
-
-    def claim_digest(self, schedule: str, week: str, stamp: str) -> bool:
-        """True exactly once per (schedule, week): whoever inserts the row sends the digest."""
-
-        def work(db) -> bool:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO nudge_digests (schedule, week, status, sent_at) "
-                "VALUES (?, ?, 'sending', ?)",
-                [schedule, week, stamp],
-            )
-            return cursor.rowcount == 1
-
-        return self.write(work)
-
-    def set_digest_status(self, schedule: str, week: str, status: str) -> None:
-        self.write(lambda db: db["nudge_digests"].update((schedule, week), {"status": status}))

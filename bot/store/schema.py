@@ -3,10 +3,10 @@
 Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
-`nudge_schedules`, `nudge_deliveries` and `nudge_digests`, and Q&A `answers` with their
-`answer_feedback` (👍/👎 and a reason). Each area's reads and writes live in its own
-module beside this one. Conversation checkpoints live in a separate file owned by LangGraph's SQLite
-checkpointer.
+`nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`,
+and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes live
+in its own module beside this one. Conversation checkpoints live in a separate file owned by
+LangGraph's SQLite checkpointer.
 """
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ def create(db: sqlite_utils.Database) -> None:
             "tz": str,
             "status": str,
             "created_at": str,
+            "channel": str,
+            "roster": str,
+            "remind_after_h": int,
         },
         pk="id",
         if_not_exists=True,
@@ -112,6 +115,8 @@ def create(db: sqlite_utils.Database) -> None:
             "claimed_by": str,
             "claimed_at": str,
             "sent_at": str,
+            "planned_at": str,
+            "reminded_at": str,
         },
         pk="id",
         if_not_exists=True,
@@ -119,10 +124,30 @@ def create(db: sqlite_utils.Database) -> None:
     db["nudge_deliveries"].create_index(["schedule", "week", "member"], unique=True, if_not_exists=True)
     db["nudge_deliveries"].create_index(["status"], if_not_exists=True)
     db["nudge_digests"].create(
-        {"schedule": str, "week": str, "status": str, "sent_at": str},
+        {
+            "schedule": str,
+            "week": str,
+            "status": str,
+            "sent_at": str,
+            "attempts": int,
+            "next_at": str,
+            "error": str,
+            "chart": str,
+            "claimed_at": str,
+        },
         pk=("schedule", "week"),
         if_not_exists=True,
     )
+    db["nudge_optouts"].create(  # members' stop / pause / resume, every change kept
+        {"id": int, "member": str, "kind": str, "until": str, "at": str}, pk="id", if_not_exists=True
+    )
+    db["nudge_notes"].create(  # what a manager should read in the next digest
+        {"id": int, "schedule": str, "note": str, "at": str}, pk="id", if_not_exists=True
+    )
+    db["people"].create(  # display names looked up on the platform (a cache)
+        {"member": str, "name": str, "active": int, "fetched_at": str}, pk="member", if_not_exists=True
+    )
+    _add_missing_columns(db)
     db["lab_runs"].create(
         {
             "id": str,
@@ -157,3 +182,19 @@ def create(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db["lab_runs"].create_index(["learner"], if_not_exists=True)
+
+
+NEW_COLUMNS: dict[str, dict[str, type]] = {
+    "nudge_schedules": {"channel": str, "roster": str, "remind_after_h": int},
+    "nudge_deliveries": {"planned_at": str, "reminded_at": str},
+    "nudge_digests": {"attempts": int, "next_at": str, "error": str, "chart": str, "claimed_at": str},
+}
+
+
+def _add_missing_columns(db: sqlite_utils.Database) -> None:
+    """Databases made by an older coach get the columns added since."""
+    for table, columns in NEW_COLUMNS.items():
+        have = db[table].columns_dict
+        for name, kind in columns.items():
+            if name not in have:
+                db[table].add_column(name, kind)

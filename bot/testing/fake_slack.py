@@ -1,7 +1,9 @@
 """A local stand-in for the Slack Web API (and response_url), served over real HTTP on loopback.
 
 Bolt's web client is pointed at it with `base_url`; every call is recorded with its arguments and
-answered the way Slack answers. `fail_next` scripts errors such as a 429 with Retry-After.
+answered the way Slack answers. `fail_next` scripts errors such as a 429 with Retry-After;
+`errors_next` scripts Slack's `ok: false` answers; `users` and `channels` are the workspace's people
+(for `users.info`, unknown ids are `user_not_found`) and channel rosters.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class FakeSlack:
         default_factory=dict
     )  # user id -> Slack error for conversations.open
     delay_s: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before answering
+    refuse_next: dict[str, list[str]] = field(default_factory=dict)  # user id -> errors, one per DM opening
+    errors_next: dict[str, list[str]] = field(default_factory=dict)  # method -> Slack errors (HTTP 200)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user"
+    channels: dict[str, list[str]] = field(default_factory=dict)  # channel id -> members
     uploads: dict[str, bytes] = field(default_factory=dict)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -50,6 +56,7 @@ class FakeSlack:
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods with GET
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_post("/upload/{file}", self._upload)
         self._runner, self.url = await serve_on_loopback(app)
@@ -124,6 +131,20 @@ class FakeSlack:
         if method == "conversations.open" and args.get("users") in self.refuse_users:
             self.calls.append(Call(f"{method}!", args))
             return web.json_response({"ok": False, "error": self.refuse_users[args["users"]]})
+        if method == "conversations.open" and self.refuse_next.get(str(args.get("users"))):
+            error = self.refuse_next[str(args.get("users"))].pop(0)
+            self.calls.append(Call(f"{method}!{error}", args))
+            return web.json_response({"ok": False, "error": error})
+        if self.errors_next.get(method):
+            error = self.errors_next[method].pop(0)
+            self.calls.append(Call(f"{method}!{error}", args))
+            return web.json_response({"ok": False, "error": error})
+        if method == "users.info" and args.get("user") not in self.users:
+            self.calls.append(Call(f"{method}!", args))
+            return web.json_response({"ok": False, "error": "user_not_found"})
+        if method == "conversations.members" and self.channels and args.get("channel") not in self.channels:
+            self.calls.append(Call(f"{method}!", args))
+            return web.json_response({"ok": False, "error": "channel_not_found"})
         scripted = self.fail_next.get(method)
         if scripted:
             status, headers = scripted.pop(0)
@@ -155,8 +176,9 @@ class FakeSlack:
             "files.completeUploadExternal": {
                 "files": [{"id": f["id"]} for f in json.loads(args.get("files", "[]"))]
             },
+            "users.info": {"user": self.users.get(str(args.get("user")), {})},
             "conversations.members": {
-                "members": ["U1", "U2", "U3", BOT_USER],
+                "members": [*self.channels.get(str(args.get("channel")), ["U1", "U2", "U3"]), BOT_USER],
                 "response_metadata": {"next_cursor": ""},
             },
         }
