@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Runtime
 from bot.config import Settings
-from bot.server import create_app
+from bot.server import create_app, runner_options
 from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_slack import BOT_USER, FakeSlack
@@ -44,7 +44,7 @@ async def start_server(tmp_path: Path, slack: FakeSlack, **env) -> tuple[web.App
         SLACK_API_URL=slack.api_url,
         **env,
     )
-    return await serve_on_loopback(create_app(Runtime(settings)))
+    return await serve_on_loopback(create_app(Runtime(settings)), **runner_options(settings))
 
 
 @pytest.fixture
@@ -424,10 +424,10 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
             except OSError:
                 assert proc.poll() is None and time.time() < deadline, "coach serve did not come up"
                 time.sleep(0.2)
-        assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "auth off (Emulator mode)"}
+        assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "off"}
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
     assert "Traceback" not in output
     assert "shutting down" in output and proc.returncode == 0
-    assert "TEAMS AUTH IS OFF" in output  # said loudly at start when no MicrosoftAppId is set
+    assert "Teams is off" in output and "AUTHENTICATION IS OFF" not in output  # no app id: no Teams

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.app import Runtime
 from bot.config import Settings
-from bot.server import TEAMS, create_app
+from bot.server import TEAMS, create_app, runner_options
 from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
@@ -38,8 +38,10 @@ async def connector():
 
 
 async def start_server(tmp_path: Path, **env) -> tuple[web.AppRunner, str]:
+    """`coach serve` in emulator mode (no auth, loopback only) unless `env` sets an app id."""
+    env = {"COACH_TEAMS_EMULATOR": "1", **env}
     settings = Settings(_env_file=None, COACH_DATA_DIR=tmp_path / "data", **env)
-    return await serve_on_loopback(create_app(Runtime(settings)))
+    return await serve_on_loopback(create_app(Runtime(settings)), **runner_options(settings))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 from msrest.universal_http.requests import ClientRetryPolicy
 
-from adapters.teams import cards
+from adapters.teams import cards, keys
 from bot.admin import is_admin_command
 from bot.config import Settings
 from bot.conversation import Coach
@@ -39,20 +39,32 @@ SHARED_TYPES = {"channel", "groupChat"}
 THIS_TEAM = re.compile(r"\bfor\s+this\s+(team|channel|chat)\b", re.IGNORECASE)
 
 
+class StrictAuthentication(ConfigurationBotFrameworkAuthentication):
+    """botbuilder's authentication, where every failure to validate a token is a `PermissionError`
+    (which CloudAdapter answers with 401): expired, wrong audience, `alg=none`, unknown key, garbage."""
+
+    async def authenticate_request(self, activity: Activity, auth_header: str):
+        try:
+            return await super().authenticate_request(activity, auth_header)
+        except PermissionError:
+            raise
+        except Exception as exc:
+            raise PermissionError(f"invalid token ({type(exc).__name__})") from None
+
+
 def make_adapter(settings: Settings) -> CloudAdapter:
-    """A CloudAdapter authenticated from the Microsoft* settings; no app id means no auth (Emulator)."""
+    """A CloudAdapter authenticated from the Microsoft* settings. Without an app id, auth is off: the
+    server only wires Teams that way when `COACH_TEAMS_EMULATOR=1` (loopback only)."""
+    keys.install()
     config = SimpleNamespace(
         APP_ID=settings.teams_app_id or "",
         APP_PASSWORD=settings.teams_app_password.get_secret_value() if settings.teams_app_password else "",
         APP_TYPE=settings.teams_app_type,
         APP_TENANTID=settings.teams_tenant_id or "",
     )
-    if not config.APP_ID:
-        log.warning(
-            "TEAMS AUTH IS OFF: MicrosoftAppId is not set, so /api/messages accepts unauthenticated requests "
-            "(Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword in production."
-        )
-    return CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    if settings.teams_openid_url:
+        config.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.teams_openid_url
+    return CloudAdapter(StrictAuthentication(config))
 
 
 class CoachTeamsBot(TeamsActivityHandler):
