@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from bot.messages import Action, Choice, Inbound, Reply
 from bot.nudges import Nudges, ScheduleRequest, parse_schedule
@@ -19,6 +20,8 @@ from bot.report import build_report, report_png, report_text
 from bot.storage import Store, now_iso
 from knowledge.loader import Course
 
+PLATFORMS = ("slack", "teams", "console")
+FORGET_TTL = timedelta(minutes=10)
 COMMAND = re.compile(
     r"^\s*(?:/?coach\s+)?(nudges?|reports?|managers?|forget\s+me)\b\s*(.*)$", re.IGNORECASE | re.DOTALL
 )
@@ -34,20 +37,41 @@ def is_admin_command(text: str) -> bool:
     return bool(COMMAND.match(text or ""))
 
 
+def admin_identities(entries: str) -> frozenset[str]:
+    """COACH_MANAGERS ("slack:U123, teams:29:abc") as exact `platform:id` identities. A bare id means
+    Slack (Slack ids have no colon); anything else with a colon must name a platform, or start fails."""
+    found = set()
+    for entry in (e.strip() for e in entries.split(",")):
+        if not entry:
+            continue
+        platform, sep, user = entry.partition(":")
+        if not sep:
+            found.add(f"slack:{entry}")
+        elif platform in PLATFORMS and user:
+            found.add(entry)
+        else:
+            raise ValueError(
+                f"COACH_MANAGERS entry {entry!r} names no platform: write slack:U123 or teams:<id> "
+                "(Teams ids such as 29:abc need the teams: prefix)"
+            )
+    return frozenset(found)
+
+
 @dataclass
 class Admin:
     store: Store
     course: Course
     nudges: Nudges
-    admins: frozenset[str]  # from COACH_MANAGERS: "slack:U123" or a bare platform user id
+    admins: frozenset[str]  # exact "platform:id" identities, from `admin_identities(COACH_MANAGERS)`
     clock: Callable[[], datetime]
     send_now: Callable[[], Awaitable[object]] | None = None  # delivers enqueued nudges right away
     forget_threads: Callable[[list[str]], Awaitable[None]] | None = None  # deletes checkpoints
+    _forget_nonces: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
 
     # -- who is who --------------------------------------------------------------------------------
 
     def is_admin(self, learner: str) -> bool:
-        return learner in self.admins or learner.partition(":")[2] in self.admins
+        return learner in self.admins  # exact: "teams:slack:UADMIN" is not "slack:UADMIN"
 
     def is_manager(self, learner: str) -> bool:
         return self.is_admin(learner) or bool(
@@ -56,7 +80,9 @@ class Admin:
 
     # -- dispatch ------------------------------------------------------------------------------------
 
-    async def handle(self, inbound: Inbound) -> list[Reply]:
+    async def handle(self, inbound: Inbound, operator: bool = False) -> list[Reply]:
+        """`operator`: the command comes from the server's shell (`coach nudges --as …`), whose user
+        may name members by id; in a chat, members must be people the platform vouches for."""
         text = inbound.action.value if inbound.action else inbound.text
         match = COMMAND.match(text)
         assert match is not None
@@ -72,7 +98,7 @@ class Admin:
         if not self.is_manager(inbound.learner):
             return [Reply(NOT_A_MANAGER, kind="notice", ephemeral=True)]
         if word.startswith("nudge"):
-            return [await self._nudges(inbound, rest)]
+            return [await self._nudges(inbound, rest, operator or inbound.platform == "console")]
         return self._report(inbound, rest)
 
     # -- managers ----------------------------------------------------------------------------------
@@ -116,7 +142,7 @@ class Admin:
 
     # -- nudges ------------------------------------------------------------------------------------
 
-    async def _nudges(self, inbound: Inbound, rest: str) -> Reply:
+    async def _nudges(self, inbound: Inbound, rest: str, operator: bool) -> Reply:
         verb, _, arg = rest.partition(" ")
         verb, arg = verb.lower(), arg.strip()
         if verb in ("", "list"):
@@ -128,7 +154,7 @@ class Admin:
                 )
             return Reply("*Your weekly nudges*\n" + "\n".join(f"• {s.describe()}" for s in live))
         if verb == "weekly":
-            return self._schedule(inbound, rest)
+            return self._schedule(inbound, rest, operator)
         if verb in ("pause", "resume", "cancel", "send-now", "sendnow"):
             schedule = self.nudges.get(arg.strip("`"))
             if schedule is None or schedule.manager != inbound.learner:
@@ -147,25 +173,46 @@ class Admin:
             "*nudges pause|resume|cancel <id>*, *nudges send-now <id>*."
         )
 
-    def _schedule(self, inbound: Inbound, rest: str) -> Reply:
+    def _schedule(self, inbound: Inbound, rest: str, operator: bool) -> Reply:
         request = parse_schedule(rest)
         if isinstance(request, str):
             return Reply(request)
-        members, team = self._team(inbound, request)
+        members, team, refused = self._team(inbound, request, operator)
+        left_out = "\n".join(f"• {why}" for why in refused)
         if not members:
-            return Reply(
-                "Which team? Name a channel (*for #sales*), mention people (*for @ana @ben*) or, in Teams, "
-                "say *for this team* in the team's channel."
+            hint = (
+                "Which team? Name a channel you are in (*for #sales*), mention people (*for @ana @ben*) or, "
+                "in Teams, say *for this team* in the team's channel."
             )
+            return Reply(f"{hint}\nLeft out:\n{left_out}" if refused else hint)
         schedule = self.nudges.create(inbound.learner, request, team, members, self.clock())
-        return Reply(f"Scheduled: {schedule.describe()}. Each member gets 3 questions picked for them.")
+        text = f"Scheduled: {schedule.describe()}. Each member gets 3 questions picked for them."
+        return Reply(f"{text}\nLeft out:\n{left_out}" if refused else text)
 
-    def _team(self, inbound: Inbound, request: ScheduleRequest) -> tuple[list[str], str]:
+    def _team(
+        self, inbound: Inbound, request: ScheduleRequest, operator: bool
+    ) -> tuple[list[str], str, list[str]]:
+        """The members a manager may nudge, the team's name, and who was left out (and why).
+
+        A manager reaches people on their own platform only: a channel or team they belong to (its
+        roster, read from the platform) or people they mention. Ids typed as text are taken only from
+        the server's operator, because nothing vouches that a chat user can reach them."""
         if inbound.roster is not None:
-            members = [f"{inbound.platform}:{m}" for m in inbound.roster]
-            return members, inbound.roster_name or f"{len(members)} people"
-        people = self._people(inbound, request.team_text)
-        return people, f"{len(people)} people"
+            name = inbound.roster_name or "that channel"
+            if inbound.user not in inbound.roster:
+                return [], name, [f"you are not a member of {name}, so I can't nudge its members for you"]
+            return [f"{inbound.platform}:{m}" for m in inbound.roster], name, []
+        members = [f"{inbound.platform}:{m}" for m in inbound.mentions]
+        refused = []
+        for typed in EXPLICIT_MEMBER.findall(request.team_text):
+            if operator:
+                members.append(typed)
+            elif typed.partition(":")[0] != inbound.platform:
+                refused.append(f"{typed}: not on {inbound.platform.title()}, where you manage")
+            else:
+                refused.append(f"{typed}: mention people with @ so I know you can reach them")
+        members = list(dict.fromkeys(members))
+        return members, f"{len(members)} people", refused
 
     # -- reports -------------------------------------------------------------------------------------
 
@@ -199,22 +246,33 @@ class Admin:
     # -- forget me -------------------------------------------------------------------------------------
 
     async def _forget(self, inbound: Inbound, rest: str) -> list[Reply]:
-        confirmed = (
-            inbound.action is not None and inbound.action.value == FORGET_CONFIRM
-        ) or rest.lower() == "confirm"
+        """Delete on a confirmation that only this learner, in this conversation, could have sent: the
+        button carries a one-time code issued to them here, valid for ten minutes. Typed "forget me
+        confirm" (or a forged click with someone else's id) only asks again."""
+        key = (inbound.learner, inbound.conversation)
+        now = self.clock()
+        value = inbound.action.value if inbound.action is not None else f"forget me {rest}"
+        code = value[len(FORGET_CONFIRM) :].strip() if value.lower().startswith(FORGET_CONFIRM) else ""
+        issued = self._forget_nonces.get(key)
+        confirmed = bool(
+            code and issued and secrets.compare_digest(code, issued[0]) and now - issued[1] <= FORGET_TTL
+        )
         if not confirmed:
+            nonce = secrets.token_urlsafe(12)
+            self._forget_nonces[key] = (nonce, now)
             return [
                 Reply(
                     "This deletes everything I keep about you: quiz answers, review cards, lab results, "
                     "messages and our conversation history. It cannot be undone. Are you sure?",
                     choices=[
-                        Choice("Yes, delete my data", Action("command", FORGET_CONFIRM)),
+                        Choice("Yes, delete my data", Action("command", f"{FORGET_CONFIRM} {nonce}")),
                         Choice("No, keep it", Action("command", "help")),
                     ],
                     kind="notice",
                     ephemeral=inbound.shared,
                 )
             ]
+        del self._forget_nonces[key]
         learner = inbound.learner
         threads = sorted(set(self.store.conversations_of(learner)) | self._spoken_in(learner))
         if self.forget_threads is not None:

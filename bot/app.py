@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from bot.admin import Admin
+from bot.admin import Admin, admin_identities
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.nudges import Nudges
@@ -50,7 +50,7 @@ class Runtime:
 
     @cached_property
     def admin(self) -> Admin:
-        admins = frozenset(m.strip() for m in self.settings.managers.split(",") if m.strip())
+        admins = admin_identities(self.settings.managers)
         return Admin(self.store, self.course, self.nudges, admins, self.deps.clock)
 
     @asynccontextmanager

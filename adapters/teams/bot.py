@@ -46,24 +46,22 @@ class StrictAuthentication(ConfigurationBotFrameworkAuthentication):
     async def authenticate_request(self, activity: Activity, auth_header: str):
         try:
             return await super().authenticate_request(activity, auth_header)
-        except PermissionError:
-            raise
-        except Exception as exc:
-            raise PermissionError(f"invalid token ({type(exc).__name__})") from None
+        except Exception as exc:  # one warning line, no traceback: a bad token is the sender's problem
+            reason = str(exc) if isinstance(exc, PermissionError) else f"invalid token ({type(exc).__name__})"
+            log.warning("teams request refused: %s", reason)
+            raise PermissionError(reason) from None
 
 
 def make_adapter(settings: Settings) -> CloudAdapter:
     """A CloudAdapter authenticated from the Microsoft* settings. Without an app id, auth is off: the
     server only wires Teams that way when `COACH_TEAMS_EMULATOR=1` (loopback only)."""
-    keys.install()
+    keys.install(settings.teams_openid_url)
     config = SimpleNamespace(
         APP_ID=settings.teams_app_id or "",
         APP_PASSWORD=settings.teams_app_password.get_secret_value() if settings.teams_app_password else "",
         APP_TYPE=settings.teams_app_type,
         APP_TENANTID=settings.teams_tenant_id or "",
     )
-    if settings.teams_openid_url:
-        config.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.teams_openid_url
     return CloudAdapter(StrictAuthentication(config))
 
 

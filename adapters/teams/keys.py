@@ -67,10 +67,13 @@ class OpenIdKeys:
         key = next((k for k in self.keys if k.get("kid") == key_id), None)
         if key is None:
             return None
-        return jwt_token_extractor._OpenIdConfig(RSAAlgorithm.from_jwk(json.dumps(key)), key.get("endorsements", []))
+        return jwt_token_extractor._OpenIdConfig(
+            RSAAlgorithm.from_jwk(json.dumps(key)), key.get("endorsements", [])
+        )
 
 
-def install() -> None:
-    """Make botbuilder's token validation use `OpenIdKeys` for every metadata URL."""
-    jwt_token_extractor._OpenIdMetadata = OpenIdKeys  # type: ignore[misc]
+def install(override_url: str | None = None) -> None:
+    """Make botbuilder's token validation use `OpenIdKeys` for every metadata URL; `override_url`
+    (tests: a local key server) replaces Microsoft's metadata URLs."""
+    jwt_token_extractor._OpenIdMetadata = lambda url: OpenIdKeys(override_url or url)  # type: ignore[misc]
     jwt_token_extractor.JwtTokenExtractor.metadataCache.clear()

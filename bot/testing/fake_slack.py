@@ -36,6 +36,7 @@ class FakeSlack:
     )  # user id -> Slack error for conversations.open
     delay_s: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before answering
     uploads: dict[str, bytes] = field(default_factory=dict)
+    channel_members: dict[str, list[str]] = field(default_factory=dict)  # channel -> members (else a default)
     url: str = ""
     _runner: web.AppRunner | None = None
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -50,6 +51,7 @@ class FakeSlack:
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # some methods are GET in slack_sdk, as Slack allows
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_post("/upload/{file}", self._upload)
         self._runner, self.url = await serve_on_loopback(app)
@@ -156,7 +158,7 @@ class FakeSlack:
                 "files": [{"id": f["id"]} for f in json.loads(args.get("files", "[]"))]
             },
             "conversations.members": {
-                "members": ["U1", "U2", "U3", BOT_USER],
+                "members": self.channel_members.get(args.get("channel", ""), ["U1", "U2", "U3", BOT_USER]),
                 "response_metadata": {"next_cursor": ""},
             },
         }
