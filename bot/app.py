@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from bot.admin import Admin, admin_identities
 from bot.config import Settings
 from bot.conversation import Coach
-from bot.nudges import Nudges
-from bot.storage import Store
+from bot.managers.commands import Admin, admin_identities
+from bot.managers.nudges import Nudges
+from bot.store import Store
 from flows.brains import Brain, make_brain
 from flows.deps import Deps
 from knowledge.loader import Course, load_course

@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from bot.admin import Admin, is_admin_command
+from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from flows.deps import Deps
 from flows.graph import build_graph

@@ -26,9 +26,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from bot.app import Runtime
 from bot.config import Settings
 from bot.conversation import Coach
-from bot.dispatch import Dispatcher
 from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard
 from bot.logs import install_redaction, secrets_of
+from bot.managers.clock import Dispatcher
 
 log = logging.getLogger("coach.server")
 COACH = web.AppKey("coach", Coach)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from fsrs import Scheduler
 
-from bot.storage import Store
+from bot.store import Store
 from flows.brains.base import Brain
 from knowledge.loader import Course
 from knowledge.retrieval import Index

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.messages import Action, Choice, Reply
-from bot.storage import now_iso
+from bot.store import now_iso
 from flows.deps import Deps
 
 HELP = """I'm your coach for *Building an AI-Ready Organization*. Here's what I can do:

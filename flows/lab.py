@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.messages import Action, Choice, Citation, Inbound, Reply
-from bot.storage import new_id, now_iso
+from bot.store import new_id, now_iso
 from flows.brains.base import LabContext
 from flows.brains.offline import in_sentence
 from flows.deps import Deps

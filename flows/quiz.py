@@ -14,7 +14,7 @@ from datetime import datetime
 from fsrs import Card, Rating
 
 from bot.messages import Action, Choice, Inbound, Reply
-from bot.storage import now_iso
+from bot.store import now_iso
 from flows.deps import Deps
 from flows.router import parse_answer
 from flows.state import CoachState, QuizState

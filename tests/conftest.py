@@ -12,7 +12,7 @@ import pytest
 from adapters.console import inbound
 from bot.conversation import Coach
 from bot.messages import Action, Reply
-from bot.storage import Store
+from bot.store import Store
 from flows.brains.offline import OfflineBrain
 from flows.deps import Deps
 from knowledge.loader import CONTENT_DIR, Course, load_course

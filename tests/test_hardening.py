@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from adapters.console import inbound
-from bot.bench import free_port, wait_healthy
+from bench.harness import free_port, wait_healthy
 from bot.conversation import Coach
 from bot.messages import Action, Inbound
 from bot.server import COACH as COACH_KEY

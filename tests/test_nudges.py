@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from adapters.slack.sender import SlackSender, make_client
-from bot.admin import Admin
 from bot.conversation import Coach
-from bot.dispatch import Dispatcher
+from bot.managers.clock import Dispatcher
+from bot.managers.commands import Admin
+from bot.managers.nudges import Nudges, ScheduleRequest, parse_schedule, pick_questions
 from bot.messages import Action, Inbound
-from bot.nudges import Nudges, ScheduleRequest, parse_schedule, pick_questions
 from bot.testing.fake_slack import FakeSlack
 from flows.deps import Deps
 from knowledge.loader import Course
@@ -118,7 +118,7 @@ def test_bad_schedules_say_what_is_wrong(text: str, problem: str):
 
 def test_windows_follow_the_schedules_timezone():
     nudges_week = ScheduleRequest(0, "09:00", "Europe/Berlin", "x")
-    from bot.nudges import Schedule
+    from bot.managers.nudges import Schedule
 
     schedule = Schedule(
         "s", MANAGER, "t", (), nudges_week.weekday, nudges_week.at, nudges_week.tz, "active", ""
@@ -251,7 +251,7 @@ async def test_send_now_goes_out_immediately(deps: Deps, admin: Admin, slack, cl
 
 
 def seed_schedule(data_dir: Path, course: Course, members: list[str]) -> str:
-    from bot.storage import Store
+    from bot.store import Store
 
     store = Store(data_dir / "coach.db")
     now = datetime.now(UTC)

@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.admin import Admin, admin_identities
-from bot.bench import free_port, wait_healthy
+from bench.harness import free_port, wait_healthy
 from bot.conversation import Coach
+from bot.managers.commands import Admin, admin_identities
+from bot.managers.nudges import Nudges
 from bot.messages import Inbound
-from bot.nudges import Nudges
 from bot.server import COACH as COACH_KEY
 from bot.testing.fake_bot_auth import FakeBotAuth
 from bot.testing.fake_connector import FakeConnector

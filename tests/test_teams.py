@@ -255,8 +255,8 @@ async def test_weekly_nudge_reaches_a_teams_member_proactively(
     server, connector: FakeConnector, course: Course
 ):
     from adapters.teams.bot import TeamsSender
-    from bot.dispatch import nudge_replies
-    from bot.nudges import DeliveryError
+    from bot.managers.clock import nudge_replies
+    from bot.managers.nudges import DeliveryError
 
     url, runner = server
     await post(url, activity(connector, "help"))

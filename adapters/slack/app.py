@@ -21,8 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from adapters.slack.sender import SlackSender, make_client, post_reply
-from bot.admin import is_admin_command
 from bot.conversation import Coach
+from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
 from flows import info
 

@@ -16,8 +16,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from bot.managers.nudges import DeliveryError
 from bot.messages import Reply
-from bot.nudges import DeliveryError
 
 PERMANENT_ERRORS = {
     "account_inactive",

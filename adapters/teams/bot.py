@@ -21,12 +21,12 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, Conversat
 from msrest.universal_http.requests import ClientRetryPolicy
 
 from adapters.teams import cards, keys
-from bot.admin import is_admin_command
 from bot.config import Settings
 from bot.conversation import Coach
+from bot.managers.commands import is_admin_command
+from bot.managers.nudges import DeliveryError
 from bot.messages import Action, Choice, Inbound, Reply
-from bot.nudges import DeliveryError
-from bot.storage import Store
+from bot.store import Store
 
 log = logging.getLogger("coach.teams")
 

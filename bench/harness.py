@@ -1,4 +1,5 @@
-"""`coach bench`: every performance figure of the README, measured side by side in one run.
+"""`coach bench`: every performance figure of the README, measured side by side in one run and written
+to `bench/results.json` beside this harness (the command itself is `bot/cli/bench.py`).
 
 - retrieval: our FTS5 index vs a rank-bm25 baseline over the same chunks and queries;
 - turn overhead: the offline brain through the whole LangGraph flow with the SQLite checkpointer vs
@@ -27,10 +28,10 @@ from typing import Any
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
+from bench.nudges import bench_nudges
 from bot.app import Runtime
-from bot.benchmarks import bench_nudges
 from bot.conversation import Coach
-from bot.storage import Store
+from bot.store import Store
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
 from bot.testing.fake_slack import BOT_USER, FakeSlack

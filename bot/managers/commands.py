@@ -1,4 +1,5 @@
-"""Commands outside the coaching flows: managers, weekly nudges, team reports and "forget me".
+"""What managers and admins type in chat, outside the coaching flows: managers, weekly nudges, team
+reports and "forget me" (the terminal's versions are in `bot/cli/managers.py`).
 
 Who may do what: admins are the users listed in `COACH_MANAGERS`; they may add and remove managers.
 Managers (admins, and those added) may schedule nudges for a team and see its reports — their own
@@ -14,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.managers.nudges import Nudges, ScheduleRequest, parse_schedule
+from bot.managers.report import build_report, report_png, report_text
 from bot.messages import Action, Choice, Inbound, Reply
-from bot.nudges import Nudges, ScheduleRequest, parse_schedule
-from bot.report import build_report, report_png, report_text
-from bot.storage import Store, now_iso
+from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 PLATFORMS = ("slack", "teams", "console")

@@ -1,4 +1,4 @@
-"""Weekly quiz nudges: schedules, the per-member plan, and exactly-once delivery.
+"""Weekly quiz nudges, the managers' side: schedules, the per-member plan, and exactly-once delivery.
 
 A schedule says "every Monday 09:00 Europe/Berlin, 3 questions to these members". For each weekly
 window the clock *plans* one delivery row per member (unique on schedule, week and member, so two
@@ -6,6 +6,9 @@ clocks or a restarted clock plan it once), then *claims* rows one at a time with
 and sends them. A row is marked `sending` before the network call and `sent` after it; a row found
 still `sending` by a later clock (its sender died mid-call) is marked `uncertain` and never resent:
 a member may miss one nudge in a crash, but never gets two.
+
+The rows live in the store (`bot/store/nudges.py`); the clock that runs all this is
+`bot/managers/clock.py`, the digest sent after each window `bot/managers/report.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.messages import Reply
-from bot.storage import Store, now_iso
+from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 log = logging.getLogger("coach.nudges")
@@ -175,30 +178,18 @@ class Nudges:
             "status": "active",
             "created_at": now_iso(at),
         }
-        self.store.write(lambda db: db["nudge_schedules"].insert(row))
+        self.store.insert_schedule(row)
         return Schedule.from_row(row)
 
     def schedules(self, manager: str | None = None, status: str | None = None) -> list[Schedule]:
-        where, args = [], []
-        if manager:
-            where.append("manager = ?")
-            args.append(manager)
-        if status:
-            where.append("status = ?")
-            args.append(status)
-        sql = (
-            "SELECT * FROM nudge_schedules"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " ORDER BY created_at"
-        )
-        return [Schedule.from_row(r) for r in self.store.read(sql, args)]
+        return [Schedule.from_row(r) for r in self.store.schedule_rows(manager, status)]
 
     def get(self, schedule_id: str) -> Schedule | None:
-        rows = self.store.read("SELECT * FROM nudge_schedules WHERE id = ?", [schedule_id])
-        return Schedule.from_row(rows[0]) if rows else None
+        row = self.store.schedule_row(schedule_id)
+        return Schedule.from_row(row) if row else None
 
     def set_status(self, schedule_id: str, status: str) -> None:
-        self.store.write(lambda db: db["nudge_schedules"].update(schedule_id, {"status": status}))
+        self.store.set_schedule_status(schedule_id, status)
 
     # planning
 
@@ -208,11 +199,7 @@ class Nudges:
         One query reads every member's cards; one insert writes every row (existing ones are kept)."""
         members = list(schedule.members)
         cards: dict[str, dict[str, tuple[str, str | None]]] = {m: {} for m in members}
-        for row in self.store.read(
-            "SELECT learner, question, due, last_correct_at FROM cards "
-            "WHERE learner IN (SELECT value FROM json_each(?))",
-            [json.dumps(members)],
-        ):
+        for row in self.store.cards_of(members):
             cards[row["learner"]][row["question"]] = (row["due"], row["last_correct_at"])
         order = [q.id for q in self.course.questions]
         stamp, recent = now_iso(now), now_iso(now - RECENTLY_CORRECT)
@@ -229,18 +216,7 @@ class Nudges:
             }
             for member in members
         ]
-
-        def work(db) -> int:
-            before = db.execute(
-                "SELECT count(*) FROM nudge_deliveries WHERE schedule = ? AND week = ?", [schedule.id, week]
-            ).fetchone()[0]
-            db["nudge_deliveries"].insert_all(rows, ignore=True, batch_size=500)
-            after = db.execute(
-                "SELECT count(*) FROM nudge_deliveries WHERE schedule = ? AND week = ?", [schedule.id, week]
-            ).fetchone()[0]
-            return after - before
-
-        return self.store.write(work)
+        return self.store.enqueue_deliveries(schedule.id, week, rows)
 
     def due_windows(self, now: datetime) -> list[tuple[Schedule, str]]:
         """Active schedules whose current window has started and is not too old to send."""
@@ -256,35 +232,10 @@ class Nudges:
 
     def claim(self, clock_id: str, now: datetime) -> dict | None:
         """Atomically take the next delivery that is ready to send, or None."""
-        stamp = now_iso(now)
-
-        def work(db) -> dict | None:
-            db.execute(
-                "UPDATE nudge_deliveries SET status = 'uncertain', error = 'sender stopped mid-send' "
-                "WHERE status = 'sending' AND claimed_at < ?",
-                [now_iso(now - STALE_CLAIM)],
-            )
-            cursor = db.execute(
-                "UPDATE nudge_deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?, "
-                "attempts = attempts + 1 "
-                "WHERE id = (SELECT id FROM nudge_deliveries WHERE status = 'pending' "
-                "OR (status = 'retry' AND next_at <= ?) ORDER BY id LIMIT 1) "
-                "AND status IN ('pending', 'retry') RETURNING *",
-                [clock_id, stamp, stamp],
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                return None
-            return dict(zip([c[0] for c in cursor.description], rows[0], strict=True))
-
-        return self.store.write(work)
+        return self.store.claim_delivery(clock_id, now_iso(now), now_iso(now - STALE_CLAIM))
 
     def mark_sent(self, delivery: int, now: datetime) -> None:
-        self.store.write(
-            lambda db: db["nudge_deliveries"].update(
-                delivery, {"status": "sent", "sent_at": now_iso(now), "error": None}
-            )
-        )
+        self.store.update_delivery(delivery, {"status": "sent", "sent_at": now_iso(now), "error": None})
 
     def mark_failed(self, row: dict, error: DeliveryError, now: datetime) -> None:
         if error.permanent or row["attempts"] >= MAX_ATTEMPTS:
@@ -292,7 +243,7 @@ class Nudges:
         else:
             backoff = timedelta(minutes=2 ** row["attempts"])
             values = {"status": "retry", "error": str(error)[:300], "next_at": now_iso(now + backoff)}
-        self.store.write(lambda db: db["nudge_deliveries"].update(row["id"], values))
+        self.store.update_delivery(row["id"], values)
 
     def session_for(self, row: dict, now: datetime) -> str:
         """The quiz session of a delivery (created once; its id is derived from the delivery's)."""
@@ -306,39 +257,21 @@ class Nudges:
             "correct": 0,
             "total": len(json.loads(row["questions"])),
         }
-        self.store.write(lambda db: db["quiz_sessions"].insert(values, ignore=True))
+        self.store.ensure_quiz_session(values)
         return session
 
     def deliveries(self, schedule: str, week: str | None = None) -> list[dict]:
-        if week is None:
-            return self.store.read(
-                "SELECT * FROM nudge_deliveries WHERE schedule = ? ORDER BY id", [schedule]
-            )
-        return self.store.read(
-            "SELECT * FROM nudge_deliveries WHERE schedule = ? AND week = ? ORDER BY id", [schedule, week]
-        )
+        return self.store.delivery_rows(schedule, week)
 
     def weeks(self, schedule: str) -> list[str]:
-        rows = self.store.read(
-            "SELECT DISTINCT week FROM nudge_deliveries WHERE schedule = ? ORDER BY week", [schedule]
-        )
-        return [r["week"] for r in rows]
+        return self.store.delivery_weeks(schedule)
 
     def claim_digest(self, schedule: str, week: str, now: datetime) -> bool:
-        """True exactly once per (schedule, week): whoever inserts the row sends the digest."""
-
-        def work(db) -> bool:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO nudge_digests (schedule, week, status, sent_at) "
-                "VALUES (?, ?, 'sending', ?)",
-                [schedule, week, now_iso(now)],
-            )
-            return cursor.rowcount == 1
-
-        return self.store.write(work)
+        """True exactly once per (schedule, week): whoever claims first sends the digest."""
+        return self.store.claim_digest(schedule, week, now_iso(now))
 
     def mark_digest(self, schedule: str, week: str, status: str) -> None:
-        self.store.write(lambda db: db["nudge_digests"].update((schedule, week), {"status": status}))
+        self.store.set_digest_status(schedule, week, status)
 
 
 def window_start(week: str, schedule: Schedule) -> datetime:

@@ -1,4 +1,4 @@
-"""Benchmarks that need the learner store (`coach bench nudges`)."""
+"""The nudge-planning benchmark over the learner store (`coach bench nudges`; also part of `coach bench`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.nudges import Nudges, ScheduleRequest
-from bot.storage import Store, now_iso
+from bot.managers.nudges import Nudges, ScheduleRequest
+from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 

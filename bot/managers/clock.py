@@ -1,6 +1,7 @@
 """The clock's work: plan due weekly windows, send the manager digests of finished windows, and
 deliver enqueued nudges through each member's platform. `coach clock` runs `tick` in a loop; the
-web server runs `deliver_pending` after a manager's "send-now".
+web server runs `deliver_pending` after a manager's "send-now". What to send is planned in
+`bot/managers/nudges.py`; the digest is built in `bot/managers/report.py`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.managers.nudges import DeliveryError, Nudges, Schedule, Sender
+from bot.managers.report import build_report, report_png, report_text
 from bot.messages import Reply
-from bot.nudges import DeliveryError, Nudges, Schedule, Sender
-from bot.report import build_report, report_png, report_text
 from flows.quiz import question_reply
 from knowledge.loader import Course
 

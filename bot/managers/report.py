@@ -1,7 +1,8 @@
 """The manager's digest for one weekly window: who answered, how well, where the team is weak.
 
 Built from the window's nudge deliveries and the answers to them; rendered as text (any channel) and
-as a PNG bar chart (matplotlib, headless).
+as a PNG bar chart (matplotlib, headless). Sent by the clock (`bot/managers/clock.py`), shown on
+request by the `report` command (`bot/managers/commands.py`, `coach report`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from bot.nudges import Schedule
-from bot.storage import Store
+from bot.managers.nudges import Schedule
+from bot.store import Store
 from knowledge.loader import Course
 
 

@@ -1,0 +1,38 @@
+"""The `coach` command line, one module per command group; each command's docstring is its --help and
+errors are one line, exit 1.
+
+    learning   shell, replay, ask                     knowledge  knowledge check|list, index, search, eval
+    serve      serve (Procfile `web`)                 managers   clock (Procfile `clock`), nudges, report
+    channels   slack manifest, teams package          doctor     doctor
+    bench      bench [retrieval|nudges]
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import bench, channels, doctor, knowledge, learning, managers, serve
+
+app = typer.Typer(
+    help="coach: practise 'Building an AI-Ready Organization' in Slack, Teams or here.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+for command in (
+    doctor.doctor,
+    knowledge.index,
+    knowledge.search,
+    learning.shell,
+    learning.replay,
+    learning.ask,
+    serve.serve,
+    managers.clock,
+    managers.nudges,
+    managers.report,
+):
+    app.command()(command)
+app.add_typer(knowledge.knowledge_app, name="knowledge")
+app.add_typer(knowledge.eval_app, name="eval")
+app.add_typer(bench.bench_app, name="bench")
+app.add_typer(channels.slack_cli, name="slack")
+app.add_typer(channels.teams_cli, name="teams")

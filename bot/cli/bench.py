@@ -1,0 +1,166 @@
+"""`coach bench`: every speed figure against its goal (the harness is the `bench` package)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.cli.common import out, runtime
+
+bench_app = typer.Typer(
+    help="Measure speed. Without a subcommand: every benchmark, a table, and bench/results.json.",
+    invoke_without_command=True,
+)
+
+
+@bench_app.command("retrieval")
+def bench_retrieval_cmd(
+    rounds: Annotated[int, typer.Option(min=1, help="Passes over the evaluation queries.")] = 20,
+    scale: Annotated[str, typer.Option(help="Corpus sizes to compare, as multiples of the course.")] = "1,20",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """p50/p99 query time of our FTS5 index vs a rank-bm25 baseline, same chunks and queries, same run."""
+    from knowledge.evaluation import bench_retrieval, load_eval_set, scaled_chunks
+    from knowledge.retrieval import Index
+
+    rt = runtime()
+    eval_set = load_eval_set()
+    rows = []
+    for copies in (int(x) for x in scale.split(",")):
+        idx = rt.index if copies == 1 else Index(":memory:", rt.course, scaled_chunks(rt.index, copies))
+        ours, baseline = bench_retrieval(idx, eval_set, rounds=max(1, rounds // copies))
+        rows.append(
+            {
+                "chunks": idx.chunk_count,
+                "ours_p50_ms": ours.p50_ms,
+                "ours_p99_ms": ours.p99_ms,
+                "baseline_p50_ms": baseline.p50_ms,
+                "baseline_p99_ms": baseline.p99_ms,
+                "speedup_p50": baseline.p50_ms / ours.p50_ms,
+                "queries": ours.runs,
+            }
+        )
+    if as_json:
+        sys.stdout.write(json.dumps({"retrieval": rows}) + "\n")
+        return
+    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    table = Table(title=f"retrieval speed ({machine})")
+    for col in (
+        "chunks",
+        "queries",
+        "fts5 p50",
+        "fts5 p99",
+        "rank-bm25 p50",
+        "rank-bm25 p99",
+        "speed-up (p50)",
+    ):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["chunks"]),
+            str(r["queries"]),
+            f"{r['ours_p50_ms']:.3f} ms",
+            f"{r['ours_p99_ms']:.3f} ms",
+            f"{r['baseline_p50_ms']:.3f} ms",
+            f"{r['baseline_p99_ms']:.3f} ms",
+            f"{r['speedup_p50']:.1f}x",
+        )
+    out.print(table)
+    out.print("goal: fts5 p50 under 1 ms and at least 10x faster than rank-bm25")
+
+
+@bench_app.command("nudges")
+def bench_nudges_cmd(
+    members: Annotated[int, typer.Option(min=1, help="Team size.")] = 10_000,
+    rounds: Annotated[int, typer.Option(min=1)] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Time to plan and enqueue a weekly nudge for a team, card selection included (goal: 10,000 < 2 s)."""
+    from bench.nudges import bench_nudges
+
+    result = bench_nudges(runtime().course, members, rounds)
+    if as_json:
+        sys.stdout.write(json.dumps({"nudges": result.to_json()}) + "\n")
+        return
+    out.print(
+        f"planned {result.members:,} members ({result.cards:,} cards): median {result.median_s:.3f} s "
+        f"(min {min(result.runs_s):.3f}, max {max(result.runs_s):.3f}, {len(result.runs_s)} runs); goal < 2 s"
+    )
+
+
+@bench_app.callback()
+def bench_all(
+    ctx: typer.Context,
+    conversations: Annotated[int, typer.Option(help="Concurrent conversations through coach serve.")] = 200,
+    members: Annotated[int, typer.Option(help="Team size for nudge planning.")] = 10_000,
+    results: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results.json"),
+) -> None:
+    """Run every benchmark, print a table with each goal, and write the figures as JSON."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from bench.harness import run_all
+
+    rt = runtime()
+    rt.index  # noqa: B018 - build it before measuring
+    figures = asyncio.run(run_all(rt, conversations, members))
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    out.print(bench_table(figures))
+    out.print(f"[dim]{figures['machine']} · written to {results}[/dim]", highlight=False)
+
+
+def bench_table(f: dict) -> Table:
+    table = Table(title="coach bench")
+    for col in ("what", "measured", "goal", "met"):
+        table.add_column(col)
+
+    def row(what: str, measured: str, goal: str = "", met: bool | None = None) -> None:
+        table.add_row(what, measured, goal, "" if met is None else ("yes" if met else "NO"))
+
+    for r in f["retrieval"]:
+        row(
+            f"retrieval p50 / p99, {r['chunks']} chunks",
+            f"FTS5 {r['fts5_p50_ms']:.3f} / {r['fts5_p99_ms']:.3f} ms · rank-bm25 {r['bm25_p50_ms']:.3f} / "
+            f"{r['bm25_p99_ms']:.3f} ms · {r['speedup_p50']:.1f}x",
+            "p50 < 1 ms, 10x",
+            r["fts5_p50_ms"] < 1 and r["speedup_p50"] >= 10,
+        )
+    t = f["turns"]
+    row(
+        "offline turn p50 / p99",
+        f"graph + checkpointer {t['graph_p50_ms']:.2f} / {t['graph_p99_ms']:.2f} ms · brain alone "
+        f"{t['direct_p50_ms']:.2f} / {t['direct_p99_ms']:.2f} ms",
+    )
+    c = f["concurrency"]
+    row(
+        f"{c['conversations']} conversations, Claude {c['claude_s']:.0f} s: wall / Claude",
+        f"{c['wall_over_claude']:.2f} ({c['wall_s']:.2f} s)",
+        "< 1.5",
+        c["wall_over_claude"] < 1.5,
+    )
+    row(
+        "Slack ack p50 / p99",
+        f"{c['slack_ack_p50_ms']:.1f} / {c['slack_ack_p99_ms']:.1f} ms",
+        "p99 < 100 ms",
+        c["slack_ack_p99_ms"] < 100,
+    )
+    row("Teams HTTP p99", f"{c['teams_http_p99_ms']:.1f} ms")
+    row("errors", f"{c['errors']} ({c['answered']} of {c['conversations']} answered)", "0", c["errors"] == 0)
+    rss = c["peak_rss_mb"]
+    row("peak RSS of coach serve", f"{rss:.0f} MB" if rss else "n/a (no /proc)")
+    n = f["nudges"]
+    row(
+        f"plan weekly nudge, {n['members']:,} members",
+        f"{n['median_s']:.3f} s (min {n['min_s']:.3f}, max {n['max_s']:.3f})",
+        "< 2 s",
+        n["median_s"] < 2,
+    )
+    return table

@@ -1,0 +1,41 @@
+"""`coach doctor`: what is configured, without showing secrets."""
+
+from __future__ import annotations
+
+import platform
+
+from rich.table import Table
+
+from bot.cli.common import out
+from bot.config import Settings, mask
+from knowledge.loader import KnowledgeError, load_course
+
+
+def doctor() -> None:
+    """Show what is configured (Slack, Teams, Claude, database) without showing secrets."""
+    s = Settings()
+    table = Table(title="coach doctor", show_header=True)
+    table.add_column("area")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_row("python", "version", platform.python_version())
+    table.add_row("database", "file", str(s.database_path))
+    table.add_row("database", "index", str(s.index_path))
+    table.add_row("claude", "ANTHROPIC_API_KEY", mask(s.anthropic_api_key))
+    table.add_row("claude", "COACH_MODEL", s.model)
+    table.add_row("claude", "brain in use", s.brain_name)
+    table.add_row("slack", "SLACK_BOT_TOKEN", mask(s.slack_bot_token))
+    table.add_row("slack", "SLACK_SIGNING_SECRET", mask(s.slack_signing_secret))
+    table.add_row("slack", "SLACK_APP_TOKEN (Socket Mode)", mask(s.slack_app_token))
+    table.add_row("teams", "MicrosoftAppId", s.teams_app_id or "not set (auth off, Emulator mode)")
+    table.add_row("teams", "MicrosoftAppPassword", mask(s.teams_app_password))
+    table.add_row("teams", "MicrosoftAppTenantId", s.teams_tenant_id or "not set")
+    try:
+        course = load_course(s.knowledge_dir)
+        summary = (
+            f"ok: {len(course.lessons)} lessons, {len(course.questions)} questions, {len(course.labs)} labs"
+        )
+    except KnowledgeError as exc:
+        summary = f"{len(exc.problems)} problem(s): run `coach knowledge check`"
+    table.add_row("knowledge", "content", summary)
+    out.print(table)

@@ -1,0 +1,109 @@
+"""`coach clock`, `coach nudges` and `coach report`: the managers' weekly nudges and digests from the
+terminal (the same commands managers type in Slack or Teams, `bot/managers/`)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bot.app import Runtime
+from bot.cli.common import fail, out, runtime, setup_logging
+
+
+def _senders(rt: Runtime) -> dict:
+    """Delivery channels for nudges and digests, from the settings."""
+    from adapters.slack.sender import SlackSender, make_client
+    from adapters.teams.bot import TeamsSender, make_adapter
+
+    s = rt.settings
+    senders: dict = {"teams": TeamsSender(make_adapter(s), s.teams_app_id, rt.store)}
+    if s.slack_bot_token and s.slack_bot_token.get_secret_value():
+        senders["slack"] = SlackSender(make_client(s.slack_bot_token.get_secret_value(), s.slack_api_url))
+    return senders
+
+
+def clock(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
+) -> None:
+    """Run due weekly nudges and manager digests (Procfile `clock`). Safe to run twice at once."""
+    import asyncio
+
+    from bot.managers.clock import Dispatcher
+
+    setup_logging(True)
+    rt = runtime()
+    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock)
+    if once:
+        result = asyncio.run(dispatcher.tick())
+        out.print(
+            f"planned {result.planned}, sent {result.sent}, failed {result.failed}, "
+            f"to retry {result.retried}, digests {result.digests}"
+        )
+        return
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(dispatcher.run(interval))
+
+
+def _as(who: str) -> tuple[str, str]:
+    platform, _, user = who.partition(":")
+    if not user:
+        raise fail("--as needs platform:user, e.g. slack:U012ABC")
+    return platform, user
+
+
+def nudges(
+    words: Annotated[
+        list[str], typer.Argument(help="e.g. weekly mon 09:00 Europe/Berlin for slack:U1,slack:U2")
+    ],
+    who: Annotated[str, typer.Option("--as", help="The manager you act as: platform:user.")],
+) -> None:
+    """Manage weekly nudges as a manager: weekly … for …, list, pause|resume|cancel|send-now ID."""
+    import asyncio
+
+    from bot.managers.clock import Dispatcher
+    from bot.messages import Inbound
+
+    rt = runtime()
+    platform, user = _as(who)
+    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=rt.deps.clock)
+    rt.admin.send_now = dispatcher.deliver_pending
+    text = "nudges " + " ".join(words).replace(",", " ")
+    replies = asyncio.run(rt.admin.handle(Inbound(platform, user, f"cli:{who}", text), operator=True))
+    for reply in replies:
+        out.print(reply.text, highlight=False, markup=False)
+
+
+def report(
+    team: Annotated[str, typer.Option("--team", help="A nudge id or team name.")],
+    png: Annotated[Path | None, typer.Option("--png", help="Also write the bar chart here.")] = None,
+) -> None:
+    """A team's latest weekly digest as a table (and optionally the chart as a PNG)."""
+    from bot.managers.report import build_report, report_png
+
+    rt = runtime()
+    chosen = [s for s in rt.nudges.schedules() if team.lower() in (s.id.lower(), s.team.lower())]
+    if not chosen:
+        raise fail(f"no team or nudge called {team!r}; see `coach nudges list --as …`")
+    schedule = chosen[-1]
+    weeks = rt.nudges.weeks(schedule.id)
+    if not weeks:
+        raise fail(f"no nudges have gone out to {schedule.team} yet")
+    result = build_report(rt.store, rt.course, schedule, weeks[-1])
+    table = Table(title=f"{schedule.team} · week of {weeks[-1]}")
+    for col in ("member", "delivery", "answered", "right"):
+        table.add_column(col)
+    for m in result.members:
+        table.add_row(m.name, m.status, f"{m.answered} of {m.asked}", str(m.correct))
+    out.print(table)
+    score = f"{round(100 * result.average_score)}%" if result.average_score is not None else "—"
+    out.print(f"completion {round(100 * result.completion_rate)}% · average score {score}")
+    for qid, right, answered in result.weakest_questions():
+        out.print(f"weak: {qid} ({right} of {answered} right)")
+    if png:
+        png.write_bytes(report_png(result))
+        out.print(f"chart written to {png}")

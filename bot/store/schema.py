@@ -1,0 +1,136 @@
+"""The whole schema of the learner store, in one place: every table and index, created if missing.
+
+Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
+`quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
+`conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
+`nudge_schedules`, `nudge_deliveries` and `nudge_digests`. Each area's reads and writes live in its own
+module beside this one. Conversation checkpoints live in a separate file owned by LangGraph's SQLite
+checkpointer.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def create(db: sqlite_utils.Database) -> None:
+    """Create every table and index that does not exist yet (run inside the caller's transaction)."""
+    db["learners"].create(
+        {"id": str, "platform": str, "user": str, "name": str, "first_seen": str, "last_seen": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["messages"].create(
+        {
+            "id": int,
+            "delivery": str,
+            "conversation": str,
+            "learner": str,
+            "text": str,
+            "action": str,
+            "received_at": str,
+            "status": str,
+            "replies": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["messages"].create_index(["delivery"], unique=True, if_not_exists=True)
+    db["messages"].create_index(["conversation", "status"], if_not_exists=True)
+    db["quiz_sessions"].create(
+        {
+            "id": str,
+            "learner": str,
+            "quiz": str,
+            "questions": str,
+            "started_at": str,
+            "finished_at": str,
+            "correct": int,
+            "total": int,
+            "passed": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["quiz_attempts"].create(
+        {
+            "id": int,
+            "session": str,
+            "learner": str,
+            "question": str,
+            "chosen": str,
+            "correct": int,
+            "answered_at": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["quiz_attempts"].create_index(["learner", "question"], if_not_exists=True)
+    db["cards"].create(
+        {"learner": str, "question": str, "card": str, "due": str, "last_correct_at": str},
+        pk=("learner", "question"),
+        if_not_exists=True,
+    )
+    db["conversation_refs"].create(
+        {"learner": str, "conversation": str, "platform": str, "reference": str, "updated_at": str},
+        pk=("learner", "conversation"),
+        if_not_exists=True,
+    )
+    db["managers"].create(
+        {"learner": str, "added_by": str, "added_at": str}, pk="learner", if_not_exists=True
+    )
+    db["nudge_schedules"].create(
+        {
+            "id": str,
+            "manager": str,
+            "team": str,
+            "members": str,
+            "weekday": int,
+            "at": str,
+            "tz": str,
+            "status": str,
+            "created_at": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["nudge_deliveries"].create(
+        {
+            "id": int,
+            "schedule": str,
+            "week": str,
+            "member": str,
+            "questions": str,
+            "status": str,
+            "attempts": int,
+            "next_at": str,
+            "error": str,
+            "claimed_by": str,
+            "claimed_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["nudge_deliveries"].create_index(["schedule", "week", "member"], unique=True, if_not_exists=True)
+    db["nudge_deliveries"].create_index(["status"], if_not_exists=True)
+    db["nudge_digests"].create(
+        {"schedule": str, "week": str, "status": str, "sent_at": str},
+        pk=("schedule", "week"),
+        if_not_exists=True,
+    )
+    db["lab_runs"].create(
+        {
+            "id": str,
+            "learner": str,
+            "lab": str,
+            "started_at": str,
+            "finished_at": str,
+            "turns": int,
+            "score": float,
+            "covered": str,
+            "missed": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
