@@ -85,11 +85,11 @@ def check_teams(body: bytes, content_type: str, loopback_only: bool) -> None:
         if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
             raise BadRequest(f"activity without {field}.id")
     url = data.get("serviceUrl")
-    parts = urlsplit(url) if isinstance(url, str) else None
     try:
+        parts = urlsplit(url) if isinstance(url, str) else None
         host = parts.hostname if parts else None
-    except ValueError:
-        host = None
+    except ValueError:  # "http://[::1" and the like
+        parts, host = None, None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise BadRequest("activity without a valid serviceUrl")
     if loopback_only and not _is_loopback(host):
