@@ -122,7 +122,7 @@ async def command(url: str, text: str, slack: FakeSlack, user: str = "U1") -> in
             "command": "/coach",
             "text": text,
             "response_url": slack.response_url(),
-            "trigger_id": "trig",
+            "trigger_id": f"trig-{next(_ids)}",  # Slack's is unique per invocation
         }
     )
     status, _ = await post(url, body, "application/x-www-form-urlencoded")
@@ -431,3 +431,31 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
     assert "Traceback" not in output
     assert "shutting down" in output and proc.returncode == 0
     assert "Teams is off" in output and "AUTHENTICATION IS OFF" not in output  # no app id: no Teams
+
+
+async def test_a_web_api_failure_after_ack_is_told_to_the_user(server: str, slack: FakeSlack):
+    slack.refuse_methods["conversations.members"] = "channel_not_found"
+    assert await command(server, "nudges weekly mon 09:00 for <#CPRIV|private>", slack) == 200
+    (told,) = await slack.wait_for("response_url:r1")
+    assert "conversations.members" in told["text"] and "channel_not_found" in told["text"]
+
+
+async def test_a_replayed_slash_command_is_answered_once(server: str, slack: FakeSlack):
+    body = urlencode(
+        {
+            "team_id": "T0001",
+            "channel_id": "C0GENERAL",
+            "user_id": "U1",
+            "command": "/coach",
+            "text": "progress",
+            "response_url": slack.response_url(),
+            "trigger_id": "trig-replayed",
+        }
+    )
+    headers = signed(body)  # the same signed request, sent twice within Slack's five minutes
+    for _ in range(2):
+        status, _ = await post(server, body, "application/x-www-form-urlencoded", headers)
+        assert status == 200
+    await slack.wait_for("response_url:r1")
+    await asyncio.sleep(0.5)
+    assert len(slack.of("response_url:r1")) == 1

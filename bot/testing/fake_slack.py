@@ -36,6 +36,7 @@ class FakeSlack:
     )  # user id -> Slack error for conversations.open
     delay_s: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before answering
     uploads: dict[str, bytes] = field(default_factory=dict)
+    refuse_methods: dict[str, str] = field(default_factory=dict)  # method -> Slack error it answers with
     channel_members: dict[str, list[str]] = field(default_factory=dict)  # channel -> members (else a default)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -126,6 +127,9 @@ class FakeSlack:
         if method == "conversations.open" and args.get("users") in self.refuse_users:
             self.calls.append(Call(f"{method}!", args))
             return web.json_response({"ok": False, "error": self.refuse_users[args["users"]]})
+        if method in self.refuse_methods:
+            self.calls.append(Call(f"{method}!", args))
+            return web.json_response({"ok": False, "error": self.refuse_methods[method]})
         scripted = self.fail_next.get(method)
         if scripted:
             status, headers = scripted.pop(0)
