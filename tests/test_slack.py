@@ -459,3 +459,46 @@ async def test_a_replayed_slash_command_is_answered_once(server: str, slack: Fak
     await slack.wait_for("response_url:r1")
     await asyncio.sleep(0.5)
     assert len(slack.of("response_url:r1")) == 1
+
+
+def test_manifest_scopes_are_exactly_what_the_code_calls_and_hears():
+    """Scan the Slack adapter for Web API calls (client.<method>, Bolt's say/set_status/…), map each to
+    its scopes, add the events' and the slash command's: the manifest must grant exactly that."""
+    from bot.testing.slack_scopes import (
+        CALLS,
+        EVENT_SCOPES,
+        METHOD_SCOPES,
+        api_methods,
+        manifest,
+        manifest_scopes,
+    )
+
+    root = Path(__file__).resolve().parent.parent
+    source = "\n".join(p.read_text() for p in (root / "adapters" / "slack").glob("*.py"))
+    names = set(re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", source))
+    names |= {n for n in CALLS if re.search(rf"\bawait {n}\(", source)}
+    methods = {m for name in names for m in api_methods(name)} | {"auth.test"}  # Bolt's own call
+    unknown = methods - set(METHOD_SCOPES)
+    assert not unknown, (
+        f"add these Web API methods and their scopes to bot/testing/slack_scopes.py: {unknown}"
+    )
+    needed = set().union(*(METHOD_SCOPES[m] for m in methods))
+    spec = manifest()
+    needed |= {
+        EVENT_SCOPES[e] for e in spec["settings"]["event_subscriptions"]["bot_events"] if EVENT_SCOPES[e]
+    }
+    if spec["features"].get("slash_commands"):
+        needed.add("commands")
+    assert {"chat.postMessage", "conversations.members", "files.getUploadURLExternal"} <= methods
+    assert manifest_scopes() == needed
+
+
+async def test_the_fake_slack_refuses_a_call_without_its_scope(slack: FakeSlack):
+    from adapters.slack.sender import make_client
+
+    slack.scopes = slack.scopes - {"files:write"}
+    client = make_client(TOKEN, slack.api_url)
+    from slack_sdk.errors import SlackApiError
+
+    with pytest.raises(SlackApiError, match="missing_scope"):
+        await client.files_upload_v2(channel="D1", content=b"x", filename="x.png")

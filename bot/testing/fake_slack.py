@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.testing import serve_on_loopback
+from bot.testing.slack_scopes import METHOD_SCOPES, manifest_scopes
 
 BOT_USER = "UCOACHBOT"
 BOT_ID = "BCOACH"
@@ -37,6 +38,7 @@ class FakeSlack:
     delay_s: dict[str, float] = field(default_factory=dict)  # method -> seconds to wait before answering
     uploads: dict[str, bytes] = field(default_factory=dict)
     refuse_methods: dict[str, str] = field(default_factory=dict)  # method -> Slack error it answers with
+    scopes: frozenset[str] = field(default_factory=manifest_scopes)  # what the app was granted
     channel_members: dict[str, list[str]] = field(default_factory=dict)  # channel -> members (else a default)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -127,6 +129,11 @@ class FakeSlack:
         if method == "conversations.open" and args.get("users") in self.refuse_users:
             self.calls.append(Call(f"{method}!", args))
             return web.json_response({"ok": False, "error": self.refuse_users[args["users"]]})
+        needed = METHOD_SCOPES.get(method)
+        if needed is None or (needed and not needed & self.scopes):  # as strict as Slack
+            self.calls.append(Call(f"{method}!", args))
+            error = "unknown_method" if needed is None else "missing_scope"
+            return web.json_response({"ok": False, "error": error, "needed": ",".join(sorted(needed or ()))})
         if method in self.refuse_methods:
             self.calls.append(Call(f"{method}!", args))
             return web.json_response({"ok": False, "error": self.refuse_methods[method]})
