@@ -279,3 +279,18 @@ async def test_forget_me_needs_the_code_issued_to_this_learner_in_this_conversat
     done = await say("UANA", "slack:DUANA", action=ask.choices[0].action)
     assert "deleted" in done.text and deps.store.attempts("slack:UANA") == []
     assert "cannot be undone" in (await say("UANA", "slack:DUANA", action=ask.choices[0].action)).text  # once
+
+
+# -- what is stored is readable by the service's user alone -----------------------------------------
+
+
+def test_data_directory_is_0700_and_files_0600(tmp_path: Path):
+    from bot.store import Store
+
+    data = tmp_path / "data"
+    store = Store(data / "coach.db")
+    store.write(lambda db: db.execute("CREATE TABLE IF NOT EXISTS t (x)"))
+    store.close()
+    assert data.stat().st_mode & 0o777 == 0o700
+    for path in data.iterdir():
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
