@@ -85,7 +85,8 @@ class CoachTeamsBot(TeamsActivityHandler):
                 "That card is out of date, so I couldn't read it. Say *help* to start again."
             )
             return
-        await turn_context.send_activity(Activity(type=ActivityTypes.typing))
+        if not inbound.shared:  # in a channel the reply starts a thread; typing before it breaks Teams
+            await turn_context.send_activity(Activity(type=ActivityTypes.typing))
         if is_admin_command(inbound.text) and THIS_TEAM.search(inbound.text):
             inbound = replace(inbound, **await self._roster(turn_context))
         if self.coach.deps.brain.remote:
@@ -102,13 +103,15 @@ class CoachTeamsBot(TeamsActivityHandler):
     ) -> None:
         bot_id = turn_context.activity.recipient.id
         if any(member.id == bot_id for member in members_added):
+            shared = (turn_context.activity.conversation.conversation_type or "personal") in SHARED_TYPES
+            private = [
+                Choice("Start Lab 1", Action("command", "lab 1")),
+                Choice("Quiz 1", Action("command", "quiz 1")),
+            ]
+            # labs and quizzes are private: a channel is offered only what works there
             welcome = Reply(
                 cards.WELCOME,
-                choices=[
-                    Choice("Help", Action("command", "help")),
-                    Choice("Start Lab 1", Action("command", "lab 1")),
-                    Choice("Quiz 1", Action("command", "quiz 1")),
-                ],
+                choices=[Choice("Help", Action("command", "help")), *([] if shared else private)],
             )
             await turn_context.send_activity(cards.activity(welcome))
 
