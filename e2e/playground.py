@@ -150,6 +150,7 @@ def main() -> int:
                 "--dt",
             ],
             env={**env, "HOST": "127.0.0.1"},
+            cwd=OUT,  # it writes a devTools/ log folder where it runs
             stdout=(OUT / "playground.log").open("w"),
             stderr=subprocess.STDOUT,
         )

@@ -392,3 +392,18 @@ async def test_slow_clients_are_cut_off(tmp_path: Path):
         assert all(results)
     finally:
         await runner.cleanup()
+
+
+async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, tmp_path: Path):
+    """Another process holds the write lock: the message waits for it in a thread, the loop runs on."""
+    blocker = sqlite3.connect(tmp_path / "coach.db", check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    turn = asyncio.create_task(coach.handle(inbound("ana", "What is a model card?", message_id="m-stall")))
+    ticks = 0
+    for _ in range(10):  # the loop keeps ticking while the turn waits for the lock
+        await asyncio.sleep(0.02)
+        ticks += 1
+    assert not turn.done() and ticks == 10
+    blocker.commit()
+    replies = await turn
+    assert replies[-1].citations
