@@ -195,6 +195,13 @@ async def _teams_activity(session: aiohttp.ClientSession, url: str, service: str
             load.errors.append(f"teams {n}: HTTP {response.status}")
 
 
+def _teams_text(activity: dict[str, Any]) -> str:
+    """A Teams message's text, or its card's text (answers carry 👍/👎, so they come as cards)."""
+    cards = [a.get("content") or {} for a in activity.get("attachments") or []]
+    blocks = [b.get("text", "") for card in cards for b in card.get("body", [])]
+    return " ".join([activity.get("text") or "", *blocks])
+
+
 async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -> dict[str, Any]:
     slack, connector, claude = FakeSlack(), FakeConnector(), FakeAnthropic()
     claude.default = Outcome(
@@ -270,7 +277,7 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
             for fake in (slack, connector, claude):
                 await fake.stop()
     slack_answers = [u.get("text", "") for u in slack.of("chat.update")[base_updates:]]
-    teams_answers = [m.activity.get("text", "") for m in connector.messages()[base_teams:]]
+    teams_answers = [_teams_text(m.activity) for m in connector.messages()[base_teams:]]
     answered_slack, answered_teams = len(slack_answers), len(teams_answers)
     errors = list(load.errors)
     if not done:

@@ -160,6 +160,10 @@ def _cross_check(course: Course, files: dict[str, str], problems: list[Problem])
         for i, point in enumerate(lab.rubric):
             if not course.passage(point.passage):
                 problems.append(Problem(rel, f"rubric.{i}.passage", f"no such passage: {point.passage}"))
+            for j, wrong in enumerate(point.misconceptions):
+                if not course.passage(wrong.passage):
+                    where = f"rubric.{i}.misconceptions.{j}.passage"
+                    problems.append(Problem(rel, where, f"no such passage: {wrong.passage}"))
 
 
 def load_course(root: Path | None = None) -> Course:

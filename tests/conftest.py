@@ -15,6 +15,7 @@ from bot.messages import Action, Reply
 from bot.store import Store
 from flows.brains.offline import OfflineBrain
 from flows.deps import Deps
+from flows.options import letter_of
 from knowledge.loader import CONTENT_DIR, Course, load_course
 from knowledge.retrieval import Index
 
@@ -77,6 +78,12 @@ async def coach(deps: Deps, tmp_path: Path):
         yield running
 
 
+def shown_letter(learner: str, question, option: str | None = None) -> str:
+    """The letter `learner` sees `option` (default: the right one) under; options are shown in each
+    learner's own order, so a typed letter is not the file's."""
+    return letter_of(question, learner, option or question.answer)
+
+
 class Learner:
     """Talks to a coach as one console user, and keeps what the coach said."""
 
@@ -100,6 +107,10 @@ class Learner:
 
     async def state(self) -> dict:
         return await self.coach.state(self.conversation)
+
+    def letter(self, question, option: str | None = None) -> str:
+        """The letter this learner types for `option` (default: the right one)."""
+        return shown_letter(self.conversation, question, option)
 
 
 @pytest.fixture

@@ -219,7 +219,9 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
         first.wait()
         claude.default = Outcome(
             tool_input={
-                "covered": [],
+                "kind": "answer",
+                "credits": [],
+                "misconceptions": [],
                 "focus": "talent-skills",
                 "message": "Who built these pilots? [from Claude]",
             }

@@ -24,7 +24,7 @@ from bot.messages import Action, Inbound
 from bot.testing.fake_slack import FakeSlack
 from flows.deps import Deps
 from knowledge.loader import Course
-from tests.conftest import COACH
+from tests.conftest import COACH, shown_letter
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 MANAGER = "slack:UMGR"
@@ -215,7 +215,8 @@ async def test_answers_count_and_the_digest_reaches_the_manager(coach, deps: Dep
             "blocks"
         ][-1]["elements"][0]["value"]
     )
-    wrong = next(x for x in "ABCD" if x != deps.course.question(u2_first["question"]).answer)
+    u2_question = deps.course.question(u2_first["question"])
+    wrong = shown_letter("slack:U2", u2_question, next(x for x in "ABCD" if x != u2_question.answer))
     typed = (await coach.handle(Inbound("slack", "U2", "slack:DU2", wrong.lower())))[-1]
     assert "Incorrect." in typed.text
     assert u2_first["question"] in deps.store.cards("slack:U2")  # the answer reviewed the card

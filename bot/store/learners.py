@@ -81,6 +81,8 @@ class LearnerTables(StoreBase):
         ("conversation_refs", "learner"),
         ("nudge_deliveries", "member"),
         ("managers", "learner"),
+        ("answer_feedback", "learner"),
+        ("answers", "learner"),
         ("learners", "id"),
     )
 

@@ -3,7 +3,8 @@
 Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
-`nudge_schedules`, `nudge_deliveries` and `nudge_digests`. Each area's reads and writes live in its own
+`nudge_schedules`, `nudge_deliveries` and `nudge_digests`, and Q&A `answers` with their
+`answer_feedback` (👍/👎 and a reason). Each area's reads and writes live in its own
 module beside this one. Conversation checkpoints live in a separate file owned by LangGraph's SQLite
 checkpointer.
 """
@@ -132,5 +133,23 @@ def create(db: sqlite_utils.Database) -> None:
             "missed": str,
         },
         pk="id",
+        if_not_exists=True,
+    )
+    db["answers"].create(
+        {
+            "id": str,
+            "learner": str,
+            "conversation": str,
+            "question": str,
+            "reply": str,
+            "citations": str,
+            "asked_at": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["answer_feedback"].create(
+        {"answer": str, "learner": str, "rating": str, "reason": str, "at": str},
+        pk=("answer", "learner"),
         if_not_exists=True,
     )
