@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test workers: one per core (pytest-xdist); every test has its own data folder and free ports.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint setup clean e2e
 
 setup: $(STAMP)
 
@@ -27,9 +27,20 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
+# Real-client Teams test: coach serve + Microsoft 365 Agents Playground (npm, pinned) + Debian chromium.
+PLAYGROUND_VERSION := 0.2.28
+PLAYGROUND := .e2e/node_modules/@microsoft/m365agentsplayground/cli.js
+
+$(PLAYGROUND):
+	npm install --prefix .e2e --no-save --no-audit --no-fund @microsoft/m365agentsplayground@$(PLAYGROUND_VERSION)
+
+e2e: $(STAMP) $(PLAYGROUND)
+	@test -x /usr/bin/chromium || { echo "make e2e needs Debian's chromium: apt-get install -y chromium"; exit 1; }
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python e2e/playground.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info .e2e e2e/out

@@ -226,6 +226,7 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
             ANTHROPIC_API_KEY="sk-ant-bench",
             ANTHROPIC_BASE_URL=claude.url,
             COACH_LLM_TIMEOUT="30",
+            COACH_TEAMS_EMULATOR="1",  # Teams without auth, on loopback, like the Bot Framework Emulator
         )
         coach = str(Path(sys.executable).parent / "coach")
         server = subprocess.Popen(

@@ -63,9 +63,9 @@ class Runtime:
 
     @cached_property
     def admin(self) -> Admin:
-        from bot.managers.commands import Admin
+        from bot.managers.commands import Admin, admin_identities
 
-        admins = frozenset(m.strip() for m in self.settings.managers.split(",") if m.strip())
+        admins = admin_identities(self.settings.managers)
         return Admin(self.store, self.course, self.nudges, admins, self.deps.clock)
 
     @asynccontextmanager

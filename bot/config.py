@@ -46,7 +46,11 @@ class Settings(BaseSettings):
         "MultiTenant", validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE")
     )
 
+    teams_emulator: bool = Field(False, alias="COACH_TEAMS_EMULATOR")  # unauthenticated, loopback only
+    teams_openid_url: str | None = Field(None, alias="COACH_TEAMS_OPENID_URL")  # tests: a local key server
+
     port: int = Field(3978, alias="PORT")
+    http_timeout_s: float = Field(10.0, alias="COACH_HTTP_TIMEOUT")  # header and body reads of a request
     managers: str = Field("", alias="COACH_MANAGERS")
 
     @property

@@ -117,15 +117,23 @@ class Coach:
         inbound = replace(inbound, text=text)
         store, now = self.deps.store, self.deps.clock()
         async with self._turn_lock(inbound.conversation):
-            store.touch_learner(inbound.learner, inbound.user_name, now)
             action = inbound.action.to_dict() if inbound.action else None
-            message = store.record_inbound(
-                inbound.message_id, inbound.conversation, inbound.learner, text, action, now
-            )
+
+            def arrive() -> tuple[int | None, list[Reply]]:
+                """Store the message first (in a thread: a locked database must not stall the loop)."""
+                store.touch_learner(inbound.learner, inbound.user_name, now)
+                message = store.record_inbound(
+                    inbound.message_id, inbound.conversation, inbound.learner, text, action, now
+                )
+                return message, (
+                    [] if message is None else self._lost_messages(inbound.conversation, message)
+                )
+
+            message, lost = await asyncio.to_thread(arrive)
             if message is None:
                 log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
                 return []
-            notes = self._lost_messages(inbound.conversation, message) + notes
+            notes = lost + notes
             command = inbound.action.value if inbound.action else text
             if self.admin is not None and is_admin_command(command):
                 replies = await self._admin(inbound, notes)
@@ -147,7 +155,7 @@ class Coach:
                 replies, status = [*notes, Reply(SORRY, kind="notice")], "failed"
             for reply in replies:
                 reply.text = defuse_mentions(reply.text)
-            store.mark_answered(message, len(replies), status)
+            await asyncio.to_thread(store.mark_answered, message, len(replies), status)
             return replies
 
     async def _admin(self, inbound: Inbound, notes: list[Reply]) -> list[Reply]:

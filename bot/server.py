@@ -4,6 +4,10 @@
     POST /slack/events   Slack Events API, slash commands and interactivity (Bolt verifies signatures)
     POST /api/messages   Bot Framework activities from Teams (CloudAdapter verifies the bearer token)
 
+Teams is served only with `MicrosoftAppId` set, or with `COACH_TEAMS_EMULATOR=1` for local testing
+without authentication, when the server listens on 127.0.0.1 only. Every body is checked by
+`bot.guard` before a framework parses it.
+
 With `SLACK_APP_TOKEN` set, Slack runs over Socket Mode instead (no public URL needed). Channels are
 wired when the server starts, because they need the open coach (its checkpoint database).
 """
@@ -17,12 +21,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import jwt
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.app import Runtime
+from bot.config import Settings
 from bot.conversation import Coach
+from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard
 from bot.heap import freeze_startup_heap
 from bot.logs import install_redaction, secrets_of
 from bot.managers.clock import Dispatcher
@@ -51,18 +56,22 @@ async def slack_events(request: web.Request) -> web.Response:
 async def teams_messages(request: web.Request) -> web.Response:
     teams = request.app.get(TEAMS)
     if teams is None:
-        return web.json_response({"ok": False, "error": "starting"}, status=503)
-    try:
-        response = await teams.adapter.process(request, teams)
-    except jwt.PyJWTError as exc:  # a malformed bearer token is as unauthorized as a missing one
-        log.warning("teams request refused: bad token (%s)", type(exc).__name__)
-        raise web.HTTPUnauthorized() from None
+        return web.json_response({"ok": False, "error": "Teams is not configured"}, status=404)
+    response = await teams.adapter.process(request, teams)  # a token it refuses raises 401
     return response or web.Response(status=201)
+
+
+def runner_options(settings: Settings) -> dict[str, Any]:
+    """aiohttp server options: a connection that has not sent a whole request head within the
+    timeout (of connecting, or of its last response) is closed, so slow clients are cut off."""
+    return {"keepalive_timeout": settings.http_timeout_s, "handler_cancellation": True}
 
 
 def create_app(runtime: Runtime) -> web.Application:
     install_redaction(secrets_of(runtime.settings))  # no token ever reaches a log, whoever logs it
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[guard])
+    app[BODY_TIMEOUT] = runtime.settings.http_timeout_s
+    app[LOOPBACK_ONLY] = emulator_mode(runtime.settings)
     app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off", "teams": "off"}
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/slack/events", slack_events)
@@ -83,7 +92,8 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         yield
         if socket is not None:
             await socket.close_async()
-        pending = app[TEAMS].background | app[DISPATCH].background
+        teams = app.get(TEAMS)
+        pending = (teams.background if teams else set()) | app[DISPATCH].background
         if pending:  # let proactive replies and nudges that are under way finish
             await asyncio.wait(pending, timeout=30)
         if SLACK_SESSION in app:
@@ -119,12 +129,27 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
     return None
 
 
+def emulator_mode(settings: Settings) -> bool:
+    """Teams without authentication: only when asked for, and never alongside an app id."""
+    return settings.teams_emulator and not settings.teams_app_id
+
+
 def _start_teams(app: web.Application, runtime: Runtime, coach: Coach) -> None:
+    settings = runtime.settings
+    if not (settings.teams_app_id or settings.teams_emulator):
+        log.info("Teams is off: set MicrosoftAppId and MicrosoftAppPassword to turn it on")
+        return
     from adapters.teams.bot import CoachTeamsBot, make_adapter
 
-    app_id = runtime.settings.teams_app_id
-    app[TEAMS] = CoachTeamsBot(coach, make_adapter(runtime.settings), app_id)
-    app[STATUS]["teams"] = "on" if app_id else "auth off (Emulator mode)"
+    app[TEAMS] = CoachTeamsBot(coach, make_adapter(settings), settings.teams_app_id)
+    if emulator_mode(settings):
+        log.warning(
+            "TEAMS AUTHENTICATION IS OFF (COACH_TEAMS_EMULATOR=1): /api/messages accepts unauthenticated "
+            "requests and replies only to a serviceUrl on this machine. For local testing only."
+        )
+        app[STATUS]["teams"] = "emulator (no auth, loopback only)"
+    else:
+        app[STATUS]["teams"] = "on"
 
 
 class SendNow:
@@ -144,12 +169,14 @@ def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
     from adapters.slack.sender import SlackSender
     from adapters.teams.bot import TeamsSender
 
-    senders: dict[str, Any] = {
-        "teams": TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
-    }
+    senders: dict[str, Any] = {}
+    if app.get(TEAMS) is not None:
+        senders["teams"] = TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
     if app.get(SLACK_CLIENT) is not None:
         senders["slack"] = SlackSender(app[SLACK_CLIENT])
-    admins = tuple(m.strip() for m in runtime.settings.managers.split(",") if ":" in m)
+    from bot.managers.commands import admin_identities
+
+    admins = tuple(sorted(admin_identities(runtime.settings.managers)))
     dispatcher = Dispatcher(runtime.nudges, runtime.course, senders, clock=runtime.deps.clock, admins=admins)
     app[DISPATCH] = runtime.admin.send_now = SendNow(dispatcher)
     runtime.admin.notify = dispatcher.notify
@@ -158,7 +185,10 @@ def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
 
 async def serve(runtime: Runtime, host: str = "0.0.0.0", port: int | None = None) -> None:
     """Serve until Ctrl-C or SIGTERM (what platforms send to stop a web process), then shut down cleanly."""
-    runner = web.AppRunner(create_app(runtime))
+    if emulator_mode(runtime.settings) and host != "127.0.0.1":
+        log.warning("COACH_TEAMS_EMULATOR=1: listening on 127.0.0.1 only, not %s", host)
+        host = "127.0.0.1"
+    runner = web.AppRunner(create_app(runtime), **runner_options(runtime.settings))
     await runner.setup()
     await web.TCPSite(runner, host, port or runtime.settings.port).start()
     log.info("listening on http://%s:%s", host, port or runtime.settings.port)

@@ -77,3 +77,63 @@ FORGED_ACTIONS: list[object] = [
     "not an object",
     None,
 ]
+
+# Request bodies that cannot be parsed, as an attacker (or a broken proxy) sends them: (content type, body).
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+MALFORMED_SLACK: list[tuple[str, bytes]] = [
+    (JSON, b""),
+    (JSON, b"{"),
+    (JSON, b"[1, 2, 3]"),
+    (JSON, b'"just a string"'),
+    (JSON, b"null"),
+    (JSON, b"\xff\xfe{}"),
+    (JSON, b'{"type": "event_callback", "event": {"text": "\\ud800"}}'),
+    (FORM, b"payload=%7Bnot+json"),
+    (FORM, b"payload=%5B1%5D"),
+    (FORM, b"payload=%22x%22"),
+    (FORM, b"\xc3\x28=1"),
+    ("text/plain", b"{oops"),
+]
+MALFORMED_TEAMS: list[tuple[str, bytes]] = [
+    (JSON, b""),
+    (JSON, b"{"),
+    (JSON, b"[]"),
+    (JSON, b"42"),
+    (JSON, b"\xff\xfe\x00{}"),
+    ("text/plain", b'{"type": "message"}'),
+    (JSON, b'{"type": "message"}'),
+    (JSON, b'{"type": "message", "from": {"id": "29:a"}}'),
+    (
+        JSON,
+        b'{"type": "message", "from": "29:a", "conversation": {"id": "c"}, "serviceUrl": "http://127.0.0.1:9"}',
+    ),
+    (JSON, b'{"type": "message", "from": {"id": "29:a"}, "conversation": {"id": "c"}}'),
+    (JSON, b'{"type": "message", "from": {"id": "29:a"}, "conversation": {"id": "c"}, "serviceUrl": "nope"}'),
+    (
+        JSON,
+        b'{"type": "message", "from": {"id": "29:a"}, "conversation": {"id": "c"}, "serviceUrl": "http://[::1"}',
+    ),
+    (
+        JSON,
+        b'{"type": "message", "from": {"id": "29:a"}, "conversation": {"id": "c"}, "serviceUrl": "file:///etc/passwd"}',
+    ),
+    (
+        JSON,
+        b'{"type": "message", "from": {"id": "29:a"}, "conversation": {"id": "c"}, "serviceUrl": "http://10.0.0.1/"}',
+    ),
+    (
+        JSON,
+        b'{"type": "message", "from": {"id": "29:a"}, "conversation": {"id": "c"}, '
+        b'"serviceUrl": "http://127.0.0.1:9", "text": "\\udc00 lone"}',
+    ),
+    (
+        JSON,
+        b'{"type": "message", "from": {"id": "29:a"}, "conversation": {"id": "c"}, '
+        b'"serviceUrl": "http://127.0.0.1:9", "entities": "not a list"}',
+    ),
+    (
+        JSON,
+        b'{"type": 7, "from": {"id": "29:a"}, "conversation": {"id": "c"}, "serviceUrl": "http://127.0.0.1:9"}',
+    ),
+]

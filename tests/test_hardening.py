@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+import aiohttp
+
 from adapters.console import inbound
 from bench.harness import free_port, wait_healthy
 from bot.conversation import Coach
@@ -25,7 +27,7 @@ from bot.testing.fake_slack import BOT_USER, FakeSlack
 from flows.deps import Deps
 from tests import test_slack as slack_http
 from tests import test_teams as teams_http
-from tests.bad_inputs import FORGED_ACTIONS, OTHER_SECRET, TEXTS
+from tests.bad_inputs import FORGED_ACTIONS, MALFORMED_SLACK, MALFORMED_TEAMS, OTHER_SECRET, TEXTS
 from tests.conftest import COACH
 
 LEAKS = ("Traceback", "Exception", "sqlite3.", 'File "', OTHER_SECRET)
@@ -318,3 +320,101 @@ def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
     assert figures["concurrency"]["answered"] == 10 and figures["concurrency"]["errors"] == 0
     assert figures["nudges"]["members"] == 300
     assert "wall / Claude" in done.stdout and "Slack ack" in done.stdout and "floor" in done.stdout
+
+
+# -- malformed requests ----------------------------------------------------------------------------
+
+
+async def _post_raw(url: str, path: str, content_type: str, body: bytes, headers: dict | None = None) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}{path}", data=body, headers={"Content-Type": content_type, **(headers or {})}
+        ) as r,
+    ):
+        await r.read()
+        return r.status
+
+
+async def test_malformed_requests_get_4xx_and_no_traceback(tmp_path: Path, caplog):
+    """Every unparseable body is a 4xx with one warning line: no 500, no traceback in the log."""
+    caplog.set_level(logging.INFO)
+    slack = await FakeSlack().start()
+    connector = await FakeConnector().start()
+    slack_runner, slack_url = await slack_http.start_server(tmp_path / "s", slack)
+    teams_runner, teams_url = await teams_http.start_server(tmp_path / "t")
+    statuses = []
+    try:
+        for content_type, body in MALFORMED_SLACK:
+            text = body.decode("utf-8", "replace")
+            status = await _post_raw(slack_url, "/slack/events", content_type, body, slack_http.signed(text))
+            statuses.append(("slack", body, status))
+        for content_type, body in MALFORMED_TEAMS:
+            statuses.append(("teams", body, await _post_raw(teams_url, "/api/messages", content_type, body)))
+    finally:
+        for runner in (slack_runner, teams_runner):
+            await runner.cleanup()
+        await slack.stop()
+        await connector.stop()
+    assert all(400 <= s < 500 for *_, s in statuses), [x for x in statuses if not 400 <= x[2] < 500]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback reached the log"
+    assert "Traceback" not in caplog.text
+    assert len(statuses) == len(MALFORMED_SLACK) + len(MALFORMED_TEAMS) >= 25
+
+
+async def test_slow_clients_are_cut_off(tmp_path: Path):
+    """Slowloris on loopback: connections that drip headers or never finish a body are closed."""
+    runner, url = await teams_http.start_server(tmp_path, COACH_HTTP_TIMEOUT="1")
+    host, port = url.removeprefix("http://").split(":")
+    try:
+
+        async def drip() -> bool:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"POST /api/messages HTTP/1.1\r\nHost: x\r\n")
+            try:
+                for _ in range(40):  # one header every 0.2 s: forever, if nobody stops it
+                    await asyncio.sleep(0.2)
+                    writer.write(b"X-Slow: 1\r\n")
+                    await writer.drain()
+                    if reader.at_eof():
+                        return True
+                return await reader.read() == b"" or reader.at_eof()
+            except (ConnectionError, OSError):
+                return True
+            finally:
+                writer.close()
+
+        async def half_body() -> bool:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n{"
+            )
+            await writer.drain()
+            try:
+                answer = await asyncio.wait_for(reader.read(200), 6)
+            finally:
+                writer.close()
+            return answer == b"" or answer.startswith(b"HTTP/1.1 408")
+
+        results = await asyncio.wait_for(
+            asyncio.gather(*[drip() for _ in range(20)], *[half_body() for _ in range(20)]), 15
+        )
+        assert all(results)
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, tmp_path: Path):
+    """Another process holds the write lock: the message waits for it in a thread, the loop runs on."""
+    blocker = sqlite3.connect(tmp_path / "coach.db", check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    turn = asyncio.create_task(coach.handle(inbound("ana", "What is a model card?", message_id="m-stall")))
+    ticks = 0
+    for _ in range(10):  # the loop keeps ticking while the turn waits for the lock
+        await asyncio.sleep(0.02)
+        ticks += 1
+    assert not turn.done() and ticks == 10
+    blocker.commit()
+    replies = await turn
+    assert replies[-1].citations

@@ -59,7 +59,7 @@ def clock(deps: Deps) -> Clock:
 
 @pytest.fixture
 def admin(deps: Deps, clock: Clock) -> Admin:
-    return Admin(deps.store, deps.course, Nudges(deps.store, deps.course), frozenset({"UMGR"}), clock)
+    return Admin(deps.store, deps.course, Nudges(deps.store, deps.course), frozenset({"slack:UMGR"}), clock)
 
 
 @pytest.fixture
@@ -366,7 +366,7 @@ async def test_forget_me_leaves_nothing_behind(coach: Coach, deps: Deps, tmp_pat
     await coach.handle(Inbound("slack", "UANA", "slack:C1:1.2", "What is MLOps?", shared=True))
     await coach.handle(Inbound("slack", "UBEN", "slack:DUBEN", "quiz 2"))
     ask = (await coach.handle(Inbound("slack", "UANA", "slack:DUANA", "forget me")))[-1]
-    assert "cannot be undone" in ask.text and ask.choices[0].action.value == "forget me confirm"
+    assert "cannot be undone" in ask.text and ask.choices[0].action.value.startswith("forget me confirm ")
     assert deps.store.attempts("slack:UANA")  # nothing deleted before confirming
     done = (await coach.handle(Inbound("slack", "UANA", "slack:DUANA", action=ask.choices[0].action)))[-1]
     assert "deleted" in done.text

@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Runtime
 from bot.config import Settings
-from bot.server import create_app
+from bot.server import create_app, runner_options
 from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_slack import BOT_USER, FakeSlack
@@ -46,7 +46,7 @@ async def start_server(tmp_path: Path, slack: FakeSlack, **env) -> tuple[web.App
         SLACK_API_URL=slack.api_url,
         **env,
     )
-    return await serve_on_loopback(create_app(Runtime(settings)))
+    return await serve_on_loopback(create_app(Runtime(settings)), **runner_options(settings))
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ async def command(url: str, text: str, slack: FakeSlack, user: str = "U1") -> in
             "command": "/coach",
             "text": text,
             "response_url": slack.response_url(),
-            "trigger_id": "trig",
+            "trigger_id": f"trig-{next(_ids)}",  # Slack's is unique per invocation
         }
     )
     status, _ = await post(url, body, "application/x-www-form-urlencoded")
@@ -431,13 +431,84 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
             except OSError:
                 assert proc.poll() is None and time.time() < deadline, "coach serve did not come up"
                 time.sleep(0.2)
-        assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "auth off (Emulator mode)"}
+        assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "off"}
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
     assert "Traceback" not in output
     assert "shutting down" in output and proc.returncode == 0
-    assert "TEAMS AUTH IS OFF" in output  # said loudly at start when no MicrosoftAppId is set
+    assert "Teams is off" in output and "AUTHENTICATION IS OFF" not in output  # no app id: no Teams
+
+
+async def test_a_web_api_failure_after_ack_is_told_to_the_user(server: str, slack: FakeSlack):
+    slack.refuse_methods["conversations.members"] = "channel_not_found"
+    assert await command(server, "nudges weekly mon 09:00 for <#CPRIV|private>", slack) == 200
+    (told,) = await slack.wait_for("response_url:r1")
+    assert "conversations.members" in told["text"] and "channel_not_found" in told["text"]
+
+
+async def test_a_replayed_slash_command_is_answered_once(server: str, slack: FakeSlack):
+    body = urlencode(
+        {
+            "team_id": "T0001",
+            "channel_id": "C0GENERAL",
+            "user_id": "U1",
+            "command": "/coach",
+            "text": "progress",
+            "response_url": slack.response_url(),
+            "trigger_id": "trig-replayed",
+        }
+    )
+    headers = signed(body)  # the same signed request, sent twice within Slack's five minutes
+    for _ in range(2):
+        status, _ = await post(server, body, "application/x-www-form-urlencoded", headers)
+        assert status == 200
+    await slack.wait_for("response_url:r1")
+    await asyncio.sleep(0.5)
+    assert len(slack.of("response_url:r1")) == 1
+
+
+def test_manifest_scopes_are_exactly_what_the_code_calls_and_hears():
+    """Scan the Slack adapter for Web API calls (client.<method>, Bolt's say/set_status/…), map each to
+    its scopes, add the events' and the slash command's: the manifest must grant exactly that."""
+    from bot.testing.slack_scopes import (
+        CALLS,
+        EVENT_SCOPES,
+        METHOD_SCOPES,
+        api_methods,
+        manifest,
+        manifest_scopes,
+    )
+
+    root = Path(__file__).resolve().parent.parent
+    source = "\n".join(p.read_text() for p in (root / "adapters" / "slack").glob("*.py"))
+    names = set(re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", source))
+    names |= {n for n in CALLS if re.search(rf"\bawait {n}\(", source)}
+    methods = {m for name in names for m in api_methods(name)} | {"auth.test"}  # Bolt's own call
+    unknown = methods - set(METHOD_SCOPES)
+    assert not unknown, (
+        f"add these Web API methods and their scopes to bot/testing/slack_scopes.py: {unknown}"
+    )
+    needed = set().union(*(METHOD_SCOPES[m] for m in methods))
+    spec = manifest()
+    needed |= {
+        EVENT_SCOPES[e] for e in spec["settings"]["event_subscriptions"]["bot_events"] if EVENT_SCOPES[e]
+    }
+    if spec["features"].get("slash_commands"):
+        needed.add("commands")
+    assert {"chat.postMessage", "conversations.members", "files.getUploadURLExternal"} <= methods
+    assert manifest_scopes() == needed
+
+
+async def test_the_fake_slack_refuses_a_call_without_its_scope(slack: FakeSlack):
+    from adapters.slack.sender import make_client
+
+    slack.scopes = slack.scopes - {"files:write"}
+    client = make_client(TOKEN, slack.api_url)
+    from slack_sdk.errors import SlackApiError
+
+    with pytest.raises(SlackApiError, match="missing_scope"):
+        await client.files_upload_v2(channel="D1", content=b"x", filename="x.png")
 
 
 async def test_thumbs_down_with_a_reason_reaches_coach_feedback(

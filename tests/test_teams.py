@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot.app import Runtime
 from bot.config import Settings
-from bot.server import TEAMS, create_app
+from bot.server import TEAMS, create_app, runner_options
 from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
@@ -42,8 +42,10 @@ async def connector():
 
 
 async def start_server(tmp_path: Path, **env) -> tuple[web.AppRunner, str]:
+    """`coach serve` in emulator mode (no auth, loopback only) unless `env` sets an app id."""
+    env = {"COACH_TEAMS_EMULATOR": "1", **env}
     settings = Settings(_env_file=None, COACH_DATA_DIR=tmp_path / "data", **env)
-    return await serve_on_loopback(create_app(Runtime(settings)))
+    return await serve_on_loopback(create_app(Runtime(settings)), **runner_options(settings))
 
 
 @pytest.fixture
@@ -246,7 +248,10 @@ def test_teams_package_has_manifest_and_icons(tmp_path: Path, coach_env):
     env = {**coach_env, "MicrosoftAppId": "11111111-2222-3333-4444-555555555555"}
     out = tmp_path / "coach.zip"
     done = subprocess.run(
-        [str(COACH), "teams", "package", "--out", str(out)], capture_output=True, text=True, env=env
+        [str(COACH), "teams", "package", "--out", str(out), "--version", "1.4.2"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(out) as archive:
@@ -259,6 +264,16 @@ def test_teams_package_has_manifest_and_icons(tmp_path: Path, coach_env):
     assert set(manifest["bots"][0]["scopes"]) == {"personal", "team", "groupChat"}
     assert any(c["title"] == "drill" for c in manifest["bots"][0]["commandLists"][0]["commands"])
     assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
+    assert manifest["version"] == "1.4.2"
+    refused = subprocess.run(
+        [str(COACH), "teams", "package", "--out", str(tmp_path / "x.zip")],
+        capture_output=True,
+        text=True,
+        env=coach_env,
+    )
+    assert refused.returncode == 1 and "--local" in refused.stderr and not (tmp_path / "x.zip").exists()
+    local = [str(COACH), "teams", "package", "--out", str(tmp_path / "x.zip"), "--local"]
+    assert subprocess.run(local, capture_output=True, env=coach_env).returncode == 0
 
 
 async def test_weekly_nudge_reaches_a_teams_member_proactively(
@@ -291,6 +306,26 @@ async def test_weekly_nudge_reaches_a_teams_member_proactively(
             "teams:29:stranger", nudge_replies(course, ["L1Q1"], "nudge-2", "crew", "teams:29:stranger")
         )
     assert never_met.value.permanent
+
+
+async def test_channels_get_no_typing_a_public_welcome_and_cards_of_at_most_six_actions(
+    server, connector: FakeConnector
+):
+    url, _ = server
+    await post(
+        url, activity(connector, None, conversation=CHANNEL, type="conversationUpdate", membersAdded=[BOT])
+    )
+    (welcome,) = await connector.wait_for_messages(1)
+    assert [a["title"] for a in card_of(welcome)["actions"]] == ["Help"]  # labs and quizzes are private
+    await post(url, activity(connector, "<at>coach</at> what is a model card?", conversation=CHANNEL))
+    await connector.wait_for_messages(2)
+    assert not [s for s in connector.sent if s.activity.get("type") == "typing"]
+    await post(url, activity(connector, "help"))
+    help_card = card_of((await connector.wait_for_messages(3))[2])
+    titles = [a["title"] for a in help_card["actions"]]
+    assert len(titles) <= 6 and titles[-1] == "More…"
+    hidden = [a["title"] for a in help_card["actions"][-1]["card"]["actions"]]
+    assert "Progress" in titles + hidden
 
 
 async def test_card_thumbs_up_and_down_reach_coach_feedback(

@@ -229,17 +229,27 @@ def build_slack_app(
     # -- /coach -------------------------------------------------------------------------------
 
     @app.command("/coach")
-    async def on_command(ack: Any, command: dict, respond: Any, context: Any) -> None:
+    async def on_command(ack: Any, command: dict, body: dict, respond: Any, context: Any) -> None:
         await ack()
+        try:  # caught here: Bolt loses the ack() of a listener that raises quickly after it
+            await slash_command(command, respond, context)
+        except Exception as exc:
+            await tell_failure(exc, body, respond)
+
+    async def slash_command(command: dict, respond: Any, context: Any) -> None:
         text = (command.get("text") or "").strip()
         user = command["user_id"]
+        # a replayed command (same signed body) has the same trigger_id: it is answered once
+        delivery = f"cmd:{command['trigger_id']}" if command.get("trigger_id") else None
         if text.lower().startswith("ask "):
             text = text[4:]
         if not PRIVATE_COMMANDS.match(text):
             # help, progress, questions and manager commands: answered to the user alone, where typed
             extra = await team_of(text, context.get("bot_user_id"))
             clean = MENTION.sub("", text).strip() if not extra else text
-            inbound = Inbound(PLATFORM, user, f"{PLATFORM}:cmd:{user}", clean or "help", **extra)
+            inbound = Inbound(
+                PLATFORM, user, f"{PLATFORM}:cmd:{user}", clean or "help", message_id=delivery, **extra
+            )
             for reply in await coach.handle(inbound):
                 if reply.image:  # a chart cannot travel in an ephemeral response: it goes to the DM
                     await SlackSender(client).deliver(f"{PLATFORM}:{user}", [reply])
@@ -251,7 +261,8 @@ def build_slack_app(
             return
         dm = await open_dm(user)
         replies = await run(
-            Inbound(PLATFORM, user, conversation_id(dm), text), SlackReplies(client, dm, user)
+            Inbound(PLATFORM, user, conversation_id(dm), text, message_id=delivery),
+            SlackReplies(client, dm, user),
         )
         if command.get("channel_id") != dm and replies:
             await respond(response_type="ephemeral", text=f"I've answered in our DM: <#{dm}>.")
@@ -259,8 +270,14 @@ def build_slack_app(
     # -- buttons ------------------------------------------------------------------------------
 
     @app.action(re.compile(f"^{blocks.ACTION_PREFIX}"))
-    async def on_click(ack: Any, body: dict, action: dict) -> None:
+    async def on_click(ack: Any, body: dict, action: dict, respond: Any) -> None:
         await ack()
+        try:
+            await click(body, action)
+        except Exception as exc:
+            await tell_failure(exc, body, respond)
+
+    async def click(body: dict, action: dict) -> None:
         user = body["user"]["id"]
         try:
             parsed = Action.from_dict(json.loads(action.get("value") or ""))
@@ -294,6 +311,36 @@ def build_slack_app(
             )
             replies = [r for r in replies if r is not feedback]
         await out.send(replies)
+
+    # -- failures after ack() -----------------------------------------------------------------
+
+    @app.error
+    async def tell_failure(error: Exception, body: dict, respond: Any) -> None:
+        """A listener failed after acknowledging: say what failed, to the user who asked, privately."""
+        if isinstance(error, SlackApiError):
+            method = str(error.response.api_url).rsplit("/", 1)[-1]
+            problem = error.response.get("error") or f"HTTP {error.response.status_code}"
+            log.warning("slack: %s failed: %s", method, problem)
+            hint = " (invite me to that channel first)" if method == "conversations.members" else ""
+            text = f"Sorry, Slack refused `{method}` ({problem}){hint}, so I couldn't finish that."
+        else:
+            log.error("slack listener failed: %s: %s", type(error).__name__, error)
+            text = "Sorry, something went wrong on my side and I couldn't finish that. Please try again."
+        user = (
+            (body.get("user") or {}).get("id") or body.get("user_id") or (body.get("event") or {}).get("user")
+        )
+        channel = (
+            body.get("channel_id")
+            or (body.get("channel") or {}).get("id")
+            or (body.get("event") or {}).get("channel")
+        )
+        try:
+            if body.get("response_url"):
+                await respond(response_type="ephemeral", replace_original=False, text=text)
+            elif user and channel:
+                await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except Exception as again:  # Slack is unreachable too: the log line above is all we can do
+            log.warning("slack: could not tell %s what failed: %s", user, again)
 
     # -- App Home -------------------------------------------------------------------------------
 

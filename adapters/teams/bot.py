@@ -21,7 +21,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 from msrest.universal_http.requests import ClientRetryPolicy
 
-from adapters.teams import cards
+from adapters.teams import cards, keys
 from adapters.teams.connectors import PooledAuthentication
 from bot.config import Settings
 from bot.conversation import Coach
@@ -42,20 +42,30 @@ SHARED_TYPES = {"channel", "groupChat"}
 THIS_TEAM = re.compile(r"\bfor\s+this\s+(team|channel|chat)\b", re.IGNORECASE)
 
 
+class StrictAuthentication(PooledAuthentication):
+    """botbuilder's authentication, where every failure to validate a token is a `PermissionError`
+    (which CloudAdapter answers with 401): expired, wrong audience, `alg=none`, unknown key, garbage."""
+
+    async def authenticate_request(self, activity: Activity, auth_header: str):
+        try:
+            return await super().authenticate_request(activity, auth_header)
+        except Exception as exc:  # one warning line, no traceback: a bad token is the sender's problem
+            reason = str(exc) if isinstance(exc, PermissionError) else f"invalid token ({type(exc).__name__})"
+            log.warning("teams request refused: %s", reason)
+            raise PermissionError(reason) from None
+
+
 def make_adapter(settings: Settings) -> CloudAdapter:
-    """A CloudAdapter authenticated from the Microsoft* settings; no app id means no auth (Emulator)."""
+    """A CloudAdapter authenticated from the Microsoft* settings. Without an app id, auth is off: the
+    server only wires Teams that way when `COACH_TEAMS_EMULATOR=1` (loopback only)."""
+    keys.install(settings.teams_openid_url)
     config = SimpleNamespace(
         APP_ID=settings.teams_app_id or "",
         APP_PASSWORD=settings.teams_app_password.get_secret_value() if settings.teams_app_password else "",
         APP_TYPE=settings.teams_app_type,
         APP_TENANTID=settings.teams_tenant_id or "",
     )
-    if not config.APP_ID:
-        log.warning(
-            "TEAMS AUTH IS OFF: MicrosoftAppId is not set, so /api/messages accepts unauthenticated requests "
-            "(Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword in production."
-        )
-    return CloudAdapter(PooledAuthentication(config))
+    return CloudAdapter(StrictAuthentication(config))
 
 
 class CoachTeamsBot(TeamsActivityHandler):
@@ -78,7 +88,8 @@ class CoachTeamsBot(TeamsActivityHandler):
                 "That card is out of date, so I couldn't read it. Say *help* to start again."
             )
             return
-        if self.coach.deps.brain.remote:  # an immediate answer is one call: no typing indicator before it
+        # an immediate answer is one call (no typing first); typing before a channel thread breaks Teams
+        if self.coach.deps.brain.remote and not inbound.shared:
             await turn_context.send_activity(Activity(type=ActivityTypes.typing))
         if is_admin_command(inbound.text) and THIS_TEAM.search(inbound.text):
             inbound = replace(inbound, **await self._roster(turn_context))
@@ -96,13 +107,15 @@ class CoachTeamsBot(TeamsActivityHandler):
     ) -> None:
         bot_id = turn_context.activity.recipient.id
         if any(member.id == bot_id for member in members_added):
+            shared = (turn_context.activity.conversation.conversation_type or "personal") in SHARED_TYPES
+            private = [
+                Choice("Start Lab 1", Action("command", "lab 1")),
+                Choice("Quiz 1", Action("command", "quiz 1")),
+            ]
+            # labs and quizzes are private: a channel is offered only what works there
             welcome = Reply(
                 cards.WELCOME,
-                choices=[
-                    Choice("Help", Action("command", "help")),
-                    Choice("Start Lab 1", Action("command", "lab 1")),
-                    Choice("Quiz 1", Action("command", "quiz 1")),
-                ],
+                choices=[Choice("Help", Action("command", "help")), *([] if shared else private)],
             )
             await turn_context.send_activity(cards.activity(welcome))
 

@@ -23,6 +23,9 @@ BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 PINGS = re.compile(r"<at>|</at>", re.IGNORECASE)
 
 
+MAX_ACTIONS = 6  # what Teams shows on one card
+
+
 def markdown(text: str) -> str:
     """Our markup as Teams Markdown: `*bold*` → `**bold**`, one line per paragraph, no <at> mentions."""
     text = PINGS.sub("", text)
@@ -59,6 +62,14 @@ def card(reply: Reply) -> dict[str, Any]:
         {"type": "Action.Submit", "title": choice.label, "data": {DATA_KEY: choice.action.to_dict()}}
         for choice in reply.choices
     ]
+    if len(actions) > MAX_ACTIONS:  # Teams drops actions past the sixth: the rest go under "More…"
+        more = {
+            "type": "AdaptiveCard",
+            "version": CARD_VERSION,
+            "body": [],
+            "actions": actions[MAX_ACTIONS - 1 :],
+        }
+        actions = [*actions[: MAX_ACTIONS - 1], {"type": "Action.ShowCard", "title": "More…", "card": more}]
     return {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,

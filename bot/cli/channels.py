@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import err
+from bot.cli.common import err, fail
 
 slack_cli = typer.Typer(help="Slack app set-up.", no_args_is_help=True)
 
@@ -41,15 +41,27 @@ def teams_package(
     website: Annotated[str, typer.Option(help="Your https site (privacy and terms pages under it).")] = (
         "https://example.com/coach"
     ),
+    version: Annotated[
+        str, typer.Option(help="The app version (x.y.z); raise it for every upload.")
+    ] = "1.0.0",
+    local: Annotated[
+        bool, typer.Option("--local", help="For local testing (Agents Playground): allow no MicrosoftAppId.")
+    ] = False,
 ) -> None:
     """Zip the Teams app package (manifest.json with MicrosoftAppId as bot id, color.png, outline.png)."""
+    import re
+
     from adapters.teams import PLACEHOLDER_ID, package
     from bot.config import Settings
 
+    if not re.fullmatch(r"\d{1,9}\.\d{1,9}\.\d{1,9}", version):
+        raise fail(f"--version must look like 1.2.3, not {version!r}")
     settings = Settings()
-    path = package(out, settings.teams_app_id, website)
-    if not settings.teams_app_id:
-        err.print(
-            f"[yellow]MicrosoftAppId is not set: the bot id is the placeholder {PLACEHOLDER_ID}[/yellow]"
+    if not settings.teams_app_id and not local:
+        raise fail(
+            "MicrosoftAppId is not set: Teams would reject the package. Set it, or pass --local for testing."
         )
+    path = package(out, settings.teams_app_id, website, version)
+    if not settings.teams_app_id:
+        err.print(f"[yellow]--local: the bot id is the placeholder {PLACEHOLDER_ID}[/yellow]")
     typer.echo(f"wrote {path}: upload it in Teams under Apps → Manage your apps → Upload an app")

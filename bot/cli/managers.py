@@ -96,7 +96,7 @@ def nudges(
     rt.admin.notify = dispatcher.notify
     rt.admin.people = dispatcher.people
     text = "nudges " + " ".join(words).replace(",", " ")
-    replies = asyncio.run(rt.admin.handle(Inbound(platform, user, f"cli:{who}", text)))
+    replies = asyncio.run(rt.admin.handle(Inbound(platform, user, f"cli:{who}", text), operator=True))
     for reply in replies:
         out.print(reply.text, highlight=False, markup=False)
 

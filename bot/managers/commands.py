@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from bot.managers.nudges import QUESTIONS_PER_NUDGE, Nudges, Schedule, window_start
 from bot.managers.people import People
@@ -21,6 +22,8 @@ from bot.messages import Action, Choice, Inbound, Reply
 from bot.store import Store, now_iso
 from knowledge.loader import Course
 
+PLATFORMS = ("slack", "teams", "console")
+FORGET_TTL = timedelta(minutes=10)
 COMMAND = re.compile(
     r"^\s*(?:/?coach\s+)?(nudges?|reports?|managers?|forget\s+me)\b\s*(.*)$", re.IGNORECASE | re.DOTALL
 )
@@ -47,22 +50,43 @@ def is_admin_command(text: str) -> bool:
     return bool(COMMAND.match(text or ""))
 
 
+def admin_identities(entries: str) -> frozenset[str]:
+    """COACH_MANAGERS ("slack:U123, teams:29:abc") as exact `platform:id` identities. A bare id means
+    Slack (Slack ids have no colon); anything else with a colon must name a platform, or start fails."""
+    found = set()
+    for entry in (e.strip() for e in entries.split(",")):
+        if not entry:
+            continue
+        platform, sep, user = entry.partition(":")
+        if not sep:
+            found.add(f"slack:{entry}")
+        elif platform in PLATFORMS and user:
+            found.add(entry)
+        else:
+            raise ValueError(
+                f"COACH_MANAGERS entry {entry!r} names no platform: write slack:U123 or teams:<id> "
+                "(Teams ids such as 29:abc need the teams: prefix)"
+            )
+    return frozenset(found)
+
+
 @dataclass
 class Admin:
     store: Store
     course: Course
     nudges: Nudges
-    admins: frozenset[str]  # from COACH_MANAGERS: "slack:U123" or a bare platform user id
+    admins: frozenset[str]  # exact "platform:id" identities, from `admin_identities(COACH_MANAGERS)`
     clock: Callable[[], datetime]
     send_now: Callable[[], Awaitable[object]] | None = None  # delivers enqueued nudges right away
     forget_threads: Callable[[list[str]], Awaitable[None]] | None = None  # deletes checkpoints
     notify: Callable[[str, str], Awaitable[bool]] | None = None  # tells one person something now
     people: People | None = None  # display names from the platform
+    _forget_nonces: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
 
     # -- who is who --------------------------------------------------------------------------------
 
     def is_admin(self, learner: str) -> bool:
-        return learner in self.admins or learner.partition(":")[2] in self.admins
+        return learner in self.admins  # exact: "teams:slack:UADMIN" is not "slack:UADMIN"
 
     def is_manager(self, learner: str) -> bool:
         return self.is_admin(learner) or bool(
@@ -71,7 +95,9 @@ class Admin:
 
     # -- dispatch ------------------------------------------------------------------------------------
 
-    async def handle(self, inbound: Inbound) -> list[Reply]:
+    async def handle(self, inbound: Inbound, operator: bool = False) -> list[Reply]:
+        """`operator`: the command comes from the server's shell (`coach nudges --as …`), whose user
+        may name members by id; in a chat, members must be people the platform vouches for."""
         text = inbound.action.value if inbound.action else inbound.text
         match = COMMAND.match(text)
         assert match is not None
@@ -87,7 +113,7 @@ class Admin:
         if not self.is_manager(inbound.learner):
             return [Reply(NOT_A_MANAGER, kind="notice", ephemeral=True)]
         if word.startswith("nudge"):
-            return [await self._nudges(inbound, rest)]
+            return [await self._nudges(inbound, rest, operator or inbound.platform == "console")]
         return await self._report(inbound, rest)
 
     # -- managers ----------------------------------------------------------------------------------
@@ -113,7 +139,7 @@ class Admin:
                 kind="notice",
                 ephemeral=True,
             )
-        people = self._people(inbound, rest)
+        people, _ = self._people(inbound, rest, operator=True)  # an admin may name exact ids
         if not people:
             return Reply(f"Who should I {verb}? Mention them, e.g. *managers {verb} @dana*.")
         now = now_iso(self.clock())
@@ -148,13 +174,23 @@ class Admin:
         except Exception:  # telling is a courtesy; the command itself worked
             return False
 
-    def _people(self, inbound: Inbound, text: str) -> list[str]:
-        mentioned = [f"{inbound.platform}:{m}" for m in inbound.mentions]
-        return list(dict.fromkeys(mentioned + EXPLICIT_MEMBER.findall(text)))
+    def _people(self, inbound: Inbound, text: str, operator: bool) -> tuple[list[str], list[str]]:
+        """The people a command names, and who was refused (and why): a manager reaches people on
+        their own platform by mentioning them; ids typed as text count only from the server's operator."""
+        members = [f"{inbound.platform}:{m}" for m in inbound.mentions]
+        refused = []
+        for typed in EXPLICIT_MEMBER.findall(text):
+            if operator:
+                members.append(typed)
+            elif typed.partition(":")[0] != inbound.platform:
+                refused.append(f"{typed}: not on {inbound.platform.title()}, where you manage")
+            else:
+                refused.append(f"{typed}: mention people with @ so I know you can reach them")
+        return list(dict.fromkeys(members)), refused
 
     # -- nudges ------------------------------------------------------------------------------------
 
-    async def _nudges(self, inbound: Inbound, rest: str) -> Reply:
+    async def _nudges(self, inbound: Inbound, rest: str, operator: bool) -> Reply:
         verb, _, arg = rest.partition(" ")
         verb, arg = verb.lower(), arg.strip()
         if verb in ("", "list"):
@@ -186,7 +222,7 @@ class Admin:
             if verb in ("send-now", "sendnow"):
                 return await self._send_now(schedule)
             if verb in ("add", "remove"):
-                return self._edit_team(inbound, schedule, verb, arg)
+                return self._edit_team(inbound, schedule, verb, arg, operator)
             if verb == "remind":
                 return self._remind(schedule, arg)
             if verb == "reassign":
@@ -195,7 +231,7 @@ class Admin:
             self.nudges.set_status(schedule.id, status)
             return Reply(f"Nudge `{schedule.id}` is now {status}.")
         if " for " in f" {rest} ".lower() or verb in ("weekly", "every") or verb[:3] in WEEKDAYS:
-            return await self._schedule(inbound, rest)
+            return await self._schedule(inbound, rest, operator)
         return Reply(NUDGE_HELP)
 
     async def _send_now(self, schedule: Schedule) -> Reply:
@@ -213,10 +249,11 @@ class Admin:
             )
         return Reply(f"Sending now: {planned} nudge(s) for {schedule.team}, counted as the week of {week}.")
 
-    def _edit_team(self, inbound: Inbound, schedule: Schedule, verb: str, arg: str) -> Reply:
-        people = self._people(inbound, arg)
+    def _edit_team(self, inbound: Inbound, schedule: Schedule, verb: str, arg: str, operator: bool) -> Reply:
+        people, refused = self._people(inbound, arg, operator or verb == "remove")  # removing is always safe
         if not people:
-            return Reply(f"Who should I {verb}? e.g. *nudges {verb} @dana {schedule.id}*.")
+            hint = f"Who should I {verb}? Mention them, e.g. *nudges {verb} @dana {schedule.id}*."
+            return Reply(hint + "".join(f"\n• {why}" for why in refused))
         members = set(schedule.members)
         changed = [p for p in people if (p not in members) == (verb == "add")]
         members = members | set(people) if verb == "add" else members - set(people)
@@ -248,7 +285,7 @@ class Admin:
     async def _reassign(self, inbound: Inbound, schedule: Schedule, arg: str) -> Reply:
         if not self.is_admin(inbound.learner):
             return Reply("Only an admin can give a schedule to another manager.", kind="notice")
-        people = self._people(inbound, arg)
+        people, _ = self._people(inbound, arg, operator=False)
         if len(people) != 1 or not self.is_manager(people[0]):
             return Reply("Name one manager to take it over, e.g. *nudges reassign ID @dana*.")
         self.nudges.update(schedule.id, manager=people[0], status="active")
@@ -263,7 +300,7 @@ class Admin:
         people = self.people or People(self.store)
         return people.cached(members)
 
-    async def _schedule(self, inbound: Inbound, rest: str) -> Reply:
+    async def _schedule(self, inbound: Inbound, rest: str, operator: bool) -> Reply:
         request = parse_schedule(rest)
         if isinstance(request, str):
             return Reply(request)
@@ -273,12 +310,14 @@ class Admin:
                 f"(Slack said: {inbound.roster_error}). Invite me to the channel (*/invite @coach*) and "
                 "try again, or mention the people instead (*for @ana @ben*)."
             )
-        members, team = self._team(inbound, request)
+        members, team, refused = self._team(inbound, request, operator)
+        left_out = "\n".join(f"• {why}" for why in refused)
         if not members:
-            return Reply(
-                "Which team? Name a channel (*for #sales*), mention people (*for @ana @ben*) or, in Teams, "
-                "say *for this team* in the team's channel."
+            hint = (
+                "Which team? Name a channel you are in (*for #sales*), mention people (*for @ana @ben*) or, "
+                "in Teams, say *for this team* in the team's channel."
             )
+            return Reply(f"{hint}\nLeft out:\n{left_out}" if refused else hint)
         schedule = self.nudges.create(
             inbound.learner, request, team, members, self.clock(), channel=inbound.roster_channel
         )
@@ -296,14 +335,24 @@ class Admin:
             f"• Members ({len(schedule.members)}): {listed}\n"
             f"• First send: {first.strftime('%A %d %B %Y, %H:%M')} {schedule.tz}\n"
             f"Change it with *nudges add|remove @someone {schedule.id}*, *nudges pause {schedule.id}*."
+            + (f"\nLeft out:\n{left_out}" if refused else "")
         )
 
-    def _team(self, inbound: Inbound, request: ScheduleRequest) -> tuple[list[str], str]:
+    def _team(
+        self, inbound: Inbound, request: ScheduleRequest, operator: bool
+    ) -> tuple[list[str], str, list[str]]:
+        """The members a manager may nudge, the team's name, and who was left out (and why).
+
+        A manager reaches people on their own platform only: a channel or team they belong to (its
+        roster, read from the platform) or people they mention. Ids typed as text are taken only from
+        the server's operator, because nothing vouches that a chat user can reach them."""
         if inbound.roster is not None:
-            members = [f"{inbound.platform}:{m}" for m in inbound.roster]
-            return members, inbound.roster_name or "your team"
-        people = self._people(inbound, request.team_text)
-        return people, f"team of {len(people)}"
+            name = inbound.roster_name or "that channel"
+            if inbound.user not in inbound.roster:
+                return [], name, [f"you are not a member of {name}, so I can't nudge its members for you"]
+            return [f"{inbound.platform}:{m}" for m in inbound.roster], name, []
+        members, refused = self._people(inbound, request.team_text, operator)
+        return members, f"team of {len(members)}", refused
 
     # -- reports -------------------------------------------------------------------------------------
 
@@ -340,22 +389,33 @@ class Admin:
     # -- forget me -------------------------------------------------------------------------------------
 
     async def _forget(self, inbound: Inbound, rest: str) -> list[Reply]:
-        confirmed = (
-            inbound.action is not None and inbound.action.value == FORGET_CONFIRM
-        ) or rest.lower() == "confirm"
+        """Delete on a confirmation that only this learner, in this conversation, could have sent: the
+        button carries a one-time code issued to them here, valid for ten minutes. Typed "forget me
+        confirm" (or a forged click with someone else's id) only asks again."""
+        key = (inbound.learner, inbound.conversation)
+        now = self.clock()
+        value = inbound.action.value if inbound.action is not None else f"forget me {rest}"
+        code = value[len(FORGET_CONFIRM) :].strip() if value.lower().startswith(FORGET_CONFIRM) else ""
+        issued = self._forget_nonces.get(key)
+        confirmed = bool(
+            code and issued and secrets.compare_digest(code, issued[0]) and now - issued[1] <= FORGET_TTL
+        )
         if not confirmed:
+            nonce = secrets.token_urlsafe(12)
+            self._forget_nonces[key] = (nonce, now)
             return [
                 Reply(
                     "This deletes everything I keep about you: quiz answers, review cards, lab results, "
                     "messages and our conversation history. It cannot be undone. Are you sure?",
                     choices=[
-                        Choice("Yes, delete my data", Action("command", FORGET_CONFIRM)),
+                        Choice("Yes, delete my data", Action("command", f"{FORGET_CONFIRM} {nonce}")),
                         Choice("No, keep it", Action("command", "help")),
                     ],
                     kind="notice",
                     ephemeral=inbound.shared,
                 )
             ]
+        del self._forget_nonces[key]
         learner = inbound.learner
         threads = sorted(set(self.store.conversations_of(learner)) | self._spoken_in(learner))
         if self.forget_threads is not None:

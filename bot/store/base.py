@@ -6,6 +6,7 @@ Every area of the store (`learners`, `quizzes`, `labs`, `nudges`, `references`) 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -32,13 +33,23 @@ def new_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def private_dir(path: Path) -> None:
+    """Create the data directory readable by this user alone (0700), and make every file created from
+    here on (databases, their -wal and -shm files, checkpoints, the index) 0600."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    os.umask(0o077)
+
+
 class StoreBase:
     """The connection, the lock and the transaction helpers every area of the store uses."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            self.path.touch(mode=0o600, exist_ok=True)
+            self.path.chmod(0o600)  # learners' answers: readable by the service's user alone
         self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if str(path) != ":memory:":

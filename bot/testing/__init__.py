@@ -3,12 +3,15 @@ the Anthropic Messages API — served over real HTTP on loopback. Used by the te
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 
-async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, str]:
-    """Serve `app` on 127.0.0.1 at a free port; returns the runner (to clean up) and the base URL."""
-    runner = web.AppRunner(app)
+async def serve_on_loopback(app: web.Application, **options: Any) -> tuple[web.AppRunner, str]:
+    """Serve `app` on 127.0.0.1 at a free port; returns the runner (to clean up) and the base URL.
+    `options` are aiohttp server options (timeouts)."""
+    runner = web.AppRunner(app, **options)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.testing import serve_on_loopback
+from bot.testing.slack_scopes import METHOD_SCOPES, manifest_scopes
 
 BOT_USER = "UCOACHBOT"
 BOT_ID = "BCOACH"
@@ -42,6 +43,9 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user"
     channels: dict[str, list[str]] = field(default_factory=dict)  # channel id -> members
     uploads: dict[str, bytes] = field(default_factory=dict)
+    refuse_methods: dict[str, str] = field(default_factory=dict)  # method -> Slack error it answers with
+    scopes: frozenset[str] = field(default_factory=manifest_scopes)  # what the app was granted
+    channel_members: dict[str, list[str]] = field(default_factory=dict)  # channel -> members (else a default)
     url: str = ""
     _runner: web.AppRunner | None = None
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -131,6 +135,14 @@ class FakeSlack:
         if method == "conversations.open" and args.get("users") in self.refuse_users:
             self.calls.append(Call(f"{method}!", args))
             return web.json_response({"ok": False, "error": self.refuse_users[args["users"]]})
+        needed = METHOD_SCOPES.get(method)
+        if needed is None or (needed and not needed & self.scopes):  # as strict as Slack
+            self.calls.append(Call(f"{method}!", args))
+            error = "unknown_method" if needed is None else "missing_scope"
+            return web.json_response({"ok": False, "error": error, "needed": ",".join(sorted(needed or ()))})
+        if method in self.refuse_methods:
+            self.calls.append(Call(f"{method}!", args))
+            return web.json_response({"ok": False, "error": self.refuse_methods[method]})
         if method == "conversations.open" and self.refuse_next.get(str(args.get("users"))):
             error = self.refuse_next[str(args.get("users"))].pop(0)
             self.calls.append(Call(f"{method}!{error}", args))
@@ -178,7 +190,11 @@ class FakeSlack:
             },
             "users.info": {"user": self.users.get(str(args.get("user")), {})},
             "conversations.members": {
-                "members": [*self.channels.get(str(args.get("channel")), ["U1", "U2", "U3"]), BOT_USER],
+                "members": (
+                    self.channel_members[args.get("channel", "")]
+                    if args.get("channel", "") in self.channel_members
+                    else [*self.channels.get(str(args.get("channel")), ["U1", "U2", "U3"]), BOT_USER]
+                ),
                 "response_metadata": {"next_cursor": ""},
             },
         }

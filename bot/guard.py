@@ -1,0 +1,132 @@
+"""What every request must pass before Bolt or botbuilder see it.
+
+The frameworks assume well-formed input: invalid JSON, a JSON array, bytes that are not UTF-8, a
+broken `payload=` form or an activity without `from` end in a 500 and a traceback inside them. Here
+each request body is read once (with a deadline, so a slow client cannot hold a connection), parsed
+the way the framework will parse it, and refused with a 400 and one warning line if it cannot be.
+Header reads are bounded by the server's keep-alive timeout (see `bot.server.runner_options`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
+from botbuilder.schema import Activity
+
+log = logging.getLogger("coach.guard")
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+LOOPBACK_ONLY = web.AppKey("loopback_only", bool)  # Teams emulator mode: serviceUrl must be local
+LOOPBACK_NAMES = {"localhost"}
+
+
+class BadRequest(ValueError):
+    """A request body that cannot be what it claims to be; the message says why, for the log."""
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("body is not UTF-8") from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise BadRequest("invalid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"JSON body is a {type(data).__name__}, not an object")
+    try:  # "\ud800" parses, but no database, log or HTTP client can encode it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("lone surrogate in a string") from None
+    return data
+
+
+def check_slack(body: bytes, content_type: str) -> None:
+    """Parse as Bolt's `parse_body` does: JSON, a form with a JSON `payload`, or a plain form."""
+    text = _text(body)
+    if not text:
+        raise BadRequest("empty body")
+    if content_type == "application/json" or text.startswith("{"):
+        _json_object(text)
+    elif "payload" in text:
+        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+        if payload is not None:
+            _json_object(payload)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_teams(body: bytes, content_type: str, loopback_only: bool) -> None:
+    """An activity botbuilder can deserialize, with a sender, a conversation and a usable serviceUrl."""
+    if content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="Bot Framework activities are application/json")
+    data = _json_object(_text(body))
+    if not isinstance(data.get("type"), str) or not data["type"]:
+        raise BadRequest("activity without a type")
+    for field in ("from", "conversation"):
+        value = data.get(field)
+        if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+            raise BadRequest(f"activity without {field}.id")
+    url = data.get("serviceUrl")
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        host = parts.hostname if parts else None
+    except ValueError:  # "http://[::1" and the like
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise BadRequest("activity without a valid serviceUrl")
+    if loopback_only and not _is_loopback(host):
+        raise BadRequest("emulator mode replies only to a serviceUrl on this machine")
+    try:
+        Activity().deserialize(data)
+    except Exception as exc:  # msrest raises several kinds for fields of the wrong type
+        raise BadRequest(f"activity does not deserialize ({type(exc).__name__})") from None
+
+
+CHECKS: dict[str, Callable[[web.Request, bytes], None]] = {
+    "/slack/events": lambda request, body: check_slack(body, request.content_type),
+    "/api/messages": lambda request, body: check_teams(
+        body, request.content_type, request.app.get(LOOPBACK_ONLY, False)
+    ),
+}
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """Read and check the body of framework routes; answer anything unexpected without a traceback."""
+    check = CHECKS.get(request.path) if request.method == "POST" else None
+    try:
+        if check is not None and request.match_info.http_exception is None:
+            try:
+                body = await asyncio.wait_for(request.read(), request.app.get(BODY_TIMEOUT, 10.0))
+            except TimeoutError:
+                log.warning("%s refused: body not received in time", request.path)
+                raise web.HTTPRequestTimeout() from None
+            try:
+                check(request, body)
+            except BadRequest as exc:
+                log.warning("%s refused: %s", request.path, exc)
+                raise web.HTTPBadRequest(text=f"bad request: {exc}") from None
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("%s failed", request.path)  # a bug of ours: the traceback belongs in the log
+        return web.json_response({"ok": False, "error": "internal error"}, status=500)
