@@ -88,6 +88,7 @@ def channel_env(fakes: Fakes, data_dir: str, claude: bool) -> dict[str, str]:
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fakes.slack.api_url,
         "COACH_LLM_TIMEOUT": "30",
+        "COACH_TEAMS_EMULATOR": "1",  # Teams without auth, on loopback, like the Bot Framework Emulator
     }
     if claude:
         extra |= {"ANTHROPIC_API_KEY": "sk-ant-bench", "ANTHROPIC_BASE_URL": fakes.claude.url}

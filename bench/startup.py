@@ -119,6 +119,7 @@ def bench_startup(runs: int = 5) -> dict[str, Any]:
         "SLACK_API_URL": "http://127.0.0.1:9/api/",
         "ANTHROPIC_API_KEY": "sk-ant-bench",
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+        "COACH_TEAMS_EMULATOR": "1",
     }
     offline, claude = time_serve(max(1, runs // 2)), time_serve(max(1, runs // 2), **on)
     return {

@@ -42,7 +42,7 @@ PEOPLE = {
 async def slack():
     fake = await FakeSlack().start()
     fake.users = {u: {"id": u, "name": u.lower(), "profile": {"real_name": n}} for u, n in PEOPLE.items()}
-    fake.channels = {"CSALES": ["UANA", "UBEN", "UCY", "UDEE"]}
+    fake.channels = {"CSALES": ["UANA", "UBEN", "UCY", "UDEE", "UMGR"]}  # Mia manages from inside it
     yield fake
     await fake.stop()
 
@@ -393,6 +393,7 @@ async def test_teams_are_edited_and_admins_keep_control(slack: FakeSlack, coach_
         added = await say(url, slack, "UADM", "managers add <@UBOSS>")
         assert "Added 1 manager" in added and "told 1" in added
         assert "You're now a manager" in (await said(slack, "DBOSS", 1))[0]
+        slack.channels["CSALES"] = ["UANA", "UBEN", "UCY", "UDEE", "UBOSS"]  # Bo manages from inside it
         made = await say(url, slack, "UBOSS", 'nudges fridays 4pm for <#CSALES|sales> as "Sales EMEA"')
         schedule = made.split("`")[1]
         assert "Added UNEW to Sales EMEA: now 5" in await say(

@@ -229,7 +229,7 @@ async def test_typed_ids_and_other_platforms_are_refused_with_a_reason(managed: 
         "slack", "UMGR", "slack:DUMGR", "nudges weekly mon 09:00 for us teams:29:x", mentions=("U2",)
     )
     made = (await managed.handle(mixed))[-1]
-    assert "Scheduled" in made.text and "1 member(s)" in made.text and "teams:29:x" in made.text
+    assert "Scheduled" in made.text and "Members (1)" in made.text and "teams:29:x" in made.text
     (schedule,) = Nudges(deps.store, deps.course).schedules()
     assert schedule.members == ("slack:U2",)
 

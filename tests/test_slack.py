@@ -440,10 +440,14 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
     assert "Teams is off" in output and "AUTHENTICATION IS OFF" not in output  # no app id: no Teams
 
 
-async def test_a_web_api_failure_after_ack_is_told_to_the_user(server: str, slack: FakeSlack):
+async def test_a_web_api_failure_after_ack_is_told_to_the_user(tmp_path: Path, slack: FakeSlack):
     slack.refuse_methods["conversations.members"] = "channel_not_found"
-    assert await command(server, "nudges weekly mon 09:00 for <#CPRIV|private>", slack) == 200
-    (told,) = await slack.wait_for("response_url:r1")
+    runner, server = await start_server(tmp_path, slack, COACH_MANAGERS="slack:U1")
+    try:
+        assert await command(server, "nudges weekly mon 09:00 for <#CPRIV|private>", slack) == 200
+        (told,) = await slack.wait_for("response_url:r1")
+    finally:
+        await runner.cleanup()
     assert "conversations.members" in told["text"] and "channel_not_found" in told["text"]
 
 

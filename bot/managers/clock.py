@@ -106,7 +106,7 @@ class Dispatcher:
         if lookup is None:
             return schedule
         try:
-            found = {f"{platform}:{m}" for m in await lookup(channel)}
+            found = {f"{platform}:{m}" for m in await lookup(channel)} - {schedule.manager}
         except DeliveryError as exc:
             self.nudges.note(schedule.id, f"I couldn't re-read {schedule.team}'s members ({exc}).", now)
             return schedule

@@ -307,7 +307,8 @@ class Admin:
         if inbound.roster_error:
             return Reply(
                 f"I couldn't read the members of {inbound.roster_name or 'that channel'} "
-                f"(Slack said: {inbound.roster_error}). Invite me to the channel (*/invite @coach*) and "
+                f"(Slack refused `conversations.members`: {inbound.roster_error}). "
+                "Invite me to the channel (*/invite @coach*) and "
                 "try again, or mention the people instead (*for @ana @ben*)."
             )
         members, team, refused = self._team(inbound, request, operator)
@@ -350,7 +351,8 @@ class Admin:
             name = inbound.roster_name or "that channel"
             if inbound.user not in inbound.roster:
                 return [], name, [f"you are not a member of {name}, so I can't nudge its members for you"]
-            return [f"{inbound.platform}:{m}" for m in inbound.roster], name, []
+            members = [f"{inbound.platform}:{m}" for m in inbound.roster if m != inbound.user]
+            return members, name, []  # the manager reads the digest rather than answering nudges
         members, refused = self._people(inbound, request.team_text, operator)
         return members, f"team of {len(members)}", refused
 
