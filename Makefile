@@ -21,6 +21,7 @@ run: $(STAMP)
 	$(BIN)/coach shell
 
 test: $(STAMP)
+	@sh tools/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -4,14 +4,14 @@ errors are one line, exit 1.
     learning   shell, replay, ask                     knowledge  knowledge check|list, index, search, eval
     serve      serve (Procfile `web`)                 managers   clock (Procfile `clock`), nudges, report
     channels   slack manifest, teams package          doctor     doctor
-    bench      bench [retrieval|nudges]
+    bench      bench [retrieval|nudges]                 db         db status|upgrade|prune
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import bench, channels, doctor, knowledge, learning, managers, serve
+from bot.cli import bench, channels, db, doctor, knowledge, learning, managers, serve
 
 app = typer.Typer(
     help="coach: practise 'Building an AI-Ready Organization' in Slack, Teams or here.",
@@ -34,5 +34,6 @@ for command in (
 app.add_typer(knowledge.knowledge_app, name="knowledge")
 app.add_typer(knowledge.eval_app, name="eval")
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(db.db_app, name="db")
 app.add_typer(channels.slack_cli, name="slack")
 app.add_typer(channels.teams_cli, name="teams")

@@ -105,10 +105,10 @@ class Admin:
         now = now_iso(self.clock())
         if verb == "add":
             rows = [{"learner": p, "added_by": inbound.learner, "added_at": now} for p in people]
-            self.store.write(lambda db: db["managers"].upsert_all(rows, pk="learner"))
+            self.store.add_managers(rows)
             return Reply(f"Added {len(people)} manager(s): {', '.join(people)}.")
         for person in people:
-            self.store.write(lambda db, p=person: db.execute("DELETE FROM managers WHERE learner = ?", [p]))
+            self.store.remove_manager(person)
         return Reply(f"Removed {len(people)} manager(s): {', '.join(people)}.")
 
     def _people(self, inbound: Inbound, text: str) -> list[str]:
@@ -239,11 +239,7 @@ class Admin:
         """Drop the learner from every team list and drop the schedules they manage."""
         for schedule in self.nudges.schedules():
             if schedule.manager == learner:
-                self.store.write(
-                    lambda db, s=schedule: db.execute("DELETE FROM nudge_schedules WHERE id = ?", [s.id])
-                )
+                self.store.delete_schedule(schedule.id)
             elif learner in schedule.members:
                 members = json.dumps([m for m in schedule.members if m != learner])
-                self.store.write(
-                    lambda db, s=schedule, m=members: db["nudge_schedules"].update(s.id, {"members": m})
-                )
+                self.store.update_schedule(schedule.id, {"members": members})

@@ -67,19 +67,8 @@ def build_report(store: Store, course: Course, schedule: Schedule, week: str) ->
         )
     }
     sessions = {f"nudge-{r['id']}": r["member"] for r in deliveries.values()}
-    attempts = store.read(
-        "SELECT session, learner, question, correct FROM quiz_attempts "
-        "WHERE session IN (SELECT value FROM json_each(?))",
-        [json.dumps(list(sessions))],
-    )
-    names = {
-        r["id"]: r["name"]
-        for r in store.read(
-            "SELECT id, name FROM learners WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps(schedule.members)],
-        )
-        if r["name"]
-    }
+    attempts = store.attempts_in(list(sessions))
+    names = store.names_of(schedule.members)
     per_member: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_lesson: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_question: dict[str, list[int]] = defaultdict(lambda: [0, 0])
