@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test workers: one per core (pytest-xdist); every test has its own data folder and free ports.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint setup clean
 
@@ -24,7 +26,7 @@ test: $(STAMP)
 	@sh tools/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

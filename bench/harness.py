@@ -6,7 +6,9 @@ to `bench/results.json` beside this harness (the command itself is `bot/cli/benc
   the same brain called directly (what the framework costs per turn);
 - concurrency: 200 conversations at once through a real `coach serve` process (100 Slack events, 100
   Teams activities over loopback HTTP) with a fake Claude that takes a fixed 1 s per call;
-- nudge planning for 10,000 members; peak RSS of `coach serve` under the load.
+- nudge planning for 10,000 members; peak RSS of `coach serve` under the load;
+- CPU per turn against the frameworks' floor, per channel and brain (`bench/cpu.py`, `bench/floor.py`);
+- per-turn CPU on 1,000 vs 100,000 learners (`bench/scale.py`); start-up times (`bench/startup.py`).
 """
 
 from __future__ import annotations
@@ -195,6 +197,13 @@ async def _teams_activity(session: aiohttp.ClientSession, url: str, service: str
             load.errors.append(f"teams {n}: HTTP {response.status}")
 
 
+def _teams_text(activity: dict[str, Any]) -> str:
+    """A Teams message's text, or its card's text (answers carry 👍/👎, so they come as cards)."""
+    cards = [a.get("content") or {} for a in activity.get("attachments") or []]
+    blocks = [b.get("text", "") for card in cards for b in card.get("body", [])]
+    return " ".join([activity.get("text") or "", *blocks])
+
+
 async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -> dict[str, Any]:
     slack, connector, claude = FakeSlack(), FakeConnector(), FakeAnthropic()
     claude.default = Outcome(
@@ -269,7 +278,7 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
             for fake in (slack, connector, claude):
                 await fake.stop()
     slack_answers = [u.get("text", "") for u in slack.of("chat.update")[base_updates:]]
-    teams_answers = [m.activity.get("text", "") for m in connector.messages()[base_teams:]]
+    teams_answers = [_teams_text(m.activity) for m in connector.messages()[base_teams:]]
     answered_slack, answered_teams = len(slack_answers), len(teams_answers)
     errors = list(load.errors)
     if not done:
@@ -325,7 +334,18 @@ async def _wait(predicate, timeout_s: float) -> bool:
 # -- everything --------------------------------------------------------------------------------------
 
 
-async def run_all(rt: Runtime, conversations: int = 200, members: int = 10_000) -> dict[str, Any]:
+async def run_all(
+    rt: Runtime,
+    conversations: int = 200,
+    members: int = 10_000,
+    learners: int = 100_000,
+    rounds: int = 5,
+    batch: int = 20,
+) -> dict[str, Any]:
+    from bench.cpu import bench_cpu
+    from bench.scale import bench_scale
+    from bench.startup import bench_startup
+
     eval_set = load_eval_set()
     retrieval = []
     for copies in (1, 20):
@@ -344,6 +364,9 @@ async def run_all(rt: Runtime, conversations: int = 200, members: int = 10_000) 
     turns = await bench_turns(rt)
     concurrency = await bench_concurrency(conversations)
     nudges = bench_nudges(rt.course, members).to_json()
+    cpu = await bench_cpu(rounds, batch)
+    scale = await bench_scale(min(1_000, learners), learners, rounds, batch)
+    startup = bench_startup(rounds)
     return {
         "machine": machine(),
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -351,4 +374,7 @@ async def run_all(rt: Runtime, conversations: int = 200, members: int = 10_000) 
         "turns": turns,
         "concurrency": concurrency,
         "nudges": nudges,
+        "cpu": cpu,
+        "scale": scale,
+        "startup": startup,
     }

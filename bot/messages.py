@@ -16,8 +16,8 @@ MAX_TEXT = 4000  # longer learner messages are cut to this, and told so
 class Action:
     """A structured click: "picked option B of question L2Q3 in quiz session 17"."""
 
-    kind: Literal["answer", "command"]
-    value: str  # the option letter for answers, the command text for commands
+    kind: Literal["answer", "command", "feedback"]
+    value: str  # the option letter for answers, the command text for commands, good/bad for feedback
     question: str | None = None
     session: str | None = None
 
@@ -27,13 +27,15 @@ class Action:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Action | None:
         """Parse a payload from a button or card; None when it is not one of ours or is incomplete."""
-        if not isinstance(raw, dict) or raw.get("kind") not in ("answer", "command"):
+        if not isinstance(raw, dict) or raw.get("kind") not in ("answer", "command", "feedback"):
             return None
         value = raw.get("value")
         if not isinstance(value, str) or not value:
             return None
         question, session = raw.get("question"), raw.get("session")
         if raw["kind"] == "answer" and not (isinstance(question, str) and isinstance(session, str)):
+            return None
+        if raw["kind"] == "feedback" and not (value in ("good", "bad") and isinstance(question, str)):
             return None
         return cls(raw["kind"], value[:200], question, session)
 

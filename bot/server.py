@@ -16,12 +16,14 @@ import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import jwt
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.app import Runtime
 from bot.conversation import Coach
+from bot.heap import freeze_startup_heap
 from bot.logs import install_redaction, secrets_of
 from bot.managers.clock import Dispatcher
 
@@ -30,6 +32,7 @@ COACH = web.AppKey("coach", Coach)
 SLACK = web.AppKey("slack", Any)
 TEAMS = web.AppKey("teams", Any)
 SLACK_CLIENT = web.AppKey("slack_client", Any)
+SLACK_SESSION = web.AppKey("slack_session", aiohttp.ClientSession)
 DISPATCH = web.AppKey("dispatch", Any)
 STATUS = web.AppKey("status", dict)
 
@@ -76,12 +79,15 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         _start_teams(app, runtime, coach)
         _start_dispatch(app, runtime)
         log.info("coach serving: %s", " ".join(f"{k}={v}" for k, v in app[STATUS].items()))
+        freeze_startup_heap()
         yield
         if socket is not None:
             await socket.close_async()
         pending = app[TEAMS].background | app[DISPATCH].background
         if pending:  # let proactive replies and nudges that are under way finish
             await asyncio.wait(pending, timeout=30)
+        if SLACK_SESSION in app:
+            await app[SLACK_SESSION].close()
 
 
 async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> Any:
@@ -91,11 +97,14 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
         return None
     from adapters.slack.app import build_slack_app
 
+    # one pooled session to the Slack Web API for the process's life (kept-alive connections)
+    app[SLACK_SESSION] = aiohttp.ClientSession()
     bolt = build_slack_app(
         coach,
         token=s.slack_bot_token.get_secret_value(),
         signing_secret=s.slack_signing_secret.get_secret_value(),
         api_url=s.slack_api_url,
+        session=app[SLACK_SESSION],
     )
     app[SLACK_CLIENT] = bolt.client
     if s.slack_app_token and s.slack_app_token.get_secret_value():

@@ -5,15 +5,30 @@ question, so "and why does that matter?" finds the passage the first question fo
 
 from __future__ import annotations
 
+import difflib
 import re
+from dataclasses import dataclass
 
 from bot.messages import Citation, Inbound, Reply
+from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
+from flows.shape import compose
 from flows.state import CoachState, QATurn
-from knowledge.retrieval import Hit, SearchResult
+from knowledge.loader import Course
+from knowledge.retrieval import Hit, SearchResult, content_words, words
+from knowledge.text import stem, stem_words
+from knowledge.vocabulary import load_vocabulary
 
-PASSAGES = 3
+PASSAGES = 4
+# Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
+# is not covered when the course's unknown words weigh this much. Tuned on the dev split only.
+MIN_SUPPORT = 0.35
+MAX_UNKNOWN = 0.5
+PARTIAL_SHARE = 0.4
+PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
+TYPO_MIN = 5
+TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3
 FOLLOW_UP = re.compile(
     r"\b(it|its|that|this|these|those|they|them|their|there|more|why|example|elaborate|else|also)\b"
@@ -22,18 +37,72 @@ FOLLOW_UP = re.compile(
 )
 FOLLOW_UP_WORDS = 8
 MARKER = re.compile(r"\[(\d+)\]")
+DECLINE = "The lessons don't cover"
 
 
 def retrieve(deps: Deps, text: str, previous: list[QATurn]) -> SearchResult:
-    """Search for the question alone; for a short or referring follow-up, with the previous question."""
-    alone = deps.index.search(text, k=PASSAGES)
+    """Search for the question (with the course words it means); for a short or referring
+    follow-up, with the previous question too."""
+    alone = deps.index.search(searchable(deps, text), k=PASSAGES)
     if not previous:
         return alone
     referring = bool(FOLLOW_UP.search(text)) and len(text.split()) <= FOLLOW_UP_WORDS
     if alone.grounded and not referring:
         return alone
-    combined = deps.index.search(f"{previous[-1]['question']} {text}", k=PASSAGES)
+    combined = deps.index.search(searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES)
     return combined if combined.grounded else alone
+
+
+def searchable(deps: Deps, text: str) -> str:
+    """The question with the course words it means: synonyms, abbreviations, misspellings fixed."""
+    vocab = load_vocabulary()
+    kept = [w for w in content_words(text) if w not in vocab.chat]
+    extra = [vocab.expansion(text)]
+    for word in kept:
+        if len(word) >= TYPO_MIN and deps.index.doc_freq(word)[0] == 0:
+            extra += difflib.get_close_matches(word, deps.index.vocabulary(), n=1, cutoff=TYPO_CUTOFF)
+    return " ".join([*kept, *filter(None, extra)])
+
+
+@dataclass(frozen=True)
+class Support:
+    """How much of a question the best answer units hold, weighted by how telling each word is."""
+
+    share: float  # of the question's weight, what the chosen units hold
+    unknown: list[str]  # the question's words the course never uses
+    unknown_share: float
+    held_terms: int = 0  # how many of the question's words the chosen units hold
+
+    @property
+    def partial(self) -> bool:
+        """Part of the question is a topic the lessons treat in full ("EU AI Act" in "EU AI Act fine
+        amounts"), the rest something they never mention: answer the part, name the rest."""
+        known = 1.0 - self.unknown_share
+        return self.held_terms >= 2 and known >= PARTIAL_KNOWN and self.share >= 0.95 * known
+
+
+def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Support:
+    """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`."""
+    vocab = load_vocabulary()
+    said = " ".join(words(said))
+    terms = [w for w in content_words(text) if w not in vocab.chat]
+    total = held = missing = 0.0
+    held_terms = 0
+    unknown: list[str] = []
+    for term in terms:
+        df, weight = deps.index.doc_freq(term)
+        meant = content_words(searchable(deps, term))[1:]
+        total += weight
+        if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
+            unknown.append(term)
+            missing += weight
+            continue
+        if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
+            held += weight
+            held_terms += 1
+    if not total:
+        return Support(0.0, [], 0.0)
+    return Support(held / total, unknown, missing / total, held_terms)
 
 
 def not_covered(result: SearchResult, deps: Deps) -> Reply:
@@ -45,43 +114,96 @@ def not_covered(result: SearchResult, deps: Deps) -> Reply:
         lessons = [doc.number for doc in deps.course.lessons if doc.number]
     closest = "; ".join(f"Lesson {n}: {deps.course.lesson(n).title}" for n in lessons[:2])
     return Reply(
-        "The lessons don't cover that, so I won't guess. "
+        f"{DECLINE} that, so I won't guess. "
         f"The closest material is in {closest}. Ask me about AI readiness, governance, talent and culture, "
         "or scaling AI — or say *help* to see what else I can do."
     )
 
 
-def _citations(hits: list[Hit], cited: list[int], text: str) -> tuple[str, list[Citation]]:
+def _citations(hits: list[Hit], cited: list[int], text: str, course: Course) -> tuple[str, list[Citation]]:
     """Keep the cited hits (or the best one), one number per passage, and rewrite the markers."""
     renumber: dict[int, int] = {}
     citations: list[Citation] = []
-    for n in cited or [1]:
+
+    def first_mention(n: int) -> int:
+        at = text.find(f"[{n}]")
+        return at if at >= 0 else len(text)
+
+    for n in sorted(cited or [1], key=first_mention):
         hit = hits[n - 1]
         same = next((c for c in citations if c.passage == hit.passage), None)
         if same is None:
-            same = Citation(len(citations) + 1, hit.label, hit.passage, hit.source != "lesson")
+            label = (
+                hit.label
+                if " — " not in hit.section or "Key term" in hit.section
+                else course.cite(hit.passage)
+            )
+            same = Citation(len(citations) + 1, label, hit.passage, hit.source != "lesson")
             citations.append(same)
         renumber[n] = same.number
     text = MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]" if int(m.group(1)) in renumber else "", text)
     return re.sub(r"(\[\d+\])(\s*\1)+", r"\1", text).strip(), citations
 
 
+async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None) -> Reply:
+    """The reply to one question: grounded and cited, or a plain decline naming the closest lessons.
+
+    This is the one entry point for Q&A from any flow (the ask node, a question asked mid-quiz or
+    mid-lab); `previous` holds the conversation's earlier Q&A turns for follow-ups. A question is
+    answered only when the answer units chosen for it hold most of what it asks; when a telling part
+    of it is something the course never mentions, the reply says so before what the lessons do say.
+    """
+    previous = previous or []
+    result = retrieve(deps, question, previous)
+    if not result.hits:
+        return not_covered(result, deps)
+    asked = result.query
+    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
+    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights)
+    followed = bool(previous) and result.query != searchable(deps, question)
+    asked_alone = f"{previous[-1]['question']} {question}" if followed else question
+    found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))
+    if (
+        not draft.text
+        or found.share < MIN_SUPPORT
+        or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
+    ):
+        return not_covered(result, deps)
+    history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
+    search = asked if asked != question else None
+    reply_answer = await deps.brain.answer(
+        QAContext(question, result.hits, history, search, deps.course, weights, draft.text)
+    )
+    text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
+    if found.unknown and found.unknown_share >= PARTIAL_SHARE:
+        gap = " ".join(found.unknown[:3])
+        text = f"{DECLINE} {gap} — that part I can't answer. What they do say: {text}"
+    return Reply(text, citations=citations)
+
+
+def declined(reply: Reply) -> bool:
+    """Whether a Q&A reply declined (in whole or in part) rather than answered."""
+    return not reply.citations or reply.text.startswith(DECLINE)
+
+
 async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
+    """The ask node: answer, log the answer and offer 👍/👎 on it."""
     previous = list(state.get("qa") or [])
-    result = retrieve(deps, inbound.text, previous)
-    if not result.grounded:
-        reply = not_covered(result, deps)
-        answer_text = "(not covered)"
-    else:
-        history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
-        search = result.query if result.query != inbound.text else None
-        answer = await deps.brain.answer(QAContext(inbound.text, result.hits, history, search))
-        text, citations = _citations(result.hits, answer.cited, answer.text)
-        reply = Reply(text, citations=citations)
-        answer_text = text
+    reply = await answer(deps, inbound.text, previous)
+    passages = [c.passage for c in reply.citations]
     turn: QATurn = {
         "question": inbound.text,
-        "passages": [h.passage for h in result.hits],
-        "answer": answer_text,
+        "passages": passages,
+        "answer": reply.text if reply.citations else "(not covered)",
     }
-    return {"qa": [*previous, turn][-KEPT_TURNS:], "replies": [reply.to_dict()]}
+    if reply.citations:
+        turn["answer_id"] = deps.store.record_answer(
+            inbound.learner,
+            inbound.conversation,
+            inbound.text,
+            reply.text,
+            passages,
+            deps.clock(),
+        )
+        reply.choices = feedback.choices(turn["answer_id"])
+    return {"qa": [*previous, turn][-KEPT_TURNS:], "replies": [reply.to_dict()], "feedback_pending": None}

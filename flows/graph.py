@@ -3,6 +3,7 @@
     START → route ─┬─ lab   (start, answer, hint, what am I missing, finish)
                    ├─ quiz  (lesson quiz, module test, drill, answers)
                    ├─ ask   (grounded Q&A)
+                   ├─ feedback (👍/👎 on an answer, and a 👎's reason)
                    └─ info  (help, progress, stop, and polite refusals)
                    → END
 
@@ -18,9 +19,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from bot.messages import Inbound, Reply
-from flows import ask, info, lab, quiz
+from flows import ask, feedback, info, lab, quiz
 from flows.deps import Deps
-from flows.router import parse_command
+from flows.router import is_question, parse_answer, parse_command
 from flows.state import CoachState, Intent
 
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
@@ -36,14 +37,22 @@ def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
     if inbound.action is not None:
         if inbound.action.kind == "answer":
             intent = {"name": "answer"}
+        elif inbound.action.kind == "feedback":
+            intent = {"name": "feedback", "text": inbound.action.value}
         else:
             intent = parse_command(inbound.action.value) or {"name": "unknown"}
     elif not inbound.text.strip():
         intent = {"name": "empty"}
     else:
         intent = parse_command(inbound.text) or {"name": "text"}
+    if intent["name"] == "feedback" and inbound.action is None and mode != "idle":
+        intent = {"name": "text"}  # "good" inside a lab or quiz is an answer, not a rating
+    if intent["name"] == "text" and mode == "idle" and feedback.waiting_for_reason(state, inbound):
+        intent = {"name": "question" if is_question(inbound.text) else "feedback_reason"}
     if intent["name"] == "text":
         intent = {"name": {"lab": "lab_answer", "quiz": "answer"}.get(mode, "question")}
+        if mode == "quiz" and _asks_mid_quiz(state, runtime.context, inbound.text):
+            intent = {"name": "question"}
     nudged = intent["name"] == "question" and quiz.is_letter(inbound.text)
     if nudged and quiz.open_nudge(runtime.context, inbound.learner):  # a typed answer to a weekly nudge
         intent = {"name": "answer"}
@@ -60,6 +69,8 @@ def pick_node(state: CoachState) -> str:
         return "quiz"
     if name == "question":
         return "ask"
+    if name in ("feedback", "feedback_reason"):
+        return "feedback"
     return "info"
 
 
@@ -96,7 +107,32 @@ async def quiz_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
 
 
 async def ask_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    return await ask.ask(state, runtime.context, Inbound.from_dict(state["inbound"]))
+    """A question; asked during a quiz, it is answered and the open quiz question shown again."""
+    deps = runtime.context
+    update = await ask.ask(state, deps, Inbound.from_dict(state["inbound"]))
+    open_quiz = state.get("quiz") if state.get("mode") == "quiz" else None
+    if open_quiz:
+        question = deps.course.question(open_quiz["questions"][open_quiz["index"]])
+        back = quiz.question_reply(question, open_quiz, note="Back to the quiz:")
+        update["replies"] = [*update["replies"], back.to_dict()]
+    return update
+
+
+def _asks_mid_quiz(state: CoachState, deps: Deps, text: str) -> bool:
+    """Whether a message typed during a quiz is a question about the lessons, not an answer."""
+    open_quiz = state.get("quiz")
+    if not open_quiz or not is_question(text):
+        return False
+    question = deps.course.question(open_quiz["questions"][open_quiz["index"]])
+    return parse_answer(text, question.options) is None
+
+
+async def feedback_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
+    deps, inbound, intent = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]
+    if intent["name"] == "feedback_reason":
+        return feedback.reason(state, deps, inbound)
+    answer_id = inbound.action.question if inbound.action else None
+    return feedback.rate(state, deps, inbound, intent["text"], answer_id)
 
 
 async def info_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
@@ -153,8 +189,9 @@ def build_graph() -> StateGraph:
     graph.add_node("quiz", quiz_node)
     graph.add_node("ask", ask_node)
     graph.add_node("info", info_node)
+    graph.add_node("feedback", feedback_node)
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", pick_node, ["lab", "quiz", "ask", "info"])
-    for node in ("lab", "quiz", "ask", "info"):
+    graph.add_conditional_edges("route", pick_node, ["lab", "quiz", "ask", "info", "feedback"])
+    for node in ("lab", "quiz", "ask", "info", "feedback"):
         graph.add_edge(node, END)
     return graph

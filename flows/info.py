@@ -7,6 +7,7 @@ from datetime import datetime
 from bot.messages import Action, Choice, Reply
 from bot.store import now_iso
 from flows.deps import Deps
+from flows.drill import missed_today, when
 
 HELP = """I'm your coach for *Building an AI-Ready Organization*. Here's what I can do:
 • *lab 1* … *lab 4* — a scenario you work through with me, ending in a debrief
@@ -73,12 +74,12 @@ def progress(deps: Deps, learner: str, now: datetime) -> Reply:
     )
     cards = deps.store.cards(learner)
     stamp = now_iso(now)
-    due = sum(1 for c in cards.values() if c["due"] <= stamp)
+    due = {q for q, c in cards.items() if c["due"] <= stamp} | set(missed_today(deps, learner, now))
     unseen = len(deps.course.questions) - len(cards)
-    review = f"*Reviews*\n• {due} due now, {unseen} question(s) never seen"
-    upcoming = sorted(c["due"] for c in cards.values() if c["due"] > stamp)
+    review = f"*Reviews*\n• {len(due)} due now, {unseen} question(s) never seen"
+    upcoming = sorted(c["due"] for q, c in cards.items() if q not in due)
     if upcoming:
-        review += f", next review {upcoming[0][:10]}"
+        review += f", next review {when(datetime.fromisoformat(upcoming[0]), now)}"
     lines.append(review)
     return Reply("\n".join(lines), choices=menu_choices(deps))
 

@@ -1,81 +1,63 @@
 """The quiz flow: lesson quizzes, the module test and the spaced-repetition drill.
 
-Every answer is stored as an attempt and reviews the learner's `fsrs` card for that question
-(Good when right, Again when wrong), so what a learner gets wrong comes back sooner in the drill
-and in weekly nudges.
+Every answer is stored as an attempt (the option's text, not the letter it was shown under) and
+reviews the learner's `fsrs` card for that question (see `flows.drill`), so what a learner gets
+wrong comes back first in the drill and sooner in weekly nudges. Options are shown in the learner's
+own stable order (`flows.options`); buttons carry the option id, typed letters are read through it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
-
-from fsrs import Card, Rating
 
 from bot.messages import Action, Choice, Inbound, Reply
-from bot.store import now_iso
 from flows.deps import Deps
+from flows.drill import drill_order, review
+from flows.options import letter_of, shown, shown_options
 from flows.router import parse_answer
 from flows.state import CoachState, QuizState
 from knowledge.schema import LETTERS, Question
 
 DRILL = "drill"
 
-
-# -- choosing questions --------------------------------------------------------------------------
-
-
-def drill_order(deps: Deps, learner: str, now: datetime) -> list[str]:
-    """All questions, most in need of review first: overdue cards (oldest due first), then questions
-    never seen (course order), then the rest by due date."""
-    cards = deps.store.cards(learner)
-    stamp = now_iso(now)
-    seen = sorted(cards.values(), key=lambda c: c["due"])
-    overdue = [c["question"] for c in seen if c["due"] <= stamp]
-    unseen = [q.id for q in deps.course.questions if q.id not in cards]
-    later = [c["question"] for c in seen if c["due"] > stamp]
-    known = {q.id for q in deps.course.questions}
-    return [q for q in overdue + unseen + later if q in known]
-
-
-def review(deps: Deps, learner: str, question: str, correct: bool, now: datetime) -> datetime:
-    """Review the learner's card for `question`; returns when it is due next."""
-    row = deps.store.cards(learner).get(question)
-    card = Card.from_dict(json.loads(row["card"])) if row else Card()
-    card, _ = deps.scheduler.review_card(card, Rating.Good if correct else Rating.Again, now)
-    deps.store.save_card(
-        learner, question, card.to_dict(), now_iso(card.due), now_iso(now) if correct else None
-    )
-    return card.due
-
-
 # -- rendering -------------------------------------------------------------------------------------
 
 
 def question_reply(question: Question, quiz: QuizState, note: str | None = None) -> Reply:
+    """The question with its options in the learner's order; each button carries the option id."""
+    learner = quiz.get("owner", "")
     position = f"Question {quiz['index'] + 1} of {len(quiz['questions'])}"
-    options = "\n".join(f"*{letter}.* {question.options[letter]}" for letter in LETTERS)
+    texts = shown_options(question, learner)
+    options = "\n".join(f"*{letter}.* {text}" for letter, text in texts.items())
     text = f"*{position}* · {quiz['title']}\n{question.stem}\n\n{options}"
     if note:
         text = f"{note}\n\n{text}"
     choices = [
-        Choice(letter, Action("answer", letter, question=question.id, session=quiz["session"]))
-        for letter in LETTERS
+        Choice(letter, Action("answer", option, question=question.id, session=quiz["session"]))
+        for letter, option in shown(question, learner).items()
     ]
     return Reply(text, choices=choices, kind="question", question=question.id, session=quiz["session"])
 
 
-def feedback_reply(question: Question, chosen: str, session: str, tally: str | None) -> Reply:
-    correct = chosen == question.answer
-    text = f"You chose *{chosen}*. " + (
+def feedback_reply(question: Question, learner: str, option: str, session: str, tally: str | None) -> Reply:
+    """`option` is the chosen option id; letters are the ones this learner was shown."""
+    correct = option == question.answer
+    text = f"You chose *{letter_of(question, learner, option)}*. " + (
         "✅ " + question.feedback.correct if correct else "❌ " + question.feedback.incorrect
     )
     if not correct:
-        text += f"\nThe right answer is *{question.answer}*: {question.correct_text}"
+        right = letter_of(question, learner, question.answer)
+        text += f"\nThe right answer is *{right}*: {question.correct_text}"
     if tally:
         text += f"\n_{tally}_"
     return Reply(text, kind="feedback", question=question.id, session=session)
+
+
+def typed_option(question: Question, learner: str, text: str) -> str | None:
+    """The option id a typed answer means: a letter or number as shown to this learner, or the text."""
+    letter = parse_answer(text, shown_options(question, learner))
+    return shown(question, learner)[letter] if letter in LETTERS else None
 
 
 def quiz_menu(deps: Deps) -> Reply:
@@ -170,9 +152,10 @@ def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         return {"replies": [r.to_dict() for r in _outside_answer(deps, inbound)]}
     if quiz is None:
         nudge = open_nudge(deps, inbound.learner)
-        letter = parse_answer(inbound.text, {})
-        if nudge and letter:
-            typed = replace(inbound, action=Action("answer", letter, question=nudge[1], session=nudge[0]))
+        nudged = deps.course.question(nudge[1]) if nudge else None
+        option = typed_option(nudged, inbound.learner, inbound.text) if nudged else None
+        if nudge and option:
+            typed = replace(inbound, action=Action("answer", option, question=nudge[1], session=nudge[0]))
             return {"replies": [r.to_dict() for r in _outside_answer(deps, typed)]}
         return {
             "replies": [
@@ -185,17 +168,19 @@ def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         if action.question not in quiz["questions"]:
             note = "That button isn't part of this quiz."
         return {"replies": [Reply(note, kind="notice", ephemeral=True).to_dict()]}
-    chosen = action.value.upper() if action else parse_answer(inbound.text, question.options)
+    viewer = quiz.get("owner") or inbound.learner  # the options were shown in the quiz owner's order
+    chosen = action.value.upper() if action else typed_option(question, viewer, inbound.text)
     if chosen not in LETTERS:
         note = "Answer with *A*, *B*, *C* or *D* (or click a button) — or say *stop* to leave the quiz."
         return {"replies": [question_reply(question, quiz, note=note).to_dict()]}
     now = deps.clock()
     correct = chosen == question.answer
-    deps.store.record_attempt(quiz["session"], inbound.learner, question.id, chosen, correct, now)
+    text = question.options[chosen]
+    deps.store.record_attempt(quiz["session"], inbound.learner, question.id, text, correct, now)
     review(deps, inbound.learner, question.id, correct, now)
     quiz = {**quiz, "index": quiz["index"] + 1, "correct": quiz["correct"] + correct}
     tally = f"{quiz['correct']} of {quiz['index']} right so far"
-    replies = [feedback_reply(question, chosen, quiz["session"], tally)]
+    replies = [feedback_reply(question, viewer, chosen, quiz["session"], tally)]
     if quiz["index"] < len(quiz["questions"]):
         replies.append(question_reply(deps.course.question(quiz["questions"][quiz["index"]]), quiz))
         return {"quiz": quiz, "replies": [r.to_dict() for r in replies]}
@@ -227,7 +212,7 @@ def _final(deps: Deps, inbound: Inbound, quiz: QuizState) -> Reply:
             else f" You did not pass this time ({mark}% needed)."
         )
     if correct < total:
-        text += " What you missed comes back in your *drill*."
+        text += " What you missed comes first in your *drill* — try it now."
     else:
         text += " Every answer right."
     choices = [Choice("Drill", Action("command", "drill")), Choice("Progress", Action("command", "progress"))]
@@ -275,7 +260,8 @@ def _outside_answer(deps: Deps, inbound: Inbound) -> list[Reply]:
     # An open question from a session outside this conversation's quiz (a weekly nudge): count it.
     now = deps.clock()
     correct = chosen == question.answer
-    deps.store.record_attempt(session["id"], inbound.learner, question.id, chosen, correct, now)
+    text = question.options[chosen]
+    deps.store.record_attempt(session["id"], inbound.learner, question.id, text, correct, now)
     review(deps, inbound.learner, question.id, correct, now)
     answered.add(question.id)
     right = sum(a["correct"] for a in deps.store.session_attempts(session["id"]))
@@ -283,4 +269,4 @@ def _outside_answer(deps: Deps, inbound: Inbound) -> list[Reply]:
     if answered >= set(questions):
         deps.store.finish_quiz_session(session["id"], right, None, now)
         tally += " — all done, thank you!"
-    return [feedback_reply(question, chosen, session["id"], tally)]
+    return [feedback_reply(question, inbound.learner, chosen, session["id"], tally)]

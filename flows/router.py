@@ -1,11 +1,16 @@
 """Turn a learner's words into an intent. Commands are short, typo-tolerant and whole-message only:
-"Stop the pilots and fix the data" inside a lab is an answer, "stop" is a command.
+"Stop the pilots and fix the data" inside a lab is an answer, "stop" is a command. A typo is at most
+one edit away in a short word ("finsh", "hnit"), two in a long one; "post" is not "stop", "node" is
+not "done".
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from flows.state import Intent
 
@@ -52,10 +57,12 @@ WORDS = {
     "the": "the",
 }
 VOCAB = sorted(w for w in WORDS if len(w) >= 3)
+TYPO_MIN_LENGTH = 4
 MISSING = re.compile(
     r"^(?:what\s+(?:am\s+i|have\s+i|did\s+i)\s+(?:missing|missed|miss|left\s+out)|missing|what'?s\s+missing)\??$"
 )
 ANSWER_LETTER = re.compile(r"^\(?([a-d])\)?[.)]?$|^(?:option|answer|choice)\s+\(?([a-d1-4])\)?[.)]?$")
+RATING_WORDS = {"good": "good", "bad": "bad", "👍": "good", "👎": "bad", "+1": "good", "-1": "bad"}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 
 
@@ -76,9 +83,9 @@ def _canonical(token: str) -> str:
         return f"{WORDS[match.group(1)]} {match.group(2)}"
     if token.isdigit() or token in NUMBER_WORDS:
         return str(NUMBER_WORDS.get(token, token))
-    if len(token) >= 4:
-        swapped = [w for w in VOCAB if len(w) == len(token) and sorted(w) == sorted(token)]
-        close = swapped or difflib.get_close_matches(token, VOCAB, n=1, cutoff=0.75)
+    if len(token) >= TYPO_MIN_LENGTH:
+        bound = 1 if len(token) < 8 else 2  # edits (a swap of neighbours is one): "finsh", "hnit"
+        close = process.extractOne(token, VOCAB, scorer=OSA.distance, score_cutoff=bound)
         if close:
             return WORDS[close[0]]
     return token
@@ -91,6 +98,8 @@ def parse_command(text: str) -> Intent | None:
         return None
     if MISSING.match(norm):
         return {"name": "missing"}
+    if norm in RATING_WORDS:
+        return {"name": "feedback", "text": RATING_WORDS[norm]}
     tokens = norm.split()
     if len(tokens) > 5:
         return None
@@ -118,6 +127,19 @@ def parse_command(text: str) -> Intent | None:
     if head in simple and (not rest or rest in (["please"], ["me"])):
         return {"name": head}
     return None
+
+
+QUESTION_START = re.compile(
+    r"^(what|what's|whats|why|how|who|when|which|where|is|are|can|could|does|do|should|would|explain|"
+    r"define|tell me|remind me)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """A message that asks something ("what is a model card?") rather than answers or commands."""
+    text = text.strip()
+    return len(text.split()) >= 3 and bool(QUESTION_START.match(text))
 
 
 def parse_answer(text: str, options: dict[str, str]) -> str | None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any, Literal, TypedDict
 
 
-class LabState(TypedDict):
+class LabState(TypedDict, total=False):
     id: str  # lab id, e.g. "lab-1"
     run: str  # lab run id in the store
     started_at: str
-    covered: dict[str, str]  # rubric point id -> the learner's words that covered it
+    covered: dict[str, str]  # rubric point id -> the learner's own words that earned it
+    levels: dict[str, str]  # rubric point id -> "mentioned" | "explained" | "applied"
+    wrong: list[dict[str, str]]  # misconceptions shown: {"point", "misconception", "evidence"}
+    rungs: dict[str, int]  # point id -> help given so far: 1 probe, 2 hint, 3 worked example, 4 parked
     turns: int
     focus: str | None  # the point the coach last asked about
-    stalls: int  # turns in a row without new coverage
-    hints: int
+    stuck: int  # "I don't know" turns in a row
     history: list[dict[str, str]]  # recent {"role": "learner"|"coach", "text": ...}
+    said: list[str]  # every coach reply in this run, so none is sent twice
 
 
 class QuizState(TypedDict):
@@ -28,10 +31,11 @@ class QuizState(TypedDict):
     pass_mark: float | None
 
 
-class QATurn(TypedDict):
+class QATurn(TypedDict, total=False):
     question: str
-    passages: list[str]  # the passages retrieved for it
+    passages: list[str]  # the passages its answer cites
     answer: str
+    answer_id: str  # the logged answer (bot.answers), which 👍/👎 refer to
 
 
 class Intent(TypedDict, total=False):
@@ -48,3 +52,4 @@ class CoachState(TypedDict, total=False):
     lab: LabState | None
     quiz: QuizState | None
     qa: list[QATurn]
+    feedback_pending: dict[str, str] | None  # {"answer", "learner"}: a 👎 whose reason may come next

@@ -1,7 +1,9 @@
-"""Retrieval quality and speed, measured on knowledge/eval/retrieval.yaml."""
+"""Retrieval quality and speed, measured on knowledge/eval/retrieval.yaml; and what a learner who
+knows nothing scores on the quizzes by guessing from the screen alone."""
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -128,3 +130,100 @@ def bench_retrieval(index: Index, eval_set: EvalSet, rounds: int = 20) -> list[T
         Timing("fts5 (ours)", *_percentiles(ours), len(ours)),
         Timing("rank-bm25 baseline", *_percentiles(theirs), len(theirs)),
     ]
+
+
+# -- quiz items: what a learner who knows nothing scores -------------------------------------------
+
+QUIZ_COMMANDS = ("quiz 1", "quiz 2", "quiz 3", "quiz 4", "module test")
+OPTION_LINE = re.compile(r"^\*([A-D])\.\* (.+)$", re.MULTILINE)
+
+
+def _longest(options: dict[str, str], stem: str) -> str:
+    return max(options, key=lambda k: len(options[k]))
+
+
+def _shortest(options: dict[str, str], stem: str) -> str:
+    return min(options, key=lambda k: len(options[k]))
+
+
+def _stem_words(options: dict[str, str], stem: str) -> str:
+    asked = set(content_words(stem))
+    return max(options, key=lambda k: len(asked & set(content_words(options[k]))))
+
+
+def _convergent(options: dict[str, str], stem: str) -> str:
+    """The option sharing the most words with the other options (the test-wise "convergence" cue)."""
+    words = {k: set(content_words(v)) for k, v in options.items()}
+    return max(options, key=lambda k: sum(len(words[k] & words[o]) for o in options if o != k))
+
+
+def _same(letter: str):
+    return lambda options, stem: letter
+
+
+# Guessers that read only the screen. The "tuned" ones are those the items were revised against
+# (shortest option joined them: it was held out until it showed the right option was rarely the
+# shortest); the held-out ones were never tuned on, to catch a new give-away.
+GUESSERS: dict[str, tuple[str, object]] = {
+    "longest option": ("tuned", _longest),
+    "always A": ("tuned", _same("A")),
+    "always B": ("tuned", _same("B")),
+    "always C": ("tuned", _same("C")),
+    "always D": ("tuned", _same("D")),
+    "shortest option": ("tuned", _shortest),
+    "most stem words": ("heldout", _stem_words),
+    "most shared words": ("heldout", _convergent),
+}
+
+
+@dataclass(frozen=True)
+class GuessScore:
+    guesser: str
+    split: str
+    right: int
+    asked: int
+    best_learner: float  # the highest share any one learner reached
+
+    @property
+    def share(self) -> float:
+        return self.right / self.asked if self.asked else 0.0
+
+
+async def quiz_guessers(coach, replay, learners: int = 1) -> list[GuessScore]:
+    """Each guesser takes the four lesson quizzes and the module test through the real flow, driven by
+    `replay` (the `coach replay` driver: `replay(coach, lines, out)`, one scripted turn at a time) as
+    `learners` different learners (each sees the options in their own order); returns what each
+    guesser scored over all of them."""
+    import io
+    import json
+
+    out = io.StringIO()
+
+    def last_record() -> dict:
+        lines = out.getvalue().splitlines()
+        return json.loads(lines[-1]) if lines else {}
+
+    def script():
+        for name, (_, pick) in GUESSERS.items():
+            for n in range(learners):
+                user = f"guesser-{name.replace(' ', '-')}-{n}"
+                for command in QUIZ_COMMANDS:
+                    yield json.dumps({"user": user, "text": command})
+                    while (record := last_record()).get("kind") == "question" and record["user"] == user:
+                        text = record["reply"]
+                        stem = coach.deps.course.question(record["question"]).stem
+                        yield json.dumps({"user": user, "text": pick(dict(OPTION_LINE.findall(text)), stem)})
+
+    await replay(coach, script(), out)
+    scores = []
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    for name, (split, _) in GUESSERS.items():
+        prefix = f"guesser-{name.replace(' ', '-')}-"
+        mine = [r for r in records if r.get("kind") == "feedback" and r["user"].startswith(prefix)]
+        right = sum("✅" in r["reply"] for r in mine)
+        per_learner: dict[str, list[bool]] = {}
+        for r in mine:
+            per_learner.setdefault(r["user"], []).append("✅" in r["reply"])
+        best = max((sum(v) / len(v) for v in per_learner.values()), default=0.0)
+        scores.append(GuessScore(name, split, right, len(mine), best))
+    return scores

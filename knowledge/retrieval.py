@@ -26,8 +26,9 @@ import sqlite_utils
 
 from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
+from knowledge.units import is_heading
 
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 MAX_CHUNK_WORDS = 110
 # Column weights for bm25(): document title, section heading, text.
 WEIGHTS = (1.0, 4.0, 1.0)
@@ -132,7 +133,9 @@ def _section_blocks(section: Section) -> list[tuple[str, str]]:
     blocks: list[tuple[str, str]] = []
     buffer: list[str] = []
     for para in section.paragraphs:
-        if buffer and len(" ".join([*buffer, para]).split()) > MAX_CHUNK_WORDS:
+        # A heading paragraph ("Phase 2: Standardization") starts a chunk and stays with its text.
+        too_long = len(" ".join([*buffer, para]).split()) > MAX_CHUNK_WORDS
+        if buffer and not is_heading(buffer[-1]) and (too_long or is_heading(para)):
             blocks.append((section.heading, "\n\n".join(buffer)))
             buffer = []
         buffer.append(para)
@@ -192,6 +195,7 @@ class Index:
             self.rebuilt = self._ensure_built()
         self._n_chunks = self.db["chunks"].count
         self._df: dict[str, int] = {}
+        self._vocab: list[str] | None = None
 
     @contextmanager
     def _build_lock(self) -> Iterator[None]:
@@ -242,6 +246,21 @@ class Index:
             ).fetchone()
             self._df[word] = row[0]
         return self._df[word]
+
+    def vocabulary(self) -> list[str]:
+        """Every word of the course text, for spotting misspellings."""
+        if self._vocab is None:
+            seen: set[str] = set()
+            for row in self._conn.execute("SELECT title, section, text FROM chunks"):
+                seen.update(words(" ".join(row)))
+            self._vocab = sorted(seen)
+        return self._vocab
+
+    def doc_freq(self, word: str) -> tuple[int, float]:
+        """How many chunks hold `word`, and its idf weight (rare words weigh more)."""
+        with self._lock:
+            df = self._doc_freq(word)
+        return df, self._idf(df)
 
     def _idf(self, df: int) -> float:
         return math.log((self._n_chunks + 1) / (df + 0.5))

@@ -40,6 +40,7 @@ class Section(_Strict):
     paragraphs: list[str] = []
     items: list[Item] = []
     stats: list[Stat] = []
+    editorial_note: str | None = None  # ours, not the seed's: shown with the section's answers
 
     @model_validator(mode="after")
     def _not_empty(self) -> Section:
@@ -149,17 +150,34 @@ class Quiz(_Strict):
         return self
 
 
+PassageRef = Field(pattern=r"^[a-z0-9-]+#[a-z0-9-]+$")
+
+
+class Misconception(_Strict):
+    """A wrong belief learners bring to a rubric point, and the lesson's correction of it."""
+
+    id: str = Slug
+    claim: str = Field(min_length=1)  # the belief, as a learner would state it
+    examples: list[str] = []  # more ways learners say it (training text for the assessor)
+    correction: str = Field(min_length=1)  # one or two sentences, grounded in `passage`
+    passage: str = PassageRef
+
+
 class RubricPoint(_Strict):
-    """One thing a strong answer covers, how to recognise it, and where the lesson teaches it."""
+    """One thing a strong answer covers, how to recognise it, how a tutor escalates help on it, the
+    wrong beliefs it attracts, and where the lesson teaches it."""
 
     id: str = Slug
     area: str = Field(min_length=1, max_length=40)  # a short name that does not give the answer away
     description: str
-    cues: list[str] = Field(min_length=1)
-    min_cues: int = Field(1, ge=1)
-    passage: str = Field(pattern=r"^[a-z0-9-]+#[a-z0-9-]+$")
-    probe: str
-    hint: str
+    cues: list[str] = Field(min_length=1)  # distinctive phrases of the point (no scenario nouns)
+    weight: float = Field(1.0, gt=0, le=5)  # share of the lab's score, relative to the other points
+    examples: list[str] = Field(min_length=3)  # strong answers in varied wording
+    misconceptions: list[Misconception] = Field(min_length=2, max_length=4)
+    passage: str = PassageRef
+    probe: str  # the first question about the point
+    hint: str  # a stronger nudge, after the probe did not land
+    worked_example: str  # the point worked through on a lesson case, before it is parked
 
 
 class Lab(_Strict):
@@ -173,8 +191,12 @@ class Lab(_Strict):
     task: str
     first_prompt: str
     coach_name: str
+    case: str = Field(min_length=1)  # how the coach names the case mid-sentence: "this manufacturer"
     opening_line: str
     practice_default: str
+    scenario_terms: list[str] = Field(
+        min_length=5
+    )  # the scenario's own nouns: an answer that uses them applies
     rubric: list[RubricPoint] = Field(min_length=6, max_length=10)
 
     @model_validator(mode="after")
@@ -182,7 +204,14 @@ class Lab(_Strict):
         ids = [p.id for p in self.rubric]
         if len(set(ids)) != len(ids):
             raise ValueError("rubric point ids must be unique")
+        wrong = [m.id for p in self.rubric for m in p.misconceptions]
+        dupes = sorted({i for i in wrong if wrong.count(i) > 1})
+        if dupes:
+            raise ValueError(f"misconception ids must be unique in a lab: {', '.join(dupes)}")
         return self
+
+    def misconception(self, misconception_id: str) -> tuple[RubricPoint, Misconception] | None:
+        return next(((p, m) for p in self.rubric for m in p.misconceptions if m.id == misconception_id), None)
 
     def point(self, point_id: str) -> RubricPoint | None:
         return next((p for p in self.rubric if p.id == point_id), None)

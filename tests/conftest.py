@@ -27,6 +27,7 @@ from bot.store import Store
 from bot.testing.postgres import ThrowawayPostgres, binaries
 from flows.brains.offline import OfflineBrain
 from flows.deps import Deps
+from flows.options import letter_of
 from knowledge.loader import CONTENT_DIR, Course, load_course
 from knowledge.retrieval import Index
 
@@ -145,6 +146,12 @@ async def coach(deps: Deps, database: Database):
         yield running
 
 
+def shown_letter(learner: str, question, option: str | None = None) -> str:
+    """The letter `learner` sees `option` (default: the right one) under; options are shown in each
+    learner's own order, so a typed letter is not the file's."""
+    return letter_of(question, learner, option or question.answer)
+
+
 class Learner:
     """Talks to a coach as one console user, and keeps what the coach said."""
 
@@ -168,6 +175,10 @@ class Learner:
 
     async def state(self) -> dict:
         return await self.coach.state(self.conversation)
+
+    def letter(self, question, option: str | None = None) -> str:
+        """The letter this learner types for `option` (default: the right one)."""
+        return shown_letter(self.conversation, question, option)
 
 
 @pytest.fixture

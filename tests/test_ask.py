@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from knowledge.loader import Course
 from tests.conftest import COACH, Learner
 
@@ -49,3 +51,62 @@ def test_ask_command_one_shot_json(coach_env):
     answer = json.loads(done.stdout)
     assert answer["citations"] and answer["citations"][0]["label"].startswith("Lesson 3")
     assert "[1]" in answer["reply"]
+
+
+LIST_QUESTIONS = [
+    (
+        "What are the core MLOps practices?",
+        4,
+        ["Continuous Integration", "Continuous Delivery", "Continuous Monitoring"],
+    ),
+    (
+        "What are the dimensions of AI readiness?",
+        1,
+        ["Data Foundation", "Talent & Skills", "Governance & Ethics"],
+    ),
+    (
+        "what are the four layers of AI governance",
+        2,
+        ["Data Governance", "Decision Governance", "Risk & Compliance"],
+    ),
+    ("What are the three talent tiers?", 3, ["Specialists", "Translators", "Practitioners"]),
+    ("What are the stages of the minimum viable governance stack?", 2, ["Exploring", "Scaling", "Operating"]),
+]
+
+
+@pytest.mark.parametrize(("question", "lesson", "titles"), LIST_QUESTIONS)
+async def test_a_list_question_gets_every_item_of_the_list(learner: Learner, question, lesson, titles):
+    reply = (await learner.say(question))[-1]
+    doc = learner.coach.deps.course.lesson(lesson)
+    section = next(s for s in doc.sections if any(titles[0] in i.title for i in s.items))
+    for item in section.items:
+        assert item.title in reply.text
+    assert not reply.text.rstrip().endswith(":")
+    assert reply.citations[0].passage == f"{doc.id}#{section.id}"
+
+
+async def test_the_readiness_list_carries_the_five_or_six_note(learner: Learner):
+    reply = (await learner.say("Is it five or six readiness dimensions?"))[-1]
+    assert "six" in reply.text and "Governance & Ethics" in reply.text
+
+
+async def test_a_near_miss_sharing_course_words_is_declined(learner: Learner):
+    for question in (
+        "What's the spending limit for team dinners on the corporate card?",
+        "How do I fine-tune llama 3 on our support tickets?",
+    ):
+        reply = (await learner.say(question))[-1]
+        assert reply.citations == [] and "don't cover" in reply.text
+
+
+async def test_a_partly_covered_question_says_what_is_not_covered_and_what_is(learner: Learner):
+    reply = (await learner.say("What are the EU AI Act fine amounts?"))[-1]
+    assert reply.text.startswith("The lessons don't cover fine amounts")
+    assert "EU AI Act" in reply.text.split("What they do say:")[1] and reply.citations
+
+
+async def test_a_situation_question_leads_with_what_the_lessons_recommend(learner: Learner):
+    reply = (await learner.say("We are new to AI: centralized COE, federated model or hub-and-spoke?"))[-1]
+    first_line = reply.text.splitlines()[0]
+    assert "Centralized COE" in first_line and "early-stage" in first_line
+    assert "Federated Model" in reply.text and "Hub-and-Spoke" in reply.text

@@ -47,9 +47,15 @@ def assessment(
     message: str = "Good catch on the data. Who built these pilots? [from Claude]", **kw
 ) -> Outcome:
     payload = {
-        "covered": [
-            {"point": "data-foundation", "evidence": "sensor data siloed from the production databases"}
+        "kind": "answer",
+        "credits": [
+            {
+                "point": "data-foundation",
+                "level": "applied",
+                "evidence": "sensor data siloed from the production databases",
+            }
         ],
+        "misconceptions": [],
         "focus": "talent-skills",
         "message": message,
     }
@@ -69,11 +75,20 @@ async def test_lab_turn_uses_a_cached_prefix_and_a_tool_schema(
     assert reply.citations[0].passage == course.lab(1).point("talent-skills").passage
     state = await claude_coach.state("console:ana")
     assert state["lab"]["covered"] == {"data-foundation": "sensor data siloed from the production databases"}
+    assert state["lab"]["levels"] == {"data-foundation": "applied"}
     assert state["lab"]["focus"] == "talent-skills"
 
     first, second = (r["body"] for r in fake.requests)
     assert first["tools"][0]["cache_control"] == {"type": "ephemeral"}
-    assert first["tools"][0]["input_schema"]["properties"]["covered"]["items"]["properties"]["point"]["enum"]
+    schema = first["tools"][0]["input_schema"]
+    assert schema["additionalProperties"] is False and schema["properties"]["credits"]["maxItems"] == 2
+    assert schema["properties"]["credits"]["items"]["properties"]["level"]["enum"] == [
+        "mentioned",
+        "explained",
+        "applied",
+    ]
+    wrong_ids = schema["properties"]["misconceptions"]["items"]["properties"]["id"]["enum"]
+    assert "more-pilots" in wrong_ids
     assert first["tool_choice"] == {"type": "tool", "name": "assess_turn"}
     system = first["system"][0]
     assert system["cache_control"] == {"type": "ephemeral"}
@@ -81,6 +96,8 @@ async def test_lab_turn_uses_a_cached_prefix_and_a_tool_schema(
     assert lab.scenario in system["text"] and lab.coach_name in system["text"]
     _, section = course.passage(lab.point("data-foundation").passage)
     assert section.items[0].text in system["text"]  # the retrieved lesson passage is in the prefix
+    point = lab.point("data-foundation")  # the same knowledge the offline coach is fitted on
+    assert point.examples[0] in system["text"] and point.misconceptions[0].correction in system["text"]
     # identical prefix for two learners: the cache is shared; the learner's words come after it
     assert first["system"] == second["system"] and first["tools"] == second["tools"]
     assert TURN in first["messages"][-1]["content"] and TURN not in system["text"]
@@ -93,7 +110,9 @@ async def test_coverage_claimed_without_the_learners_words_is_not_counted(
 ):
     await claude_coach.handle(inbound("ana", "lab 1"))
     fake.script.append(
-        assessment(covered=[{"point": "leadership", "evidence": "the CEO funds it generously"}])
+        assessment(
+            credits=[{"point": "leadership", "level": "applied", "evidence": "the CEO funds it generously"}]
+        )
     )
     await claude_coach.handle(inbound("ana", TURN))
     assert (await claude_coach.state("console:ana"))["lab"]["covered"] == {}
@@ -105,8 +124,8 @@ async def test_coverage_claimed_without_the_learners_words_is_not_counted(
         Outcome(status=529),
         Outcome(status=429),
         Outcome(status=500),
-        Outcome(delay_s=3.0, tool_input={"covered": [], "focus": None, "message": "too late"}),
-        Outcome(tool_input={"covered": "everything", "message": 42}),
+        Outcome(delay_s=3.0, tool_input={"kind": "answer", "credits": [], "focus": None, "message": "late"}),
+        Outcome(tool_input={"credits": "everything", "message": 42}),
         Outcome(text="I would rather chat than call the tool."),
     ],
     ids=["529", "429", "500", "timeout", "malformed", "no-tool-call"],
@@ -153,3 +172,58 @@ async def test_question_answered_by_claude_from_the_retrieved_passages(
 async def test_offline_is_the_default_without_a_key():
     brain = make_brain(Settings(_env_file=None))
     assert brain.name == "offline" and not brain.remote
+
+
+async def test_question_prefix_is_long_enough_to_cache_and_carries_shaped_units(
+    claude_coach: Coach, fake: FakeAnthropic, caplog
+):
+    from flows.brains.claude import estimated_tokens
+
+    fake.script.append(Outcome(text="• Continuous Integration [1]"))
+    fake.script.append(Outcome(text="• Specialists [1]"))
+    with caplog.at_level("INFO", logger="coach.claude"):
+        await claude_coach.handle(inbound("ana", "What are the core MLOps practices?"))
+        await claude_coach.handle(inbound("bob", "What are the three talent tiers?"))
+    first, second = (r["body"] for r in fake.requests[-2:])
+    assert first["system"] == second["system"]  # byte-identical prefix for every question
+    assert estimated_tokens(first["system"][0]["text"]) >= 4096
+    content = first["messages"][0]["content"]
+    assert "Answer units" in content and "Continuous Monitoring" in content
+    assert "cache_read_input_tokens=1000" in caplog.text and "hit rate" in caplog.text
+
+
+async def test_a_misconception_claude_reports_is_corrected_first_with_its_citation(
+    claude_coach: Coach, fake: FakeAnthropic, course: Course
+):
+    await claude_coach.handle(inbound("ana", "lab 1"))
+    said = "Honestly, just buy more pilots until one sticks."
+    fake.script.append(
+        assessment(
+            credits=[],
+            misconceptions=[{"id": "more-pilots", "evidence": "buy more pilots until one sticks"}],
+            focus="prioritized-recommendation",
+            message="So what would you fund first instead? [from Claude]",
+        )
+    )
+    reply = (await claude_coach.handle(inbound("ana", said)))[-1]
+    _, wrong = course.lab(1).misconception("more-pilots")
+    assert reply.text.startswith("Let me correct one thing first") and wrong.correction in reply.text
+    assert reply.text.index(wrong.correction) < reply.text.index("[from Claude]")
+    assert any(c.passage == wrong.passage for c in reply.citations)
+    assert (await claude_coach.state("console:ana"))["lab"]["levels"] == {}
+
+
+async def test_a_lab_turn_over_its_budget_falls_back(deps: Deps, fake: FakeAnthropic, tmp_path: Path):
+    from flows.brains import FallbackBrain
+    from flows.brains.claude import ClaudeBrain
+    from flows.brains.offline import OfflineBrain
+
+    claude = ClaudeBrain(
+        "sk-ant-test-key", "claude-test", fake.url, timeout_s=10, max_retries=0, turn_budget_s=0.5
+    )
+    deps.brain = FallbackBrain(claude, OfflineBrain())
+    async with Coach.open(deps, tmp_path / "cp.db") as coach:
+        await coach.handle(inbound("ana", "lab 1"))
+        fake.script.append(Outcome(delay_s=1.5, tool_input={"message": "late"}))
+        reply = (await coach.handle(inbound("ana", TURN)))[-1]
+    assert "late" not in reply.text and deps.brain.fallbacks == 1

@@ -225,7 +225,9 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
         first.wait()
         claude.default = Outcome(
             tool_input={
-                "covered": [],
+                "kind": "answer",
+                "credits": [],
+                "misconceptions": [],
                 "focus": "talent-skills",
                 "message": "Who built these pilots? [from Claude]",
             }
@@ -303,7 +305,10 @@ async def test_no_secret_reaches_any_log(tmp_path: Path, caplog):
 def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
     results = tmp_path / "results.json"
     done = subprocess.run(
-        [str(COACH), "bench", "--conversations", "10", "--members", "300", "--results", str(results)],
+        [
+            *(str(COACH), "bench", "--conversations", "10", "--members", "300", "--learners", "1500"),
+            *("--rounds", "1", "--batch", "4", "--results", str(results)),
+        ],
         capture_output=True,
         text=True,
         env=coach_env,
@@ -311,7 +316,13 @@ def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(results.read_text())
-    assert {"machine", "retrieval", "turns", "concurrency", "nudges"} <= set(figures)
+    assert {"machine", "retrieval", "turns", "concurrency", "nudges", "cpu", "scale", "startup"} <= set(
+        figures
+    )
+    assert {(r["channel"], r["brain"]) for r in figures["cpu"]["rows"]} == {
+        (channel, brain) for channel in ("slack", "teams") for brain in ("offline", "claude")
+    }
+    assert figures["scale"]["large"]["learners"] == 1500 and figures["scale"]["small"]["learners"] == 1000
     assert figures["concurrency"]["answered"] == 10 and figures["concurrency"]["errors"] == 0
     assert figures["nudges"]["members"] == 300
-    assert "wall / Claude" in done.stdout and "Slack ack" in done.stdout
+    assert "wall / Claude" in done.stdout and "Slack ack" in done.stdout and "floor" in done.stdout

@@ -1,5 +1,6 @@
-"""Complete lab runs with the offline coach: strong learners reach a debrief with most points
-covered; weak learners are probed about what they miss and score lower."""
+"""Complete lab runs with the offline coach: strong learners reach a debrief that quotes their own
+words at the level they reached; weak learners are probed about what they miss and score low; the
+tutor's policy (corrections, term lists, questions, "I don't know", escalating help) holds."""
 
 from __future__ import annotations
 
@@ -89,90 +90,146 @@ async def test_lab_opens_with_the_seed_opening_line(learner: Learner, course: Co
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4])
-async def test_strong_learner_reaches_debrief_with_most_points(learner: Learner, course: Course, number: int):
+async def test_strong_learner_debriefs_high_with_own_words_and_levels(
+    learner: Learner, course: Course, number: int
+):
     lab = course.lab(number)
     await run(learner, number, STRONG[number])
-    state = await learner.state()
-    if state.get("mode") == "lab":  # not every point covered: the learner asks for the debrief
+    if (await learner.state()).get("mode") == "lab":  # not every point applied: the learner finishes
         await learner.say("finish")
     debrief = learner.heard[-1]
     assert debrief.kind == "debrief"
     runs = learner.coach.deps.store.lab_runs("console:ana")
     assert len(runs) == 1 and runs[0]["finished_at"]
-    assert runs[0]["score"] >= 75, runs[0]["missed"]
+    assert runs[0]["score"] >= 70, runs[0]["missed"]
     assert f"{round(runs[0]['score'])}%" in debrief.text
-    # every covered point is quoted with the learner's own words and cited
-    for point_id, evidence in runs[0]["covered"].items():
-        assert evidence in " ".join(STRONG[number])
-        assert lab.point(point_id).area in debrief.text
+    # every point shown is quoted with the learner's own words, at its level, and cited
+    for point_id, got in runs[0]["covered"].items():
+        assert got["evidence"].rstrip("…") in " ".join(STRONG[number])
+        assert f"{lab.point(point_id).area} — {got['level']}" in debrief.text
     assert {c.passage for c in debrief.citations} >= {lab.point(p).passage for p in runs[0]["covered"]}
     assert "Practise next" in debrief.text
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4])
-async def test_weak_learner_is_probed_and_scores_lower(learner: Learner, course: Course, number: int):
+async def test_weak_learner_is_probed_and_scores_low(learner: Learner, course: Course, number: int):
     lab = course.lab(number)
     await run(learner, number, WEAK[number])
     first_point = lab.rubric[0]
     probes = [r.text for r in learner.heard[1:]]
-    # probed about the most important missing point, with the lesson passage behind it cited
-    assert any(first_point.probe in text or first_point.hint in text for text in probes)
-    assert any(c.passage == first_point.passage for r in learner.heard[1:] for c in r.citations)
+    # probed about a missing point (the most important, or the one a wrong claim was about), cited
+    asked = [p for p in lab.rubric if any(p.probe in text or p.hint in text for text in probes)]
+    assert asked
+    assert any(c.passage == asked[0].passage for r in learner.heard[1:] for c in r.citations)
     # nothing handed out: the rubric's descriptions are not in the probes
     assert not any(p.description in text for p in lab.rubric for text in probes)
     await learner.say("finish")
     debrief = learner.heard[-1]
     assert debrief.kind == "debrief"
-    run_row = learner.coach.deps.store.lab_runs("console:ana")[-1]
-    assert run_row["score"] <= 25
-    assert "What you missed" in debrief.text
-    assert first_point.area in debrief.text
+    assert learner.coach.deps.store.lab_runs("console:ana")[-1]["score"] <= 30
+    assert "Not yet shown" in debrief.text and first_point.area in debrief.text
 
 
-async def test_hint_is_stronger_than_the_probe_and_missing_lists_areas_only(learner: Learner, course: Course):
+async def test_help_escalates_probe_hint_worked_example_then_parks(learner: Learner, course: Course):
     lab = course.lab(2)
     await learner.say("lab 2")
-    await learner.say("We need HIPAA privacy controls on the EHR data.")
-    focus = (await learner.state())["lab"]["focus"]
-    point = lab.point(focus)
-    hint = (await learner.say("hint"))[-1]
-    assert point.hint in hint.text
+    first = await learner.say(
+        "We need HIPAA privacy controls on the EHR feeds, because patient data is protected."
+    )
+    focus = lab.point((await learner.state())["lab"]["focus"])
+    texts = [first[-1].text] + [(await learner.say("hint"))[-1].text for _ in range(3)]
+    assert len(set(texts)) == 4  # never the same help twice
+    assert focus.probe in texts[0]
+    assert focus.hint in texts[1]
+    assert focus.worked_example in texts[2]
+    assert f"park {focus.area.lower()}" in texts[3].lower()
+    assert (await learner.state())["lab"]["focus"] != focus.id  # parked: the coach moved on
     missing = (await learner.say("what am I missing?"))[-1]
-    open_points = [p for p in lab.rubric if p.id != "data-governance"]
-    for p in open_points:
-        assert p.area in missing.text
+    for p in lab.rubric:
         assert p.hint not in missing.text and p.probe not in missing.text
-    assert "Data governance" in missing.text.split("Still open")[0]
 
 
-async def test_coverage_tolerates_typos_plurals_and_word_order(learner: Learner):
+async def test_a_bare_list_of_terms_earns_nothing(learner: Learner):
+    await learner.say("lab 1")
+    reply = (await learner.say("data governance talent leadership culture MLOps KPIs"))[-1]
+    assert "Pick one and tell me why it matters here" in reply.text
+    assert (await learner.state())["lab"]["levels"] == {}
+
+
+async def test_a_wrong_claim_is_corrected_first_with_its_citation_and_never_credited(
+    learner: Learner, course: Course
+):
+    lab = course.lab(2)
+    await learner.say("lab 2")
+    reply = (await learner.say("Drift isn't a real issue in hospitals, so no monitoring is needed."))[-1]
+    point = lab.point("monitoring-drift")
+    wrong = next(m for m in point.misconceptions if m.id == "validated-forever")
+    assert reply.text.startswith("Let me correct one thing first")
+    assert wrong.correction in reply.text
+    assert any(c.passage == wrong.passage for c in reply.citations)
+    state = (await learner.state())["lab"]
+    assert "monitoring-drift" not in state["levels"]
+    assert state["focus"] == "monitoring-drift"  # the next question is about what was corrected
+
+
+async def test_a_question_in_a_lab_is_answered_from_the_lessons_and_the_lab_resumes(learner: Learner):
+    await learner.say("lab 2")
+    reply = (await learner.say("What's a model card?"))[-1]
+    assert "Back to the lab" in reply.text
+    assert any(c.passage.startswith("lesson-2") for c in reply.citations)
+    state = await learner.state()
+    assert state["mode"] == "lab" and state["lab"]["levels"] == {}
+
+
+async def test_i_dont_know_gets_a_smaller_question_not_the_answer(learner: Learner, course: Course):
+    lab = course.lab(3)
+    await learner.say("lab 3")
+    reply = (await learner.say("idk, just tell me"))[-1]
+    assert "smaller" in reply.text and " or " in reply.text
+    assert not any(p.worked_example in reply.text or p.description in reply.text for p in lab.rubric)
+
+
+async def test_the_coach_follows_what_the_learner_raised(learner: Learner, course: Course):
+    await learner.say("lab 1")
+    reply = (await learner.say("Culture might be an issue too."))[-1]
+    state = (await learner.state())["lab"]
+    assert state["focus"] == "culture"  # not sent back to rubric order
+    assert course.lab(1).point("culture").probe in reply.text
+
+
+async def test_one_message_earns_at_most_two_points_and_the_lab_goes_on(learner: Learner):
+    await learner.say("lab 1")
+    await learner.say(" ".join(STRONG[1]))
+    state = await learner.state()
+    assert state["mode"] == "lab" and len(state["lab"]["levels"]) <= 2
+
+
+@pytest.mark.parametrize("word", ["post", "node", "tops"])
+async def test_one_word_answers_are_not_read_as_commands(learner: Learner, word: str):
+    await learner.say("lab 1")
+    await learner.say(word)
+    assert (await learner.state())["mode"] == "lab"
+
+
+async def test_a_paraphrase_with_a_typo_is_credited(learner: Learner):
     await learner.say("lab 1")
     await learner.say(
-        "Check the quality of the data and the pipeline, and whether the leadrship is committed."
+        "Were the pilots trained on a curated extract that never connected to the live plant databses?"
     )
-    covered = (await learner.state())["lab"]["covered"]
-    assert {"data-foundation", "leadership"} <= set(covered)
+    assert "data-foundation" in (await learner.state())["lab"]["levels"]
 
 
-async def test_stopped_lab_resumes_with_its_coverage(learner: Learner):
+async def test_stopped_lab_resumes_with_its_levels(learner: Learner):
     await learner.say("lab 1")
     await learner.say("Were the pilots trained on siloed data that never reached production databases?")
     await learner.say("stop")
     assert (await learner.state())["mode"] == "idle"
     replies = await learner.say("lab 1")
     assert "Welcome back" in replies[-1].text
-    assert "data-foundation" in (await learner.state())["lab"]["covered"]
+    assert "data-foundation" in (await learner.state())["lab"]["levels"]
 
 
 async def test_lab_commands_outside_a_lab_are_explained(learner: Learner):
     for text in ("hint", "finish", "what am I missing"):
         replies = await learner.say(text)
         assert "not in a lab" in replies[-1].text
-
-
-async def test_a_full_coverage_turn_ends_in_debrief_automatically(learner: Learner):
-    await learner.say("lab 1")
-    await learner.say(" ".join(STRONG[1]))  # one long answer that covers every point
-    assert learner.heard[-1].kind == "debrief"
-    assert "100% (9 of 9 points)" in learner.heard[-1].text
-    assert (await learner.state())["mode"] == "idle"

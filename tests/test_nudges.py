@@ -26,7 +26,7 @@ from bot.store.base import sqlalchemy_url
 from bot.testing.fake_slack import FakeSlack
 from flows.deps import Deps
 from knowledge.loader import Course
-from tests.conftest import COACH, Database
+from tests.conftest import COACH, Database, shown_letter
 
 BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
@@ -219,7 +219,8 @@ async def test_answers_count_and_the_digest_reaches_the_manager(coach, deps: Dep
             "blocks"
         ][-1]["elements"][0]["value"]
     )
-    wrong = next(x for x in "ABCD" if x != deps.course.question(u2_first["question"]).answer)
+    u2_question = deps.course.question(u2_first["question"])
+    wrong = shown_letter("slack:U2", u2_question, next(x for x in "ABCD" if x != u2_question.answer))
     typed = (await coach.handle(Inbound("slack", "U2", "slack:DU2", wrong.lower())))[-1]
     assert "Incorrect." in typed.text
     assert u2_first["question"] in deps.store.cards("slack:U2")  # the answer reviewed the card
@@ -294,7 +295,7 @@ async def test_clock_killed_mid_fan_out_restarts_without_duplicates(
     env = clock_env(coach_env, slack)
     slack.delay_s["chat.postMessage"] = 0.05
     first = clock_process(env)
-    await slack.wait_for("chat.postMessage", 10, timeout=30)  # two members and a half are out
+    await slack.wait_for("chat.postMessage", 10, timeout=90)  # two members and a half are out
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     sent_before = slack.channels_with()

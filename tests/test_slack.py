@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -22,6 +23,7 @@ from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_slack import BOT_USER, FakeSlack
 from knowledge.loader import Course
+from tests.conftest import COACH
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token-123"
@@ -136,7 +138,12 @@ async def click(url: str, message: dict, channel: str, value: str, user: str = "
         "team": {"id": "T0001"},
         "channel": {"id": channel},
         "container": {"type": "message", "channel_id": channel, "message_ts": message["ts"]},
-        "message": {"ts": message["ts"], "text": message.get("text", ""), "blocks": message["blocks"]},
+        "message": {
+            "ts": message["ts"],
+            "text": message.get("text", ""),
+            "blocks": message["blocks"],
+            **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
+        },
         "actions": [
             {"type": "button", "action_id": "coach_1", "block_id": "b", "value": value, "action_ts": "1"}
         ],
@@ -232,7 +239,9 @@ async def test_dm_lab_flow(server: str, slack: FakeSlack, course: Course):
     finish = json.loads(buttons_of(probe)[2]["value"])
     await click(server, {**probe, "ts": "1700000000.000002"}, "D1", json.dumps(finish))
     debrief = (await slack.wait_for("chat.postMessage", 3))[2]
-    assert "Debrief · Lab 1" in debrief["text"] and re.search(r"\d+% \([12] of 9 points\)", debrief["text"])
+    assert "Debrief · Lab 1" in debrief["text"] and re.search(
+        r"\d+% \([12] of 9 points shown", debrief["text"]
+    )
 
 
 async def test_dm_quiz_with_buttons_updates_the_question(server: str, slack: FakeSlack, course: Course):
@@ -402,8 +411,6 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
     import subprocess
     import urllib.request
 
-    from tests.conftest import COACH
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -415,7 +422,7 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
         text=True,
     )
     try:
-        deadline = time.time() + 30
+        deadline = time.time() + 90  # a liveness bound, not a timing goal: the machine may be busy
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
@@ -431,3 +438,47 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
     assert "Traceback" not in output
     assert "shutting down" in output and proc.returncode == 0
     assert "TEAMS AUTH IS OFF" in output  # said loudly at start when no MicrosoftAppId is set
+
+
+async def test_thumbs_down_with_a_reason_reaches_coach_feedback(
+    tmp_path: Path, server: str, slack: FakeSlack, coach_env
+):
+    mention = {
+        "type": "app_mention",
+        "user": "U1",
+        "channel": "C1",
+        "ts": "1700000500.000100",
+        "text": f"<@{BOT_USER}> What are the core MLOps practices?",
+    }
+    await event(server, mention)
+    (answer,) = await slack.wait_for("chat.postMessage")
+    labels = [b["text"]["text"] for b in buttons_of(answer)]
+    assert labels == ["👍 Helpful", "👎 Not helpful"]
+    down = next(b for b in buttons_of(answer) if json.loads(b["value"])["value"] == "bad")
+    await click(server, {**answer, "ts": "1700000501.000100"}, "C1", down["value"])  # in the thread
+    (ask_reason,) = await slack.wait_for("chat.postEphemeral")
+    assert "What was wrong" in ask_reason["text"] and ask_reason["user"] == "U1"
+    reason = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "channel": "C1",
+        "ts": "1700000600.000100",
+        "thread_ts": "1700000500.000100",
+        "text": "it should say who owns the pipelines",
+    }
+    await event(server, reason)
+    await slack.wait_for("chat.postEphemeral", 2)
+
+    env = {**coach_env, "COACH_DATA_DIR": str(tmp_path / "data"), "COACH_MANAGERS": "slack:UADMIN"}
+    run = [str(COACH), "feedback", "--bad", "--json"]
+    seen = subprocess.run([*run, "--as", "slack:UADMIN"], capture_output=True, text=True, env=env)
+    assert seen.returncode == 0, seen.stderr
+    payload = json.loads(seen.stdout)
+    (row,) = payload["feedback"]
+    assert row["question"] == "What are the core MLOps practices?" and row["rating"] == "bad"
+    assert row["reason"] == "it should say who owns the pipelines" and row["learner"] == "slack:U1"
+    assert "Continuous Integration" in row["reply"] and row["citations"] == ["lesson-4#mlops"]
+    assert payload["passages"] == {"lesson-4#mlops": {"good": 0, "bad": 1}}
+    other = subprocess.run([*run, "--as", "slack:U2"], capture_output=True, text=True, env=env)
+    assert json.loads(other.stdout)["feedback"] == []  # nobody else sees U1's feedback

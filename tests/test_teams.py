@@ -4,6 +4,8 @@ service is faked. Activities are posted as the Bot Framework Emulator posts them
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,7 +19,9 @@ from bot.server import TEAMS, create_app
 from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
+from flows.options import letter_of
 from knowledge.loader import Course
+from tests.conftest import COACH
 
 BOT = {"id": "28:coach-bot", "name": "coach"}
 ANA = {"id": "29:ana", "name": "Ana", "aadObjectId": "aad-ana"}
@@ -89,6 +93,11 @@ def submit(card: dict, label: str) -> dict:
     return next(a["data"] for a in card["actions"] if a["title"] == label)
 
 
+def submit_option(card: dict, option: str) -> dict:
+    """The submit of the button that carries `option` (its letter is the learner's own)."""
+    return next(a["data"] for a in card["actions"] if a["data"]["coach"]["value"] == option)
+
+
 async def test_personal_chat_lab_flow(server, connector: FakeConnector, course: Course):
     url, _ = server
     status, _ = await post(url, activity(connector, "start lab 2"))
@@ -99,7 +108,7 @@ async def test_personal_chat_lab_flow(server, connector: FakeConnector, course: 
     assert course.lab(2).coach_name in card["body"][0]["text"]
     assert [a["title"] for a in card["actions"]] == ["Hint", "What am I missing?", "Finish"]
     typing = [s for s in connector.sent if s.activity.get("type") == "typing"]
-    assert typing, "a typing indicator goes out at once"
+    assert not typing, "the offline brain answers at once: one call, no typing indicator before it"
     await post(url, activity(connector, "HIPAA privacy and access control on the EHR data come first."))
     probe = (await connector.wait_for_messages(2))[1]
     assert "data governance" in card_of(probe)["body"][0]["text"]
@@ -115,7 +124,7 @@ async def test_adaptive_card_quiz_and_submits(server, connector: FakeConnector, 
     assert q1.stem in card["body"][0]["text"]
     assert [a["title"] for a in card["actions"]] == ["A", "B", "C", "D"]
     assert all(a["type"] == "Action.Submit" for a in card["actions"])
-    data = submit(card, q1.answer)
+    data = submit_option(card, q1.answer)
     assert data["coach"]["question"] == q1.id and data["coach"]["session"]
     card_id = "resp-1"
     await post(url, activity(connector, None, value=data, replyToId=card_id))
@@ -145,8 +154,10 @@ async def test_channel_mention_is_stripped_and_answered_in_the_thread(server, co
     await post(url, body)
     (answer,) = await connector.wait_for_messages(1)
     assert answer.verb == "reply" and answer.target == body["id"] and answer.conversation == CHANNEL["id"]
-    text = answer.activity["text"]
-    assert "Pilot Purgatory" in text and "[1] Lesson 1" in text
+    card = card_of(answer)  # an answer is a card: its text, its citations, 👍/👎
+    text = " ".join(b["text"] for b in card["body"])
+    assert "Pilot Purgatory" in text and "Lesson 1" in text and "[1]" in text
+    assert [a["title"] for a in card["actions"]] == ["👍 Helpful", "👎 Not helpful"]
     assert "<at>" not in text and "coach</at>" not in text
     # a quiz in the channel is refused: answers stay private
     await post(url, activity(connector, "<at>coach</at> quiz 1", CHANNEL, entities=[mention]))
@@ -196,8 +207,9 @@ async def test_slow_claude_is_answered_proactively_after_the_request(
         status, took = await post(url, activity(connector, "What is a model card?"))
         assert status in (200, 201) and took < 1.5
         (answer,) = await connector.wait_for_messages(1)
-        assert "A model card documents a model [1]" in answer.activity["text"]
+        assert "A model card documents a model [1]" in card_of(answer)["body"][0]["text"]
         assert answer.conversation == PERSONAL["id"]
+        assert [s for s in connector.sent if s.activity.get("type") == "typing"], "typing while Claude thinks"
     finally:
         await runner.cleanup()
         await anthropic.stop()
@@ -261,17 +273,56 @@ async def test_weekly_nudge_reaches_a_teams_member_proactively(
     await connector.wait_for_messages(1)
     bot = runner.app[TEAMS]
     sender = TeamsSender(bot.adapter, None, bot.coach.deps.store)
-    await sender.deliver("teams:29:ana", nudge_replies(course, ["L1Q1", "L2Q2"], "nudge-1", "crew"))
+    await sender.deliver(
+        "teams:29:ana", nudge_replies(course, ["L1Q1", "L2Q2"], "nudge-1", "crew", "teams:29:ana")
+    )
     sent = (await connector.wait_for_messages(4))[1:]
     assert "weekly practice" in sent[0].activity["text"]
     card = card_of(sent[1])
     assert course.question("L1Q1").stem in card["body"][0]["text"]
-    assert submit(card, "A")["coach"] == {
+    assert submit(card, letter_of(course.question("L1Q1"), "teams:29:ana", "A"))["coach"] == {
         "kind": "answer",
-        "value": "A",
+        "value": "A",  # the button carries the option, whatever letter it is shown under
         "question": "L1Q1",
         "session": "nudge-1",
     }
     with pytest.raises(DeliveryError) as never_met:
-        await sender.deliver("teams:29:stranger", nudge_replies(course, ["L1Q1"], "nudge-2", "crew"))
+        await sender.deliver(
+            "teams:29:stranger", nudge_replies(course, ["L1Q1"], "nudge-2", "crew", "teams:29:stranger")
+        )
     assert never_met.value.permanent
+
+
+async def test_card_thumbs_up_and_down_reach_coach_feedback(
+    tmp_path: Path, server, connector: FakeConnector, coach_env
+):
+    url, _ = server
+    await post(url, activity(connector, "What are the three talent tiers?"))
+    (answer,) = await connector.wait_for_messages(1)
+    card = card_of(answer)
+    assert "Translators" in card["body"][0]["text"]
+    assert [a["title"] for a in card["actions"]] == ["👍 Helpful", "👎 Not helpful"]
+    await post(url, activity(connector, None, value=submit(card, "👎 Not helpful")))
+    note = (await connector.wait_for_messages(2))[1]
+    assert "What was wrong" in note.activity["text"]
+    await post(url, activity(connector, "too long for a chat"))
+    await connector.wait_for_messages(3)
+
+    env = {**coach_env, "COACH_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [str(COACH), "feedback", "--json", "--as", "teams:29:ana"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    (row,) = payload["feedback"]
+    assert row["rating"] == "bad" and row["reason"] == "too long for a chat"
+    assert row["question"] == "What are the three talent tiers?" and payload["scope"] == "own"
+    assert payload["passages"] == {"lesson-3#talent-architecture": {"good": 0, "bad": 1}}
+
+    # changing one's mind: the same answer rated 👍 replaces the 👎
+    await post(url, activity(connector, None, value=submit(card, "👍 Helpful")))
+    await connector.wait_for_messages(4)
+    done = subprocess.run(
+        [str(COACH), "feedback", "--json", "--as", "teams:29:ana"], capture_output=True, text=True, env=env
+    )
+    assert [r["rating"] for r in json.loads(done.stdout)["feedback"]] == ["good"]

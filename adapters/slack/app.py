@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.web.async_client import AsyncWebClient
@@ -109,9 +110,16 @@ def home_choices(coach: Coach) -> list[Choice]:
     ]
 
 
-def build_slack_app(coach: Coach, token: str, signing_secret: str, api_url: str | None = None) -> AsyncApp:
-    """The Bolt app with every listener registered. `api_url` points the Web API client elsewhere."""
-    client = make_client(token, api_url)
+def build_slack_app(
+    coach: Coach,
+    token: str,
+    signing_secret: str,
+    api_url: str | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncApp:
+    """The Bolt app with every listener registered. `api_url` points the Web API client elsewhere;
+    `session` is the pooled HTTP session its calls share (the caller closes it)."""
+    client = make_client(token, api_url, session)
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
 
     async def open_dm(user: str) -> str:

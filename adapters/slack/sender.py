@@ -35,9 +35,14 @@ PERMANENT_ERRORS = {
 }
 
 
-def make_client(token: str, api_url: str | None = None) -> AsyncWebClient:
-    """A Web API client that waits out rate limits and retries server and connection errors."""
-    client = AsyncWebClient(token=token, base_url=api_url or AsyncWebClient.BASE_URL)
+def make_client(
+    token: str, api_url: str | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """A Web API client that waits out rate limits and retries server and connection errors.
+
+    Pass a long-lived `session` in a server: without one, slack_sdk opens a new aiohttp session (and
+    TCP connection) for every call."""
+    client = AsyncWebClient(token=token, base_url=api_url or AsyncWebClient.BASE_URL, session=session)
     client.retry_handlers.extend(
         [
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),

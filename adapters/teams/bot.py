@@ -1,8 +1,9 @@
 """The Teams channel: a `TeamsActivityHandler` behind botbuilder's `CloudAdapter`.
 
 Every inbound activity stores the conversation reference, so the coach can message the learner later
-(weekly nudges). The bot sends a typing indicator at once; with a slow (remote) brain the coaching runs
-after the HTTP request has been answered, and the replies go out proactively through the reference.
+(weekly nudges). With a slow (remote) brain the bot sends a typing indicator at once, the coaching runs
+after the HTTP request has been answered, and the replies go out proactively through the reference;
+the offline brain answers at once, in one call.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 from msrest.universal_http.requests import ClientRetryPolicy
 
 from adapters.teams import cards
+from adapters.teams.connectors import PooledAuthentication
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.managers.commands import is_admin_command
@@ -52,7 +54,7 @@ def make_adapter(settings: Settings) -> CloudAdapter:
             "TEAMS AUTH IS OFF: MicrosoftAppId is not set, so /api/messages accepts unauthenticated requests "
             "(Bot Framework Emulator mode). Set MicrosoftAppId and MicrosoftAppPassword in production."
         )
-    return CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    return CloudAdapter(PooledAuthentication(config))
 
 
 class CoachTeamsBot(TeamsActivityHandler):
@@ -75,7 +77,8 @@ class CoachTeamsBot(TeamsActivityHandler):
                 "That card is out of date, so I couldn't read it. Say *help* to start again."
             )
             return
-        await turn_context.send_activity(Activity(type=ActivityTypes.typing))
+        if self.coach.deps.brain.remote:  # an immediate answer is one call: no typing indicator before it
+            await turn_context.send_activity(Activity(type=ActivityTypes.typing))
         if is_admin_command(inbound.text) and THIS_TEAM.search(inbound.text):
             inbound = replace(inbound, **await self._roster(turn_context))
         if self.coach.deps.brain.remote:

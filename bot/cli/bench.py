@@ -72,7 +72,7 @@ def bench_retrieval_cmd(
             f"{r['speedup_p50']:.1f}x",
         )
     out.print(table)
-    out.print("goal: fts5 p50 under 1 ms and at least 10x faster than rank-bm25")
+    out.print("goal: fts5 p50 under 1 ms; rank-bm25 is the baseline beside it (at parity at course size)")
 
 
 @bench_app.command("nudges")
@@ -99,6 +99,11 @@ def bench_all(
     ctx: typer.Context,
     conversations: Annotated[int, typer.Option(help="Concurrent conversations through coach serve.")] = 200,
     members: Annotated[int, typer.Option(help="Team size for nudge planning.")] = 10_000,
+    learners: Annotated[
+        int, typer.Option(help="Learners in the large store (1,000 in the small).")
+    ] = 100_000,
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds of the CPU and start-up comparisons.")] = 5,
+    batch: Annotated[int, typer.Option(min=1, help="Conversations per batch in the CPU comparisons.")] = 20,
     results: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results.json"),
 ) -> None:
     """Run every benchmark, print a table with each goal, and write the figures as JSON."""
@@ -110,7 +115,7 @@ def bench_all(
 
     rt = runtime()
     rt.index  # noqa: B018 - build it before measuring
-    figures = asyncio.run(run_all(rt, conversations, members))
+    figures = asyncio.run(run_all(rt, conversations, members, learners, rounds, batch))
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     out.print(bench_table(figures))
@@ -130,8 +135,8 @@ def bench_table(f: dict) -> Table:
             f"retrieval p50 / p99, {r['chunks']} chunks",
             f"FTS5 {r['fts5_p50_ms']:.3f} / {r['fts5_p99_ms']:.3f} ms · rank-bm25 {r['bm25_p50_ms']:.3f} / "
             f"{r['bm25_p99_ms']:.3f} ms · {r['speedup_p50']:.1f}x",
-            "p50 < 1 ms, 10x",
-            r["fts5_p50_ms"] < 1 and r["speedup_p50"] >= 10,
+            "p50 < 1 ms",
+            r["fts5_p50_ms"] < 1,
         )
     t = f["turns"]
     row(
@@ -147,15 +152,44 @@ def bench_table(f: dict) -> Table:
         c["wall_over_claude"] < 1.5,
     )
     row(
-        "Slack ack p50 / p99",
+        "Slack ack p50 / p99 in the burst",
         f"{c['slack_ack_p50_ms']:.1f} / {c['slack_ack_p99_ms']:.1f} ms",
-        "p99 < 100 ms",
-        c["slack_ack_p99_ms"] < 100,
+        "p99 ≤ 50 ms",
+        c["slack_ack_p99_ms"] <= 50,
     )
     row("Teams HTTP p99", f"{c['teams_http_p99_ms']:.1f} ms")
     row("errors", f"{c['errors']} ({c['answered']} of {c['conversations']} answered)", "0", c["errors"] == 0)
     rss = c["peak_rss_mb"]
     row("peak RSS of coach serve", f"{rss:.0f} MB" if rss else "n/a (no /proc)")
+    for r in f["cpu"]["rows"]:
+        row(
+            f"CPU per turn, {r['channel']}, {r['brain']} brain",
+            f"coach {r['coach_ms']:.2f} ms · floor {r['floor_ms']:.2f} ms · {r['ratio']:.2f}x",
+            "≤ 1.3x floor",
+            r["ratio"] <= 1.3,
+        )
+    sc = f["scale"]
+    row(
+        f"CPU per turn, {sc['large']['learners']:,} vs {sc['small']['learners']:,} learners",
+        f"{sc['large']['cpu_ms']:.2f} vs {sc['small']['cpu_ms']:.2f} ms · {sc['ratio']:.2f}x "
+        f"({sc['large']['messages']:,} messages, {sc['large']['conversations']:,} conversations)",
+        "≤ 1.2x",
+        sc["ratio"] <= 1.2,
+    )
+    st = f["startup"]
+    row(
+        "coach --help",
+        f"{st['help_wall_s']:.2f} s wall · {st['help_cpu_s']:.2f} s CPU",
+        "≤ 0.5 s",
+        st["help_wall_s"] <= 0.5,
+    )
+    for brain in ("offline", "claude"):
+        row(
+            f"coach serve ready, {brain} (index built)",
+            f"{st[f'serve_ready_{brain}_s']:.2f} s wall · {st[f'serve_ready_{brain}_cpu_s']:.2f} s CPU",
+            "≤ 3 s",
+            st[f"serve_ready_{brain}_s"] <= 3,
+        )
     n = f["nudges"]
     row(
         f"plan weekly nudge, {n['members']:,} members",

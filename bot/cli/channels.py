@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import err
-from bot.config import Settings
 
 slack_cli = typer.Typer(help="Slack app set-up.", no_args_is_help=True)
 
@@ -45,6 +44,7 @@ def teams_package(
 ) -> None:
     """Zip the Teams app package (manifest.json with MicrosoftAppId as bot id, color.png, outline.png)."""
     from adapters.teams import PLACEHOLDER_ID, package
+    from bot.config import Settings
 
     settings = Settings()
     path = package(out, settings.teams_app_id, website)

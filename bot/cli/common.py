@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 
-from bot.app import Runtime
-from bot.config import Settings
-from knowledge.loader import KnowledgeError
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 out = Console()
 err = Console(stderr=True)
@@ -20,6 +21,10 @@ def fail(message: str) -> typer.Exit:
 
 def runtime() -> Runtime:
     """A runtime whose course is known to load; bad knowledge files end the command cleanly."""
+    from bot.app import Runtime
+    from bot.config import Settings
+    from knowledge.loader import KnowledgeError
+
     rt = Runtime(Settings())
     try:
         rt.course  # noqa: B018 - load now so problems surface before any work starts
@@ -33,6 +38,7 @@ def runtime() -> Runtime:
 
 
 def setup_logging(verbose: bool) -> None:
+    from bot.config import Settings
     from bot.logs import setup
 
     setup(Settings(), verbose)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from urllib.parse import urlsplit
 
 from rich.table import Table
 
 from bot.cli.common import out
-from bot.config import Settings, mask
-from knowledge.loader import KnowledgeError, load_course
 
 
 def doctor() -> None:
     """Show what is configured (Slack, Teams, Claude, database) without showing secrets."""
+    from bot.config import Settings, mask
+    from knowledge.loader import KnowledgeError, load_course
+
     s = Settings()
     table = Table(title="coach doctor", show_header=True)
     table.add_column("area")
@@ -33,6 +35,12 @@ def doctor() -> None:
     table.add_row("claude", "ANTHROPIC_API_KEY", mask(s.anthropic_api_key))
     table.add_row("claude", "COACH_MODEL", s.model)
     table.add_row("claude", "brain in use", s.brain_name)
+    with contextlib.suppress(KnowledgeError):
+        from flows.brains.claude import estimated_tokens, qa_system
+
+        prefix = estimated_tokens(qa_system(load_course(s.knowledge_dir)))
+        table.add_row("claude", "Q&A cached prefix", f"~{prefix} tokens (cacheable from 1024-4096 by model)")
+    table.add_row("claude", "prompt-cache hit rate", "logged per call: `coach.claude` … hit rate")
     table.add_row("slack", "SLACK_BOT_TOKEN", mask(s.slack_bot_token))
     table.add_row("slack", "SLACK_SIGNING_SECRET", mask(s.slack_signing_secret))
     table.add_row("slack", "SLACK_APP_TOKEN (Socket Mode)", mask(s.slack_app_token))

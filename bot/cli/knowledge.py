@@ -1,5 +1,6 @@
-"""`coach knowledge check|list`, `coach index`, `coach search` and `coach eval retrieval`: the course
-content, its search index, and how well retrieval finds the right passage."""
+"""`coach knowledge check|list`, `coach index`, `coach search` and `coach eval retrieval|qa|quiz`: the
+course content (and its fidelity to the seed text), its search index, how well retrieval finds the right
+passage, how well questions are answered, and what guessing scores on the quizzes."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import fail, out, runtime
-from bot.config import Settings
-from knowledge.loader import KnowledgeError, load_course
 
 knowledge_app = typer.Typer(help="Check and list the course content.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
+
+
+def course_dir(path: Path | None) -> Path:
+    from bot.config import Settings
+    from knowledge.loader import CONTENT_DIR
+
+    return path or Settings().knowledge_dir or CONTENT_DIR
 
 
 @knowledge_app.command("check")
@@ -24,18 +30,44 @@ def knowledge_check(
     path: Annotated[
         Path | None, typer.Option("--dir", help="Content folder (default: the packaged course).")
     ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on item-writing warnings too.")] = False,
 ) -> None:
-    """Validate every knowledge file; print each problem as `file: field: message`."""
+    """Validate every knowledge file; print each problem as `file: field: message`, then warnings about
+    quiz items a learner could pass without the knowledge (shared answer keys, a right option that is
+    the longest by a wide margin, options worded like the wrong concept)."""
+    from bot.config import Settings
+    from knowledge.loader import KnowledgeError, load_course
+
     try:
         course = load_course(path or Settings().knowledge_dir)
     except KnowledgeError as exc:
         for problem in exc.problems:
             out.print(str(problem), highlight=False, markup=False)
         raise fail(f"{len(exc.problems)} problem(s)") from None
+    from knowledge.items import item_warnings
+
+    warnings = item_warnings(course)
+    for warning in warnings:
+        out.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     out.print(
         f"ok: {len(course.lessons)} lessons, {len(course.readings)} supplementary readings, "
         f"{len(course.quizzes)} quizzes ({len(course.questions)} questions), {len(course.labs)} labs"
+        + (f"; {len(warnings)} item-writing warning(s)" if warnings else "")
     )
+    if warnings and strict:
+        raise typer.Exit(1)
+    from knowledge.fidelity import SEEDS_DIR, check_fidelity
+
+    if path is None and SEEDS_DIR.is_dir():
+        fidelity = check_fidelity(SEEDS_DIR, course_dir(path))
+        for problem in fidelity.problems:
+            out.print(str(problem), highlight=False, markup=False)
+        if fidelity.problems:
+            raise fail(f"{len(fidelity.problems)} seed sentence(s) missing from the course files")
+        out.print(
+            f"ok: fidelity to {SEEDS_DIR}: {fidelity.checked} seed sentences, "
+            f"{fidelity.removed} deliberately removed (knowledge/removed.yaml)"
+        )
 
 
 @knowledge_app.command("list")
@@ -131,3 +163,113 @@ def eval_retrieval(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     out.print(table)
     for question, got in report.misses:
         out.print(f"[dim]miss: {question} → {', '.join(got)}[/dim]", highlight=False)
+
+
+@eval_app.command("quiz")
+def eval_quiz(
+    learners: Annotated[
+        int, typer.Option(min=1, help="Learners per guesser (each sees their own order).")
+    ] = 4,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What a learner who knows nothing scores on all 31 questions by guessing from the screen (longest
+    option, always the same letter; held out: shortest option, most words from the stem), through the
+    real quiz flow in a private, offline database; and the answer-key figures of the course files."""
+    import asyncio
+    import tempfile
+
+    from adapters.console import replay
+    from bot.conversation import Coach
+    from bot.store import Store
+    from flows.brains.offline import OfflineBrain
+    from flows.deps import Deps
+    from knowledge.evaluation import quiz_guessers
+    from knowledge.items import key_report
+    from knowledge.retrieval import Index
+
+    course = runtime().course
+    with tempfile.TemporaryDirectory() as tmp:
+        deps = Deps(course, Index(":memory:", course), Store(Path(tmp) / "coach.db"), OfflineBrain())
+
+        async def main():
+            async with Coach.open(deps, Path(tmp) / "checkpoints.db") as coach:
+                return await quiz_guessers(coach, replay, learners)
+
+        scores = asyncio.run(main())
+        deps.store.close()
+    keys = key_report(course)
+    figures = {
+        "questions": keys.questions,
+        "key_letters": keys.letters,
+        "lesson_quiz_keys": keys.lesson_keys,
+        "right_option_longest": keys.right_longest,
+        "right_option_longest_by_wide_margin": keys.wide_margin,
+        "guessers": [
+            {
+                "guesser": g.guesser,
+                "split": g.split,
+                "right": g.right,
+                "asked": g.asked,
+                "share": round(g.share, 3),
+                "best_learner": round(g.best_learner, 3),
+            }
+            for g in scores
+        ],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(figures) + "\n")
+        return
+    table = Table(title=f"quiz guessers ({learners} learner(s) each, all {keys.questions} questions)")
+    for col in ("guesser", "split", "right", "share", "best learner"):
+        table.add_column(col)
+    for g in scores:
+        table.add_row(
+            g.guesser, g.split, f"{g.right} of {g.asked}", f"{g.share:.0%}", f"{g.best_learner:.0%}"
+        )
+    out.print(table)
+    letters = ", ".join(f"{k} {v}" for k, v in keys.letters.items())
+    out.print(f"keys by letter: {letters}")
+    out.print("lesson quiz keys: " + ", ".join(f"{q} {k}" for q, k in keys.lesson_keys.items()))
+    out.print(
+        f"right option the longest: {keys.right_longest} of {keys.questions}; "
+        f"by a wide margin: {', '.join(keys.wide_margin) or 'none'}"
+    )
+
+
+@eval_app.command("qa")
+def eval_qa(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    misses: Annotated[bool, typer.Option("--misses", help="List every miss of the dev split.")] = False,
+) -> None:
+    """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml)."""
+    import asyncio
+
+    from flows.qa_eval import SPLITS, evaluate_split
+
+    deps = runtime().deps
+
+    async def main() -> list:
+        return [await evaluate_split(deps, split) for split in SPLITS]
+
+    reports = asyncio.run(main())
+    if as_json:
+        payload = {r.split: r.figures() for r in reports} | {"brain": deps.brain.name}
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    targets = {
+        "complete_answers": ">= 0.85",
+        "off_topic_declined": ">= 0.90",
+        "covered_wrongly_refused": "<= 0.05",
+        "recall@3": ">= 0.95",
+    }
+    table = Table(title=f"Q&A evaluation ({deps.brain.name} brain)")
+    table.add_column("metric")
+    for r in reports:
+        table.add_column(r.split, justify="right")
+    table.add_column("target (heldout)", justify="right")
+    for metric in reports[0].figures():
+        table.add_row(metric, *(str(r.figures()[metric]) for r in reports), targets.get(metric, ""))
+    out.print(table)
+    if misses:
+        for miss in reports[0].misses:
+            out.print(f"[dim]{miss}[/dim]", highlight=False, markup=False)

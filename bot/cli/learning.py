@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import fail, out, runtime, setup_logging
-from bot.conversation import Coach
 
 
 def shell(
@@ -68,6 +67,7 @@ def ask(
     import uuid
 
     from adapters.console import inbound, render
+    from bot.conversation import Coach
 
     setup_logging(False)
     rt = runtime()

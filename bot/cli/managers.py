@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from bot.app import Runtime
 from bot.cli.common import fail, out, runtime, setup_logging
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 
 def _senders(rt: Runtime) -> dict:

@@ -33,9 +33,16 @@ class TickReport:
     errors: list[str] = field(default_factory=list)
 
 
-def nudge_replies(course: Course, questions: list[str], session: str, team: str) -> list[Reply]:
-    """An intro and one question message per question, each with A-D buttons for this session."""
-    quiz = {"title": f"Weekly practice · {team}", "questions": questions, "session": session, "index": 0}
+def nudge_replies(course: Course, questions: list[str], session: str, team: str, member: str) -> list[Reply]:
+    """An intro and one question message per question, each with A-D buttons for this session, the
+    options in the member's own order (the order their typed letters are read in)."""
+    quiz = {
+        "title": f"Weekly practice · {team}",
+        "questions": questions,
+        "session": session,
+        "index": 0,
+        "owner": member,
+    }
     replies = [
         Reply(
             f"*Your weekly practice* — {len(questions)} quick question(s). "
@@ -92,7 +99,9 @@ class Dispatcher:
                 raise DeliveryError(f"no {platform} connection configured", permanent=False)
             session = self.nudges.session_for(row, self.clock())
             team = schedule.team if schedule else "your team"
-            await sender.deliver(row["member"], nudge_replies(self.course, questions, session, team))
+            await sender.deliver(
+                row["member"], nudge_replies(self.course, questions, session, team, row["member"])
+            )
         except DeliveryError as exc:
             self.nudges.mark_failed(row, exc, self.clock())
             failed_for_good = exc.permanent or row["attempts"] >= 5

@@ -1,14 +1,16 @@
 """Learner data through SQLAlchemy Core, on SQLite (the embedded default) or PostgreSQL
 (`COACH_DATABASE_URL`): `Store` is the interface the flows, the managers and the channels use.
 
-The schema is in one place (`schema.py`) with its numbered migrations (`migrate.py`); each area's reads
-and writes are in its own module (`learners`, `quizzes`, `labs`, `nudges`, `references`) as a class over
-the shared engine (`base.py`). `Store` only combines them, so call sites keep one object:
+The schema is in one place (`schema.py`) with its numbered migrations (`migrate.py`); each area's
+reads and writes are in its own module (`learners`, `quizzes`, `labs`, `nudges`, `references`,
+`answers`) as a class over the shared engine (`base.py`). `Store` only combines them, so call sites
+keep one object:
 `store.record_attempt(...)`. Conversation checkpoints belong to LangGraph's own checkpointers.
 """
 
 from __future__ import annotations
 
+from bot.store.answers import AnswerTables
 from bot.store.base import StoreBase, is_postgres, new_id, now_iso
 from bot.store.labs import LabTables
 from bot.store.learners import LearnerTables
@@ -20,5 +22,5 @@ from bot.store.references import ReferenceTables
 __all__ = ["SchemaError", "Store", "StoreBase", "is_postgres", "new_id", "now_iso"]
 
 
-class Store(LearnerTables, QuizTables, LabTables, NudgeTables, ReferenceTables):
+class Store(LearnerTables, QuizTables, LabTables, NudgeTables, ReferenceTables, AnswerTables):
     """All reads and writes of learner data. Safe to share between threads and tasks."""

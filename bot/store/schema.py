@@ -3,7 +3,8 @@
 Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
-`nudge_schedules`, `nudge_deliveries` and `nudge_digests`. Each area's reads and writes live in its own
+`nudge_schedules`, `nudge_deliveries` and `nudge_digests`, and Q&A `answers` with their
+`answer_feedback` (👍/👎 and a reason). Each area's reads and writes live in its own
 module beside this one. Conversation checkpoints are LangGraph's own tables (its SQLite or PostgreSQL
 checkpointer).
 
@@ -168,6 +169,28 @@ lab_runs = Table(
     Index("idx_lab_runs_learner", "learner"),
 )
 
+answers = Table(
+    "answers",
+    metadata,
+    text("id", primary_key=True),
+    text("learner"),
+    text("conversation"),
+    text("question"),
+    text("reply"),
+    text("citations"),
+    text("asked_at"),
+)
+
+answer_feedback = Table(
+    "answer_feedback",
+    metadata,
+    text("answer", primary_key=True),
+    text("learner", primary_key=True),
+    text("rating"),
+    text("reason"),
+    text("at"),
+)
+
 PERSONAL = (
     (quiz_attempts, "learner"),
     (quiz_sessions, "learner"),
@@ -177,6 +200,8 @@ PERSONAL = (
     (conversation_refs, "learner"),
     (nudge_deliveries, "member"),
     (managers, "learner"),
+    (answer_feedback, "learner"),
+    (answers, "learner"),
     (learners, "id"),
 )
 """Every table holding rows about one person, and the column naming them ("forget me" empties these)."""

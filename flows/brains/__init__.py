@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import logging
 
-import anthropic
-
 from bot.config import Settings
 from flows.brains.base import Answer, Brain, BrainError, LabContext, LabTurn, QAContext
 from flows.brains.offline import OfflineBrain
 
 log = logging.getLogger("coach.brain")
 
-# What makes a turn fall back: network trouble, timeouts, 429/529/5xx after the SDK's own retries,
-# refusals of the request (4xx) and output the graph cannot use.
-FALLBACK_ERRORS = (anthropic.APIError, BrainError)
-
 
 class FallbackBrain:
     """Ask `primary`; on any failure, log it and let `backup` answer the same turn."""
 
     def __init__(self, primary: Brain, backup: Brain):
+        import anthropic  # only a process that talks to Claude pays for importing its SDK
+
+        # What makes a turn fall back: network trouble, timeouts, 429/529/5xx after the SDK's own
+        # retries, refusals of the request (4xx) and output the graph cannot use.
+        self.errors = (anthropic.APIError, BrainError)
         self.primary, self.backup = primary, backup
         self.name = f"{primary.name}+{backup.name}"
         self.remote = primary.remote
@@ -48,14 +47,14 @@ class FallbackBrain:
     async def lab_turn(self, ctx: LabContext) -> LabTurn:
         try:
             return await self.primary.lab_turn(ctx)
-        except FALLBACK_ERRORS as exc:
+        except self.errors as exc:
             self._fell_back("lab turn", exc)
             return await self.backup.lab_turn(ctx)
 
     async def answer(self, ctx: QAContext) -> Answer:
         try:
             return await self.primary.answer(ctx)
-        except FALLBACK_ERRORS as exc:
+        except self.errors as exc:
             self._fell_back("answer", exc)
             return await self.backup.answer(ctx)
 

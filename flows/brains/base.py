@@ -1,8 +1,9 @@
 """The interface every coach brain implements, and the plain data it receives and returns.
 
-A brain judges and words; the graph decides. The lab graph asks a brain which rubric points a learner
-turn covers (with the learner's own words as evidence) and for the coach's next message; the graph
-validates the assessment, keeps the score and chooses when to debrief. The Q&A flow hands a brain the
+A brain judges and words; the graph decides. The lab flow asks a brain what a learner turn shows —
+which rubric points it earns and at what level, with the learner's own words as evidence, and which
+misconception it shows — and may take the brain's wording of the reply; the flow's dialogue policy
+corrects, chooses the focus, keeps the score and decides when to debrief. The Q&A flow hands a brain the
 retrieved passages and gets back a short answer that cites them by number.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from flows.assessment import Assessment
 from knowledge.loader import Course
 from knowledge.retrieval import Hit
 from knowledge.schema import Lab, RubricPoint
@@ -27,22 +29,27 @@ class LabContext:
     lab: Lab
     course: Course
     text: str  # the learner's message this turn
-    covered: dict[str, str]  # point id -> evidence, before this turn
+    levels: dict[
+        str, str
+    ]  # point id -> level reached before this turn ("mentioned" < "explained" < "applied")
     focus: str | None  # the point the coach asked about last
     history: list[dict[str, str]]  # recent turns: {"role": "learner"|"coach", "text": ...}
     move: LabMove = "answer"
-    stalls: int = 0  # learner turns in a row that added nothing
 
-    def uncovered(self) -> list[RubricPoint]:
-        """Rubric points not yet covered, most important (rubric order) first."""
-        return [p for p in self.lab.rubric if p.id not in self.covered]
+    def open_points(self) -> list[RubricPoint]:
+        """Points not yet applied, most important (weight, then rubric order) first."""
+        todo = [p for p in self.lab.rubric if self.levels.get(p.id) != "applied"]
+        return sorted(todo, key=lambda p: -p.weight)
 
 
 @dataclass
 class LabTurn:
-    newly_covered: dict[str, str]  # point id -> the learner's words that cover it
-    message: str  # what the coach says next (without the citation line; the graph adds it)
-    focus: str | None  # the point the message asks about
+    """A brain's reading of one learner turn; `message` is its own wording of the coach's reply (None:
+    the lab flow words the reply from the rubric)."""
+
+    assessment: Assessment
+    message: str | None = None
+    focus: str | None = None  # the point `message` asks about, when the brain words the reply
 
 
 @dataclass
@@ -51,6 +58,9 @@ class QAContext:
     hits: list[Hit]  # grounded passages, numbered from 1 in this order
     history: list[dict[str, str]] = field(default_factory=list)  # earlier {"question", "answer"} pairs
     search: str | None = None  # what was searched, when a follow-up was read with the question before it
+    course: Course | None = None  # the course, whose structure (lists, key terms) shapes the answer
+    weights: dict[str, float] = field(default_factory=dict)  # query stem -> how telling it is
+    shaped: str = ""  # the answer units chosen for the question, rendered with their [n] markers
 
 
 @dataclass

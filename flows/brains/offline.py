@@ -1,93 +1,25 @@
-"""The offline coach: deterministic, no network. Rubric matching by cue phrases, Socratic templates,
-extractive answers from the retrieved lesson text.
-
-Cue matching is forgiving the way a reader is: words are lightly stemmed ("pipelines" finds
-"pipeline"), the words of a cue may come in any order within a short window ("quality of the data"
-finds "data quality"), and long words survive a typo ("goverance").
+"""The offline coach: deterministic, no network. Lab turns are read by the evidence assessor
+(`flows.assessment`: a classifier fitted from the rubric's own examples and misconceptions, with a
+snowball stemmer and rapidfuzz); the lab flow's policy words the reply from the rubric. Answers are
+extractive: the retrieved lesson sentences that best match the question.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from functools import lru_cache
-
+from flows.assessment import Assessment, Assessor
 from flows.brains.base import Answer, LabContext, LabTurn, QAContext
-from knowledge.retrieval import content_words, words
-from knowledge.schema import RubricPoint
+from flows.shape import compose
+from knowledge.loader import Course
+from knowledge.text import sentences, stem_words, tokens
 
-SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-EVIDENCE_CHARS = 160
-TYPO_MIN_LENGTH = 6
-TYPO_RATIO = 0.85
-SHORT_ANSWER_WORDS = 4
-
-PRAISE = ("Good —", "Strong point —", "That's a useful angle —")
-NUDGES = (
-    "I'm not hearing a new angle yet.",
-    "Let's push a little further.",
-    "That doesn't move the diagnosis forward yet.",
-)
+_ASSESSORS: dict[str, Assessor] = {}
 
 
-def stem(word: str) -> str:
-    """A light English stemmer: enough to make plurals and verb forms meet."""
-    for suffix, replacement, min_len in (
-        ("ies", "y", 5),
-        ("ing", "", 6),
-        ("ed", "", 5),
-        ("es", "", 5),
-        ("s", "", 4),
-    ):
-        if word.endswith(suffix) and len(word) >= min_len and not word.endswith("ss"):
-            return word[: -len(suffix)] + replacement
-    return word
-
-
-def tokens(text: str) -> list[str]:
-    return [stem(w) for w in words(text.replace("-", " "))]
-
-
-@lru_cache(maxsize=4096)
-def _similar(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if min(len(a), len(b)) < TYPO_MIN_LENGTH:
-        return False
-    return difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO
-
-
-def cue_found(cue: list[str], text: list[str]) -> bool:
-    """All words of `cue` within a window of len(cue)+2 words of `text`, in any order."""
-    if not cue:
-        return False
-    window = len(cue) + 2 if len(cue) > 1 else 1
-    for start, word in enumerate(text):
-        if not _similar(word, cue[0]) and not any(_similar(word, c) for c in cue[1:]):
-            continue
-        span = text[start : start + window]
-        if all(any(_similar(w, c) for w in span) for c in cue):
-            return True
-    return False
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE.split(text) if s.strip()]
-
-
-def assess(point: RubricPoint, text: str) -> str | None:
-    """The learner's sentence that covers `point`, or None when the turn does not cover it."""
-    found: set[str] = set()
-    evidence: str | None = None
-    for sentence in sentences(text):
-        toks = tokens(sentence)
-        for cue in point.cues:
-            if cue not in found and cue_found(tokens(cue), toks):
-                found.add(cue)
-                evidence = evidence or sentence
-    if len(found) < point.min_cues or evidence is None:
-        return None
-    return evidence if len(evidence) <= EVIDENCE_CHARS else evidence[: EVIDENCE_CHARS - 1].rstrip() + "…"
+def assessor_for(course: Course) -> Assessor:
+    """The course's assessor, fitted once per process (per course version) and shared."""
+    if course.content_hash not in _ASSESSORS:
+        _ASSESSORS[course.content_hash] = Assessor(course.labs)
+    return _ASSESSORS[course.content_hash]
 
 
 class OfflineBrain:
@@ -97,44 +29,20 @@ class OfflineBrain:
     remote = False
 
     async def lab_turn(self, ctx: LabContext) -> LabTurn:
-        newly = {}
-        if ctx.move == "answer":
-            for point in ctx.uncovered():
-                evidence = assess(point, ctx.text)
-                if evidence:
-                    newly[point.id] = evidence
-        remaining = [p for p in ctx.uncovered() if p.id not in newly]
-        focus = remaining[0] if remaining else None
-        turn = len(ctx.history)
-        parts: list[str] = []
-        if ctx.move == "hint":
-            point = next((p for p in remaining if p.id == ctx.focus), focus)
-            if point is None:
-                return LabTurn(
-                    {}, "You've covered every point already — say *finish* for your debrief.", None
-                )
-            return LabTurn({}, f"Hint on *{in_sentence(point.area)}*: {point.hint}", point.id)
-        if newly:
-            areas = [in_sentence(ctx.lab.point(pid).area) for pid in newly]
-            first = next(iter(newly.values()))
-            parts.append(f"{PRAISE[turn % len(PRAISE)]} you're on {_join(areas)}: “{first}”")
-        elif len(ctx.text.split()) < SHORT_ANSWER_WORDS:
-            parts.append("Say a bit more — what exactly would you ask, check or recommend, and why?")
-        else:
-            parts.append(NUDGES[turn % len(NUDGES)])
-        if focus is None:
-            return LabTurn(newly, " ".join(parts), None)
-        if not newly and focus.id == ctx.focus and ctx.stalls >= 1:
-            parts.append(f"Still on *{in_sentence(focus.area)}*: {focus.hint}")
-        else:
-            parts.append(focus.probe)
-        return LabTurn(newly, " ".join(parts), focus.id)
+        if ctx.move != "answer":
+            return LabTurn(Assessment("empty"))
+        return LabTurn(assessor_for(ctx.course).assess(ctx.lab, ctx.text))
 
     async def answer(self, ctx: QAContext) -> Answer:
-        """The two sentences of the retrieved passages that best match the question, cited; in a
-        follow-up, sentences not already given."""
-        query = {stem(w) for w in content_words(ctx.search or ctx.question)}
+        """The answer unit(s) of the retrieved passages that the question asks for, given whole and
+        cited (see flows.shape); without the course's structure, the best matching sentences."""
+        question = ctx.question
+        query = set(stem_words(ctx.search or ctx.question))
         said = " ".join(turn.get("answer", "") for turn in ctx.history)
+        if ctx.course is not None:
+            draft = compose(question, ctx.hits, ctx.course, query, ctx.weights)
+            if draft.text and draft.text.split(" [")[0] not in said:
+                return Answer(draft.text, draft.cited)
         scored: list[tuple[float, int, int, str]] = []
         for number, hit in enumerate(ctx.hits[:3], start=1):
             for position, sentence in enumerate(sentences(hit.text)):
@@ -155,5 +63,4 @@ def in_sentence(name: str) -> str:
     return name if len(name) > 1 and name[1].isupper() else name[:1].lower() + name[1:]
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+__all__ = ["OfflineBrain", "assessor_for", "in_sentence"]

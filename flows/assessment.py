@@ -1,0 +1,505 @@
+"""Evidence, not vocabulary: what one learner turn in a lab shows about each rubric point.
+
+A turn is first read for what kind of turn it is — a question about the course, "I don't know", a
+bare list of terms, or an answer. An answer is then scored by a small classifier per lab (logistic
+regression over stemmed word n-grams, character n-grams and negation-marked words), fitted at start
+from the lab's own knowledge: each point's strong example answers and each misconception's wording,
+plus the labeled dev turns in `knowledge/eval/labs-dev.jsonl`. It says, per point, whether the turn
+makes a sound claim about it or shows a misconception of it. The level of a sound claim comes from
+the turn itself: `mentioned` (named), `explained` (with a reason) or `applied` (tied to the scenario
+with a reason or a concrete step). Fitting is deterministic and takes well under a second per lab;
+nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import snowballstemmer
+from rapidfuzz import fuzz
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from knowledge.retrieval import words
+from knowledge.schema import Lab
+
+Level = Literal["mentioned", "explained", "applied"]
+LEVELS: tuple[Level, ...] = ("mentioned", "explained", "applied")
+TurnKind = Literal["answer", "question", "idk", "term_list", "empty"]
+
+DEV_SET = Path(__file__).resolve().parent.parent / "knowledge" / "eval" / "labs-dev.jsonl"
+MAX_POINTS_PER_TURN = 2
+CREDIT_THRESHOLD = 0.30  # chosen by 5-fold cross-validation on the dev split only (precision first)
+WRONG_THRESHOLD = 0.30
+TOUCHED = 0.12  # below credit, but enough that asking about the point would re-ask what was just said
+EVIDENCE_CHARS = 160
+APPLIED_MIN_WORDS = 12  # a concrete step about the scenario, even without "because"
+EXPLAINED_MIN_WORDS = 16
+GUESS_MAX_WORDS = 6
+
+_stemmer = snowballstemmer.stemmer("english")
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+NEGATORS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "nothing",
+        "nobody",
+        "none",
+        "neither",
+        "nor",
+        "without",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "won't",
+        "wouldn't",
+        "can't",
+        "cannot",
+        "couldn't",
+        "shouldn't",
+        "needn't",
+        "skip",
+        "forget",
+        "pointless",
+        "overkill",
+        "irrelevant",
+    ]
+)
+CLAUSE_END = re.compile(r"[.,;:!?]|\b(?:but|because|so|and)\b")
+REASON = re.compile(
+    r"\b(because|since|so that|so|otherwise|which means|that means|means|that's why|or else|unless|"
+    r"without|leads? to|in order to|to avoid|would explain|explains|if|then|therefore|as a result|"
+    r"which is why|→|->|until|before|instead of|rather than|else|when)\b",
+    re.IGNORECASE,
+)
+CONCEPT_QUESTION = re.compile(
+    r"^(?:so\s+|ok\s+|sorry\s+|quick question:?\s+)?(?:what(?:'s|s| is| are| does| do| did| was| were)?\b|"
+    r"how (?:do|does|did|is|are|would|can)\b|can you (?:explain|tell|define|describe|give me an example)|"
+    r"could you (?:explain|tell)|explain\b|define\b|why (?:is|are|does|do|did)\b|what's the difference|"
+    r"is there\b|who (?:is|was|are)\b|where (?:is|does)\b|tell me about|remind me)",
+    re.IGNORECASE,
+)
+IDK = re.compile(
+    r"\b(i\s*don'?t\s*know|dont know|idk|no idea|no clue|dunno|not sure|i'?m stuck|stuck|"
+    r"just tell me|give me the (?:answer|solution|roadmap)|tell me the answer|tell me what|"
+    r"where to (?:start|begin)|what do you want|what you're looking for|can you just|just give me|"
+    r"no se|pass)\b",
+    re.IGNORECASE,
+)
+DISMISSAL = re.compile(
+    r"\b(?:doesn'?t|does not|don'?t|do not|won'?t|isn'?t|is not|aren'?t|are not)\s+(?:really\s+)?"
+    r"(?:matter|need|necessary|needed|important|relevant|required"
+    r"|an? (?:real )?(?:issue|problem|concern|thing))\b"
+    r"|\bnot (?:really )?(?:an? )?(?:real )?(?:issue|problem|needed|necessary|important|relevant|required)\b"
+    r"|\bno (?:real )?need\b|\b(?:no|nobody|no one)\s+(?:\w+\s+)?needs? to\b"
+    r"|\b(?:pointless|overkill|irrelevant|waste of (?:time|money)|a fad|unnecessary|not worth)\b"
+    r"|\bdon'?t think\b[^.]*\b(?:matters?|is an? (?:issue|problem))\b|\bisn'?t\b[^.]*\bat all\b",
+    re.IGNORECASE,
+)
+CONTRAST = re.compile(r"\b(?:but|instead|rather|what matters|matters more|what counts)\b", re.IGNORECASE)
+OVERCLAIM = re.compile(
+    r"\b(?:just|only|all|every|everything|everyone|automatic(?:ally)?|always|never|forever|more|at once|"
+    r"same day|day one|enough|alone|by itself|itself|no|not|nobody|none|nothing|without|skip|forget)\b|n't\b",
+    re.IGNORECASE,
+)
+CONFIDENT_WRONG = 0.5  # a misconception without a dismissive or absolute word needs this much
+DISMISSED_MIN = 0.12  # a dismissal counts against the point it most likely talks about, above this
+FIRST_PERSON_CLAIM = re.compile(r"\b(i'?d|i would|i think|we|they|should|must|need|my)\b", re.IGNORECASE)
+FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "with",
+        "by",
+        "at",
+        "from",
+        "as",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "because",
+        "since",
+        "we",
+        "they",
+        "i",
+        "you",
+        "he",
+        "she",
+        "them",
+        "our",
+        "their",
+        "my",
+        "your",
+        "should",
+        "would",
+        "could",
+        "must",
+        "need",
+        "needs",
+        "will",
+        "can",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "not",
+        "no",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "how",
+        "why",
+        "when",
+        "first",
+        "then",
+        "also",
+        "just",
+        "more",
+        "most",
+        "very",
+        "about",
+        "into",
+        "than",
+        "too",
+        "only",
+        "each",
+        "every",
+        "all",
+        "some",
+        "any",
+        "me",
+        "us",
+    ]
+)
+
+
+def stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed word tokens ("pipelines" and "pipeline" meet)."""
+    return [stem(w) for w in words(text.replace("-", " ").replace("/", " "))]
+
+
+def marked(text: str) -> str:
+    """Stemmed text in which words after a negator carry a `neg_` mark until the clause ends, so the
+    classifier can tell "data quality matters" from "data quality doesn't matter"."""
+    out: list[str] = []
+    negated = False
+    for piece in re.findall(r"[\w'’%/]+|[.,;:!?]", text.lower().replace("’", "'")):
+        if CLAUSE_END.fullmatch(piece):
+            negated = False
+            out.append(piece if piece.isalpha() else "")
+            continue
+        if piece in NEGATORS or piece.endswith("n't"):
+            negated = True
+            out.append("neg")
+            continue
+        word = stem(piece)
+        out.append(f"neg_{word}" if negated else word)
+    return " ".join(w for w in out if w)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE.split(text) if s.strip()]
+
+
+@dataclass(frozen=True)
+class Credit:
+    point: str
+    level: Level
+    evidence: str  # the learner's own words
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Wrong:
+    point: str
+    misconception: str  # misconception id in the rubric
+    evidence: str
+    confidence: float = 1.0
+
+
+@dataclass
+class Assessment:
+    """What one learner turn shows. `credits` are sound claims (at most two), `wrong` misconceptions."""
+
+    kind: TurnKind
+    credits: list[Credit] = field(default_factory=list)
+    wrong: list[Wrong] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # points the turn talks about without earning them
+
+
+# -- what kind of turn ------------------------------------------------------------------------------
+
+
+def is_term_list(text: str) -> bool:
+    """A bare list of terms: several items and almost no words that make a claim, or a sentence that
+    only strings short items together ("I'd look at data, talent, culture and KPIs") with no reason."""
+    toks = words(text)
+    if len(toks) < 2:
+        return False
+    items = [len(words(s)) for s in re.split(r"[,;/]|\band\b|\bor\b", text) if words(s)]
+    if len(items) >= 4 and sorted(items)[len(items) // 2] <= 2 and not REASON.search(text):
+        return True
+    segments = [s for s in re.split(r"[,;/\n]|\.\s|\band\b|:", text) if s.strip()]
+    function = sum(1 for t in toks if t in FUNCTION_WORDS)
+    if function / len(toks) > 0.12:
+        return False
+    return len(segments) >= 2 or len(toks) >= 3
+
+
+def is_concept_question(text: str) -> bool:
+    """A question about the course ("what's model drift?"), as opposed to a diagnostic question the
+    learner would ask in the scenario ("who owns each model after the pilot?")."""
+    parts = sentences(text)
+    if len(parts) != 1 or (not text.strip().endswith("?") and not CONCEPT_QUESTION.match(text.strip())):
+        return False
+    if re.search(r"\b(i'?d|i would|we should|they should|i think)\b", text, re.IGNORECASE):
+        return False
+    return bool(CONCEPT_QUESTION.match(text.strip()))
+
+
+def is_idk(text: str) -> bool:
+    return (
+        len(words(text)) <= 12 and bool(IDK.search(text)) and not FIRST_PERSON_CLAIM.search(IDK.sub("", text))
+    )
+
+
+def turn_kind(text: str) -> TurnKind:
+    if not words(text):
+        return "empty"
+    if is_idk(text):
+        return "idk"
+    if is_concept_question(text):
+        return "question"
+    if is_term_list(text):
+        return "term_list"
+    return "answer"
+
+
+# -- the level of a sound claim ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _scenario_stems(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(tokens(t)) for t in terms if tokens(t))
+
+
+def mentions_scenario(lab: Lab, text: str) -> bool:
+    toks = tokens(text)
+    joined = f" {' '.join(toks)} "
+    return any(f" {' '.join(term)} " in joined for term in _scenario_stems(tuple(lab.scenario_terms)))
+
+
+def level_of(lab: Lab, text: str) -> Level:
+    """`mentioned` < `explained` (a reason, or a substantial claim) < `applied` (tied to the scenario
+    with a reason or a concrete step). A guess of a few words, or one put as a question, is only named."""
+    n = len(words(text))
+    if n < GUESS_MAX_WORDS or (text.strip().endswith("?") and len(sentences(text)) == 1 and n < 10):
+        return "mentioned"
+    reason = bool(REASON.search(text)) and n >= 6
+    scenario = mentions_scenario(lab, text)
+    if scenario and (reason or n >= APPLIED_MIN_WORDS):
+        return "applied"
+    if reason or scenario or n >= EXPLAINED_MIN_WORDS:
+        return "explained"
+    return "mentioned"
+
+
+def best_level(a: str | None, b: str | None) -> str | None:
+    known = [x for x in (a, b) if x in LEVELS]
+    return max(known, key=LEVELS.index) if known else None
+
+
+# -- the classifier ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    lab: int
+    text: str
+    labels: tuple[str, ...]  # "ok:<point>" and "wrong:<point>"; empty for turns that earn nothing
+
+
+def knowledge_examples(lab: Lab) -> list[Example]:
+    """Training text from the rubric itself: strong answers and misconception wordings."""
+    out = []
+    for point in lab.rubric:
+        for text in point.examples:
+            out.append(Example(lab.number, text, (f"ok:{point.id}",)))
+        for wrong in point.misconceptions:
+            for text in (wrong.claim, *wrong.examples):
+                out.append(Example(lab.number, text, (f"wrong:{point.id}",)))
+    return out
+
+
+def load_labeled(path: Path) -> list[dict]:
+    """Labeled learner turns: {"lab", "text", "credits": {point: level}, "misconception": point|None}."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def row_example(row: dict) -> Example:
+    labels = [f"ok:{p}" for p in row.get("credits", {})]
+    if row.get("misconception"):
+        labels.append(f"wrong:{row['misconception']}")
+    return Example(int(row["lab"]), row["text"], tuple(labels))
+
+
+def _vectorizers() -> list[TfidfVectorizer]:
+    return [
+        TfidfVectorizer(preprocessor=marked, ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(preprocessor=str.lower, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True),
+    ]
+
+
+class LabAssessor:
+    """The fitted classifier for one lab and the rules around it."""
+
+    def __init__(self, lab: Lab, examples: list[Example]):
+        self.lab = lab
+        mine = [e for e in examples if e.lab == lab.number]
+        # turns that earn nothing in any lab teach the "nothing here" side of every point
+        blank = [e for e in examples if e.lab != lab.number and not e.labels]
+        train = mine + blank
+        binarizer = MultiLabelBinarizer()
+        y = binarizer.fit_transform([e.labels for e in train])
+        keep = y.sum(axis=0) > 0
+        self.classes = [c for c, k in zip(binarizer.classes_, keep, strict=True) if k]
+        self.vectorizers = _vectorizers()
+        x = hstack([v.fit_transform([e.text for e in train]) for v in self.vectorizers]).tocsr()
+        model = OneVsRestClassifier(LogisticRegression(C=8.0, class_weight="balanced", solver="liblinear"))
+        model.fit(x, y[:, keep])
+        # one matrix product per turn instead of one scikit-learn call per class
+        self.weights = np.vstack([e.coef_.ravel() for e in model.estimators_]).T
+        self.bias = np.array([e.intercept_[0] for e in model.estimators_])
+
+    def score_all(self, texts: list[str]) -> list[dict[str, float]]:
+        x = hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
+        probs = 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+        return [dict(zip(self.classes, map(float, row), strict=True)) for row in probs]
+
+    def scores(self, text: str) -> dict[str, float]:
+        return self.score_all([text])[0]
+
+    def assess(self, text: str) -> Assessment:
+        kind = turn_kind(text)
+        if kind != "answer":
+            return Assessment(kind)
+        scores = self.scores(text)
+        credits: list[Credit] = []
+        wrong: list[Wrong] = []
+        absolute = bool(OVERCLAIM.search(text))
+        dismissed = self._dismissed(text, scores)
+        for point in self.lab.rubric:
+            ok, bad = scores.get(f"ok:{point.id}", 0.0), scores.get(f"wrong:{point.id}", 0.0)
+            flagged = bad >= WRONG_THRESHOLD and bad >= ok and (absolute or bad >= CONFIDENT_WRONG)
+            if flagged or point.id == dismissed:
+                misconception = self._closest_misconception(point.id, text)
+                wrong.append(Wrong(point.id, misconception, self._evidence(text, point.id, "wrong"), bad))
+            elif ok >= CREDIT_THRESHOLD:
+                evidence = self._evidence(text, point.id, "ok")
+                credits.append(Credit(point.id, level_of(self.lab, text), evidence, ok))
+        credits.sort(key=lambda c: -c.confidence)
+        wrong.sort(key=lambda w: -w.confidence)
+        earned = {c.point for c in credits[:MAX_POINTS_PER_TURN]} | {w.point for w in wrong}
+        near = [
+            p.id for p in self.lab.rubric if p.id not in earned and scores.get(f"ok:{p.id}", 0.0) >= TOUCHED
+        ]
+        touched = sorted(near, key=lambda pid: -scores[f"ok:{pid}"])
+        return Assessment("answer", credits[:MAX_POINTS_PER_TURN], wrong[:1], touched)
+
+    def _dismissed(self, text: str, scores: dict[str, float]) -> str | None:
+        """The point a dismissive claim ("X doesn't matter", "no need for Y") is about, if any: a
+        negated claim is a misconception, never credit."""
+        if not DISMISSAL.search(text) or CONTRAST.search(text):
+            return None
+        best = max(
+            self.lab.rubric, key=lambda p: max(scores.get(f"ok:{p.id}", 0), scores.get(f"wrong:{p.id}", 0))
+        )
+        top = max(scores.get(f"ok:{best.id}", 0), scores.get(f"wrong:{best.id}", 0))
+        return best.id if top >= DISMISSED_MIN else None
+
+    def _closest_misconception(self, point_id: str, text: str) -> str:
+        point = self.lab.point(point_id)
+        assert point is not None
+        said = " ".join(tokens(text))
+
+        def similarity(m) -> float:
+            return max(fuzz.token_set_ratio(said, " ".join(tokens(t))) for t in (m.claim, *m.examples))
+
+        return max(point.misconceptions, key=similarity).id
+
+    def _evidence(self, text: str, point_id: str, side: str) -> str:
+        """The learner's sentence that carries the claim (the whole turn when it is one sentence)."""
+        parts = sentences(text)
+        if len(parts) > 1:
+            label = f"{side}:{point_id}"
+            scored = self.score_all(parts)
+            parts = [parts[max(range(len(parts)), key=lambda i: scored[i].get(label, 0.0))]]
+        quote = parts[0] if parts else text.strip()
+        return quote if len(quote) <= EVIDENCE_CHARS else quote[: EVIDENCE_CHARS - 1].rstrip() + "…"
+
+
+class Assessor:
+    """One fitted `LabAssessor` per lab, built on first use and kept."""
+
+    def __init__(self, labs: dict[str, Lab], extra: list[Example] | None = None):
+        self.labs = labs
+        self.extra = extra if extra is not None else [row_example(r) for r in load_labeled(DEV_SET)]
+        self._fitted: dict[str, LabAssessor] = {}
+
+    def for_lab(self, lab: Lab) -> LabAssessor:
+        if lab.id not in self._fitted:
+            examples = [e for other in self.labs.values() for e in knowledge_examples(other)] + self.extra
+            self._fitted[lab.id] = LabAssessor(lab, examples)
+        return self._fitted[lab.id]
+
+    def assess(self, lab: Lab, text: str) -> Assessment:
+        return self.for_lab(lab).assess(text)

@@ -1,0 +1,112 @@
+"""Q&A quality, measured on knowledge/eval/qa-dev.yaml and qa-heldout.yaml (`coach eval qa`).
+
+A covered question is answered completely when the reply itself (not its citation labels) holds every
+expected phrase; a citation is accurate when it names a passage listed as answering the question.
+An uncovered question should be declined: a reply with no citations. Figures are per split, and the
+heldout split is never tuned on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from flows.ask import answer, declined, retrieve
+from flows.deps import Deps
+
+EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
+SPLITS = ("dev", "heldout")
+
+
+@dataclass(frozen=True)
+class Covered:
+    question: str
+    expect: tuple[str, ...]
+    phrases: tuple[str, ...]
+
+
+@dataclass
+class SplitReport:
+    split: str
+    covered: int = 0
+    complete: int = 0
+    wrongly_refused: int = 0
+    citations: int = 0
+    accurate_citations: int = 0
+    recall_at_3: int = 0
+    uncovered: int = 0
+    declined: int = 0
+    misses: list[dict] = field(default_factory=list)
+
+    def figures(self) -> dict[str, float | int]:
+        refused = self.wrongly_refused + self.declined
+        return {
+            "covered": self.covered,
+            "uncovered": self.uncovered,
+            "complete_answers": _rate(self.complete, self.covered),
+            "citation_accuracy": _rate(self.accurate_citations, self.citations),
+            "covered_wrongly_refused": _rate(self.wrongly_refused, self.covered),
+            "off_topic_declined": _rate(self.declined, self.uncovered),
+            "refusal_precision": _rate(self.declined, refused),
+            "refusal_recall": _rate(self.declined, self.uncovered),
+            "recall@3": _rate(self.recall_at_3, self.covered),
+        }
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 3) if whole else 0.0
+
+
+def normalize(text: str) -> str:
+    """Lower case, plain dashes and quotes, no markup, single spaces: how phrases are compared."""
+    text = text.lower().replace("’", "'").replace("–", "-").replace("—", "-").replace("‑", "-")
+    text = re.sub(r"[*_`]", "", text)
+    return re.sub(r"\s+", " ", text)
+
+
+def has_phrase(reply: str, phrase: str) -> bool:
+    """Whether `reply` holds the phrase, or one of its `a | b` alternatives."""
+    body = normalize(reply)
+    return any(normalize(alt.strip()) in body for alt in phrase.split("|"))
+
+
+def load_split(split: str, root: Path = EVAL_DIR) -> tuple[list[Covered], list[str]]:
+    raw = yaml.safe_load((root / f"qa-{split}.yaml").read_text(encoding="utf-8"))
+    covered = [Covered(c["q"], tuple(c["expect"]), tuple(c["phrases"])) for c in raw["covered"]]
+    return covered, [u["q"] for u in raw["uncovered"]]
+
+
+async def evaluate_split(deps: Deps, split: str, root: Path = EVAL_DIR) -> SplitReport:
+    covered, uncovered = load_split(split, root)
+    report = SplitReport(split)
+    for case in covered:
+        report.covered += 1
+        found = retrieve(deps, case.question, [])
+        if any(h.passage in case.expect for h in found.hits[:3]):
+            report.recall_at_3 += 1
+        reply = await answer(deps, case.question)
+        if declined(reply):
+            report.wrongly_refused += 1
+            report.misses.append({"q": case.question, "why": "refused"})
+            continue
+        missing = [p for p in case.phrases if not has_phrase(reply.text, p)]
+        if missing:
+            report.misses.append({"q": case.question, "why": f"missing {missing}", "reply": reply.text})
+        else:
+            report.complete += 1
+        report.citations += len(reply.citations)
+        wrong = [c.passage for c in reply.citations if c.passage not in case.expect]
+        report.accurate_citations += len(reply.citations) - len(wrong)
+        if wrong:
+            report.misses.append({"q": case.question, "why": f"cited {wrong}"})
+    for question in uncovered:
+        report.uncovered += 1
+        reply = await answer(deps, question)
+        if not declined(reply):
+            report.misses.append({"q": question, "why": "answered", "reply": reply.text})
+        else:
+            report.declined += 1
+    return report

@@ -1,0 +1,307 @@
+"""Answers shaped by the question: what is asked (a definition, a number, a list, a comparison, a
+recommendation) decides which answer unit of the retrieved passages is given, and the unit is given
+whole — every item of a list, both sides of a comparison, the figure with the sentence that says
+whose it is. Both brains use it: the offline brain answers with the units, Claude reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from knowledge.loader import Course
+from knowledge.retrieval import Hit
+from knowledge.text import sentences, stem_words
+from knowledge.units import Unit, passage_units
+from knowledge.vocabulary import load_vocabulary
+
+SHAPES = {
+    "recommendation": re.compile(
+        r"\b(should (we|i|you|my|our)|which (one|model|structure|approach|option)|recommend|"
+        r"(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|right (for|choice))\b"
+    ),
+    "comparison": re.compile(
+        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|pros|cons|"
+        r"trade-?offs?|better)\b|\bor\b.*\?"
+    ),
+    "number": re.compile(
+        r"\b(how (many|much|long|big|often|fast)|what (percent|percentage|share|proportion|fraction)|"
+        r"percent|number of|cost|costs|figure|figures|stats?|numbers)\b|%|\$"
+    ),
+    "list": re.compile(
+        r"\b(what are|list|steps|stages|phases|dimensions|layers|tiers|pillars|components|practices|"
+        r"mistakes|reasons|causes|types|models|imperatives|principles|checklist|metrics|alerts|all the|"
+        r"ways|kinds|elements|parts|slas?|docs|documentation|bullet|bullets)\b"
+    ),
+    "definition": re.compile(
+        r"^(what'?s|whats|what is|what are|define|definition|meaning|explain)\b|\bmean\b"
+    ),
+}
+RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to this much
+HEADING_WEIGHT = 0.75  # question words in the section heading count this much extra
+TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
+LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
+SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
+MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
+LEAD_CHARS = 220
+MAX_UNITS = 3  # a comparison may need one unit per side
+# What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
+COMPARED = r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
+SENTENCES_PER_TEXT = 2
+
+
+def question_shape(question: str) -> str:
+    """The first shape whose cue the question carries, most specific first; "general" otherwise."""
+    q = question.lower().replace("’", "'")
+    for shape, cue in SHAPES.items():
+        if cue.search(q):
+            return shape
+    return "general"
+
+
+@dataclass(frozen=True)
+class Choice:
+    unit: Unit
+    hit: int  # 1-based number of the hit whose passage the unit belongs to
+    score: float
+    covers: frozenset[str]  # query stems the unit holds
+    text: str = ""  # for text units: the chosen sentences
+
+
+def _overlap(query: set[str], text: str) -> set[str]:
+    return query & set(stem_words(text))
+
+
+Weights = dict[str, float]  # query stem -> how telling it is (idf in the course); missing = 1
+
+
+def _weigh(stems: set[str], weights: Weights) -> float:
+    return sum(weights.get(s, 1.0) for s in stems)
+
+
+def candidates(
+    question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights
+) -> list[Choice]:
+    """Every unit of the retrieved passages, scored for this question's words and shape.
+
+    A unit scores for the question words it holds (weighted), its own title and its section's
+    heading, how well its passage ranked in the search, and how well its kind fits the shape asked.
+    """
+    shape = question_shape(question)
+    best: dict[str, tuple[int, float]] = {}
+    for n, hit in enumerate(hits, start=1):
+        if hit.passage not in best:
+            best[hit.passage] = (n, hit.score)
+    top = max((score for _, score in best.values()), default=1.0) or 1.0
+    found: list[Choice] = []
+    for passage, (n, passage_score) in best.items():
+        rank_bonus = RANK_WEIGHT * max(passage_score, 0.0) / top
+        for unit in passage_units(course, passage):
+            covers = _overlap(query, f"{unit.heading} {unit.searchable}")
+            if not covers:
+                continue
+            heading = HEADING_WEIGHT * _weigh(_overlap(query, unit.heading), weights)
+            title = 1.5 * _weigh(_overlap(query, unit.title), weights) if unit.kind != "text" else 0
+            whole = bool(stem_words(unit.title)) and set(stem_words(unit.title)) <= query
+            score = _weigh(covers, weights) + heading + title + rank_bonus
+            text = ""
+            if unit.kind == "list":
+                digits = sum(1 for t, _ in unit.items if re.match(r"[$€£<>]?\d", t))
+                figures = digits >= len(unit.items) / 2
+                if shape == "list":  # "the phases … with costs": the blocks' own lines count too
+                    score += _weigh(_overlap(query, " ".join(unit.details)) - covers, weights)
+                names = f"{unit.heading} {unit.title} {unit.text} " + " ".join(t for t, _ in unit.items)
+                strong = {q for q in query if weights.get(q, 1.0) >= TELLING_IDF}
+                items_hit = sum(1 for t, x in unit.items if _overlap(strong, f"{t} {x}"))
+                telling = _overlap(strong, names)
+                about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
+                score += LIST_FIT.get(shape, -2) if about_it else -2
+                if shape == "number" and figures:
+                    score += 3
+                elif figures:
+                    score -= 3
+            elif unit.kind == "term":
+                score += (
+                    3 if whole and shape in ("definition", "general", "comparison") else (1 if whole else -1)
+                )
+            elif unit.kind == "item":
+                score += 2 if whole else (-2 if shape == "list" else 0)
+                if shape == "number" and re.search(r"\d", unit.title + unit.text):
+                    score += 1
+            else:
+                text, covers = _best_sentences(unit.text, query, shape, weights)
+                if not text:
+                    continue
+                covers |= _overlap(query, unit.heading)
+                number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
+                score = _weigh(covers, weights) + heading + rank_bonus + number
+            found.append(Choice(unit, n, score, frozenset(covers), text))
+    return sorted(found, key=lambda c: -c.score)
+
+
+def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weights) -> tuple[str, set[str]]:
+    """Up to two sentences of a paragraph that carry the question's words, in reading order."""
+    said = sentences(paragraph)
+    scored = []
+    for i, s in enumerate(said):
+        got = _overlap(query, s)
+        bonus = 0.5 if shape == "number" and re.search(r"\d", s) else 0
+        if shape == "list" and re.search(r":[^:]+,[^:]+,", s):  # an inline list: "causes: a, b, c"
+            bonus += 2
+        if got:
+            scored.append((_weigh(got, weights) + bonus, i, got))
+    if not scored:
+        return "", set()
+    best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
+    keep = sorted(i for _, i, _ in best)
+    if len(best) == 2 and best[1][0] < best[0][0] / 2:
+        keep = [best[0][1]]
+    # A sentence that leans on the one before ("These…", "This…") keeps it.
+    if keep and keep[0] > 0 and re.match(r"(This|These|That|It|They|Those)\b", said[keep[0]]):
+        keep.insert(0, keep[0] - 1)
+    covers: set[str] = set()
+    for _, _, got in best:
+        covers |= got
+    return " ".join(said[i] for i in keep), covers
+
+
+def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozenset()) -> str:
+    """One unit as chat text with its citation marker; lists as bullets, never ending on a colon.
+    Items of a list of headed blocks ("Phase 1: …") add the lines of their block that hold what the
+    question asks beyond the list itself ("…with costs" → each phase's cost line)."""
+    unit, mark = choice.unit, f"[{choice.hit}]"
+    if unit.kind == "list":
+        lead = unit.text.strip()
+        if len(lead) > LEAD_CHARS:  # a long lead-in keeps the sentence that announces the list
+            lead = sentences(lead)[-1]
+        if lead == unit.title or not lead:
+            lead = f"*{unit.title}*"
+        lead = lead.rstrip(":").rstrip() + ":"
+        full = [_bullet(t, x) for t, x in unit.items]
+        extra = query - set(stem_words(f"{unit.heading} {unit.title} {unit.text}"))
+        if unit.details and extra:
+            for i, detail in enumerate(unit.details):
+                asked = [ln.strip().lstrip("• ") for ln in detail.split("\n") if extra & set(stem_words(ln))]
+                full[i] += "".join(f" — {ln}" for ln in asked[:2] if ln not in full[i])
+        if len("\n".join(full)) > room:
+            full = [_bullet(t, sentences(x)[0] if x else "") for t, x in unit.items]
+        text = f"{lead} {mark}\n" + "\n".join(full)
+        if unit.note:
+            text += f"\n_Note: {unit.note}_"
+        return text
+    if unit.kind in ("item", "term"):
+        return f"*{unit.title}*: {unit.text.strip()} {mark}"
+    return f"{choice.text or unit.text} {mark}"
+
+
+def _bullet(title: str, text: str) -> str:
+    return f"• *{title}* — {text}" if text else f"• {title}"
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    cited: list[int]  # hit numbers
+    covers: frozenset[str]  # query stems the chosen units hold
+    units: list[Unit]
+
+
+def comparison_sides(question: str) -> list[set[str]]:
+    """The things a comparison question compares ("COE vs federated" → {coe…}, {federat…}), each as
+    stems, with the course words they stand for."""
+    vocab = load_vocabulary()
+    parts = re.split(COMPARED, question.lower())
+    sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) for p in parts]
+    return [side for side in sides if side] if len(sides) > 1 else []
+
+
+def _says(choice: Choice) -> set[str]:
+    """The stems a chosen unit's own words hold (not its section heading)."""
+    return set(stem_words(choice.text or choice.unit.searchable))
+
+
+def _within(choice: Choice, chosen: list[Choice]) -> bool:
+    """Whether a unit is already given: the same unit, or an item of a list already given whole."""
+    return any(
+        choice.unit == c.unit
+        or (c.unit.kind == "list" and choice.unit.kind == "item" and choice.unit.passage == c.unit.passage)
+        for c in chosen
+    )
+
+
+def _fit(chosen: list[Choice], query: set[str]) -> str:
+    """For a situation ("we're just starting"), the list item whose own sentence matches it best,
+    named first: the recommendation, before the options it is chosen from."""
+    for choice in chosen:
+        if choice.unit.kind != "list" or len(choice.unit.items) < 2:
+            continue
+        best: tuple[int, str, str] = (0, "", "")
+        shared = set.intersection(*(set(stem_words(x)) for _, x in choice.unit.items))
+        for title, text in choice.unit.items:
+            for sentence in sentences(text):
+                hits = len((query & set(stem_words(sentence))) - shared - set(stem_words(title)))
+                if hits > best[0]:
+                    best = (hits, title, sentence)
+        if best[0]:
+            return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
+    return ""
+
+
+def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
+    """A sentence that announces a list ("…typically address four layers:") comes with the list."""
+    if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
+        return choice
+    lists = [c for c in ranked if c.unit.kind == "list" and c.unit.passage == choice.unit.passage]
+    if not lists:
+        return choice
+    return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
+
+
+def compose(
+    question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights | None = None
+) -> Draft:
+    """The reply text and the hit numbers it cites: the best unit, and a second one when it adds
+    something the question asks that the first does not hold (the other side, the other part)."""
+    ranked = candidates(question, hits, course, query, weights or {})
+    if not ranked:
+        return Draft("", [], frozenset(), [])
+    weights = weights or {}
+    total = _weigh(query, weights)
+    ranked = [_whole_list(c, ranked) for c in ranked]
+    first = ranked[0]
+    chosen = [first]
+    covered = set(first.covers)
+    shape = question_shape(question)
+    if shape == "comparison":
+        sides = comparison_sides(question)
+        for i, side in enumerate(sides):
+            own = side - set().union(*(other for j, other in enumerate(sides) if j != i)) or side
+            telling = max(own, key=lambda stem: weights.get(stem, 1.0))
+            if any(telling in _says(c) for c in chosen):
+                continue
+            other = next((c for c in ranked if telling in _says(c) and not _within(c, chosen)), None)
+            if other is not None and len(chosen) < MAX_UNITS:
+                chosen.append(other)
+                covered |= other.covers
+    for other in ranked[1:]:
+        if len(chosen) >= 2:
+            break
+        new = other.covers - covered
+        if _within(other, chosen) or not new:
+            continue
+        if _weigh(set(new), weights) < SECOND_SHARE * total:
+            continue
+        if other.score < first.score * 0.6:
+            continue
+        chosen.append(other)
+        covered |= other.covers
+    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
+    room = MAX_CHARS
+    for choice in chosen:
+        part = render(choice, room, frozenset(query))
+        room -= len(part)
+        parts.append(part)
+    text = "\n".join(parts).strip()
+    if text.endswith(":"):
+        text = text[:-1] + "."
+    return Draft(text, sorted({c.hit for c in chosen}), frozenset(covered), [c.unit for c in chosen])

@@ -1,0 +1,153 @@
+"""Answer units: the course text cut where its authors cut it, so an answer can give a whole list,
+one item of it, a key term or a paragraph — never half a list or a heading without its content.
+
+A lesson section with titled items (the readiness dimensions, the governance layers) is one `list`
+unit (its lead-in sentence and every item) and one `item` unit per item; stat callouts are a `list` of
+figures; a key term is a `term`; every paragraph is a `text`. The readings write lists inside their
+paragraphs (`Header:` then `• a` lines, `1. …` lines, or short heading paragraphs such as
+`Mistake 1: Over-Engineering` followed by their text): those become `list` units too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from knowledge.loader import KEY_TERMS, Course
+from knowledge.schema import Document, Section
+
+BULLET = re.compile(r"^\s*(?:[•\-–]\s*|\d+[.)]\s+|[├└│─\s]+)")
+HEADING_WORDS = 9  # a paragraph this short with no full stop heads the text after it
+
+
+@dataclass(frozen=True)
+class Unit:
+    passage: str  # "lesson-2#governance-architecture"
+    label: str  # how a citation names it
+    kind: str  # "list", "item", "term" or "text"
+    title: str  # the item's title, the term, or the section heading
+    text: str  # the body: the item's text, the definition, the paragraph, or a list's lead-in
+    items: tuple[tuple[str, str], ...] = ()  # a list's (title, text) items, in order
+    note: str = ""  # an editorial note the answer must carry with the list
+    details: tuple[str, ...] = ()  # a list of headed blocks: each block's full text, item by item
+
+    @property
+    def heading(self) -> str:
+        """The section heading (the part of the label after the document)."""
+        return self.label.split(" · ", 1)[-1] if self.kind != "term" else ""
+
+    @property
+    def searchable(self) -> str:
+        """All the words of the unit, for matching a question against it."""
+        return " ".join([self.title, self.text, *(f"{t} {x}" for t, x in self.items)])
+
+
+def is_heading(paragraph: str) -> bool:
+    """A short line that names what follows ("Phase 2: Standardization (Months 4-8)", "Approval Process")."""
+    line = paragraph.strip()
+    if "\n" in line or len(line.split()) > HEADING_WORDS or line.endswith((".", "?", "!", "”", '"')):
+        return False
+    head, colon, _ = line.partition(":")
+    return not colon or any(ch.isdigit() for ch in head)
+
+
+def _bullets(paragraph: str) -> tuple[str, list[str]] | None:
+    """A paragraph written as `Lead:` followed by bullet or numbered lines, as (lead, items)."""
+    lines = [ln.strip() for ln in paragraph.split("\n") if ln.strip()]
+    marked = [ln for ln in lines[1:] if BULLET.match(ln)]
+    if len(lines) < 3 or len(marked) < 2:
+        return None
+    lead = lines[0] if not BULLET.match(lines[0]) else ""
+    body = lines[1:] if lead else lines
+    items = [BULLET.sub("", ln).strip() for ln in body]
+    return lead, [i for i in items if i]
+
+
+def _split_title(text: str) -> tuple[str, str]:
+    """`Mistake 1: Over-Engineering` → ("Mistake 1", "Over-Engineering"); no colon → (text, "")."""
+    title, sep, rest = text.partition(":")
+    if sep and len(title.split()) <= 6:
+        return title.strip(), rest.strip()
+    return text.strip(), ""
+
+
+def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
+    ref = f"{doc.id}#{section.id}"
+    units: list[Unit] = []
+    paragraphs = list(section.paragraphs)
+    if section.items:
+        lead = paragraphs[-1] if paragraphs and paragraphs[-1].rstrip().endswith(":") else section.heading
+        items = tuple((i.title, i.text) for i in section.items)
+        units.append(Unit(ref, label, "list", section.heading, lead, items, section.editorial_note or ""))
+        units += [Unit(ref, label, "item", t, x) for t, x in items]
+    if section.stats:
+        stats = tuple((s.value, s.label) for s in section.stats)
+        units.append(Unit(ref, label, "list", section.heading, section.heading, stats))
+        units += [Unit(ref, label, "item", v, lab) for v, lab in stats]
+    # Headed blocks: a heading paragraph and the paragraphs after it, up to the next heading.
+    blocks: list[tuple[str, list[str]]] = []
+    for para in paragraphs:
+        if is_heading(para) and not (section.items and para is paragraphs[-1]):
+            blocks.append((para.strip(), []))
+        elif blocks:
+            blocks[-1][1].append(para)
+    if len(blocks) >= 2:
+        items = tuple((title, _first_line(body)) for title, body in blocks)
+        details = tuple("\n".join(body) for _, body in blocks)
+        units.append(Unit(ref, label, "list", section.heading, section.heading, items, details=details))
+        for title, body in blocks:
+            units.append(Unit(ref, label, "item", title, "\n".join(body)))
+    for para in paragraphs:
+        listed = _bullets(para)
+        if listed:
+            lead, items = listed
+            pairs = tuple(_split_title(i) if ":" in i[:60] else (i, "") for i in items)
+            units.append(Unit(ref, label, "list", lead.rstrip(":") or section.heading, lead, pairs))
+        elif not is_heading(para):
+            title, body = _split_title(para)
+            if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):
+                units.append(Unit(ref, label, "item", title, body))
+            units.append(Unit(ref, label, "text", section.heading, para))
+    # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.
+    pairs = [u for u in units if u.kind == "item" and u.passage == ref and not section.items]
+    if len(pairs) >= 3 and not blocks:
+        units.append(
+            Unit(
+                ref, label, "list", section.heading, section.heading, tuple((u.title, u.text) for u in pairs)
+            )
+        )
+    return units
+
+
+def _first_line(body: list[str]) -> str:
+    for para in body:
+        line = para.strip().split("\n")[0]
+        if line:
+            return line
+    return ""
+
+
+def document_units(doc: Document) -> list[Unit]:
+    where = f"Lesson {doc.number}" if doc.kind == "lesson" else f"Supplementary reading: {doc.title}"
+    units: list[Unit] = []
+    for section in doc.sections:
+        units += _section_units(doc, section, f"{where} · {section.heading}")
+    for term in doc.key_terms:
+        ref = f"{doc.id}#{KEY_TERMS}"
+        units.append(Unit(ref, f"{where} · Key term — {term.term}", "term", term.term, term.definition))
+    return units
+
+
+_BUILT: dict[str, dict[str, list[Unit]]] = {}  # course content hash -> passage -> units
+
+
+def passage_units(course: Course, passage: str) -> list[Unit]:
+    """Every answer unit of one passage (`doc#section`), in reading order."""
+    found = _BUILT.get(course.content_hash)
+    if found is None:
+        found = {}
+        for doc in course.documents.values():
+            for unit in document_units(doc):
+                found.setdefault(unit.passage, []).append(unit)
+        _BUILT[course.content_hash] = found
+    return found.get(passage, [])

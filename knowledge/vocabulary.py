@@ -1,0 +1,40 @@
+"""The course's vocabulary for reading questions: synonyms and abbreviations learners use for the
+course's words, and chat words that carry no topic. Data in `knowledge/vocabulary.yaml`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+VOCABULARY_FILE = Path(__file__).parent / "vocabulary.yaml"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    synonyms: dict[str, str]  # a learner's word or phrase -> the course words it means
+    chat: frozenset[str]
+
+    def expansion(self, question: str) -> str:
+        """The course words the question means besides its own (empty when none)."""
+        text = " " + re.sub(r"\s+", " ", question.lower().replace("’", "'")) + " "
+        found = [
+            course
+            for said, course in self.synonyms.items()
+            if re.search(rf"(?<![\w/]){re.escape(said)}(?![\w/])", text)
+        ]
+        return " ".join(found)
+
+    def means(self, word: str) -> str:
+        """The course words one learner word means ("" when it has no synonym)."""
+        return self.synonyms.get(word, "")
+
+
+@cache
+def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    synonyms = {str(k).lower(): str(v) for k, v in (raw.get("synonyms") or {}).items()}
+    return Vocabulary(synonyms, frozenset(str(w).lower() for w in raw.get("chat") or []))
