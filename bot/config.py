@@ -22,7 +22,6 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), alias="COACH_DATA_DIR")
     database_url: SecretStr | None = Field(None, alias="COACH_DATABASE_URL")
     db_pool: int = Field(10, alias="COACH_DB_POOL")
-    log_format: str = Field("text", alias="COACH_LOG_FORMAT")
     knowledge_dir: Path | None = Field(None, alias="COACH_KNOWLEDGE_DIR")
 
     anthropic_api_key: SecretStr | None = Field(None, alias="ANTHROPIC_API_KEY")
