@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -294,3 +295,15 @@ def test_data_directory_is_0700_and_files_0600(tmp_path: Path):
     assert data.stat().st_mode & 0o777 == 0o700
     for path in data.iterdir():
         assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
+
+
+async def test_a_teams_manager_schedules_for_this_team_in_its_channel(managed: Coach, deps: Deps):
+    said = "nudges weekly tue 10:00 for this team"
+    roster = {"roster": ("29:mgr", "29:ana", "29:ben"), "roster_name": "Sales"}
+    channel = Inbound("teams", "29:mgr", "teams:19:sales;messageid=1", said, shared=True, **roster)
+    made = (await managed.handle(channel))[-1]
+    assert "Scheduled" in made.text and "Members (2)" in made.text
+    (schedule,) = Nudges(deps.store, deps.course).schedules()
+    assert schedule.members == ("teams:29:ana", "teams:29:ben")
+    outsider = replace(channel, user="29:eve")
+    assert "Scheduled" not in (await managed.handle(outsider))[-1].text

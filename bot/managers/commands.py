@@ -104,7 +104,8 @@ class Admin:
         word, rest = match.group(1).lower(), match.group(2).strip()
         if word.startswith("forget"):
             return await self._forget(inbound, rest)
-        if inbound.shared and not word.startswith("report"):
+        in_team = word.startswith("nudge") and inbound.roster is not None  # "for this team" in its channel
+        if inbound.shared and not word.startswith("report") and not in_team:
             return [
                 Reply("Manager commands work in a direct message with me.", kind="notice", ephemeral=True)
             ]
