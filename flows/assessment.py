@@ -2,13 +2,16 @@
 
 A turn is first read for what kind of turn it is — a question about the course, "I don't know", a
 bare list of terms, or an answer. An answer is then scored by a small classifier per lab (logistic
-regression over stemmed word n-grams, character n-grams and negation-marked words), fitted at start
+regression over stemmed word n-grams, character n-grams, negation-marked words and — so that everyday
+words reach the idea — the meaning similarity (`flows.semantic`) of the turn to each class's closest
+known example; a turn of several sentences is scored by its best sentence too), fitted at start
 from the lab's own knowledge: each point's strong example answers and each misconception's wording,
 plus the labeled dev turns in `knowledge/eval/labs-dev.jsonl`. It says, per point, whether the turn
 makes a sound claim about it or shows a misconception of it. The level of a sound claim comes from
 the turn itself: `mentioned` (named), `explained` (with a reason) or `applied` (tied to the scenario
-with a reason or a concrete step). Fitting is deterministic and takes well under a second per lab;
-nothing is downloaded.
+with a reason or a concrete step). A sound turn that earns nothing outright but is clearly about
+one point has named it (`mentioned`), so the coach credits it and asks for the depth. Fitting is
+deterministic and takes well under a second per lab; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ MAX_POINTS_PER_TURN = 2
 CREDIT_THRESHOLD = 0.30  # chosen by 5-fold cross-validation on the dev split only (precision first)
 WRONG_THRESHOLD = 0.30
 SENTENCE_MIN_WORDS = 3
+SECOND_CREDIT = 0.60  # a second point in one turn must be clear; chosen on dev (5-fold) only
 MENTION_THRESHOLD = 0.20  # a sound turn clearly about one point names it; chosen on dev (5-fold) only
 SEMANTIC_WEIGHT = 1.0  # the meaning features beside the word features; chosen on dev (5-fold) only
 TOUCHED = 0.12  # below credit, but enough that asking about the point would re-ask what was just said
@@ -472,6 +476,7 @@ class LabAssessor:
         if not credits and not wrong:
             credits = self._named(text, scores)
         credits.sort(key=lambda c: -c.confidence)
+        credits = credits[:1] + [c for c in credits[1:] if c.confidence >= SECOND_CREDIT]
         wrong.sort(key=lambda w: -w.confidence)
         earned = {c.point for c in credits[:MAX_POINTS_PER_TURN]} | {w.point for w in wrong}
         near = [
