@@ -292,6 +292,8 @@ def is_term_list(text: str) -> bool:
     items = [len(words(s)) for s in re.split(r"[,;/]|\band\b|\bor\b", text) if words(s)]
     if len(items) >= 4 and sorted(items)[len(items) // 2] <= 2 and not REASON.search(text):
         return True
+    if DISMISSAL.search(text):  # "data quality doesn't really matter" is a claim, however terse
+        return False
     segments = [s for s in re.split(r"[,;/\n]|\.\s|\band\b|:", text) if s.strip()]
     function = sum(1 for t in toks if t in FUNCTION_WORDS)
     if function / len(toks) > 0.12:

@@ -88,3 +88,9 @@ async def test_a_plain_worded_misconception_is_corrected_with_the_lesson(learner
     wrong = (await learner.state())["lab"]["wrong"]
     assert [w["misconception"] for w in wrong] == ["retrain-constantly"]
     assert "monitoring-drift" not in (await learner.state())["lab"]["levels"]
+
+
+async def test_a_terse_dismissal_is_a_claim_to_correct_not_a_list_of_terms(learner: Learner):
+    await learner.say("lab 1")
+    reply = (await learner.say("data quality doesn't really matter, a good model copes"))[-1]
+    assert "correct one thing" in reply.text and "list of terms" not in reply.text and reply.citations
