@@ -174,13 +174,14 @@ class SendNow:
 
 
 def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
-    from adapters.slack.sender import SlackSender
-    from adapters.teams.bot import TeamsSender
-
     senders: dict[str, Any] = {}
-    if app.get(TEAMS) is not None:
+    if app.get(TEAMS) is not None:  # imported only when on: botbuilder alone takes a second to load
+        from adapters.teams.bot import TeamsSender
+
         senders["teams"] = TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
     if app.get(SLACK_CLIENT) is not None:
+        from adapters.slack.sender import SlackSender
+
         senders["slack"] = SlackSender(app[SLACK_CLIENT])
     from bot.managers.commands import admin_identities
 
