@@ -247,7 +247,7 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
         url = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-                await wait_healthy(url, server)
+                await wait_healthy(url, server, timeout_s=180)  # a busy machine starts slowly
                 warm = Load([], [], [])  # first requests pay for auth.test and connection set-up
                 await asyncio.gather(
                     _slack_event(session, url, "UWARM", warm),
