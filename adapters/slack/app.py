@@ -1,6 +1,7 @@
 """The Slack channel: a Bolt `AsyncApp` whose listeners translate Slack events into `Inbound` and
-`Reply` into Web API calls. Every listener acknowledges first and coaches afterwards, so Slack gets
-its answer within 3 seconds however long the coaching takes.
+`Reply` into Web API calls. Over HTTP, `adapters.slack.inbox` has answered Slack before a listener
+runs; in Socket Mode every listener acknowledges first and coaches afterwards, so Slack gets its
+answer within 3 seconds however long the coaching takes.
 
 Conversations: a DM is one conversation (`slack:<dm channel>`); in a shared channel each thread
 started by a mention is one (`slack:<channel>:<thread ts>`), and follow-ups in that thread continue it
