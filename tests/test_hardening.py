@@ -205,7 +205,7 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
     first = serve(env, port)
     second = None
     try:
-        await wait_healthy(url, first)
+        await wait_healthy(url, first, timeout_s=180)  # start-up time is a benchmark, not a test
         await slack_http.event(url, slack_http.dm("lab 1", user="U1"))
         await slack.wait_for("chat.postMessage")
         claude.default = Outcome(text="too late", delay_s=30)
@@ -227,7 +227,7 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
             }
         )
         second = serve(env, port)
-        await wait_healthy(url, second)
+        await wait_healthy(url, second, timeout_s=180)
         await slack_http.event(url, slack_http.dm("Who built the pilots, data scientists?", user="U1"))
         # the intro, then the notice and the lab reply after the restart (no placeholder was due yet)
         await slack.wait_for_total(3, timeout=20, settle=0.3)
