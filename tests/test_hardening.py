@@ -306,7 +306,7 @@ def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
         capture_output=True,
         text=True,
         env=coach_env,
-        timeout=300,
+        timeout=900,  # about ten process start-ups: minutes on a loaded machine
     )
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(results.read_text())
