@@ -18,7 +18,16 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import SIGNING_SECRET, Load, _slack_event, _teams_activity, _wait, cpu_seconds, free_port
+from bench.harness import (
+    SIGNING_SECRET,
+    Load,
+    _slack_event,
+    _teams_activity,
+    _wait,
+    cpu_seconds,
+    free_port,
+    slack_answers,
+)
 from bench.harness import wait_healthy as wait_ready
 from bench.startup import clean_env, with_index
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
@@ -47,9 +56,7 @@ class Fakes:
             await fake.stop()
 
     def slack_answers(self) -> int:
-        """Answers posted to Slack: messages (not a "thinking" placeholder) and placeholder updates."""
-        posted = [m for m in self.slack.of("chat.postMessage") if "Thinking" not in str(m.get("text", ""))]
-        return len(posted) + len(self.slack.of("chat.update"))
+        return len(slack_answers(self.slack))
 
     def teams_answers(self) -> int:
         return len(self.connector.messages())

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
-from botbuilder.schema import Activity
 
 log = logging.getLogger("coach.guard")
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
@@ -94,6 +93,8 @@ def check_teams(body: bytes, content_type: str, loopback_only: bool) -> None:
         raise BadRequest("activity without a valid serviceUrl")
     if loopback_only and not _is_loopback(host):
         raise BadRequest("emulator mode replies only to a serviceUrl on this machine")
+    from botbuilder.schema import Activity  # here: a server without Teams never loads botbuilder
+
     try:
         Activity().deserialize(data)
     except Exception as exc:  # msrest raises several kinds for fields of the wrong type
@@ -115,7 +116,9 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     try:
         if check is not None and request.match_info.http_exception is None:
             try:
-                body = await asyncio.wait_for(request.read(), request.app.get(BODY_TIMEOUT, 10.0))
+                # asyncio.timeout, unlike wait_for, does not start a task per request
+                async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):
+                    body = await request.read()
             except TimeoutError:
                 log.warning("%s refused: body not received in time", request.path)
                 raise web.HTTPRequestTimeout() from None

@@ -1,7 +1,8 @@
 """`coach serve`: one aiohttp web server for every channel.
 
     GET  /healthz        liveness, the brain in use and which channels are on
-    POST /slack/events   Slack Events API, slash commands and interactivity (Bolt verifies signatures)
+    POST /slack/events   Slack Events API, slash commands and interactivity (`adapters.slack.inbox`
+                         verifies the signature and answers at once; Bolt runs the turn from a queue)
     POST /api/messages   Bot Framework activities from Teams (CloudAdapter verifies the bearer token)
 
 Teams is served only with `MicrosoftAppId` set, or with `COACH_TEAMS_EMULATOR=1` for local testing
@@ -22,7 +23,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.app import Runtime
 from bot.config import Settings
@@ -47,10 +47,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def slack_events(request: web.Request) -> web.Response:
-    bolt = request.app.get(SLACK)
-    if bolt is None:
+    inbox = request.app.get(SLACK)
+    if inbox is None:
         return web.json_response({"ok": False, "error": "Slack over HTTP is not configured"}, status=404)
-    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+    return await inbox(request)
 
 
 async def teams_messages(request: web.Request) -> web.Response:
@@ -92,8 +92,12 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         yield
         if socket is not None:
             await socket.close_async()
-        teams = app.get(TEAMS)
-        pending = (teams.background if teams else set()) | app[DISPATCH].background
+        teams, inbox = app.get(TEAMS), app.get(SLACK)
+        pending = (
+            (teams.background if teams else set())
+            | (inbox.background if inbox else set())
+            | app[DISPATCH].background
+        )
         if pending:  # let proactive replies and nudges that are under way finish
             await asyncio.wait(pending, timeout=30)
         if SLACK_SESSION in app:
@@ -109,22 +113,26 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
 
     # one pooled session to the Slack Web API for the process's life (kept-alive connections)
     app[SLACK_SESSION] = aiohttp.ClientSession()
+    socket_mode = bool(s.slack_app_token and s.slack_app_token.get_secret_value())
     bolt = build_slack_app(
         coach,
         token=s.slack_bot_token.get_secret_value(),
         signing_secret=s.slack_signing_secret.get_secret_value(),
         api_url=s.slack_api_url,
         session=app[SLACK_SESSION],
+        process_before_response=not socket_mode,  # over HTTP the inbox has answered Slack already
     )
     app[SLACK_CLIENT] = bolt.client
-    if s.slack_app_token and s.slack_app_token.get_secret_value():
+    if socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         handler = AsyncSocketModeHandler(bolt, s.slack_app_token.get_secret_value())
         await handler.connect_async()
         app[STATUS]["slack"] = "socket mode"
         return handler
-    app[SLACK] = bolt
+    from adapters.slack.inbox import SlackInbox
+
+    app[SLACK] = SlackInbox(bolt, s.slack_signing_secret.get_secret_value())
     app[STATUS]["slack"] = "http"
     return None
 
@@ -166,13 +174,14 @@ class SendNow:
 
 
 def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
-    from adapters.slack.sender import SlackSender
-    from adapters.teams.bot import TeamsSender
-
     senders: dict[str, Any] = {}
-    if app.get(TEAMS) is not None:
+    if app.get(TEAMS) is not None:  # imported only when on: botbuilder alone takes a second to load
+        from adapters.teams.bot import TeamsSender
+
         senders["teams"] = TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
     if app.get(SLACK_CLIENT) is not None:
+        from adapters.slack.sender import SlackSender
+
         senders["slack"] = SlackSender(app[SLACK_CLIENT])
     from bot.managers.commands import admin_identities
 

@@ -341,8 +341,11 @@ async def test_requests_that_are_not_from_slack_are_refused(server: str, slack: 
 # -- slow brains --------------------------------------------------------------------------------
 
 
-async def test_ack_is_immediate_while_claude_takes_seconds(tmp_path: Path, slack: FakeSlack):
+async def test_ack_is_immediate_and_a_placeholder_shows_only_when_claude_is_slow(
+    tmp_path: Path, slack: FakeSlack
+):
     anthropic = await FakeAnthropic().start()
+    anthropic.script.append(Outcome(text="Quickly: a model card documents a model [1].", delay_s=0.1))
     anthropic.default = Outcome(text="A model card documents a model [1].", delay_s=2.5)
     runner, url = await start_server(
         tmp_path,
@@ -354,10 +357,15 @@ async def test_ack_is_immediate_while_claude_takes_seconds(tmp_path: Path, slack
     try:
         status, took = await event(url, dm("What is a model card?"))
         assert status == 200 and took < 1.0
-        (placeholder,) = await slack.wait_for("chat.postMessage")
-        assert "Thinking" in placeholder["text"]
+        (answer,) = await slack.wait_for("chat.postMessage")  # a quick answer is one message
+        assert "Quickly" in answer["text"]
+        status, took = await event(url, dm("What is a model card?", user="U2"))
+        assert status == 200 and took < 1.0
+        placeholder = (await slack.wait_for("chat.postMessage", 2))[1]
+        assert "Thinking" in placeholder["text"] and placeholder["channel"] == "D2"
         (update,) = await slack.wait_for("chat.update")
         assert "A model card documents a model [1]" in update["text"]
+        assert len(slack.of("chat.postMessage")) == 2
     finally:
         await runner.cleanup()
         await anthropic.stop()
