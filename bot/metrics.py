@@ -40,8 +40,8 @@ TURN_SECONDS = Histogram(
 )
 ACK_SECONDS = Histogram(
     "coach_ack_seconds",
-    "Seconds the web server took to answer a platform's HTTP request (Slack's 3-second ack, the Bot "
-    "Framework's POST), by channel.",
+    "Seconds the web server took to answer a platform's HTTP request once its body was read and checked "
+    "(Slack's 3-second ack, the Bot Framework's POST), by channel.",
     ["channel"],
     buckets=LATENCY_BUCKETS,
 )
