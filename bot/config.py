@@ -7,6 +7,7 @@ Every field has a default that makes the embedded mode work: offline brain, cons
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
     port: int = Field(3978, alias="PORT")
     http_timeout_s: float = Field(10.0, alias="COACH_HTTP_TIMEOUT")  # header and body reads of a request
     managers: str = Field("", alias="COACH_MANAGERS")
+
+    log_format: Literal["text", "json"] = Field("text", alias="COACH_LOG_FORMAT")
+    metrics: bool = Field(True, alias="COACH_METRICS")  # record metrics and serve /metrics
+    metrics_token: SecretStr | None = Field(None, alias="COACH_METRICS_TOKEN")  # unset: loopback only
+    metrics_dir: Path | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")  # several processes
 
     @property
     def database_path(self) -> Path:

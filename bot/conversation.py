@@ -9,8 +9,10 @@ the learner, and a message a crashed process never answered is owned up to on th
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,10 +23,11 @@ from typing import Any
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from bot import metrics
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from flows.deps import Deps
-from flows.graph import build_graph
+from flows.graph import build_graph, pick_node
 from flows.quiz import is_letter
 from flows.router import parse_command
 
@@ -46,6 +49,11 @@ def clean_text(text: str) -> str:
 def defuse_mentions(text: str) -> str:
     """Make sure no reply can ping a whole channel, whatever the learner typed and we echo."""
     return MENTION.sub(lambda m: m.group(0).replace("@", "@\u200b").replace("<!", "<\u200b!"), text)
+
+
+def conversation_hash(conversation: str) -> str:
+    """A short pseudonym of a conversation key, for logs: the same in every process, not the key."""
+    return hashlib.sha256(conversation.encode("utf-8")).hexdigest()[:12]
 
 
 def may_think(text: str, inbound: Inbound) -> bool:
@@ -107,6 +115,7 @@ class Coach:
 
     async def handle(self, inbound: Inbound, notify: Notify | None = None) -> list[Reply]:
         """Answer one inbound message or click. Returns [] for a duplicate delivery."""
+        started = time.perf_counter()
         text = clean_text(inbound.text)
         notes: list[Reply] = []
         if len(text) > MAX_TEXT:
@@ -132,12 +141,14 @@ class Coach:
             message, lost = await asyncio.to_thread(arrive)
             if message is None:
                 log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
+                metrics.turn(inbound.platform, "none", "duplicate")
                 return []
             notes = lost + notes
             command = inbound.action.value if inbound.action else text
             if self.admin is not None and is_admin_command(command):
                 replies = await self._admin(inbound, notes)
                 store.mark_answered(message, len(replies))
+                self._done(inbound, "admin", "answered", started)
                 return replies
             if notify and self.deps.brain.remote and may_think(text, inbound):
                 await notify(Reply("Thinking…", kind="notice", thinking=True))
@@ -149,14 +160,31 @@ class Coach:
                     durability="exit",  # one checkpoint per turn: a turn is all or nothing
                 )
                 replies = notes + [Reply.from_dict(r) for r in result.get("replies", [])]
-                status = "answered"
+                status, flow = "answered", pick_node(result) if result.get("intent") else "none"
             except Exception:
                 log.exception("turn failed in %s", inbound.conversation)
-                replies, status = [*notes, Reply(SORRY, kind="notice")], "failed"
+                replies, status, flow = [*notes, Reply(SORRY, kind="notice")], "failed", "none"
             for reply in replies:
                 reply.text = defuse_mentions(reply.text)
             await asyncio.to_thread(store.mark_answered, message, len(replies), status)
+            self._done(inbound, flow, status, started)
             return replies
+
+    def _done(self, inbound: Inbound, flow: str, outcome: str, started: float) -> None:
+        """Count the turn and log it with structured fields (no ids or text: a conversation pseudonym)."""
+        seconds = time.perf_counter() - started
+        metrics.turn(inbound.platform, flow, outcome, seconds)
+        log.info(
+            "turn %s",
+            outcome,
+            extra={
+                "conversation": conversation_hash(inbound.conversation),
+                "channel": inbound.platform,
+                "flow": flow,
+                "outcome": outcome,
+                "latency_ms": round(1000 * seconds, 1),
+            },
+        )
 
     async def _admin(self, inbound: Inbound, notes: list[Reply]) -> list[Reply]:
         assert self.admin is not None

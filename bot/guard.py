@@ -63,7 +63,7 @@ def check_slack(body: bytes, content_type: str) -> None:
             _json_object(payload)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True
     try:
@@ -91,7 +91,7 @@ def check_teams(body: bytes, content_type: str, loopback_only: bool) -> None:
         parts, host = None, None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise BadRequest("activity without a valid serviceUrl")
-    if loopback_only and not _is_loopback(host):
+    if loopback_only and not is_loopback(host):
         raise BadRequest("emulator mode replies only to a serviceUrl on this machine")
     from botbuilder.schema import Activity  # here: a server without Teams never loads botbuilder
 

@@ -4,6 +4,8 @@
     POST /slack/events   Slack Events API, slash commands and interactivity (`adapters.slack.inbox`
                          verifies the signature and answers at once; Bolt runs the turn from a queue)
     POST /api/messages   Bot Framework activities from Teams (CloudAdapter verifies the bearer token)
+    GET  /metrics        Prometheus metrics (`bot.metrics`): with COACH_METRICS_TOKEN as a bearer token,
+                         or without one from this machine only (a proxied request is refused)
 
 Teams is served only with `MicrosoftAppId` set, or with `COACH_TEAMS_EMULATOR=1` for local testing
 without authentication, when the server listens on 127.0.0.1 only. Every body is checked by
@@ -16,18 +18,21 @@ wired when the server starts, because they need the open coach (its checkpoint d
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from bot import metrics
 from bot.app import Runtime
 from bot.config import Settings
 from bot.conversation import Coach
-from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard
+from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard, is_loopback
 from bot.heap import freeze_startup_heap
 from bot.logs import install_redaction, secrets_of
 from bot.managers.clock import Dispatcher
@@ -40,6 +45,8 @@ SLACK_CLIENT = web.AppKey("slack_client", Any)
 SLACK_SESSION = web.AppKey("slack_session", aiohttp.ClientSession)
 DISPATCH = web.AppKey("dispatch", Any)
 STATUS = web.AppKey("status", dict)
+METRICS_TOKEN = web.AppKey("metrics_token", str)
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -50,15 +57,36 @@ async def slack_events(request: web.Request) -> web.Response:
     inbox = request.app.get(SLACK)
     if inbox is None:
         return web.json_response({"ok": False, "error": "Slack over HTTP is not configured"}, status=404)
-    return await inbox(request)
+    started = time.perf_counter()
+    response = await inbox(request)
+    metrics.ack("slack", started)
+    return response
 
 
 async def teams_messages(request: web.Request) -> web.Response:
     teams = request.app.get(TEAMS)
     if teams is None:
         return web.json_response({"ok": False, "error": "Teams is not configured"}, status=404)
+    started = time.perf_counter()
     response = await teams.adapter.process(request, teams)  # a token it refuses raises 401
+    metrics.ack("teams", started)
     return response or web.Response(status=201)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """The metrics, for a scraper holding the token, or (with no token set) for this machine only."""
+    token = request.app.get(METRICS_TOKEN)
+    if token:
+        sent = request.headers.get("Authorization", "").encode("utf-8", "replace")
+        if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+            raise web.HTTPUnauthorized(
+                text="/metrics needs Authorization: Bearer <COACH_METRICS_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    elif not is_loopback(request.remote or "") or any(h in request.headers for h in PROXY_HEADERS):
+        raise web.HTTPForbidden(text="/metrics is served to this machine only; set COACH_METRICS_TOKEN")
+    body, content_type = metrics.render(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def runner_options(settings: Settings) -> dict[str, Any]:
@@ -76,6 +104,11 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/api/messages", teams_messages)
+    metrics.configure(runtime.settings.metrics, runtime.settings.metrics_dir)
+    if runtime.settings.metrics:
+        token = runtime.settings.metrics_token
+        app[METRICS_TOKEN] = token.get_secret_value() if token else ""
+        app.router.add_get("/metrics", metrics_page)
     app.cleanup_ctx.append(lambda app: _lifecycle(app, runtime))
     return app
 

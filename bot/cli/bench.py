@@ -168,6 +168,13 @@ def bench_table(f: dict) -> Table:
             "≤ 1.3x floor",
             r["ratio"] <= 1.3,
         )
+        if "metrics_ratio" in r:
+            row(
+                f"CPU per turn, {r['channel']}, metrics on vs off",
+                f"on {r['coach_ms']:.2f} ms · off {r['metrics_off_ms']:.2f} ms · {r['metrics_ratio']:.2f}x",
+                "≤ 1.05x",
+                r["metrics_ratio"] <= 1.05,
+            )
     sc = f["scale"]
     row(
         f"CPU per turn, {sc['large']['learners']:,} vs {sc['small']['learners']:,} learners",

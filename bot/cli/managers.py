@@ -40,10 +40,14 @@ def clock(
     import asyncio
     from datetime import datetime
 
+    from bot import metrics
     from bot.managers.clock import Dispatcher
 
     setup_logging(True)
     rt = runtime()
+    if why := metrics.problem(rt.settings.metrics_dir):
+        raise fail(why)
+    metrics.configure(rt.settings.metrics, rt.settings.metrics_dir)
     clock = rt.deps.clock
     if now is not None:
         try:

@@ -27,5 +27,9 @@ def serve(
         rt.admin  # noqa: B018 - COACH_MANAGERS is checked before anything listens
     except ValueError as exc:
         raise fail(str(exc)) from None
+    from bot.metrics import problem
+
+    if why := problem(rt.settings.metrics_dir):
+        raise fail(why)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_server(rt, host, port))

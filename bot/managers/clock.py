@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot import metrics
 from bot.managers.nudges import MAX_ATTEMPTS, DeliveryError, Nudges, Schedule, Sender
 from bot.managers.people import People
 from bot.managers.report import build_report, report_png, report_text
@@ -149,6 +150,7 @@ class Dispatcher:
             failed_for_good = exc.permanent or row["attempts"] >= MAX_ATTEMPTS
             report.failed += failed_for_good
             report.retried += not failed_for_good
+            metrics.nudge("failed" if failed_for_good else "retry")
             report.errors.append(f"{row['member']}: {exc}")
             log.warning(
                 "nudge %s to %s failed (%s): %s",
@@ -162,6 +164,7 @@ class Dispatcher:
             return
         self.nudges.mark_sent(row["id"], self.clock())
         report.sent += 1
+        metrics.nudge("sent")
 
     def _drop(self, schedule: Schedule, member: str, why: str) -> None:
         """A deactivated or removed account leaves the team, and the manager reads why in the digest."""
@@ -203,8 +206,10 @@ class Dispatcher:
                 raise DeliveryError("no connection for the manager's platform", permanent=False)
             text, chart = await self.digest_replies(schedule, row["week"])
             await sender.deliver(schedule.manager, [text])
+            metrics.digest("sent")
         except DeliveryError as exc:
             final = self.nudges.digest_failed(row, exc, self.clock())
+            metrics.digest("failed" if final else "retry")
             log.warning("digest %s/%s to %s failed: %s", schedule.id, row["week"], schedule.manager, exc)
             if final:
                 await self._alert_admins(schedule, row["week"], str(exc))
