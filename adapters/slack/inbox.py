@@ -24,6 +24,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot import metrics
+
 log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
 REMEMBERED = 10_000  # deliveries (event ids, trigger ids) remembered to drop Slack's retries
@@ -82,6 +84,7 @@ class SlackInbox:
         if delivery is not None:
             if delivery in self.seen:
                 log.info("slack: delivery %s already queued; retry ignored", delivery)
+                metrics.turn("slack", "none", "duplicate")
                 return web.Response(status=200)
             self.seen[delivery] = None
             if len(self.seen) > REMEMBERED:
