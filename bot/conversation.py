@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from flows.deps import Deps
@@ -36,6 +38,7 @@ SORRY = (
     "Sorry — something went wrong on my side while handling that. Your message is saved; "
     "please send it again in a moment."
 )
+_holding: ContextVar[str | None] = ContextVar("holding", default=None)  # the conversation this turn locks
 
 
 def clean_text(text: str) -> str:
@@ -54,6 +57,11 @@ def may_think(text: str, inbound: Inbound) -> bool:
         return False
     command = parse_command(text)
     return command is None or command["name"] == "hint"
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
 
 
 class Coach:
@@ -78,6 +86,7 @@ class Coach:
         async with aiosqlite.connect(str(checkpoints)) as conn:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA busy_timeout = 5000")
+            await conn.execute("PRAGMA secure_delete = ON")  # forgotten words are overwritten, not left
             await conn.execute(
                 "PRAGMA synchronous = NORMAL"
             )  # WAL: durable at checkpoints, no fsync per commit
@@ -96,7 +105,11 @@ class Coach:
         self._waiting[conversation] = self._waiting.get(conversation, 0) + 1
         try:
             async with lock:
-                yield
+                token = _holding.set(conversation)
+                try:
+                    yield
+                finally:
+                    _holding.reset(token)
         finally:
             self._waiting[conversation] -= 1
             if not self._waiting[conversation]:
@@ -169,10 +182,27 @@ class Coach:
             reply.text = defuse_mentions(reply.text)
         return replies
 
-    async def forget_threads(self, conversations: list[str]) -> None:
-        """Delete the checkpoints (conversation state and history) of these conversations."""
-        for conversation in conversations:
-            await self.graph.checkpointer.adelete_thread(conversation)
+    async def forget_threads(self, learner: str, alone: list[str], shared: list[str]) -> None:
+        """Forget a learner's conversations: delete the checkpoints (state and history) of those only
+        they spoke in; rewrite those shared with others without their words (see `bot.forget`)."""
+        saver = self.graph.checkpointer
+        for conversation in [*alone, *shared]:
+            async with self._locked(conversation):
+                if conversation in alone:
+                    await saver.adelete_thread(conversation)
+                    continue
+                texts, answers = await asyncio.to_thread(self.deps.store.words_in, learner, conversation)
+                await scrub_thread(saver, conversation, Words(learner, frozenset(answers), frozenset(texts)))
+        conn = getattr(saver, "conn", None)
+        if conn is not None:  # SQLite: drop the old page images the write-ahead log still holds
+            async with saver.lock:
+                await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _locked(self, conversation: str):
+        """The conversation's turn lock, unless this very turn already holds it (forget me said there)."""
+        if _holding.get() == conversation:
+            return _no_lock()
+        return self._turn_lock(conversation)
 
     def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
         """Messages stored by a process that died before answering them: say so, once."""

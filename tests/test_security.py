@@ -4,6 +4,7 @@ may delete whose data. Each test plays the attacker against the real server or t
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -280,6 +281,68 @@ async def test_forget_me_needs_the_code_issued_to_this_learner_in_this_conversat
     done = await say("UANA", "slack:DUANA", action=ask.choices[0].action)
     assert "deleted" in done.text and deps.store.attempts("slack:UANA") == []
     assert "cannot be undone" in (await say("UANA", "slack:DUANA", action=ask.choices[0].action)).text  # once
+
+
+SHARED = "slack:C1:1.2"
+SECRET = "Quillfeather"  # a word only Ana ever says
+
+
+def _raw(path: Path) -> bytes:
+    """Every row of every table of a database, as bytes (checkpoint blobs included)."""
+    db = sqlite3.connect(path)
+    try:
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        rows = [row for t in tables for row in db.execute(f"SELECT * FROM [{t}]")]
+    finally:
+        db.close()
+    return b"".join(v if isinstance(v, bytes) else str(v).encode() for row in rows for v in row)
+
+
+def _files(path: Path) -> bytes:
+    """The database file and its write-ahead log as stored on disk (free pages included)."""
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+async def test_forget_me_takes_only_the_learners_words_out_of_a_shared_thread(
+    managed: Coach, deps: Deps, tmp_path: Path
+):
+    async def say(user: str, text: str = "", conversation: str = SHARED, action=None):
+        inbound = Inbound("slack", user, conversation, text, action=action, shared=conversation == SHARED)
+        return await managed.handle(inbound)
+
+    await say("UANA", f"What is a model card, {SECRET} asks?")
+    ben_first = "What does an AI center of excellence do?"
+    await say("UBEN", ben_first)
+    rated = (await say("UANA", f"How should {SECRET} measure AI readiness?"))[-1]
+    await say("UANA", action=rated.choices[1].action)  # 👎
+    await say("UANA", f"too vague for {SECRET}")  # the reason
+    await say("UANA", action=rated.choices[1].action)  # 👎 again: a reason is awaited (state names Ana)
+    await say("UANA", "help", conversation="slack:DUANA")
+    checkpoints = tmp_path / "cp.db"
+    before = await managed.state(SHARED)
+    thread = {"configurable": {"thread_id": SHARED}}
+    history = len([s async for s in managed.graph.aget_state_history(thread)])
+    assert SECRET.encode() in _raw(checkpoints) and before["feedback_pending"]
+
+    ask = (await say("UANA", "forget me", conversation="slack:DUANA"))[-1]
+    done = (await say("UANA", conversation="slack:DUANA", action=ask.choices[0].action))[-1]
+    assert "deleted" in done.text
+
+    for path in (checkpoints, tmp_path / "coach.db"):
+        assert SECRET.encode() not in _raw(path), path.name
+        assert b"UANA" not in _raw(path), path.name
+        assert SECRET.encode() not in _files(path), f"{path.name} still holds it in free pages or the log"
+    after = await managed.state(SHARED)
+    assert [t["question"] for t in after["qa"]] == [ben_first]  # Ben's turn stays, answer and all
+    assert after["qa"][0]["answer"] == before["qa"][1]["answer"] and after["qa"][0].get("answer_id")
+    assert after["feedback_pending"] is None and after["inbound"] == {}
+    kept = [s async for s in managed.graph.aget_state_history(thread)]
+    assert len(kept) == history  # the history is rewritten, not dropped
+    assert await managed.state("slack:DUANA") == {}
+    assert deps.store.read("SELECT question FROM answers") == [{"question": ben_first}]
+
+    follow_up = (await say("UBEN", "Who should sit on it?"))[-1]  # Ben carries on where he was
+    assert follow_up.text and (await managed.state(SHARED))["qa"][0]["question"] == ben_first
 
 
 # -- what is stored is readable by the service's user alone -----------------------------------------
