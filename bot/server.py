@@ -22,8 +22,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 
+from adapters.slack.request import SlackRequest
 from bot.app import Runtime
 from bot.config import Settings
 from bot.conversation import Coach
@@ -50,7 +51,7 @@ async def slack_events(request: web.Request) -> web.Response:
     bolt = request.app.get(SLACK)
     if bolt is None:
         return web.json_response({"ok": False, "error": "Slack over HTTP is not configured"}, status=404)
-    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+    return await to_aiohttp_response(await bolt.async_dispatch(await SlackRequest.of(request)))
 
 
 async def teams_messages(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import re
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -470,6 +471,39 @@ async def test_a_replayed_slash_command_is_answered_once(server: str, slack: Fak
     await slack.wait_for("response_url:r1")
     await asyncio.sleep(0.5)
     assert len(slack.of("response_url:r1")) == 1
+
+
+SLASH_TEXTS = [  # Bolt's own parser loses every one of these ({} instead of the command)
+    "what is payload",
+    'what is payload={"type":"block_actions"}',
+    "R&D & payload&text=help",
+    "100% of 50%25 is payload %",
+    "a+b = payload? Qu’est-ce qu’un modèle ? 日本語 🎓",
+]
+
+
+async def test_slash_command_text_survives_what_bolt_would_misparse(
+    tmp_path: Path, server: str, slack: FakeSlack
+):
+    for number, text in enumerate(SLASH_TEXTS, 1):
+        body = urlencode(
+            {
+                "team_id": "T0001",
+                "channel_id": "C0GENERAL",
+                "user_id": "U1",
+                "command": "/coach",
+                "text": text,
+                "response_url": slack.response_url(f"p{number}"),
+                "trigger_id": f"trig-{next(_ids)}",
+            }
+        )
+        status, _ = await post(server, body, "application/x-www-form-urlencoded")
+        assert status == 200, text
+        (answer,) = await slack.wait_for(f"response_url:p{number}")
+        assert answer["response_type"] == "ephemeral" and answer.get("text"), text
+    db = sqlite3.connect(tmp_path / "data" / "coach.db")
+    seen = [text for (text,) in db.execute("SELECT text FROM messages ORDER BY id")]
+    assert seen == SLASH_TEXTS  # each reached the coach exactly as typed
 
 
 def test_manifest_scopes_are_exactly_what_the_code_calls_and_hears():

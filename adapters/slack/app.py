@@ -169,7 +169,7 @@ def build_slack_app(
             PLATFORM,
             user,
             conversation_id(channel, thread),
-            payload.get("text", ""),
+            payload.get("text") or "",
             message_id=body.get("event_id"),
         )
         await run(message, SlackReplies(client, channel, user, thread, set_status=set_status))
@@ -183,7 +183,7 @@ def build_slack_app(
         if event.get("bot_id") or event.get("subtype"):
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-        raw = event.get("text", "")
+        raw = event.get("text") or ""
         text = MENTION.sub("", raw).strip()
         message = Inbound(
             PLATFORM,
@@ -202,7 +202,7 @@ def build_slack_app(
             return
         if event.get("subtype"):  # file shares and the like: nothing to coach on
             return
-        channel, text = event["channel"], event.get("text", "")
+        channel, text = event["channel"], event.get("text") or ""
         bot_user = context.get("bot_user_id")
         if is_dm(channel):
             thread = event.get("thread_ts")
