@@ -4,6 +4,7 @@ may delete whose data. Each test plays the attacker against the real server or t
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 from dataclasses import replace
@@ -343,6 +344,30 @@ async def test_forget_me_takes_only_the_learners_words_out_of_a_shared_thread(
 
     follow_up = (await say("UBEN", "Who should sit on it?"))[-1]  # Ben carries on where he was
     assert follow_up.text and (await managed.state(SHARED))["qa"][0]["question"] == ben_first
+
+
+async def test_a_teams_card_submit_acts_for_its_sender_whatever_its_value_says(
+    tmp_path: Path, connector: FakeConnector
+):
+    """In a group chat Ben can click the delete button Ana was sent, and put Ana's id in the value:
+    the sender is who the activity is from, so Ben is only asked, and Ana's data stays."""
+    runner, url = await teams_http.start_server(tmp_path)
+    group = {"id": "19:group@thread.v2", "conversationType": "groupChat", "tenantId": "t1"}
+    ben = {"id": "29:ben", "name": "Ben"}
+    try:
+        await teams_http.post(url, teams_http.activity(connector, "forget me", conversation=group))
+        (ask,) = await connector.wait_for_messages(1)
+        yes = teams_http.submit(teams_http.card_of(ask), "Yes, delete my data")
+        forged = {**yes, "from": teams_http.ANA, "user": teams_http.ANA["id"], "learner": "teams:29:ana"}
+        await teams_http.post(
+            url, teams_http.activity(connector, None, conversation=group, value=forged, **{"from": ben})
+        )
+        asked_again = (await connector.wait_for_messages(2))[1]
+        assert "cannot be undone" in json.dumps(asked_again.activity)
+        store = runner.app[COACH_KEY].deps.store
+        assert store.read("SELECT learner FROM messages WHERE learner = 'teams:29:ana'")  # Ana's data stays
+    finally:
+        await runner.cleanup()
 
 
 # -- what is stored is readable by the service's user alone -----------------------------------------
