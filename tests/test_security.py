@@ -346,6 +346,20 @@ async def test_forget_me_takes_only_the_learners_words_out_of_a_shared_thread(
     assert follow_up.text and (await managed.state(SHARED))["qa"][0]["question"] == ben_first
 
 
+async def test_forget_me_said_in_the_shared_thread_itself(managed: Coach, deps: Deps):
+    """The thread being rewritten is the one this turn holds: no waiting on its own lock."""
+
+    async def say(user: str, text: str = "", action=None):
+        return (await managed.handle(Inbound("slack", user, SHARED, text, action=action, shared=True)))[-1]
+
+    await say("UBEN", "What is MLOps?")
+    await say("UANA", f"What is a model card, {SECRET} asks?")
+    ask = await say("UANA", "forget me")
+    done = await asyncio.wait_for(say("UANA", action=ask.choices[0].action), timeout=30)
+    assert "deleted" in done.text and done.ephemeral
+    assert [t["question"] for t in (await managed.state(SHARED))["qa"]] == ["What is MLOps?"]
+
+
 async def test_a_teams_card_submit_acts_for_its_sender_whatever_its_value_says(
     tmp_path: Path, connector: FakeConnector
 ):
