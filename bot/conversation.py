@@ -38,6 +38,7 @@ SORRY = (
     "Sorry — something went wrong on my side while handling that. Your message is saved; "
     "please send it again in a moment."
 )
+FORGET_LOCK_WAIT_S = 30.0
 _holding: ContextVar[str | None] = ContextVar("holding", default=None)  # the conversation this turn locks
 
 
@@ -100,16 +101,19 @@ class Coach:
                     await close()
 
     @asynccontextmanager
-    async def _turn_lock(self, conversation: str) -> AsyncIterator[None]:
+    async def _turn_lock(self, conversation: str, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold the conversation's lock (waiting at most `wait` seconds for it, if given)."""
         lock = self._locks.setdefault(conversation, asyncio.Lock())
         self._waiting[conversation] = self._waiting.get(conversation, 0) + 1
         try:
-            async with lock:
-                token = _holding.set(conversation)
-                try:
-                    yield
-                finally:
-                    _holding.reset(token)
+            async with asyncio.timeout(wait):
+                await lock.acquire()
+            token = _holding.set(conversation)
+            try:
+                yield
+            finally:
+                _holding.reset(token)
+                lock.release()
         finally:
             self._waiting[conversation] -= 1
             if not self._waiting[conversation]:
@@ -199,10 +203,12 @@ class Coach:
                 await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _locked(self, conversation: str):
-        """The conversation's turn lock, unless this very turn already holds it (forget me said there)."""
+        """The conversation's turn lock, unless this very turn already holds it (forget me said there).
+        Waited for a bounded time: two people forgetting at once from two threads they share would
+        otherwise wait on each other forever (the one who times out is told to try again)."""
         if _holding.get() == conversation:
             return _no_lock()
-        return self._turn_lock(conversation)
+        return self._turn_lock(conversation, wait=FORGET_LOCK_WAIT_S)
 
     def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
         """Messages stored by a process that died before answering them: say so, once."""
