@@ -300,7 +300,11 @@ def build_slack_app(
             if is_dm(channel)
             else conversation_id(channel, thread or message.get("ts"))
         )
-        inbound = Inbound(PLATFORM, user, conversation, action=parsed, shared=not is_dm(channel))
+        # a replayed click (same signed body) has the same trigger_id: it is acted on once
+        delivery = f"click:{body['trigger_id']}" if body.get("trigger_id") else None
+        inbound = Inbound(
+            PLATFORM, user, conversation, action=parsed, message_id=delivery, shared=not is_dm(channel)
+        )
         replies = await coach.handle(inbound)
         out = SlackReplies(client, channel, user, thread)
         feedback = next((r for r in replies if r.kind == "feedback" and r.question == parsed.question), None)
