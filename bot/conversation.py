@@ -16,6 +16,7 @@ import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from bot import metrics
+from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from flows.deps import Deps
@@ -39,6 +41,8 @@ SORRY = (
     "Sorry — something went wrong on my side while handling that. Your message is saved; "
     "please send it again in a moment."
 )
+FORGET_LOCK_WAIT_S = 30.0
+_holding: ContextVar[str | None] = ContextVar("holding", default=None)  # the conversation this turn locks
 
 
 def clean_text(text: str) -> str:
@@ -64,6 +68,11 @@ def may_think(text: str, inbound: Inbound) -> bool:
     return command is None or command["name"] == "hint"
 
 
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
+
+
 class Coach:
     """Conversations over the coach graph, checkpointed in SQLite. Use `async with Coach.open(...)`."""
 
@@ -86,6 +95,7 @@ class Coach:
         async with aiosqlite.connect(str(checkpoints)) as conn:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA busy_timeout = 5000")
+            await conn.execute("PRAGMA secure_delete = ON")  # forgotten words are overwritten, not left
             await conn.execute(
                 "PRAGMA synchronous = NORMAL"
             )  # WAL: durable at checkpoints, no fsync per commit
@@ -99,12 +109,19 @@ class Coach:
                     await close()
 
     @asynccontextmanager
-    async def _turn_lock(self, conversation: str) -> AsyncIterator[None]:
+    async def _turn_lock(self, conversation: str, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold the conversation's lock (waiting at most `wait` seconds for it, if given)."""
         lock = self._locks.setdefault(conversation, asyncio.Lock())
         self._waiting[conversation] = self._waiting.get(conversation, 0) + 1
         try:
-            async with lock:
+            async with asyncio.timeout(wait):
+                await lock.acquire()
+            token = _holding.set(conversation)
+            try:
                 yield
+            finally:
+                _holding.reset(token)
+                lock.release()
         finally:
             self._waiting[conversation] -= 1
             if not self._waiting[conversation]:
@@ -197,10 +214,29 @@ class Coach:
             reply.text = defuse_mentions(reply.text)
         return replies
 
-    async def forget_threads(self, conversations: list[str]) -> None:
-        """Delete the checkpoints (conversation state and history) of these conversations."""
-        for conversation in conversations:
-            await self.graph.checkpointer.adelete_thread(conversation)
+    async def forget_threads(self, learner: str, alone: list[str], shared: list[str]) -> None:
+        """Forget a learner's conversations: delete the checkpoints (state and history) of those only
+        they spoke in; rewrite those shared with others without their words (see `bot.forget`)."""
+        saver = self.graph.checkpointer
+        for conversation in [*alone, *shared]:
+            async with self._locked(conversation):
+                if conversation in alone:
+                    await saver.adelete_thread(conversation)
+                    continue
+                texts, answers = await asyncio.to_thread(self.deps.store.words_in, learner, conversation)
+                await scrub_thread(saver, conversation, Words(learner, frozenset(answers), frozenset(texts)))
+        conn = getattr(saver, "conn", None)
+        if conn is not None:  # SQLite: drop the old page images the write-ahead log still holds
+            async with saver.lock:
+                await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _locked(self, conversation: str):
+        """The conversation's turn lock, unless this very turn already holds it (forget me said there).
+        Waited for a bounded time: two people forgetting at once from two threads they share would
+        otherwise wait on each other forever (the one who times out is told to try again)."""
+        if _holding.get() == conversation:
+            return _no_lock()
+        return self._turn_lock(conversation, wait=FORGET_LOCK_WAIT_S)
 
     def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
         """Messages stored by a process that died before answering them: say so, once."""

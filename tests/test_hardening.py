@@ -176,6 +176,21 @@ async def test_teams_resend_of_the_same_activity_gets_one_reply(tmp_path: Path):
         await connector.stop()
 
 
+async def test_teams_activities_with_the_same_id_in_two_chats_are_both_answered(tmp_path: Path):
+    """Teams message ids are unique within a conversation only: a replay is one conversation's id twice."""
+    connector = await FakeConnector().start()
+    runner, url = await teams_http.start_server(tmp_path)
+    try:
+        chat = {**teams_http.PERSONAL, "id": "a:personal-ben"}
+        ben = {"from": {"id": "29:ben", "name": "Ben"}, "conversation": chat}
+        await teams_http.post(url, {**teams_http.activity(connector, "help"), "id": "1700000000001"})
+        await teams_http.post(url, {**teams_http.activity(connector, "help"), "id": "1700000000001", **ben})
+        await connector.wait_for_messages(2)
+    finally:
+        await runner.cleanup()
+        await connector.stop()
+
+
 def serve(env: dict[str, str], port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [str(COACH), "serve", "--host", "127.0.0.1", "--port", str(port)],

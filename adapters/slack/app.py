@@ -209,7 +209,7 @@ def build_slack_app(
             PLATFORM,
             user,
             conversation_id(channel, thread),
-            payload.get("text", ""),
+            payload.get("text") or "",
             message_id=body.get("event_id"),
         )
         await run(message, SlackReplies(client, channel, user, thread, set_status=set_status))
@@ -223,7 +223,7 @@ def build_slack_app(
         if event.get("bot_id") or event.get("subtype"):
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-        raw = event.get("text", "")
+        raw = event.get("text") or ""
         text = MENTION.sub("", raw).strip()
         message = Inbound(
             PLATFORM,
@@ -242,7 +242,7 @@ def build_slack_app(
             return
         if event.get("subtype"):  # file shares and the like: nothing to coach on
             return
-        channel, text = event["channel"], event.get("text", "")
+        channel, text = event["channel"], event.get("text") or ""
         bot_user = context.get("bot_user_id")
         if is_dm(channel):
             thread = event.get("thread_ts")
@@ -340,7 +340,11 @@ def build_slack_app(
             if is_dm(channel)
             else conversation_id(channel, thread or message.get("ts"))
         )
-        inbound = Inbound(PLATFORM, user, conversation, action=parsed, shared=not is_dm(channel))
+        # a replayed click (same signed body) has the same trigger_id: it is acted on once
+        delivery = f"click:{body['trigger_id']}" if body.get("trigger_id") else None
+        inbound = Inbound(
+            PLATFORM, user, conversation, action=parsed, message_id=delivery, shared=not is_dm(channel)
+        )
         replies = await coach.handle(inbound)
         out = SlackReplies(client, channel, user, thread)
         feedback = next((r for r in replies if r.kind == "feedback" and r.question == parsed.question), None)

@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.slack.request import SlackRequest
 from bot import metrics
 
 log = logging.getLogger("coach.slack")
@@ -66,7 +66,7 @@ class SlackInbox:
         self.bolt = bolt
         self.verifier = SignatureVerifier(signing_secret)
         self.seen: OrderedDict[str, None] = OrderedDict()
-        self.queues: dict[str, deque[AsyncBoltRequest]] = {}
+        self.queues: dict[str, deque[SlackRequest]] = {}
         self.background: set[asyncio.Task] = set()
 
     async def __call__(self, request: web.Request) -> web.Response:
@@ -76,7 +76,7 @@ class SlackInbox:
         if not self._verified(text, request):
             log.info("slack: a request with an invalid signature was refused")
             return web.json_response({"error": "invalid request"}, status=401)
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        bolt_request = SlackRequest(body=text, query=request.query_string, headers=dict(request.headers))
         body = bolt_request.body
         if body.get("type") not in QUEUED_TYPES and not (body.get("command") and not body.get("ssl_check")):
             return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
@@ -102,7 +102,7 @@ class SlackInbox:
         except ValueError:  # a timestamp that is not a number
             return False
 
-    def _enqueue(self, key: str, bolt_request: AsyncBoltRequest) -> None:
+    def _enqueue(self, key: str, bolt_request: SlackRequest) -> None:
         queue = self.queues.get(key)
         if queue is not None:  # that conversation's worker is running: it takes this one next
             queue.append(bolt_request)

@@ -206,7 +206,7 @@ class CoachTeamsBot(TeamsActivityHandler):
             f"{PLATFORM}:{conversation.id}",
             (text or "").strip(),
             action,
-            message_id=activity.id,
+            message_id=f"{conversation.id}|{activity.id}" if activity.id else None,  # ids repeat across chats
             user_name=user.name,
             shared=shared,
             mentions=mentions,

@@ -78,7 +78,8 @@ class Admin:
     admins: frozenset[str]  # exact "platform:id" identities, from `admin_identities(COACH_MANAGERS)`
     clock: Callable[[], datetime]
     send_now: Callable[[], Awaitable[object]] | None = None  # delivers enqueued nudges right away
-    forget_threads: Callable[[list[str]], Awaitable[None]] | None = None  # deletes checkpoints
+    # forget_threads(learner, alone, shared): deletes their own threads' checkpoints, scrubs shared ones
+    forget_threads: Callable[[str, list[str], list[str]], Awaitable[None]] | None = None
     notify: Callable[[str, str], Awaitable[bool]] | None = None  # tells one person something now
     people: People | None = None  # display names from the platform
     _forget_nonces: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
@@ -420,9 +421,9 @@ class Admin:
             ]
         del self._forget_nonces[key]
         learner = inbound.learner
-        threads = sorted(set(self.store.conversations_of(learner)) | self._spoken_in(learner))
+        alone = set(self.store.conversations_of(learner))
         if self.forget_threads is not None:
-            await self.forget_threads(threads)
+            await self.forget_threads(learner, sorted(alone), sorted(self._spoken_in(learner) - alone))
         self._leave_teams(learner)
         self.store.forget(learner)
         return [

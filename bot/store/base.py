@@ -52,6 +52,7 @@ class StoreBase:
             self.path.chmod(0o600)  # learners' answers: readable by the service's user alone
         self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._conn.execute("PRAGMA secure_delete = ON")  # deleted rows ("forget me") are overwritten
         if str(path) != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync on every commit

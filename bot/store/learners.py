@@ -97,6 +97,13 @@ class LearnerTables(StoreBase):
         )
         return [r["conversation"] for r in rows]
 
+    def words_in(self, learner: str, conversation: str) -> tuple[list[str], list[str]]:
+        """What the learner sent in a conversation, and the ids of the answers the coach gave them there."""
+        where, args = "WHERE learner = ? AND conversation = ?", [learner, conversation]
+        texts = self.read(f"SELECT DISTINCT text FROM messages {where} AND text != ''", args)
+        answers = self.read(f"SELECT id FROM answers {where}", args)
+        return [r["text"] for r in texts], [r["id"] for r in answers]
+
     def forget(self, learner: str) -> dict[str, int]:
         """Delete every row about `learner`; returns how many rows each table lost."""
 
@@ -107,4 +114,7 @@ class LearnerTables(StoreBase):
                 counts[table] = cursor.rowcount
             return counts
 
-        return self._retry(work)
+        counts = self._retry(work)
+        with self._lock:  # no old page images of their rows left in the write-ahead log
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return counts
