@@ -171,7 +171,9 @@ def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
 
     senders: dict[str, Any] = {}
     if app.get(TEAMS) is not None:
-        senders["teams"] = TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
+        senders["teams"] = TeamsSender(
+            app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store, runtime.deps.clock
+        )
     if app.get(SLACK_CLIENT) is not None:
         senders["slack"] = SlackSender(app[SLACK_CLIENT])
     from bot.managers.commands import admin_identities

@@ -58,6 +58,7 @@ def nudge_replies(course: Course, questions: list[str], session: str, team: str,
     return replies
 
 
+UNREACHABLE = "can't be reached"  # a Teams member the bot shares no chat or team with
 GONE = ("user_not_found", "account_inactive", "user_disabled", "users_not_found", "removed from the team")
 REMINDER = (
     "*A reminder:* {left} of your weekly practice question(s) from {team} are still open. "
@@ -159,6 +160,14 @@ class Dispatcher:
             )
             if exc.permanent and schedule and any(g in str(exc) for g in GONE):
                 self._drop(schedule, row["member"], str(exc))
+            elif exc.permanent and schedule and UNREACHABLE in str(exc):
+                name = self.people.cached([row["member"]])[row["member"]]
+                self.nudges.note(
+                    schedule.id,
+                    f"{name} can't be reached: they never talked to me and are in no team I was added "
+                    "to. Ask them to say hi to me once.",
+                    self.clock(),
+                )
             return
         self.nudges.mark_sent(row["id"], self.clock())
         report.sent += 1
