@@ -190,7 +190,7 @@ class Dispatcher:
 
     async def digest_replies(self, schedule: Schedule, week: str, final: bool = True) -> tuple[Reply, Reply]:
         """The digest's text and its chart (as two replies: the text must not depend on the chart)."""
-        names = await self.people.names(list(schedule.members), self.clock())
+        names = await self.people.names(self.nudges.people_of(schedule), self.clock())
         result = build_report(self.nudges.store, self.course, schedule, week, names, self.clock(), final)
         text = Reply(report_text(result, self.course))
         chart = Reply(

@@ -394,7 +394,8 @@ class Admin:
                 )
                 continue
             now = self.clock()
-            names = await self.people.names(list(schedule.members), now) if self.people else None
+            everyone = self.nudges.people_of(schedule)
+            names = await self.people.names(everyone, now) if self.people else None
             final = now >= schedule.next_window(window_start(weeks[-1], schedule))
             result = build_report(self.store, self.course, schedule, weeks[-1], names, now, final)
             replies.append(
