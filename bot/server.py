@@ -211,7 +211,9 @@ def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
     if app.get(TEAMS) is not None:  # imported only when on: botbuilder alone takes a second to load
         from adapters.teams.bot import TeamsSender
 
-        senders["teams"] = TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
+        senders["teams"] = TeamsSender(
+            app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store, runtime.deps.clock
+        )
     if app.get(SLACK_CLIENT) is not None:
         from adapters.slack.sender import SlackSender
 

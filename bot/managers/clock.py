@@ -59,6 +59,7 @@ def nudge_replies(course: Course, questions: list[str], session: str, team: str,
     return replies
 
 
+UNREACHABLE = "can't be reached"  # a Teams member the bot shares no chat or team with
 GONE = ("user_not_found", "account_inactive", "user_disabled", "users_not_found", "removed from the team")
 REMINDER = (
     "*A reminder:* {left} of your weekly practice question(s) from {team} are still open. "
@@ -161,6 +162,14 @@ class Dispatcher:
             )
             if exc.permanent and schedule and any(g in str(exc) for g in GONE):
                 self._drop(schedule, row["member"], str(exc))
+            elif exc.permanent and schedule and UNREACHABLE in str(exc):
+                name = self.people.cached([row["member"]])[row["member"]]
+                self.nudges.note(
+                    schedule.id,
+                    f"{name} can't be reached: they never talked to me and are in no team I was added "
+                    "to. Ask them to say hi to me once.",
+                    self.clock(),
+                )
             return
         self.nudges.mark_sent(row["id"], self.clock())
         report.sent += 1
@@ -184,7 +193,7 @@ class Dispatcher:
 
     async def digest_replies(self, schedule: Schedule, week: str, final: bool = True) -> tuple[Reply, Reply]:
         """The digest's text and its chart (as two replies: the text must not depend on the chart)."""
-        names = await self.people.names(list(schedule.members), self.clock())
+        names = await self.people.names(self.nudges.people_of(schedule), self.clock())
         result = build_report(self.nudges.store, self.course, schedule, week, names, self.clock(), final)
         text = Reply(report_text(result, self.course))
         chart = Reply(

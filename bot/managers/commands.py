@@ -298,6 +298,12 @@ class Admin:
         )
         return Reply(f"`{schedule.id}` ({schedule.team}) now belongs to {people[0]} and is active.")
 
+    def _reachable(self, member: str) -> bool:
+        """Teams lets a bot message only people it shares a chat or a team with; elsewhere, anyone."""
+        if not member.startswith("teams:"):
+            return True
+        return bool(self.store.references(member) or self.store.places_of(member))
+
     def _names(self, members: list[str]) -> dict[str, str]:
         people = self.people or People(self.store)
         return people.cached(members)
@@ -306,6 +312,11 @@ class Admin:
         request = parse_schedule(rest)
         if isinstance(request, str):
             return Reply(request)
+        if inbound.roster_error and inbound.platform == "teams":
+            return Reply(
+                f"I couldn't read the members of {inbound.roster_name or 'this team'} "
+                f"({inbound.roster_error}). Nothing was scheduled: try again in a moment."
+            )
         if inbound.roster_error:
             return Reply(
                 f"I couldn't read the members of {inbound.roster_name or 'that channel'} "
@@ -332,11 +343,18 @@ class Admin:
         if schedule.window(self.clock()) >= datetime.fromisoformat(schedule.created_at):
             first = schedule.window(self.clock())
         listed = ", ".join(sorted(names[m] for m in schedule.members))
+        unreachable = sorted(names[m] for m in schedule.members if not self._reachable(m))
+        cant = (
+            f"\n• Can't reach yet: {', '.join(unreachable)} (they never talked to me and are in no team I "
+            "was added to, so Teams won't let me message them; ask them to say hi to me once)"
+            if unreachable
+            else ""
+        )
         return Reply(
             f"Scheduled `{schedule.id}`: *{schedule.team}*, {QUESTIONS_PER_NUDGE} questions each, every "
             f"{first.strftime('%A')} at {schedule.at} {schedule.tz}.\n"
             f"• Members ({len(schedule.members)}): {listed}\n"
-            f"• First send: {first.strftime('%A %d %B %Y, %H:%M')} {schedule.tz}\n"
+            f"• First send: {first.strftime('%A %d %B %Y, %H:%M')} {schedule.tz}{cant}\n"
             f"Change it with *nudges add|remove @someone {schedule.id}*, *nudges pause {schedule.id}*."
             + (f"\nLeft out:\n{left_out}" if refused else "")
         )
@@ -377,7 +395,8 @@ class Admin:
                 )
                 continue
             now = self.clock()
-            names = await self.people.names(list(schedule.members), now) if self.people else None
+            everyone = self.nudges.people_of(schedule)
+            names = await self.people.names(everyone, now) if self.people else None
             final = now >= schedule.next_window(window_start(weeks[-1], schedule))
             result = build_report(self.store, self.course, schedule, weeks[-1], names, now, final)
             replies.append(

@@ -16,9 +16,10 @@ from bot.store.learners import LearnerTables
 from bot.store.nudges import NudgeTables
 from bot.store.quizzes import QuizTables
 from bot.store.references import ReferenceTables
+from bot.store.teams import TeamsTables
 
 __all__ = ["Store", "StoreBase", "new_id", "now_iso"]
 
 
-class Store(LearnerTables, QuizTables, LabTables, NudgeTables, ReferenceTables, AnswerTables):
+class Store(LearnerTables, QuizTables, LabTables, NudgeTables, ReferenceTables, AnswerTables, TeamsTables):
     """All reads and writes of learner data. Safe to share between threads and tasks."""

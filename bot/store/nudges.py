@@ -92,6 +92,11 @@ class NudgeTables(StoreBase):
             "SELECT * FROM nudge_deliveries WHERE schedule = ? AND week = ? ORDER BY id", [schedule, week]
         )
 
+    def delivery_members(self, schedule: str) -> list[str]:
+        """Everyone the schedule ever planned a nudge for."""
+        rows = self.read("SELECT DISTINCT member FROM nudge_deliveries WHERE schedule = ?", [schedule])
+        return [r["member"] for r in rows]
+
     def delivery_weeks(self, schedule: str) -> list[str]:
         rows = self.read(
             "SELECT DISTINCT week FROM nudge_deliveries WHERE schedule = ? ORDER BY week", [schedule]

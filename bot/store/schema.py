@@ -4,6 +4,7 @@ Tables: `learners`, `messages` (every inbound message, stored before any work so
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
 `nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`,
+`teams_places` and `teams_members` (where Teams members can be reached),
 and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes live
 in its own module beside this one. Conversation checkpoints live in a separate file owned by
 LangGraph's SQLite checkpointer.
@@ -146,6 +147,14 @@ def create(db: sqlite_utils.Database) -> None:
     )
     db["people"].create(  # display names looked up on the platform (a cache)
         {"member": str, "name": str, "active": int, "fetched_at": str}, pk="member", if_not_exists=True
+    )
+    db["teams_places"].create(  # Teams teams and group chats the coach read a roster in
+        {"id": str, "service_url": str, "tenant": str, "bot": str, "name": str, "seen_at": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db["teams_members"].create(  # who was in each of them when last read
+        {"member": str, "place": str, "seen_at": str}, pk=("member", "place"), if_not_exists=True
     )
     _add_missing_columns(db)
     db["lab_runs"].create(
