@@ -24,6 +24,12 @@ PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
 # is not covered when the course's unknown words weigh this much. Tuned on the dev split only.
 MIN_SUPPORT = 0.35
+# The semantic score as a second signal for "covered": a question far in meaning from every passage
+# is declined whatever words it shares with them; one very close to the passage answering it is
+# answered though its wording differs from the text's (and the course knows all its words).
+MIN_SIMILARITY = 0.15
+CLOSE_SIMILARITY = 0.5
+CLOSE_UNKNOWN = 0.2
 MAX_UNKNOWN = 0.5
 PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
@@ -163,9 +169,11 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))
+    close = result.hits[0].similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
     if (
         not draft.text
-        or found.share < MIN_SUPPORT
+        or result.hits[0].similarity < MIN_SIMILARITY
+        or (found.share < MIN_SUPPORT and not close)
         or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
     ):
         return not_covered(result, deps)

@@ -26,6 +26,7 @@ import sqlite_utils
 
 from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
+from knowledge.semantic import SemanticScores
 from knowledge.units import is_heading
 
 CHUNKER_VERSION = "4"
@@ -41,6 +42,9 @@ COMMON_SHARE = 0.2
 MIN_COVERAGE = 0.35
 SCORE_AT_NO_COVERAGE = 6.0
 SCORE_AT_FULL_COVERAGE = 4.8
+# Hybrid ranking: a chunk's bm25 (as a share of the best) plus this times its semantic similarity (as
+# a share of the best). Equal weight; dev recall@3 is flat from 1 to 2 (`coach eval qa`).
+SEMANTIC_WEIGHT = 1.0
 
 TOKEN = re.compile(r"[^\W_]+(?:['’&][^\W_]+)*", re.UNICODE)
 _STOPWORDS_TEXT = """
@@ -85,7 +89,9 @@ class Hit:
     title: str
     section: str
     text: str
-    score: float
+    score: float  # bm25 (0 for a chunk only the semantic score found)
+    similarity: float = 0.0  # semantic similarity to the query
+    relevance: float = 0.0  # the hybrid rank: bm25 and similarity, each as a share of the best
 
     @property
     def passage(self) -> str:
@@ -103,6 +109,7 @@ class SearchResult:
     query: str
     grounded: bool
     hits: list[Hit]
+    similarity: float = 0.0  # the best semantic similarity of any chunk to the query
 
     def to_json(self) -> dict:
         return {"query": self.query, "grounded": self.grounded, "hits": [asdict(h) for h in self.hits]}
@@ -196,6 +203,8 @@ class Index:
         self._n_chunks = self.db["chunks"].count
         self._df: dict[str, int] = {}
         self._vocab: list[str] | None = None
+        self._rows: dict[str, tuple] = {}
+        self._semantic: SemanticScores | None = None
 
     @contextmanager
     def _build_lock(self) -> Iterator[None]:
@@ -256,6 +265,16 @@ class Index:
             self._vocab = sorted(seen)
         return self._vocab
 
+    def semantic(self, query: str) -> dict[str, float]:
+        """Chunk id -> semantic similarity to `query` (the chunks are embedded on first use)."""
+        if self._semantic is None:
+            with self._lock:
+                rows = self._conn.execute("SELECT id, source, lesson, title, section, text FROM chunks")
+                self._rows = {r[0]: tuple(r) for r in rows}
+            texts = [f"{section}. {text}" for *_, section, text in self._rows.values()]
+            self._semantic = SemanticScores(list(self._rows), texts)
+        return self._semantic.scores(query)
+
     def doc_freq(self, word: str) -> tuple[int, float]:
         """How many chunks hold `word`, and its idf weight (rare words weigh more)."""
         with self._lock:
@@ -300,22 +319,25 @@ class Index:
         with self._lock:
             rows = self._conn.execute(sql, [match, max(k * 3, 10)]).fetchall()
             coverage = self.coverage(terms)
+        bm25 = {r[0]: r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1) for r in rows}
+        similar = self.semantic(" ".join(terms))
+        near = sorted(similar, key=lambda i: -similar[i])[: max(k * 3, 10)]
+        best_bm25 = max(bm25.values(), default=0.0) or 1.0
+        best_sim = max(similar.values(), default=0.0) or 1.0
+
+        def rank(chunk_id: str) -> float:
+            similarity = similar.get(chunk_id, 0.0) / best_sim
+            return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity
+
+        found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
+        ranked = sorted(found, key=rank, reverse=True)[:k]
         hits = [
-            Hit(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                round(r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1), 4),
-            )
-            for r in rows
+            Hit(*found[i], round(bm25.get(i, 0.0), 4), round(similar.get(i, 0.0), 4), round(rank(i), 4))
+            for i in ranked
         ]
-        hits.sort(key=lambda h: h.score, reverse=True)
-        hits = hits[:k]
-        grounded = bool(hits) and is_grounded(coverage, hits[0].score)
-        return SearchResult(query, grounded, hits)
+        top = max((h.score for h in hits), default=0.0)
+        grounded = bool(bm25) and is_grounded(coverage, top)
+        return SearchResult(query, grounded, hits, round(max(similar.values(), default=0.0), 4))
 
     def close(self) -> None:
         self._conn.close()

@@ -17,6 +17,7 @@ from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
 
 BULLET = re.compile(r"^\s*(?:[•\-–]\s*|\d+[.)]\s+|[├└│─\s]+)")
+BOX = re.compile(r"[\u2500-\u257f]+")  # box-drawing characters
 HEADING_WORDS = 9  # a paragraph this short with no full stop heads the text after it
 
 
@@ -51,8 +52,32 @@ def is_heading(paragraph: str) -> bool:
     return not colon or any(ch.isdigit() for ch in head)
 
 
+def _boxes(paragraph: str) -> tuple[str, list[str]] | None:
+    """A diagram of boxes drawn with box-drawing characters, as (lead, items): one item per box, its
+    lines joined ("Data Access Layer: Query company data"), never the drawing itself."""
+    if "┌" not in paragraph:
+        return None
+    lead, items, box = "", [], None
+    for line in paragraph.split("\n"):
+        said = BOX.sub(" ", line).strip()
+        if "┌" in line:
+            box = []
+        elif "└" in line and box is not None:
+            if box:
+                items.append(f"{box[0]}: {' '.join(box[1:]).strip('()')}" if len(box) > 1 else box[0])
+            box = None
+        elif said and box is not None:
+            box.append(said)
+        elif said and not items:
+            lead = said
+    return (lead, items) if len(items) >= 2 else None
+
+
 def _bullets(paragraph: str) -> tuple[str, list[str]] | None:
     """A paragraph written as `Lead:` followed by bullet or numbered lines, as (lead, items)."""
+    boxes = _boxes(paragraph)
+    if boxes:
+        return boxes
     lines = [ln.strip() for ln in paragraph.split("\n") if ln.strip()]
     marked = [ln for ln in lines[1:] if BULLET.match(ln)]
     if len(lines) < 3 or len(marked) < 2:

@@ -88,7 +88,17 @@ def test_search_json_has_exactly_the_documented_shape(coach_env):
     payload = json.loads(result.stdout)
     assert set(payload) == {"query", "grounded", "hits"}
     assert payload["grounded"] is True and len(payload["hits"]) == 3
-    assert set(payload["hits"][0]) == {"id", "source", "lesson", "title", "section", "text", "score"}
+    assert set(payload["hits"][0]) == {
+        "id",
+        "source",
+        "lesson",
+        "title",
+        "section",
+        "text",
+        "score",
+        "similarity",
+        "relevance",
+    }
     assert "lineage" in payload["hits"][0]["text"].lower()
 
 
