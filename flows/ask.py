@@ -13,12 +13,12 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.shape import compose
+from flows.shape import compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
-from knowledge.retrieval import Hit, SearchResult, content_words, words
+from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import load_vocabulary
+from knowledge.vocabulary import everyday_words, load_vocabulary
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -36,6 +36,7 @@ PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be 
 TYPO_MIN = 5
 TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3
+FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
 FOLLOW_UP = re.compile(
     r"\b(it|its|that|this|these|those|they|them|their|there|more|why|example|elaborate|else|also)\b"
     r"|^(and|but|so|what about)\b",
@@ -100,6 +101,9 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
         meant = content_words(searchable(deps, term))[1:]
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
+            if term in everyday_words():  # "went", "always": no sign of another topic
+                total -= weight
+                continue
             unknown.append(term)
             missing += weight
             continue
@@ -109,6 +113,17 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+def not_said(deps: Deps, question: str, reply: str) -> list[str]:
+    """For a question asking a fact about something named: the names the reply is silent about when
+    it names none of the question's names, and any year asked that it does not give. A figure for
+    Google is not one for Amazon, and one for 2020 is not one for 2022."""
+    said = set(content_words(reply))
+    names = [w for w in content_words(question) if w in deps.index.names()]
+    years = [w for w in names if YEAR.fullmatch(w) and w not in said]
+    others = [w for w in names if not YEAR.fullmatch(w)]
+    return years + (others if others and not set(others) & said else [])
 
 
 def not_covered(result: SearchResult, deps: Deps) -> Reply:
@@ -177,6 +192,8 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
         or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
     ):
         return not_covered(result, deps)
+    if question_shape(question) in FACTS and (elsewhere := not_said(deps, question, draft.text)):
+        found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(

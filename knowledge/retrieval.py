@@ -37,6 +37,8 @@ WEIGHTS = (1.0, 4.0, 1.0)
 SUPPLEMENTARY_FACTOR = 0.85
 # A word found in more than this share of chunks is too common to search on.
 COMMON_SHARE = 0.2
+# A name in more than this share of chunks ("AI") names nothing in particular.
+NAME_SHARE = 0.05
 # Grounding: the less of a query the course's vocabulary knows, the stronger its best match must
 # be. Tuned on knowledge/eval/retrieval.yaml (see `coach eval retrieval`).
 MIN_COVERAGE = 0.35
@@ -46,6 +48,7 @@ SCORE_AT_FULL_COVERAGE = 4.8
 # a share of the best). Equal weight; dev recall@3 is flat from 1 to 2 (`coach eval qa`).
 SEMANTIC_WEIGHT = 1.0
 
+YEAR = re.compile(r"(19|20)\d\d")
 TOKEN = re.compile(r"[^\W_]+(?:['’&][^\W_]+)*", re.UNICODE)
 _STOPWORDS_TEXT = """
     a about above after again against all am an and any are aren't as at be because been before
@@ -203,6 +206,7 @@ class Index:
         self._n_chunks = self.db["chunks"].count
         self._df: dict[str, int] = {}
         self._vocab: list[str] | None = None
+        self._names: frozenset[str] | None = None
         self._rows: dict[str, tuple] = {}
         self._semantic: SemanticScores | None = None
 
@@ -274,6 +278,33 @@ class Index:
             texts = [f"{section}. {text}" for *_, section, text in self._rows.values()]
             self._semantic = SemanticScores(list(self._rows), texts)
         return self._semantic.scores(query)
+
+    def names(self) -> frozenset[str]:
+        """The course's names (lower-cased): words it only ever writes capitalised and writes so
+        mid-sentence too ("Amazon", "Gartner", "JPMorgan"), and years; not words in many chunks ("AI")."""
+        if self._names is None:
+            cased: dict[str, set[bool]] = {}
+            inside: set[str] = set()
+            for row in self._conn.execute("SELECT text FROM chunks"):
+                for match in TOKEN.finditer(row[0]):
+                    token, before = match.group(), row[0][: match.start()].rstrip()
+                    cased.setdefault(token.lower(), set()).add(token[:1].isupper() or token.isdigit())
+                    if (before and before[-1].isalnum()) or before.endswith(","):
+                        inside.add(token.lower())
+            self._names = frozenset(
+                w
+                for w, seen in cased.items()
+                if seen == {True}
+                and (
+                    YEAR.fullmatch(w)
+                    or (
+                        w in inside
+                        and not w.isdigit()
+                        and self._doc_freq(w.replace("&", " ")) <= NAME_SHARE * self._n_chunks
+                    )
+                )
+            )
+        return self._names
 
     def doc_freq(self, word: str) -> tuple[int, float]:
         """How many chunks hold `word`, and its idf weight (rare words weigh more)."""
