@@ -54,6 +54,9 @@ MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
 COMPARED = r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
 SENTENCES_PER_TEXT = 2
+# A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
+# a claim with its reason and its source. Longer ones give their best sentences.
+WHOLE_PARAGRAPH = 800
 
 
 def question_shape(question: str) -> str:
@@ -122,6 +125,8 @@ def candidates(
                 telling = _overlap(strong, names)
                 about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
                 score += LIST_FIT.get(shape, -2) if about_it else -2
+                if len(unit.items) in _counts(question):  # "the 3 stats", "four reasons"
+                    score += 2
                 if shape == "number" and figures:
                     score += 3
                 elif figures:
@@ -160,6 +165,17 @@ REFERS = re.compile(
 YEAR = re.compile(r"\b(19|20)\d\d\b")
 
 
+COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def _counts(question: str) -> set[int]:
+    """How many things the question says there are ("the 3 stats", "four reasons")."""
+    said = re.findall(
+        r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?![%$.,]\d|%)", question.lower()
+    )
+    return {int(w) if w.isdigit() else COUNTS[w] for w in said}
+
+
 def _tells(shape: str, text: str) -> bool:
     """Whether a text can answer a who / when question (names someone / has a year); True for other
     shapes."""
@@ -185,6 +201,9 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
             scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
         return "", set()
+    if len(paragraph) <= WHOLE_PARAGRAPH:
+        covers = set().union(*(got for *_, got in scored))
+        return " ".join(said), covers
     best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
     keep = sorted(i for _, i, _ in best)
     # A weak second sentence is dropped, unless it holds a part of the question the first does not
@@ -318,7 +337,10 @@ def compose(
             telling = max(own, key=lambda stem: weights.get(stem, 1.0))
             if any(telling in _says(c) for c in chosen):
                 continue
-            other = next((c for c in ranked if telling in _says(c) and not _within(c, chosen)), None)
+            # The other side is best found where the first one is (the same list, the same section).
+            saying = [c for c in ranked if telling in _says(c) and not _within(c, chosen)]
+            other = next((c for c in saying if c.unit.passage == first.unit.passage), None)
+            other = other or next(iter(saying), None)
             if other is not None and len(chosen) < MAX_UNITS:
                 chosen.append(other)
                 covered |= other.covers
