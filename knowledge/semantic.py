@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     import numpy as np
     from wordllama.inference import WordLlamaInference
 
-WEIGHTS = ("weights", "l2_supercat_256.safetensors")
+DIMENSIONS = 256
+WEIGHTS = ("weights", f"l2_supercat_{DIMENSIONS}.safetensors")
 TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
 _lock = threading.Lock()
 
@@ -38,9 +39,13 @@ def model() -> WordLlamaInference:
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """Unit-length embeddings, one row per text."""
+    """Unit-length embeddings (float32), one row per text: cosine similarity is a dot product."""
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
     with _lock:
-        return model().embed(texts, norm=True)
+        return np.asarray(model().embed(texts, norm=True), dtype=np.float32)
 
 
 class SemanticScores:
