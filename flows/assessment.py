@@ -222,7 +222,9 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
+    """Snowball's English stem, remembered: the same few thousand words come back every turn."""
     return _stemmer.stemWord(word)
 
 
