@@ -55,7 +55,7 @@ def seed_cards(store: Store, course: Course, members: list[str], now: datetime, 
                     "last_correct_at": now_iso(correct) if correct else None,
                 }
             )
-    store.write(lambda db: db["cards"].insert_all(rows, batch_size=1000))
+    store.insert_rows("cards", rows)
     return len(rows)
 
 

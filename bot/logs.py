@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -29,7 +30,9 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.anthropic_api_key,
         settings.teams_app_password,
     ]
-    return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+    found = [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+    password = urlsplit(settings.postgres_url or "").password
+    return [*found, password] if password else found
 
 
 def redact(text: str) -> str:

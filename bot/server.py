@@ -1,6 +1,7 @@
 """`coach serve`: one aiohttp web server for every channel.
 
     GET  /healthz        liveness, the brain in use and which channels are on
+    GET  /readyz         readiness: the database answers, its schema is current, the index is built
     POST /slack/events   Slack Events API, slash commands and interactivity (Bolt verifies signatures)
     POST /api/messages   Bot Framework activities from Teams (CloudAdapter verifies the bearer token)
 
@@ -40,6 +41,7 @@ SLACK_CLIENT = web.AppKey("slack_client", Any)
 SLACK_SESSION = web.AppKey("slack_session", aiohttp.ClientSession)
 DISPATCH = web.AppKey("dispatch", Any)
 STATUS = web.AppKey("status", dict)
+RUNTIME = web.AppKey("runtime", Any)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -67,13 +69,32 @@ def runner_options(settings: Settings) -> dict[str, Any]:
     return {"keepalive_timeout": settings.http_timeout_s, "handler_cancellation": True}
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """503 until this process can take turns: the database answers at the code's schema, the index
+    is built."""
+    from bot.store.migrate import check
+
+    runtime = request.app[RUNTIME]
+    checks: dict[str, str] = {"index": "built" if COACH in request.app else "building"}
+    try:
+        found = await asyncio.to_thread(check, runtime.store.engine)
+        checks["database"] = "reachable"
+        checks["migrations"] = "current" if found.is_current else f"{found.current} (needs {found.head})"
+    except Exception as exc:  # unreachable, refused, or a schema from a newer coach
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    ready = checks["index"] == "built" and checks.get("migrations") == "current"
+    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)
+
+
 def create_app(runtime: Runtime) -> web.Application:
     install_redaction(secrets_of(runtime.settings))  # no token ever reaches a log, whoever logs it
     app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[guard])
     app[BODY_TIMEOUT] = runtime.settings.http_timeout_s
     app[LOOPBACK_ONLY] = emulator_mode(runtime.settings)
     app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off", "teams": "off"}
+    app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/api/messages", teams_messages)
     app.cleanup_ctx.append(lambda app: _lifecycle(app, runtime))

@@ -77,7 +77,7 @@ class CoachTeamsBot(TeamsActivityHandler):
     # -- inbound ----------------------------------------------------------------------------------
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        self._remember(turn_context.activity)
+        await self._remember(turn_context.activity)
         await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -181,7 +181,8 @@ class CoachTeamsBot(TeamsActivityHandler):
         bot_id = turn_context.activity.recipient.id
         name = getattr(turn_context.activity.conversation, "name", None) or "this team"
         deps = self.coach.deps
-        People(deps.store).remember({f"{PLATFORM}:{m.id}": m.name for m in members}, deps.clock())
+        names = {f"{PLATFORM}:{m.id}": m.name for m in members}
+        await asyncio.to_thread(People(deps.store).remember, names, deps.clock())
         return {"roster": tuple(m.id for m in members if m.id != bot_id), "roster_name": name}
 
     def _inbound(self, activity: Activity) -> Inbound | None:
@@ -212,7 +213,7 @@ class CoachTeamsBot(TeamsActivityHandler):
             mentions=mentions,
         )
 
-    def _remember(self, activity: Activity) -> None:
+    async def _remember(self, activity: Activity) -> None:
         user = activity.from_property
         if (
             user is None
@@ -224,7 +225,8 @@ class CoachTeamsBot(TeamsActivityHandler):
         reference.pop("activityId", None)  # changes every message; proactive sends never use it
         key = (f"{PLATFORM}:{user.id}", f"{PLATFORM}:{activity.conversation.id}")
         if self._saved_refs.get(key) != reference:
-            self.coach.deps.store.save_reference(*key, reference, self.coach.deps.clock())
+            store, now = self.coach.deps.store, self.coach.deps.clock()
+            await asyncio.to_thread(store.save_reference, *key, reference, now)  # off the event loop
             self._saved_refs[key] = reference
 
 
@@ -249,7 +251,7 @@ class TeamsSender:
         self.adapter, self.app_id, self.store = adapter, app_id or "", store
 
     async def deliver(self, learner: str, replies: list[Reply]) -> None:
-        refs = self.store.references(learner)
+        refs = await asyncio.to_thread(self.store.references, learner)
         personal = [
             r for r in refs if r["reference"].get("conversation", {}).get("conversationType") == "personal"
         ]
