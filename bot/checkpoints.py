@@ -8,7 +8,8 @@ conversation.
   (`pg_advisory_xact_lock`), held on a connection of a second pool for the whole turn. PostgreSQL grants
   waiting locks first come, first served, and a killed worker's connection closes, freeing its lock.
 
-`prune` keeps each conversation's latest checkpoint only (one is written per turn).
+`prune` keeps each conversation's latest checkpoint only (one is written per turn); the clock runs it
+on a schedule (`prune_forever`, `COACH_PRUNE_EVERY_H`).
 """
 
 from __future__ import annotations
@@ -155,3 +156,15 @@ async def _postgres(url: str, pool_size: int) -> AsyncIterator[Checkpoints]:
     finally:
         await locks.close()
         await states.close()
+
+
+async def prune_forever(target: Path | str, every_s: float) -> None:
+    """Prune old checkpoints every `every_s` seconds (the clock runs this; several clocks are harmless:
+    pruning twice deletes nothing more)."""
+    while True:
+        try:
+            async with open_checkpoints(target, pool_size=1) as checkpoints:
+                log.info("pruned the checkpoints of %d conversation(s)", await checkpoints.prune())
+        except Exception:
+            log.exception("pruning checkpoints failed; trying again next time")
+        await asyncio.sleep(every_s)

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
 
     port: int = Field(3978, alias="PORT")
     http_timeout_s: float = Field(10.0, alias="COACH_HTTP_TIMEOUT")  # header and body reads of a request
+    prune_every_h: float = Field(24.0, alias="COACH_PRUNE_EVERY_H")  # the clock prunes old checkpoints
     web_workers: int = Field(1, alias="WEB_CONCURRENCY")  # `coach serve` processes (gunicorn's convention)
     managers: str = Field("", alias="COACH_MANAGERS")
 

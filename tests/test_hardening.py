@@ -10,6 +10,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -165,6 +166,42 @@ async def test_a_locked_database_is_waited_for_and_nothing_is_lost(
     assert replies[-1].citations
     (row,) = [m for m in deps.store.messages() if m["delivery"] == "m-locked"]
     assert row["status"] == "answered"
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(2)
+conn.execute("COMMIT")
+"""
+
+
+async def test_a_database_locked_by_another_process_does_not_stall_the_server(tmp_path: Path):
+    connector = await FakeConnector().start()
+    runner, url = await teams_http.start_server(tmp_path)
+    try:
+        await teams_http.post(url, teams_http.activity(connector, "help"))  # warm: the first turn opens all
+        await connector.wait_for_messages(1)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "data" / "coach.db")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        turn = asyncio.ensure_future(teams_http.post(url, teams_http.activity(connector, "progress")))
+        await asyncio.sleep(0.2)  # the turn is now waiting for the write lock
+        started = time.perf_counter()
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/healthz") as health:
+            assert health.status == 200
+        assert time.perf_counter() - started < 1.0  # well under the 2 s the lock is held
+        await turn
+        holder.wait(timeout=10)
+        await connector.wait_for_messages(2)  # and the turn was answered once the lock was released
+    finally:
+        await runner.cleanup()
+        await connector.stop()
 
 
 async def test_teams_resend_of_the_same_activity_gets_one_reply(tmp_path: Path):

@@ -30,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 from bot.store import migrate, schema
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 1000  # SQLite: wait this long for another process's write lock, then retry (`_retry`)
 QMARK = re.compile(r"\?")
 
 
