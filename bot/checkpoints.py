@@ -110,6 +110,15 @@ async def _sqlite(path: Path | str) -> AsyncIterator[Checkpoints]:
         yield Checkpoints(saver, _prune=prune)
 
 
+async def _lock_migrations(conn: Any) -> None:
+    """The migration lock, polled (never waited for inside a statement): see `migrate.wait_for_lock`."""
+    while True:
+        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK])).fetchone()
+        if row and row[0]:
+            return
+        await asyncio.sleep(0.2)
+
+
 @asynccontextmanager
 async def _postgres(url: str, pool_size: int) -> AsyncIterator[Checkpoints]:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -128,7 +137,7 @@ async def _postgres(url: str, pool_size: int) -> AsyncIterator[Checkpoints]:
         # one process sets the tables up at a time; autocommit, because the setup creates indexes
         # CONCURRENTLY, which waits for every open transaction
         async with await AsyncConnection.connect(url, autocommit=True) as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+            await _lock_migrations(conn)
             try:
                 await saver.setup()
             finally:

@@ -48,7 +48,6 @@ class CoachWorkers(BaseApplication):
             "bind": f"{host}:{port}",
             "workers": workers,
             "worker_class": "aiohttp.GunicornWebWorker",
-            "keepalive": settings.http_timeout_s,
             "graceful_timeout": 30,  # like `coach serve`: replies and nudges under way get 30 s to finish
             "timeout": 60,  # a worker whose loop is stuck this long is replaced
             "accesslog": None,

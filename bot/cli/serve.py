@@ -48,5 +48,13 @@ def serve(
     if emulator_mode(rt.settings):
         host = "127.0.0.1"  # as in one process: an unauthenticated Teams endpoint stays on this machine
     rt.index  # noqa: B018 - built once here, so the workers only open it
+    asyncio.run(_set_up_checkpoints(rt.settings.checkpoints_target))  # once, before the workers start
     rt.store.close()  # the workers open their own pools after the fork
     serve_workers(host, port or rt.settings.port, count, rt.settings)
+
+
+async def _set_up_checkpoints(target: object) -> None:
+    from bot.checkpoints import open_checkpoints
+
+    async with open_checkpoints(target, pool_size=1):  # type: ignore[arg-type]
+        pass

@@ -14,6 +14,7 @@ One process migrates at a time: a PostgreSQL advisory lock, or a lock file besid
 from __future__ import annotations
 
 import fcntl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,8 +67,7 @@ def _exclusive(engine: Engine) -> Iterator[Connection]:
     """A connection held while this process alone inspects or migrates the schema."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
-            conn.commit()
+            wait_for_lock(conn)
             try:
                 yield conn
             finally:
@@ -85,6 +85,18 @@ def _exclusive(engine: Engine) -> Iterator[Connection]:
                 yield conn
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def wait_for_lock(conn: Connection) -> None:
+    """Take the migration lock, polling outside any transaction: a process waiting here must not hold
+    a snapshot, or the holder's `CREATE INDEX CONCURRENTLY` (LangGraph's checkpointer set-up) would
+    wait for the waiter while the waiter waits for the holder."""
+    while True:
+        got = conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({MIGRATION_LOCK})").scalar()
+        conn.commit()
+        if got:
+            return
+        time.sleep(0.2)
 
 
 def version(conn: Connection) -> Version:
