@@ -159,6 +159,12 @@ def bench_table(f: dict) -> Table:
     )
     row("Teams HTTP p99", f"{c['teams_http_p99_ms']:.1f} ms")
     row("errors", f"{c['errors']} ({c['answered']} of {c['conversations']} answered)", "0", c["errors"] == 0)
+    for b in f.get("backends", []):
+        row(
+            f"{b['conversations']} conversations on {b['backend']}, {b['workers']} worker(s)",
+            f"wall / Claude {b['wall_over_claude']:.2f} · Slack ack p99 {b['slack_ack_p99_ms']:.1f} ms · "
+            f"Teams p99 {b['teams_http_p99_ms']:.1f} ms · errors {b['errors']}",
+        )
     rss = c["peak_rss_mb"]
     row("peak RSS of coach serve", f"{rss:.0f} MB" if rss else "n/a (no /proc)")
     for r in f["cpu"]["rows"]:
