@@ -110,6 +110,43 @@ def test_clocks_claiming_at_once_take_each_nudge_once(store: Store):
     assert [d["week"] for d in digests if d] == ["2026-W48"]  # one clock sends it
 
 
+def test_the_managers_tables_work_the_same_on_both_backends(store: Store):
+    """Issue 18's queries (opt-outs, names, reminders, closed sets), once per backend."""
+    from bot.store import optouts
+
+    store.touch_learner("slack:UANA", "Ana", NOW)
+    store.save_people([{"member": "slack:UBEN", "name": "Ben", "active": 0, "fetched_at": "2026-11-23"}])
+    names = optouts.known_names(store, ["slack:UANA", "slack:UBEN", "slack:UCY"])
+    assert names == {"slack:UANA": "Ana", "slack:UBEN": "Ben", "slack:UCY": "UCY"}
+    assert store.people_where(["slack:UANA", "slack:UBEN"], inactive=True) == {"slack:UBEN"}
+    optouts.record(store, "slack:UANA", "pause", NOW, weeks=2)
+    optouts.record(store, "slack:UBEN", "stop", NOW)
+    optouts.record(store, "slack:UBEN", "resume", NOW)
+    assert optouts.opted_out(store, ["slack:UANA", "slack:UBEN"], NOW) == {
+        "slack:UANA": "paused until 2026-12-07"
+    }
+    schedule = {"id": "s1", "manager": "slack:UMGR", "team": "t", "members": '["slack:UANA"]', "weekday": 0}
+    store.insert_schedule(schedule | {"at": "09:00", "tz": "UTC", "status": "active", "remind_after_h": 24})
+    assert [s["id"] for s in store.schedules_of_member("slack:UANA")] == ["s1"]
+    row = {"schedule": "s1", "week": "2026-11-16", "member": "slack:UANA", "questions": '["L1Q1", "L1Q2"]'}
+    assert store.enqueue_deliveries("s1", "2026-11-16", [row | {"status": "sent", "attempts": 1}]) == 1
+    (delivery,) = store.delivery_rows("s1")
+    store.ensure_quiz_session(
+        {"id": f"nudge-{delivery['id']}", "learner": "slack:UANA", "quiz": "nudge", "total": 2}
+    )
+    assert [r["id"] for r in store.reminder_rows()] == [delivery["id"]]
+    assert store.claim_reminder(delivery["id"], "x") and not store.claim_reminder(delivery["id"], "x")
+    assert [s["id"] for s in store.open_nudge_sessions("slack:UANA")] == [f"nudge-{delivery['id']}"]
+    later = row | {"week": "2026-11-23", "status": "pending", "attempts": 0}
+    assert store.enqueue_deliveries("s1", "2026-11-23", [later], expire_at="2026-11-23T09:00:00") == 1
+    assert store.closed_nudge_session("slack:UANA") == f"nudge-{delivery['id']}"  # closed, unanswered
+    assert store.answered_count(f"nudge-{delivery['id']}") == 0
+    weeks, rows = store.deliveries_upto("s1", "2026-11-23", 8)
+    assert weeks == ["2026-11-16", "2026-11-23"] and len(rows) == 2
+    store.add_note("s1", "Dana left", "2026-11-20")
+    assert store.notes_between("s1", "2026-11-16", "2026-11-24") == ["Dana left"]
+
+
 async def test_old_checkpoints_are_pruned_and_the_latest_kept(coach: Coach):
     for text in ("lab 1", "The pilots ran on siloed sensor data.", "Who built the pilots?"):
         await coach.handle(inbound("ana", text))
