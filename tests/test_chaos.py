@@ -217,3 +217,14 @@ async def _settle(db: psycopg.Connection, timeout_s: float) -> None:
         elif now[0] == 0 or time.monotonic() - steady_since > 3:
             return
         await asyncio.sleep(0.25)
+
+
+def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path: Path):
+    from bot.config import Settings
+    from bot.workers import check_workers
+
+    sqlite = Settings(_env_file=None, COACH_DATA_DIR=tmp_path)
+    assert check_workers(sqlite, 1) is None
+    assert "COACH_DATABASE_URL" in (check_workers(sqlite, 2) or "")
+    postgres = Settings(_env_file=None, COACH_DATA_DIR=tmp_path, COACH_DATABASE_URL="postgresql://x/y")
+    assert check_workers(postgres, 4) is None
