@@ -367,6 +367,7 @@ async def run_all(
     learners: int = 100_000,
     rounds: int = 5,
     batch: int = 20,
+    postgres: bool = True,
 ) -> dict[str, Any]:
     from bench.cpu import bench_cpu
     from bench.scale import bench_scale
@@ -389,7 +390,9 @@ async def run_all(
         )
     turns = await bench_turns(rt)
     concurrency = await bench_concurrency(conversations)
-    backends = [{k: concurrency[k] for k in BACKEND_FIGURES}, *await bench_postgres(conversations)]
+    backends = [{k: concurrency[k] for k in BACKEND_FIGURES}]
+    if postgres:
+        backends += await bench_postgres(conversations)
     nudges = bench_nudges(rt.course, members).to_json()
     cpu = await bench_cpu(rounds, batch)
     scale = await bench_scale(min(1_000, learners), learners, rounds, batch)

@@ -345,6 +345,7 @@ def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
     done = subprocess.run(
         [
             *(str(COACH), "bench", "--conversations", "10", "--members", "300", "--learners", "1500"),
+            "--no-postgres",  # the PostgreSQL runs start two more servers: `coach bench` alone has them
             *("--rounds", "1", "--batch", "4", "--results", str(results)),
         ],
         capture_output=True,

@@ -104,6 +104,9 @@ def bench_all(
     ] = 100_000,
     rounds: Annotated[int, typer.Option(min=1, help="Rounds of the CPU and start-up comparisons.")] = 5,
     batch: Annotated[int, typer.Option(min=1, help="Conversations per batch in the CPU comparisons.")] = 20,
+    postgres: Annotated[
+        bool, typer.Option(help="Also run the conversations on PostgreSQL with 1 and 2 workers.")
+    ] = True,
     results: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results.json"),
 ) -> None:
     """Run every benchmark, print a table with each goal, and write the figures as JSON."""
@@ -115,7 +118,7 @@ def bench_all(
 
     rt = runtime()
     rt.index  # noqa: B018 - build it before measuring
-    figures = asyncio.run(run_all(rt, conversations, members, learners, rounds, batch))
+    figures = asyncio.run(run_all(rt, conversations, members, learners, rounds, batch, postgres))
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     out.print(bench_table(figures))
