@@ -1,11 +1,14 @@
 """CPU per turn of `coach serve` against the frameworks' floor (`bench/floor.py`), measured side by
 side: both servers run at once under the same batches of new conversations, alternating, so the
 machine's noise falls on both; the figure is the server process's own CPU (user + system, from
-/proc) over the batch, divided by the turns it answered. Medians over rounds."""
+/proc) over the batch, divided by the turns it answered. Medians over rounds. With the offline brain a
+third server runs beside them: the same coach with `COACH_METRICS=off`, so the cost of recording
+metrics is read as a same-run ratio."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -18,7 +21,16 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import SIGNING_SECRET, Load, _slack_event, _teams_activity, _wait, cpu_seconds, free_port
+from bench.harness import (
+    SIGNING_SECRET,
+    Load,
+    _slack_event,
+    _teams_activity,
+    _wait,
+    cpu_seconds,
+    free_port,
+    slack_answers,
+)
 from bench.harness import wait_healthy as wait_ready
 from bench.startup import clean_env, with_index
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
@@ -47,9 +59,7 @@ class Fakes:
             await fake.stop()
 
     def slack_answers(self) -> int:
-        """Answers posted to Slack: messages (not a "thinking" placeholder) and placeholder updates."""
-        posted = [m for m in self.slack.of("chat.postMessage") if "Thinking" not in str(m.get("text", ""))]
-        return len(posted) + len(self.slack.of("chat.update"))
+        return len(slack_answers(self.slack))
 
     def teams_answers(self) -> int:
         return len(self.connector.messages())
@@ -154,12 +164,19 @@ async def bench_cpu(rounds: int = 5, size: int = 20) -> dict[str, Any]:
     rows = []
     try:
         for brain in ("offline", "claude"):
-            with tempfile.TemporaryDirectory() as coach_dir, tempfile.TemporaryDirectory() as floor_dir:
+            with contextlib.ExitStack() as dirs:
+                coach_dir, floor_dir, off_dir = (
+                    dirs.enter_context(tempfile.TemporaryDirectory()) for _ in range(3)
+                )
                 with_index(coach_dir)
                 servers = [
                     start("floor", floor, channel_env(fakes, floor_dir, brain == "claude")),
                     start("coach", coach, channel_env(fakes, coach_dir, brain == "claude")),
                 ]
+                if brain == "offline":  # what recording metrics costs: the same coach with them off
+                    with_index(off_dir)
+                    off = channel_env(fakes, off_dir, False) | {"COACH_METRICS": "off"}
+                    servers.append(start("metrics off", coach, off))
                 try:
                     medians = await compare(servers, fakes, rounds, size)
                 finally:
@@ -167,15 +184,17 @@ async def bench_cpu(rounds: int = 5, size: int = 20) -> dict[str, Any]:
                         server.stop()
             for channel in ("slack", "teams"):
                 ours, base = medians["coach"][channel], medians["floor"][channel]
-                rows.append(
-                    {
-                        "channel": channel,
-                        "brain": brain,
-                        "coach_ms": ours,
-                        "floor_ms": base,
-                        "ratio": ours / base,
-                    }
-                )
+                row = {
+                    "channel": channel,
+                    "brain": brain,
+                    "coach_ms": ours,
+                    "floor_ms": base,
+                    "ratio": ours / base,
+                }
+                if "metrics off" in medians:
+                    off_ms = medians["metrics off"][channel]
+                    row |= {"metrics_off_ms": off_ms, "metrics_ratio": ours / off_ms}
+                rows.append(row)
     finally:
         await fakes.stop()
     return {"rounds": rounds, "batch": size, "rows": rows}

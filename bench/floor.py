@@ -103,11 +103,16 @@ def teams_routes(app: web.Application, graph: Any) -> None:
     from types import SimpleNamespace
 
     from botbuilder.core import ActivityHandler, TurnContext
-    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+    from botbuilder.integration.aiohttp import CloudAdapter
+    from msrest.universal_http.requests import ClientRetryPolicy
 
-    adapter = CloudAdapter(
-        ConfigurationBotFrameworkAuthentication(SimpleNamespace(APP_ID="", APP_PASSWORD=""))
-    )
+    from adapters.teams.connectors import PooledAuthentication
+
+    # coach's two botbuilder settings (adapters/teams/bot.py). Without them this echo builds a new
+    # connector client (serializers, a requests session, a pool, a TCP connection) and recomputes
+    # msrest's retry codes on every turn, and it measured ABOVE coach's whole turn.
+    ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
+    adapter = CloudAdapter(PooledAuthentication(SimpleNamespace(APP_ID="", APP_PASSWORD="")))
 
     class Echo(ActivityHandler):
         async def on_message_activity(self, turn_context: TurnContext) -> None:

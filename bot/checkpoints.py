@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,17 +49,18 @@ class Checkpoints:
     _waiting: dict[str, int] = field(default_factory=dict)
 
     @asynccontextmanager
-    async def turn(self, conversation: str) -> AsyncIterator[None]:
-        """Hold the conversation's turn: one turn at a time, in arrival order, across every worker."""
+    async def turn(self, conversation: str, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold the conversation's turn: one turn at a time, in arrival order, across every worker
+        (waiting at most `wait` seconds for it, if given: TimeoutError)."""
         lock = self._locks.setdefault(conversation, asyncio.Lock())  # one waiter per process below
         self._waiting[conversation] = self._waiting.get(conversation, 0) + 1
         try:
-            async with lock:
-                if self._lock_turn is None:
-                    yield
-                else:
-                    async with self._lock_turn(conversation):
-                        yield
+            async with AsyncExitStack() as held:
+                async with asyncio.timeout(wait):
+                    await held.enter_async_context(lock)
+                    if self._lock_turn is not None:
+                        await held.enter_async_context(self._lock_turn(conversation))
+                yield
         finally:
             self._waiting[conversation] -= 1
             if not self._waiting[conversation]:
@@ -91,6 +92,7 @@ async def _sqlite(path: Path | str) -> AsyncIterator[Checkpoints]:
     async with aiosqlite.connect(str(path)) as conn:
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute("PRAGMA secure_delete = ON")  # forgotten words are overwritten, not left
         await conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, no fsync per commit
         saver = AsyncSqliteSaver(conn)
         await saver.setup()

@@ -7,6 +7,7 @@ Every field has a default that makes the embedded mode work: offline brain, cons
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
     prune_every_h: float = Field(24.0, alias="COACH_PRUNE_EVERY_H")  # the clock prunes old checkpoints
     web_workers: int = Field(1, alias="WEB_CONCURRENCY")  # `coach serve` processes (gunicorn's convention)
     managers: str = Field("", alias="COACH_MANAGERS")
+
+    log_format: Literal["text", "json"] = Field("text", alias="COACH_LOG_FORMAT")
+    metrics: bool = Field(True, alias="COACH_METRICS")  # record metrics and serve /metrics
+    metrics_token: SecretStr | None = Field(None, alias="COACH_METRICS_TOKEN")  # unset: loopback only
+    metrics_dir: Path | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")  # several processes
 
     @property
     def database_path(self) -> Path:

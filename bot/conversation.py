@@ -10,20 +10,27 @@ owned up to on the next turn.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
+from bot import metrics
 from bot.checkpoints import Checkpoints, open_checkpoints
+from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from flows.deps import Deps
-from flows.graph import build_graph
+from flows.graph import build_graph, pick_node
 from flows.quiz import is_letter
 from flows.router import parse_command
 
@@ -35,6 +42,8 @@ SORRY = (
     "Sorry — something went wrong on my side while handling that. Your message is saved; "
     "please send it again in a moment."
 )
+FORGET_LOCK_WAIT_S = 30.0
+_holding: ContextVar[str | None] = ContextVar("holding", default=None)  # the conversation this turn locks
 
 
 def clean_text(text: str) -> str:
@@ -47,12 +56,22 @@ def defuse_mentions(text: str) -> str:
     return MENTION.sub(lambda m: m.group(0).replace("@", "@\u200b").replace("<!", "<\u200b!"), text)
 
 
+def conversation_hash(conversation: str) -> str:
+    """A short pseudonym of a conversation key, for logs: the same in every process, not the key."""
+    return hashlib.sha256(conversation.encode("utf-8")).hexdigest()[:12]
+
+
 def may_think(text: str, inbound: Inbound) -> bool:
     """Whether this turn may wait on the brain (so a "thinking" hint is worth showing)."""
     if not text or inbound.action is not None or is_letter(text):
         return False
     command = parse_command(text)
     return command is None or command["name"] == "hint"
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
 
 
 class Coach:
@@ -81,11 +100,22 @@ class Coach:
                 if close is not None:
                     await close()
 
+    @asynccontextmanager
+    async def _turn_lock(self, conversation: str, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold the conversation's turn (waiting at most `wait` seconds for it, if given)."""
+        async with self.checkpoints.turn(conversation, wait):
+            token = _holding.set(conversation)
+            try:
+                yield
+            finally:
+                _holding.reset(token)
+
     def _config(self, conversation: str) -> dict:
         return {"configurable": {"thread_id": conversation}}
 
     async def handle(self, inbound: Inbound, notify: Notify | None = None) -> list[Reply]:
         """Answer one inbound message or click. Returns [] for a duplicate delivery."""
+        started = time.perf_counter()
         text = clean_text(inbound.text)
         notes: list[Reply] = []
         if len(text) > MAX_TEXT:
@@ -95,7 +125,7 @@ class Coach:
             )
         inbound = replace(inbound, text=text)
         store, now = self.deps.store, self.deps.clock()
-        async with self.checkpoints.turn(inbound.conversation):
+        async with self._turn_lock(inbound.conversation):
             action = inbound.action.to_dict() if inbound.action else None
 
             def arrive() -> tuple[int | None, list[Reply]]:
@@ -111,12 +141,14 @@ class Coach:
             message, lost = await asyncio.to_thread(arrive)
             if message is None:
                 log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
+                metrics.turn(inbound.platform, "none", "duplicate")
                 return []
             notes = lost + notes
             command = inbound.action.value if inbound.action else text
             if self.admin is not None and is_admin_command(command):
                 replies = await self._admin(inbound, notes)
                 await asyncio.to_thread(store.mark_answered, message, len(replies))
+                self._done(inbound, "admin", "answered", started)
                 return replies
             if notify and self.deps.brain.remote and may_think(text, inbound):
                 await notify(Reply("Thinking…", kind="notice", thinking=True))
@@ -128,14 +160,31 @@ class Coach:
                     durability="exit",  # one checkpoint per turn: a turn is all or nothing
                 )
                 replies = notes + [Reply.from_dict(r) for r in result.get("replies", [])]
-                status = "answered"
+                status, flow = "answered", pick_node(result) if result.get("intent") else "none"
             except Exception:
                 log.exception("turn failed in %s", inbound.conversation)
-                replies, status = [*notes, Reply(SORRY, kind="notice")], "failed"
+                replies, status, flow = [*notes, Reply(SORRY, kind="notice")], "failed", "none"
             for reply in replies:
                 reply.text = defuse_mentions(reply.text)
             await asyncio.to_thread(store.mark_answered, message, len(replies), status)
+            self._done(inbound, flow, status, started)
             return replies
+
+    def _done(self, inbound: Inbound, flow: str, outcome: str, started: float) -> None:
+        """Count the turn and log it with structured fields (no ids or text: a conversation pseudonym)."""
+        seconds = time.perf_counter() - started
+        metrics.turn(inbound.platform, flow, outcome, seconds)
+        log.info(
+            "turn %s",
+            outcome,
+            extra={
+                "conversation": conversation_hash(inbound.conversation),
+                "channel": inbound.platform,
+                "flow": flow,
+                "outcome": outcome,
+                "latency_ms": round(1000 * seconds, 1),
+            },
+        )
 
     async def _admin(self, inbound: Inbound, notes: list[Reply]) -> list[Reply]:
         assert self.admin is not None
@@ -148,10 +197,29 @@ class Coach:
             reply.text = defuse_mentions(reply.text)
         return replies
 
-    async def forget_threads(self, conversations: list[str]) -> None:
-        """Delete the checkpoints (conversation state and history) of these conversations."""
-        for conversation in conversations:
-            await self.graph.checkpointer.adelete_thread(conversation)
+    async def forget_threads(self, learner: str, alone: list[str], shared: list[str]) -> None:
+        """Forget a learner's conversations: delete the checkpoints (state and history) of those only
+        they spoke in; rewrite those shared with others without their words (see `bot.forget`)."""
+        saver = self.graph.checkpointer
+        for conversation in [*alone, *shared]:
+            async with self._locked(conversation):
+                if conversation in alone:
+                    await saver.adelete_thread(conversation)
+                    continue
+                texts, answers = await asyncio.to_thread(self.deps.store.words_in, learner, conversation)
+                await scrub_thread(saver, conversation, Words(learner, frozenset(answers), frozenset(texts)))
+        conn = getattr(saver, "conn", None)
+        if isinstance(conn, aiosqlite.Connection):  # SQLite: drop the old pages its WAL still holds
+            async with saver.lock:
+                await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _locked(self, conversation: str):
+        """The conversation's turn lock, unless this very turn already holds it (forget me said there).
+        Waited for a bounded time: two people forgetting at once from two threads they share would
+        otherwise wait on each other forever (the one who times out is told to try again)."""
+        if _holding.get() == conversation:
+            return _no_lock()
+        return self._turn_lock(conversation, wait=FORGET_LOCK_WAIT_S)
 
     def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
         """Messages stored by a process that died before answering them: say so, once."""

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
-from botbuilder.schema import Activity
 
 log = logging.getLogger("coach.guard")
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
@@ -51,20 +50,65 @@ def _json_object(text: str) -> dict[str, Any]:
     return data
 
 
+# The fields Bolt and our listeners read without checking their type, wherever they appear.
+SLACK_STRINGS = (
+    "type", "token", "text", "ts", "thread_ts", "event_id", "api_app_id", "command", "trigger_id",
+    "response_url", "user_id", "channel_id", "team_id", "enterprise_id", "action_id", "block_id", "value",
+)  # fmt: skip
+SLACK_IDS = ("user", "channel", "team", "enterprise")  # an id, or an object holding one
+SLACK_OBJECTS = ("event", "message", "previous_message", "item", "assistant_thread", "view", "container")
+SLACK_LISTS = ("authorizations", "actions")  # lists of objects
+
+
+def _slack_shape(data: dict[str, Any], where: str = "body", depth: int = 0) -> None:
+    """Refuse a body whose well-known fields have the wrong type: Bolt would fail on it with a 500."""
+    if depth > 4:
+        return
+    for key in SLACK_STRINGS:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise BadRequest(f"{where}.{key} is not a string")
+    for key in SLACK_IDS:
+        value = data.get(key)
+        if isinstance(value, dict):
+            _slack_shape(value, f"{where}.{key}", depth + 1)
+            if value.get("id") is not None and not isinstance(value["id"], str):
+                raise BadRequest(f"{where}.{key}.id is not a string")
+        elif value is not None and not isinstance(value, str):
+            raise BadRequest(f"{where}.{key} is neither an id nor an object")
+    for key in SLACK_OBJECTS:
+        value = data.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise BadRequest(f"{where}.{key} is not an object")
+        if value is not None:
+            _slack_shape(value, f"{where}.{key}", depth + 1)
+    for key in SLACK_LISTS:
+        value = data.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
+            raise BadRequest(f"{where}.{key} is not a list of objects")
+        for item in value or []:
+            _slack_shape(item, f"{where}.{key}[]", depth + 1)
+
+
+def parse_slack(text: str, content_type: str | None) -> dict[str, Any]:
+    """A Slack body as Slack means it: JSON, a form whose `payload` field is JSON (interactivity), or
+    a plain form (slash commands). Bolt's own `parse_body` looks for "payload" anywhere in the body,
+    so a slash command whose text says "payload" parses to {}; here only a `payload` field counts."""
+    if content_type == "application/json" or text.startswith("{"):
+        return _json_object(text)
+    form = dict(parse_qsl(text, keep_blank_values=True))
+    return _json_object(form["payload"]) if "payload" in form else form
+
+
 def check_slack(body: bytes, content_type: str) -> None:
-    """Parse as Bolt's `parse_body` does: JSON, a form with a JSON `payload`, or a plain form."""
+    """A body `parse_slack` can read, shaped as Slack sends it (the Slack route hands Bolt that parse:
+    see adapters.slack.request)."""
     text = _text(body)
     if not text:
         raise BadRequest("empty body")
-    if content_type == "application/json" or text.startswith("{"):
-        _json_object(text)
-    elif "payload" in text:
-        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
-        if payload is not None:
-            _json_object(payload)
+    _slack_shape(parse_slack(text, content_type))
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host in LOOPBACK_NAMES:
         return True
     try:
@@ -92,8 +136,10 @@ def check_teams(body: bytes, content_type: str, loopback_only: bool) -> None:
         parts, host = None, None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise BadRequest("activity without a valid serviceUrl")
-    if loopback_only and not _is_loopback(host):
+    if loopback_only and not is_loopback(host):
         raise BadRequest("emulator mode replies only to a serviceUrl on this machine")
+    from botbuilder.schema import Activity  # here: a server without Teams never loads botbuilder
+
     try:
         Activity().deserialize(data)
     except Exception as exc:  # msrest raises several kinds for fields of the wrong type
@@ -115,7 +161,9 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     try:
         if check is not None and request.match_info.http_exception is None:
             try:
-                body = await asyncio.wait_for(request.read(), request.app.get(BODY_TIMEOUT, 10.0))
+                # asyncio.timeout, unlike wait_for, does not start a task per request
+                async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):
+                    body = await request.read()
             except TimeoutError:
                 log.warning("%s refused: body not received in time", request.path)
                 raise web.HTTPRequestTimeout() from None

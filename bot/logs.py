@@ -1,8 +1,14 @@
-"""Logging set-up that never lets a secret through.
+"""Logging set-up that never lets a secret through, as text lines or JSON lines.
 
 Every log record, from our code or any library, is checked when it is created: a configured
-secret (Slack tokens and signing secret, the Anthropic key, the Microsoft app password) or anything
-shaped like a Slack or Anthropic token is replaced by `***` before any handler sees it.
+secret (Slack tokens and signing secret, the Anthropic key, the Microsoft app password, the metrics
+token) or anything shaped like a Slack or Anthropic token is replaced by `***` before any handler
+sees it.
+
+`COACH_LOG_FORMAT=json` writes one JSON object a line (python-json-logger, so extras, exceptions and
+values JSON cannot hold are handled by a maintained library rather than by us): `ts`, `level`,
+`logger`, `msg`, the record's structured extras (a turn's `conversation` pseudonym, `channel`,
+`flow`, `outcome`, `latency_ms`) and an exception's traceback as one `exc` string.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.slack_app_token,
         settings.anthropic_api_key,
         settings.teams_app_password,
+        settings.metrics_token,
     ]
     found = [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
     password = urlsplit(settings.postgres_url or "").password
@@ -64,10 +71,24 @@ def install_redaction(secrets: Iterable[str]) -> None:
     _installed = True
 
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object a line: ts (ISO 8601, UTC), level, logger, msg, extras, exc."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    return JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        timestamp="ts",
+        rename_fields={"levelname": "level", "name": "logger", "message": "msg", "exc_info": "exc"},
+    )
+
+
 def setup(settings: Settings, verbose: bool = False) -> None:
     install_redaction(secrets_of(settings))
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    json_lines = settings.log_format == "json"
+    handler.setFormatter(json_formatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])

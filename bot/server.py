@@ -2,8 +2,11 @@
 
     GET  /healthz        liveness, the brain in use and which channels are on
     GET  /readyz         readiness: the database answers, its schema is current, the index is built
-    POST /slack/events   Slack Events API, slash commands and interactivity (Bolt verifies signatures)
+    POST /slack/events   Slack Events API, slash commands and interactivity (`adapters.slack.inbox`
+                         verifies the signature and answers at once; Bolt runs the turn from a queue)
     POST /api/messages   Bot Framework activities from Teams (CloudAdapter verifies the bearer token)
+    GET  /metrics        Prometheus metrics (`bot.metrics`): with COACH_METRICS_TOKEN as a bearer token,
+                         or without one from this machine only (a proxied request is refused)
 
 Teams is served only with `MicrosoftAppId` set, or with `COACH_TEAMS_EMULATOR=1` for local testing
 without authentication, when the server listens on 127.0.0.1 only. Every body is checked by
@@ -16,19 +19,21 @@ wired when the server starts, because they need the open coach (its checkpoint d
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
+from bot import metrics
 from bot.app import Runtime
 from bot.config import Settings
 from bot.conversation import Coach
-from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard
+from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard, is_loopback
 from bot.heap import freeze_startup_heap
 from bot.logs import install_redaction, secrets_of
 from bot.managers.clock import Dispatcher
@@ -42,6 +47,8 @@ SLACK_SESSION = web.AppKey("slack_session", aiohttp.ClientSession)
 DISPATCH = web.AppKey("dispatch", Any)
 STATUS = web.AppKey("status", dict)
 RUNTIME = web.AppKey("runtime", Any)
+METRICS_TOKEN = web.AppKey("metrics_token", str)
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -49,18 +56,39 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def slack_events(request: web.Request) -> web.Response:
-    bolt = request.app.get(SLACK)
-    if bolt is None:
+    inbox = request.app.get(SLACK)
+    if inbox is None:
         return web.json_response({"ok": False, "error": "Slack over HTTP is not configured"}, status=404)
-    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+    started = time.perf_counter()
+    response = await inbox(request)
+    metrics.ack("slack", started)
+    return response
 
 
 async def teams_messages(request: web.Request) -> web.Response:
     teams = request.app.get(TEAMS)
     if teams is None:
         return web.json_response({"ok": False, "error": "Teams is not configured"}, status=404)
+    started = time.perf_counter()
     response = await teams.adapter.process(request, teams)  # a token it refuses raises 401
+    metrics.ack("teams", started)
     return response or web.Response(status=201)
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """The metrics, for a scraper holding the token, or (with no token set) for this machine only."""
+    token = request.app.get(METRICS_TOKEN)
+    if token:
+        sent = request.headers.get("Authorization", "").encode("utf-8", "replace")
+        if not hmac.compare_digest(sent, f"Bearer {token}".encode()):
+            raise web.HTTPUnauthorized(
+                text="/metrics needs Authorization: Bearer <COACH_METRICS_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    elif not is_loopback(request.remote or "") or any(h in request.headers for h in PROXY_HEADERS):
+        raise web.HTTPForbidden(text="/metrics is served to this machine only; set COACH_METRICS_TOKEN")
+    body, content_type = metrics.render(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def runner_options(settings: Settings) -> dict[str, Any]:
@@ -97,6 +125,11 @@ def create_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/api/messages", teams_messages)
+    metrics.configure(runtime.settings.metrics, runtime.settings.metrics_dir)
+    if runtime.settings.metrics:
+        token = runtime.settings.metrics_token
+        app[METRICS_TOKEN] = token.get_secret_value() if token else ""
+        app.router.add_get("/metrics", metrics_page)
     app.cleanup_ctx.append(lambda app: _lifecycle(app, runtime))
     return app
 
@@ -113,8 +146,12 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         yield
         if socket is not None:
             await socket.close_async()
-        teams = app.get(TEAMS)
-        pending = (teams.background if teams else set()) | app[DISPATCH].background
+        teams, inbox = app.get(TEAMS), app.get(SLACK)
+        pending = (
+            (teams.background if teams else set())
+            | (inbox.background if inbox else set())
+            | app[DISPATCH].background
+        )
         if pending:  # let proactive replies and nudges that are under way finish
             await asyncio.wait(pending, timeout=30)
         if SLACK_SESSION in app:
@@ -130,22 +167,26 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
 
     # one pooled session to the Slack Web API for the process's life (kept-alive connections)
     app[SLACK_SESSION] = aiohttp.ClientSession()
+    socket_mode = bool(s.slack_app_token and s.slack_app_token.get_secret_value())
     bolt = build_slack_app(
         coach,
         token=s.slack_bot_token.get_secret_value(),
         signing_secret=s.slack_signing_secret.get_secret_value(),
         api_url=s.slack_api_url,
         session=app[SLACK_SESSION],
+        process_before_response=not socket_mode,  # over HTTP the inbox has answered Slack already
     )
     app[SLACK_CLIENT] = bolt.client
-    if s.slack_app_token and s.slack_app_token.get_secret_value():
+    if socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         handler = AsyncSocketModeHandler(bolt, s.slack_app_token.get_secret_value())
         await handler.connect_async()
         app[STATUS]["slack"] = "socket mode"
         return handler
-    app[SLACK] = bolt
+    from adapters.slack.inbox import SlackInbox
+
+    app[SLACK] = SlackInbox(bolt, s.slack_signing_secret.get_secret_value())
     app[STATUS]["slack"] = "http"
     return None
 
@@ -187,13 +228,16 @@ class SendNow:
 
 
 def _start_dispatch(app: web.Application, runtime: Runtime) -> None:
-    from adapters.slack.sender import SlackSender
-    from adapters.teams.bot import TeamsSender
-
     senders: dict[str, Any] = {}
-    if app.get(TEAMS) is not None:
-        senders["teams"] = TeamsSender(app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store)
+    if app.get(TEAMS) is not None:  # imported only when on: botbuilder alone takes a second to load
+        from adapters.teams.bot import TeamsSender
+
+        senders["teams"] = TeamsSender(
+            app[TEAMS].adapter, runtime.settings.teams_app_id, runtime.store, runtime.deps.clock
+        )
     if app.get(SLACK_CLIENT) is not None:
+        from adapters.slack.sender import SlackSender
+
         senders["slack"] = SlackSender(app[SLACK_CLIENT])
     from bot.managers.commands import admin_identities
 

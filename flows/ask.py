@@ -193,6 +193,7 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
     reply = await answer(deps, inbound.text, previous)
     passages = [c.passage for c in reply.citations]
     turn: QATurn = {
+        "learner": inbound.learner,
         "question": inbound.text,
         "passages": passages,
         "answer": reply.text if reply.citations else "(not covered)",

@@ -24,7 +24,7 @@ from langgraph.runtime import Runtime
 from bot.messages import Inbound, Reply
 from flows import ask, feedback, info, lab, quiz
 from flows.deps import Deps
-from flows.router import is_question, parse_answer, parse_command, parse_nudge_request
+from flows.router import is_question, parse_answer, parse_command, parse_lab_action, parse_nudge_request
 from flows.state import CoachState, Intent
 
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
@@ -59,6 +59,8 @@ def _route(state: CoachState, deps: Deps) -> dict:
         intent = {"name": "text"}  # "good" inside a lab or quiz is an answer, not a rating
     if intent["name"] == "text" and mode == "idle" and feedback.waiting_for_reason(state, inbound):
         intent = {"name": "question" if is_question(inbound.text) else "feedback_reason"}
+    if intent["name"] == "text" and mode == "lab":
+        intent = parse_lab_action(inbound.text) or intent
     if intent["name"] == "text":
         intent = {"name": {"lab": "lab_answer", "quiz": "answer"}.get(mode, "question")}
         if mode == "quiz" and _asks_mid_quiz(state, deps, inbound.text):

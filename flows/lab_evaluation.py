@@ -8,9 +8,11 @@ Two measurements:
   assessor is fitted on the knowledge files plus the dev split, so dev figures come from 5-fold
   cross-validation (each fold scored by a model that never saw it); held-out turns are never fitted
   on and never used to choose anything.
-- **Persona runs** (`knowledge/eval/lab-personas.yaml`): scripted learners talk to a real coach
-  through the whole graph; we report final scores, replies repeated word for word, and whether every
-  confidently wrong turn was answered with a correction and a citation.
+- **Persona runs** (`knowledge/eval/lab-personas.yaml`, dev; `lab-personas-heldout.yaml`, written
+  before tuning by another voice and never tuned on): scripted learners talk to a real coach through
+  the whole graph; we report final scores against each persona's expected range, replies repeated
+  word for word, and whether every confidently wrong turn was answered with a correction and a
+  citation.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from knowledge.loader import Course
 
 HELDOUT_SET = DEV_SET.parent / "labs-heldout.jsonl"
 PERSONAS = DEV_SET.parent / "lab-personas.yaml"
+HELDOUT_PERSONAS = DEV_SET.parent / "lab-personas-heldout.yaml"
 FOLDS = 5
 SEED = 13
-STRONG = "expert"
+# The final score each kind of learner should reach (inclusive); any other persona: 0-30%.
+EXPECTED: dict[str, tuple[int, int]] = {"expert": (70, 100), "plain-spoken": (40, 85), "partial": (25, 65)}
+WEAK = (0, 30)
 
 Assess = Callable[[dict], Awaitable[Assessment]]
 
@@ -192,25 +197,31 @@ async def run_persona(course: Course, index, brain, script: dict) -> PersonaRun:
     return PersonaRun(script["lab"], script["persona"], score, repeats, wrong_turns, corrected, transcript)
 
 
-async def persona_runs(course: Course, index, brain) -> list[PersonaRun]:
-    return [await run_persona(course, index, brain, script) for script in load_personas()]
+async def persona_runs(course: Course, index, brain, path: Path = PERSONAS) -> list[PersonaRun]:
+    return [await run_persona(course, index, brain, script) for script in load_personas(path)]
+
+
+def expected(persona: str) -> tuple[int, int]:
+    return EXPECTED.get(persona, WEAK)
 
 
 def passes(run: PersonaRun) -> bool:
-    """Experts finish at 70% or more, everyone else at 30% or less; no reply is repeated; every wrong
-    turn is corrected."""
-    good = run.score >= 70 if run.persona == STRONG else run.score <= 30
-    return good and run.repeats == 0 and run.corrected == run.wrong_turns
+    """The final score is in the persona's expected range (experts 70%+, plain-spoken 40-85%, partial
+    25-65%, everyone else 30% or less); no reply is repeated; every wrong turn is corrected."""
+    low, high = expected(run.persona)
+    return low <= run.score <= high and run.repeats == 0 and run.corrected == run.wrong_turns
 
 
-def to_json(turns: list[TurnReport], personas: list[PersonaRun]) -> dict:
+def to_json(turns: list[TurnReport], personas: list[PersonaRun], heldout: list[PersonaRun]) -> dict:
     return {
         "turns": [
             {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(t).items() if k != "errors"}
             for t in turns
         ],
-        "personas": [
-            {k: v for k, v in asdict(r).items() if k != "transcript"} | {"passes": passes(r)}
-            for r in personas
-        ],
+        "personas": [_run_json(r) for r in personas],
+        "heldout_personas": [_run_json(r) for r in heldout],
     }
+
+
+def _run_json(run: PersonaRun) -> dict:
+    return {k: v for k, v in asdict(run).items() if k != "transcript"} | {"passes": passes(run)}

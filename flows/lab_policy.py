@@ -152,10 +152,10 @@ def acknowledge(lab: Lab, assessment: Assessment, risen: list[str], text: str, v
             )
         elif first.level == "explained":
             line = (f"Good reasoning on {area}: {quote}.", f"That's a sound point on {area}: {quote}.")
-        else:
+        else:  # the idea is there without its depth: say so, then the deepening question asks for it
             line = (
-                f"You've named {area} ({quote}), but not yet why it matters here.",
-                f"{quote} names {area}; the why is still missing.",
+                f"Yes — {quote} is part of {area}, and it counts.",
+                f"Right, {quote}: that's {area}, and I've credited it.",
             )
         said = line[variant % 2]
         if len(credits) > 1:
@@ -168,9 +168,10 @@ def acknowledge(lab: Lab, assessment: Assessment, risen: list[str], text: str, v
         return ""
     if assessment.touched:
         area = in_sentence(lab.point(assessment.touched[0]).area)
+        quote = _quote(text)
         return (
-            f"I think you're getting at {area}, but I can't credit it yet.",
-            f"That sounds like {area} — let's make it sharper.",
+            f"There's a piece of {area} in {quote} — let's build it out.",
+            f"{quote} is heading toward {area}. Say what you'd actually do about it here.",
         )[variant % 2]
     if len(text.split()) < SHORT_WORDS:
         return (
@@ -184,6 +185,11 @@ def acknowledge(lab: Lab, assessment: Assessment, risen: list[str], text: str, v
     )[variant % 3]
 
 
+def _quote(text: str, limit: int = 90) -> str:
+    said = " ".join(text.split()).rstrip(".")
+    return f"“{said if len(said) <= limit else said[: limit - 1].rstrip() + '…'}”"
+
+
 def deepen(lab: Lab, lab_state: dict, point: RubricPoint) -> str | None:
     """Push a point the learner raised from its level toward `applied`, once per level."""
     level = lab_state["levels"].get(point.id)
@@ -193,7 +199,9 @@ def deepen(lab: Lab, lab_state: dict, point: RubricPoint) -> str | None:
     lab_state["rungs"][key] = 1
     if level == "mentioned":
         area = in_sentence(point.area)
-        return f"Why does {area} matter for {lab.case}? Give me the reason, not just the name."
+        return (
+            f"Now the depth: why does {area} matter for {lab.case}, and what exactly would you put in place?"
+        )
     return f"Now make it concrete for {lab.case}: what exactly would you ask, check or change?"
 
 

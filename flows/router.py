@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from flows.state import Intent
@@ -109,6 +109,95 @@ def parse_nudge_request(text: str) -> Intent | None:
         weeks = count * 4 if unit.startswith("month") else -(-count // 7) if unit.startswith("day") else count
         return {"name": "nudges", "text": "pause", "number": max(1, min(weeks, 26))}
     return None
+
+
+# What a learner in a lab says instead of pressing a button. Whole-message only and fuzzy (a typo or a
+# filler word away), so "the missing piece is data ownership" stays an answer.
+LAB_ACTIONS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "what am i missing",
+            "what else am i missing",
+            "what else",
+            "what else is there",
+            "what have i missed",
+            "what have i left out",
+            "what did i miss",
+            "what haven't i covered",
+            "what's left",
+            "what's still open",
+            "what else should i think about",
+            "what else should i consider",
+            "anything else",
+            "anything i'm missing",
+            "is there anything i'm missing",
+        ),
+        "missing",
+    ),
+    **dict.fromkeys(
+        (
+            "hint",
+            "give me a hint",
+            "can i have a hint",
+            "can i get a hint",
+            "a hint please",
+            "i need a hint",
+            "i'm stuck",
+            "i am stuck",
+            "stuck",
+            "no idea",
+            "i have no idea",
+            "no clue",
+            "i've no idea",
+            "help me out",
+            "give me a clue",
+            "any tips",
+            "point me in the right direction",
+        ),
+        "hint",
+    ),
+    **dict.fromkeys(
+        (
+            "finish",
+            "i'm done",
+            "i am done",
+            "done",
+            "i'm finished",
+            "we're done",
+            "that's all",
+            "that's it",
+            "that's all i have",
+            "that's all i've got",
+            "i think that's it",
+            "wrap up",
+            "wrap it up",
+            "can we wrap up",
+            "let's wrap up",
+            "let's wrap it up",
+            "end the lab",
+            "finish the lab",
+            "give me my debrief",
+            "nothing else",
+            "nothing more",
+        ),
+        "finish",
+    ),
+}
+FILLERS = re.compile(r"^(?:(?:hmm+|umm*|uh+|ok(?:ay)?|so|well|right|yeah|yes|ah|oh|honestly|and)\b[\s,]*)+")
+LAB_ACTION_MAX_WORDS = 8
+LAB_ACTION_MIN_SCORE = 88
+
+
+def parse_lab_action(text: str) -> Intent | None:
+    """The button a learner in a lab means in their own words: "hmm what else am I missing?" →
+    missing, "I'm stuck" → hint, "can we wrap up" → finish; None for anything else (an answer)."""
+    norm = FILLERS.sub("", text.lower().replace("’", "'").strip())
+    norm = re.sub(r"\s+", " ", re.sub(r"[!?.,;:]+", " ", norm)).strip()
+    norm = re.sub(r"\s+(?:please|pls|now|then|here|for now|coach)$", "", norm)
+    if not norm or len(norm.split()) > LAB_ACTION_MAX_WORDS:
+        return None
+    match = process.extractOne(norm, LAB_ACTIONS.keys(), scorer=fuzz.ratio, score_cutoff=LAB_ACTION_MIN_SCORE)
+    return {"name": LAB_ACTIONS[match[0]]} if match else None
 
 
 RATING_WORDS = {"good": "good", "bad": "bad", "👍": "good", "👎": "bad", "+1": "good", "-1": "bad"}

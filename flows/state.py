@@ -32,6 +32,7 @@ class QuizState(TypedDict):
 
 
 class QATurn(TypedDict, total=False):
+    learner: str  # who asked ("platform:id"): a shared thread's turns are several people's
     question: str
     passages: list[str]  # the passages its answer cites
     answer: str

@@ -92,6 +92,21 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
     (FORM, b"payload=%7Bnot+json"),
     (FORM, b"payload=%5B1%5D"),
     (FORM, b"payload=%22x%22"),
+    (FORM, b"payload=%7B%7D&payload=%5B%5D"),  # the last `payload` field counts, as in Bolt
+    (FORM, b"command=%2Fcoach&payload"),  # a blank `payload` field is not JSON
+    # signed and parseable, but shaped as Slack never sends: Bolt itself failed on these with a 500
+    (JSON, b'{"type": "event_callback", "event": "message"}'),
+    (JSON, b'{"type": "event_callback", "authorizations": "x", "event": {"type": "message"}}'),
+    (JSON, b'{"type": "event_callback", "event": {"type": "message", "user": 5, "text": "hi"}}'),
+    (
+        JSON,
+        b'{"type": "event_callback", "event": {"type": "assistant_thread_started", "assistant_thread": 1}}',
+    ),
+    (
+        FORM,
+        b"payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%22U1%22%2C%22actions%22%3A%22x%22%7D",
+    ),
+    (FORM, b"payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%7B%22id%22%3A7%7D%7D"),
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),
 ]

@@ -220,6 +220,21 @@ async def test_teams_resend_of_the_same_activity_gets_one_reply(tmp_path: Path):
         await connector.stop()
 
 
+async def test_teams_activities_with_the_same_id_in_two_chats_are_both_answered(tmp_path: Path):
+    """Teams message ids are unique within a conversation only: a replay is one conversation's id twice."""
+    connector = await FakeConnector().start()
+    runner, url = await teams_http.start_server(tmp_path)
+    try:
+        chat = {**teams_http.PERSONAL, "id": "a:personal-ben"}
+        ben = {"from": {"id": "29:ben", "name": "Ben"}, "conversation": chat}
+        await teams_http.post(url, {**teams_http.activity(connector, "help"), "id": "1700000000001"})
+        await teams_http.post(url, {**teams_http.activity(connector, "help"), "id": "1700000000001", **ben})
+        await connector.wait_for_messages(2)
+    finally:
+        await runner.cleanup()
+        await connector.stop()
+
+
 def serve(env: dict[str, str], port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [str(COACH), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -249,7 +264,7 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
     first = serve(env, port)
     second = None
     try:
-        await wait_healthy(url, first)
+        await wait_healthy(url, first, timeout_s=180)  # start-up time is a benchmark, not a test
         await slack_http.event(url, slack_http.dm("lab 1", user="U1"))
         await slack.wait_for("chat.postMessage")
         claude.default = Outcome(text="too late", delay_s=30)
@@ -271,10 +286,10 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
             }
         )
         second = serve(env, port)
-        await wait_healthy(url, second)
+        await wait_healthy(url, second, timeout_s=180)
         await slack_http.event(url, slack_http.dm("Who built the pilots, data scientists?", user="U1"))
-        # the intro, two "thinking" placeholders, then the notice and the lab reply after the restart
-        await slack.wait_for_total(5, timeout=20, settle=0.3)
+        # the intro, then the notice and the lab reply after the restart (no placeholder was due yet)
+        await slack.wait_for_total(3, timeout=20, settle=0.3)
         texts = [p["text"] for p in slack.of("chat.postMessage")] + [
             u["text"] for u in slack.of("chat.update")
         ]
@@ -323,7 +338,7 @@ async def test_no_secret_reaches_any_log(tmp_path: Path, caplog):
                 "text": f"<@{BOT_USER}> what is a data mesh?",
             },
         )
-        await slack.wait_for("chat.update", 2)
+        await slack.wait_for("chat.postMessage", 3)
         status, _ = await slack_http.post(url, "{}", "application/json", {"X-Slack-Signature": "v0=bad"})
         assert status == 401
         logging.getLogger("slack_sdk.web").debug(
@@ -351,7 +366,7 @@ def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
         capture_output=True,
         text=True,
         env=coach_env,
-        timeout=300,
+        timeout=900,  # about ten process start-ups: minutes on a loaded machine
     )
     assert done.returncode == 0, done.stdout + done.stderr
     figures = json.loads(results.read_text())

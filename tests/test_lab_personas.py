@@ -46,3 +46,13 @@ def test_eval_labs_with_claude_needs_a_key(coach_env: dict[str, str]):
     assert (
         result.returncode == 1 and "ANTHROPIC_API_KEY" in result.stderr and "Traceback" not in result.stderr
     )
+
+
+def test_the_heldout_personas_cover_every_lab_apart_from_the_dev_ones():
+    from flows.lab_evaluation import HELDOUT_PERSONAS, PERSONAS
+
+    heldout = load_personas(HELDOUT_PERSONAS)
+    kinds = {(s["lab"], s["persona"]) for s in heldout}
+    assert {(n, p) for n in (1, 2, 3, 4) for p in ("plain-spoken", "partial")} <= kinds
+    dev_turns = {t for s in load_personas(PERSONAS) for t in s["turns"]}
+    assert not dev_turns & {t for s in heldout for t in s["turns"]}

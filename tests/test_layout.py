@@ -1,6 +1,7 @@
 """The import direction of the layout: the flows and the knowledge layer know nothing of the channels,
 the server, the command line or the benchmarks; the flows take from `bot` only the message model, the
-store's interface and the settings (to choose a brain)."""
+store's interface, the settings (to choose a brain) and the metrics (to count brain fallbacks and
+Claude's prompt-cache use)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("adapters", "bot.cli", "bot.server", "bench")
-FLOWS_MAY_USE = ("bot.messages", "bot.store", "bot.config")
+FLOWS_MAY_USE = ("bot.messages", "bot.store", "bot.config", "bot.metrics")
 
 
 def imports(path: Path) -> list[str]:

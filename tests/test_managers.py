@@ -7,15 +7,16 @@ import asyncio
 import json
 import os
 import sqlite3
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bot.app import Runtime
+from bot.cli import app as coach_cli
 from bot.config import Settings
 from bot.managers.wording import parse_schedule
 from bot.server import create_app
@@ -23,7 +24,6 @@ from bot.testing import serve_on_loopback
 from bot.testing.fake_slack import FakeSlack
 from flows.router import parse_nudge_request
 from knowledge.loader import Course
-from tests.conftest import COACH
 from tests.test_nudges import Clock
 from tests.test_slack import SECRET, TOKEN, buttons_of, click, dm, event
 
@@ -78,19 +78,15 @@ def clock_env(coach_env: dict[str, str], slack: FakeSlack) -> dict[str, str]:
 
 
 async def run_clock(env: dict[str, str], now: datetime) -> str:
-    """One `coach clock --once` process acting at `now` (the fake Slack keeps serving meanwhile)."""
-    process = subprocess.Popen(
-        [str(COACH), "clock", "--once", "--now", now.isoformat()],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    """One `coach clock --once` pass acting at `now`: the command itself, run in this process on a
+    thread (the fake Slack keeps serving meanwhile). A new process per pass cost seconds of imports;
+    tests/test_nudges.py runs the clock as a real process, killed mid-run."""
+    unset = {k: None for k in os.environ if k.startswith(("ANTHROPIC", "SLACK", "Microsoft", "COACH"))}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, coach_cli, ["clock", "--once", "--now", now.isoformat()], env={**unset, **env}
     )
-    while process.poll() is None:
-        await asyncio.sleep(0.05)
-    output = process.stdout.read() if process.stdout else ""
-    assert process.returncode == 0, output
-    return output
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def posts(slack: FakeSlack, channel: str) -> list[dict]:

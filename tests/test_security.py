@@ -4,6 +4,8 @@ may delete whose data. Each test plays the attacker against the real server or t
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -280,6 +282,106 @@ async def test_forget_me_needs_the_code_issued_to_this_learner_in_this_conversat
     done = await say("UANA", "slack:DUANA", action=ask.choices[0].action)
     assert "deleted" in done.text and deps.store.attempts("slack:UANA") == []
     assert "cannot be undone" in (await say("UANA", "slack:DUANA", action=ask.choices[0].action)).text  # once
+
+
+SHARED = "slack:C1:1.2"
+SECRET = "Quillfeather"  # a word only Ana ever says
+
+
+def _raw(path: Path) -> bytes:
+    """Every row of every table of a database, as bytes (checkpoint blobs included)."""
+    db = sqlite3.connect(path)
+    try:
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        rows = [row for t in tables for row in db.execute(f"SELECT * FROM [{t}]")]
+    finally:
+        db.close()
+    return b"".join(v if isinstance(v, bytes) else str(v).encode() for row in rows for v in row)
+
+
+def _files(path: Path) -> bytes:
+    """The database file and its write-ahead log as stored on disk (free pages included)."""
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+async def test_forget_me_takes_only_the_learners_words_out_of_a_shared_thread(
+    managed: Coach, deps: Deps, tmp_path: Path
+):
+    async def say(user: str, text: str = "", conversation: str = SHARED, action=None):
+        inbound = Inbound("slack", user, conversation, text, action=action, shared=conversation == SHARED)
+        return await managed.handle(inbound)
+
+    await say("UANA", f"What is a model card, {SECRET} asks?")
+    ben_first = "What does an AI center of excellence do?"
+    await say("UBEN", ben_first)
+    rated = (await say("UANA", f"How should {SECRET} measure AI readiness?"))[-1]
+    await say("UANA", action=rated.choices[1].action)  # 👎
+    await say("UANA", f"too vague for {SECRET}")  # the reason
+    await say("UANA", action=rated.choices[1].action)  # 👎 again: a reason is awaited (state names Ana)
+    await say("UANA", "help", conversation="slack:DUANA")
+    checkpoints = tmp_path / "cp.db"
+    before = await managed.state(SHARED)
+    thread = {"configurable": {"thread_id": SHARED}}
+    history = len([s async for s in managed.graph.aget_state_history(thread)])
+    assert SECRET.encode() in _raw(checkpoints) and before["feedback_pending"]
+
+    ask = (await say("UANA", "forget me", conversation="slack:DUANA"))[-1]
+    done = (await say("UANA", conversation="slack:DUANA", action=ask.choices[0].action))[-1]
+    assert "deleted" in done.text
+
+    for path in (checkpoints, tmp_path / "coach.db"):
+        assert SECRET.encode() not in _raw(path), path.name
+        assert b"UANA" not in _raw(path), path.name
+        assert SECRET.encode() not in _files(path), f"{path.name} still holds it in free pages or the log"
+    after = await managed.state(SHARED)
+    assert [t["question"] for t in after["qa"]] == [ben_first]  # Ben's turn stays, answer and all
+    assert after["qa"][0]["answer"] == before["qa"][1]["answer"] and after["qa"][0].get("answer_id")
+    assert after["feedback_pending"] is None and after["inbound"] == {}
+    kept = [s async for s in managed.graph.aget_state_history(thread)]
+    assert len(kept) == history  # the history is rewritten, not dropped
+    assert await managed.state("slack:DUANA") == {}
+    assert deps.store.read("SELECT question FROM answers") == [{"question": ben_first}]
+
+    follow_up = (await say("UBEN", "Who should sit on it?"))[-1]  # Ben carries on where he was
+    assert follow_up.text and (await managed.state(SHARED))["qa"][0]["question"] == ben_first
+
+
+async def test_forget_me_said_in_the_shared_thread_itself(managed: Coach, deps: Deps):
+    """The thread being rewritten is the one this turn holds: no waiting on its own lock."""
+
+    async def say(user: str, text: str = "", action=None):
+        return (await managed.handle(Inbound("slack", user, SHARED, text, action=action, shared=True)))[-1]
+
+    await say("UBEN", "What is MLOps?")
+    await say("UANA", f"What is a model card, {SECRET} asks?")
+    ask = await say("UANA", "forget me")
+    done = await asyncio.wait_for(say("UANA", action=ask.choices[0].action), timeout=30)
+    assert "deleted" in done.text and done.ephemeral
+    assert [t["question"] for t in (await managed.state(SHARED))["qa"]] == ["What is MLOps?"]
+
+
+async def test_a_teams_card_submit_acts_for_its_sender_whatever_its_value_says(
+    tmp_path: Path, connector: FakeConnector
+):
+    """In a group chat Ben can click the delete button Ana was sent, and put Ana's id in the value:
+    the sender is who the activity is from, so Ben is only asked, and Ana's data stays."""
+    runner, url = await teams_http.start_server(tmp_path)
+    group = {"id": "19:group@thread.v2", "conversationType": "groupChat", "tenantId": "t1"}
+    ben = {"id": "29:ben", "name": "Ben"}
+    try:
+        await teams_http.post(url, teams_http.activity(connector, "forget me", conversation=group))
+        (ask,) = await connector.wait_for_messages(1)
+        yes = teams_http.submit(teams_http.card_of(ask), "Yes, delete my data")
+        forged = {**yes, "from": teams_http.ANA, "user": teams_http.ANA["id"], "learner": "teams:29:ana"}
+        await teams_http.post(
+            url, teams_http.activity(connector, None, conversation=group, value=forged, **{"from": ben})
+        )
+        asked_again = (await connector.wait_for_messages(2))[1]
+        assert "cannot be undone" in json.dumps(asked_again.activity)
+        store = runner.app[COACH_KEY].deps.store
+        assert store.read("SELECT learner FROM messages WHERE learner = 'teams:29:ana'")  # Ana's data stays
+    finally:
+        await runner.cleanup()
 
 
 # -- what is stored is readable by the service's user alone -----------------------------------------

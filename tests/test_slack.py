@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import re
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -131,7 +132,7 @@ async def command(url: str, text: str, slack: FakeSlack, user: str = "U1") -> in
     return status
 
 
-async def click(url: str, message: dict, channel: str, value: str, user: str = "U1") -> int:
+def click_body(message: dict, channel: str, value: str, user: str = "U1") -> str:
     payload = {
         "type": "block_actions",
         "user": {"id": user},
@@ -147,12 +148,15 @@ async def click(url: str, message: dict, channel: str, value: str, user: str = "
         "actions": [
             {"type": "button", "action_id": "coach_1", "block_id": "b", "value": value, "action_ts": "1"}
         ],
-        "trigger_id": "trig",
+        "trigger_id": f"trig-{next(_ids)}",  # Slack's is unique per click
         "response_url": "http://127.0.0.1:9/unused",
     }
-    status, _ = await post(
-        url, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
-    )
+    return urlencode({"payload": json.dumps(payload)})
+
+
+async def click(url: str, message: dict, channel: str, value: str, user: str = "U1") -> int:
+    body = click_body(message, channel, value, user)
+    status, _ = await post(url, body, "application/x-www-form-urlencoded")
     return status
 
 
@@ -341,8 +345,11 @@ async def test_requests_that_are_not_from_slack_are_refused(server: str, slack: 
 # -- slow brains --------------------------------------------------------------------------------
 
 
-async def test_ack_is_immediate_while_claude_takes_seconds(tmp_path: Path, slack: FakeSlack):
+async def test_ack_is_immediate_and_a_placeholder_shows_only_when_claude_is_slow(
+    tmp_path: Path, slack: FakeSlack
+):
     anthropic = await FakeAnthropic().start()
+    anthropic.script.append(Outcome(text="Quickly: a model card documents a model [1].", delay_s=0.1))
     anthropic.default = Outcome(text="A model card documents a model [1].", delay_s=2.5)
     runner, url = await start_server(
         tmp_path,
@@ -354,10 +361,15 @@ async def test_ack_is_immediate_while_claude_takes_seconds(tmp_path: Path, slack
     try:
         status, took = await event(url, dm("What is a model card?"))
         assert status == 200 and took < 1.0
-        (placeholder,) = await slack.wait_for("chat.postMessage")
-        assert "Thinking" in placeholder["text"]
+        (answer,) = await slack.wait_for("chat.postMessage")  # a quick answer is one message
+        assert "Quickly" in answer["text"]
+        status, took = await event(url, dm("What is a model card?", user="U2"))
+        assert status == 200 and took < 1.0
+        placeholder = (await slack.wait_for("chat.postMessage", 2))[1]
+        assert "Thinking" in placeholder["text"] and placeholder["channel"] == "D2"
         (update,) = await slack.wait_for("chat.update")
         assert "A model card documents a model [1]" in update["text"]
+        assert len(slack.of("chat.postMessage")) == 2
     finally:
         await runner.cleanup()
         await anthropic.stop()
@@ -473,6 +485,50 @@ async def test_a_replayed_slash_command_is_answered_once(server: str, slack: Fak
     await slack.wait_for("response_url:r1")
     await asyncio.sleep(0.5)
     assert len(slack.of("response_url:r1")) == 1
+
+
+async def test_a_replayed_click_is_acted_on_once(server: str, slack: FakeSlack):
+    body = click_body({"ts": "1700000000.000001", "blocks": []}, "D1", '{"kind": "command", "value": "help"}')
+    headers = signed(body)  # the same signed click, sent twice within Slack's five minutes
+    for _ in range(2):
+        status, _ = await post(server, body, "application/x-www-form-urlencoded", headers)
+        assert status == 200
+    await slack.wait_for("chat.postMessage")
+    await asyncio.sleep(0.5)
+    assert len(slack.of("chat.postMessage")) == 1
+
+
+SLASH_TEXTS = [  # Bolt's own parser loses every one of these ({} instead of the command)
+    "what is payload",
+    'what is payload={"type":"block_actions"}',
+    "R&D & payload&text=help",
+    "100% of 50%25 is payload %",
+    "a+b = payload? Qu’est-ce qu’un modèle ? 日本語 🎓",
+]
+
+
+async def test_slash_command_text_survives_what_bolt_would_misparse(
+    tmp_path: Path, server: str, slack: FakeSlack
+):
+    for number, text in enumerate(SLASH_TEXTS, 1):
+        body = urlencode(
+            {
+                "team_id": "T0001",
+                "channel_id": "C0GENERAL",
+                "user_id": "U1",
+                "command": "/coach",
+                "text": text,
+                "response_url": slack.response_url(f"p{number}"),
+                "trigger_id": f"trig-{next(_ids)}",
+            }
+        )
+        status, _ = await post(server, body, "application/x-www-form-urlencoded")
+        assert status == 200, text
+        (answer,) = await slack.wait_for(f"response_url:p{number}")
+        assert answer["response_type"] == "ephemeral" and answer.get("text"), text
+    db = sqlite3.connect(tmp_path / "data" / "coach.db")
+    seen = [text for (text,) in db.execute("SELECT text FROM messages ORDER BY id")]
+    assert seen == SLASH_TEXTS  # each reached the coach exactly as typed
 
 
 def test_manifest_scopes_are_exactly_what_the_code_calls_and_hears():

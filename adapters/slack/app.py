@@ -1,6 +1,7 @@
 """The Slack channel: a Bolt `AsyncApp` whose listeners translate Slack events into `Inbound` and
-`Reply` into Web API calls. Every listener acknowledges first and coaches afterwards, so Slack gets
-its answer within 3 seconds however long the coaching takes.
+`Reply` into Web API calls. Over HTTP, `adapters.slack.inbox` has answered Slack before a listener
+runs; in Socket Mode every listener acknowledges first and coaches afterwards, so Slack gets its
+answer within 3 seconds however long the coaching takes.
 
 Conversations: a DM is one conversation (`slack:<dm channel>`); in a shared channel each thread
 started by a mention is one (`slack:<channel>:<thread ts>`), and follow-ups in that thread continue it
@@ -9,6 +10,7 @@ without a new mention.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -40,6 +42,10 @@ ASSISTANT_GREETING = (
     "Hi! I'm your coach for *Building an AI-Ready Organization*. Pick a starting point below, or ask me "
     "anything about the lessons."
 )
+# Past about a second and a half of silence a chat reply stops feeling immediate and people start to
+# wonder whether the bot heard them (the usual 0.1 s / 1 s / 10 s response-time limits); Slack shows
+# no typing indicator for bots, so a placeholder then says "heard you, working on it".
+PLACEHOLDER_DELAY_S = 1.5
 SUGGESTED_PROMPTS = [
     {"title": "Lab 1: a manufacturer stuck in pilot purgatory", "message": "lab 1"},
     {"title": "Quiz me on Lesson 1", "message": "quiz 1"},
@@ -57,8 +63,12 @@ def is_dm(channel: str) -> bool:
 
 
 class SlackReplies:
-    """Posts the replies of one turn into one place (a DM or a thread), updating a "thinking"
-    placeholder with the first real reply when there is one."""
+    """Posts the replies of one turn into one place (a DM or a thread).
+
+    When the brain may take a while, a "Thinking…" placeholder goes up only if no answer has come
+    after `PLACEHOLDER_DELAY_S`, and the first real reply then replaces it: a quick answer is one
+    message (one Web API call), a slow one is acknowledged before the person wonders whether we heard.
+    """
 
     def __init__(
         self,
@@ -71,17 +81,38 @@ class SlackReplies:
         self.client, self.channel, self.user, self.thread_ts = client, channel, user, thread_ts
         self.set_status = set_status  # in an AI-assistant thread: Slack's own "is thinking…" status
         self.placeholder: str | None = None
+        self._later: asyncio.Task | None = None
+        self._posting = False
 
     async def thinking(self, reply: Reply) -> None:
         if self.set_status is not None:
             await self.set_status("is thinking…")
             return
-        response = await self.client.chat_postMessage(
-            channel=self.channel, thread_ts=self.thread_ts, text="_Thinking…_"
-        )
-        self.placeholder = response.get("ts")
+        self._later = asyncio.create_task(self._placeholder_later())
+
+    async def _placeholder_later(self) -> None:
+        await asyncio.sleep(PLACEHOLDER_DELAY_S)
+        self._posting = True
+        try:
+            response = await self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, text="_Thinking…_"
+            )
+            self.placeholder = response.get("ts")
+        except Exception as exc:  # only a hint: the answer still goes out as a new message
+            log.warning("slack: the thinking placeholder failed: %s", exc)
+
+    async def settle(self) -> None:
+        """Call off a placeholder not yet posted; wait for one being posted (its answer replaces it)."""
+        later, self._later = self._later, None
+        if later is None:
+            return
+        if self._posting:
+            await later
+        else:
+            later.cancel()
 
     async def send(self, replies: list[Reply]) -> None:
+        await self.settle()
         for reply in replies:
             if reply.thinking:
                 continue
@@ -117,11 +148,16 @@ def build_slack_app(
     signing_secret: str,
     api_url: str | None = None,
     session: aiohttp.ClientSession | None = None,
+    process_before_response: bool = False,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. `api_url` points the Web API client elsewhere;
-    `session` is the pooled HTTP session its calls share (the caller closes it)."""
+    `session` is the pooled HTTP session its calls share (the caller closes it). Behind
+    `adapters.slack.inbox`, which has acknowledged already, pass `process_before_response=True`: the
+    listener then finishes within Bolt's dispatch, which keeps each conversation's turns in order."""
     client = make_client(token, api_url, session)
-    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    app = AsyncApp(
+        client=client, signing_secret=signing_secret, process_before_response=process_before_response
+    )
 
     async def open_dm(user: str) -> str:
         response = await client.conversations_open(users=user)
@@ -147,7 +183,11 @@ def build_slack_app(
         return found
 
     async def run(message: Inbound, out: SlackReplies) -> list[Reply]:
-        replies = await coach.handle(message, notify=out.thinking)
+        try:
+            replies = await coach.handle(message, notify=out.thinking)
+        except BaseException:
+            await out.settle()
+            raise
         await out.send(replies)
         return replies
 
@@ -169,7 +209,7 @@ def build_slack_app(
             PLATFORM,
             user,
             conversation_id(channel, thread),
-            payload.get("text", ""),
+            payload.get("text") or "",
             message_id=body.get("event_id"),
         )
         await run(message, SlackReplies(client, channel, user, thread, set_status=set_status))
@@ -183,7 +223,7 @@ def build_slack_app(
         if event.get("bot_id") or event.get("subtype"):
             return
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-        raw = event.get("text", "")
+        raw = event.get("text") or ""
         text = MENTION.sub("", raw).strip()
         message = Inbound(
             PLATFORM,
@@ -202,7 +242,7 @@ def build_slack_app(
             return
         if event.get("subtype"):  # file shares and the like: nothing to coach on
             return
-        channel, text = event["channel"], event.get("text", "")
+        channel, text = event["channel"], event.get("text") or ""
         bot_user = context.get("bot_user_id")
         if is_dm(channel):
             thread = event.get("thread_ts")
@@ -300,7 +340,11 @@ def build_slack_app(
             if is_dm(channel)
             else conversation_id(channel, thread or message.get("ts"))
         )
-        inbound = Inbound(PLATFORM, user, conversation, action=parsed, shared=not is_dm(channel))
+        # a replayed click (same signed body) has the same trigger_id: it is acted on once
+        delivery = f"click:{body['trigger_id']}" if body.get("trigger_id") else None
+        inbound = Inbound(
+            PLATFORM, user, conversation, action=parsed, message_id=delivery, shared=not is_dm(channel)
+        )
         replies = await coach.handle(inbound)
         out = SlackReplies(client, channel, user, thread)
         feedback = next((r for r in replies if r.kind == "feedback" and r.question == parsed.question), None)

@@ -16,20 +16,18 @@ from types import SimpleNamespace
 from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
+from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 from msrest.universal_http.requests import ClientRetryPolicy
 
 from adapters.teams import cards, keys
 from adapters.teams.connectors import PooledAuthentication
+from adapters.teams.sender import TeamsSender, send_to_reference
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.managers.commands import is_admin_command
-from bot.managers.nudges import DeliveryError
-from bot.managers.people import People
 from bot.messages import Action, Choice, Inbound, Reply
-from bot.store import Store
 
 log = logging.getLogger("coach.teams")
 
@@ -172,18 +170,28 @@ class CoachTeamsBot(TeamsActivityHandler):
     # -- translation ------------------------------------------------------------------------------
 
     async def _roster(self, turn_context: TurnContext) -> dict[str, Any]:
-        """Members of the team, channel or group chat the message was sent in ("for this team")."""
-        try:
-            members = await TeamsInfo.get_members(turn_context)
-        except Exception as exc:  # a personal chat, or Teams refused
-            log.info("no roster for %s: %s", turn_context.activity.conversation.id, exc)
-            return {}
-        bot_id = turn_context.activity.recipient.id
-        name = getattr(turn_context.activity.conversation, "name", None) or "this team"
+        """Members of the team (or group chat) the message was sent in ("for this team"), read page by
+        page; the team is remembered so the clock can re-read it weekly and reach its members."""
+        activity = turn_context.activity
+        team = (activity.channel_data or {}).get("team") or {}
+        conversation = activity.conversation
+        if not team.get("id") and conversation.conversation_type != "groupChat":
+            return {}  # a personal chat has no team
+        place = team.get("id") or conversation.id
+        name = team.get("name") or getattr(conversation, "name", None) or "this team"
+        tenant = conversation.tenant_id or ((activity.channel_data or {}).get("tenant") or {}).get("id", "")
         deps = self.coach.deps
-        names = {f"{PLATFORM}:{m.id}": m.name for m in members}
-        await asyncio.to_thread(People(deps.store).remember, names, deps.clock())
-        return {"roster": tuple(m.id for m in members if m.id != bot_id), "roster_name": name}
+        store, now = deps.store, deps.clock()
+        await asyncio.to_thread(
+            store.save_place, place, activity.service_url, tenant, activity.recipient.id, name, now
+        )
+        sender = TeamsSender(self.adapter, self.app_id, deps.store, deps.clock)
+        try:
+            members = await sender.channel_members(place)
+        except Exception as exc:  # Teams refused: say so rather than schedule nobody
+            log.info("no roster for %s: %s", place, exc)
+            return {"roster_name": name, "roster_error": str(exc)}
+        return {"roster": tuple(members), "roster_name": name, "roster_channel": f"{PLATFORM}:{place}"}
 
     def _inbound(self, activity: Activity) -> Inbound | None:
         conversation = activity.conversation
@@ -207,7 +215,7 @@ class CoachTeamsBot(TeamsActivityHandler):
             f"{PLATFORM}:{conversation.id}",
             (text or "").strip(),
             action,
-            message_id=activity.id,
+            message_id=f"{conversation.id}|{activity.id}" if activity.id else None,  # ids repeat across chats
             user_name=user.name,
             shared=shared,
             mentions=mentions,
@@ -228,40 +236,3 @@ class CoachTeamsBot(TeamsActivityHandler):
             store, now = self.coach.deps.store, self.coach.deps.clock()
             await asyncio.to_thread(store.save_reference, *key, reference, now)  # off the event loop
             self._saved_refs[key] = reference
-
-
-async def send_to_reference(
-    adapter: CloudAdapter, app_id: str, reference: dict[str, Any], replies: list[Reply]
-) -> None:
-    """Send replies proactively into the conversation a stored reference points at."""
-    ref = ConversationReference().deserialize(reference)
-    ref.activity_id = None  # a new message, not a reply to whatever the learner said last
-
-    async def deliver(turn_context: TurnContext) -> None:
-        for reply in replies:
-            await turn_context.send_activity(cards.activity(reply))
-
-    await adapter.continue_conversation(ref, deliver, app_id)
-
-
-class TeamsSender:
-    """Weekly nudges and digests in Teams: through the learner's stored conversation reference."""
-
-    def __init__(self, adapter: CloudAdapter, app_id: str | None, store: Store):
-        self.adapter, self.app_id, self.store = adapter, app_id or "", store
-
-    async def deliver(self, learner: str, replies: list[Reply]) -> None:
-        refs = await asyncio.to_thread(self.store.references, learner)
-        personal = [
-            r for r in refs if r["reference"].get("conversation", {}).get("conversationType") == "personal"
-        ]
-        if not refs:
-            raise DeliveryError(
-                "teams: the learner never talked to the bot, so there is no way to reach them", True
-            )
-        try:
-            await send_to_reference(self.adapter, self.app_id, (personal or refs)[0]["reference"], replies)
-        except Exception as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            permanent = status in (401, 403, 404)  # removed from the team, or the conversation is gone
-            raise DeliveryError(f"teams: {type(exc).__name__} {status or ''}".strip(), permanent) from None

@@ -7,6 +7,7 @@ back as the `value` of a message activity.
 from __future__ import annotations
 
 import base64
+import io
 import re
 from typing import Any
 
@@ -24,6 +25,27 @@ PINGS = re.compile(r"<at>|</at>", re.IGNORECASE)
 
 
 MAX_ACTIONS = 6  # what Teams shows on one card
+MAX_IMAGE_BYTES = 20_000  # an inline chart, base64-encoded: Teams refuses messages over about 28 KB
+MIN_IMAGE_WIDTH = 480
+
+
+def inline_image(png: bytes) -> str | None:
+    """The PNG as a data URI small enough for a Teams message (repainted with a 32-colour palette,
+    then narrowed step by step), or None if it cannot be made to fit while staying readable."""
+    from PIL import Image
+
+    uri = f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
+    if len(uri) <= MAX_IMAGE_BYTES:
+        return uri
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    while image.width >= MIN_IMAGE_WIDTH:
+        out = io.BytesIO()
+        image.quantize(colors=32).save(out, format="PNG", optimize=True)
+        uri = f"data:image/png;base64,{base64.b64encode(out.getvalue()).decode('ascii')}"
+        if len(uri) <= MAX_IMAGE_BYTES:
+            return uri
+        image = image.resize((int(image.width * 0.85), int(image.height * 0.85)), Image.LANCZOS)
+    return None
 
 
 def markdown(text: str) -> str:
@@ -39,14 +61,13 @@ def citations_text(reply: Reply) -> str:
 def card(reply: Reply) -> dict[str, Any]:
     body: list[dict[str, Any]] = [{"type": "TextBlock", "text": markdown(reply.text), "wrap": True}]
     if reply.image:
-        encoded = base64.b64encode(reply.image).decode("ascii")
-        body.append(
-            {
-                "type": "Image",
-                "url": f"data:image/png;base64,{encoded}",
-                "altText": reply.image_name or "chart",
-            }
-        )
+        uri = inline_image(reply.image)
+        if uri is not None:
+            body.append({"type": "Image", "url": uri, "altText": reply.image_name or "chart"})
+        else:
+            body.append(
+                {"type": "TextBlock", "text": "(The chart is too large to show in Teams.)", "wrap": True}
+            )
     if reply.citations:
         body.append(
             {

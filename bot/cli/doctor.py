@@ -47,6 +47,12 @@ def doctor() -> None:
     table.add_row("teams", "MicrosoftAppId", s.teams_app_id or "not set (auth off, Emulator mode)")
     table.add_row("teams", "MicrosoftAppPassword", mask(s.teams_app_password))
     table.add_row("teams", "MicrosoftAppTenantId", s.teams_tenant_id or "not set")
+    metrics = "off" if not s.metrics else "bearer token " + mask(s.metrics_token)
+    if s.metrics and not s.metrics_token:
+        metrics = "on, this machine only (no COACH_METRICS_TOKEN)"
+    table.add_row("operations", "/metrics", metrics)
+    table.add_row("operations", "PROMETHEUS_MULTIPROC_DIR", str(s.metrics_dir or "not set (one process)"))
+    table.add_row("operations", "COACH_LOG_FORMAT", s.log_format)
     try:
         course = load_course(s.knowledge_dir)
         summary = (

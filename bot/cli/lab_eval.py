@@ -40,9 +40,10 @@ def eval_labs(
     errors: Annotated[bool, typer.Option("--errors", help="List the dev turns read wrongly.")] = False,
 ) -> None:
     """Credit precision/recall, misconception detection and level agreement on the labeled lab turns
-    (dev by 5-fold cross-validation, held-out never fitted on), and scripted persona runs (expert,
-    novice, keyword-stuffer, confidently wrong, off-track × 4 labs): final score, replies repeated
-    word for word, wrong turns corrected with a citation."""
+    (dev by 5-fold cross-validation, held-out never fitted on), and scripted persona runs, dev and
+    held-out (expert, plain-spoken, partial, novice, keyword-stuffer, confidently wrong, off-track):
+    final score against the persona's expected range, replies repeated word for word, wrong turns
+    corrected with a citation."""
     from flows import lab_evaluation as ev
     from flows.brains.offline import OfflineBrain
 
@@ -55,16 +56,19 @@ def eval_labs(
             try:
                 turns = await ev.brain_turn_reports(course, claude)
                 personas = await ev.persona_runs(course, index, claude)
+                heldout = await ev.persona_runs(course, index, claude, ev.HELDOUT_PERSONAS)
             finally:
                 await claude.aclose()
         else:
+            offline = OfflineBrain()
             turns = await ev.offline_turn_reports(course)
-            personas = await ev.persona_runs(course, index, OfflineBrain())
-        return turns, personas
+            personas = await ev.persona_runs(course, index, offline)
+            heldout = await ev.persona_runs(course, index, offline, ev.HELDOUT_PERSONAS)
+        return turns, personas, heldout
 
-    turns, personas = asyncio.run(measure())
+    turns, personas, heldout = asyncio.run(measure())
     if as_json:
-        sys.stdout.write(json.dumps({"brain": brain, **ev.to_json(turns, personas)}) + "\n")
+        sys.stdout.write(json.dumps({"brain": brain, **ev.to_json(turns, personas, heldout)}) + "\n")
         return
     table = Table(title=f"lab turns ({brain})")
     for col in ("split", "turns", "precision", "recall", "misconceptions", "levels", "false wrong", "lists"):
@@ -83,17 +87,32 @@ def eval_labs(
             str(t.term_lists_credited),
         )
     out.print(table)
-    runs = Table(title="persona runs (expert ≥ 70%, others ≤ 30%)")
-    for col in ("lab", "persona", "score", "repeats", "corrected", "ok"):
-        runs.add_column(col)
-    for r in personas:
-        corrected = f"{r.corrected}/{r.wrong_turns}" if r.wrong_turns else "—"
-        runs.add_row(
-            str(r.lab), r.persona, f"{r.score}%", str(r.repeats), corrected, "yes" if ev.passes(r) else "NO"
-        )
-    out.print(runs)
+    for title, group in (
+        ("persona runs (dev)", personas),
+        ("persona runs (held-out, never tuned on)", heldout),
+    ):
+        out.print(_persona_table(ev, title, group))
     if errors:
         for t in turns:
             if not t.split.startswith("heldout"):
                 for line in t.errors:
                     out.print(f"[dim]{t.split}: {line}[/dim]", highlight=False, markup=False)
+
+
+def _persona_table(ev, title: str, runs: list) -> Table:
+    table = Table(title=f"{title}: {sum(map(ev.passes, runs))} of {len(runs)} in range")
+    for col in ("lab", "persona", "score", "expected", "repeats", "corrected", "ok"):
+        table.add_column(col)
+    for r in runs:
+        low, high = ev.expected(r.persona)
+        corrected = f"{r.corrected}/{r.wrong_turns}" if r.wrong_turns else "—"
+        table.add_row(
+            str(r.lab),
+            r.persona,
+            f"{r.score}%",
+            f"{low}-{high}%",
+            str(r.repeats),
+            corrected,
+            "yes" if ev.passes(r) else "NO",
+        )
+    return table

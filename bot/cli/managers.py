@@ -16,13 +16,13 @@ if TYPE_CHECKING:
     from bot.app import Runtime
 
 
-def _senders(rt: Runtime) -> dict:
-    """Delivery channels for nudges and digests, from the settings."""
+def _senders(rt: Runtime, clock=None) -> dict:
+    """Delivery channels for nudges and digests, from the settings (acting at `clock`'s time)."""
     from adapters.slack.sender import SlackSender, make_client
     from adapters.teams.bot import TeamsSender, make_adapter
 
     s = rt.settings
-    senders: dict = {"teams": TeamsSender(make_adapter(s), s.teams_app_id, rt.store)}
+    senders: dict = {"teams": TeamsSender(make_adapter(s), s.teams_app_id, rt.store, clock or rt.deps.clock)}
     if s.slack_bot_token and s.slack_bot_token.get_secret_value():
         senders["slack"] = SlackSender(make_client(s.slack_bot_token.get_secret_value(), s.slack_api_url))
     return senders
@@ -41,10 +41,14 @@ def clock(
     import asyncio
     from datetime import datetime
 
+    from bot import metrics
     from bot.managers.clock import Dispatcher
 
     setup_logging(True)
     rt = runtime()
+    if why := metrics.problem(rt.settings.metrics_dir):
+        raise fail(why)
+    metrics.configure(rt.settings.metrics, rt.settings.metrics_dir)
     clock = rt.deps.clock
     if now is not None:
         try:
@@ -54,7 +58,7 @@ def clock(
         if moment.tzinfo is None:
             raise fail("--now needs a timezone, e.g. 2026-11-30T09:01:00+00:00")
         clock = lambda: moment  # noqa: E731
-    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt), clock=clock, admins=_admins(rt))
+    dispatcher = Dispatcher(rt.nudges, rt.course, _senders(rt, clock), clock=clock, admins=_admins(rt))
     if once:
         result = asyncio.run(dispatcher.tick())
         out.print(

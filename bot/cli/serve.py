@@ -41,6 +41,10 @@ def serve(
         rt.admin  # noqa: B018 - COACH_MANAGERS is checked, the schema migrated, before anything listens
     except ValueError as exc:
         raise fail(str(exc)) from None
+    from bot.metrics import problem
+
+    if why := problem(rt.settings.metrics_dir):
+        raise fail(why)
     if count == 1:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_server(rt, host, port))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot import metrics
 from bot.managers.nudges import MAX_ATTEMPTS, DeliveryError, Nudges, Schedule, Sender
 from bot.managers.people import People
 from bot.managers.report import build_report, report_png, report_text
@@ -58,6 +59,7 @@ def nudge_replies(course: Course, questions: list[str], session: str, team: str,
     return replies
 
 
+UNREACHABLE = "can't be reached"  # a Teams member the bot shares no chat or team with
 GONE = ("user_not_found", "account_inactive", "user_disabled", "users_not_found", "removed from the team")
 REMINDER = (
     "*A reminder:* {left} of your weekly practice question(s) from {team} are still open. "
@@ -160,6 +162,7 @@ class Dispatcher:
             failed_for_good = exc.permanent or row["attempts"] >= MAX_ATTEMPTS
             report.failed += failed_for_good
             report.retried += not failed_for_good
+            metrics.nudge("failed" if failed_for_good else "retry")
             report.errors.append(f"{row['member']}: {exc}")
             log.warning(
                 "nudge %s to %s failed (%s): %s",
@@ -170,9 +173,12 @@ class Dispatcher:
             )
             if exc.permanent and schedule and any(g in str(exc) for g in GONE):
                 await asyncio.to_thread(self._drop, schedule, row["member"], str(exc))
+            elif exc.permanent and schedule and UNREACHABLE in str(exc):
+                await asyncio.to_thread(self._unreachable, schedule, row["member"])
             return
         await asyncio.to_thread(self.nudges.mark_sent, row["id"], self.clock())
         report.sent += 1
+        metrics.nudge("sent")
 
     def _drop(self, schedule: Schedule, member: str, why: str) -> None:
         """A deactivated or removed account leaves the team, and the manager reads why in the digest."""
@@ -180,6 +186,16 @@ class Dispatcher:
         name = self.people.cached([member])[member]
         self.nudges.note(
             schedule.id, f"{name} was dropped from the team: their account is gone ({why}).", self.clock()
+        )
+
+    def _unreachable(self, schedule: Schedule, member: str) -> None:
+        """A member the coach has no way to reach: the manager reads why in the digest."""
+        name = self.people.cached([member])[member]
+        self.nudges.note(
+            schedule.id,
+            f"{name} can't be reached: they never talked to me and are in no team I was added "
+            "to. Ask them to say hi to me once.",
+            self.clock(),
         )
 
     # -- digests -----------------------------------------------------------------------------------
@@ -192,7 +208,9 @@ class Dispatcher:
 
     async def digest_replies(self, schedule: Schedule, week: str, final: bool = True) -> tuple[Reply, Reply]:
         """The digest's text and its chart (as two replies: the text must not depend on the chart)."""
-        names = await self.people.names(list(schedule.members), self.clock())
+        names = await self.people.names(
+            await asyncio.to_thread(self.nudges.people_of, schedule), self.clock()
+        )
         store, now = self.nudges.store, self.clock()
         result = await asyncio.to_thread(build_report, store, self.course, schedule, week, names, now, final)
         text = Reply(report_text(result, self.course))
@@ -215,8 +233,10 @@ class Dispatcher:
                 raise DeliveryError("no connection for the manager's platform", permanent=False)
             text, chart = await self.digest_replies(schedule, row["week"])
             await sender.deliver(schedule.manager, [text])
+            metrics.digest("sent")
         except DeliveryError as exc:
             final = await asyncio.to_thread(self.nudges.digest_failed, row, exc, self.clock())
+            metrics.digest("failed" if final else "retry")
             log.warning("digest %s/%s to %s failed: %s", schedule.id, row["week"], schedule.manager, exc)
             if final:
                 await self._alert_admins(schedule, row["week"], str(exc))

@@ -79,7 +79,8 @@ class Admin:
     admins: frozenset[str]  # exact "platform:id" identities, from `admin_identities(COACH_MANAGERS)`
     clock: Callable[[], datetime]
     send_now: Callable[[], Awaitable[object]] | None = None  # delivers enqueued nudges right away
-    forget_threads: Callable[[list[str]], Awaitable[None]] | None = None  # deletes checkpoints
+    # forget_threads(learner, alone, shared): deletes their own threads' checkpoints, scrubs shared ones
+    forget_threads: Callable[[str, list[str], list[str]], Awaitable[None]] | None = None
     notify: Callable[[str, str], Awaitable[bool]] | None = None  # tells one person something now
     people: People | None = None  # display names from the platform
     _forget_nonces: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
@@ -296,6 +297,12 @@ class Admin:
         )
         return Reply(f"`{schedule.id}` ({schedule.team}) now belongs to {people[0]} and is active.")
 
+    def _reachable(self, member: str) -> bool:
+        """Teams lets a bot message only people it shares a chat or a team with; elsewhere, anyone."""
+        if not member.startswith("teams:"):
+            return True
+        return bool(self.store.references(member) or self.store.places_of(member))
+
     def _names(self, members: list[str]) -> dict[str, str]:
         people = self.people or People(self.store)
         return people.cached(members)
@@ -304,6 +311,11 @@ class Admin:
         request = parse_schedule(rest)
         if isinstance(request, str):
             return Reply(request)
+        if inbound.roster_error and inbound.platform == "teams":
+            return Reply(
+                f"I couldn't read the members of {inbound.roster_name or 'this team'} "
+                f"({inbound.roster_error}). Nothing was scheduled: try again in a moment."
+            )
         if inbound.roster_error:
             return Reply(
                 f"I couldn't read the members of {inbound.roster_name or 'that channel'} "
@@ -336,11 +348,18 @@ class Admin:
         if schedule.window(self.clock()) >= datetime.fromisoformat(schedule.created_at):
             first = schedule.window(self.clock())
         listed = ", ".join(sorted(names[m] for m in schedule.members))
+        unreachable = sorted(names[m] for m in schedule.members if not self._reachable(m))
+        cant = (
+            f"\n• Can't reach yet: {', '.join(unreachable)} (they never talked to me and are in no team I "
+            "was added to, so Teams won't let me message them; ask them to say hi to me once)"
+            if unreachable
+            else ""
+        )
         return Reply(
             f"Scheduled `{schedule.id}`: *{schedule.team}*, {QUESTIONS_PER_NUDGE} questions each, every "
             f"{first.strftime('%A')} at {schedule.at} {schedule.tz}.\n"
             f"• Members ({len(schedule.members)}): {listed}\n"
-            f"• First send: {first.strftime('%A %d %B %Y, %H:%M')} {schedule.tz}\n"
+            f"• First send: {first.strftime('%A %d %B %Y, %H:%M')} {schedule.tz}{cant}\n"
             f"Change it with *nudges add|remove @someone {schedule.id}*, *nudges pause {schedule.id}*."
             + (f"\nLeft out:\n{left_out}" if refused else "")
         )
@@ -385,7 +404,8 @@ class Admin:
                 )
                 continue
             now = self.clock()
-            names = await self.people.names(list(schedule.members), now) if self.people else None
+            everyone = self.nudges.people_of(schedule)
+            names = await self.people.names(everyone, now) if self.people else None
             final = now >= schedule.next_window(window_start(weeks[-1], schedule))
             result = await asyncio.to_thread(
                 build_report, self.store, self.course, schedule, weeks[-1], names, now, final
@@ -431,12 +451,10 @@ class Admin:
             ]
         del self._forget_nonces[key]
         learner = inbound.learner
-        threads = sorted(
-            set(await asyncio.to_thread(self.store.conversations_of, learner))
-            | await asyncio.to_thread(self._spoken_in, learner)
-        )
+        alone = set(await asyncio.to_thread(self.store.conversations_of, learner))
+        spoken = await asyncio.to_thread(self._spoken_in, learner)
         if self.forget_threads is not None:
-            await self.forget_threads(threads)
+            await self.forget_threads(learner, sorted(alone), sorted(spoken - alone))
         await asyncio.to_thread(self._leave_teams, learner)
         await asyncio.to_thread(self.store.forget, learner)
         return [

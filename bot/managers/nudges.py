@@ -246,6 +246,10 @@ class Nudges:
         self.store.ensure_quiz_session(values)
         return session
 
+    def people_of(self, schedule: Schedule) -> list[str]:
+        """The schedule's members now and everyone it ever nudged (a digest shows some who left)."""
+        return sorted(set(schedule.members) | set(self.store.delivery_members(schedule.id)))
+
     def deliveries(self, schedule: str, week: str | None = None) -> list[dict]:
         return self.store.delivery_rows(schedule, week)
 

@@ -19,9 +19,19 @@ from bot.store.nudges import NudgeTables
 from bot.store.optouts import PeopleTables
 from bot.store.quizzes import QuizTables
 from bot.store.references import ReferenceTables
+from bot.store.teams import TeamsTables
 
 __all__ = ["SchemaError", "Store", "StoreBase", "is_postgres", "new_id", "now_iso"]
 
 
-class Store(LearnerTables, QuizTables, LabTables, NudgeTables, ReferenceTables, AnswerTables, PeopleTables):
+class Store(
+    LearnerTables,
+    QuizTables,
+    LabTables,
+    NudgeTables,
+    ReferenceTables,
+    AnswerTables,
+    PeopleTables,
+    TeamsTables,
+):
     """All reads and writes of learner data. Safe to share between threads and tasks."""

@@ -81,6 +81,7 @@ def create_engine(target: Path | str, pool_size: int = 5) -> Engine:
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         dbapi_conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        dbapi_conn.execute("PRAGMA secure_delete = ON")  # deleted rows ("forget me") are overwritten
         if not memory:
             dbapi_conn.execute("PRAGMA journal_mode = WAL")
             dbapi_conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync on every commit

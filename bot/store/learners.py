@@ -101,6 +101,13 @@ class LearnerTables(StoreBase):
         )
         return [r["conversation"] for r in self.rows(query)]
 
+    def words_in(self, learner: str, conversation: str) -> tuple[list[str], list[str]]:
+        """What the learner sent in a conversation, and the ids of the answers the coach gave them there."""
+        where, args = "WHERE learner = ? AND conversation = ?", [learner, conversation]
+        texts = self.read(f"SELECT DISTINCT text FROM messages {where} AND text != ''", args)
+        answers = self.read(f"SELECT id FROM answers {where}", args)
+        return [r["text"] for r in texts], [r["id"] for r in answers]
+
     def forget(self, learner: str) -> dict[str, int]:
         """Delete every row about `learner`; returns how many rows each table lost."""
 
@@ -110,4 +117,8 @@ class LearnerTables(StoreBase):
                 for table, column in PERSONAL
             }
 
-        return self._retry(work)
+        counts = self._retry(work)
+        if not self.postgres:  # no old page images of their rows left in SQLite's write-ahead log
+            with self._lock, self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return counts

@@ -174,6 +174,11 @@ class NudgeTables(StoreBase):
             query = query.where(D.week == week)
         return self.rows(query)
 
+    def delivery_members(self, schedule: str) -> list[str]:
+        """Everyone the schedule ever planned a nudge for."""
+        query = select(D.member).where(D.schedule == schedule).distinct()
+        return [r["member"] for r in self.rows(query)]
+
     def delivery_weeks(self, schedule: str) -> list[str]:
         query = select(D.week).where(D.schedule == schedule).distinct().order_by(D.week)
         return [r["week"] for r in self.rows(query)]

@@ -4,6 +4,7 @@ Tables: `learners`, `messages` (every inbound message, stored before any work so
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
 `nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`,
+`teams_places` and `teams_members` (where Teams members can be reached),
 and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes
 live in its own module beside this one. Conversation checkpoints are LangGraph's own tables (its
 SQLite or PostgreSQL checkpointer).
@@ -191,6 +192,25 @@ people = Table(  # display names looked up on the platform (a cache)
     text("name"),
     Column("active", Integer),
     text("fetched_at"),
+)
+
+teams_places = Table(  # Teams teams and group chats the coach read a roster in
+    "teams_places",
+    metadata,
+    text("id", primary_key=True),
+    text("service_url"),
+    text("tenant"),
+    text("bot"),
+    text("name"),
+    text("seen_at"),
+)
+
+teams_members = Table(  # who was in each of them when last read
+    "teams_members",
+    metadata,
+    text("member", primary_key=True),
+    text("place", primary_key=True),
+    text("seen_at"),
 )
 
 lab_runs = Table(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from bot import metrics
 from bot.config import Settings
 from flows.brains.base import Answer, Brain, BrainError, LabContext, LabTurn, QAContext
 from flows.brains.offline import OfflineBrain
@@ -29,6 +30,7 @@ class FallbackBrain:
 
     def _fell_back(self, what: str, exc: Exception) -> None:
         self.fallbacks += 1
+        metrics.brain_fallback(what.replace(" ", "_"))
         log.warning(
             "brain fallback: %s by %s failed (%s: %s); answered by %s",
             what,

@@ -19,6 +19,7 @@ from typing import Any
 
 from anthropic import AsyncAnthropic, DefaultAioHttpClient
 
+from bot import metrics
 from flows.assessment import LEVELS, MAX_POINTS_PER_TURN, Assessment, Credit, Wrong
 from flows.brains.base import Answer, BrainError, LabContext, LabTurn, QAContext
 from knowledge.loader import Course
@@ -172,6 +173,11 @@ class CacheStats:
         self.input_tokens += getattr(usage, "input_tokens", 0) or 0
         self.cache_read += getattr(usage, "cache_read_input_tokens", 0) or 0
         self.cache_write += getattr(usage, "cache_creation_input_tokens", 0) or 0
+        metrics.claude_usage(
+            getattr(usage, "cache_read_input_tokens", 0) or 0,
+            getattr(usage, "cache_creation_input_tokens", 0) or 0,
+            getattr(usage, "input_tokens", 0) or 0,
+        )
         log.info(
             "claude usage: cache_read_input_tokens=%d cache_creation_input_tokens=%d input_tokens=%d "
             "prompt-cache hit rate %.0f%% over %d calls",

@@ -1,0 +1,125 @@
+"""The Slack ack path: verify, dedupe, enqueue, answer 200, and only then let Bolt run the turn.
+
+Slack wants its 200 within 3 seconds. Through Bolt, each request's ack waits behind its middleware
+chain and listener matching, and, in a burst, behind every other request's; here an event, slash
+command or button click costs one signature check and one lookup before its 200. The request itself
+goes to a queue and Bolt dispatches it afterwards (the app built with `process_before_response`, so the
+listener has finished when the dispatch returns): requests of one conversation run one at a time, in
+the order they arrived; different conversations run side by side.
+
+Anything whose answer is in the HTTP response (URL verification, SSL checks, view submissions, select
+options) goes to Bolt at once, as before. Bolt verifies every request again: cheap, and its checks
+stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
+
+from adapters.slack.request import SlackRequest
+from bot import metrics
+
+log = logging.getLogger("coach.slack")
+QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
+REMEMBERED = 10_000  # deliveries (event ids, trigger ids) remembered to drop Slack's retries
+
+
+def delivery_id(body: dict[str, Any]) -> str | None:
+    """What identifies one delivery across Slack's retries (events) and replays of the same signed
+    request (slash commands). Clicks are not retried by Slack; the flows refuse a second answer."""
+    if body.get("command"):
+        return f"cmd:{body['trigger_id']}" if body.get("trigger_id") else None
+    return body.get("event_id")
+
+
+def order_key(body: dict[str, Any]) -> str:
+    """Requests with the same key run in arrival order: a DM, a channel thread, or one user's commands."""
+    if body.get("command"):
+        return f"user:{body.get('user_id')}"
+    event = body.get("event") or {}
+    if event:
+        channel, thread, user = (
+            event.get("channel"),
+            event.get("thread_ts") or event.get("ts"),
+            event.get("user"),
+        )
+    else:  # an interaction: a button in a message (or on the App Home tab)
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        thread, user = message.get("thread_ts") or message.get("ts"), (body.get("user") or {}).get("id")
+    if not isinstance(channel, str) or not channel:
+        return f"user:{user}"
+    return channel if channel.startswith("D") else f"{channel}:{thread}"
+
+
+class SlackInbox:
+    """The aiohttp handler for `/slack/events` in front of a Bolt app."""
+
+    def __init__(self, bolt: AsyncApp, signing_secret: str):
+        self.bolt = bolt
+        self.verifier = SignatureVerifier(signing_secret)
+        self.seen: OrderedDict[str, None] = OrderedDict()
+        self.queues: dict[str, deque[SlackRequest]] = {}
+        self.background: set[asyncio.Task] = set()
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        from slack_bolt.adapter.aiohttp import to_aiohttp_response
+
+        text = await request.text()  # already read and checked by bot.guard
+        if not self._verified(text, request):
+            log.info("slack: a request with an invalid signature was refused")
+            return web.json_response({"error": "invalid request"}, status=401)
+        bolt_request = SlackRequest(body=text, query=request.query_string, headers=dict(request.headers))
+        body = bolt_request.body
+        if body.get("type") not in QUEUED_TYPES and not (body.get("command") and not body.get("ssl_check")):
+            return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+        delivery = delivery_id(body)
+        if delivery is not None:
+            if delivery in self.seen:
+                log.info("slack: delivery %s already queued; retry ignored", delivery)
+                metrics.turn("slack", "none", "duplicate")
+                return web.Response(status=200)
+            self.seen[delivery] = None
+            if len(self.seen) > REMEMBERED:
+                self.seen.popitem(last=False)
+        self._enqueue(order_key(body), bolt_request)
+        return web.Response(status=200)
+
+    def _verified(self, text: str, request: web.Request) -> bool:
+        try:
+            return self.verifier.is_valid(
+                text,
+                request.headers.get("X-Slack-Request-Timestamp"),
+                request.headers.get("X-Slack-Signature"),
+            )
+        except ValueError:  # a timestamp that is not a number
+            return False
+
+    def _enqueue(self, key: str, bolt_request: SlackRequest) -> None:
+        queue = self.queues.get(key)
+        if queue is not None:  # that conversation's worker is running: it takes this one next
+            queue.append(bolt_request)
+            return
+        self.queues[key] = deque([bolt_request])
+        task = asyncio.create_task(self._drain(key))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _drain(self, key: str) -> None:
+        queue = self.queues[key]
+        try:
+            while queue:
+                try:
+                    await self.bolt.async_dispatch(queue[0])
+                except Exception:  # Bolt hands listener errors to our error handler; this is a bug of ours
+                    log.exception("slack: a queued request failed")
+                queue.popleft()
+        finally:
+            del self.queues[key]

@@ -1,0 +1,136 @@
+"""The Slack ack path (`adapters.slack.inbox`): 200 before the turn, one conversation's turns in order,
+different conversations side by side, retries dropped, forgeries refused, URL verification answered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.response import BoltResponse
+
+from adapters.slack.inbox import SlackInbox, order_key
+from bot.testing import serve_on_loopback
+from tests.test_slack import SECRET, dm, signed
+
+
+class RecordingBolt:
+    """Stands in for the Bolt app behind the inbox: records what it runs; a text starting with "slow"
+    is held until `release` is set."""
+
+    def __init__(self):
+        self.release = asyncio.Event()
+        self.started: list[str] = []
+        self.finished: list[str] = []
+
+    async def async_dispatch(self, request: Any) -> BoltResponse:
+        body = request.body
+        if body.get("type") == "url_verification":
+            return BoltResponse(status=200, body={"challenge": body["challenge"]})
+        text = (body.get("event") or {}).get("text") or body.get("text", "")
+        self.started.append(text)
+        if text.startswith("slow"):
+            await self.release.wait()
+        self.finished.append(text)
+        return BoltResponse(status=200)
+
+
+async def serve(bolt: RecordingBolt) -> tuple[web.AppRunner, str, SlackInbox]:
+    inbox = SlackInbox(bolt, SECRET)  # type: ignore[arg-type]
+    app = web.Application()
+
+    async def slack_events(request: web.Request) -> web.Response:
+        return await inbox(request)
+
+    app.router.add_post("/slack/events", slack_events)
+    runner, url = await serve_on_loopback(app)
+    return runner, url, inbox
+
+
+async def drained(inbox: SlackInbox, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (inbox.queues or inbox.background) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def post(url: str, body: str, content: str = "application/json", **headers: str) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}/slack/events",
+            data=body.encode(),
+            headers={"Content-Type": content, **(headers or signed(body))},
+        ) as response,
+    ):
+        return response.status, await response.text()
+
+
+def event(text: str, channel: str = "D1", event_id: str | None = None, **extra: Any) -> str:
+    ev = {**dm(text), "channel": channel, **extra}
+    return json.dumps({"type": "event_callback", "event_id": event_id or f"Ev{text}{channel}", "event": ev})
+
+
+async def test_the_200_comes_first_and_each_conversation_keeps_its_order():
+    bolt = RecordingBolt()
+    runner, url, inbox = await serve(bolt)
+    try:
+        for body in (event("slow one"), event("two"), event("three"), event("other", channel="D2")):
+            assert (await post(url, body))[0] == 200  # answered while the slow turn is still running
+        for _ in range(500):
+            if "other" in bolt.finished:  # another conversation is not held up by the slow one
+                break
+            await asyncio.sleep(0.01)
+        assert bolt.finished == ["other"] and bolt.started == ["slow one", "other"]
+        bolt.release.set()
+        await drained(inbox)
+        assert bolt.finished == ["other", "slow one", "two", "three"]  # D1's turns in the order sent
+        assert not inbox.queues
+    finally:
+        await runner.cleanup()
+
+
+async def test_retries_and_replays_run_once_and_forgeries_are_refused():
+    bolt = RecordingBolt()
+    runner, url, inbox = await serve(bolt)
+    try:
+        body = event("hello", event_id="EvSAME")
+        for retry in ("", "1", "2"):
+            headers = {**signed(body), **({"X-Slack-Retry-Num": retry} if retry else {})}
+            assert (await post(url, body, **headers))[0] == 200
+        command = urlencode({"command": "/coach", "text": "progress", "user_id": "U1", "trigger_id": "T1"})
+        for _ in range(2):  # the same signed slash command, sent twice
+            assert (await post(url, command, "application/x-www-form-urlencoded"))[0] == 200
+        forged = event("forged")
+        assert (await post(url, forged, **signed(forged, secret="not-the-secret")))[0] == 401
+        not_a_time = {"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=x"}
+        assert (await post(url, forged, **not_a_time))[0] == 401
+        await drained(inbox)
+        assert bolt.finished == ["hello", "progress"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_url_verification_is_answered_by_bolt_at_once():
+    runner, url, _ = await serve(RecordingBolt())
+    try:
+        status, text = await post(url, json.dumps({"type": "url_verification", "challenge": "c-42"}))
+        assert status == 200 and json.loads(text) == {"challenge": "c-42"}
+    finally:
+        await runner.cleanup()
+
+
+def test_order_keys_follow_conversations():
+    assert order_key({"event": {"channel": "D1", "ts": "1.1"}}) == "D1"  # a DM is one conversation
+    mention = {"event": {"channel": "C1", "ts": "1.2"}}
+    follow_up = {"event": {"channel": "C1", "ts": "1.5", "thread_ts": "1.2"}}
+    assert order_key(mention) == order_key(follow_up) == "C1:1.2"  # a thread is one conversation
+    assert order_key({"event": {"channel": "C1", "ts": "1.3"}}) != order_key(mention)
+    assert order_key({"command": "/coach", "user_id": "U1", "channel_id": "C1"}) == "user:U1"
+    click = {"type": "block_actions", "channel": {"id": "D1"}, "user": {"id": "U1"}, "message": {"ts": "2"}}
+    assert order_key(click) == "D1"
+    home = {"type": "block_actions", "user": {"id": "U1"}, "container": {"type": "view"}}
+    assert order_key(home) == "user:U1"
