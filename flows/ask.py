@@ -14,23 +14,30 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.shape import compose
+from flows.shape import compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
-from knowledge.retrieval import Hit, SearchResult, content_words, words
+from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import load_vocabulary
+from knowledge.vocabulary import everyday_words, load_vocabulary
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
 # is not covered when the course's unknown words weigh this much. Tuned on the dev split only.
 MIN_SUPPORT = 0.35
+# The semantic score as a second signal for "covered": a question far in meaning from every passage
+# is declined whatever words it shares with them; one very close to the passage answering it is
+# answered though its wording differs from the text's (and the course knows all its words).
+MIN_SIMILARITY = 0.15
+CLOSE_SIMILARITY = 0.5
+CLOSE_UNKNOWN = 0.2
 MAX_UNKNOWN = 0.5
 PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
 TYPO_MIN = 5
 TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3
+FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
 FOLLOW_UP = re.compile(
     r"\b(it|its|that|this|these|those|they|them|their|there|more|why|example|elaborate|else|also)\b"
     r"|^(and|but|so|what about)\b",
@@ -95,6 +102,9 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
         meant = content_words(searchable(deps, term))[1:]
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
+            if term in everyday_words():  # "went", "always": no sign of another topic
+                total -= weight
+                continue
             unknown.append(term)
             missing += weight
             continue
@@ -104,6 +114,17 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+def not_said(deps: Deps, question: str, reply: str) -> list[str]:
+    """For a question asking a fact about something named: the names the reply is silent about when
+    it names none of the question's names, and any year asked that it does not give. A figure for
+    Google is not one for Amazon, and one for 2020 is not one for 2022."""
+    said = set(content_words(reply))
+    names = [w for w in content_words(question) if w in deps.index.names()]
+    years = [w for w in names if YEAR.fullmatch(w) and w not in said]
+    others = [w for w in names if not YEAR.fullmatch(w)]
+    return years + (others if others and not set(others) & said else [])
 
 
 def not_covered(result: SearchResult, deps: Deps) -> Reply:
@@ -164,12 +185,16 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))
+    close = result.hits[0].similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
     if (
         not draft.text
-        or found.share < MIN_SUPPORT
+        or result.hits[0].similarity < MIN_SIMILARITY
+        or (found.share < MIN_SUPPORT and not close)
         or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
     ):
         return not_covered(result, deps)
+    if question_shape(question) in FACTS and (elsewhere := not_said(deps, question, draft.text)):
+        found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(

@@ -3,7 +3,7 @@
 A turn is first read for what kind of turn it is — a question about the course, "I don't know", a
 bare list of terms, or an answer. An answer is then scored by a small classifier per lab (logistic
 regression over stemmed word n-grams, character n-grams, negation-marked words and — so that everyday
-words reach the idea — the meaning similarity (`flows.semantic`) of the turn to each class's closest
+words reach the idea — the meaning similarity (`knowledge.semantic`) of the turn to each class's closest
 known example; a turn of several sentences is scored by its best sentence too), fitted at start
 from the lab's own knowledge: each point's strong example answers and each misconception's wording,
 plus the labeled dev turns in `knowledge/eval/labs-dev.jsonl`. It says, per point, whether the turn
@@ -32,9 +32,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from flows.semantic import embed
 from knowledge.retrieval import words
 from knowledge.schema import Lab
+from knowledge.semantic import embed
 
 Level = Literal["mentioned", "explained", "applied"]
 LEVELS: tuple[Level, ...] = ("mentioned", "explained", "applied")

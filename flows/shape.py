@@ -16,6 +16,12 @@ from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
 SHAPES = {
+    "who": re.compile(
+        r"^(and )?who\b|\bwho (came up|coined|invented|created|proposed|wrote|said|introduced|developed|"
+        r"founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
+        r"|\b(whose idea|which (person|company|companies|firm|researchers?))\b"
+    ),
+    "when": re.compile(r"^(and )?when (did|was|were|is)\b|\bwhat year\b|\bsince when\b"),
     "recommendation": re.compile(
         r"\b(should (we|i|you|my|our)|which (one|model|structure|approach|option)|recommend|"
         r"(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|right (for|choice))\b"
@@ -48,6 +54,9 @@ MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
 COMPARED = r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
 SENTENCES_PER_TEXT = 2
+# A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
+# a claim with its reason and its source. Longer ones give their best sentences.
+WHOLE_PARAGRAPH = 800
 
 
 def question_shape(question: str) -> str:
@@ -91,7 +100,7 @@ def candidates(
     best: dict[str, tuple[int, float]] = {}
     for n, hit in enumerate(hits, start=1):
         if hit.passage not in best:
-            best[hit.passage] = (n, hit.score)
+            best[hit.passage] = (n, hit.relevance or hit.score)
     top = max((score for _, score in best.values()), default=1.0) or 1.0
     found: list[Choice] = []
     for passage, (n, passage_score) in best.items():
@@ -116,6 +125,8 @@ def candidates(
                 telling = _overlap(strong, names)
                 about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
                 score += LIST_FIT.get(shape, -2) if about_it else -2
+                if len(unit.items) in _counts(question):  # "the 3 stats", "four reasons"
+                    score += 2
                 if shape == "number" and figures:
                     score += 3
                 elif figures:
@@ -124,8 +135,12 @@ def candidates(
                 score += (
                     3 if whole and shape in ("definition", "general", "comparison") else (1 if whole else -1)
                 )
+                if shape in ("who", "when"):  # a definition names no one and no year
+                    score -= 3
             elif unit.kind == "item":
                 score += 2 if whole else (-2 if shape == "list" else 0)
+                if not _tells(shape, unit.text):
+                    score -= 2
                 if shape == "number" and re.search(r"\d", unit.title + unit.text):
                     score += 1
             else:
@@ -134,9 +149,41 @@ def candidates(
                     continue
                 covers |= _overlap(query, unit.heading)
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
+                if shape in ("who", "when") and _tells(shape, text):
+                    number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
+
+
+# What a who / when question is answered by: a sentence naming someone, a sentence with a year.
+NAMED = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}\b(?!\s*:)")
+# A sentence that leans on the one before it ("They are…", "Without these…").
+REFERS = re.compile(
+    r"(This|These|That|It|They|Those|Such|(With|Without|Of|In|For|Beyond) (this|these|that|those|them|it))\b"
+)
+YEAR = re.compile(r"\b(19|20)\d\d\b")
+
+
+COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def _counts(question: str) -> set[int]:
+    """How many things the question says there are ("the 3 stats", "four reasons")."""
+    said = re.findall(
+        r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?![%$.,]\d|%)", question.lower()
+    )
+    return {int(w) if w.isdigit() else COUNTS[w] for w in said}
+
+
+def _tells(shape: str, text: str) -> bool:
+    """Whether a text can answer a who / when question (names someone / has a year); True for other
+    shapes."""
+    if shape == "who":
+        return bool(NAMED.search(text))
+    if shape == "when":
+        return bool(YEAR.search(text))
+    return True
 
 
 def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weights) -> tuple[str, set[str]]:
@@ -146,19 +193,30 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
     for i, s in enumerate(said):
         got = _overlap(query, s)
         bonus = 0.5 if shape == "number" and re.search(r"\d", s) else 0
+        if shape in ("who", "when") and _tells(shape, s):
+            bonus += 1.5
         if shape == "list" and re.search(r":[^:]+,[^:]+,", s):  # an inline list: "causes: a, b, c"
             bonus += 2
         if got:
             scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
         return "", set()
+    if len(paragraph) <= WHOLE_PARAGRAPH:
+        covers = set().union(*(got for *_, got in scored))
+        return " ".join(said), covers
     best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
     keep = sorted(i for _, i, _ in best)
-    if len(best) == 2 and best[1][0] < best[0][0] / 2:
+    # A weak second sentence is dropped, unless it holds a part of the question the first does not
+    # ("what was the % and how many did they ask?": one sentence per part).
+    if len(best) == 2 and best[1][0] < best[0][0] / 2 and not (best[1][2] - best[0][2]):
         keep = [best[0][1]]
-    # A sentence that leans on the one before ("These…", "This…") keeps it.
-    if keep and keep[0] > 0 and re.match(r"(This|These|That|It|They|Those)\b", said[keep[0]]):
-        keep.insert(0, keep[0] - 1)
+        best = best[:1]
+    # A sentence that leans on the one before ("These…", "Without these…") keeps it, and so on back.
+    for i in list(keep):
+        while i > 0 and REFERS.match(said[i]) and i - 1 not in keep:
+            keep.append(i - 1)
+            i -= 1
+    keep.sort()
     covers: set[str] = set()
     for _, _, got in best:
         covers |= got
@@ -279,7 +337,10 @@ def compose(
             telling = max(own, key=lambda stem: weights.get(stem, 1.0))
             if any(telling in _says(c) for c in chosen):
                 continue
-            other = next((c for c in ranked if telling in _says(c) and not _within(c, chosen)), None)
+            # The other side is best found where the first one is (the same list, the same section).
+            saying = [c for c in ranked if telling in _says(c) and not _within(c, chosen)]
+            other = next((c for c in saying if c.unit.passage == first.unit.passage), None)
+            other = other or next(iter(saying), None)
             if other is not None and len(chosen) < MAX_UNITS:
                 chosen.append(other)
                 covered |= other.covers

@@ -26,6 +26,7 @@ import sqlite_utils
 
 from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
+from knowledge.semantic import SemanticScores
 from knowledge.units import is_heading
 
 CHUNKER_VERSION = "4"
@@ -36,12 +37,18 @@ WEIGHTS = (1.0, 4.0, 1.0)
 SUPPLEMENTARY_FACTOR = 0.85
 # A word found in more than this share of chunks is too common to search on.
 COMMON_SHARE = 0.2
+# A name in more than this share of chunks ("AI") names nothing in particular.
+NAME_SHARE = 0.05
 # Grounding: the less of a query the course's vocabulary knows, the stronger its best match must
 # be. Tuned on knowledge/eval/retrieval.yaml (see `coach eval retrieval`).
 MIN_COVERAGE = 0.35
 SCORE_AT_NO_COVERAGE = 6.0
 SCORE_AT_FULL_COVERAGE = 4.8
+# Hybrid ranking: a chunk's bm25 (as a share of the best) plus this times its semantic similarity (as
+# a share of the best). Equal weight; dev recall@3 is flat from 1 to 2 (`coach eval qa`).
+SEMANTIC_WEIGHT = 1.0
 
+YEAR = re.compile(r"(19|20)\d\d")
 TOKEN = re.compile(r"[^\W_]+(?:['’&][^\W_]+)*", re.UNICODE)
 _STOPWORDS_TEXT = """
     a about above after again against all am an and any are aren't as at be because been before
@@ -85,7 +92,9 @@ class Hit:
     title: str
     section: str
     text: str
-    score: float
+    score: float  # bm25 (0 for a chunk only the semantic score found)
+    similarity: float = 0.0  # semantic similarity to the query
+    relevance: float = 0.0  # the hybrid rank: bm25 and similarity, each as a share of the best
 
     @property
     def passage(self) -> str:
@@ -103,6 +112,7 @@ class SearchResult:
     query: str
     grounded: bool
     hits: list[Hit]
+    similarity: float = 0.0  # the best semantic similarity of any chunk to the query
 
     def to_json(self) -> dict:
         return {"query": self.query, "grounded": self.grounded, "hits": [asdict(h) for h in self.hits]}
@@ -196,6 +206,9 @@ class Index:
         self._n_chunks = self.db["chunks"].count
         self._df: dict[str, int] = {}
         self._vocab: list[str] | None = None
+        self._names: frozenset[str] | None = None
+        self._rows: dict[str, tuple] = {}
+        self._semantic: SemanticScores | None = None
 
     @contextmanager
     def _build_lock(self) -> Iterator[None]:
@@ -256,6 +269,43 @@ class Index:
             self._vocab = sorted(seen)
         return self._vocab
 
+    def semantic(self, query: str) -> dict[str, float]:
+        """Chunk id -> semantic similarity to `query` (the chunks are embedded on first use)."""
+        if self._semantic is None:
+            with self._lock:
+                rows = self._conn.execute("SELECT id, source, lesson, title, section, text FROM chunks")
+                self._rows = {r[0]: tuple(r) for r in rows}
+            texts = [f"{section}. {text}" for *_, section, text in self._rows.values()]
+            self._semantic = SemanticScores(list(self._rows), texts)
+        return self._semantic.scores(query)
+
+    def names(self) -> frozenset[str]:
+        """The course's names (lower-cased): words it only ever writes capitalised and writes so
+        mid-sentence too ("Amazon", "Gartner", "JPMorgan"), and years; not words in many chunks ("AI")."""
+        if self._names is None:
+            cased: dict[str, set[bool]] = {}
+            inside: set[str] = set()
+            for row in self._conn.execute("SELECT text FROM chunks"):
+                for match in TOKEN.finditer(row[0]):
+                    token, before = match.group(), row[0][: match.start()].rstrip()
+                    cased.setdefault(token.lower(), set()).add(token[:1].isupper() or token.isdigit())
+                    if (before and before[-1].isalnum()) or before.endswith(","):
+                        inside.add(token.lower())
+            self._names = frozenset(
+                w
+                for w, seen in cased.items()
+                if seen == {True}
+                and (
+                    YEAR.fullmatch(w)
+                    or (
+                        w in inside
+                        and not w.isdigit()
+                        and self._doc_freq(w.replace("&", " ")) <= NAME_SHARE * self._n_chunks
+                    )
+                )
+            )
+        return self._names
+
     def doc_freq(self, word: str) -> tuple[int, float]:
         """How many chunks hold `word`, and its idf weight (rare words weigh more)."""
         with self._lock:
@@ -300,22 +350,25 @@ class Index:
         with self._lock:
             rows = self._conn.execute(sql, [match, max(k * 3, 10)]).fetchall()
             coverage = self.coverage(terms)
+        bm25 = {r[0]: r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1) for r in rows}
+        similar = self.semantic(" ".join(terms))
+        near = sorted(similar, key=lambda i: -similar[i])[: max(k * 3, 10)]
+        best_bm25 = max(bm25.values(), default=0.0) or 1.0
+        best_sim = max(similar.values(), default=0.0) or 1.0
+
+        def rank(chunk_id: str) -> float:
+            similarity = similar.get(chunk_id, 0.0) / best_sim
+            return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity
+
+        found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
+        ranked = sorted(found, key=rank, reverse=True)[:k]
         hits = [
-            Hit(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                round(r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1), 4),
-            )
-            for r in rows
+            Hit(*found[i], round(bm25.get(i, 0.0), 4), round(similar.get(i, 0.0), 4), round(rank(i), 4))
+            for i in ranked
         ]
-        hits.sort(key=lambda h: h.score, reverse=True)
-        hits = hits[:k]
-        grounded = bool(hits) and is_grounded(coverage, hits[0].score)
-        return SearchResult(query, grounded, hits)
+        top = max((h.score for h in hits), default=0.0)
+        grounded = bool(bm25) and is_grounded(coverage, top)
+        return SearchResult(query, grounded, hits, round(max(similar.values(), default=0.0), 4))
 
     def close(self) -> None:
         self._conn.close()

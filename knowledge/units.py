@@ -17,7 +17,9 @@ from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
 
 BULLET = re.compile(r"^\s*(?:[•\-–]\s*|\d+[.)]\s+|[├└│─\s]+)")
-HEADING_WORDS = 9  # a paragraph this short with no full stop heads the text after it
+BOX = re.compile(r"[\u2500-\u257f]+")  # box-drawing characters
+HEADING_WORDS = 9
+FRAGMENT_WORDS = 8  # a paragraph this short with no full stop heads the text after it
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,32 @@ def is_heading(paragraph: str) -> bool:
     return not colon or any(ch.isdigit() for ch in head)
 
 
+def _boxes(paragraph: str) -> tuple[str, list[str]] | None:
+    """A diagram of boxes drawn with box-drawing characters, as (lead, items): one item per box, its
+    lines joined ("Data Access Layer: Query company data"), never the drawing itself."""
+    if "┌" not in paragraph:
+        return None
+    lead, items, box = "", [], None
+    for line in paragraph.split("\n"):
+        said = BOX.sub(" ", line).strip()
+        if "┌" in line:
+            box = []
+        elif "└" in line and box is not None:
+            if box:
+                items.append(f"{box[0]}: {' '.join(box[1:]).strip('()')}" if len(box) > 1 else box[0])
+            box = None
+        elif said and box is not None:
+            box.append(said)
+        elif said and not items:
+            lead = said
+    return (lead, items) if len(items) >= 2 else None
+
+
 def _bullets(paragraph: str) -> tuple[str, list[str]] | None:
     """A paragraph written as `Lead:` followed by bullet or numbered lines, as (lead, items)."""
+    boxes = _boxes(paragraph)
+    if boxes:
+        return boxes
     lines = [ln.strip() for ln in paragraph.split("\n") if ln.strip()]
     marked = [ln for ln in lines[1:] if BULLET.match(ln)]
     if len(lines) < 3 or len(marked) < 2:
@@ -97,17 +123,24 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
         units.append(Unit(ref, label, "list", section.heading, section.heading, items, details=details))
         for title, body in blocks:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
+    groups: list[tuple[str, str]] = []
     for para in paragraphs:
         listed = _bullets(para)
         if listed:
             lead, items = listed
             pairs = tuple(_split_title(i) if ":" in i[:60] else (i, "") for i in items)
             units.append(Unit(ref, label, "list", lead.rstrip(":") or section.heading, lead, pairs))
+            if lead:
+                groups.append((lead.rstrip(":"), "; ".join(items)))
         elif not is_heading(para):
             title, body = _split_title(para)
             if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):
                 units.append(Unit(ref, label, "item", title, body))
             units.append(Unit(ref, label, "text", section.heading, para))
+    # Several headed lists in one section (adoption, quality and business metrics): the groups.
+    if len(groups) >= 2:
+        units.append(Unit(ref, label, "list", section.heading, section.heading, tuple(groups)))
+    units += _fragment_lists(ref, label, paragraphs)
     # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.
     pairs = [u for u in units if u.kind == "item" and u.passage == ref and not section.items]
     if len(pairs) >= 3 and not blocks:
@@ -116,6 +149,30 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 ref, label, "list", section.heading, section.heading, tuple((u.title, u.text) for u in pairs)
             )
         )
+    return units
+
+
+def _fragment(paragraph: str) -> bool:
+    """A short line with no full stop: a list item written as its own paragraph."""
+    line = " ".join(paragraph.split())
+    return 0 < len(line.split()) <= FRAGMENT_WORDS and not line.endswith((".", "?", "!", ":", "”", '"'))
+
+
+def _fragment_lists(ref: str, label: str, paragraphs: list[str]) -> list[Unit]:
+    """`Key Components: Curated Model Library` followed by fragment paragraphs ("Federated Data
+    Catalog", …): a list headed by the label, its first item after the colon."""
+    units: list[Unit] = []
+    for i, para in enumerate(paragraphs):
+        head, colon, first = para.partition(":")
+        if not colon or not _fragment(first) or len(head.split()) > 4:
+            continue
+        items = [first.strip()]
+        for after in paragraphs[i + 1 :]:
+            if not _fragment(after) or ":" in after:
+                break
+            items.append(" ".join(after.split()))
+        if len(items) >= 3:
+            units.append(Unit(ref, label, "list", head.strip(), head.strip(), tuple((t, "") for t in items)))
     return units
 
 

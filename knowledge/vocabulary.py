@@ -38,3 +38,13 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     synonyms = {str(k).lower(): str(v) for k, v in (raw.get("synonyms") or {}).items()}
     return Vocabulary(synonyms, frozenset(str(w).lower() for w in raw.get("chat") or []))
+
+
+@cache
+def everyday_words() -> frozenset[str]:
+    """A general English stopword list (the `stop-words` package, ~1,300 words): words such as
+    "always", "went", "someone" that say nothing about a question's topic. A question's word the
+    course never uses is a sign of another topic, unless it is one of these."""
+    from stop_words import get_stop_words
+
+    return frozenset(get_stop_words("en"))

@@ -110,3 +110,26 @@ async def test_a_situation_question_leads_with_what_the_lessons_recommend(learne
     first_line = reply.text.splitlines()[0]
     assert "Centralized COE" in first_line and "early-stage" in first_line
     assert "Federated Model" in reply.text and "Hub-and-Spoke" in reply.text
+
+
+async def test_a_who_question_is_answered_with_the_person_not_a_definition(learner: Learner):
+    reply = (await learner.say("Who came up with data mesh?"))[-1]
+    assert "Dehghani" in reply.text and reply.citations
+
+
+async def test_both_sides_of_a_comparison_come_from_the_same_list(learner: Learner):
+    reply = (await learner.say("production vs pilot"))[-1]
+    assert "Production Mode" in reply.text and "Pilot Mode" in reply.text
+
+
+async def test_a_figure_for_another_company_is_not_given_as_the_answer(learner: Learner):
+    reply = (await learner.say("How many petabytes of data does Amazon process per hour?"))[-1]
+    assert reply.text.startswith("The lessons don't cover")
+
+
+async def test_a_diagram_of_boxes_is_answered_as_a_list_not_as_drawing(learner: Learner):
+    reply = (await learner.say("What layers make up the shared platform in the pilot to platform reading?"))[
+        -1
+    ]
+    assert "┌" not in reply.text and "│" not in reply.text
+    assert "Data Access Layer" in reply.text and "Monitoring & Observability" in reply.text

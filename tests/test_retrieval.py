@@ -88,7 +88,17 @@ def test_search_json_has_exactly_the_documented_shape(coach_env):
     payload = json.loads(result.stdout)
     assert set(payload) == {"query", "grounded", "hits"}
     assert payload["grounded"] is True and len(payload["hits"]) == 3
-    assert set(payload["hits"][0]) == {"id", "source", "lesson", "title", "section", "text", "score"}
+    assert set(payload["hits"][0]) == {
+        "id",
+        "source",
+        "lesson",
+        "title",
+        "section",
+        "text",
+        "score",
+        "similarity",
+        "relevance",
+    }
     assert "lineage" in payload["hits"][0]["text"].lower()
 
 
@@ -98,3 +108,28 @@ def test_search_command_says_when_the_lessons_do_not_cover_it(coach_env):
     )
     assert result.returncode == 0
     assert "do not cover" in result.stdout
+
+
+def test_a_question_in_other_words_still_finds_its_section(index):
+    """The semantic score beside FTS5: wording the text does not use still finds the passage."""
+    result = index.search("how do we catch a model getting worse over time", k=3)
+    assert any(h.passage.startswith("lesson-2") or h.passage.startswith("lesson-4") for h in result.hits)
+    assert all(h.relevance > 0 for h in result.hits) and result.similarity > 0
+
+
+def test_the_semantic_model_ships_in_its_wheel_and_loads_without_network(monkeypatch):
+    """Nothing is downloaded at run time: the model loads with the network and hub switched off."""
+    import socket
+
+    from knowledge import semantic
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_network(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    semantic.model.cache_clear()
+    vectors = semantic.embed(["model drift", "data mesh"])
+    assert vectors.shape[0] == 2

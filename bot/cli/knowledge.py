@@ -241,15 +241,17 @@ def eval_qa(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     misses: Annotated[bool, typer.Option("--misses", help="List every miss of the dev split.")] = False,
 ) -> None:
-    """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml)."""
+    """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml).
+
+    dev is qa-dev.yaml with qa-dev2.yaml; heldout and (when present) heldout2 are never tuned on."""
     import asyncio
 
-    from flows.qa_eval import SPLITS, evaluate_split
+    from flows.qa_eval import evaluate_split, splits
 
     deps = runtime().deps
 
     async def main() -> list:
-        return [await evaluate_split(deps, split) for split in SPLITS]
+        return [await evaluate_split(deps, split) for split in splits()]
 
     reports = asyncio.run(main())
     if as_json:

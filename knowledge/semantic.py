@@ -1,0 +1,66 @@
+"""A semantic score beside FTS5: how close a question is in meaning to each chunk of the course.
+
+WordLlama's token embeddings (256 dimensions, numpy only, no torch) ship inside its PyPI wheel, so
+nothing is downloaded at run time. We load the bundled files ourselves: `WordLlama.load()` looks for
+the tokenizer under a folder name the wheel does not use and would then try the network. The model
+loads on first use (a second or two), never at import, so `coach --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    from wordllama.inference import WordLlamaInference
+
+DIMENSIONS = 256
+WEIGHTS = ("weights", f"l2_supercat_{DIMENSIONS}.safetensors")
+TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+_lock = threading.Lock()
+
+
+@cache
+def model() -> WordLlamaInference:
+    """The bundled WordLlama model (loaded once per process)."""
+    import wordllama
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+    from wordllama.inference import WordLlamaInference
+
+    root = Path(wordllama.__file__).parent
+    tokenizer = Tokenizer.from_file(str(root.joinpath(*TOKENIZER)))
+    with safe_open(str(root.joinpath(*WEIGHTS)), framework="np", device="cpu") as f:
+        embedding = f.get_tensor("embedding.weight")
+    return WordLlamaInference(embedding, tokenizer)
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """Unit-length embeddings (float32), one row per text: cosine similarity is a dot product."""
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, DIMENSIONS), dtype=np.float32)
+    with _lock:
+        return np.asarray(model().embed(texts, norm=True), dtype=np.float32)
+
+
+class SemanticScores:
+    """Cosine similarity of a query to each of a fixed list of texts (the index's chunks)."""
+
+    def __init__(self, ids: list[str], texts: list[str]):
+        self.ids = ids
+        self._texts = texts
+        self._matrix: np.ndarray | None = None
+
+    def scores(self, query: str) -> dict[str, float]:
+        """Chunk id -> similarity in [-1, 1] (higher is closer in meaning)."""
+        if not self.ids or not query.strip():
+            return {}
+        if self._matrix is None:
+            self._matrix = embed(self._texts)
+        sims = self._matrix @ embed([query])[0]
+        return {i: float(s) for i, s in zip(self.ids, sims, strict=True)}
