@@ -20,19 +20,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from bot.store import schema
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 7_316_001  # the advisory lock key every coach process migrates under
 BASELINE = "0001"
+HEAD = "0005"  # the newest migration (a test checks it is Alembic's head): a current database is
+# recognised without importing Alembic, which is most of a start-up's schema check
 
 
 class SchemaError(RuntimeError):
@@ -51,6 +54,8 @@ class Version:
 
 
 def _config(conn: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
@@ -59,6 +64,8 @@ def _config(conn: Connection | None = None) -> Config:
 
 @cache
 def scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
@@ -99,8 +106,19 @@ def wait_for_lock(conn: Connection) -> None:
         time.sleep(0.2)
 
 
+def _recorded(conn: Connection) -> str | None:
+    """The version stamped in the database (None: no version table, or an empty one)."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
 def version(conn: Connection) -> Version:
     """Where the database stands against this code's migrations (raises `SchemaError` if it is newer)."""
+    if _recorded(conn) == HEAD:
+        return Version(HEAD, HEAD, [])
+    from alembic.runtime.migration import MigrationContext
+
     current = MigrationContext.configure(conn).get_current_revision()
     head = scripts().get_current_head()
     assert head is not None
@@ -118,6 +136,8 @@ def version(conn: Connection) -> Version:
 
 
 def _stamp(conn: Connection, revision: str) -> None:
+    from alembic.runtime.migration import MigrationContext
+
     MigrationContext.configure(conn).stamp(scripts(), revision)
 
 
@@ -150,6 +170,8 @@ def prepare(engine: Engine, upgrade: bool = True, force: bool = False) -> Versio
                 + (f"Migration {', '.join(unsafe)} needs the workers stopped: " if unsafe else "")
                 + "run `coach db upgrade`"
             )
+        from alembic import command
+
         command.upgrade(_config(conn), "head")
         conn.commit()
         return version(conn)
