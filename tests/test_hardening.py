@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 
 import aiohttp
+import psycopg
 import pytest
 
 from adapters.console import inbound
 from bench.harness import free_port, wait_healthy
+from bot.checkpoints import conninfo
 from bot.conversation import Coach
 from bot.messages import Action, Inbound
 from bot.server import COACH as COACH_KEY
@@ -30,7 +32,7 @@ from flows.deps import Deps
 from tests import test_slack as slack_http
 from tests import test_teams as teams_http
 from tests.bad_inputs import FORGED_ACTIONS, MALFORMED_SLACK, MALFORMED_TEAMS, OTHER_SECRET, TEXTS
-from tests.conftest import COACH
+from tests.conftest import COACH, Database
 
 BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
@@ -465,10 +467,14 @@ async def test_slow_clients_are_cut_off(tmp_path: Path):
         await runner.cleanup()
 
 
-async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, tmp_path: Path):
+async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, database: Database):
     """Another process holds the write lock: the message waits for it in a thread, the loop runs on."""
-    blocker = sqlite3.connect(tmp_path / "coach.db", check_same_thread=False)
-    blocker.execute("BEGIN EXCLUSIVE")
+    if database.url:  # PostgreSQL: another session holds the learners table
+        blocker = psycopg.connect(conninfo(database.url))
+        blocker.execute("LOCK TABLE learners IN ACCESS EXCLUSIVE MODE")
+    else:
+        blocker = sqlite3.connect(database.store, check_same_thread=False)
+        blocker.execute("BEGIN EXCLUSIVE")
     turn = asyncio.create_task(coach.handle(inbound("ana", "What is a model card?", message_id="m-stall")))
     ticks = 0
     for _ in range(10):  # the loop keeps ticking while the turn waits for the lock
@@ -476,5 +482,6 @@ async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, tmp
         ticks += 1
     assert not turn.done() and ticks == 10
     blocker.commit()
+    blocker.close()
     replies = await turn
     assert replies[-1].citations

@@ -117,17 +117,14 @@ class NudgeTables(StoreBase):
             )
             .values(finished_at=expire_at)
         )
-        statement = self.insert(nudge_deliveries).on_conflict_do_nothing()
-
-        window = (
-            select(func.count()).select_from(nudge_deliveries).where(D.schedule == schedule, D.week == week)
-        )
+        # the rows this very statement inserted: a count before and after would also see rows another
+        # clock committed meanwhile (PostgreSQL's READ COMMITTED takes a new snapshot per statement)
+        statement = self.insert(nudge_deliveries).on_conflict_do_nothing().returning(D.id)
 
         def work(conn) -> int:
-            before = conn.execute(window).scalar_one()
+            new = 0
             for start in range(0, len(rows), CHUNK):
-                conn.execute(statement, rows[start : start + CHUNK])
-            new = conn.execute(window).scalar_one() - before
+                new += len(conn.execute(statement, rows[start : start + CHUNK]).all())
             if new and expire_at:
                 conn.execute(expire)
             return new
