@@ -25,7 +25,7 @@ from typing import Any
 import aiosqlite
 
 from bot import metrics
-from bot.checkpoints import Checkpoints, open_checkpoints
+from bot.checkpoints import Checkpoints, open_checkpoints, queued
 from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
@@ -139,6 +139,7 @@ class Coach:
                 )
 
             message, lost = await asyncio.to_thread(arrive)
+            queued()  # in line and stored: the Slack inbox may ack now
             if message is None:
                 log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
                 metrics.turn(inbound.platform, "none", "duplicate")

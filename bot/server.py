@@ -186,7 +186,8 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
         return handler
     from adapters.slack.inbox import SlackInbox
 
-    app[SLACK] = SlackInbox(bolt, s.slack_signing_secret.get_secret_value())
+    secret = s.slack_signing_secret.get_secret_value()
+    app[SLACK] = SlackInbox(bolt, secret, across_processes=runtime.store.postgres)
     app[STATUS]["slack"] = "http"
     return None
 
