@@ -21,20 +21,18 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz
-from scipy.sparse import hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.preprocessing import MultiLabelBinarizer
 
 from knowledge.retrieval import words
 from knowledge.schema import Lab
 from knowledge.semantic import embed
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 Level = Literal["mentioned", "explained", "applied"]
 LEVELS: tuple[Level, ...] = ("mentioned", "explained", "applied")
@@ -222,7 +220,9 @@ FUNCTION_WORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
+    """Snowball's English stem, remembered: the same few thousand words come back every turn."""
     return _stemmer.stemWord(word)
 
 
@@ -403,6 +403,8 @@ def row_example(row: dict) -> Example:
 
 
 def _vectorizers() -> list[TfidfVectorizer]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return [
         TfidfVectorizer(preprocessor=marked, ngram_range=(1, 2), sublinear_tf=True),
         TfidfVectorizer(preprocessor=str.lower, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True),
@@ -418,6 +420,12 @@ class LabAssessor:
         # turns that earn nothing in any lab teach the "nothing here" side of every point
         blank = [e for e in examples if e.lab != lab.number and not e.labels]
         train = mine + blank
+        # scikit-learn and SciPy load here, on the first lab turn, not when `coach serve` starts (~2 s)
+        from scipy.sparse import hstack
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.preprocessing import MultiLabelBinarizer
+
         binarizer = MultiLabelBinarizer()
         y = binarizer.fit_transform([e.labels for e in train])
         keep = y.sum(axis=0) > 0
@@ -443,6 +451,8 @@ class LabAssessor:
         return np.column_stack([(vectors @ ref.T).max(axis=1) for ref in self.references])
 
     def score_all(self, texts: list[str]) -> list[dict[str, float]]:
+        from scipy.sparse import hstack
+
         near = SEMANTIC_WEIGHT * self.nearness(texts)
         x = hstack([*(v.transform(texts) for v in self.vectorizers), near]).tocsr()
         probs = 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))

@@ -240,12 +240,15 @@ def missing(state: CoachState, deps: Deps) -> dict:
         f"You've shown {len(shown)} of {len(lab.rubric)} areas" + (f": {', '.join(shown)}." if shown else ".")
     ]
     citations: list[Citation] = []
-    todo = [p for p in lab.rubric if levels.get(p.id) != "applied"]
-    if todo:
-        lines.append("Still open — think about:")
-        for point in todo:
-            number = _number_for(citations, deps, point.passage)
-            lines.append(f"• {point.area} [{number}]")
+    untouched = [p for p in lab.rubric if p.id not in levels]
+    deeper = [p for p in lab.rubric if p.id in levels and levels[p.id] != "applied"]
+    for heading, points in (("Not yet touched — think about:", untouched), ("Worth taking deeper:", deeper)):
+        if points:
+            lines.append(heading)
+            for point in points:
+                number = _number_for(citations, deps, point.passage)
+                lines.append(f"• {point.area} [{number}]")
+    if untouched or deeper:
         lines.append("Pick one and tell me how it applies to the scenario.")
     return {"replies": [Reply("\n".join(lines), lab_buttons(), citations).to_dict()]}
 

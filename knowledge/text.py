@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from knowledge.retrieval import content_words, words
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English stemmer: enough to make plurals and verb forms meet ("stages", "stage" →
     "stag"; "operating", "operate" → "operat")."""
@@ -36,7 +38,13 @@ def tokens(text: str) -> list[str]:
 
 def stem_words(text: str) -> list[str]:
     """The stemmed content words of a text (no stopwords), hyphenated words split."""
-    return [stem(w) for w in content_words(text.replace("-", " ").replace("/", " "))]
+    return list(_stem_words(text))
+
+
+@lru_cache(maxsize=8192)
+def _stem_words(text: str) -> tuple[str, ...]:
+    # remembered: the shaper reads the same course units for every question
+    return tuple(stem(w) for w in content_words(text.replace("-", " ").replace("/", " ")))
 
 
 def sentences(text: str) -> list[str]:

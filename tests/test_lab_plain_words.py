@@ -49,6 +49,15 @@ async def test_what_else_am_i_missing_mid_lab_lists_the_open_areas(learner: Lear
     assert (await learner.state())["lab"]["turns"] == 0  # an action, not an answer
 
 
+async def test_what_am_i_missing_separates_untouched_areas_from_ones_to_deepen(learner: Learner):
+    await learner.say("lab 2")
+    await learner.say("Nobody owns the model after it goes live. Someone should be accountable.")
+    reply = (await learner.say("what am I missing?"))[-1].text
+    untouched, _, deeper = reply.partition("Worth taking deeper:")
+    assert "Accountability and incidents" in deeper and "Accountability and incidents" not in untouched
+    assert "Not yet touched" in untouched and "Data governance" in untouched
+
+
 async def test_a_real_answer_mentioning_missing_is_assessed(learner: Learner):
     await learner.say("lab 2")
     reply = (await learner.say("the missing piece is data ownership"))[-1]

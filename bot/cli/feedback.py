@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import out, runtime
-from bot.store.answers import per_passage
 
 
 def feedback(
@@ -20,6 +19,8 @@ def feedback(
 ) -> None:
     """👍/👎 on Q&A answers, newest first, with a count per cited passage. Admins (COACH_MANAGERS) see
     everyone's feedback; anyone else sees only their own."""
+    from bot.store.answers import per_passage  # the store (sqlite-utils, numpy) loads only when used
+
     rt = runtime()
     mine_only = None if rt.admin.is_admin(who) else who
     rows = rt.store.answer_feedback(bad_only=bad, learner=mine_only)
