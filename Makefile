@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(BIN)/coach shell
 
 test: $(STAMP)
+	@sh tools/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal

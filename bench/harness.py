@@ -213,7 +213,10 @@ def slack_answers(slack: FakeSlack) -> list[str]:
     return [t for t in texts if "Thinking" not in t]
 
 
-async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -> dict[str, Any]:
+async def bench_concurrency(
+    conversations: int = 200, timeout_s: float = 60.0, database_url: str | None = None, workers: int = 1
+) -> dict[str, Any]:
+    """The concurrency run on SQLite (one process) or on PostgreSQL (`database_url`) with `workers`."""
     slack, connector, claude = FakeSlack(), FakeConnector(), FakeAnthropic()
     claude.default = Outcome(
         text="A model card documents a model's intended use and limits [1].", delay_s=CLAUDE_SECONDS
@@ -237,9 +240,11 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
             COACH_LLM_TIMEOUT="30",
             COACH_TEAMS_EMULATOR="1",  # Teams without auth, on loopback, like the Bot Framework Emulator
         )
+        if database_url:
+            env["COACH_DATABASE_URL"] = database_url
         coach = str(Path(sys.executable).parent / "coach")
         server = subprocess.Popen(
-            [coach, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [coach, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -298,6 +303,8 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
     # an answer that is not Claude's is an offline fallback: it counts as an error here
     fallbacks = [t for t in slack_texts + teams_answers if "intended use and limits" not in t]
     return {
+        "backend": "postgresql" if database_url else "sqlite",
+        "workers": workers,
         "conversations": conversations,
         "claude_s": CLAUDE_SECONDS,
         "claude_calls": len(claude.requests) - base_claude,
@@ -313,6 +320,24 @@ async def bench_concurrency(conversations: int = 200, timeout_s: float = 60.0) -
         "serve_cpu_s": (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None,
         "harness_cpu_s": harness_cpu,  # the fakes and the load generator, in this process
     }
+
+
+BACKEND_FIGURES = ("backend", "workers", "conversations", "wall_s", "wall_over_claude", "slack_ack_p99_ms")
+BACKEND_FIGURES += ("teams_http_p99_ms", "answered", "errors")
+
+
+async def bench_postgres(conversations: int = 200) -> list[dict[str, Any]]:
+    """The concurrency run on a throwaway PostgreSQL with 1 and 2 workers ([] without PostgreSQL)."""
+    from bot.testing.postgres import ThrowawayPostgres, binaries
+
+    if binaries() is None:
+        return []
+    runs = []
+    with ThrowawayPostgres() as server:
+        for workers in (1, 2):
+            result = await bench_concurrency(conversations, database_url=server.database(), workers=workers)
+            runs.append({k: result[k] for k in BACKEND_FIGURES})
+    return runs
 
 
 async def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60) -> None:
@@ -351,6 +376,7 @@ async def run_all(
     learners: int = 100_000,
     rounds: int = 5,
     batch: int = 20,
+    postgres: bool = True,
 ) -> dict[str, Any]:
     from bench.cpu import bench_cpu
     from bench.scale import bench_scale
@@ -373,6 +399,9 @@ async def run_all(
         )
     turns = await bench_turns(rt)
     concurrency = await bench_concurrency(conversations)
+    backends = [{k: concurrency[k] for k in BACKEND_FIGURES}]
+    if postgres:
+        backends += await bench_postgres(conversations)
     nudges = bench_nudges(rt.course, members).to_json()
     cpu = await bench_cpu(rounds, batch)
     scale = await bench_scale(min(1_000, learners), learners, rounds, batch)
@@ -383,6 +412,7 @@ async def run_all(
         "retrieval": retrieval,
         "turns": turns,
         "concurrency": concurrency,
+        "backends": backends,
         "nudges": nudges,
         "cpu": cpu,
         "scale": scale,

@@ -88,8 +88,8 @@ def seed_history(
                             "answered_at": now_iso(sent + timedelta(hours=rng.uniform(1, 72))),
                         }
                     )
-    store.write(lambda db: db["nudge_deliveries"].insert_all(deliveries, batch_size=1000))
-    store.write(lambda db: db["quiz_attempts"].insert_all(attempts, batch_size=1000))
+    store.insert_rows("nudge_deliveries", deliveries)
+    store.insert_rows("quiz_attempts", attempts)
     return len(attempts), len(deliveries)
 
 

@@ -41,7 +41,7 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.database_path)
+        return Store(self.settings.store_target, pool_size=self.settings.db_pool)
 
     @cached_property
     def brain(self) -> Brain:
@@ -72,5 +72,6 @@ class Runtime:
     async def coach(self) -> AsyncIterator[Coach]:
         from bot.conversation import Coach
 
-        async with Coach.open(self.deps, self.settings.checkpoints_path, self.admin) as coach:
+        s = self.settings
+        async with Coach.open(self.deps, s.checkpoints_target, self.admin, s.db_pool) as coach:
             yield coach

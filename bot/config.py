@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(Path("data"), alias="COACH_DATA_DIR")
+    database_url: SecretStr | None = Field(None, alias="COACH_DATABASE_URL")
+    db_pool: int = Field(10, alias="COACH_DB_POOL")
     knowledge_dir: Path | None = Field(None, alias="COACH_KNOWLEDGE_DIR")
 
     anthropic_api_key: SecretStr | None = Field(None, alias="ANTHROPIC_API_KEY")
@@ -52,6 +54,8 @@ class Settings(BaseSettings):
 
     port: int = Field(3978, alias="PORT")
     http_timeout_s: float = Field(10.0, alias="COACH_HTTP_TIMEOUT")  # header and body reads of a request
+    prune_every_h: float = Field(24.0, alias="COACH_PRUNE_EVERY_H")  # the clock prunes old checkpoints
+    web_workers: int = Field(1, alias="WEB_CONCURRENCY")  # `coach serve` processes (gunicorn's convention)
     managers: str = Field("", alias="COACH_MANAGERS")
 
     log_format: Literal["text", "json"] = Field("text", alias="COACH_LOG_FORMAT")
@@ -68,6 +72,22 @@ class Settings(BaseSettings):
     def checkpoints_path(self) -> Path:
         """The SQLite file holding LangGraph's per-conversation checkpoints."""
         return self.data_dir / "checkpoints.db"
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL database holding learners, messages, nudges and checkpoints, if one is set."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        return url or None
+
+    @property
+    def store_target(self) -> Path | str:
+        """Where learner data lives: the PostgreSQL URL, or the SQLite file in the data folder."""
+        return self.postgres_url or self.database_path
+
+    @property
+    def checkpoints_target(self) -> Path | str:
+        """Where conversation checkpoints live: the PostgreSQL URL, or their SQLite file."""
+        return self.postgres_url or self.checkpoints_path
 
     @property
     def index_path(self) -> Path:

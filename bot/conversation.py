@@ -1,9 +1,10 @@
 """The one entry point every channel calls: `Coach.handle(inbound) -> replies`.
 
-Per turn: clean the text, take the conversation's lock (turns of one conversation never
-interleave), store the message before any work (a duplicate delivery stops here), run the graph
-with the conversation's checkpoint, store that it was answered. A failure anywhere still answers
-the learner, and a message a crashed process never answered is owned up to on the next turn.
+Per turn: clean the text, take the conversation's turn (turns of one conversation never interleave,
+across every worker: `bot/checkpoints.py`), store the message before any work (a duplicate delivery
+stops here), run the graph with the conversation's checkpoint, store that it was answered.
+A failure anywhere still answers the learner, and a message a crashed process never answered is
+owned up to on the next turn.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from bot import metrics
+from bot.checkpoints import Checkpoints, open_checkpoints, queued
 from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
@@ -74,35 +75,26 @@ async def _no_lock() -> AsyncIterator[None]:
 
 
 class Coach:
-    """Conversations over the coach graph, checkpointed in SQLite. Use `async with Coach.open(...)`."""
+    """Conversations over the coach graph, checkpointed in SQLite or PostgreSQL.
+    Use `async with Coach.open(...)`."""
 
-    def __init__(self, deps: Deps, graph: Any, admin: Admin | None = None):
+    def __init__(self, deps: Deps, graph: Any, admin: Admin | None, checkpoints: Checkpoints):
         self.deps = deps
         self.graph = graph
         self.admin = admin
+        self.checkpoints = checkpoints
         if admin is not None:
             admin.forget_threads = self.forget_threads
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._waiting: dict[str, int] = {}
 
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, deps: Deps, checkpoints: Path | str, admin: Admin | None = None
+        cls, deps: Deps, checkpoints: Path | str, admin: Admin | None = None, pool_size: int = 10
     ) -> AsyncIterator[Coach]:
-        if str(checkpoints) != ":memory:":
-            Path(checkpoints).parent.mkdir(parents=True, exist_ok=True)
-        async with aiosqlite.connect(str(checkpoints)) as conn:
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA secure_delete = ON")  # forgotten words are overwritten, not left
-            await conn.execute(
-                "PRAGMA synchronous = NORMAL"
-            )  # WAL: durable at checkpoints, no fsync per commit
-            saver = AsyncSqliteSaver(conn)
-            await saver.setup()
+        """A coach whose conversations live in `checkpoints`: a SQLite file or a PostgreSQL URL."""
+        async with open_checkpoints(checkpoints, pool_size) as states:
             try:
-                yield cls(deps, build_graph().compile(checkpointer=saver), admin)
+                yield cls(deps, build_graph().compile(checkpointer=states.saver), admin, states)
             finally:
                 close = getattr(deps.brain, "aclose", None)  # e.g. Claude's HTTP connections
                 if close is not None:
@@ -110,22 +102,13 @@ class Coach:
 
     @asynccontextmanager
     async def _turn_lock(self, conversation: str, wait: float | None = None) -> AsyncIterator[None]:
-        """Hold the conversation's lock (waiting at most `wait` seconds for it, if given)."""
-        lock = self._locks.setdefault(conversation, asyncio.Lock())
-        self._waiting[conversation] = self._waiting.get(conversation, 0) + 1
-        try:
-            async with asyncio.timeout(wait):
-                await lock.acquire()
+        """Hold the conversation's turn (waiting at most `wait` seconds for it, if given)."""
+        async with self.checkpoints.turn(conversation, wait):
             token = _holding.set(conversation)
             try:
                 yield
             finally:
                 _holding.reset(token)
-                lock.release()
-        finally:
-            self._waiting[conversation] -= 1
-            if not self._waiting[conversation]:
-                del self._waiting[conversation], self._locks[conversation]
 
     def _config(self, conversation: str) -> dict:
         return {"configurable": {"thread_id": conversation}}
@@ -156,6 +139,7 @@ class Coach:
                 )
 
             message, lost = await asyncio.to_thread(arrive)
+            queued()  # in line and stored: the Slack inbox may ack now
             if message is None:
                 log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
                 metrics.turn(inbound.platform, "none", "duplicate")
@@ -164,7 +148,7 @@ class Coach:
             command = inbound.action.value if inbound.action else text
             if self.admin is not None and is_admin_command(command):
                 replies = await self._admin(inbound, notes)
-                store.mark_answered(message, len(replies))
+                await asyncio.to_thread(store.mark_answered, message, len(replies))
                 self._done(inbound, "admin", "answered", started)
                 return replies
             if notify and self.deps.brain.remote and may_think(text, inbound):
@@ -226,7 +210,7 @@ class Coach:
                 texts, answers = await asyncio.to_thread(self.deps.store.words_in, learner, conversation)
                 await scrub_thread(saver, conversation, Words(learner, frozenset(answers), frozenset(texts)))
         conn = getattr(saver, "conn", None)
-        if conn is not None:  # SQLite: drop the old page images the write-ahead log still holds
+        if isinstance(conn, aiosqlite.Connection):  # SQLite: drop the old pages its WAL still holds
             async with saver.lock:
                 await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -85,8 +85,9 @@ def scrub_writes(writes: list[tuple[str, str, Any]], words: Words) -> list[tuple
 async def scrub_thread(saver: BaseCheckpointSaver, thread: str, words: Words) -> int:
     """Rewrite every checkpoint of `thread` without the learner's words; returns how many changed.
 
-    The checkpointer's writes cannot be replaced in place, so when any checkpoint has pending writes
-    the thread is deleted and written back whole (oldest first, same ids and parents)."""
+    Neither checkpointer replaces everything in place (pending writes are kept on both, and
+    PostgreSQL's channel blobs are keyed by version and never overwritten), so a changed thread is
+    deleted and written back whole (oldest first, same ids and parents)."""
     tuples: list[CheckpointTuple] = [t async for t in saver.alist({"configurable": {"thread_id": thread}})]
     cleaned = []
     for t in tuples:
@@ -99,8 +100,7 @@ async def scrub_thread(saver: BaseCheckpointSaver, thread: str, words: Words) ->
         cleaned.append((t, checkpoint, metadata, writes, changed))
     if not any(changed for *_, changed in cleaned):
         return 0
-    if any(t.pending_writes for t, *_ in cleaned):
-        await saver.adelete_thread(thread)
+    await saver.adelete_thread(thread)
     for t, checkpoint, metadata, writes, _ in reversed(cleaned):  # oldest first
         namespace = t.config["configurable"].get("checkpoint_ns", "")
         parent = t.parent_config or {"configurable": {"thread_id": thread, "checkpoint_ns": namespace}}

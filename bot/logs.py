@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -36,7 +37,9 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.teams_app_password,
         settings.metrics_token,
     ]
-    return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+    found = [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+    password = urlsplit(settings.postgres_url or "").password
+    return [*found, password] if password else found
 
 
 def redact(text: str) -> str:

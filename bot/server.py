@@ -1,6 +1,7 @@
 """`coach serve`: one aiohttp web server for every channel.
 
     GET  /healthz        liveness, the brain in use and which channels are on
+    GET  /readyz         readiness: the database answers, its schema is current, the index is built
     POST /slack/events   Slack Events API, slash commands and interactivity (`adapters.slack.inbox`
                          verifies the signature and answers at once; Bolt runs the turn from a queue)
     POST /api/messages   Bot Framework activities from Teams (CloudAdapter verifies the bearer token)
@@ -45,6 +46,7 @@ SLACK_CLIENT = web.AppKey("slack_client", Any)
 SLACK_SESSION = web.AppKey("slack_session", aiohttp.ClientSession)
 DISPATCH = web.AppKey("dispatch", Any)
 STATUS = web.AppKey("status", dict)
+RUNTIME = web.AppKey("runtime", Any)
 METRICS_TOKEN = web.AppKey("metrics_token", str)
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
@@ -95,13 +97,32 @@ def runner_options(settings: Settings) -> dict[str, Any]:
     return {"keepalive_timeout": settings.http_timeout_s, "handler_cancellation": True}
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """503 until this process can take turns: the database answers at the code's schema, the index
+    is built."""
+    from bot.store.migrate import check
+
+    runtime = request.app[RUNTIME]
+    checks: dict[str, str] = {"index": "built" if COACH in request.app else "building"}
+    try:
+        found = await asyncio.to_thread(check, runtime.store.engine)
+        checks["database"] = "reachable"
+        checks["migrations"] = "current" if found.is_current else f"{found.current} (needs {found.head})"
+    except Exception as exc:  # unreachable, refused, or a schema from a newer coach
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    ready = checks["index"] == "built" and checks.get("migrations") == "current"
+    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)
+
+
 def create_app(runtime: Runtime) -> web.Application:
     install_redaction(secrets_of(runtime.settings))  # no token ever reaches a log, whoever logs it
     app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[guard])
     app[BODY_TIMEOUT] = runtime.settings.http_timeout_s
     app[LOOPBACK_ONLY] = emulator_mode(runtime.settings)
     app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off", "teams": "off"}
+    app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/api/messages", teams_messages)
     metrics.configure(runtime.settings.metrics, runtime.settings.metrics_dir)
@@ -165,7 +186,8 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
         return handler
     from adapters.slack.inbox import SlackInbox
 
-    app[SLACK] = SlackInbox(bolt, s.slack_signing_secret.get_secret_value())
+    secret = s.slack_signing_secret.get_secret_value()
+    app[SLACK] = SlackInbox(bolt, secret, across_processes=runtime.store.postgres)
     app[STATUS]["slack"] = "http"
     return None
 

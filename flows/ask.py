@@ -5,6 +5,7 @@ question, so "and why does that matter?" finds the passage the first question fo
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 from dataclasses import dataclass
@@ -223,7 +224,8 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         "answer": reply.text if reply.citations else "(not covered)",
     }
     if reply.citations:
-        turn["answer_id"] = deps.store.record_answer(
+        turn["answer_id"] = await asyncio.to_thread(  # the store, off the event loop
+            deps.store.record_answer,
             inbound.learner,
             inbound.conversation,
             inbound.text,

@@ -9,10 +9,13 @@
 
 State is checkpointed per conversation (thread id = conversation id), so a lab or quiz continues
 after a restart. Nodes receive the course, index, store and brain through the runtime context.
+The store is synchronous (it may wait on a database lock), so every node runs its store work in a
+thread (`asyncio.to_thread`): the event loop keeps serving other conversations meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -29,8 +32,13 @@ QUIZ_INTENTS = {"quiz", "test", "drill", "answer"}
 PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
 
 
-def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    """Decide what this turn is: a command, a quiz answer, a lab answer or a question."""
+async def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
+    """Decide what this turn is (in a thread: a typed letter looks up the learner's nudges)."""
+    return await asyncio.to_thread(_route, state, runtime.context)
+
+
+def _route(state: CoachState, deps: Deps) -> dict:
+    """A command, a quiz answer, a lab answer or a question."""
     inbound = Inbound.from_dict(state["inbound"])
     mode = state.get("mode", "idle")
     intent: Intent
@@ -55,12 +63,11 @@ def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
         intent = parse_lab_action(inbound.text) or intent
     if intent["name"] == "text":
         intent = {"name": {"lab": "lab_answer", "quiz": "answer"}.get(mode, "question")}
-        if mode == "quiz" and _asks_mid_quiz(state, runtime.context, inbound.text):
+        if mode == "quiz" and _asks_mid_quiz(state, deps, inbound.text):
             intent = {"name": "question"}
     nudged = intent["name"] == "question" and quiz.is_letter(inbound.text)
     if nudged and (
-        quiz.open_nudge(runtime.context, inbound.learner)
-        or quiz.closed_nudge(runtime.context, inbound.learner)
+        quiz.open_nudge(deps, inbound.learner) or quiz.closed_nudge(deps, inbound.learner)
     ):  # a typed answer to a weekly nudge (a late one is told so)
         intent = {"name": "answer"}
     if inbound.shared and intent["name"] in PRIVATE_INTENTS:
@@ -82,7 +89,15 @@ def pick_node(state: CoachState) -> str:
 
 
 async def lab_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    deps, inbound, intent = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]
+    deps, inbound, name = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]["name"]
+    if name in ("lab_answer", "hint") and state.get("mode") == "lab" and state.get("lab"):
+        return await lab.turn(state, deps, inbound, "answer" if name == "lab_answer" else "hint")
+    return await asyncio.to_thread(_lab_step, state, deps, inbound)
+
+
+def _lab_step(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
+    """Start, what am I missing, finish: no brain call, store work only."""
+    intent = state["intent"]
     name = intent["name"]
     if name == "lab":
         if not deps.course.lab(intent.get("number") or 0):
@@ -94,17 +109,17 @@ async def lab_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
         return _replies(
             Reply("You're not in a lab right now. Say *lab 1* to *lab 4* to start one.", kind="notice")
         )
-    if name == "lab_answer":
-        return await lab.turn(state, deps, inbound, "answer")
-    if name == "hint":
-        return await lab.turn(state, deps, inbound, "hint")
     if name == "missing":
         return lab.missing(state, deps)
     return lab.debrief(state, deps, inbound)
 
 
 async def quiz_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    deps, inbound, intent = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]
+    return await asyncio.to_thread(_quiz_step, state, runtime.context)
+
+
+def _quiz_step(state: CoachState, deps: Deps) -> dict:
+    inbound, intent = Inbound.from_dict(state["inbound"]), state["intent"]
     if intent["name"] == "answer":
         return quiz.answer(state, deps, inbound)
     if intent["name"] == "quiz" and not deps.course.lesson_quiz(intent.get("number") or 0):
@@ -135,7 +150,11 @@ def _asks_mid_quiz(state: CoachState, deps: Deps, text: str) -> bool:
 
 
 async def feedback_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    deps, inbound, intent = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]
+    return await asyncio.to_thread(_feedback_step, state, runtime.context)
+
+
+def _feedback_step(state: CoachState, deps: Deps) -> dict:
+    inbound, intent = Inbound.from_dict(state["inbound"]), state["intent"]
     if intent["name"] == "feedback_reason":
         return feedback.reason(state, deps, inbound)
     answer_id = inbound.action.question if inbound.action else None
@@ -143,7 +162,11 @@ async def feedback_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
 
 
 async def info_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    deps, inbound, name = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]["name"]
+    return await asyncio.to_thread(_info_step, state, runtime.context)
+
+
+def _info_step(state: CoachState, deps: Deps) -> dict:
+    inbound, name = Inbound.from_dict(state["inbound"]), state["intent"]["name"]
     if name == "progress":
         return _replies(info.progress(deps, inbound.learner, deps.clock()), ephemeral=inbound.shared)
     if name == "stop":

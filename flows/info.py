@@ -98,11 +98,7 @@ HOW_TO_STOP = (
 def nudge_request(deps: Deps, learner: str, verb: str, weeks: int | None = None) -> Reply:
     """A member's "why am I getting these?", "stop nudges", "pause nudges for 2 weeks", "resume"."""
     now = deps.clock()
-    teams = deps.store.read(
-        "SELECT * FROM nudge_schedules WHERE status != 'cancelled' "
-        "AND EXISTS (SELECT 1 FROM json_each(members) WHERE value = ?) ORDER BY created_at",
-        [learner],
-    )
+    teams = deps.store.schedules_of_member(learner)
     state = optouts.opted_out(deps.store, [learner], now).get(learner)
     if verb == "why":
         if not teams:

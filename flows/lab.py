@@ -9,6 +9,7 @@ is stored after every turn.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from bot.messages import Action, Choice, Citation, Inbound, Reply
@@ -102,7 +103,7 @@ async def turn(state: CoachState, deps: Deps, inbound: Inbound, move: str) -> di
         lab_state["stuck"] = lab_state["stuck"] + 1 if assessment.kind == "idk" else 0
     if lab_policy.all_applied(lab, lab_state):
         lead = lab_policy.acknowledge(lab, assessment, risen, inbound.text, len(lab_state["said"]))
-        return debrief({**state, "lab": lab_state}, deps, inbound, lead=lead)
+        return await asyncio.to_thread(debrief, {**state, "lab": lab_state}, deps, inbound, lead)
     focus_id = lab_policy.choose_focus(lab, lab_state, assessment, inbound.text, risen)
     if result.message and result.focus in {p.id for p in lab_policy.open_points(lab, lab_state)}:
         focus_id = result.focus  # the brain worded its question about this point
@@ -148,7 +149,7 @@ async def turn(state: CoachState, deps: Deps, inbound: Inbound, move: str) -> di
     lab_state["focus"] = focus_id
     lab_state["history"] = [*lab_state["history"], {"role": "coach", "text": text}][-HISTORY_KEPT:]
     lab_state["said"] = [*lab_state["said"], text][-SAID_KEPT:]
-    _save(deps, inbound.learner, lab, lab_state, finished=None)
+    await asyncio.to_thread(_save, deps, inbound.learner, lab, lab_state, None)  # off the event loop
     so_far = lab_policy.score(lab, lab_state["levels"])
     text += f"\n_{shown} of {len(lab.rubric)} points shown, {so_far}% so far._"
     return {"lab": lab_state, "replies": [Reply(text, lab_buttons(), citations).to_dict()]}

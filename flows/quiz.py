@@ -131,11 +131,7 @@ def is_letter(text: str) -> bool:
 
 def open_nudge(deps: Deps, learner: str) -> tuple[str, str] | None:
     """The oldest unanswered question of the learner's open weekly-nudge sessions: (session, question)."""
-    sessions = deps.store.read(
-        "SELECT id, questions FROM quiz_sessions "
-        "WHERE learner = ? AND quiz = 'nudge' AND finished_at IS NULL ORDER BY started_at, id",
-        [learner],
-    )
+    sessions = deps.store.open_nudge_sessions(learner)
     for session in sessions:
         answered = {a["question"] for a in deps.store.session_attempts(session["id"])}
         for question in json.loads(session["questions"]):
@@ -152,14 +148,7 @@ LATE = (
 
 def closed_nudge(deps: Deps, learner: str) -> str | None:
     """The learner's most recent weekly-nudge set that closed with questions unanswered, if any."""
-    rows = deps.store.read(
-        "SELECT s.id FROM quiz_sessions s WHERE s.learner = ? AND s.quiz = 'nudge' "
-        "AND s.finished_at IS NOT NULL "
-        "AND (SELECT count(*) FROM quiz_attempts a WHERE a.session = s.id) < s.total "
-        "ORDER BY s.finished_at DESC LIMIT 1",
-        [learner],
-    )
-    return rows[0]["id"] if rows else None
+    return deps.store.closed_nudge_session(learner)
 
 
 def answer(state: CoachState, deps: Deps, inbound: Inbound) -> dict:

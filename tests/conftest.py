@@ -1,18 +1,30 @@
-"""Shared fixtures: the real course, a fresh index, and paths to the customer's seed text."""
+"""Shared fixtures: the real course, a fresh index, paths to the customer's seed text, and a fresh
+database on either backend.
+
+A test module that sets `BACKENDS = ("sqlite", "postgres")` runs each of its tests that touch the
+database (through `store`, `deps`, `coach` or `database`) once per backend. PostgreSQL is a real
+throwaway server (`bot.testing.postgres`); without one installed the PostgreSQL runs are skipped with
+the reason, except under CI (`CI=true`), where that is a failure.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from adapters.console import inbound
+from bot.checkpoints import open_checkpoints
 from bot.conversation import Coach
 from bot.messages import Action, Reply
 from bot.store import Store
+from bot.testing.postgres import ThrowawayPostgres, binaries
 from flows.brains.offline import OfflineBrain
 from flows.deps import Deps
 from flows.options import letter_of
@@ -51,19 +63,75 @@ def content_copy(tmp_path: Path) -> Path:
     return dest
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    backends = getattr(metafunc.module, "BACKENDS", None)
+    if backends and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends, indirect=True)
+
+
 @pytest.fixture
-def coach_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for running the real `coach` command in a private data folder, offline."""
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database a test runs on: "sqlite" unless its module asks for both."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[tuple[ThrowawayPostgres, str]]:
+    """A throwaway PostgreSQL server for the session, and a template database with the whole schema."""
+    if binaries() is None:
+        reason = "PostgreSQL is not installed: `make test` installs it (as root, with apt-get)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with ThrowawayPostgres() as server:
+        url = server.database()
+        Store(url).close()
+
+        async def checkpoint_tables() -> None:
+            async with open_checkpoints(url, pool_size=1):
+                pass
+
+        asyncio.run(checkpoint_tables())
+        yield server, url.rsplit("/", 1)[1]
+
+
+@dataclass
+class Database:
+    """Where a test's learner data and checkpoints live: a SQLite folder or a fresh PostgreSQL database."""
+
+    store: Path | str
+    checkpoints: Path | str
+    url: str | None = None
+
+    def env(self, tmp_path: Path) -> dict[str, str]:
+        """The settings that point a `coach` process or `Settings` at this database."""
+        env = {"COACH_DATA_DIR": str(tmp_path / "data")}
+        return env | ({"COACH_DATABASE_URL": self.url} if self.url else {})
+
+
+@pytest.fixture
+def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    if backend == "postgres":
+        server, template = request.getfixturevalue("postgres")
+        url = server.database(template)
+        return Database(url, url, url)
+    return Database(tmp_path / "coach.db", tmp_path / "checkpoints.db")
+
+
+@pytest.fixture
+def coach_env(tmp_path: Path, database: Database) -> dict[str, str]:
+    """Environment for running the real `coach` command in a private data folder (and database), offline."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "SLACK", "Microsoft", "COACH"))
     }
-    env["COACH_DATA_DIR"] = str(tmp_path / "data")
-    return env
+    return env | database.env(tmp_path)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "coach.db")
+def store(database: Database) -> Iterator[Store]:
+    opened = Store(database.store)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
@@ -73,8 +141,8 @@ def deps(course: Course, index: Index, store: Store) -> Deps:
 
 
 @pytest.fixture
-async def coach(deps: Deps, tmp_path: Path):
-    async with Coach.open(deps, tmp_path / "checkpoints.db") as running:
+async def coach(deps: Deps, database: Database):
+    async with Coach.open(deps, database.checkpoints) as running:
         yield running
 
 

@@ -141,7 +141,7 @@ async def test_failures_fall_back_to_the_offline_coach(
     assert any("brain fallback" in r.getMessage() for r in caplog.records)
     state = await claude_coach.state("console:ana")
     assert "data-foundation" in state["lab"]["covered"] and state["lab"]["turns"] == 1
-    row = max(claude_coach.deps.store.db["messages"].rows, key=lambda r: r["id"])
+    row = max(claude_coach.deps.store.messages(), key=lambda r: r["id"])
     assert row["text"] == TURN and row["status"] == "answered"
 
 

@@ -13,7 +13,9 @@ from bot.messages import MAX_TEXT, Inbound
 from flows.brains.base import Answer, LabContext, LabTurn, QAContext
 from flows.brains.offline import OfflineBrain
 from flows.deps import Deps
-from tests.conftest import COACH, Learner
+from tests.conftest import COACH, Database, Learner
+
+BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
 
 class SlowBrain(OfflineBrain):
@@ -29,9 +31,9 @@ class SlowBrain(OfflineBrain):
         return await super().lab_turn(ctx)
 
 
-async def test_two_fast_messages_are_answered_in_order(deps: Deps, tmp_path: Path):
+async def test_two_fast_messages_are_answered_in_order(deps: Deps, database: Database):
     deps.brain = SlowBrain()
-    async with Coach.open(deps, tmp_path / "cp.db") as coach:
+    async with Coach.open(deps, database.checkpoints) as coach:
         await coach.handle(inbound("ana", "lab 1"))
         first = asyncio.create_task(
             coach.handle(inbound("ana", "Was the sensor data siloed from production?"))
@@ -53,7 +55,7 @@ async def test_a_duplicate_delivery_gets_one_reply(coach: Coach):
     message = inbound("ana", "What is pilot purgatory?", message_id="evt-1")
     assert len(await coach.handle(message)) == 1
     assert await coach.handle(message) == []
-    rows = list(coach.deps.store.db["messages"].rows)
+    rows = coach.deps.store.messages()
     assert len(rows) == 1 and rows[0]["status"] == "answered"
 
 
@@ -93,7 +95,7 @@ async def test_empty_huge_and_control_character_messages(learner: Learner):
     assert "didn't get any text" in (await learner.say("   \n\t "))[-1].text
     huge = await learner.say("data mesh " * 8000)
     assert f"first {MAX_TEXT:,} characters" in huge[0].text
-    stored = max(learner.coach.deps.store.db["messages"].rows, key=lambda r: r["id"])
+    stored = max(learner.coach.deps.store.messages(), key=lambda r: r["id"])
     assert len(stored["text"]) == MAX_TEXT
     control = await learner.say("what is\x00 a model\x07 card?")
     assert control[-1].citations and "\x00" not in control[-1].text
@@ -128,11 +130,11 @@ class BrokenBrain(OfflineBrain):
         raise RuntimeError("bug")
 
 
-async def test_a_failing_turn_still_answers_and_keeps_the_message(deps: Deps, tmp_path: Path):
+async def test_a_failing_turn_still_answers_and_keeps_the_message(deps: Deps, database: Database):
     deps.brain = BrokenBrain()
-    async with Coach.open(deps, tmp_path / "cp.db") as coach:
+    async with Coach.open(deps, database.checkpoints) as coach:
         replies = await coach.handle(inbound("ana", "What is a data mesh?"))
         assert "went wrong on my side" in replies[-1].text
-        row = next(deps.store.db["messages"].rows)
+        row = deps.store.messages()[0]
         assert row["status"] == "failed" and row["text"] == "What is a data mesh?"
         assert "*lab 1*" in (await coach.handle(inbound("ana", "help")))[-1].text

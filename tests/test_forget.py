@@ -1,16 +1,21 @@
-"""`bot.forget` against LangGraph's real SQLite checkpointer: a learner's words leave every checkpoint
-and pending write of a shared thread, and everyone else's stay, ids and parents unchanged."""
+"""`bot.forget` against LangGraph's real checkpointers (SQLite and PostgreSQL): a learner's words leave
+every checkpoint, channel blob and pending write of a shared thread, and everyone else's stay, ids and
+parents unchanged."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-import aiosqlite
+import psycopg
+import pytest
 from langgraph.checkpoint.base import empty_checkpoint
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from bot.checkpoints import conninfo, open_checkpoints
 from bot.forget import Words, scrub_thread
+from tests.conftest import Database
+
+BACKENDS = ("sqlite", "postgres")
 
 THREAD = "teams:19:channel;messageid=1"
 ANA, BEN = "teams:29:ana", "teams:29:ben"
@@ -22,8 +27,18 @@ def turn(user: str, text: str, qa: list[dict]) -> dict:
     return {"inbound": inbound, "intent": {"name": "question"}, "replies": replies, "qa": qa}
 
 
-async def test_every_checkpoint_and_pending_write_loses_the_learners_words(tmp_path: Path):
-    path = tmp_path / "cp.db"
+def raw_rows(database: Database) -> dict[str, list[tuple]]:
+    """Every row of the checkpointer's tables, read past LangGraph."""
+    if database.url:
+        tables = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+        with psycopg.connect(conninfo(database.url)) as conn:
+            return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+    raw = sqlite3.connect(Path(database.checkpoints))
+    return {t: raw.execute(f"SELECT * FROM {t}").fetchall() for t in ("checkpoints", "writes")}
+
+
+@pytest.mark.parametrize("writes", [True, False], ids=["pending-writes", "no-writes"])
+async def test_every_checkpoint_and_pending_write_loses_the_learners_words(database: Database, writes: bool):
     ana_turn = {"question": "Ana asks about Zanzibar?", "answer": "Not covered: Zanzibar", "answer_id": "a1"}
     legacy = {"question": "Ana's older Zanzibar question", "answer": "(not covered)"}  # no learner field
     ben_turn = {"learner": BEN, "question": "Ben asks about MLOps", "answer": "MLOps is…", "answer_id": "b1"}
@@ -31,15 +46,17 @@ async def test_every_checkpoint_and_pending_write_loses_the_learners_words(tmp_p
         turn(ANA, ana_turn["question"], [legacy, ana_turn]),
         turn(BEN, ben_turn["question"], [legacy, ana_turn, ben_turn]),
     ]
-    async with aiosqlite.connect(str(path)) as conn:
-        saver = AsyncSqliteSaver(conn)
+    async with open_checkpoints(database.checkpoints, pool_size=2) as checkpoints:
+        saver = checkpoints.saver
         config = {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}}
-        for values in states:
-            checkpoint = {**empty_checkpoint(), "channel_values": values}
-            config = await saver.aput(config, checkpoint, {"source": "loop", "step": 1}, {})
-        ana_writes = [("inbound", states[0]["inbound"]), ("replies", ["Zanzibar"])]
-        await saver.aput_writes(config, ana_writes, "t-ana")
-        await saver.aput_writes(config, [("qa", [ana_turn, ben_turn])], "t-ben")
+        for step, values in enumerate(states, 1):
+            versions = {channel: f"{step:032}" for channel in values}  # every channel written each turn
+            checkpoint = {**empty_checkpoint(), "channel_values": values, "channel_versions": versions}
+            config = await saver.aput(config, checkpoint, {"source": "loop", "step": step}, versions)
+        if writes:
+            ana_writes = [("inbound", states[0]["inbound"]), ("replies", ["Zanzibar"])]
+            await saver.aput_writes(config, ana_writes, "t-ana")
+            await saver.aput_writes(config, [("qa", [ana_turn, ben_turn])], "t-ben")
         ids = [t.config["configurable"]["checkpoint_id"] async for t in saver.alist(None)]
 
         words = Words(ANA, frozenset({"a1"}), frozenset({legacy["question"]}))
@@ -52,9 +69,8 @@ async def test_every_checkpoint_and_pending_write_loses_the_learners_words(tmp_p
         assert kept[0].checkpoint["channel_values"]["qa"] == [ben_turn]
         assert kept[0].checkpoint["channel_values"]["inbound"]["text"] == ben_turn["question"]
         assert kept[1].checkpoint["channel_values"] == {"inbound": {}, "intent": {}, "replies": [], "qa": []}
-        assert [(task, channel) for task, channel, _ in kept[0].pending_writes] == [("t-ben", "qa")]
-    raw = sqlite3.connect(path)
-    for table in ("checkpoints", "writes"):
-        for row in raw.execute(f"SELECT * FROM {table}"):
+        assert [(task, channel) for task, channel, _ in kept[0].pending_writes] == [("t-ben", "qa")] * writes
+    for table, rows in raw_rows(database).items():
+        for row in rows:
             blob = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row)
             assert b"Zanzibar" not in blob and b"ana" not in blob, table

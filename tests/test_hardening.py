@@ -10,14 +10,18 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import aiohttp
+import psycopg
+import pytest
 
 from adapters.console import inbound
 from bench.harness import free_port, wait_healthy
+from bot.checkpoints import conninfo
 from bot.conversation import Coach
 from bot.messages import Action, Inbound
 from bot.server import COACH as COACH_KEY
@@ -28,7 +32,9 @@ from flows.deps import Deps
 from tests import test_slack as slack_http
 from tests import test_teams as teams_http
 from tests.bad_inputs import FORGED_ACTIONS, MALFORMED_SLACK, MALFORMED_TEAMS, OTHER_SECRET, TEXTS
-from tests.conftest import COACH
+from tests.conftest import COACH, Database
+
+BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
 LEAKS = ("Traceback", "Exception", "sqlite3.", 'File "', OTHER_SECRET)
 PINGS = ("<!channel>", "<!here>", "<!everyone>")
@@ -146,7 +152,11 @@ async def test_bad_inputs_through_teams(tmp_path: Path):
 # -- faults ----------------------------------------------------------------------------------------
 
 
-async def test_a_locked_database_is_waited_for_and_nothing_is_lost(coach: Coach, deps: Deps, tmp_path: Path):
+async def test_a_locked_database_is_waited_for_and_nothing_is_lost(
+    coach: Coach, deps: Deps, tmp_path: Path, backend: str
+):
+    if backend == "postgres":
+        pytest.skip("SQLite's file lock; PostgreSQL locks rows, and turns wait on advisory locks instead")
     blocker = sqlite3.connect(tmp_path / "coach.db", check_same_thread=False)
     blocker.execute("BEGIN EXCLUSIVE")
     release = threading.Timer(0.6, blocker.commit)
@@ -156,8 +166,44 @@ async def test_a_locked_database_is_waited_for_and_nothing_is_lost(coach: Coach,
     release.join()
     assert time.perf_counter() - started >= 0.5  # it waited for the lock instead of failing
     assert replies[-1].citations
-    (row,) = list(deps.store.db["messages"].rows_where("delivery = ?", ["m-locked"]))
+    (row,) = [m for m in deps.store.messages() if m["delivery"] == "m-locked"]
     assert row["status"] == "answered"
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(2)
+conn.execute("COMMIT")
+"""
+
+
+async def test_a_database_locked_by_another_process_does_not_stall_the_server(tmp_path: Path):
+    connector = await FakeConnector().start()
+    runner, url = await teams_http.start_server(tmp_path)
+    try:
+        await teams_http.post(url, teams_http.activity(connector, "help"))  # warm: the first turn opens all
+        await connector.wait_for_messages(1)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "data" / "coach.db")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        turn = asyncio.ensure_future(teams_http.post(url, teams_http.activity(connector, "progress")))
+        await asyncio.sleep(0.2)  # the turn is now waiting for the write lock
+        started = time.perf_counter()
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/healthz") as health:
+            assert health.status == 200
+        assert time.perf_counter() - started < 1.0  # well under the 2 s the lock is held
+        await turn
+        holder.wait(timeout=10)
+        await connector.wait_for_messages(2)  # and the turn was answered once the lock was released
+    finally:
+        await runner.cleanup()
+        await connector.stop()
 
 
 async def test_teams_resend_of_the_same_activity_gets_one_reply(tmp_path: Path):
@@ -316,6 +362,7 @@ def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
     done = subprocess.run(
         [
             *(str(COACH), "bench", "--conversations", "10", "--members", "300", "--learners", "1500"),
+            "--no-postgres",  # the PostgreSQL runs start two more servers: `coach bench` alone has them
             *("--rounds", "1", "--batch", "4", "--results", str(results)),
         ],
         capture_output=True,
@@ -420,10 +467,14 @@ async def test_slow_clients_are_cut_off(tmp_path: Path):
         await runner.cleanup()
 
 
-async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, tmp_path: Path):
+async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, database: Database):
     """Another process holds the write lock: the message waits for it in a thread, the loop runs on."""
-    blocker = sqlite3.connect(tmp_path / "coach.db", check_same_thread=False)
-    blocker.execute("BEGIN EXCLUSIVE")
+    if database.url:  # PostgreSQL: another session holds the learners table
+        blocker = psycopg.connect(conninfo(database.url))
+        blocker.execute("LOCK TABLE learners IN ACCESS EXCLUSIVE MODE")
+    else:
+        blocker = sqlite3.connect(database.store, check_same_thread=False)
+        blocker.execute("BEGIN EXCLUSIVE")
     turn = asyncio.create_task(coach.handle(inbound("ana", "What is a model card?", message_id="m-stall")))
     ticks = 0
     for _ in range(10):  # the loop keeps ticking while the turn waits for the lock
@@ -431,5 +482,6 @@ async def test_a_locked_database_does_not_stall_the_event_loop(coach: Coach, tmp
         ticks += 1
     assert not turn.done() and ticks == 10
     blocker.commit()
+    blocker.close()
     replies = await turn
     assert replies[-1].citations

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.conversation import Coach
 from bot.messages import Inbound
 from bot.server import create_app, runner_options
+from bot.store import Store
 from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
@@ -267,7 +268,9 @@ async def test_web_and_clock_processes_share_metrics_and_log_json_lines(
     shared = tmp_path / "prometheus"
     shared.mkdir()
     members = [f"slack:U{i}" for i in range(1, 4)]
-    seed_schedule(tmp_path / "data", course, members)
+    store = Store(tmp_path / "data" / "coach.db")
+    seed_schedule(store, course, members)
+    store.close()
     env = {**clock_env(coach_env, slack), "PROMETHEUS_MULTIPROC_DIR": str(shared), "COACH_LOG_FORMAT": "json"}
     clock = await asyncio.create_subprocess_exec(
         str(COACH), "clock", "--once", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

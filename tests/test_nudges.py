@@ -7,13 +7,13 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from adapters.slack.sender import SlackSender, make_client
 from bot.conversation import Coach
@@ -23,10 +23,14 @@ from bot.managers.nudges import Nudges
 from bot.managers.spacing import histories, pick_questions
 from bot.managers.wording import ScheduleRequest, parse_schedule
 from bot.messages import Action, Inbound
+from bot.store import Store
+from bot.store.base import sqlalchemy_url
 from bot.testing.fake_slack import FakeSlack
 from flows.deps import Deps
 from knowledge.loader import Course
-from tests.conftest import COACH, shown_letter
+from tests.conftest import COACH, Database, shown_letter
+
+BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 MANAGER = "slack:UMGR"
@@ -63,8 +67,8 @@ def admin(deps: Deps, clock: Clock) -> Admin:
 
 
 @pytest.fixture
-async def coach(deps: Deps, admin: Admin, tmp_path: Path):
-    async with Coach.open(deps, tmp_path / "checkpoints.db", admin) as running:
+async def coach(deps: Deps, admin: Admin, database: Database):
+    async with Coach.open(deps, database.checkpoints, admin) as running:
         yield running
 
 
@@ -250,9 +254,11 @@ async def test_answers_count_and_the_digest_reaches_the_manager(coach, deps: Dep
     assert (await dispatcher(deps, slack, clock).tick()).digests == 0
 
 
-async def test_send_now_goes_out_immediately(deps: Deps, admin: Admin, slack, clock: Clock, tmp_path: Path):
+async def test_send_now_goes_out_immediately(
+    deps: Deps, admin: Admin, slack, clock: Clock, database: Database
+):
     admin.send_now = dispatcher(deps, slack, clock).deliver_pending
-    async with Coach.open(deps, tmp_path / "cp.db", admin) as coach:
+    async with Coach.open(deps, database.checkpoints, admin) as coach:
         schedule = await schedule_team(coach)
         reply = (await coach.handle(slack_says("UMGR", f"nudges send-now {schedule}")))[-1]
     assert "Sending now: 3 nudge(s)" in reply.text
@@ -262,16 +268,17 @@ async def test_send_now_goes_out_immediately(deps: Deps, admin: Admin, slack, cl
 # -- crash and restart (real processes) --------------------------------------------------------------
 
 
-def seed_schedule(data_dir: Path, course: Course, members: list[str]) -> str:
-    from bot.store import Store
+def process_store(database: Database, tmp_path: Path) -> Store:
+    """The store a `coach` process started with `coach_env` uses."""
+    return Store(database.url or tmp_path / "data" / "coach.db")
 
-    store = Store(data_dir / "coach.db")
+
+def seed_schedule(store: Store, course: Course, members: list[str]) -> str:
     now = datetime.now(UTC)
     request = ScheduleRequest(now.weekday(), (now - timedelta(minutes=2)).strftime("%H:%M"), "UTC", "crew")
     if request.at > now.strftime("%H:%M"):  # just after midnight: keep it simple
         pytest.skip("too close to midnight UTC for a same-day window")
     schedule = Nudges(store, course).create(MANAGER, request, "crew", members, now - timedelta(days=1))
-    store.close()
     return schedule.id
 
 
@@ -292,10 +299,10 @@ def clock_process(env: dict[str, str]) -> subprocess.Popen:
 
 
 async def test_clock_killed_mid_fan_out_restarts_without_duplicates(
-    slack, course: Course, coach_env, tmp_path
+    slack, course: Course, coach_env, tmp_path, database: Database
 ):
     members = [f"slack:U{i}" for i in range(1, 9)]
-    seed_schedule(tmp_path / "data", course, members)
+    seed_schedule(process_store(database, tmp_path), course, members)
     env = clock_env(coach_env, slack)
     slack.delay_s["chat.postMessage"] = 0.05
     first = clock_process(env)
@@ -313,8 +320,8 @@ async def test_clock_killed_mid_fan_out_restarts_without_duplicates(
     assert len(complete) >= len(members) - 1  # at most the one in flight at the kill is short
     assert set(counts) == {f"D{i}" for i in range(1, 9)}  # the rest went out after the restart
     assert len(counts) > len(sent_before)
-    db = sqlite3.connect(tmp_path / "data" / "coach.db")
-    statuses = dict(db.execute("SELECT status, count(*) FROM nudge_deliveries GROUP BY status").fetchall())
+    counted = "SELECT status, count(*) AS n FROM nudge_deliveries GROUP BY status"
+    statuses = {r["status"]: r["n"] for r in process_store(database, tmp_path).read(counted)}
     assert statuses.get("sent", 0) >= 7 and statuses.get("sending", 0) <= 1
 
 
@@ -334,9 +341,9 @@ async def test_a_send_cut_off_mid_call_is_never_repeated(coach: Coach, deps: Dep
     assert row["status"] == "uncertain" and len(slack.channels_with()) == 2
 
 
-async def test_two_clock_processes_at_once(slack, course: Course, coach_env, tmp_path):
+async def test_two_clock_processes_at_once(slack, course: Course, coach_env, tmp_path, database: Database):
     members = [f"slack:U{i}" for i in range(1, 13)]
-    seed_schedule(tmp_path / "data", course, members)
+    seed_schedule(process_store(database, tmp_path), course, members)
     env = clock_env(coach_env, slack)
     slack.delay_s["chat.postMessage"] = 0.01
     clocks = [clock_process(env), clock_process(env)]
@@ -350,7 +357,7 @@ async def test_two_clock_processes_at_once(slack, course: Course, coach_env, tmp
 # -- forget me -----------------------------------------------------------------------------------
 
 
-async def test_forget_me_leaves_nothing_behind(coach: Coach, deps: Deps, tmp_path: Path, course: Course):
+async def test_forget_me_leaves_nothing_behind(coach: Coach, deps: Deps, database: Database, course: Course):
     await coach.handle(
         Inbound("slack", "UMGR", "slack:DUMGR", "nudges weekly mon 09:00 for crew", mentions=("UANA", "U2"))
     )
@@ -371,17 +378,14 @@ async def test_forget_me_leaves_nothing_behind(coach: Coach, deps: Deps, tmp_pat
     done = (await coach.handle(Inbound("slack", "UANA", "slack:DUANA", action=ask.choices[0].action)))[-1]
     assert "deleted" in done.text
 
-    db = sqlite3.connect(tmp_path / "coach.db")
-    for (table,) in db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%'"
-    ):
-        for row in db.execute(f"SELECT * FROM [{table}]"):
-            assert "UANA" not in json.dumps(row, default=str), (table, row)
-    checkpoints = sqlite3.connect(tmp_path / "checkpoints.db")
-    for (table,) in checkpoints.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for row in checkpoints.execute(f"SELECT * FROM [{table}]"):
-            blob = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row)
-            assert b"UANA" not in blob and b"DUANA" not in blob, table
+    for target in {str(database.store), str(database.checkpoints)}:
+        engine = sa.create_engine(sqlalchemy_url(target))
+        with engine.connect() as conn:
+            for table in sa.inspect(conn).get_table_names():
+                for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                    blob = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row)
+                    assert b"UANA" not in blob, (table, row)
+        engine.dispose()
     assert deps.store.attempts("slack:UBEN") == [] and await coach.state("slack:DUBEN")  # Ben untouched
     assert "UANA" not in json.dumps(Nudges(deps.store, course).schedules()[0].members)
 

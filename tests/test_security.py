@@ -392,7 +392,7 @@ def test_data_directory_is_0700_and_files_0600(tmp_path: Path):
 
     data = tmp_path / "data"
     store = Store(data / "coach.db")
-    store.write(lambda db: db.execute("CREATE TABLE IF NOT EXISTS t (x)"))
+    store.write(lambda conn: conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x)"))
     store.close()
     assert data.stat().st_mode & 0o777 == 0o700
     for path in data.iterdir():

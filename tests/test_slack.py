@@ -444,6 +444,9 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
                 assert proc.poll() is None and time.time() < deadline, "coach serve did not come up"
                 time.sleep(0.2)
         assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "off"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as response:
+            ready = json.loads(response.read())
+        assert ready == {"ready": True, "index": "built", "database": "reachable", "migrations": "current"}
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0]

@@ -232,7 +232,7 @@ async def test_with_an_app_id_unauthenticated_requests_are_refused(tmp_path: Pat
         assert status == 401
         assert connector.sent == []
         store = runner.app[TEAMS].coach.deps.store
-        assert list(store.db["messages"].rows) == []
+        assert store.messages() == []
     finally:
         await runner.cleanup()
 

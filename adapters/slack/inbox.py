@@ -25,9 +25,11 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.request import SlackRequest
 from bot import metrics
+from bot.checkpoints import QUEUED
 
 log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
+QUEUE_WAIT_S = 2.0  # longest an ack waits for its turn to start (Slack wants it within 3 s)
 REMEMBERED = 10_000  # deliveries (event ids, trigger ids) remembered to drop Slack's retries
 
 
@@ -62,8 +64,12 @@ def order_key(body: dict[str, Any]) -> str:
 class SlackInbox:
     """The aiohttp handler for `/slack/events` in front of a Bolt app."""
 
-    def __init__(self, bolt: AsyncApp, signing_secret: str):
+    def __init__(self, bolt: AsyncApp, signing_secret: str, across_processes: bool = False):
         self.bolt = bolt
+        # several processes (PostgreSQL): the database orders a conversation's turns, so each request
+        # goes to Bolt at once, and its 200 waits until the turn holds its conversation and stored
+        # the message (so Slack's next message comes after it, and an acked message is never lost)
+        self.across_processes = across_processes
         self.verifier = SignatureVerifier(signing_secret)
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.queues: dict[str, deque[SlackRequest]] = {}
@@ -89,8 +95,32 @@ class SlackInbox:
             self.seen[delivery] = None
             if len(self.seen) > REMEMBERED:
                 self.seen.popitem(last=False)
-        self._enqueue(order_key(body), bolt_request)
+        if self.across_processes:
+            await self._dispatch_in_line(bolt_request)
+        else:
+            self._enqueue(order_key(body), bolt_request)
         return web.Response(status=200)
+
+    async def _dispatch_in_line(self, bolt_request: SlackRequest) -> None:
+        """Start the turn and wait (at most QUEUE_WAIT_S, for Slack's 3-second ack) until it holds its
+        conversation across every worker and stored the message, or is done (a duplicate, a non-turn)."""
+        event = asyncio.Event()
+        token = QUEUED.set(event)
+        try:
+            task = asyncio.create_task(self._run(bolt_request))  # the task copies QUEUED's value
+        finally:
+            QUEUED.reset(token)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        waiter = asyncio.create_task(event.wait())
+        await asyncio.wait({task, waiter}, timeout=QUEUE_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+
+    async def _run(self, bolt_request: SlackRequest) -> None:
+        try:
+            await self.bolt.async_dispatch(bolt_request)
+        except Exception:  # Bolt hands listener errors to our error handler; this is a bug of ours
+            log.exception("slack: a request failed")
 
     def _verified(self, text: str, request: web.Request) -> bool:
         try:

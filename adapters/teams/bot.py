@@ -75,7 +75,7 @@ class CoachTeamsBot(TeamsActivityHandler):
     # -- inbound ----------------------------------------------------------------------------------
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        self._remember(turn_context.activity)
+        await self._remember(turn_context.activity)
         await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -181,7 +181,10 @@ class CoachTeamsBot(TeamsActivityHandler):
         name = team.get("name") or getattr(conversation, "name", None) or "this team"
         tenant = conversation.tenant_id or ((activity.channel_data or {}).get("tenant") or {}).get("id", "")
         deps = self.coach.deps
-        deps.store.save_place(place, activity.service_url, tenant, activity.recipient.id, name, deps.clock())
+        store, now = deps.store, deps.clock()
+        await asyncio.to_thread(
+            store.save_place, place, activity.service_url, tenant, activity.recipient.id, name, now
+        )
         sender = TeamsSender(self.adapter, self.app_id, deps.store, deps.clock)
         try:
             members = await sender.channel_members(place)
@@ -218,7 +221,7 @@ class CoachTeamsBot(TeamsActivityHandler):
             mentions=mentions,
         )
 
-    def _remember(self, activity: Activity) -> None:
+    async def _remember(self, activity: Activity) -> None:
         user = activity.from_property
         if (
             user is None
@@ -230,5 +233,6 @@ class CoachTeamsBot(TeamsActivityHandler):
         reference.pop("activityId", None)  # changes every message; proactive sends never use it
         key = (f"{PLATFORM}:{user.id}", f"{PLATFORM}:{activity.conversation.id}")
         if self._saved_refs.get(key) != reference:
-            self.coach.deps.store.save_reference(*key, reference, self.coach.deps.clock())
+            store, now = self.coach.deps.store, self.coach.deps.clock()
+            await asyncio.to_thread(store.save_reference, *key, reference, now)  # off the event loop
             self._saved_refs[key] = reference

@@ -12,6 +12,7 @@ Everything goes through botbuilder's `CloudAdapter` and the Bot Connector REST A
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -99,7 +100,7 @@ class TeamsSender:
 
     async def channel_members(self, place_id: str) -> list[str]:
         """The members of a team or group chat now (paged), the coach left out; their names are kept."""
-        place = self.store.place(place_id)
+        place = await asyncio.to_thread(self.store.place, place_id)
         if place is None:
             raise DeliveryError(f"teams: I have no way to reach {place_id}", permanent=False)
 
@@ -121,15 +122,20 @@ class TeamsSender:
         people = [m for m in members if m.id != place["bot"]]
         now = self.clock()
         ids = [f"{PLATFORM}:{m.id}" for m in people]
-        self.store.set_place_members(place_id, ids, now)
-        People(self.store).remember({f"{PLATFORM}:{m.id}": m.name for m in people}, now)
+        names = {f"{PLATFORM}:{m.id}": m.name for m in people}
+
+        def remember() -> None:
+            self.store.set_place_members(place_id, ids, now)
+            People(self.store).remember(names, now)
+
+        await asyncio.to_thread(remember)  # off the event loop: the store may wait on its database
         return [m.id for m in people]
 
     async def profile(self, learner: str) -> tuple[str | None, bool]:
         """The member's Teams name (`members/{id}` in a team they were seen in). A member no team of
         theirs knows any more (404 everywhere) is (None, False); no place to ask is an error."""
         user = learner.partition(":")[2]
-        places = self.store.places_of(learner)
+        places = await asyncio.to_thread(self.store.places_of, learner)
         if not places:
             raise DeliveryError("teams: no team to look this member up in", permanent=False)
         for place in places:
@@ -139,7 +145,7 @@ class TeamsSender:
                 )
             except Exception as exc:
                 if status_of(exc) == 404:
-                    self.store.drop_place_member(place["id"], learner)
+                    await asyncio.to_thread(self.store.drop_place_member, place["id"], learner)
                     continue
                 raise connector_error(exc, "looking up a member") from None
             return member.name, True
@@ -153,7 +159,7 @@ class TeamsSender:
                 raise DeliveryError("teams: the chart is too large for a Teams message", permanent=True)
         personal = [
             r["reference"]
-            for r in self.store.references(learner)
+            for r in await asyncio.to_thread(self.store.references, learner)
             if r["reference"].get("conversation", {}).get("conversationType") == "personal"
         ]
         failure: DeliveryError | None = None
@@ -165,7 +171,9 @@ class TeamsSender:
                 failure = connector_error(exc, "sending")
                 if not failure.permanent:
                     raise failure from None
-        for place in self.store.places_of(learner):  # never talked to the coach, or left its chat
+        for place in await asyncio.to_thread(
+            self.store.places_of, learner
+        ):  # never talked to the coach, or left its chat
             try:
                 await self._open_and_send(place, learner, replies)
                 return
@@ -204,7 +212,8 @@ class TeamsSender:
                 "serviceUrl": place["service_url"],
                 "user": {"id": user},
             }
-            self.store.save_reference(learner, f"{PLATFORM}:{conversation_id}", reference, self.clock())
+            key = (learner, f"{PLATFORM}:{conversation_id}")
+            await asyncio.to_thread(self.store.save_reference, *key, reference, self.clock())
             for reply in replies:
                 await turn_context.send_activity(cards.activity(reply))
 

@@ -5,14 +5,14 @@ errors are one line, exit 1.
     serve      serve (Procfile `web`)                 managers   clock (Procfile `clock`), nudges, report
     channels   slack manifest, teams package          doctor     doctor
     bench      bench [retrieval|nudges]                   feedback   feedback (👍/👎 on answers)
-    lab_eval   eval labs
+    lab_eval   eval labs                                db         db status|upgrade|prune
 """
 
 from __future__ import annotations
 
 import typer
 
-from bot.cli import bench, channels, doctor, feedback, knowledge, lab_eval, learning, managers, serve
+from bot.cli import bench, channels, db, doctor, feedback, knowledge, lab_eval, learning, managers, serve
 
 app = typer.Typer(
     help="coach: practise 'Building an AI-Ready Organization' in Slack, Teams or here.",
@@ -37,5 +37,6 @@ app.add_typer(knowledge.knowledge_app, name="knowledge")
 knowledge.eval_app.command("labs")(lab_eval.eval_labs)
 app.add_typer(knowledge.eval_app, name="eval")
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(db.db_app, name="db")
 app.add_typer(channels.slack_cli, name="slack")
 app.add_typer(channels.teams_cli, name="teams")

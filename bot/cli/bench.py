@@ -107,6 +107,9 @@ def bench_all(
     ] = 100_000,
     rounds: Annotated[int, typer.Option(min=1, help="Rounds of the CPU and start-up comparisons.")] = 5,
     batch: Annotated[int, typer.Option(min=1, help="Conversations per batch in the CPU comparisons.")] = 20,
+    postgres: Annotated[
+        bool, typer.Option(help="Also run the conversations on PostgreSQL with 1 and 2 workers.")
+    ] = True,
     results: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results.json"),
 ) -> None:
     """Run every benchmark, print a table with each goal, and write the figures as JSON."""
@@ -118,7 +121,7 @@ def bench_all(
 
     rt = runtime()
     rt.index  # noqa: B018 - build it before measuring
-    figures = asyncio.run(run_all(rt, conversations, members, learners, rounds, batch))
+    figures = asyncio.run(run_all(rt, conversations, members, learners, rounds, batch, postgres))
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     out.print(bench_table(figures))
@@ -162,6 +165,12 @@ def bench_table(f: dict) -> Table:
     )
     row("Teams HTTP p99", f"{c['teams_http_p99_ms']:.1f} ms")
     row("errors", f"{c['errors']} ({c['answered']} of {c['conversations']} answered)", "0", c["errors"] == 0)
+    for b in f.get("backends", []):
+        row(
+            f"{b['conversations']} conversations on {b['backend']}, {b['workers']} worker(s)",
+            f"wall / Claude {b['wall_over_claude']:.2f} · Slack ack p99 {b['slack_ack_p99_ms']:.1f} ms · "
+            f"Teams p99 {b['teams_http_p99_ms']:.1f} ms · errors {b['errors']}",
+        )
     rss = c["peak_rss_mb"]
     row("peak RSS of coach serve", f"{rss:.0f} MB" if rss else "n/a (no /proc)")
     for r in f["cpu"]["rows"]:

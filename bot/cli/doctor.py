@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+from urllib.parse import urlsplit
 
 from rich.table import Table
 
@@ -21,7 +22,15 @@ def doctor() -> None:
     table.add_column("setting")
     table.add_column("value")
     table.add_row("python", "version", platform.python_version())
-    table.add_row("database", "file", str(s.database_path))
+    if s.postgres_url:
+        parts = urlsplit(s.postgres_url)
+        where = f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+        table.add_row(
+            "database", "COACH_DATABASE_URL", f"PostgreSQL at {where} (password {mask(parts.password)})"
+        )
+        table.add_row("database", "COACH_DB_POOL", str(s.db_pool))
+    else:
+        table.add_row("database", "file", str(s.database_path))
     table.add_row("database", "index", str(s.index_path))
     table.add_row("claude", "ANTHROPIC_API_KEY", mask(s.anthropic_api_key))
     table.add_row("claude", "COACH_MODEL", s.model)

@@ -36,7 +36,8 @@ def clock(
         typer.Option("--now", help="With --once: act as if it were this time (ISO 8601), to rehearse."),
     ] = None,
 ) -> None:
-    """Run due weekly nudges and manager digests (Procfile `clock`). Safe to run twice at once."""
+    """Run due weekly nudges and manager digests, and prune old checkpoints daily (Procfile `clock`).
+    Safe to run twice at once."""
     import asyncio
     from datetime import datetime
 
@@ -65,8 +66,14 @@ def clock(
             f"to retry {result.retried}, digests {result.digests}"
         )
         return
+    from bot.checkpoints import prune_forever
+
+    async def run() -> None:  # the nudges, and old checkpoints pruned every COACH_PRUNE_EVERY_H hours
+        every_s = rt.settings.prune_every_h * 3600
+        await asyncio.gather(dispatcher.run(interval), prune_forever(rt.settings.checkpoints_target, every_s))
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(dispatcher.run(interval))
+        asyncio.run(run())
 
 
 def _admins(rt: Runtime) -> tuple[str, ...]:

@@ -13,23 +13,52 @@ from bot.cli.common import fail, runtime, setup_logging
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT or 3978).")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes (gunicorn's aiohttp worker; default: $WEB_CONCURRENCY or 1). "
+            "More than 1 needs COACH_DATABASE_URL."
+        ),
+    ] = None,
 ) -> None:
-    """Serve Slack (/slack/events or Socket Mode), Teams (/api/messages) and /healthz from one web server.
+    """Serve Slack (/slack/events or Socket Mode), Teams (/api/messages), /healthz and /readyz from one
+    web server, in one process or several (`--workers`).
 
     Teams needs MicrosoftAppId; COACH_TEAMS_EMULATOR=1 serves it unauthenticated, on 127.0.0.1 only."""
     import asyncio
 
+    from bot.server import emulator_mode
     from bot.server import serve as run_server
+    from bot.workers import check_workers, serve_workers
 
     setup_logging(True)
     rt = runtime()
+    count = workers or rt.settings.web_workers
+    problem = check_workers(rt.settings, count)
+    if problem:
+        raise fail(problem)
     try:
-        rt.admin  # noqa: B018 - COACH_MANAGERS is checked before anything listens
+        rt.admin  # noqa: B018 - COACH_MANAGERS is checked, the schema migrated, before anything listens
     except ValueError as exc:
         raise fail(str(exc)) from None
     from bot.metrics import problem
 
     if why := problem(rt.settings.metrics_dir):
         raise fail(why)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_server(rt, host, port))
+    if count == 1:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_server(rt, host, port))
+        return
+    if emulator_mode(rt.settings):
+        host = "127.0.0.1"  # as in one process: an unauthenticated Teams endpoint stays on this machine
+    rt.index  # noqa: B018 - built once here, so the workers only open it
+    asyncio.run(_set_up_checkpoints(rt.settings.checkpoints_target))  # once, before the workers start
+    rt.store.close()  # the workers open their own pools after the fork
+    serve_workers(host, port or rt.settings.port, count, rt.settings)
+
+
+async def _set_up_checkpoints(target: object) -> None:
+    from bot.checkpoints import open_checkpoints
+
+    async with open_checkpoints(target, pool_size=1):  # type: ignore[arg-type]
+        pass

@@ -87,13 +87,13 @@ class Dispatcher:
         deliver every nudge, digest and reminder that is ready."""
         report = TickReport()
         now = self.clock()
-        for schedule, week in self.nudges.due_windows(now):
-            for earlier in self.nudges.weeks(schedule.id):
+        for schedule, week in await asyncio.to_thread(self.nudges.due_windows, now):
+            for earlier in await asyncio.to_thread(self.nudges.weeks, schedule.id):
                 if earlier < week:
-                    self.nudges.enqueue_digest(schedule.id, earlier)
-            if not self.nudges.deliveries(schedule.id, week):
+                    await asyncio.to_thread(self.nudges.enqueue_digest, schedule.id, earlier)
+            if not await asyncio.to_thread(self.nudges.deliveries, schedule.id, week):
                 schedule = await self._refresh_roster(schedule, now)
-            report.planned += self.nudges.plan(schedule, week, now)
+            report.planned += await asyncio.to_thread(self.nudges.plan, schedule, week, now)
         await self.deliver_pending(report)
         await self.deliver_digests(report)
         await self.remind(report)
@@ -110,29 +110,40 @@ class Dispatcher:
         try:
             found = {f"{platform}:{m}" for m in await lookup(channel)} - {schedule.manager}
         except DeliveryError as exc:
-            self.nudges.note(schedule.id, f"I couldn't re-read {schedule.team}'s members ({exc}).", now)
+            await asyncio.to_thread(
+                self.nudges.note, schedule.id, f"I couldn't re-read {schedule.team}'s members ({exc}).", now
+            )
             return schedule
         last = set(json.loads(schedule.roster or "[]"))
         joined, left = found - last, last - found
         if not joined and not left:
             return schedule
         members = (set(schedule.members) | joined) - left  # people added or removed by hand stay so
-        self.nudges.update(schedule.id, members=sorted(members), roster=json.dumps(sorted(found)))
-        names = self.people.cached(sorted(joined | left))
+        await asyncio.to_thread(
+            self.nudges.update, schedule.id, members=sorted(members), roster=json.dumps(sorted(found))
+        )
+        names = await asyncio.to_thread(self.people.cached, sorted(joined | left))
         if joined:
-            self.nudges.note(schedule.id, "Joined the channel: " + ", ".join(names[m] for m in joined), now)
+            await asyncio.to_thread(
+                self.nudges.note,
+                schedule.id,
+                "Joined the channel: " + ", ".join(names[m] for m in joined),
+                now,
+            )
         if left:
-            self.nudges.note(schedule.id, "Left the channel: " + ", ".join(names[m] for m in left), now)
-        return self.nudges.get(schedule.id) or schedule
+            await asyncio.to_thread(
+                self.nudges.note, schedule.id, "Left the channel: " + ", ".join(names[m] for m in left), now
+            )
+        return await asyncio.to_thread(self.nudges.get, schedule.id) or schedule
 
     async def deliver_pending(self, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
-        while (row := self.nudges.claim(self.clock_id, self.clock())) is not None:
+        while (row := await asyncio.to_thread(self.nudges.claim, self.clock_id, self.clock())) is not None:
             await self._deliver(row, report)
         return report
 
     async def _deliver(self, row: dict, report: TickReport) -> None:
-        schedule = self.nudges.get(row["schedule"])
+        schedule = await asyncio.to_thread(self.nudges.get, row["schedule"])
         questions = json.loads(row["questions"])
         platform = row["member"].partition(":")[0]
         sender = self.senders.get(platform)
@@ -141,13 +152,13 @@ class Dispatcher:
                 raise DeliveryError("no questions left to ask this week", permanent=True)
             if sender is None:
                 raise DeliveryError(f"no {platform} connection configured", permanent=False)
-            session = self.nudges.session_for(row, self.clock())
+            session = await asyncio.to_thread(self.nudges.session_for, row, self.clock())
             team = schedule.team if schedule else "your team"
             await sender.deliver(
                 row["member"], nudge_replies(self.course, questions, session, team, row["member"])
             )
         except DeliveryError as exc:
-            self.nudges.mark_failed(row, exc, self.clock())
+            await asyncio.to_thread(self.nudges.mark_failed, row, exc, self.clock())
             failed_for_good = exc.permanent or row["attempts"] >= MAX_ATTEMPTS
             report.failed += failed_for_good
             report.retried += not failed_for_good
@@ -161,17 +172,11 @@ class Dispatcher:
                 exc,
             )
             if exc.permanent and schedule and any(g in str(exc) for g in GONE):
-                self._drop(schedule, row["member"], str(exc))
+                await asyncio.to_thread(self._drop, schedule, row["member"], str(exc))
             elif exc.permanent and schedule and UNREACHABLE in str(exc):
-                name = self.people.cached([row["member"]])[row["member"]]
-                self.nudges.note(
-                    schedule.id,
-                    f"{name} can't be reached: they never talked to me and are in no team I was added "
-                    "to. Ask them to say hi to me once.",
-                    self.clock(),
-                )
+                await asyncio.to_thread(self._unreachable, schedule, row["member"])
             return
-        self.nudges.mark_sent(row["id"], self.clock())
+        await asyncio.to_thread(self.nudges.mark_sent, row["id"], self.clock())
         report.sent += 1
         metrics.nudge("sent")
 
@@ -183,18 +188,31 @@ class Dispatcher:
             schedule.id, f"{name} was dropped from the team: their account is gone ({why}).", self.clock()
         )
 
+    def _unreachable(self, schedule: Schedule, member: str) -> None:
+        """A member the coach has no way to reach: the manager reads why in the digest."""
+        name = self.people.cached([member])[member]
+        self.nudges.note(
+            schedule.id,
+            f"{name} can't be reached: they never talked to me and are in no team I was added "
+            "to. Ask them to say hi to me once.",
+            self.clock(),
+        )
+
     # -- digests -----------------------------------------------------------------------------------
 
     async def deliver_digests(self, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
-        while (row := self.nudges.claim_digest(self.clock())) is not None:
+        while (row := await asyncio.to_thread(self.nudges.claim_digest, self.clock())) is not None:
             report.digests += await self._send_digest(row)
         return report
 
     async def digest_replies(self, schedule: Schedule, week: str, final: bool = True) -> tuple[Reply, Reply]:
         """The digest's text and its chart (as two replies: the text must not depend on the chart)."""
-        names = await self.people.names(self.nudges.people_of(schedule), self.clock())
-        result = build_report(self.nudges.store, self.course, schedule, week, names, self.clock(), final)
+        names = await self.people.names(
+            await asyncio.to_thread(self.nudges.people_of, schedule), self.clock()
+        )
+        store, now = self.nudges.store, self.clock()
+        result = await asyncio.to_thread(build_report, store, self.course, schedule, week, names, now, final)
         text = Reply(report_text(result, self.course))
         chart = Reply(
             f"Chart · {schedule.team} · week of {week}",
@@ -205,9 +223,9 @@ class Dispatcher:
 
     async def _send_digest(self, row: dict) -> int:
         """Send one queued digest: text first; the chart follows, or a pointer to `report` replaces it."""
-        schedule = self.nudges.get(row["schedule"])
+        schedule = await asyncio.to_thread(self.nudges.get, row["schedule"])
         if schedule is None:
-            self.nudges.digest_done(row, self.clock(), "none")
+            await asyncio.to_thread(self.nudges.digest_done, row, self.clock(), "none")
             return 0
         sender = self.senders.get(schedule.manager.partition(":")[0])
         try:
@@ -217,7 +235,7 @@ class Dispatcher:
             await sender.deliver(schedule.manager, [text])
             metrics.digest("sent")
         except DeliveryError as exc:
-            final = self.nudges.digest_failed(row, exc, self.clock())
+            final = await asyncio.to_thread(self.nudges.digest_failed, row, exc, self.clock())
             metrics.digest("failed" if final else "retry")
             log.warning("digest %s/%s to %s failed: %s", schedule.id, row["week"], schedule.manager, exc)
             if final:
@@ -236,7 +254,7 @@ class Dispatcher:
                 shown = "pointer"
             except DeliveryError:
                 shown = "missing"
-        self.nudges.digest_done(row, self.clock(), shown)
+        await asyncio.to_thread(self.nudges.digest_done, row, self.clock(), shown)
         return 1
 
     async def _alert_admins(self, schedule: Schedule, week: str, error: str) -> None:
@@ -259,14 +277,12 @@ class Dispatcher:
     async def remind(self, report: TickReport | None = None) -> TickReport:
         """Once per set, for schedules that want it: a nudge to members who left questions open."""
         report = report or TickReport()
-        for row in self.nudges.reminders_due(self.clock()):
-            if not self.nudges.claim_reminder(row["id"], self.clock()):
+        for row in await asyncio.to_thread(self.nudges.reminders_due, self.clock()):
+            if not await asyncio.to_thread(self.nudges.claim_reminder, row["id"], self.clock()):
                 continue
-            answered = self.nudges.store.read(
-                "SELECT count(*) AS n FROM quiz_attempts WHERE session = ?", [f"nudge-{row['id']}"]
-            )[0]["n"]
+            answered = await asyncio.to_thread(self.nudges.store.answered_count, f"nudge-{row['id']}")
             left = len(json.loads(row["questions"])) - answered
-            schedule = self.nudges.get(row["schedule"])
+            schedule = await asyncio.to_thread(self.nudges.get, row["schedule"])
             sender = self.senders.get(row["member"].partition(":")[0])
             if sender is None or schedule is None or left <= 0:
                 continue

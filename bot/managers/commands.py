@@ -7,6 +7,7 @@ schedules only. Everyone else sees only their own data, and is told so politely.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -90,9 +91,7 @@ class Admin:
         return learner in self.admins  # exact: "teams:slack:UADMIN" is not "slack:UADMIN"
 
     def is_manager(self, learner: str) -> bool:
-        return self.is_admin(learner) or bool(
-            self.store.read("SELECT 1 FROM managers WHERE learner = ?", [learner])
-        )
+        return self.is_admin(learner) or self.store.is_listed_manager(learner)
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -112,7 +111,7 @@ class Admin:
             ]
         if word.startswith("manager"):
             return [await self._managers(inbound, rest)]
-        if not self.is_manager(inbound.learner):
+        if not await asyncio.to_thread(self.is_manager, inbound.learner):
             return [Reply(NOT_A_MANAGER, kind="notice", ephemeral=True)]
         if word.startswith("nudge"):
             return [await self._nudges(inbound, rest, operator or inbound.platform == "console")]
@@ -124,9 +123,9 @@ class Admin:
         verb, _, _ = rest.partition(" ")
         verb = verb.lower() or "list"
         if verb == "list":
-            if not self.is_manager(inbound.learner):
+            if not await asyncio.to_thread(self.is_manager, inbound.learner):
                 return Reply(NOT_A_MANAGER, kind="notice", ephemeral=True)
-            added = [r["learner"] for r in self.store.read("SELECT learner FROM managers ORDER BY learner")]
+            added = await asyncio.to_thread(self.store.manager_ids)
             lines = [
                 "*Managers*",
                 *(f"• {a} (admin)" for a in sorted(self.admins)),
@@ -147,17 +146,17 @@ class Admin:
         now = now_iso(self.clock())
         if verb == "add":
             rows = [{"learner": p, "added_by": inbound.learner, "added_at": now} for p in people]
-            self.store.write(lambda db: db["managers"].upsert_all(rows, pk="learner"))
+            await asyncio.to_thread(self.store.add_managers, rows)
             told = [p for p in people if await self._tell(p, WELCOME_MANAGER)]
             note = f" I've told {len(told)} of them how to start." if told else ""
             return Reply(f"Added {len(people)} manager(s): {', '.join(people)}.{note}")
         paused = []
         for person in people:
-            self.store.write(lambda db, p=person: db.execute("DELETE FROM managers WHERE learner = ?", [p]))
+            await asyncio.to_thread(self.store.remove_manager, person)
             if self.is_admin(person):
                 continue
-            for schedule in self.nudges.schedules(manager=person, status="active"):
-                self.nudges.set_status(schedule.id, "paused")
+            for schedule in await asyncio.to_thread(self.nudges.schedules, manager=person, status="active"):
+                await asyncio.to_thread(self.nudges.set_status, schedule.id, "paused")
                 paused.append(schedule)
         text = f"Removed {len(people)} manager(s): {', '.join(people)}."
         if paused:
@@ -196,7 +195,7 @@ class Admin:
         verb, _, arg = rest.partition(" ")
         verb, arg = verb.lower(), arg.strip()
         if verb in ("", "list"):
-            mine = self.nudges.schedules(manager=inbound.learner)
+            mine = await asyncio.to_thread(self.nudges.schedules, manager=inbound.learner)
             live = [s for s in mine if s.status != "cancelled"]
             if not live:
                 return Reply(
@@ -206,7 +205,7 @@ class Admin:
         if verb == "all":
             if not self.is_admin(inbound.learner):
                 return Reply("Only an admin can see every schedule.", kind="notice")
-            every = [s for s in self.nudges.schedules() if s.status != "cancelled"]
+            every = [s for s in await asyncio.to_thread(self.nudges.schedules) if s.status != "cancelled"]
             if not every:
                 return Reply("Nobody has scheduled nudges yet.")
             return Reply(
@@ -214,7 +213,7 @@ class Admin:
             )
         if verb in SCHEDULE_VERBS:
             found = re.search(r"`?\b([0-9a-f]{6})\b`?", arg)
-            schedule = self.nudges.get(found.group(1)) if found else None
+            schedule = await asyncio.to_thread(self.nudges.get, found.group(1)) if found else None
             mine = schedule is not None and (
                 schedule.manager == inbound.learner
                 or (self.is_admin(inbound.learner) and verb in ("cancel", "pause", "resume", "reassign"))
@@ -224,13 +223,13 @@ class Admin:
             if verb in ("send-now", "sendnow"):
                 return await self._send_now(schedule)
             if verb in ("add", "remove"):
-                return self._edit_team(inbound, schedule, verb, arg, operator)
+                return await asyncio.to_thread(self._edit_team, inbound, schedule, verb, arg, operator)
             if verb == "remind":
-                return self._remind(schedule, arg)
+                return await asyncio.to_thread(self._remind, schedule, arg)
             if verb == "reassign":
                 return await self._reassign(inbound, schedule, arg)
             status = {"pause": "paused", "resume": "active", "cancel": "cancelled"}[verb]
-            self.nudges.set_status(schedule.id, status)
+            await asyncio.to_thread(self.nudges.set_status, schedule.id, status)
             return Reply(f"Nudge `{schedule.id}` is now {status}.")
         if " for " in f" {rest} ".lower() or verb in ("weekly", "every") or verb[:3] in WEEKDAYS:
             return await self._schedule(inbound, rest, operator)
@@ -240,7 +239,7 @@ class Admin:
         """Send this week's set now; it counts toward the current week (one set per member a week)."""
         now = self.clock()
         week = schedule.week(schedule.window(now))
-        planned = self.nudges.plan(schedule, week, now)
+        planned = await asyncio.to_thread(self.nudges.plan, schedule, week, now)
         if self.send_now is not None:
             await self.send_now()
         if not planned:
@@ -288,9 +287,9 @@ class Admin:
         if not self.is_admin(inbound.learner):
             return Reply("Only an admin can give a schedule to another manager.", kind="notice")
         people, _ = self._people(inbound, arg, operator=False)
-        if len(people) != 1 or not self.is_manager(people[0]):
+        if len(people) != 1 or not await asyncio.to_thread(self.is_manager, people[0]):
             return Reply("Name one manager to take it over, e.g. *nudges reassign ID @dana*.")
-        self.nudges.update(schedule.id, manager=people[0], status="active")
+        await asyncio.to_thread(self.nudges.update, schedule.id, manager=people[0], status="active")
         await self._tell(
             people[0],
             f"You now manage the weekly nudges for {schedule.team} (`{schedule.id}`): "
@@ -332,13 +331,19 @@ class Admin:
                 "in Teams, say *for this team* in the team's channel."
             )
             return Reply(f"{hint}\nLeft out:\n{left_out}" if refused else hint)
-        schedule = self.nudges.create(
-            inbound.learner, request, team, members, self.clock(), channel=inbound.roster_channel
+        schedule = await asyncio.to_thread(
+            self.nudges.create,
+            inbound.learner,
+            request,
+            team,
+            members,
+            self.clock(),
+            channel=inbound.roster_channel,
         )
         if self.people is not None:
             names = await self.people.names([*schedule.members, schedule.manager], self.clock())
         else:
-            names = self._names(list(schedule.members))
+            names = await asyncio.to_thread(self._names, list(schedule.members))
         first = schedule.next_window(self.clock())
         if schedule.window(self.clock()) >= datetime.fromisoformat(schedule.created_at):
             first = schedule.window(self.clock())
@@ -380,7 +385,11 @@ class Admin:
 
     async def _report(self, inbound: Inbound, rest: str) -> list[Reply]:
         target = rest.strip("` ").lower()
-        mine = [s for s in self.nudges.schedules(manager=inbound.learner) if s.status != "cancelled"]
+        mine = [
+            s
+            for s in await asyncio.to_thread(self.nudges.schedules, manager=inbound.learner)
+            if s.status != "cancelled"
+        ]
         chosen = [s for s in mine if target in (s.id.lower(), s.team.lower())] if target else mine
         if not chosen:
             return [
@@ -388,7 +397,7 @@ class Admin:
             ]
         replies = []
         for schedule in chosen:
-            weeks = self.nudges.weeks(schedule.id)
+            weeks = await asyncio.to_thread(self.nudges.weeks, schedule.id)
             if not weeks:
                 replies.append(
                     Reply(f"No nudges have gone out to {schedule.team} yet.", ephemeral=inbound.shared)
@@ -398,7 +407,9 @@ class Admin:
             everyone = self.nudges.people_of(schedule)
             names = await self.people.names(everyone, now) if self.people else None
             final = now >= schedule.next_window(window_start(weeks[-1], schedule))
-            result = build_report(self.store, self.course, schedule, weeks[-1], names, now, final)
+            result = await asyncio.to_thread(
+                build_report, self.store, self.course, schedule, weeks[-1], names, now, final
+            )
             replies.append(
                 Reply(
                     report_text(result, self.course),
@@ -440,11 +451,12 @@ class Admin:
             ]
         del self._forget_nonces[key]
         learner = inbound.learner
-        alone = set(self.store.conversations_of(learner))
+        alone = set(await asyncio.to_thread(self.store.conversations_of, learner))
+        spoken = await asyncio.to_thread(self._spoken_in, learner)
         if self.forget_threads is not None:
-            await self.forget_threads(learner, sorted(alone), sorted(self._spoken_in(learner) - alone))
-        self._leave_teams(learner)
-        self.store.forget(learner)
+            await self.forget_threads(learner, sorted(alone), sorted(spoken - alone))
+        await asyncio.to_thread(self._leave_teams, learner)
+        await asyncio.to_thread(self.store.forget, learner)
         return [
             Reply(
                 "Done: I've deleted your quiz answers, review cards, lab results, messages and "
@@ -455,21 +467,16 @@ class Admin:
         ]
 
     def _spoken_in(self, learner: str) -> set[str]:
-        rows = self.store.read("SELECT DISTINCT conversation FROM messages WHERE learner = ?", [learner])
-        return {r["conversation"] for r in rows}
+        return self.store.conversations_spoken_in(learner)
 
     def _leave_teams(self, learner: str) -> None:
         """Drop the learner from every team list and drop the schedules they manage."""
         for schedule in self.nudges.schedules():
             if schedule.manager == learner:
-                self.store.write(
-                    lambda db, s=schedule: db.execute("DELETE FROM nudge_schedules WHERE id = ?", [s.id])
-                )
+                self.store.delete_schedule(schedule.id)
             elif learner in schedule.members:
                 members = json.dumps([m for m in schedule.members if m != learner])
-                self.store.write(
-                    lambda db, s=schedule, m=members: db["nudge_schedules"].update(s.id, {"members": m})
-                )
+                self.store.update_schedule(schedule.id, {"members": members})
                 self.nudges.note(
                     schedule.id, "A member left the team: they asked me to delete their data.", self.clock()
                 )

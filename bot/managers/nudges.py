@@ -139,19 +139,14 @@ class Nudges:
     def update(self, schedule_id: str, **values: object) -> None:
         if "members" in values:
             values["members"] = json.dumps(sorted(set(values["members"])))  # type: ignore[arg-type]
-        self.store.write(lambda db: db["nudge_schedules"].update(schedule_id, values))
+        self.store.update_schedule(schedule_id, values)
 
     def note(self, schedule: str, text: str, now: datetime) -> None:
         """Something the manager should read in the next digest ("Dana's account was deactivated")."""
-        row = {"schedule": schedule, "note": text, "at": now_iso(now)}
-        self.store.write(lambda db: db["nudge_notes"].insert(row))
+        self.store.add_note(schedule, text, now_iso(now))
 
     def notes(self, schedule: str, since: str, until: str) -> list[str]:
-        rows = self.store.read(
-            "SELECT note FROM nudge_notes WHERE schedule = ? AND at >= ? AND at < ? ORDER BY id",
-            [schedule, since, until],
-        )
-        return [r["note"] for r in rows]
+        return self.store.notes_between(schedule, since, until)
 
     def schedules(self, manager: str | None = None, status: str | None = None) -> list[Schedule]:
         return [Schedule.from_row(r) for r in self.store.schedule_rows(manager, status)]
@@ -171,22 +166,13 @@ class Nudges:
         Opted-out members get a `skipped` row (so the digest can say so). Each member's earlier open
         sets of this schedule expire: a late answer to them is refused with a note."""
         members = list(schedule.members)
-        listed = json.dumps(members)
         attempts: dict[str, list[dict]] = {m: [] for m in members}
-        for row in self.store.read(
-            "SELECT learner, question, correct, answered_at FROM quiz_attempts "
-            "WHERE learner IN (SELECT value FROM json_each(?)) ORDER BY id",
-            [listed],
-        ):
+        for row in self.store.attempts_of(members):
             attempts[row["learner"]].append(row)
         asked: dict[str, dict[str, int]] = {m: {} for m in members}
         taken: dict[str, set[str]] = {m: set() for m in members}
         recent = now_iso(now - SAME_WEEK)
-        for row in self.store.read(
-            "SELECT member, questions, planned_at FROM nudge_deliveries "
-            "WHERE member IN (SELECT value FROM json_each(?))",
-            [listed],
-        ):
+        for row in self.store.deliveries_of(members):
             for q in json.loads(row["questions"] or "[]"):
                 asked[row["member"]][q] = asked[row["member"]].get(q, 0) + 1
                 if (row["planned_at"] or "") > recent:
@@ -216,20 +202,7 @@ class Nudges:
                 }
             )
 
-        def work(db) -> int:
-            count = "SELECT count(*) FROM nudge_deliveries WHERE schedule = ? AND week = ?"
-            before = db.execute(count, [schedule.id, week]).fetchone()[0]
-            db["nudge_deliveries"].insert_all(rows, ignore=True, batch_size=500)
-            after = db.execute(count, [schedule.id, week]).fetchone()[0]
-            if after > before:
-                db.execute(
-                    "UPDATE quiz_sessions SET finished_at = ? WHERE finished_at IS NULL AND quiz = 'nudge' "
-                    "AND id IN (SELECT 'nudge-' || id FROM nudge_deliveries WHERE schedule = ? AND week < ?)",
-                    [stamp, schedule.id, week],
-                )
-            return after - before
-
-        return self.store.write(work)
+        return self.store.enqueue_deliveries(schedule.id, week, rows, expire_at=stamp)
 
     def due_windows(self, now: datetime) -> list[tuple[Schedule, str]]:
         """Active schedules whose current window has started and is not too old to send."""
@@ -287,45 +260,16 @@ class Nudges:
 
     def enqueue_digest(self, schedule: str, week: str) -> bool:
         """Queue the digest of a finished window; True if it was not queued before."""
-
-        def work(db) -> bool:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO nudge_digests (schedule, week, status, attempts) "
-                "VALUES (?, ?, 'pending', 0)",
-                [schedule, week],
-            )
-            return cursor.rowcount == 1
-
-        return self.store.write(work)
+        return self.store.enqueue_digest(schedule, week)
 
     def claim_digest(self, now: datetime) -> dict | None:
         """Atomically take the next digest ready to send. A digest whose sender died mid-send is
         sent again: a manager getting a digest twice beats never getting it."""
-        stamp = now_iso(now)
-
-        def work(db) -> dict | None:
-            db.execute(
-                "UPDATE nudge_digests SET status = 'retry', next_at = ? "
-                "WHERE status = 'sending' AND claimed_at < ?",
-                [stamp, now_iso(now - STALE_CLAIM)],
-            )
-            cursor = db.execute(
-                "UPDATE nudge_digests SET status = 'sending', claimed_at = ?, attempts = attempts + 1 "
-                "WHERE rowid = (SELECT rowid FROM nudge_digests WHERE status = 'pending' "
-                "OR (status = 'retry' AND next_at <= ?) ORDER BY week, schedule LIMIT 1) "
-                "AND status IN ('pending', 'retry') RETURNING *",
-                [stamp, stamp],
-            )
-            rows = cursor.fetchall()
-            if not rows:
-                return None
-            return dict(zip([c[0] for c in cursor.description], rows[0], strict=True))
-
-        return self.store.write(work)
+        return self.store.claim_digest(now_iso(now), now_iso(now - STALE_CLAIM))
 
     def digest_done(self, row: dict, now: datetime, chart: str) -> None:
         values = {"status": "sent", "sent_at": now_iso(now), "chart": chart, "error": None}
-        self.store.write(lambda db: db["nudge_digests"].update((row["schedule"], row["week"]), values))
+        self.store.update_digest(row["schedule"], row["week"], values)
 
     def digest_failed(self, row: dict, error: DeliveryError, now: datetime) -> bool:
         """Record a failed digest send; True when it will not be tried again."""
@@ -333,20 +277,14 @@ class Nudges:
         values: dict = {"status": "failed" if final else "retry", "error": str(error)[:300]}
         if not final:
             values["next_at"] = now_iso(now + timedelta(minutes=2 ** row["attempts"]))
-        self.store.write(lambda db: db["nudge_digests"].update((row["schedule"], row["week"]), values))
+        self.store.update_digest(row["schedule"], row["week"], values)
         return final
 
     # mid-week reminders
 
     def reminders_due(self, now: datetime) -> list[dict]:
         """Sent deliveries of schedules with reminders on, old enough, never reminded, set not done."""
-        rows = self.store.read(
-            "SELECT d.*, s.remind_after_h FROM nudge_deliveries d "
-            "JOIN nudge_schedules s ON s.id = d.schedule "
-            "JOIN quiz_sessions q ON q.id = 'nudge-' || d.id "
-            "WHERE d.status = 'sent' AND d.reminded_at IS NULL AND s.remind_after_h IS NOT NULL "
-            "AND s.status = 'active' AND q.finished_at IS NULL"
-        )
+        rows = self.store.reminder_rows()
         return [
             r
             for r in rows
@@ -354,14 +292,7 @@ class Nudges:
         ]
 
     def claim_reminder(self, delivery: int, now: datetime) -> bool:
-        def work(db) -> bool:
-            cursor = db.execute(
-                "UPDATE nudge_deliveries SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL",
-                [now_iso(now), delivery],
-            )
-            return cursor.rowcount == 1
-
-        return self.store.write(work)
+        return self.store.claim_reminder(delivery, now_iso(now))
 
 
 def window_start(week: str, schedule: Schedule) -> datetime:

@@ -6,7 +6,7 @@ person gave when they last talked to the coach, then to their platform id.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,14 +28,7 @@ class People:
 
     async def names(self, members: list[str], now: datetime) -> dict[str, str]:
         """Display names, refreshing from the platform what is missing or older than a week."""
-        fresh = {
-            r["member"]
-            for r in self.store.read(
-                "SELECT member FROM people WHERE fetched_at > ? "
-                "AND member IN (SELECT value FROM json_each(?))",
-                [now_iso(now - FRESH), json.dumps(members)],
-            )
-        }
+        fresh = await asyncio.to_thread(self.store.people_where, members, now_iso(now - FRESH))
         rows = []
         for member in members:
             sender = self.senders.get(member.partition(":")[0])
@@ -48,21 +41,15 @@ class People:
                 log.info("no profile for %s: %s", member, exc)
                 continue
             rows.append({"member": member, "name": name, "active": int(active), "fetched_at": now_iso(now)})
-        if rows:
-            self.store.write(lambda db: db["people"].upsert_all(rows, pk="member"))
-        return self.cached(members)
+        await asyncio.to_thread(self.store.save_people, rows)
+        return await asyncio.to_thread(self.cached, members)
 
     def remember(self, names: dict[str, str], now: datetime) -> None:
         """Names the platform handed over anyway (a Teams roster lists members with their names)."""
         rows = [
             {"member": m, "name": n, "active": 1, "fetched_at": now_iso(now)} for m, n in names.items() if n
         ]
-        if rows:
-            self.store.write(lambda db: db["people"].upsert_all(rows, pk="member"))
+        self.store.save_people(rows)
 
     def inactive(self, members: list[str]) -> set[str]:
-        rows = self.store.read(
-            "SELECT member FROM people WHERE active = 0 AND member IN (SELECT value FROM json_each(?))",
-            [json.dumps(members)],
-        )
-        return {r["member"] for r in rows}
+        return self.store.people_where(members, inactive=True)

@@ -84,11 +84,7 @@ def _tally(store: Store, deliveries: list[dict]) -> dict[int, list[dict]]:
     """The answers to each delivery's set, by delivery id."""
     sessions = [f"nudge-{d['id']}" for d in deliveries]
     found: dict[int, list[dict]] = defaultdict(list)
-    for a in store.read(
-        "SELECT session, learner, question, correct FROM quiz_attempts "
-        "WHERE session IN (SELECT value FROM json_each(?)) ORDER BY id",
-        [json.dumps(sessions)],
-    ):
+    for a in store.attempts_in(sessions):
         found[int(a["session"].removeprefix("nudge-"))].append(a)
     return found
 
@@ -104,18 +100,7 @@ def build_report(
 ) -> TeamReport:
     """The digest of `week`; `final=False` for a week still in progress (an on-demand report)."""
     names = names or {}
-    weeks = [
-        r["week"]
-        for r in store.read(
-            "SELECT DISTINCT week FROM nudge_deliveries WHERE schedule = ? AND week <= ? "
-            "ORDER BY week DESC LIMIT ?",
-            [schedule.id, week, TREND_WEEKS],
-        )
-    ][::-1]
-    rows = store.read(
-        "SELECT * FROM nudge_deliveries WHERE schedule = ? AND week IN (SELECT value FROM json_each(?))",
-        [schedule.id, json.dumps(weeks)],
-    )
+    weeks, rows = store.deliveries_upto(schedule.id, week, TREND_WEEKS)
     answers = _tally(store, rows)
     by_week: dict[str, dict[str, dict]] = defaultdict(dict)
     for r in rows:
@@ -175,10 +160,7 @@ def build_report(
         ]
     start = window_start(week, schedule)
     until = now or start + timedelta(days=7)
-    notes = store.read(
-        "SELECT note FROM nudge_notes WHERE schedule = ? AND at >= ? AND at < ? ORDER BY id",
-        [schedule.id, now_iso(start - timedelta(days=7)), now_iso(until)],
-    )
+    notes = store.notes_between(schedule.id, now_iso(start - timedelta(days=7)), now_iso(until))
     days_left = max(0, (start + timedelta(days=7) - (now or start)).days)
     return TeamReport(
         schedule.id,
@@ -190,7 +172,7 @@ def build_report(
         {p: {lesson: (c[0], c[1]) for lesson, c in sorted(cells.items())} for p, cells in heat.items()},
         trend,
         missed_twice,
-        [r["note"] for r in notes],
+        notes,
         final,
         days_left,
         {lesson.number or 0: f"“{lesson.title}”" for lesson in course.lessons},

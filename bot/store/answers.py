@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import select, update
+
 from bot.store.base import StoreBase, new_id, now_iso
+from bot.store.schema import answer_feedback, answers
 
 RATINGS = ("good", "bad")
 MAX_REASON = 300
@@ -28,21 +31,28 @@ class AnswerTables(StoreBase):
             "citations": json.dumps(passages),
             "asked_at": now_iso(at),
         }
-        self._retry(lambda: self.db["answers"].insert(row))
+        self.execute(answers.insert().values(row))
         return row["id"]
 
     def rate_answer(self, answer_id: str, learner: str, rating: str, at: datetime) -> bool:
         """Record (or change) one reader's rating of an answer; False when there is no such answer."""
-        if rating not in RATINGS or not self.read("SELECT 1 FROM answers WHERE id = ?", [answer_id]):
+        if rating not in RATINGS or not self.rows(select(answers.c.id).where(answers.c.id == answer_id)):
             return False
         row = {"answer": answer_id, "learner": learner, "rating": rating, "reason": "", "at": now_iso(at)}
-        self._retry(lambda: self.db["answer_feedback"].upsert(row, pk=("answer", "learner")))
+        statement = self.insert(answer_feedback).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=["answer", "learner"],
+            set_={k: statement.excluded[k] for k in ("rating", "reason", "at")},
+        )
+        self.execute(statement)
         return True
 
     def add_feedback_reason(self, answer_id: str, learner: str, reason: str) -> None:
         text = " ".join(reason.split())[:MAX_REASON]
-        sql = "UPDATE answer_feedback SET reason = ? WHERE answer = ? AND learner = ?"
-        self._retry(lambda: self.db.execute(sql, [text, answer_id, learner]))
+        f = answer_feedback.c
+        self.execute(
+            update(answer_feedback).where(f.answer == answer_id, f.learner == learner).values(reason=text)
+        )
 
     def answer_feedback(self, bad_only: bool = False, learner: str | None = None) -> list[dict]:
         """Rated answers, newest first: question, reply, citations, rating, reason and who rated.

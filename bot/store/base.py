@@ -1,5 +1,9 @@
-"""The store's connection and plumbing: one SQLite connection shared by threads and tasks, writes in
-one transaction retried while another process holds the lock, reads under the same lock.
+"""The store's connection and plumbing, one code path for both backends through SQLAlchemy Core.
+
+`StoreBase(target)` opens a SQLite file (a path; the embedded default) or a PostgreSQL database (a
+`postgresql://` URL). Writes run in one transaction each, retried briefly while another process holds
+SQLite's lock; on PostgreSQL the pool hands each thread its own connection. The schema is brought to the
+code's version when that is safe (see `migrate.py`); a database newer than the code refuses to open.
 
 Every area of the store (`learners`, `quizzes`, `labs`, `nudges`, `references`) builds on `StoreBase`.
 """
@@ -7,22 +11,27 @@ Every area of the store (`learners`, `quizzes`, `labs`, `nudges`, `references`) 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import sqlite_utils
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
 
-from bot.store import schema
+from bot.store import migrate, schema
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 1000  # SQLite: wait this long for another process's write lock, then retry (`_retry`)
+QMARK = re.compile(r"\?")
 
 
 def now_iso(moment: datetime) -> str:
@@ -41,50 +50,106 @@ def private_dir(path: Path) -> None:
     os.umask(0o077)
 
 
+def is_postgres(target: Path | str) -> bool:
+    return str(target).startswith(("postgresql:", "postgresql+", "postgres:"))
+
+
+def sqlalchemy_url(target: Path | str) -> str:
+    """The SQLAlchemy URL of a store target: a SQLite path, or a PostgreSQL URL (driver: psycopg 3)."""
+    if is_postgres(target):
+        return re.sub(r"^postgres(?:ql)?(?:\+\w+)?:", "postgresql+psycopg:", str(target))
+    return f"sqlite:///{target}"
+
+
+def create_engine(target: Path | str, pool_size: int = 5) -> Engine:
+    """An engine for a store target; SQLite gets WAL, a busy timeout and Python's own transactions."""
+    if is_postgres(target):
+        return sa.create_engine(
+            sqlalchemy_url(target), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    memory = str(target) == ":memory:"
+    if not memory:
+        private_dir(Path(target).parent)
+        Path(target).touch(mode=0o600, exist_ok=True)
+        Path(target).chmod(0o600)  # learners' answers: readable by the service's user alone
+    engine = sa.create_engine(
+        "sqlite://" if memory else sqlalchemy_url(target),
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        dbapi_conn.execute("PRAGMA secure_delete = ON")  # deleted rows ("forget me") are overwritten
+        if not memory:
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            dbapi_conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync on every commit
+
+    return engine
+
+
 class StoreBase:
-    """The connection, the lock and the transaction helpers every area of the store uses."""
+    """The engine and the transaction helpers every area of the store uses."""
 
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            private_dir(self.path.parent)
-            self.path.touch(mode=0o600, exist_ok=True)
-            self.path.chmod(0o600)  # learners' answers: readable by the service's user alone
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA secure_delete = ON")  # deleted rows ("forget me") are overwritten
-        if str(path) != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; no fsync on every commit
-        self.db = sqlite_utils.Database(self._conn)
-        self._lock = threading.RLock()
-        with self._lock, self._conn:
-            schema.create(self.db)
+    def __init__(self, target: Path | str, upgrade: bool = True, pool_size: int = 5):
+        self.target = target
+        self.postgres = is_postgres(target)
+        self.path = None if self.postgres else Path(target)
+        self.engine = create_engine(target, pool_size)
+        # SQLite: one writer at a time anyway, and ":memory:" is one shared connection
+        self._lock = nullcontext() if self.postgres else threading.RLock()
+        migrate.prepare(self.engine, upgrade=upgrade)
 
-    def _retry(self, work: Callable[[], T], attempts: int = 5) -> T:
-        """Run a write, retrying briefly if another process holds the database lock."""
+    # -- dialect-neutral statements ----------------------------------------------------------------
+
+    def insert(self, table: sa.Table) -> Any:
+        """`INSERT` with the backend's `ON CONFLICT` support (the same API on both dialects)."""
+        return (postgresql if self.postgres else sqlite).insert(table)
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    def _retry(self, work: Callable[[Connection], T], attempts: int = 6) -> T:
+        """Run `work(conn)` in one transaction, retrying briefly while another process holds SQLite's lock."""
         for attempt in range(attempts):
             try:
-                with self._lock, self._conn:
-                    return work()
-            except sqlite3.OperationalError as exc:
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+                with self._lock, self.engine.begin() as conn:
+                    return work(conn)
+            except sa.exc.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if self.postgres or not busy or attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite_utils.Database]:
-        with self._lock:
-            yield self.db
+    def _read(self) -> Iterator[Connection]:
+        with self._lock, self.engine.connect() as conn:
+            yield conn
 
     def close(self) -> None:
-        self._conn.close()
+        self.engine.dispose()
 
-    def write(self, work: Callable[[sqlite_utils.Database], T]) -> T:
-        """Run `work(db)` in one transaction, retried if another process holds the lock."""
-        return self._retry(lambda: work(self.db))
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(conn)` (a SQLAlchemy connection) in one transaction."""
+        return self._retry(work)
+
+    def execute(self, statement: Any, params: Any = None) -> int:
+        """Run one writing statement in its own transaction; returns the rows it touched."""
+        return self._retry(lambda conn: conn.execute(statement, params).rowcount)
+
+    def rows(self, statement: Any, params: Any = None) -> list[dict]:
+        """The rows of a SQLAlchemy `select` (or other statement), as dicts."""
+        with self._read() as conn:
+            return [dict(r) for r in conn.execute(statement, params).mappings()]
 
     def read(self, sql: str, args: list | tuple = ()) -> list[dict]:
-        with self._read() as db:
-            return [dict(r) for r in db.query(sql, args)]
+        """Rows of a portable SQL query with `?` placeholders (the same SQL must run on both backends)."""
+        names = iter(range(len(args)))
+        statement = sa.text(QMARK.sub(lambda _: f":p{next(names)}", sql))
+        return self.rows(statement, {f"p{i}": v for i, v in enumerate(args)})
+
+    def insert_rows(self, table: str, rows: list[dict]) -> None:
+        """Insert many rows at once (bulk loads: benchmarks, imports)."""
+        if rows:
+            self.execute(schema.metadata.tables[table].insert(), rows)

@@ -5,10 +5,12 @@ any work, so a duplicate delivery stops here and nothing is lost), and forgettin
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 
+from sqlalchemy import delete, func, select, update
+
 from bot.store.base import StoreBase, now_iso
+from bot.store.schema import PERSONAL, learners, messages
 
 
 class LearnerTables(StoreBase):
@@ -16,15 +18,18 @@ class LearnerTables(StoreBase):
 
     def touch_learner(self, learner: str, name: str | None, at: datetime) -> None:
         platform, _, user = learner.partition(":")
-
-        # Plain SQL on the hot path (every message): sqlite-utils' upsert introspects the table each call.
-        sql = (
-            "INSERT INTO learners (id, platform, user, name, first_seen, last_seen) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "last_seen = excluded.last_seen, name = coalesce(excluded.name, name)"
-        )
         stamp = now_iso(at)
-        self._retry(lambda: self._conn.execute(sql, [learner, platform, user, name, stamp, stamp]))
+        statement = self.insert(learners).values(
+            id=learner, platform=platform, user=user, name=name, first_seen=stamp, last_seen=stamp
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "last_seen": statement.excluded.last_seen,
+                "name": func.coalesce(statement.excluded.name, learners.c.name),
+            },
+        )
+        self.execute(statement)
 
     def record_inbound(
         self,
@@ -46,56 +51,55 @@ class LearnerTables(StoreBase):
             "status": "received",
             "replies": 0,
         }
-
-        columns = ", ".join(row)
-        sql = f"INSERT INTO messages ({columns}) VALUES ({', '.join('?' for _ in row)})"
-
-        def work() -> int | None:
-            try:
-                return self._conn.execute(sql, list(row.values())).lastrowid
-            except sqlite3.IntegrityError:
-                return None
-
-        return self._retry(work)
+        statement = self.insert(messages).values(row).on_conflict_do_nothing().returning(messages.c.id)
+        return self._retry(lambda conn: conn.execute(statement).scalar())
 
     def mark_answered(self, message_id: int, replies: int, status: str = "answered") -> None:
         """Record the outcome of a stored message (a no-op if it was deleted meanwhile: "forget me")."""
-        sql = "UPDATE messages SET status = ?, replies = ? WHERE id = ?"
-        self._retry(lambda: self._conn.execute(sql, [status, replies, message_id]))
+        self.execute(
+            update(messages).where(messages.c.id == message_id).values(status=status, replies=replies)
+        )
 
     def unanswered(self, conversation: str | None = None) -> list[dict]:
         """Messages stored but never answered (the process died mid-turn)."""
-        where, args = "status = 'received'", []
+        query = select(messages).where(messages.c.status == "received").order_by(messages.c.id)
         if conversation:
-            where += " AND conversation = ?"
-            args.append(conversation)
-        with self._read() as db:
-            return list(db["messages"].rows_where(where, args, order_by="id"))
+            query = query.where(messages.c.conversation == conversation)
+        return self.rows(query)
 
-    PERSONAL_TABLES = (
-        ("quiz_attempts", "learner"),
-        ("quiz_sessions", "learner"),
-        ("cards", "learner"),
-        ("lab_runs", "learner"),
-        ("messages", "learner"),
-        ("conversation_refs", "learner"),
-        ("nudge_deliveries", "member"),
-        ("nudge_optouts", "member"),
-        ("people", "member"),
-        ("managers", "learner"),
-        ("answer_feedback", "learner"),
-        ("answers", "learner"),
-        ("learners", "id"),
-    )
+    def messages(self, conversation: str | None = None) -> list[dict]:
+        """Stored messages in arrival order (all of them, or one conversation's)."""
+        query = select(messages).order_by(messages.c.id)
+        if conversation:
+            query = query.where(messages.c.conversation == conversation)
+        return self.rows(query)
+
+    def names_of(self, people: list[str]) -> dict[str, str]:
+        """The display names known for these learners (those without one are left out)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(people), 1000):
+            query = select(learners.c.id, learners.c.name).where(
+                learners.c.id.in_(people[start : start + 1000])
+            )
+            found |= {r["id"]: r["name"] for r in self.rows(query) if r["name"]}
+        return found
+
+    def conversations_spoken_in(self, learner: str) -> set[str]:
+        """Every conversation the learner sent a message in (shared ones too)."""
+        query = select(messages.c.conversation).where(messages.c.learner == learner).distinct()
+        return {r["conversation"] for r in self.rows(query)}
 
     def conversations_of(self, learner: str) -> list[str]:
         """Conversations the learner spoke in where nobody else did (their DMs and own threads)."""
-        rows = self.read(
-            "SELECT conversation FROM messages GROUP BY conversation "
-            "HAVING sum(learner = ?) > 0 AND sum(learner != ?) = 0",
-            [learner, learner],
+        theirs = func.sum(func.cast(messages.c.learner == learner, messages.c.replies.type))
+        others = func.sum(func.cast(messages.c.learner != learner, messages.c.replies.type))
+        query = (
+            select(messages.c.conversation)
+            .group_by(messages.c.conversation)
+            .having(theirs > 0)
+            .having(others == 0)
         )
-        return [r["conversation"] for r in rows]
+        return [r["conversation"] for r in self.rows(query)]
 
     def words_in(self, learner: str, conversation: str) -> tuple[list[str], list[str]]:
         """What the learner sent in a conversation, and the ids of the answers the coach gave them there."""
@@ -107,14 +111,14 @@ class LearnerTables(StoreBase):
     def forget(self, learner: str) -> dict[str, int]:
         """Delete every row about `learner`; returns how many rows each table lost."""
 
-        def work() -> dict[str, int]:
-            counts = {}
-            for table, column in self.PERSONAL_TABLES:
-                cursor = self._conn.execute(f"DELETE FROM [{table}] WHERE [{column}] = ?", [learner])
-                counts[table] = cursor.rowcount
-            return counts
+        def work(conn) -> dict[str, int]:
+            return {
+                table.name: conn.execute(delete(table).where(table.c[column] == learner)).rowcount
+                for table, column in PERSONAL
+            }
 
         counts = self._retry(work)
-        with self._lock:  # no old page images of their rows left in the write-ahead log
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if not self.postgres:  # no old page images of their rows left in SQLite's write-ahead log
+            with self._lock, self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts

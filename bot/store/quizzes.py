@@ -6,7 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select, update
+
 from bot.store.base import StoreBase, new_id, now_iso
+from bot.store.schema import cards, quiz_attempts, quiz_sessions
 
 
 class QuizTables(StoreBase):
@@ -23,7 +26,7 @@ class QuizTables(StoreBase):
             "correct": 0,
             "total": len(questions),
         }
-        self._retry(lambda: self.db["quiz_sessions"].insert(row))
+        self.execute(quiz_sessions.insert().values(row))
         return session
 
     def finish_quiz_session(self, session: str, correct: int, passed: bool | None, at: datetime) -> None:
@@ -32,7 +35,7 @@ class QuizTables(StoreBase):
             "correct": correct,
             "passed": None if passed is None else int(passed),
         }
-        self._retry(lambda: self.db["quiz_sessions"].update(session, values))
+        self.execute(update(quiz_sessions).where(quiz_sessions.c.id == session).values(values))
 
     def record_attempt(
         self, session: str, learner: str, question: str, chosen: str, correct: bool, at: datetime
@@ -45,42 +48,95 @@ class QuizTables(StoreBase):
             "correct": int(correct),
             "answered_at": now_iso(at),
         }
-        self._retry(lambda: self.db["quiz_attempts"].insert(row))
+        self.execute(quiz_attempts.insert().values(row))
 
     def attempts(self, learner: str) -> list[dict]:
-        with self._read() as db:
-            return list(db["quiz_attempts"].rows_where("learner = ?", [learner], order_by="id"))
+        return self.rows(
+            select(quiz_attempts).where(quiz_attempts.c.learner == learner).order_by(quiz_attempts.c.id)
+        )
 
     def quiz_session(self, session: str) -> dict | None:
-        with self._read() as db:
-            return next(db["quiz_sessions"].rows_where("id = ?", [session]), None)
+        rows = self.rows(select(quiz_sessions).where(quiz_sessions.c.id == session))
+        return rows[0] if rows else None
 
     def session_attempts(self, session: str) -> list[dict]:
-        with self._read() as db:
-            return list(db["quiz_attempts"].rows_where("session = ?", [session], order_by="id"))
+        return self.rows(
+            select(quiz_attempts).where(quiz_attempts.c.session == session).order_by(quiz_attempts.c.id)
+        )
+
+    def attempts_in(self, sessions: list[str]) -> list[dict]:
+        """Every answer given in these sessions (one query)."""
+        if not sessions:
+            return []
+        return self.rows(
+            select(quiz_attempts).where(quiz_attempts.c.session.in_(sessions)).order_by(quiz_attempts.c.id)
+        )
+
+    def attempts_of(self, learners: list[str]) -> list[dict]:
+        """Every answer these learners gave (question, correct, when), in order."""
+        A = quiz_attempts.c
+        found: list[dict] = []
+        for start in range(0, len(learners), 1000):
+            chunk = learners[start : start + 1000]
+            query = select(A.id, A.learner, A.question, A.correct, A.answered_at).where(A.learner.in_(chunk))
+            found += self.rows(query)
+        return sorted(found, key=lambda r: r["id"])
+
+    def open_nudge_sessions(self, learner: str) -> list[dict]:
+        """The learner's weekly-nudge sets still open, oldest first."""
+        S = quiz_sessions.c
+        query = select(quiz_sessions).where(S.learner == learner, S.quiz == "nudge", S.finished_at.is_(None))
+        return self.rows(query.order_by(S.started_at, S.id))
+
+    def closed_nudge_session(self, learner: str) -> str | None:
+        """The learner's most recent weekly-nudge set that closed with questions unanswered."""
+        S = quiz_sessions.c
+        answered = (
+            select(func.count())
+            .where(quiz_attempts.c.session == S.id)
+            .correlate(quiz_sessions)
+            .scalar_subquery()
+        )
+        query = (
+            select(S.id)
+            .where(S.learner == learner, S.quiz == "nudge", S.finished_at.is_not(None), answered < S.total)
+            .order_by(S.finished_at.desc())
+            .limit(1)
+        )
+        rows = self.rows(query)
+        return rows[0]["id"] if rows else None
 
     def quiz_sessions(self, learner: str) -> list[dict]:
-        with self._read() as db:
-            return list(db["quiz_sessions"].rows_where("learner = ?", [learner], order_by="started_at"))
+        return self.rows(
+            select(quiz_sessions)
+            .where(quiz_sessions.c.learner == learner)
+            .order_by(quiz_sessions.c.started_at)
+        )
 
     def ensure_quiz_session(self, row: dict) -> None:
         """Insert a session whose id is chosen by the caller, unless it exists already."""
-        self._retry(lambda: self.db["quiz_sessions"].insert(row, ignore=True))
+        self.execute(self.insert(quiz_sessions).values(row).on_conflict_do_nothing())
 
     def cards(self, learner: str) -> dict[str, dict]:
-        with self._read() as db:
-            return {r["question"]: r for r in db["cards"].rows_where("learner = ?", [learner])}
+        return {r["question"]: r for r in self.rows(select(cards).where(cards.c.learner == learner))}
 
     def save_card(self, learner: str, question: str, card: dict, due: str, correct_at: str | None) -> None:
         row: dict[str, Any] = {"learner": learner, "question": question, "card": json.dumps(card), "due": due}
         if correct_at:
             row["last_correct_at"] = correct_at
-        self._retry(lambda: self.db["cards"].upsert(row, pk=("learner", "question")))
+        statement = self.insert(cards).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=["learner", "question"],
+            set_={k: statement.excluded[k] for k in row if k not in ("learner", "question")},
+        )
+        self.execute(statement)
 
     def cards_of(self, learners: list[str]) -> list[dict]:
-        """Every card of these learners: learner, question, due and last_correct_at (one query)."""
-        return self.read(
-            "SELECT learner, question, due, last_correct_at FROM cards "
-            "WHERE learner IN (SELECT value FROM json_each(?))",
-            [json.dumps(learners)],
-        )
+        """Every card of these learners: learner, question, due and last_correct_at (one query each
+        thousand learners)."""
+        columns = (cards.c.learner, cards.c.question, cards.c.due, cards.c.last_correct_at)
+        found: list[dict] = []
+        for start in range(0, len(learners), 1000):
+            chunk = learners[start : start + 1000]
+            found += self.rows(select(*columns).where(cards.c.learner.in_(chunk)))
+        return found

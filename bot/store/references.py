@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import select
+
 from bot.store.base import StoreBase, now_iso
+from bot.store.schema import conversation_refs
 
 
 class ReferenceTables(StoreBase):
@@ -13,21 +16,26 @@ class ReferenceTables(StoreBase):
 
     def save_reference(self, learner: str, conversation: str, reference: dict, at: datetime) -> None:
         """Remember how to message a learner in a conversation later (Teams proactive messages)."""
-        platform = learner.partition(":")[0]
-        sql = (
-            "INSERT INTO conversation_refs (learner, conversation, platform, reference, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(learner, conversation) "
-            "DO UPDATE SET reference = excluded.reference, updated_at = excluded.updated_at"
+        statement = self.insert(conversation_refs).values(
+            learner=learner,
+            conversation=conversation,
+            platform=learner.partition(":")[0],
+            reference=json.dumps(reference, sort_keys=True),
+            updated_at=now_iso(at),
         )
-        values = [learner, conversation, platform, json.dumps(reference, sort_keys=True), now_iso(at)]
-        self._retry(lambda: self._conn.execute(sql, values))
+        statement = statement.on_conflict_do_update(
+            index_elements=["learner", "conversation"],
+            set_={"reference": statement.excluded.reference, "updated_at": statement.excluded.updated_at},
+        )
+        self.execute(statement)
 
     def references(self, learner: str) -> list[dict]:
         """The learner's stored conversation references, most recently used first."""
-        with self._read() as db:
-            rows = list(
-                db["conversation_refs"].rows_where("learner = ?", [learner], order_by="updated_at desc")
-            )
+        rows = self.rows(
+            select(conversation_refs)
+            .where(conversation_refs.c.learner == learner)
+            .order_by(conversation_refs.c.updated_at.desc())
+        )
         for r in rows:
             r["reference"] = json.loads(r["reference"])
         return rows

@@ -1,209 +1,268 @@
-"""The whole schema of the learner store, in one place: every table and index, created if missing.
+"""The whole schema of the learner store, in one place, for both backends (SQLite and PostgreSQL).
 
 Tables: `learners`, `messages` (every inbound message, stored before any work so nothing is lost),
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
 `nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`,
 `teams_places` and `teams_members` (where Teams members can be reached),
-and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes live
-in its own module beside this one. Conversation checkpoints live in a separate file owned by
-LangGraph's SQLite checkpointer.
+and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes
+live in its own module beside this one. Conversation checkpoints are LangGraph's own tables (its
+SQLite or PostgreSQL checkpointer).
+
+Times are ISO 8601 strings in UTC and flags are integers on both backends, so the same rows compare
+and sort the same way everywhere. A change to this module goes with a numbered migration in
+`migrations/versions/` (the tests check that the migrations build exactly this schema).
 """
 
 from __future__ import annotations
 
-import sqlite_utils
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text
+
+metadata = MetaData()
+
+# a 64-bit key on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid
+SERIAL = BigInteger().with_variant(Integer, "sqlite")
 
 
-def create(db: sqlite_utils.Database) -> None:
-    """Create every table and index that does not exist yet (run inside the caller's transaction)."""
-    db["learners"].create(
-        {"id": str, "platform": str, "user": str, "name": str, "first_seen": str, "last_seen": str},
-        pk="id",
-        if_not_exists=True,
-    )
-    db["messages"].create(
-        {
-            "id": int,
-            "delivery": str,
-            "conversation": str,
-            "learner": str,
-            "text": str,
-            "action": str,
-            "received_at": str,
-            "status": str,
-            "replies": int,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db["messages"].create_index(["delivery"], unique=True, if_not_exists=True)
-    db["messages"].create_index(["conversation", "status"], if_not_exists=True)
-    db["messages"].create_index(["learner"], if_not_exists=True)
-    db["quiz_sessions"].create(
-        {
-            "id": str,
-            "learner": str,
-            "quiz": str,
-            "questions": str,
-            "started_at": str,
-            "finished_at": str,
-            "correct": int,
-            "total": int,
-            "passed": int,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db["quiz_sessions"].create_index(["learner"], if_not_exists=True)
-    db["quiz_attempts"].create(
-        {
-            "id": int,
-            "session": str,
-            "learner": str,
-            "question": str,
-            "chosen": str,
-            "correct": int,
-            "answered_at": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db["quiz_attempts"].create_index(["learner", "question"], if_not_exists=True)
-    db["quiz_attempts"].create_index(["session"], if_not_exists=True)
-    db["cards"].create(
-        {"learner": str, "question": str, "card": str, "due": str, "last_correct_at": str},
-        pk=("learner", "question"),
-        if_not_exists=True,
-    )
-    db["conversation_refs"].create(
-        {"learner": str, "conversation": str, "platform": str, "reference": str, "updated_at": str},
-        pk=("learner", "conversation"),
-        if_not_exists=True,
-    )
-    db["managers"].create(
-        {"learner": str, "added_by": str, "added_at": str}, pk="learner", if_not_exists=True
-    )
-    db["nudge_schedules"].create(
-        {
-            "id": str,
-            "manager": str,
-            "team": str,
-            "members": str,
-            "weekday": int,
-            "at": str,
-            "tz": str,
-            "status": str,
-            "created_at": str,
-            "channel": str,
-            "roster": str,
-            "remind_after_h": int,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db["nudge_deliveries"].create(
-        {
-            "id": int,
-            "schedule": str,
-            "week": str,
-            "member": str,
-            "questions": str,
-            "status": str,
-            "attempts": int,
-            "next_at": str,
-            "error": str,
-            "claimed_by": str,
-            "claimed_at": str,
-            "sent_at": str,
-            "planned_at": str,
-            "reminded_at": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db["nudge_deliveries"].create_index(["schedule", "week", "member"], unique=True, if_not_exists=True)
-    db["nudge_deliveries"].create_index(["status"], if_not_exists=True)
-    db["nudge_digests"].create(
-        {
-            "schedule": str,
-            "week": str,
-            "status": str,
-            "sent_at": str,
-            "attempts": int,
-            "next_at": str,
-            "error": str,
-            "chart": str,
-            "claimed_at": str,
-        },
-        pk=("schedule", "week"),
-        if_not_exists=True,
-    )
-    db["nudge_optouts"].create(  # members' stop / pause / resume, every change kept
-        {"id": int, "member": str, "kind": str, "until": str, "at": str}, pk="id", if_not_exists=True
-    )
-    db["nudge_notes"].create(  # what a manager should read in the next digest
-        {"id": int, "schedule": str, "note": str, "at": str}, pk="id", if_not_exists=True
-    )
-    db["people"].create(  # display names looked up on the platform (a cache)
-        {"member": str, "name": str, "active": int, "fetched_at": str}, pk="member", if_not_exists=True
-    )
-    db["teams_places"].create(  # Teams teams and group chats the coach read a roster in
-        {"id": str, "service_url": str, "tenant": str, "bot": str, "name": str, "seen_at": str},
-        pk="id",
-        if_not_exists=True,
-    )
-    db["teams_members"].create(  # who was in each of them when last read
-        {"member": str, "place": str, "seen_at": str}, pk=("member", "place"), if_not_exists=True
-    )
-    _add_missing_columns(db)
-    db["lab_runs"].create(
-        {
-            "id": str,
-            "learner": str,
-            "lab": str,
-            "started_at": str,
-            "finished_at": str,
-            "turns": int,
-            "score": float,
-            "covered": str,
-            "missed": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db["answers"].create(
-        {
-            "id": str,
-            "learner": str,
-            "conversation": str,
-            "question": str,
-            "reply": str,
-            "citations": str,
-            "asked_at": str,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db["answer_feedback"].create(
-        {"answer": str, "learner": str, "rating": str, "reason": str, "at": str},
-        pk=("answer", "learner"),
-        if_not_exists=True,
-    )
-    db["lab_runs"].create_index(["learner"], if_not_exists=True)
+def text(name: str, **kw) -> Column:
+    return Column(name, Text, **kw)
 
 
-NEW_COLUMNS: dict[str, dict[str, type]] = {
-    "nudge_schedules": {"channel": str, "roster": str, "remind_after_h": int},
-    "nudge_deliveries": {"planned_at": str, "reminded_at": str},
-    "nudge_digests": {"attempts": int, "next_at": str, "error": str, "chart": str, "claimed_at": str},
-}
+learners = Table(
+    "learners",
+    metadata,
+    text("id", primary_key=True),
+    text("platform"),
+    text("user"),
+    text("name"),
+    text("first_seen"),
+    text("last_seen"),
+)
 
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", SERIAL, primary_key=True),
+    text("delivery"),
+    text("conversation"),
+    text("learner"),
+    text("text"),
+    text("action"),
+    text("received_at"),
+    text("status"),
+    Column("replies", Integer),
+    Index("idx_messages_delivery", "delivery", unique=True),
+    Index("idx_messages_conversation_status", "conversation", "status"),
+    Index("idx_messages_learner", "learner"),
+)
 
-def _add_missing_columns(db: sqlite_utils.Database) -> None:
-    """Databases made by an older coach get the columns added since."""
-    for table, columns in NEW_COLUMNS.items():
-        have = db[table].columns_dict
-        for name, kind in columns.items():
-            if name not in have:
-                db[table].add_column(name, kind)
+quiz_sessions = Table(
+    "quiz_sessions",
+    metadata,
+    text("id", primary_key=True),
+    text("learner"),
+    text("quiz"),
+    text("questions"),
+    text("started_at"),
+    text("finished_at"),
+    Column("correct", Integer),
+    Column("total", Integer),
+    Column("passed", Integer),
+    Index("idx_quiz_sessions_learner", "learner"),
+)
+
+quiz_attempts = Table(
+    "quiz_attempts",
+    metadata,
+    Column("id", SERIAL, primary_key=True),
+    text("session"),
+    text("learner"),
+    text("question"),
+    text("chosen"),
+    Column("correct", Integer),
+    text("answered_at"),
+    Index("idx_quiz_attempts_learner_question", "learner", "question"),
+    Index("idx_quiz_attempts_session", "session"),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    text("learner", primary_key=True),
+    text("question", primary_key=True),
+    text("card"),
+    text("due"),
+    text("last_correct_at"),
+)
+
+conversation_refs = Table(
+    "conversation_refs",
+    metadata,
+    text("learner", primary_key=True),
+    text("conversation", primary_key=True),
+    text("platform"),
+    text("reference"),
+    text("updated_at"),
+)
+
+managers = Table(
+    "managers",
+    metadata,
+    text("learner", primary_key=True),
+    text("added_by"),
+    text("added_at"),
+)
+
+nudge_schedules = Table(
+    "nudge_schedules",
+    metadata,
+    text("id", primary_key=True),
+    text("manager"),
+    text("team"),
+    text("members"),
+    Column("weekday", Integer),
+    text("at"),
+    text("tz"),
+    text("status"),
+    text("created_at"),
+    text("channel"),
+    text("roster"),
+    Column("remind_after_h", Integer),
+)
+
+nudge_deliveries = Table(
+    "nudge_deliveries",
+    metadata,
+    Column("id", SERIAL, primary_key=True),
+    text("schedule"),
+    text("week"),
+    text("member"),
+    text("questions"),
+    text("status"),
+    Column("attempts", Integer),
+    text("next_at"),
+    text("error"),
+    text("claimed_by"),
+    text("claimed_at"),
+    text("sent_at"),
+    text("planned_at"),
+    text("reminded_at"),
+    Index("idx_nudge_deliveries_schedule_week_member", "schedule", "week", "member", unique=True),
+    Index("idx_nudge_deliveries_status", "status"),
+)
+
+nudge_digests = Table(
+    "nudge_digests",
+    metadata,
+    text("schedule", primary_key=True),
+    text("week", primary_key=True),
+    text("status"),
+    text("sent_at"),
+    Column("attempts", Integer),
+    text("next_at"),
+    text("error"),
+    text("chart"),
+    text("claimed_at"),
+)
+
+nudge_optouts = Table(  # members' stop / pause / resume, every change kept
+    "nudge_optouts",
+    metadata,
+    Column("id", SERIAL, primary_key=True),
+    text("member"),
+    text("kind"),
+    text("until"),
+    text("at"),
+    Index("idx_nudge_optouts_member", "member"),
+)
+
+nudge_notes = Table(  # what a manager should read in the next digest
+    "nudge_notes",
+    metadata,
+    Column("id", SERIAL, primary_key=True),
+    text("schedule"),
+    text("note"),
+    text("at"),
+)
+
+people = Table(  # display names looked up on the platform (a cache)
+    "people",
+    metadata,
+    text("member", primary_key=True),
+    text("name"),
+    Column("active", Integer),
+    text("fetched_at"),
+)
+
+teams_places = Table(  # Teams teams and group chats the coach read a roster in
+    "teams_places",
+    metadata,
+    text("id", primary_key=True),
+    text("service_url"),
+    text("tenant"),
+    text("bot"),
+    text("name"),
+    text("seen_at"),
+)
+
+teams_members = Table(  # who was in each of them when last read
+    "teams_members",
+    metadata,
+    text("member", primary_key=True),
+    text("place", primary_key=True),
+    text("seen_at"),
+)
+
+lab_runs = Table(
+    "lab_runs",
+    metadata,
+    text("id", primary_key=True),
+    text("learner"),
+    text("lab"),
+    text("started_at"),
+    text("finished_at"),
+    Column("turns", Integer),
+    Column("score", Float),
+    text("covered"),
+    text("missed"),
+    Index("idx_lab_runs_learner", "learner"),
+)
+
+answers = Table(
+    "answers",
+    metadata,
+    text("id", primary_key=True),
+    text("learner"),
+    text("conversation"),
+    text("question"),
+    text("reply"),
+    text("citations"),
+    text("asked_at"),
+)
+
+answer_feedback = Table(
+    "answer_feedback",
+    metadata,
+    text("answer", primary_key=True),
+    text("learner", primary_key=True),
+    text("rating"),
+    text("reason"),
+    text("at"),
+)
+
+PERSONAL = (
+    (quiz_attempts, "learner"),
+    (quiz_sessions, "learner"),
+    (cards, "learner"),
+    (lab_runs, "learner"),
+    (messages, "learner"),
+    (conversation_refs, "learner"),
+    (nudge_deliveries, "member"),
+    (nudge_optouts, "member"),
+    (people, "member"),
+    (managers, "learner"),
+    (answer_feedback, "learner"),
+    (answers, "learner"),
+    (learners, "id"),
+)
+"""Every table holding rows about one person, and the column naming them ("forget me" empties these)."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete, select
+
 from bot.store.base import StoreBase, now_iso
+from bot.store.schema import teams_members, teams_places
 
 
 class TeamsTables(StoreBase):
@@ -20,32 +23,36 @@ class TeamsTables(StoreBase):
         self, place: str, service_url: str, tenant: str, bot: str, name: str, at: datetime
     ) -> None:
         """Remember a team (or group chat) the coach is installed in, and how to call the connector there."""
-        row = {"id": place, "service_url": service_url, "tenant": tenant, "bot": bot, "name": name}
-        self.write(lambda db: db["teams_places"].upsert({**row, "seen_at": now_iso(at)}, pk="id"))
+        row = {"service_url": service_url, "tenant": tenant, "bot": bot, "name": name, "seen_at": now_iso(at)}
+        statement = self.insert(teams_places).values(id=place, **row)
+        self.execute(statement.on_conflict_do_update(index_elements=["id"], set_=row))
 
     def place(self, place: str) -> dict | None:
-        rows = self.read("SELECT * FROM teams_places WHERE id = ?", [place])
+        rows = self.rows(select(teams_places).where(teams_places.c.id == place))
         return rows[0] if rows else None
 
     def set_place_members(self, place: str, members: list[str], at: datetime) -> None:
         """The members of `place` as just read from Teams (those no longer in it are forgotten there)."""
-        rows = [{"member": m, "place": place, "seen_at": now_iso(at)} for m in members]
+        rows = [{"member": m, "place": place, "seen_at": now_iso(at)} for m in dict.fromkeys(members)]
 
-        def work(db) -> None:
-            db.execute("DELETE FROM teams_members WHERE place = ?", [place])
-            db["teams_members"].insert_all(rows, pk=("member", "place"), replace=True)
+        def work(conn) -> None:
+            conn.execute(delete(teams_members).where(teams_members.c.place == place))
+            if rows:
+                conn.execute(teams_members.insert(), rows)
 
         self.write(work)
 
     def drop_place_member(self, place: str, member: str) -> None:
-        self.write(
-            lambda db: db.execute("DELETE FROM teams_members WHERE place = ? AND member = ?", [place, member])
-        )
+        M = teams_members.c  # the table's columns
+        self.execute(delete(teams_members).where(M.place == place, M.member == member))
 
     def places_of(self, member: str) -> list[dict]:
         """The places `member` was last seen in, most recently read first."""
-        return self.read(
-            "SELECT p.* FROM teams_members m JOIN teams_places p ON p.id = m.place "
-            "WHERE m.member = ? ORDER BY m.seen_at DESC",
-            [member],
+        M = teams_members.c  # the table's columns
+        query = (
+            select(teams_places)
+            .join(teams_members, teams_places.c.id == M.place)
+            .where(M.member == member)
+            .order_by(M.seen_at.desc())
         )
+        return self.rows(query)
