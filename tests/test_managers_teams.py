@@ -251,7 +251,7 @@ async def test_three_weeks_of_a_teams_team(
     connector.gone.add("29:cy")
     await run_clock(env, MONDAY_9 + timedelta(days=14, minutes=1))
     digest2 = texts(connector.to(mia)[2])
-    assert "Joined the channel: Zed Ng" in digest2 and "Left the channel: Ben Okafor" in digest2
+    assert "Joined the team: Zed Ng" in digest2 and "Left the team: Ben Okafor" in digest2
     assert "Dee Ross: opted out" in digest2
     await run_clock(env, MONDAY_9 + timedelta(days=21, minutes=1))
     digest3 = texts(next(s for s in connector.to(mia)[3:] if "digest" in texts(s)))

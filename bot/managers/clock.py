@@ -123,16 +123,17 @@ class Dispatcher:
             self.nudges.update, schedule.id, members=sorted(members), roster=json.dumps(sorted(found))
         )
         names = await asyncio.to_thread(self.people.cached, sorted(joined | left))
+        place = "team" if platform == "teams" else "channel"  # a Teams channel's members are its team's
         if joined:
             await asyncio.to_thread(
                 self.nudges.note,
                 schedule.id,
-                "Joined the channel: " + ", ".join(names[m] for m in joined),
+                f"Joined the {place}: " + ", ".join(names[m] for m in joined),
                 now,
             )
         if left:
             await asyncio.to_thread(
-                self.nudges.note, schedule.id, "Left the channel: " + ", ".join(names[m] for m in left), now
+                self.nudges.note, schedule.id, f"Left the {place}: " + ", ".join(names[m] for m in left), now
             )
         return await asyncio.to_thread(self.nudges.get, schedule.id) or schedule
 
