@@ -183,6 +183,8 @@ async def test_two_servers_with_two_workers_each_survive_a_killed_worker(
                 left = db.execute(f"SELECT count(*) FROM messages {OWED}").fetchone()[0]
                 status = dict(db.execute("SELECT delivery, status FROM messages").fetchall())
                 nudges = db.execute("SELECT status, count(*) FROM nudge_deliveries GROUP BY 1").fetchall()
+        tally = {s: list(status.values()).count(s) for s in set(status.values())}
+        print(f"chaos: {CONVERSATIONS} conversations, messages by status {tally}, nudges {nudges}")
         assert all(s in (200, 201, 202) for s in statuses), sorted(set(statuses))
         assert left == 0, f"{left} message(s) neither answered nor owned up to"
         assert workers_of(servers[0]), "gunicorn replaced the killed worker"
@@ -251,3 +253,17 @@ def test_several_workers_on_sqlite_are_refused_with_the_reason(tmp_path: Path):
     assert "COACH_DATABASE_URL" in (check_workers(sqlite, 2) or "")
     postgres = Settings(_env_file=None, COACH_DATA_DIR=tmp_path, COACH_DATABASE_URL="postgresql://x/y")
     assert check_workers(postgres, 4) is None
+
+
+async def test_the_bench_says_why_its_postgresql_rows_are_missing(monkeypatch: pytest.MonkeyPatch):
+    import bot.testing.postgres
+    from bench.harness import bench_postgres
+    from bot.cli.bench import backend_row
+
+    monkeypatch.setattr(bot.testing.postgres, "binaries", lambda: None)
+    rows = await bench_postgres(200)
+    assert [r["workers"] for r in rows] == [1, 2] and all("not installed" in r["skipped"] for r in rows)
+    shown: list[tuple] = []
+    backend_row(lambda *cells: shown.append(cells), rows[0])
+    assert shown[0][0] == "200 conversations on postgresql, 1 worker(s)"
+    assert shown[0][1].startswith("skipped: PostgreSQL is not installed")
