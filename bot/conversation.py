@@ -2,9 +2,11 @@
 
 Per turn: clean the text, take the conversation's turn (turns of one conversation never interleave,
 across every worker: `bot/checkpoints.py`), store the message before any work (a duplicate delivery
-stops here), run the graph with the conversation's checkpoint, store that it was answered.
-A failure anywhere still answers the learner, and a message a crashed process never answered is
-owned up to on the next turn.
+stops here; or claim the row the ack path stored early, `bot/acks.py`), run the graph with the
+conversation's checkpoint, deliver the replies (when the channel hands in `deliver`), and only then
+store that it was answered. A failure anywhere still answers the learner, and a message acknowledged
+but never answered (a worker killed before delivery, a delivery refused) is owned up to on the
+conversation's next turn.
 """
 
 from __future__ import annotations
