@@ -312,6 +312,7 @@ async def bench_concurrency(
         "wall_over_claude": wall / CLAUDE_SECONDS,
         "slack_ack_p50_ms": statistics.median(load.slack_ack_ms),
         "slack_ack_p99_ms": percentile(load.slack_ack_ms, 0.99),
+        "slack_acks_late": sum(ms > 3000 for ms in load.slack_ack_ms),  # Slack would have retried these
         "teams_http_p99_ms": percentile(load.teams_http_ms, 0.99),
         "answered": answered_slack + answered_teams,
         "errors": len(errors) + len(fallbacks),
@@ -323,21 +324,41 @@ async def bench_concurrency(
 
 
 BACKEND_FIGURES = ("backend", "workers", "conversations", "wall_s", "wall_over_claude", "slack_ack_p99_ms")
-BACKEND_FIGURES += ("teams_http_p99_ms", "answered", "errors")
+BACKEND_FIGURES += ("slack_acks_late", "teams_http_p99_ms", "answered", "errors")
+PG_WORKERS = (1, 2)
+
+
+def postgres_skipped(reason: str, conversations: int) -> list[dict[str, Any]]:
+    """The PostgreSQL rows, each saying why it was not measured."""
+    return [
+        {"backend": "postgresql", "workers": w, "conversations": conversations, "skipped": reason}
+        for w in PG_WORKERS
+    ]
 
 
 async def bench_postgres(conversations: int = 200) -> list[dict[str, Any]]:
-    """The concurrency run on a throwaway PostgreSQL with 1 and 2 workers ([] without PostgreSQL)."""
+    """The concurrency run on a throwaway PostgreSQL with 1 and 2 workers (rows saying "skipped" and
+    why when PostgreSQL is not installed)."""
     from bot.testing.postgres import ThrowawayPostgres, binaries
 
     if binaries() is None:
-        return []
+        reason = "PostgreSQL is not installed (tools/ensure-postgres installs it from the Debian packages)"
+        return postgres_skipped(reason, conversations)
     runs = []
     with ThrowawayPostgres() as server:
-        for workers in (1, 2):
+        for workers in PG_WORKERS:
             result = await bench_concurrency(conversations, database_url=server.database(), workers=workers)
             runs.append({k: result[k] for k in BACKEND_FIGURES})
     return runs
+
+
+async def bench_backends(conversations: int = 200, postgres: bool = True) -> list[dict[str, Any]]:
+    """The concurrency run on SQLite (one process), then on PostgreSQL with 1 and 2 workers."""
+    sqlite = await bench_concurrency(conversations)
+    rows = [{k: sqlite[k] for k in BACKEND_FIGURES}]
+    if postgres:
+        return rows + await bench_postgres(conversations)
+    return rows + postgres_skipped("not asked for (--no-postgres)", conversations)
 
 
 async def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60) -> None:
@@ -402,6 +423,8 @@ async def run_all(
     backends = [{k: concurrency[k] for k in BACKEND_FIGURES}]
     if postgres:
         backends += await bench_postgres(conversations)
+    else:
+        backends += postgres_skipped("not asked for (--no-postgres)", conversations)
     nudges = bench_nudges(rt.course, members).to_json()
     cpu = await bench_cpu(rounds, batch)
     scale = await bench_scale(min(1_000, learners), learners, rounds, batch)

@@ -8,9 +8,8 @@ conversation.
   (`pg_advisory_xact_lock`), held on a connection of a second pool for the whole turn. PostgreSQL grants
   waiting locks first come, first served, and a killed worker's connection closes, freeing its lock.
   Every turn waits in PostgreSQL's queue itself (no in-process lock in front of it, which would let a
-  later message on another worker overtake one waiting here). `QUEUED` tells the Slack inbox when a
-  turn holds its conversation and has stored its message, so the ack (after which Slack sends the
-  next message, and never resends this one) comes after both.
+  later message on another worker overtake one waiting here). A channel acks only once its turn
+  holds its conversation and stored its message, or the message is stored early (`bot.acks`).
 
 `prune` keeps each conversation's latest checkpoint only (one is written per turn); the clock runs it
 on a schedule (`prune_forever`, `COACH_PRUNE_EVERY_H`).
@@ -22,7 +21,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +32,6 @@ from bot.store.base import is_postgres, private_dir
 from bot.store.migrate import MIGRATION_LOCK
 
 log = logging.getLogger("coach.checkpoints")
-# set once this task's turn holds its conversation and stored its message (for an ack sent only then)
-QUEUED: ContextVar[asyncio.Event | None] = ContextVar("turn_queued", default=None)
 TURN_LOCKS = 7_316  # the first key of every conversation's advisory lock: (TURN_LOCKS, hashtext(id))
 
 
@@ -78,13 +74,6 @@ class Checkpoints:
         """Delete every checkpoint but each conversation's latest; returns how many conversations it saw."""
         assert self._prune is not None
         return await self._prune()
-
-
-def queued() -> None:
-    """Tell whoever waits on `QUEUED` (the Slack inbox's ack) that this turn is in line and stored."""
-    event = QUEUED.get()
-    if event is not None:
-        event.set()
 
 
 @asynccontextmanager

@@ -2,9 +2,11 @@
 
 Per turn: clean the text, take the conversation's turn (turns of one conversation never interleave,
 across every worker: `bot/checkpoints.py`), store the message before any work (a duplicate delivery
-stops here), run the graph with the conversation's checkpoint, store that it was answered.
-A failure anywhere still answers the learner, and a message a crashed process never answered is
-owned up to on the next turn.
+stops here; or claim the row the ack path stored early, `bot/acks.py`), run the graph with the
+conversation's checkpoint, deliver the replies (when the channel hands in `deliver`), and only then
+store that it was answered. A failure anywhere still answers the learner, and a message acknowledged
+but never answered (a worker killed before delivery, a delivery refused) is owned up to on the
+conversation's next turn.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from typing import Any
 import aiosqlite
 
 from bot import metrics
-from bot.checkpoints import Checkpoints, open_checkpoints, queued
+from bot.acks import QUEUED, queued
+from bot.checkpoints import Checkpoints, open_checkpoints
 from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
+from bot.store.learners import RECEIVED, UNDELIVERED, WAITING
 from flows.deps import Deps
 from flows.graph import build_graph, pick_node
 from flows.quiz import is_letter
@@ -37,6 +41,7 @@ from flows.router import parse_command
 log = logging.getLogger("coach.conversation")
 
 Notify = Callable[[Reply], Awaitable[None]]
+Deliver = Callable[[list[Reply]], Awaitable[None]]
 MENTION = re.compile(r"(<!(?:channel|here|everyone)[^>]*>|@(?:channel|here|everyone)\b)", re.IGNORECASE)
 SORRY = (
     "Sorry — something went wrong on my side while handling that. Your message is saved; "
@@ -72,6 +77,14 @@ def may_think(text: str, inbound: Inbound) -> bool:
 @asynccontextmanager
 async def _no_lock() -> AsyncIterator[None]:
     yield
+
+
+def _earlier(messages: list[dict]) -> str:
+    """ "your earlier message (“…”)", or the last few of several, quoted."""
+    quoted = ", ".join(f"“{(m['text'] or 'your click')[:80]}”" for m in messages[-3:])
+    if len(messages) == 1:
+        return f"your earlier message ({quoted})"
+    return f"your {len(messages)} earlier messages ({'…, ' if len(messages) > 3 else ''}{quoted})"
 
 
 class Coach:
@@ -113,8 +126,16 @@ class Coach:
     def _config(self, conversation: str) -> dict:
         return {"configurable": {"thread_id": conversation}}
 
-    async def handle(self, inbound: Inbound, notify: Notify | None = None) -> list[Reply]:
-        """Answer one inbound message or click. Returns [] for a duplicate delivery."""
+    async def handle(
+        self, inbound: Inbound, notify: Notify | None = None, deliver: Deliver | None = None
+    ) -> list[Reply]:
+        """Answer one inbound message or click. Returns [] for a duplicate delivery.
+
+        With `deliver`, the replies go out inside the turn (the conversation still held, so the next
+        turn's replies come after them) and the message counts as answered only once `deliver`
+        returned: a worker killed before that leaves it owed, and the next turn owns up to it. If
+        `deliver` raises, the message is marked `undelivered` (owned up to the same way) and the error
+        propagates to the channel. Without `deliver`, the caller delivers what is returned."""
         started = time.perf_counter()
         text = clean_text(inbound.text)
         notes: list[Reply] = []
@@ -125,21 +146,46 @@ class Coach:
             )
         inbound = replace(inbound, text=text)
         store, now = self.deps.store, self.deps.clock()
+        action = inbound.action.to_dict() if inbound.action else None
+        early: dict[str, int | None] = {}  # "row": what the ack path stored early (`waiting`), if it asked
+        storing = asyncio.Lock()  # the ack path's early store and the turn's own never race
+
+        def record(status: str) -> int | None:
+            store.touch_learner(inbound.learner, inbound.user_name, now)
+            return store.record_inbound(
+                inbound.message_id, inbound.conversation, inbound.learner, text, action, now, status
+            )
+
+        async def store_early() -> None:
+            async with storing:
+                if not early:
+                    early["row"] = await asyncio.to_thread(record, WAITING)
+
+        ticket = QUEUED.get()
+        if ticket is not None:
+            ticket.early = store_early
         async with self._turn_lock(inbound.conversation):
-            action = inbound.action.to_dict() if inbound.action else None
 
             def arrive() -> tuple[int | None, list[Reply]]:
-                """Store the message first (in a thread: a locked database must not stall the loop)."""
-                store.touch_learner(inbound.learner, inbound.user_name, now)
-                message = store.record_inbound(
-                    inbound.message_id, inbound.conversation, inbound.learner, text, action, now
-                )
+                """Store the message first (in a thread: a locked database must not stall the loop), or
+                claim it if the ack path stored it early (or a twin delivery did, and is still waiting)."""
+                row = early.get("row")
+                if early:  # the ack path stored it (or found it stored: row None)
+                    message = store.claim(message_id=row) if row is not None else None
+                else:
+                    message = record(RECEIVED)
+                if message is None and inbound.message_id:
+                    message = store.claim(delivery=inbound.message_id)
                 return message, (
                     [] if message is None else self._lost_messages(inbound.conversation, message)
                 )
 
-            message, lost = await asyncio.to_thread(arrive)
-            queued()  # in line and stored: the Slack inbox may ack now
+            async with storing:
+                if ticket is not None:
+                    ticket.early = None
+                message, lost = await asyncio.to_thread(arrive)
+                early.setdefault("row", None)  # stored: too late for an early store
+            queued()  # in line and stored: the ack may go now
             if message is None:
                 log.info("duplicate delivery %s in %s ignored", inbound.message_id, inbound.conversation)
                 metrics.turn(inbound.platform, "none", "duplicate")
@@ -148,8 +194,7 @@ class Coach:
             command = inbound.action.value if inbound.action else text
             if self.admin is not None and is_admin_command(command):
                 replies = await self._admin(inbound, notes)
-                await asyncio.to_thread(store.mark_answered, message, len(replies))
-                self._done(inbound, "admin", "answered", started)
+                await self._finish(inbound, message, replies, "admin", "answered", started, deliver)
                 return replies
             if notify and self.deps.brain.remote and may_think(text, inbound):
                 await notify(Reply("Thinking…", kind="notice", thinking=True))
@@ -167,9 +212,30 @@ class Coach:
                 replies, status, flow = [*notes, Reply(SORRY, kind="notice")], "failed", "none"
             for reply in replies:
                 reply.text = defuse_mentions(reply.text)
-            await asyncio.to_thread(store.mark_answered, message, len(replies), status)
-            self._done(inbound, flow, status, started)
+            await self._finish(inbound, message, replies, flow, status, started, deliver)
             return replies
+
+    async def _finish(
+        self,
+        inbound: Inbound,
+        message: int,
+        replies: list[Reply],
+        flow: str,
+        status: str,
+        started: float,
+        deliver: Deliver | None,
+    ) -> None:
+        """Deliver (if asked to) and only then record the outcome; a failed delivery stays owed."""
+        store = self.deps.store
+        if deliver is not None:
+            try:
+                await deliver(replies)
+            except Exception:
+                await asyncio.to_thread(store.mark_answered, message, 0, UNDELIVERED)
+                self._done(inbound, flow, UNDELIVERED, started)
+                raise
+        await asyncio.to_thread(store.mark_answered, message, len(replies), status)
+        self._done(inbound, flow, status, started)
 
     def _done(self, inbound: Inbound, flow: str, outcome: str, started: float) -> None:
         """Count the turn and log it with structured fields (no ids or text: a conversation pseudonym)."""
@@ -223,20 +289,27 @@ class Coach:
         return self._turn_lock(conversation, wait=FORGET_LOCK_WAIT_S)
 
     def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
-        """Messages stored by a process that died before answering them: say so, once."""
-        lost = [m for m in self.deps.store.unanswered(conversation) if m["id"] != current]
-        for m in lost:
-            self.deps.store.mark_answered(m["id"], 1, "lost")
-        if not lost:
-            return []
-        quoted = (lost[-1]["text"] or "your click")[:80]
-        return [
-            Reply(
-                f"I restarted before I could answer your earlier message (“{quoted}”). "
-                "If it still matters, please send it again.",
-                kind="notice",
+        """Messages acknowledged but never answered (a worker died before or during their turn, or
+        delivering the answer failed): say so, once."""
+        # (a later one belongs to a turn waiting behind this one: stored early, see `bot.acks`)
+        owed = [m for m in self.deps.store.unanswered(conversation) if m["id"] < current]
+        for m in owed:
+            self.deps.store.mark_answered(m["id"], m["replies"] or 0, "lost")
+        notes = []
+        lost = [m for m in owed if m["status"] != UNDELIVERED]
+        if lost:
+            notes.append(
+                f"I restarted before I could answer {_earlier(lost)}. "
+                f"If {'it still matters' if len(lost) == 1 else 'they still matter'}, please send "
+                f"{'it' if len(lost) == 1 else 'them'} again."
             )
-        ]
+        undelivered = [m for m in owed if m["status"] == UNDELIVERED]
+        if undelivered:
+            notes.append(
+                f"My answer to {_earlier(undelivered)} may not have reached you. "
+                "If it still matters, please send it again."
+            )
+        return [Reply(text, kind="notice") for text in notes]
 
     async def state(self, conversation: str) -> dict[str, Any]:
         """The checkpointed state of a conversation ({} if it never spoke)."""

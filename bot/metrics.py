@@ -20,7 +20,7 @@ from prometheus_client.exposition import choose_encoder
 
 CHANNELS = ("slack", "teams", "console")
 FLOWS = ("lab", "quiz", "ask", "feedback", "info", "admin", "none")
-TURN_OUTCOMES = ("answered", "failed", "duplicate")
+TURN_OUTCOMES = ("answered", "failed", "duplicate", "undelivered")
 BRAIN_CALLS = ("lab_turn", "answer")
 DELIVERY_OUTCOMES = ("sent", "retry", "failed")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -28,12 +28,13 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 TURNS = Counter(
     "coach_turns",
     "Learner turns handled, by channel, flow (the graph node that ran; admin: a manager command; "
-    "none: no flow ran) and outcome (answered, failed: answered with an apology, duplicate: dropped).",
+    "none: no flow ran) and outcome (answered, failed: answered with an apology, duplicate: dropped, "
+    "undelivered: the platform refused the replies).",
     ["channel", "flow", "outcome"],
 )
 TURN_SECONDS = Histogram(
     "coach_turn_seconds",
-    "Seconds from a message reaching the coach to its replies being ready (waiting for the "
+    "Seconds from a message reaching the coach to its replies being delivered (waiting for the "
     "conversation's earlier turns included), by channel.",
     ["channel"],
     buckets=LATENCY_BUCKETS,

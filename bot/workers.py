@@ -10,6 +10,7 @@ owned up to on the conversation's next turn, as after any crash.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +41,15 @@ async def worker_app() -> web.AppRunner:
     return web.AppRunner(create_app(runtime), **runner_options(runtime.settings))
 
 
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn's hook in the master when a worker exits (killed, replaced, stopped): its live gauges'
+    files in `PROMETHEUS_MULTIPROC_DIR` are removed; its counters stay summed in /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 class CoachWorkers(BaseApplication):
     """gunicorn, configured in code (no config file): `bind`, `workers` and the aiohttp worker class."""
 
@@ -52,6 +62,7 @@ class CoachWorkers(BaseApplication):
             "timeout": 60,  # a worker whose loop is stuck this long is replaced
             "accesslog": None,
             "proc_name": "coach",
+            "child_exit": child_exit,
         }
         super().__init__()
 

@@ -138,3 +138,62 @@ async def test_a_failing_turn_still_answers_and_keeps_the_message(deps: Deps, da
         row = deps.store.messages()[0]
         assert row["status"] == "failed" and row["text"] == "What is a data mesh?"
         assert "*lab 1*" in (await coach.handle(inbound("ana", "help")))[-1].text
+
+
+# -- delivery inside the turn, and store before ack (`bot.acks`) -----------------------------------
+
+
+async def test_a_message_counts_as_answered_only_after_its_replies_are_delivered(coach: Coach):
+    store, seen = coach.deps.store, []
+
+    async def deliver(replies) -> None:
+        seen.append((len(replies), [m["status"] for m in store.messages("console:ana")]))
+
+    replies = await coach.handle(inbound("ana", "help", message_id="evt-d1"), deliver=deliver)
+    assert seen == [(len(replies), ["received"])]  # still owed while the replies go out
+    assert [m["status"] for m in store.messages("console:ana")] == ["answered"]
+
+
+async def test_a_failed_delivery_is_owned_up_to_on_the_next_turn(coach: Coach):
+    async def refused(replies) -> None:
+        raise ConnectionError("the platform refused the replies")
+
+    try:
+        await coach.handle(inbound("ana", "what is MLOps?"), deliver=refused)
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the delivery error reaches the channel")
+    assert [m["status"] for m in coach.deps.store.messages("console:ana")] == ["undelivered"]
+    replies = await coach.handle(inbound("ana", "help"))
+    assert "may not have reached you" in replies[0].text and "what is MLOps?" in replies[0].text
+    again = await coach.handle(inbound("ana", "help"))
+    assert not any("reached you" in r.text for r in again)
+
+
+async def test_turns_waiting_for_their_conversation_are_stored_early_and_answered_once(coach: Coach):
+    from bot.acks import start_then_ack
+
+    store, background = coach.deps.store, set()
+    async with coach._turn_lock("console:ana"):  # an earlier turn holds the conversation (Claude is slow)
+        for n, text in enumerate(["lab 1", "what is MLOps?"]):
+            await start_then_ack(coach.handle(inbound("ana", text, message_id=f"e{n}")), background, 0.1, 1)
+        # both acked: stored, though their turns are still waiting
+        assert [m["status"] for m in store.messages("console:ana")] == ["waiting", "waiting"]
+        twin = asyncio.create_task(coach.handle(inbound("ana", "lab 1", message_id="e0")))  # Slack's retry
+        turns = list(background)
+    answered = [r for r in await asyncio.gather(*turns, twin) if r]
+    assert len(answered) == 2  # the retry got nothing
+    assert not any("restarted" in r.text for replies in answered for r in replies)
+    assert [m["status"] for m in store.messages("console:ana")] == ["answered", "answered"]
+    state = await coach.state("console:ana")
+    assert state["mode"] == "lab"  # "lab 1" ran, then the question inside the lab
+
+
+async def test_a_message_stored_early_by_a_killed_worker_is_owned_up_to(coach: Coach):
+    store = coach.deps.store
+    row = {"text": "what is MLOps?", "action": None, "at": coach.deps.clock()}
+    store.record_inbound("evt-w", "console:ana", "console:ana", row["text"], None, row["at"], "waiting")
+    replies = await coach.handle(inbound("ana", "hello"))
+    assert "restarted before I could answer" in replies[0].text and "what is MLOps?" in replies[0].text
+    assert store.unanswered("console:ana") == []

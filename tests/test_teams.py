@@ -208,6 +208,8 @@ async def test_slow_claude_is_answered_proactively_after_the_request(
     try:
         status, took = await post(url, activity(connector, "What is a model card?"))
         assert status in (200, 201) and took < 1.5
+        store = runner.app[TEAMS].coach.deps.store
+        assert [m["status"] for m in store.messages()] == ["received"]  # stored before the ack
         (answer,) = await connector.wait_for_messages(1)
         assert "A model card documents a model [1]" in card_of(answer)["body"][0]["text"]
         assert answer.conversation == PERSONAL["id"]

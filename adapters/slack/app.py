@@ -183,13 +183,12 @@ def build_slack_app(
         return found
 
     async def run(message: Inbound, out: SlackReplies) -> list[Reply]:
+        """One turn whose replies are posted inside it (see `Coach.handle`'s `deliver`)."""
         try:
-            replies = await coach.handle(message, notify=out.thinking)
+            return await coach.handle(message, notify=out.thinking, deliver=out.send)
         except BaseException:
             await out.settle()
             raise
-        await out.send(replies)
-        return replies
 
     # -- AI-assistant threads (DMs of an app with Slack's "Agents & AI Apps" feature on) ---------
 
@@ -290,14 +289,20 @@ def build_slack_app(
             inbound = Inbound(
                 PLATFORM, user, f"{PLATFORM}:cmd:{user}", clean or "help", message_id=delivery, **extra
             )
-            for reply in await coach.handle(inbound):
-                if reply.image:  # a chart cannot travel in an ephemeral response: it goes to the DM
-                    await SlackSender(client).deliver(f"{PLATFORM}:{user}", [reply])
-                    await respond(
-                        response_type="ephemeral", text="I've sent the report with its chart to our DM."
-                    )
-                else:
-                    await respond(response_type="ephemeral", replace_original=False, **blocks.render(reply))
+
+            async def answer(replies: list[Reply]) -> None:
+                for reply in replies:
+                    if reply.image:  # a chart cannot travel in an ephemeral response: it goes to the DM
+                        await SlackSender(client).deliver(f"{PLATFORM}:{user}", [reply])
+                        await respond(
+                            response_type="ephemeral", text="I've sent the report with its chart to our DM."
+                        )
+                    else:
+                        await respond(
+                            response_type="ephemeral", replace_original=False, **blocks.render(reply)
+                        )
+
+            await coach.handle(inbound, deliver=answer)
             return
         dm = await open_dm(user)
         replies = await run(
@@ -345,16 +350,21 @@ def build_slack_app(
         inbound = Inbound(
             PLATFORM, user, conversation, action=parsed, message_id=delivery, shared=not is_dm(channel)
         )
-        replies = await coach.handle(inbound)
         out = SlackReplies(client, channel, user, thread)
-        feedback = next((r for r in replies if r.kind == "feedback" and r.question == parsed.question), None)
-        if feedback is not None and message.get("ts") and not feedback.ephemeral:
-            # the question message now shows the choice and the feedback; its buttons are gone
-            await client.chat_update(
-                channel=channel, ts=message["ts"], **blocks.answered(message.get("blocks", []), feedback)
+
+        async def answer(replies: list[Reply]) -> None:
+            feedback = next(
+                (r for r in replies if r.kind == "feedback" and r.question == parsed.question), None
             )
-            replies = [r for r in replies if r is not feedback]
-        await out.send(replies)
+            if feedback is not None and message.get("ts") and not feedback.ephemeral:
+                # the question message now shows the choice and the feedback; its buttons are gone
+                await client.chat_update(
+                    channel=channel, ts=message["ts"], **blocks.answered(message.get("blocks", []), feedback)
+                )
+                replies = [r for r in replies if r is not feedback]
+            await out.send(replies)
+
+        await coach.handle(inbound, deliver=answer)
 
     # -- failures after ack() -----------------------------------------------------------------
 

@@ -25,11 +25,12 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.request import SlackRequest
 from bot import metrics
-from bot.checkpoints import QUEUED
+from bot.acks import start_then_ack
 
 log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
-QUEUE_WAIT_S = 2.0  # longest an ack waits for its turn to start (Slack wants it within 3 s)
+QUEUE_WAIT_S = 1.5  # longest an ack waits for its turn to be in line, before it is stored early
+ACK_LIMIT_S = 2.5  # ... and for that early store (Slack wants its 200 within 3 s)
 REMEMBERED = 10_000  # deliveries (event ids, trigger ids) remembered to drop Slack's retries
 
 
@@ -102,19 +103,10 @@ class SlackInbox:
         return web.Response(status=200)
 
     async def _dispatch_in_line(self, bolt_request: SlackRequest) -> None:
-        """Start the turn and wait (at most QUEUE_WAIT_S, for Slack's 3-second ack) until it holds its
-        conversation across every worker and stored the message, or is done (a duplicate, a non-turn)."""
-        event = asyncio.Event()
-        token = QUEUED.set(event)
-        try:
-            task = asyncio.create_task(self._run(bolt_request))  # the task copies QUEUED's value
-        finally:
-            QUEUED.reset(token)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-        waiter = asyncio.create_task(event.wait())
-        await asyncio.wait({task, waiter}, timeout=QUEUE_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
+        """Start the turn and return once it holds its conversation across every worker and stored the
+        message, or is done (a duplicate, a non-turn); past QUEUE_WAIT_S the message is stored early
+        instead, so the ack (by 3 s) never goes out for a message that is not stored (`bot.acks`)."""
+        await start_then_ack(self._run(bolt_request), self.background, QUEUE_WAIT_S, ACK_LIMIT_S)
 
     async def _run(self, bolt_request: SlackRequest) -> None:
         try:

@@ -24,6 +24,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from adapters.teams import cards, keys
 from adapters.teams.connectors import PooledAuthentication
 from adapters.teams.sender import TeamsSender, send_to_reference
+from bot.acks import start_then_ack
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.managers.commands import is_admin_command
@@ -37,6 +38,9 @@ log = logging.getLogger("coach.teams")
 ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
 PLATFORM = "teams"
 SHARED_TYPES = {"channel", "groupChat"}
+# a remote-brain turn runs after the HTTP response, which waits until the message is stored: at most
+# ACK_WAIT_S for the turn to store it in line, then it is stored early (Teams waits 15 s for an answer)
+ACK_WAIT_S, ACK_LIMIT_S = 5.0, 10.0
 THIS_TEAM = re.compile(r"\bfor\s+this\s+(team|channel|chat)\b", re.IGNORECASE)
 
 
@@ -91,14 +95,16 @@ class CoachTeamsBot(TeamsActivityHandler):
             await turn_context.send_activity(Activity(type=ActivityTypes.typing))
         if is_admin_command(inbound.text) and THIS_TEAM.search(inbound.text):
             inbound = replace(inbound, **await self._roster(turn_context))
-        if self.coach.deps.brain.remote:
+        if self.coach.deps.brain.remote:  # answered after the request; acknowledged once stored
             reference = TurnContext.get_conversation_reference(activity)
-            task = asyncio.create_task(self._later(reference, inbound, activity.reply_to_id))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+            later = self._later(reference, inbound, activity.reply_to_id)
+            await start_then_ack(later, self.background, wait_s=ACK_WAIT_S, limit_s=ACK_LIMIT_S)
             return
-        replies = await self.coach.handle(inbound)
-        await self._send(turn_context, replies, inbound, activity.reply_to_id)
+
+        async def deliver(replies: list[Reply]) -> None:
+            await self._send(turn_context, replies, inbound, activity.reply_to_id)
+
+        await self.coach.handle(inbound, deliver=deliver)
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
@@ -120,14 +126,16 @@ class CoachTeamsBot(TeamsActivityHandler):
     # -- outbound ---------------------------------------------------------------------------------
 
     async def _later(self, reference: ConversationReference, inbound: Inbound, reply_to: str | None) -> None:
-        """Coach after the HTTP request was answered, then reply through the stored reference."""
-        try:
-            replies = await self.coach.handle(inbound)
+        """Coach after the HTTP request was answered, replying through the conversation reference."""
 
-            async def deliver(turn_context: TurnContext) -> None:
+        async def deliver(replies: list[Reply]) -> None:
+            async def send(turn_context: TurnContext) -> None:
                 await self._send(turn_context, replies, inbound, reply_to)
 
-            await self.adapter.continue_conversation(reference, deliver, self.app_id)
+            await self.adapter.continue_conversation(reference, send, self.app_id)
+
+        try:
+            await self.coach.handle(inbound, deliver=deliver)
         except Exception:
             log.exception("proactive reply in %s failed", inbound.conversation)
 

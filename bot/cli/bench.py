@@ -6,7 +6,7 @@ import json
 import platform
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -128,6 +128,46 @@ def bench_all(
     out.print(f"[dim]{figures['machine']} · written to {results}[/dim]", highlight=False)
 
 
+def backend_row(row: Any, b: dict) -> None:
+    """One concurrency run on a backend (or the reason it was skipped)."""
+    what = f"{b['conversations']} conversations on {b['backend']}, {b['workers']} worker(s)"
+    if "skipped" in b:
+        row(what, f"skipped: {b['skipped']}")
+        return
+    late = b.get("slack_acks_late")
+    row(
+        what,
+        f"wall / Claude's 1 s {b['wall_over_claude']:.2f} · Slack ack p99 {b['slack_ack_p99_ms']:.1f} ms"
+        + ("" if late is None else f" ({late} over 3 s)")
+        + f" · Teams p99 {b['teams_http_p99_ms']:.1f} ms · errors {b['errors']}",
+        "0 errors",
+        b["errors"] == 0,
+    )
+
+
+@bench_app.command("backends")
+def bench_backends_cmd(
+    conversations: Annotated[int, typer.Option(min=2, help="Concurrent conversations.")] = 200,
+    postgres: Annotated[bool, typer.Option(help="Also run on PostgreSQL with 1 and 2 workers.")] = True,
+) -> None:
+    """The concurrency run alone, side by side: SQLite (one process), PostgreSQL with 1 and 2 workers."""
+    import asyncio
+
+    from bench.harness import bench_backends
+
+    rows = asyncio.run(bench_backends(conversations, postgres))
+    table = Table(title="coach bench backends")
+    for col in ("what", "measured", "goal", "met"):
+        table.add_column(col)
+
+    def row(what: str, measured: str, goal: str = "", met: bool | None = None) -> None:
+        table.add_row(what, measured, goal, "" if met is None else ("yes" if met else "NO"))
+
+    for b in rows:
+        backend_row(row, b)
+    out.print(table)
+
+
 def bench_table(f: dict) -> Table:
     table = Table(title="coach bench")
     for col in ("what", "measured", "goal", "met"):
@@ -166,11 +206,7 @@ def bench_table(f: dict) -> Table:
     row("Teams HTTP p99", f"{c['teams_http_p99_ms']:.1f} ms")
     row("errors", f"{c['errors']} ({c['answered']} of {c['conversations']} answered)", "0", c["errors"] == 0)
     for b in f.get("backends", []):
-        row(
-            f"{b['conversations']} conversations on {b['backend']}, {b['workers']} worker(s)",
-            f"wall / Claude {b['wall_over_claude']:.2f} · Slack ack p99 {b['slack_ack_p99_ms']:.1f} ms · "
-            f"Teams p99 {b['teams_http_p99_ms']:.1f} ms · errors {b['errors']}",
-        )
+        backend_row(row, b)
     rss = c["peak_rss_mb"]
     row("peak RSS of coach serve", f"{rss:.0f} MB" if rss else "n/a (no /proc)")
     for r in f["cpu"]["rows"]:

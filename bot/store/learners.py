@@ -1,5 +1,9 @@
 """Learners and their messages in the store: who was seen when, every inbound message (stored before
 any work, so a duplicate delivery stops here and nothing is lost), and forgetting a learner.
+
+A message's `status`: `waiting` (stored by the ack path, its turn not started yet), `received` (a turn
+is working on it), then `answered` or `failed` once its replies were delivered, `undelivered` when
+delivering them failed, `lost` once a later turn owned up to it. `OWED` are the ones still owed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from sqlalchemy import delete, func, select, update
 
 from bot.store.base import StoreBase, now_iso
 from bot.store.schema import PERSONAL, learners, messages
+
+WAITING, RECEIVED, UNDELIVERED = "waiting", "received", "undelivered"
+OWED = (WAITING, RECEIVED, UNDELIVERED)  # acknowledged, and not (known to be) answered
 
 
 class LearnerTables(StoreBase):
@@ -39,6 +46,7 @@ class LearnerTables(StoreBase):
         text: str,
         action: dict | None,
         at: datetime,
+        status: str = RECEIVED,
     ) -> int | None:
         """Store a message before any work on it; None if this delivery was already stored."""
         row = {
@@ -48,10 +56,18 @@ class LearnerTables(StoreBase):
             "text": text,
             "action": json.dumps(action) if action else None,
             "received_at": now_iso(at),
-            "status": "received",
+            "status": status,
             "replies": 0,
         }
         statement = self.insert(messages).values(row).on_conflict_do_nothing().returning(messages.c.id)
+        return self._retry(lambda conn: conn.execute(statement).scalar())
+
+    def claim(self, message_id: int | None = None, delivery: str | None = None) -> int | None:
+        """Take a `waiting` message (by id or by delivery key) for this turn; None if it is not waiting
+        (another turn took it, or a later turn owned up to it)."""
+        m = messages.c
+        where = m.id == message_id if message_id is not None else m.delivery == delivery
+        statement = update(messages).where(where, m.status == WAITING).values(status=RECEIVED).returning(m.id)
         return self._retry(lambda conn: conn.execute(statement).scalar())
 
     def mark_answered(self, message_id: int, replies: int, status: str = "answered") -> None:
@@ -61,8 +77,9 @@ class LearnerTables(StoreBase):
         )
 
     def unanswered(self, conversation: str | None = None) -> list[dict]:
-        """Messages stored but never answered (the process died mid-turn)."""
-        query = select(messages).where(messages.c.status == "received").order_by(messages.c.id)
+        """Messages acknowledged but not answered: a process died before or during their turn, or
+        delivering the replies failed."""
+        query = select(messages).where(messages.c.status.in_(OWED)).order_by(messages.c.id)
         if conversation:
             query = query.where(messages.c.conversation == conversation)
         return self.rows(query)
