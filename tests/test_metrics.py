@@ -321,3 +321,16 @@ def test_a_missing_shared_directory_stops_the_server_with_one_line(coach_env: di
     done = subprocess.run([str(COACH), "serve", "--port", "1"], env=env, capture_output=True, text=True)
     assert done.returncode == 1 and "PROMETHEUS_MULTIPROC_DIR" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_dead_workers_live_metric_files_are_removed(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from bot.workers import child_exit
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name in ("gauge_livesum_4242.db", "gauge_liveall_4242.db", "counter_4242.db", "gauge_livesum_7.db"):
+        (tmp_path / name).write_bytes(b"")
+    child_exit(None, SimpleNamespace(pid=4242))  # gunicorn's hook, as the master calls it
+    # the dead worker's live gauges go; counters stay summed, and other workers' files are untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db", "gauge_livesum_7.db"]
