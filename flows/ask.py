@@ -48,14 +48,17 @@ MARKER = re.compile(r"\[(\d+)\]")
 DECLINE = "The lessons don't cover"
 
 
+def leans_on(text: str) -> bool:
+    """Whether a message leans on the one before it: short, with a pronoun or an ellipsis ("and
+    why?", "what about federated?", "who should sit on it?"); a full question stands alone."""
+    return bool(FOLLOW_UP.search(text)) and len(text.split()) <= FOLLOW_UP_WORDS
+
+
 def retrieve(deps: Deps, text: str, previous: list[QATurn]) -> SearchResult:
-    """Search for the question (with the course words it means); for a short or referring
-    follow-up, with the previous question too."""
+    """Search for the question (with the course words it means); for a follow-up that leans on the
+    previous question, with the previous question too. `previous` holds the asker's own turns only."""
     alone = deps.index.search(searchable(deps, text), k=PASSAGES)
-    if not previous:
-        return alone
-    referring = bool(FOLLOW_UP.search(text)) and len(text.split()) <= FOLLOW_UP_WORDS
-    if alone.grounded and not referring:
+    if not previous or not leans_on(text):
         return alone
     combined = deps.index.search(searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES)
     return combined if combined.grounded else alone
@@ -213,9 +216,11 @@ def declined(reply: Reply) -> bool:
 
 
 async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
-    """The ask node: answer, log the answer and offer 👍/👎 on it."""
+    """The ask node: answer, log the answer and offer 👍/👎 on it. In a shared thread a follow-up
+    attaches only to the same asker's previous question, never to someone else's."""
     previous = list(state.get("qa") or [])
-    reply = await answer(deps, inbound.text, previous)
+    own = [t for t in previous if t.get("learner", inbound.learner) == inbound.learner]
+    reply = await answer(deps, inbound.text, own)
     passages = [c.passage for c in reply.citations]
     turn: QATurn = {
         "learner": inbound.learner,

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from bot.messages import Inbound, Reply
 from knowledge.loader import Course
 from tests.conftest import COACH, Learner
 
@@ -133,3 +134,22 @@ async def test_a_diagram_of_boxes_is_answered_as_a_list_not_as_drawing(learner: 
     ]
     assert "┌" not in reply.text and "│" not in reply.text
     assert "Data Access Layer" in reply.text and "Monitoring & Observability" in reply.text
+
+
+async def test_a_follow_up_attaches_only_to_the_same_askers_question(coach):
+    """In a shared thread, one person's question is never read as a follow-up to another's; a full
+    question stands alone; a leaning one ("why does it matter?") joins the asker's own last question."""
+    thread = "slack:C1:1700000000.000100"
+
+    async def say(user: str, text: str, conversation: str = thread) -> Reply:
+        shared = conversation == thread
+        return (await coach.handle(Inbound("slack", user, conversation, text, shared=shared)))[-1]
+
+    await say("UANA", "What is a data mesh?")
+    bens = await say("UBEN", "why does it matter?")
+    alone = await say("UBEN", "why does it matter?", conversation="slack:DUBEN")
+    assert bens.text == alone.text  # not read with Ana's question
+    follow = await say("UANA", "why does it matter?")  # Ana's own question, after Ben's
+    assert follow.citations and all(c.passage.startswith("lesson-2") for c in follow.citations)
+    full = await say("UANA", "What does an AI translator do?")
+    assert full.text == (await say("UCAT", "What does an AI translator do?", "slack:DUCAT")).text
