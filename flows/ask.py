@@ -14,6 +14,7 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
+from flows.focus import MIN_FOCUS, focus, own_organisation
 from flows.shape import compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -196,8 +197,15 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
         or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
     ):
         return not_covered(result, deps)
-    if question_shape(question) in FACTS and (elsewhere := not_said(deps, question, draft.text)):
-        found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
+    if question_shape(question) in FACTS:
+        if own_organisation(question):
+            return not_covered(result, deps)
+        asked_for = focus(deps, question, draft.text)
+        elsewhere = not_said(deps, question, draft.text)
+        if asked_for.share < MIN_FOCUS:
+            elsewhere += [w for w in asked_for.missing if w not in elsewhere]
+        if elsewhere:
+            found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(

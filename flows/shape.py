@@ -21,7 +21,8 @@ SHAPES = {
         r"founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
         r"|\b(whose idea|which (person|company|companies|firm|researchers?))\b"
     ),
-    "when": re.compile(r"^(and )?when (did|was|were|is)\b|\bwhat year\b|\bsince when\b"),
+    # "when is X the right fit?" asks a condition, not a date: only a past or a next event is a time.
+    "when": re.compile(r"^(and )?when (did|was|were|is the next|will)\b|\bwhat year\b|\bsince when\b"),
     "recommendation": re.compile(
         r"\b(should (we|i|you|my|our)|which (one|model|structure|approach|option)|recommend|"
         r"(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|right (for|choice))\b"

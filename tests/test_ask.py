@@ -153,3 +153,18 @@ async def test_a_follow_up_attaches_only_to_the_same_askers_question(coach):
     assert follow.citations and all(c.passage.startswith("lesson-2") for c in follow.citations)
     full = await say("UANA", "What does an AI translator do?")
     assert full.text == (await say("UCAT", "What does an AI translator do?", "slack:DUCAT")).text
+
+
+async def test_a_fact_the_lessons_do_not_give_about_a_course_company_is_declined(learner: Learner):
+    """The question's focus (revenue) decides, not the company it names: a passage about Uber is
+    no answer to Uber's revenue; the fact the passage does give is answered."""
+    reply = (await learner.say("How much revenue did Uber make from Michelangelo?"))[-1]
+    assert reply.text.startswith("The lessons don't cover revenue")
+    given = (await learner.say("How many models did Uber have in production by 2017?"))[-1]
+    assert "dozens" in given.text and given.citations
+
+
+async def test_a_fact_about_the_learners_own_organisation_is_declined(learner: Learner):
+    for question in ("How many people are on our data team?", "Who is our company's head of data?"):
+        reply = (await learner.say(question))[-1]
+        assert reply.text.startswith("The lessons don't cover that") and not reply.citations
