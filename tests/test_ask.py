@@ -168,3 +168,12 @@ async def test_a_fact_about_the_learners_own_organisation_is_declined(learner: L
     for question in ("How many people are on our data team?", "Who is our company's head of data?"):
         reply = (await learner.say(question))[-1]
         assert reply.text.startswith("The lessons don't cover that") and not reply.citations
+
+
+async def test_a_reading_list_of_labelled_groups_keeps_each_label_with_its_items(learner: Learner):
+    """The reading's platform components: four numbered labels, each over a bulleted list."""
+    reply = (await learner.say("What are the components of an AI platform?"))[-1]
+    for label in ("Shared Infrastructure", "Standardized Interfaces", "Governance and Controls"):
+        assert label in reply.text
+    assert "Model serving" in reply.text and "API for predictions" in reply.text
+    assert not any(line.rstrip().endswith(":") for line in reply.text.splitlines()[1:])
