@@ -101,9 +101,10 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     total = held = missing = 0.0
     held_terms = 0
     unknown: list[str] = []
+    phrased = vocab.phrase_meanings(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
-        meant = content_words(searchable(deps, term))[1:]
+        meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
             if term in everyday_words():  # "went", "always": no sign of another topic

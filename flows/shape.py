@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from knowledge.loader import Course
 from knowledge.retrieval import Hit
-from knowledge.text import sentences, stem_words
+from knowledge.text import sentences, stem, stem_words
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
@@ -28,7 +28,7 @@ SHAPES = {
         r"(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|right (for|choice))\b"
     ),
     "comparison": re.compile(
-        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|pros|cons|"
+        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|different from|pros|cons|"
         r"trade-?offs?|better)\b|\bor\b.*\?"
     ),
     "number": re.compile(
@@ -53,7 +53,24 @@ MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentenc
 LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
-COMPARED = r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
+COMPARED = (
+    r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
+    r"|\bdiffer(?:ent|s)? (?:from|to|than)\b"
+)
+# What a comparison asks about each side (its pros, its cons), not a side itself.
+ASPECTS = (
+    "pros",
+    "cons",
+    "side",
+    "sides",
+    "advantages",
+    "disadvantages",
+    "tradeoffs",
+    "trade",
+    "offs",
+    "better",
+    "worse",
+)
 SENTENCES_PER_TEXT = 2
 # A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
 # a claim with its reason and its source. Longer ones give their best sentences.
@@ -270,7 +287,8 @@ def comparison_sides(question: str) -> list[set[str]]:
     stems, with the course words they stand for."""
     vocab = load_vocabulary()
     parts = re.split(COMPARED, question.lower())
-    sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) for p in parts]
+    aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
+    sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) - aspects for p in parts]
     return [side for side in sides if side] if len(sides) > 1 else []
 
 
@@ -333,9 +351,18 @@ def compose(
     shape = question_shape(question)
     if shape == "comparison":
         sides = comparison_sides(question)
+        tellings, owns = [], []
         for i, side in enumerate(sides):
             own = side - set().union(*(other for j, other in enumerate(sides) if j != i)) or side
-            telling = max(own, key=lambda stem: weights.get(stem, 1.0))
+            tellings.append(max(own, key=lambda stem: weights.get(stem, 1.0)))
+            owns.append(own)
+        # One list that holds every side (the structures with their pros and cons) answers best.
+        whole = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * 0.6]
+        whole = [c for c in whole if len(sides) >= 2 and all(own & _says(c) for own in owns)]
+        if whole and whole[0] is not first:
+            first = whole[0]
+            chosen, covered = [first], set(first.covers)
+        for telling in tellings:
             if any(telling in _says(c) for c in chosen):
                 continue
             # The other side is best found where the first one is (the same list, the same section).

@@ -177,3 +177,12 @@ async def test_a_reading_list_of_labelled_groups_keeps_each_label_with_its_items
         assert label in reply.text
     assert "Model serving" in reply.text and "API for predictions" in reply.text
     assert not any(line.rstrip().endswith(":") for line in reply.text.splitlines()[1:])
+
+
+async def test_a_pros_and_cons_comparison_gets_the_list_holding_every_side(learner: Learner):
+    """Pros and cons ask about each side, they are not a side: the one list giving both sides'
+    pros and cons answers, and the learner's "trade-offs" is course vocabulary, not a gap."""
+    reply = (await learner.say("what are the trade-offs of a federated model versus a centralised COE?"))[-1]
+    assert not reply.text.startswith("The lessons don't cover")
+    for said in ("High standards", "Business unit ownership", "bottlenecks", "governance gaps"):
+        assert said in reply.text
