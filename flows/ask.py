@@ -72,7 +72,9 @@ def searchable(deps: Deps, text: str) -> str:
     extra = [vocab.expansion(text)]
     for word in kept:
         if len(word) >= TYPO_MIN and deps.index.doc_freq(word)[0] == 0:
-            extra += difflib.get_close_matches(word, deps.index.vocabulary(), n=1, cutoff=TYPO_CUTOFF)
+            # A misspelling keeps its first letter: "partner" is no typo of "Gartner".
+            alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1]]
+            extra += difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
     return " ".join([*kept, *filter(None, extra)])
 
 
@@ -186,7 +188,8 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
         return not_covered(result, deps)
     asked = result.query
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
-    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights)
+    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
+    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights, names)
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from knowledge.loader import Course
-from knowledge.retrieval import Hit
+from knowledge.retrieval import Hit, words
 from knowledge.text import sentences, stem, stem_words
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
@@ -48,6 +48,7 @@ RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to t
 HEADING_WEIGHT = 0.75  # question words in the section heading count this much extra
 TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
+UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
@@ -107,12 +108,19 @@ def _weigh(stems: set[str], weights: Weights) -> float:
 
 
 def candidates(
-    question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights
+    question: str,
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights,
+    asked_names: frozenset[str] = frozenset(),
 ) -> list[Choice]:
     """Every unit of the retrieved passages, scored for this question's words and shape.
 
     A unit scores for the question words it holds (weighted), its own title and its section's
     heading, how well its passage ranked in the search, and how well its kind fits the shape asked.
+    When the question names something of the course (Michelangelo, Intuit), a unit that names none
+    of it is about something else: it scores less.
     """
     shape = question_shape(question)
     best: dict[str, tuple[int, float]] = {}
@@ -170,6 +178,8 @@ def candidates(
                 if shape in ("who", "when") and _tells(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
+            if asked_names and not asked_names & set(words(f"{unit.heading} {unit.searchable}")):
+                score -= UNNAMED
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
 
@@ -335,11 +345,16 @@ def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
 
 
 def compose(
-    question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights | None = None
+    question: str,
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights | None = None,
+    names: frozenset[str] = frozenset(),
 ) -> Draft:
     """The reply text and the hit numbers it cites: the best unit, and a second one when it adds
     something the question asks that the first does not hold (the other side, the other part)."""
-    ranked = candidates(question, hits, course, query, weights or {})
+    ranked = candidates(question, hits, course, query, weights or {}, names)
     if not ranked:
         return Draft("", [], frozenset(), [])
     weights = weights or {}
@@ -384,6 +399,8 @@ def compose(
             continue
         chosen.append(other)
         covered |= other.covers
+    if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
+        chosen.sort(key=lambda c: -len(names & set(words(f"{c.unit.heading} {c.text or c.unit.searchable}"))))
     parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
     room = MAX_CHARS
     for choice in chosen:

@@ -186,3 +186,10 @@ async def test_a_pros_and_cons_comparison_gets_the_list_holding_every_side(learn
     assert not reply.text.startswith("The lessons don't cover")
     for said in ("High standards", "Business unit ownership", "bottlenecks", "governance gaps"):
         assert said in reply.text
+
+
+async def test_what_the_question_names_is_answered_first(learner: Learner):
+    """A question naming a course case (JPMorgan) is answered from that case first, the general
+    definition after it; a unit naming none of it does not lead."""
+    reply = (await learner.say("How did JPMorgan structure its AI COE?"))[-1]
+    assert reply.text.startswith("JPMorgan") and reply.citations[0].passage.endswith("case-jpmorgan")
