@@ -48,6 +48,7 @@ RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to t
 HEADING_WEIGHT = 0.75  # question words in the section heading count this much extra
 TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
+WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it scores this share of the best
 UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
@@ -364,7 +365,9 @@ def compose(
     chosen = [first]
     covered = set(first.covers)
     shape = question_shape(question)
-    if shape == "comparison":
+    if shape == "comparison" or (
+        shape == "recommendation" and re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question)
+    ):
         sides = comparison_sides(question)
         tellings, owns = [], []
         for i, side in enumerate(sides):
@@ -372,7 +375,7 @@ def compose(
             tellings.append(max(own, key=lambda stem: weights.get(stem, 1.0)))
             owns.append(own)
         # One list that holds every side (the structures with their pros and cons) answers best.
-        whole = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * 0.6]
+        whole = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * WHOLE_LIST]
         whole = [c for c in whole if len(sides) >= 2 and all(own & _says(c) for own in owns)]
         if whole and whole[0] is not first:
             first = whole[0]
@@ -399,6 +402,16 @@ def compose(
             continue
         chosen.append(other)
         covered |= other.covers
+    if (
+        shape == "recommendation"
+        and not any(c.unit.kind == "list" for c in chosen)
+        and len(chosen) < MAX_UNITS
+    ):
+        # A situation is answered by the options it is chosen from: the best list, when close enough.
+        lists = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * 0.5]
+        if lists and not _within(lists[0], chosen) and _fit(lists[:1], query):
+            chosen.append(lists[0])
+            covered |= lists[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         chosen.sort(key=lambda c: -len(names & set(words(f"{c.unit.heading} {c.text or c.unit.searchable}"))))
     parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []

@@ -193,3 +193,12 @@ async def test_what_the_question_names_is_answered_first(learner: Learner):
     definition after it; a unit naming none of it does not lead."""
     reply = (await learner.say("How did JPMorgan structure its AI COE?"))[-1]
     assert reply.text.startswith("JPMorgan") and reply.citations[0].passage.endswith("case-jpmorgan")
+
+
+async def test_a_situation_with_options_gets_the_recommendation_and_the_options(learner: Learner):
+    question = (
+        "We have no AI team yet and are just getting going: should we start with a central COE, or federate?"
+    )
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith("For that situation the lessons point to *Centralized COE*")
+    assert "Federated Model" in reply.text and "early-stage" in reply.text
