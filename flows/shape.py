@@ -33,7 +33,8 @@ SHAPES = {
     ),
     "number": re.compile(
         r"\b(how (many|much|long|big|often|fast)|what (percent|percentage|share|proportion|fraction)|"
-        r"percent|number of|cost|costs|figure|figures|stats?|numbers)\b|%|\$"
+        r"percent|number of|cost|costs|figure|figures|stats?|numbers|"
+        r"budgets?|revenues?|prices?|salary|salaries|spend|spent|accuracy|headcount|valuation)\b|%|\$"
     ),
     "list": re.compile(
         r"\b(what are|list|steps|stages|phases|dimensions|layers|tiers|pillars|components|practices|"
