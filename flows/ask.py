@@ -123,6 +123,17 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     return Support(held / total, unknown, missing / total, held_terms)
 
 
+def defined(question: str) -> str:
+    """The thing a definition question asks about: what follows "what is" up to the first break
+    ("what is model drift, asking for my boss" → "model drift")."""
+    body = re.sub(
+        r"^\W*(what'?s|whats|what is|what are|define|definition of|meaning of|explain)\b",
+        "",
+        question.lower(),
+    )
+    return re.split(r"[,?.!;:()]| - | — ", body, maxsplit=1)[0]
+
+
 def not_said(deps: Deps, question: str, reply: str) -> list[str]:
     """For a question asking a fact about something named: the names the reply is silent about when
     it names none of the question's names, and any year asked that it does not give. A figure for
@@ -192,7 +203,11 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights, names)
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
-    found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))
+    # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
+    # boss") says how to answer or why, not what; what the course never names it cannot define.
+    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
+    judged = judged if content_words(judged) else asked_alone
+    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
     close = result.hits[0].similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
     if (
         not draft.text
@@ -200,6 +215,8 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
         or (found.share < MIN_SUPPORT and not close)
         or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
     ):
+        return not_covered(result, deps)
+    if judged != asked_alone and found.unknown:  # "what is chain of thought prompting?"
         return not_covered(result, deps)
     if question_shape(question) in FACTS:
         if own_organisation(question):
@@ -217,7 +234,7 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
     if found.unknown and found.unknown_share >= PARTIAL_SHARE:
-        gap = " ".join(found.unknown[:3])
+        gap = " ".join(list(dict.fromkeys(found.unknown))[:3])
         text = f"{DECLINE} {gap} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 

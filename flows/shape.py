@@ -16,9 +16,10 @@ from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
 SHAPES = {
+    # "who" opening a question or a clause of it; not a relative "my manager who is stressed".
     "who": re.compile(
-        r"^(and )?who\b|\bwho (came up|coined|invented|created|proposed|wrote|said|introduced|developed|"
-        r"founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
+        r"(^|[,:;?.!-] *|\band |\bso )who\b|(^|[,:;?.!-] *|\band |\bso )\w+ who (came up|coined|invented|"
+        r"created|proposed|wrote|said|introduced|developed|founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
         r"|\b(whose idea|which (person|company|companies|firm|researchers?))\b"
     ),
     # "when is X the right fit?" asks a condition, not a date: only a past or a next event is a time.

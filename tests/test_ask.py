@@ -202,3 +202,21 @@ async def test_a_situation_with_options_gets_the_recommendation_and_the_options(
     reply = (await learner.say(question))[-1]
     assert reply.text.startswith("For that situation the lessons point to *Centralized COE*")
     assert "Federated Model" in reply.text and "early-stage" in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is a data mesh, in two lines?",
+        "what is a model card, roughly, in plain english",
+        "what is model drift, asking for my manager who is stressed",
+    ],
+)
+async def test_a_definition_is_judged_on_what_it_asks_about_not_its_chatter(learner: Learner, question):
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+async def test_a_definition_of_something_the_course_never_names_is_declined(learner: Learner):
+    reply = (await learner.say("What is retrieval augmented generation?"))[-1]
+    assert reply.text.startswith("The lessons don't cover that") and not reply.citations
