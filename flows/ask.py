@@ -14,6 +14,7 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
+from flows.focus import MIN_FOCUS, focus, own_organisation
 from flows.shape import compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -48,14 +49,17 @@ MARKER = re.compile(r"\[(\d+)\]")
 DECLINE = "The lessons don't cover"
 
 
+def leans_on(text: str) -> bool:
+    """Whether a message leans on the one before it: short, with a pronoun or an ellipsis ("and
+    why?", "what about federated?", "who should sit on it?"); a full question stands alone."""
+    return bool(FOLLOW_UP.search(text)) and len(text.split()) <= FOLLOW_UP_WORDS
+
+
 def retrieve(deps: Deps, text: str, previous: list[QATurn]) -> SearchResult:
-    """Search for the question (with the course words it means); for a short or referring
-    follow-up, with the previous question too."""
+    """Search for the question (with the course words it means); for a follow-up that leans on the
+    previous question, with the previous question too. `previous` holds the asker's own turns only."""
     alone = deps.index.search(searchable(deps, text), k=PASSAGES)
-    if not previous:
-        return alone
-    referring = bool(FOLLOW_UP.search(text)) and len(text.split()) <= FOLLOW_UP_WORDS
-    if alone.grounded and not referring:
+    if not previous or not leans_on(text):
         return alone
     combined = deps.index.search(searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES)
     return combined if combined.grounded else alone
@@ -68,7 +72,9 @@ def searchable(deps: Deps, text: str) -> str:
     extra = [vocab.expansion(text)]
     for word in kept:
         if len(word) >= TYPO_MIN and deps.index.doc_freq(word)[0] == 0:
-            extra += difflib.get_close_matches(word, deps.index.vocabulary(), n=1, cutoff=TYPO_CUTOFF)
+            # A misspelling keeps its first letter: "partner" is no typo of "Gartner".
+            alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1]]
+            extra += difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
     return " ".join([*kept, *filter(None, extra)])
 
 
@@ -97,9 +103,10 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     total = held = missing = 0.0
     held_terms = 0
     unknown: list[str] = []
+    phrased = vocab.phrase_meanings(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
-        meant = content_words(searchable(deps, term))[1:]
+        meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
             if term in everyday_words():  # "went", "always": no sign of another topic
@@ -114,6 +121,17 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+def defined(question: str) -> str:
+    """The thing a definition question asks about: what follows "what is" up to the first break
+    ("what is model drift, asking for my boss" → "model drift")."""
+    body = re.sub(
+        r"^\W*(what'?s|whats|what is|what are|define|definition of|meaning of|explain)\b",
+        "",
+        question.lower(),
+    )
+    return re.split(r"[,?.!;:()]| - | — ", body, maxsplit=1)[0]
 
 
 def not_said(deps: Deps, question: str, reply: str) -> list[str]:
@@ -181,10 +199,15 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
         return not_covered(result, deps)
     asked = result.query
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
-    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights)
+    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
+    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights, names)
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
-    found = support(deps, asked_alone, draft.covers, " ".join(u.searchable for u in draft.units))
+    # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
+    # boss") says how to answer or why, not what; what the course never names it cannot define.
+    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
+    judged = judged if content_words(judged) else asked_alone
+    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
     close = result.hits[0].similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
     if (
         not draft.text
@@ -193,8 +216,17 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
         or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
     ):
         return not_covered(result, deps)
-    if question_shape(question) in FACTS and (elsewhere := not_said(deps, question, draft.text)):
-        found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
+    if judged != asked_alone and found.unknown:  # "what is chain of thought prompting?"
+        return not_covered(result, deps)
+    if question_shape(question) in FACTS:
+        if own_organisation(question):
+            return not_covered(result, deps)
+        asked_for = focus(deps, question, draft.text)
+        elsewhere = not_said(deps, question, draft.text)
+        if asked_for.share < MIN_FOCUS:
+            elsewhere += [w for w in asked_for.missing if w not in elsewhere]
+        if elsewhere:
+            found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(
@@ -202,7 +234,7 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
     if found.unknown and found.unknown_share >= PARTIAL_SHARE:
-        gap = " ".join(found.unknown[:3])
+        gap = " ".join(list(dict.fromkeys(found.unknown))[:3])
         text = f"{DECLINE} {gap} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 
@@ -213,9 +245,11 @@ def declined(reply: Reply) -> bool:
 
 
 async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
-    """The ask node: answer, log the answer and offer 👍/👎 on it."""
+    """The ask node: answer, log the answer and offer 👍/👎 on it. In a shared thread a follow-up
+    attaches only to the same asker's previous question, never to someone else's."""
     previous = list(state.get("qa") or [])
-    reply = await answer(deps, inbound.text, previous)
+    own = [t for t in previous if t.get("learner", inbound.learner) == inbound.learner]
+    reply = await answer(deps, inbound.text, own)
     passages = [c.passage for c in reply.citations]
     turn: QATurn = {
         "learner": inbound.learner,

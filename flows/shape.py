@@ -10,29 +10,32 @@ import re
 from dataclasses import dataclass
 
 from knowledge.loader import Course
-from knowledge.retrieval import Hit
-from knowledge.text import sentences, stem_words
+from knowledge.retrieval import Hit, words
+from knowledge.text import sentences, stem, stem_words
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
 SHAPES = {
+    # "who" opening a question or a clause of it; not a relative "my manager who is stressed".
     "who": re.compile(
-        r"^(and )?who\b|\bwho (came up|coined|invented|created|proposed|wrote|said|introduced|developed|"
-        r"founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
+        r"(^|[,:;?.!-] *|\band |\bso )who\b|(^|[,:;?.!-] *|\band |\bso )\w+ who (came up|coined|invented|"
+        r"created|proposed|wrote|said|introduced|developed|founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
         r"|\b(whose idea|which (person|company|companies|firm|researchers?))\b"
     ),
-    "when": re.compile(r"^(and )?when (did|was|were|is)\b|\bwhat year\b|\bsince when\b"),
+    # "when is X the right fit?" asks a condition, not a date: only a past or a next event is a time.
+    "when": re.compile(r"^(and )?when (did|was|were|is the next|will)\b|\bwhat year\b|\bsince when\b"),
     "recommendation": re.compile(
         r"\b(should (we|i|you|my|our)|which (one|model|structure|approach|option)|recommend|"
         r"(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|right (for|choice))\b"
     ),
     "comparison": re.compile(
-        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|pros|cons|"
+        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|different from|pros|cons|"
         r"trade-?offs?|better)\b|\bor\b.*\?"
     ),
     "number": re.compile(
         r"\b(how (many|much|long|big|often|fast)|what (percent|percentage|share|proportion|fraction)|"
-        r"percent|number of|cost|costs|figure|figures|stats?|numbers)\b|%|\$"
+        r"percent|number of|cost|costs|figure|figures|stats?|numbers|"
+        r"budgets?|revenues?|prices?|salary|salaries|spend|spent|accuracy|headcount|valuation)\b|%|\$"
     ),
     "list": re.compile(
         r"\b(what are|list|steps|stages|phases|dimensions|layers|tiers|pillars|components|practices|"
@@ -47,12 +50,31 @@ RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to t
 HEADING_WEIGHT = 0.75  # question words in the section heading count this much extra
 TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
+WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it scores this share of the best
+UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
-COMPARED = r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
+COMPARED = (
+    r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
+    r"|\bdiffer(?:ent|s)? (?:from|to|than)\b"
+)
+# What a comparison asks about each side (its pros, its cons), not a side itself.
+ASPECTS = (
+    "pros",
+    "cons",
+    "side",
+    "sides",
+    "advantages",
+    "disadvantages",
+    "tradeoffs",
+    "trade",
+    "offs",
+    "better",
+    "worse",
+)
 SENTENCES_PER_TEXT = 2
 # A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
 # a claim with its reason and its source. Longer ones give their best sentences.
@@ -89,12 +111,19 @@ def _weigh(stems: set[str], weights: Weights) -> float:
 
 
 def candidates(
-    question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights
+    question: str,
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights,
+    asked_names: frozenset[str] = frozenset(),
 ) -> list[Choice]:
     """Every unit of the retrieved passages, scored for this question's words and shape.
 
     A unit scores for the question words it holds (weighted), its own title and its section's
     heading, how well its passage ranked in the search, and how well its kind fits the shape asked.
+    When the question names something of the course (Michelangelo, Intuit), a unit that names none
+    of it is about something else: it scores less.
     """
     shape = question_shape(question)
     best: dict[str, tuple[int, float]] = {}
@@ -152,6 +181,8 @@ def candidates(
                 if shape in ("who", "when") and _tells(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
+            if asked_names and not asked_names & set(words(f"{unit.heading} {unit.searchable}")):
+                score -= UNNAMED
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
 
@@ -269,7 +300,8 @@ def comparison_sides(question: str) -> list[set[str]]:
     stems, with the course words they stand for."""
     vocab = load_vocabulary()
     parts = re.split(COMPARED, question.lower())
-    sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) for p in parts]
+    aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
+    sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) - aspects for p in parts]
     return [side for side in sides if side] if len(sides) > 1 else []
 
 
@@ -316,11 +348,16 @@ def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
 
 
 def compose(
-    question: str, hits: list[Hit], course: Course, query: set[str], weights: Weights | None = None
+    question: str,
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights | None = None,
+    names: frozenset[str] = frozenset(),
 ) -> Draft:
     """The reply text and the hit numbers it cites: the best unit, and a second one when it adds
     something the question asks that the first does not hold (the other side, the other part)."""
-    ranked = candidates(question, hits, course, query, weights or {})
+    ranked = candidates(question, hits, course, query, weights or {}, names)
     if not ranked:
         return Draft("", [], frozenset(), [])
     weights = weights or {}
@@ -330,11 +367,22 @@ def compose(
     chosen = [first]
     covered = set(first.covers)
     shape = question_shape(question)
-    if shape == "comparison":
+    if shape == "comparison" or (
+        shape == "recommendation" and re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question)
+    ):
         sides = comparison_sides(question)
+        tellings, owns = [], []
         for i, side in enumerate(sides):
             own = side - set().union(*(other for j, other in enumerate(sides) if j != i)) or side
-            telling = max(own, key=lambda stem: weights.get(stem, 1.0))
+            tellings.append(max(own, key=lambda stem: weights.get(stem, 1.0)))
+            owns.append(own)
+        # One list that holds every side (the structures with their pros and cons) answers best.
+        whole = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * WHOLE_LIST]
+        whole = [c for c in whole if len(sides) >= 2 and all(own & _says(c) for own in owns)]
+        if whole and whole[0] is not first:
+            first = whole[0]
+            chosen, covered = [first], set(first.covers)
+        for telling in tellings:
             if any(telling in _says(c) for c in chosen):
                 continue
             # The other side is best found where the first one is (the same list, the same section).
@@ -356,6 +404,18 @@ def compose(
             continue
         chosen.append(other)
         covered |= other.covers
+    if (
+        shape == "recommendation"
+        and not any(c.unit.kind == "list" for c in chosen)
+        and len(chosen) < MAX_UNITS
+    ):
+        # A situation is answered by the options it is chosen from: the best list, when close enough.
+        lists = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * 0.5]
+        if lists and not _within(lists[0], chosen) and _fit(lists[:1], query):
+            chosen.append(lists[0])
+            covered |= lists[0].covers
+    if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
+        chosen.sort(key=lambda c: -len(names & set(words(f"{c.unit.heading} {c.text or c.unit.searchable}"))))
     parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
     room = MAX_CHARS
     for choice in chosen:

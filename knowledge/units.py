@@ -124,19 +124,23 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
         for title, body in blocks:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     groups: list[tuple[str, str]] = []
+    named = ""  # the heading paragraph over the list, if any ("1. Shared Infrastructure")
     for para in paragraphs:
         listed = _bullets(para)
         if listed:
             lead, items = listed
             pairs = tuple(_split_title(i) if ":" in i[:60] else (i, "") for i in items)
             units.append(Unit(ref, label, "list", lead.rstrip(":") or section.heading, lead, pairs))
-            if lead:
+            if named:  # a group keeps its label: "1. Shared Infrastructure — What teams would use…"
+                groups.append((named, f"{lead} {'; '.join(items)}".strip()))
+            elif lead:
                 groups.append((lead.rstrip(":"), "; ".join(items)))
         elif not is_heading(para):
             title, body = _split_title(para)
             if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):
                 units.append(Unit(ref, label, "item", title, body))
             units.append(Unit(ref, label, "text", section.heading, para))
+        named = para.strip() if is_heading(para) else ""
     # Several headed lists in one section (adoption, quality and business metrics): the groups.
     if len(groups) >= 2:
         units.append(Unit(ref, label, "list", section.heading, section.heading, tuple(groups)))
@@ -177,8 +181,11 @@ def _fragment_lists(ref: str, label: str, paragraphs: list[str]) -> list[Unit]:
 
 
 def _first_line(body: list[str]) -> str:
+    """What a headed block says first; a lead-in ending on a colon comes with the items it announces."""
     for para in body:
         line = para.strip().split("\n")[0]
+        if line.endswith(":") and (listed := _bullets(para)):
+            return f"{line} {'; '.join(listed[1])}"
         if line:
             return line
     return ""

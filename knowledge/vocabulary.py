@@ -28,6 +28,16 @@ class Vocabulary:
         ]
         return " ".join(found)
 
+    def phrase_meanings(self, question: str) -> dict[str, str]:
+        """Each word of a learner's phrase the question holds ("trade-offs"), and what the phrase means."""
+        text = " " + re.sub(r"\s+", " ", question.lower().replace("’", "'")) + " "
+        found: dict[str, str] = {}
+        for said, course in self.synonyms.items():
+            if re.search(r"\W", said) and re.search(rf"(?<![\w/]){re.escape(said)}(?![\w/])", text):
+                for word in re.findall(r"\w+", said):
+                    found[word] = f"{found.get(word, '')} {course}".strip()
+        return found
+
     def means(self, word: str) -> str:
         """The course words one learner word means ("" when it has no synonym)."""
         return self.synonyms.get(word, "")

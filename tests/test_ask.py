@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from bot.messages import Inbound, Reply
 from knowledge.loader import Course
 from tests.conftest import COACH, Learner
 
@@ -133,3 +134,89 @@ async def test_a_diagram_of_boxes_is_answered_as_a_list_not_as_drawing(learner: 
     ]
     assert "┌" not in reply.text and "│" not in reply.text
     assert "Data Access Layer" in reply.text and "Monitoring & Observability" in reply.text
+
+
+async def test_a_follow_up_attaches_only_to_the_same_askers_question(coach):
+    """In a shared thread, one person's question is never read as a follow-up to another's; a full
+    question stands alone; a leaning one ("why does it matter?") joins the asker's own last question."""
+    thread = "slack:C1:1700000000.000100"
+
+    async def say(user: str, text: str, conversation: str = thread) -> Reply:
+        shared = conversation == thread
+        return (await coach.handle(Inbound("slack", user, conversation, text, shared=shared)))[-1]
+
+    await say("UANA", "What is a data mesh?")
+    bens = await say("UBEN", "why does it matter?")
+    alone = await say("UBEN", "why does it matter?", conversation="slack:DUBEN")
+    assert bens.text == alone.text  # not read with Ana's question
+    follow = await say("UANA", "why does it matter?")  # Ana's own question, after Ben's
+    assert follow.citations and all(c.passage.startswith("lesson-2") for c in follow.citations)
+    full = await say("UANA", "What does an AI translator do?")
+    assert full.text == (await say("UCAT", "What does an AI translator do?", "slack:DUCAT")).text
+
+
+async def test_a_fact_the_lessons_do_not_give_about_a_course_company_is_declined(learner: Learner):
+    """The question's focus (revenue) decides, not the company it names: a passage about Uber is
+    no answer to Uber's revenue; the fact the passage does give is answered."""
+    reply = (await learner.say("How much revenue did Uber make from Michelangelo?"))[-1]
+    assert reply.text.startswith("The lessons don't cover revenue")
+    given = (await learner.say("How many models did Uber have in production by 2017?"))[-1]
+    assert "dozens" in given.text and given.citations
+
+
+async def test_a_fact_about_the_learners_own_organisation_is_declined(learner: Learner):
+    for question in ("How many people are on our data team?", "Who is our company's head of data?"):
+        reply = (await learner.say(question))[-1]
+        assert reply.text.startswith("The lessons don't cover that") and not reply.citations
+
+
+async def test_a_reading_list_of_labelled_groups_keeps_each_label_with_its_items(learner: Learner):
+    """The reading's platform components: four numbered labels, each over a bulleted list."""
+    reply = (await learner.say("What are the components of an AI platform?"))[-1]
+    for label in ("Shared Infrastructure", "Standardized Interfaces", "Governance and Controls"):
+        assert label in reply.text
+    assert "Model serving" in reply.text and "API for predictions" in reply.text
+    assert not any(line.rstrip().endswith(":") for line in reply.text.splitlines()[1:])
+
+
+async def test_a_pros_and_cons_comparison_gets_the_list_holding_every_side(learner: Learner):
+    """Pros and cons ask about each side, they are not a side: the one list giving both sides'
+    pros and cons answers, and the learner's "trade-offs" is course vocabulary, not a gap."""
+    reply = (await learner.say("what are the trade-offs of a federated model versus a centralised COE?"))[-1]
+    assert not reply.text.startswith("The lessons don't cover")
+    for said in ("High standards", "Business unit ownership", "bottlenecks", "governance gaps"):
+        assert said in reply.text
+
+
+async def test_what_the_question_names_is_answered_first(learner: Learner):
+    """A question naming a course case (JPMorgan) is answered from that case first, the general
+    definition after it; a unit naming none of it does not lead."""
+    reply = (await learner.say("How did JPMorgan structure its AI COE?"))[-1]
+    assert reply.text.startswith("JPMorgan") and reply.citations[0].passage.endswith("case-jpmorgan")
+
+
+async def test_a_situation_with_options_gets_the_recommendation_and_the_options(learner: Learner):
+    question = (
+        "We have no AI team yet and are just getting going: should we start with a central COE, or federate?"
+    )
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith("For that situation the lessons point to *Centralized COE*")
+    assert "Federated Model" in reply.text and "early-stage" in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is a data mesh, in two lines?",
+        "what is a model card, roughly, in plain english",
+        "what is model drift, asking for my manager who is stressed",
+    ],
+)
+async def test_a_definition_is_judged_on_what_it_asks_about_not_its_chatter(learner: Learner, question):
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+async def test_a_definition_of_something_the_course_never_names_is_declined(learner: Learner):
+    reply = (await learner.say("What is retrieval augmented generation?"))[-1]
+    assert reply.text.startswith("The lessons don't cover that") and not reply.citations

@@ -6,6 +6,8 @@ extractive: the retrieved lesson sentences that best match the question.
 
 from __future__ import annotations
 
+import re
+
 from flows.assessment import Assessment, Assessor
 from flows.brains.base import Answer, LabContext, LabTurn, QAContext
 from flows.shape import compose
@@ -39,6 +41,8 @@ class OfflineBrain:
         question = ctx.question
         query = set(stem_words(ctx.search or ctx.question))
         said = " ".join(turn.get("answer", "") for turn in ctx.history)
+        if ctx.shaped and ctx.shaped.split(" [")[0] not in said:  # the units chosen for it, given as they are
+            return Answer(ctx.shaped, sorted({int(n) for n in re.findall(r"\[(\d+)\]", ctx.shaped)}))
         if ctx.course is not None:
             draft = compose(question, ctx.hits, ctx.course, query, ctx.weights)
             if draft.text and draft.text.split(" [")[0] not in said:
