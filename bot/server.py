@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.conversation import Coach
 from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard, is_loopback
 from bot.heap import freeze_startup_heap
+from bot.intake import INTAKE, Intake, intake_first
 from bot.logs import install_redaction, secrets_of
 from bot.managers.clock import Dispatcher
 
@@ -70,6 +71,9 @@ async def teams_messages(request: web.Request) -> web.Response:
     if teams is None:
         return web.json_response({"ok": False, "error": "Teams is not configured"}, status=404)
     started = time.perf_counter()
+    intake = request.app[INTAKE]
+    intake.end(request)  # the turn runs inside this request: it waits like the others (`bot.intake`)
+    await intake.quiet()
     response = await teams.adapter.process(request, teams)  # a token it refuses raises 401
     metrics.ack("teams", started)
     return response or web.Response(status=201)
@@ -116,7 +120,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 def create_app(runtime: Runtime) -> web.Application:
     install_redaction(secrets_of(runtime.settings))  # no token ever reaches a log, whoever logs it
-    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[guard])
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[guard, intake_first])
+    app[INTAKE] = Intake()
     app[BODY_TIMEOUT] = runtime.settings.http_timeout_s
     app[LOOPBACK_ONLY] = emulator_mode(runtime.settings)
     app[STATUS] = {"brain": runtime.deps.brain.name, "slack": "off", "teams": "off"}
@@ -187,7 +192,7 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
     from adapters.slack.inbox import SlackInbox
 
     secret = s.slack_signing_secret.get_secret_value()
-    app[SLACK] = SlackInbox(bolt, secret, across_processes=runtime.store.postgres)
+    app[SLACK] = SlackInbox(bolt, secret, across_processes=runtime.store.postgres, intake=app[INTAKE])
     app[STATUS]["slack"] = "http"
     return None
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, words
-from knowledge.text import sentences, stem, stem_words
+from knowledge.text import sentences, stem, stem_set, stem_words
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
@@ -100,7 +100,7 @@ class Choice:
 
 
 def _overlap(query: set[str], text: str) -> set[str]:
-    return query & set(stem_words(text))
+    return query & stem_set(text)
 
 
 Weights = dict[str, float]  # query stem -> how telling it is (idf in the course); missing = 1

@@ -42,6 +42,12 @@ def stem_words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=8192)
+def stem_set(text: str) -> frozenset[str]:
+    """The distinct stemmed content words of a text (remembered, like `stem_words`)."""
+    return frozenset(_stem_words(text))
+
+
+@lru_cache(maxsize=8192)
 def _stem_words(text: str) -> tuple[str, ...]:
     # remembered: the shaper reads the same course units for every question
     return tuple(stem(w) for w in content_words(text.replace("-", " ").replace("/", " ")))

@@ -18,14 +18,18 @@ class Vocabulary:
     synonyms: dict[str, str]  # a learner's word or phrase -> the course words it means
     chat: frozenset[str]
 
+    def __post_init__(self) -> None:
+        # compiled once: escaping and looking up ~hundreds of patterns per question was most of its cost
+        patterns = [
+            (said, re.compile(rf"(?<![\w/]){re.escape(said)}(?![\w/])"), course)
+            for said, course in self.synonyms.items()
+        ]
+        object.__setattr__(self, "_patterns", patterns)
+
     def expansion(self, question: str) -> str:
         """The course words the question means besides its own (empty when none)."""
         text = " " + re.sub(r"\s+", " ", question.lower().replace("’", "'")) + " "
-        found = [
-            course
-            for said, course in self.synonyms.items()
-            if re.search(rf"(?<![\w/]){re.escape(said)}(?![\w/])", text)
-        ]
+        found = [course for said, pattern, course in self._patterns if said in text and pattern.search(text)]
         return " ".join(found)
 
     def phrase_meanings(self, question: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 from adapters.slack.request import SlackRequest
 from bot import metrics
 from bot.acks import start_then_ack
+from bot.intake import Intake
 
 log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
@@ -65,8 +66,15 @@ def order_key(body: dict[str, Any]) -> str:
 class SlackInbox:
     """The aiohttp handler for `/slack/events` in front of a Bolt app."""
 
-    def __init__(self, bolt: AsyncApp, signing_secret: str, across_processes: bool = False):
+    def __init__(
+        self,
+        bolt: AsyncApp,
+        signing_secret: str,
+        across_processes: bool = False,
+        intake: Intake | None = None,
+    ):
         self.bolt = bolt
+        self.intake = intake  # queued turns start once the server has taken its requests in
         # several processes (PostgreSQL): the database orders a conversation's turns, so each request
         # goes to Bolt at once, and its 200 waits until the turn holds its conversation and stored
         # the message (so Slack's next message comes after it, and an acked message is never lost)
@@ -138,6 +146,8 @@ class SlackInbox:
         queue = self.queues[key]
         try:
             while queue:
+                if self.intake is not None:
+                    await self.intake.quiet()
                 try:
                     await self.bolt.async_dispatch(queue[0])
                 except Exception:  # Bolt hands listener errors to our error handler; this is a bug of ours
