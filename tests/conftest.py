@@ -118,13 +118,18 @@ def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Da
     return Database(tmp_path / "coach.db", tmp_path / "checkpoints.db")
 
 
-@pytest.fixture
-def coach_env(tmp_path: Path, database: Database) -> dict[str, str]:
-    """Environment for running the real `coach` command in a private data folder (and database), offline."""
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """This environment without any channel, Claude or coach settings, and a private data folder."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "SLACK", "Microsoft", "COACH"))
     }
-    return env | database.env(tmp_path)
+    return env | {"COACH_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def coach_env(tmp_path: Path, database: Database) -> dict[str, str]:
+    """Environment for running the real `coach` command in a private data folder (and database), offline."""
+    return offline_env(tmp_path) | database.env(tmp_path)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from flows.deps import Deps
 from tests import test_slack as slack_http
 from tests import test_teams as teams_http
 from tests.bad_inputs import FORGED_ACTIONS, MALFORMED_SLACK, MALFORMED_TEAMS, OTHER_SECRET, TEXTS
-from tests.conftest import COACH, Database
+from tests.conftest import COACH, Database, offline_env
 
 BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
@@ -357,8 +357,11 @@ async def test_no_secret_reaches_any_log(tmp_path: Path, caplog):
         assert secret not in logged, f"{secret[:8]}… appeared in the logs"
 
 
-def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
+def test_coach_bench_runs_and_writes_every_figure(tmp_path: Path):
+    """Once, not per backend: with --no-postgres `coach bench` keeps every store in its own temporary
+    SQLite folders, whatever COACH_DATABASE_URL says."""
     results = tmp_path / "results.json"
+    coach_env = offline_env(tmp_path)
     done = subprocess.run(
         [
             *(str(COACH), "bench", "--conversations", "10", "--members", "300", "--learners", "1500"),
