@@ -13,6 +13,7 @@ import asyncio
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,38 @@ def postgres() -> Iterator[tuple[ThrowawayPostgres, str]]:
 
         asyncio.run(checkpoint_tables())
         yield server, url.rsplit("/", 1)[1]
+
+
+@dataclass
+class Ran:
+    """What a `coach` command run in-process left behind (the fields of `subprocess.CompletedProcess`)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def coach_cli(*args: str, env: dict[str, str], input: str | None = None) -> Ran:
+    """`coach ARGS` in this process through typer's CliRunner, with exactly `env` as the environment.
+
+    The same command code as the installed script, without a new interpreter's 2-3 s of imports. What
+    only a separate process shows (start-up, being killed, two processes at once) runs the real script
+    (`COACH`) instead. An unexpected exception lands in `stderr` as its traceback, as it would there."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    environ: dict[str, str | None] = {k: None for k in os.environ if k not in env}
+    result = CliRunner().invoke(app, list(args), env=environ | env, input=input, prog_name="coach")
+    stderr = result.stderr
+    if result.exc_info and not isinstance(result.exc_info[1], SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return Ran(result.exit_code, result.stdout, stderr)
+
+
+async def coach_cli_async(*args: str, env: dict[str, str], input: str | None = None) -> Ran:
+    """`coach_cli` from a test's event loop: in a thread, so the fakes in this loop keep answering it."""
+    return await asyncio.to_thread(coach_cli, *args, env=env, input=input)
 
 
 @dataclass
