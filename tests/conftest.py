@@ -15,6 +15,7 @@ import shutil
 import sys
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,12 +116,23 @@ def coach_cli(*args: str, env: dict[str, str], input: str | None = None) -> Ran:
 
     from bot.cli import app
 
+    if _in_event_loop():  # called from a coroutine: the command's own asyncio.run needs a thread
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(coach_cli, *args, env=env, input=input).result()
     environ: dict[str, str | None] = {k: None for k in os.environ if k not in env}
     result = CliRunner().invoke(app, list(args), env=environ | env, input=input, prog_name="coach")
     stderr = result.stderr
     if result.exc_info and not isinstance(result.exc_info[1], SystemExit):
         stderr += "".join(traceback.format_exception(*result.exc_info))
     return Ran(result.exit_code, result.stdout, stderr)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def coach_cli_async(*args: str, env: dict[str, str], input: str | None = None) -> Ran:
