@@ -18,20 +18,18 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from adapters.console import inbound
-from bot.checkpoints import open_checkpoints
-from bot.conversation import Coach
-from bot.messages import Action, Reply
-from bot.store import Store
-from bot.testing.postgres import ThrowawayPostgres, binaries
-from flows.brains.offline import OfflineBrain
-from flows.deps import Deps
-from flows.options import letter_of
-from knowledge.loader import CONTENT_DIR, Course, load_course
-from knowledge.retrieval import Index
+if TYPE_CHECKING:  # imported where used: pytest's main process loads this file and needs none of them
+    from bot.conversation import Coach
+    from bot.messages import Action, Reply
+    from bot.store import Store
+    from bot.testing.postgres import ThrowawayPostgres
+    from flows.deps import Deps
+    from knowledge.loader import Course
+    from knowledge.retrieval import Index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -40,11 +38,15 @@ COACH = Path(sys.executable).parent / "coach"
 
 @pytest.fixture(scope="session")
 def course() -> Course:
+    from knowledge.loader import load_course
+
     return load_course()
 
 
 @pytest.fixture(scope="session")
 def index(course: Course) -> Index:
+    from knowledge.retrieval import Index
+
     return Index(":memory:", course)
 
 
@@ -60,6 +62,8 @@ def seed_text() -> str:
 @pytest.fixture
 def content_copy(tmp_path: Path) -> Path:
     """A private copy of the course content that a test may break or edit."""
+    from knowledge.loader import CONTENT_DIR
+
     dest = tmp_path / "content"
     shutil.copytree(CONTENT_DIR, dest)
     return dest
@@ -80,6 +84,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[tuple[ThrowawayPostgres, str]]:
     """A throwaway PostgreSQL server for the session, and a template database with the whole schema."""
+    from bot.checkpoints import open_checkpoints
+    from bot.store import Store
+    from bot.testing.postgres import ThrowawayPostgres, binaries
+
     if binaries() is None:
         reason = "PostgreSQL is not installed: `make test` installs it (as root, with apt-get)"
         if os.environ.get("CI"):
@@ -179,6 +187,8 @@ def coach_env(tmp_path: Path, database: Database) -> dict[str, str]:
 
 @pytest.fixture
 def store(database: Database) -> Iterator[Store]:
+    from bot.store import Store
+
     opened = Store(database.store)
     yield opened
     opened.close()
@@ -187,11 +197,16 @@ def store(database: Database) -> Iterator[Store]:
 @pytest.fixture
 def deps(course: Course, index: Index, store: Store) -> Deps:
     """The coach's dependencies with the offline brain and a private database."""
+    from flows.brains.offline import OfflineBrain
+    from flows.deps import Deps
+
     return Deps(course=course, index=index, store=store, brain=OfflineBrain())
 
 
 @pytest.fixture
 async def coach(deps: Deps, database: Database):
+    from bot.conversation import Coach
+
     async with Coach.open(deps, database.checkpoints) as running:
         yield running
 
@@ -199,6 +214,8 @@ async def coach(deps: Deps, database: Database):
 def shown_letter(learner: str, question, option: str | None = None) -> str:
     """The letter `learner` sees `option` (default: the right one) under; options are shown in each
     learner's own order, so a typed letter is not the file's."""
+    from flows.options import letter_of
+
     return letter_of(question, learner, option or question.answer)
 
 
@@ -214,11 +231,15 @@ class Learner:
         return f"console:{self.user}"
 
     async def say(self, text: str, **kw) -> list[Reply]:
+        from adapters.console import inbound
+
         replies = await self.coach.handle(inbound(self.user, text, **kw))
         self.heard += replies
         return replies
 
     async def click(self, action: Action) -> list[Reply]:
+        from adapters.console import inbound
+
         replies = await self.coach.handle(inbound(self.user, action=action))
         self.heard += replies
         return replies
