@@ -69,6 +69,31 @@ def content_copy(tmp_path: Path) -> Path:
     return dest
 
 
+# Tests that take seconds each (real `coach` processes started, killed and waited for) start first, so
+# that under xdist (`--dist load --maxschedchunk 1`: one test at a time to whichever worker is free)
+# they overlap the many short ones instead of finishing alone at the end. Order only; a name that no
+# longer exists costs nothing.
+LONGEST_FIRST = (
+    "test_coach_bench_runs_and_writes_every_figure",
+    "test_two_servers_with_two_workers_each_survive_a_killed_worker",
+    "test_killed_mid_turn_the_conversation_continues_and_the_lost_message_is_owned",
+    "test_clock_killed_mid_fan_out_restarts_without_duplicates",
+    "test_two_clock_processes_at_once",
+    "test_web_and_clock_processes_share_metrics_and_log_json_lines",
+    "test_lab_continues_in_a_new_process_from_the_checkpoint",
+    "test_three_weeks_of_a_teams_team",
+    "test_teams_digest_is_retried_and_unreachable_members_are_named",
+    "test_a_learner_who_knows_nothing_cannot_pass_by_guessing",
+    "test_coach_serve_starts_and_answers_healthz",
+    "test_emulator_mode_listens_on_loopback_only_and_says_so",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.originalname, len(rank)))  # stable: the rest keep their order
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     backends = getattr(metafunc.module, "BACKENDS", None)
     if backends and "backend" in metafunc.fixturenames:
