@@ -268,7 +268,7 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
     try:
         await wait_healthy(url, first, timeout_s=180)  # start-up time is a benchmark, not a test
         await slack_http.event(url, slack_http.dm("lab 1", user="U1"))
-        await slack.wait_for("chat.postMessage")
+        await slack.wait_for("chat.postMessage", timeout=90)  # a new process's first turn; a liveness bound
         claude.default = Outcome(text="too late", delay_s=30)
         await slack_http.event(url, slack_http.dm("Was the sensor data siloed from production?", user="U1"))
         for _ in range(100):  # the turn is under way: the learner's words reached Claude
