@@ -26,7 +26,7 @@ test: $(STAMP)
 	@sh tools/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1
 
 # Real-client Teams test: coach serve + Microsoft 365 Agents Playground (npm, pinned) + Debian chromium.
 PLAYGROUND_VERSION := 0.2.28

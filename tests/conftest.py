@@ -13,23 +13,23 @@ import asyncio
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from adapters.console import inbound
-from bot.checkpoints import open_checkpoints
-from bot.conversation import Coach
-from bot.messages import Action, Reply
-from bot.store import Store
-from bot.testing.postgres import ThrowawayPostgres, binaries
-from flows.brains.offline import OfflineBrain
-from flows.deps import Deps
-from flows.options import letter_of
-from knowledge.loader import CONTENT_DIR, Course, load_course
-from knowledge.retrieval import Index
+if TYPE_CHECKING:  # imported where used: pytest's main process loads this file and needs none of them
+    from bot.conversation import Coach
+    from bot.messages import Action, Reply
+    from bot.store import Store
+    from bot.testing.postgres import ThrowawayPostgres
+    from flows.deps import Deps
+    from knowledge.loader import Course
+    from knowledge.retrieval import Index
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -38,11 +38,15 @@ COACH = Path(sys.executable).parent / "coach"
 
 @pytest.fixture(scope="session")
 def course() -> Course:
+    from knowledge.loader import load_course
+
     return load_course()
 
 
 @pytest.fixture(scope="session")
 def index(course: Course) -> Index:
+    from knowledge.retrieval import Index
+
     return Index(":memory:", course)
 
 
@@ -58,9 +62,36 @@ def seed_text() -> str:
 @pytest.fixture
 def content_copy(tmp_path: Path) -> Path:
     """A private copy of the course content that a test may break or edit."""
+    from knowledge.loader import CONTENT_DIR
+
     dest = tmp_path / "content"
     shutil.copytree(CONTENT_DIR, dest)
     return dest
+
+
+# Tests that take seconds each (real `coach` processes started, killed and waited for) start first, so
+# that under xdist (`--dist load --maxschedchunk 1`: one test at a time to whichever worker is free)
+# they overlap the many short ones instead of finishing alone at the end. Order only; a name that no
+# longer exists costs nothing.
+LONGEST_FIRST = (
+    "test_coach_bench_runs_and_writes_every_figure",
+    "test_two_servers_with_two_workers_each_survive_a_killed_worker",
+    "test_killed_mid_turn_the_conversation_continues_and_the_lost_message_is_owned",
+    "test_clock_killed_mid_fan_out_restarts_without_duplicates",
+    "test_two_clock_processes_at_once",
+    "test_web_and_clock_processes_share_metrics_and_log_json_lines",
+    "test_lab_continues_in_a_new_process_from_the_checkpoint",
+    "test_three_weeks_of_a_teams_team",
+    "test_teams_digest_is_retried_and_unreachable_members_are_named",
+    "test_a_learner_who_knows_nothing_cannot_pass_by_guessing",
+    "test_coach_serve_starts_and_answers_healthz",
+    "test_emulator_mode_listens_on_loopback_only_and_says_so",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.originalname, len(rank)))  # stable: the rest keep their order
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -78,6 +109,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[tuple[ThrowawayPostgres, str]]:
     """A throwaway PostgreSQL server for the session, and a template database with the whole schema."""
+    from bot.checkpoints import open_checkpoints
+    from bot.store import Store
+    from bot.testing.postgres import ThrowawayPostgres, binaries
+
     if binaries() is None:
         reason = "PostgreSQL is not installed: `make test` installs it (as root, with apt-get)"
         if os.environ.get("CI"):
@@ -93,6 +128,49 @@ def postgres() -> Iterator[tuple[ThrowawayPostgres, str]]:
 
         asyncio.run(checkpoint_tables())
         yield server, url.rsplit("/", 1)[1]
+
+
+@dataclass
+class Ran:
+    """What a `coach` command run in-process left behind (the fields of `subprocess.CompletedProcess`)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def coach_cli(*args: str, env: dict[str, str], input: str | None = None) -> Ran:
+    """`coach ARGS` in this process through typer's CliRunner, with exactly `env` as the environment.
+
+    The same command code as the installed script, without a new interpreter's 2-3 s of imports. What
+    only a separate process shows (start-up, being killed, two processes at once) runs the real script
+    (`COACH`) instead. An unexpected exception lands in `stderr` as its traceback, as it would there."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    if _in_event_loop():  # called from a coroutine: the command's own asyncio.run needs a thread
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(coach_cli, *args, env=env, input=input).result()
+    environ: dict[str, str | None] = {k: None for k in os.environ if k not in env}
+    result = CliRunner().invoke(app, list(args), env=environ | env, input=input, prog_name="coach")
+    stderr = result.stderr
+    if result.exc_info and not isinstance(result.exc_info[1], SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return Ran(result.exit_code, result.stdout, stderr)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def coach_cli_async(*args: str, env: dict[str, str], input: str | None = None) -> Ran:
+    """`coach_cli` from a test's event loop: in a thread, so the fakes in this loop keep answering it."""
+    return await asyncio.to_thread(coach_cli, *args, env=env, input=input)
 
 
 @dataclass
@@ -118,17 +196,24 @@ def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Da
     return Database(tmp_path / "coach.db", tmp_path / "checkpoints.db")
 
 
-@pytest.fixture
-def coach_env(tmp_path: Path, database: Database) -> dict[str, str]:
-    """Environment for running the real `coach` command in a private data folder (and database), offline."""
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """This environment without any channel, Claude or coach settings, and a private data folder."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "SLACK", "Microsoft", "COACH"))
     }
-    return env | database.env(tmp_path)
+    return env | {"COACH_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def coach_env(tmp_path: Path, database: Database) -> dict[str, str]:
+    """Environment for running the real `coach` command in a private data folder (and database), offline."""
+    return offline_env(tmp_path) | database.env(tmp_path)
 
 
 @pytest.fixture
 def store(database: Database) -> Iterator[Store]:
+    from bot.store import Store
+
     opened = Store(database.store)
     yield opened
     opened.close()
@@ -137,11 +222,16 @@ def store(database: Database) -> Iterator[Store]:
 @pytest.fixture
 def deps(course: Course, index: Index, store: Store) -> Deps:
     """The coach's dependencies with the offline brain and a private database."""
+    from flows.brains.offline import OfflineBrain
+    from flows.deps import Deps
+
     return Deps(course=course, index=index, store=store, brain=OfflineBrain())
 
 
 @pytest.fixture
 async def coach(deps: Deps, database: Database):
+    from bot.conversation import Coach
+
     async with Coach.open(deps, database.checkpoints) as running:
         yield running
 
@@ -149,6 +239,8 @@ async def coach(deps: Deps, database: Database):
 def shown_letter(learner: str, question, option: str | None = None) -> str:
     """The letter `learner` sees `option` (default: the right one) under; options are shown in each
     learner's own order, so a typed letter is not the file's."""
+    from flows.options import letter_of
+
     return letter_of(question, learner, option or question.answer)
 
 
@@ -164,11 +256,15 @@ class Learner:
         return f"console:{self.user}"
 
     async def say(self, text: str, **kw) -> list[Reply]:
+        from adapters.console import inbound
+
         replies = await self.coach.handle(inbound(self.user, text, **kw))
         self.heard += replies
         return replies
 
     async def click(self, action: Action) -> list[Reply]:
+        from adapters.console import inbound
+
         replies = await self.coach.handle(inbound(self.user, action=action))
         self.heard += replies
         return replies

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from bot.messages import Inbound, Reply
 from knowledge.loader import Course
-from tests.conftest import COACH, Learner
+from tests.conftest import Learner, coach_cli
 
 
 async def test_answer_is_grounded_and_cited(learner: Learner, course: Course):
@@ -42,12 +41,7 @@ async def test_out_of_scope_question_says_so_and_points_to_lessons(learner: Lear
 
 
 def test_ask_command_one_shot_json(coach_env):
-    done = subprocess.run(
-        [str(COACH), "ask", "What did AT&T do to reskill its workforce?", "--json"],
-        capture_output=True,
-        text=True,
-        env=coach_env,
-    )
+    done = coach_cli("ask", "What did AT&T do to reskill its workforce?", "--json", env=coach_env)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["citations"] and answer["citations"][0]["label"].startswith("Lesson 3")

@@ -13,7 +13,7 @@ from bot.messages import MAX_TEXT, Inbound
 from flows.brains.base import Answer, LabContext, LabTurn, QAContext
 from flows.brains.offline import OfflineBrain
 from flows.deps import Deps
-from tests.conftest import COACH, Database, Learner
+from tests.conftest import COACH, Database, Learner, coach_cli
 
 BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
@@ -60,12 +60,15 @@ async def test_a_duplicate_delivery_gets_one_reply(coach: Coach):
 
 
 async def test_lab_continues_in_a_new_process_from_the_checkpoint(tmp_path: Path, coach_env):
-    def run(lines: list[dict]) -> list[dict]:
+    def run(lines: list[dict], new_process: bool) -> list[dict]:
         script = tmp_path / "turns.jsonl"
         script.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
-        done = subprocess.run(
-            [str(COACH), "replay", str(script)], capture_output=True, text=True, env=coach_env
-        )
+        if new_process:
+            done = subprocess.run(
+                [str(COACH), "replay", str(script)], capture_output=True, text=True, env=coach_env
+            )
+        else:  # in this process; the lab then goes on in a new one
+            done = coach_cli("replay", str(script), env=coach_env)
         assert done.returncode == 0, done.stderr
         return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -73,10 +76,11 @@ async def test_lab_continues_in_a_new_process_from_the_checkpoint(tmp_path: Path
         [
             {"user": "u1", "text": "lab 2"},
             {"user": "u1", "text": "HIPAA privacy and access control for the EHR data come first."},
-        ]
+        ],
+        new_process=False,
     )
     assert first[-1]["state"]["covered"] == ["data-governance"]
-    second = run([{"user": "u1", "text": "A clinician reviews every alert and can override it."}])
+    second = run([{"user": "u1", "text": "A clinician reviews every alert and can override it."}], True)
     assert second[-1]["state"]["mode"] == "lab" and second[-1]["state"]["lab"] == "lab-2"
     assert second[-1]["state"]["covered"] == ["data-governance", "human-in-the-loop"]
 

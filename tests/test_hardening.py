@@ -32,7 +32,7 @@ from flows.deps import Deps
 from tests import test_slack as slack_http
 from tests import test_teams as teams_http
 from tests.bad_inputs import FORGED_ACTIONS, MALFORMED_SLACK, MALFORMED_TEAMS, OTHER_SECRET, TEXTS
-from tests.conftest import COACH, Database
+from tests.conftest import COACH, Database, offline_env
 
 BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
@@ -268,7 +268,7 @@ async def test_killed_mid_turn_the_conversation_continues_and_the_lost_message_i
     try:
         await wait_healthy(url, first, timeout_s=180)  # start-up time is a benchmark, not a test
         await slack_http.event(url, slack_http.dm("lab 1", user="U1"))
-        await slack.wait_for("chat.postMessage")
+        await slack.wait_for("chat.postMessage", timeout=90)  # a new process's first turn; a liveness bound
         claude.default = Outcome(text="too late", delay_s=30)
         await slack_http.event(url, slack_http.dm("Was the sensor data siloed from production?", user="U1"))
         for _ in range(100):  # the turn is under way: the learner's words reached Claude
@@ -357,8 +357,11 @@ async def test_no_secret_reaches_any_log(tmp_path: Path, caplog):
         assert secret not in logged, f"{secret[:8]}… appeared in the logs"
 
 
-def test_coach_bench_runs_and_writes_every_figure(coach_env, tmp_path: Path):
+def test_coach_bench_runs_and_writes_every_figure(tmp_path: Path):
+    """Once, not per backend: with --no-postgres `coach bench` keeps every store in its own temporary
+    SQLite folders, whatever COACH_DATABASE_URL says."""
     results = tmp_path / "results.json"
+    coach_env = offline_env(tmp_path)
     done = subprocess.run(
         [
             *(str(COACH), "bench", "--conversations", "10", "--members", "300", "--learners", "1500"),

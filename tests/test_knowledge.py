@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from knowledge.loader import CONTENT_DIR, KnowledgeError, load_course
-from tests.conftest import COACH
+from tests.conftest import coach_cli
 
 
 def squash(text: str) -> str:
@@ -142,19 +142,14 @@ def test_dangling_passage_reference_is_reported(content_copy: Path):
 
 def test_knowledge_check_command_exits_nonzero_without_traceback(content_copy: Path, coach_env):
     (content_copy / "lessons" / "lesson-3.yaml").write_text("id: lesson-3\nkind: lesson\n")
-    result = subprocess.run(
-        [str(COACH), "knowledge", "check", "--dir", str(content_copy)],
-        capture_output=True,
-        text=True,
-        env=coach_env,
-    )
+    result = coach_cli("knowledge", "check", "--dir", str(content_copy), env=coach_env)
     assert result.returncode == 1
     assert "lessons/lesson-3.yaml: source: Field required" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_knowledge_check_command_passes_on_the_shipped_course(coach_env):
-    result = subprocess.run([str(COACH), "knowledge", "check"], capture_output=True, text=True, env=coach_env)
+    result = coach_cli("knowledge", "check", env=coach_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 lessons, 3 supplementary readings, 5 quizzes (31 questions), 4 labs" in result.stdout
 
@@ -191,11 +186,7 @@ def test_item_checks_catch_a_shared_key_a_long_right_option_and_borrowed_wording
     assert any("quiz-2.yaml: answer: key sequence" in w and "quiz-1" in w for w in warnings)
     assert any("L2Q1: the right option is the longest by a wide margin" in w for w in warnings)
     assert any("L4Q3: right option" in w and "Federated Model" in w for w in warnings)
-    done = subprocess.run(
-        [str(COACH), "knowledge", "check", "--dir", str(content_copy), "--strict"],
-        capture_output=True,
-        text=True,
-    )
+    done = coach_cli("knowledge", "check", "--dir", str(content_copy), "--strict", env=dict(os.environ))
     assert done.returncode == 1 and "warning: quizzes/quiz-4.yaml" in done.stdout
 
 

@@ -36,13 +36,9 @@ async def test_heldout_turns_meet_the_targets(course: Course):
 
 
 def test_eval_labs_with_claude_needs_a_key(coach_env: dict[str, str]):
-    import subprocess
+    from tests.conftest import coach_cli
 
-    from tests.conftest import COACH
-
-    result = subprocess.run(
-        [str(COACH), "eval", "labs", "--brain", "claude"], capture_output=True, text=True, env=coach_env
-    )
+    result = coach_cli("eval", "labs", "--brain", "claude", env=coach_env)
     assert (
         result.returncode == 1 and "ANTHROPIC_API_KEY" in result.stderr and "Traceback" not in result.stderr
     )

@@ -1,8 +1,8 @@
 """Managers' nudges in Teams, where Teams behaves differently from Slack: rosters from the team (paged),
 Teams names, 1:1 chats created for members who never talked to the coach, charts inline in a card.
 
-The real server in emulator mode (Bot Framework activities over loopback HTTP), real
-`coach clock --once --now …` processes, and the strict fake Bot Connector."""
+The real server in emulator mode (Bot Framework activities over loopback HTTP), the real
+`coach clock --once --now …` command (in-process), and the strict fake Bot Connector."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import itertools
 import json
 import random
 import sqlite3
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from bot.server import create_app
 from bot.testing import serve_on_loopback
 from bot.testing.fake_connector import FakeConnector, Sent
 from knowledge.loader import Course
-from tests.conftest import COACH
+from tests.conftest import coach_cli_async
 from tests.test_nudges import Clock
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -86,13 +85,10 @@ def teams_env(coach_env: dict[str, str]) -> dict[str, str]:
 
 
 async def run(env: dict[str, str], *args: str) -> str:
-    """One `coach …` process (the fake connector keeps serving meanwhile)."""
-    process = await asyncio.create_subprocess_exec(
-        str(COACH), *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    output = (await process.communicate())[0].decode()
-    assert process.returncode == 0, output
-    return output
+    """One `coach …` command, in-process (the fake connector keeps serving meanwhile)."""
+    done = await coach_cli_async(*args, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
 
 
 async def run_clock(env: dict[str, str], now: datetime) -> str:

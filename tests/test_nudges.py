@@ -28,7 +28,7 @@ from bot.store.base import sqlalchemy_url
 from bot.testing.fake_slack import FakeSlack
 from flows.deps import Deps
 from knowledge.loader import Course
-from tests.conftest import COACH, Database, shown_letter
+from tests.conftest import COACH, Database, Ran, coach_cli, shown_letter
 
 BACKENDS = ("sqlite", "postgres")  # every test that touches the database runs on both
 
@@ -393,8 +393,8 @@ async def test_forget_me_leaves_nothing_behind(coach: Coach, deps: Deps, databas
 def test_cli_schedules_as_a_manager_and_reports(coach_env, tmp_path: Path):
     env = {**coach_env, "COACH_MANAGERS": "slack:UMGR"}
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(COACH), *args], capture_output=True, text=True, env=env)
+    def run(*args: str) -> Ran:
+        return coach_cli(*args, env=env)
 
     made = run("nudges", "weekly", "mon", "09:00", "UTC", "for", "slack:U1,slack:U2", "--as", "slack:UMGR")
     assert made.returncode == 0 and "Scheduled" in made.stdout, made.stderr

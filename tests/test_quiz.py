@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from bot.messages import Action
 from flows.deps import Deps
 from knowledge.loader import Course
-from tests.conftest import COACH, Learner, shown_letter
+from tests.conftest import Learner, coach_cli, shown_letter
 
 
 def wrong_letter(question) -> str:
@@ -23,9 +22,7 @@ def wrong_letter(question) -> str:
 def replay(script: list[dict], tmp_path: Path, env: dict[str, str]) -> list[dict]:
     path = tmp_path / "script.jsonl"
     path.write_text("\n".join(json.dumps(turn) for turn in script) + "\n", encoding="utf-8")
-    done = subprocess.run(
-        [str(COACH), "replay", str(path), "--json"], capture_output=True, text=True, env=env
-    )
+    done = coach_cli("replay", str(path), "--json", env=env)
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -116,12 +113,7 @@ async def test_options_are_shown_in_each_learners_own_stable_order(coach, course
 
 def test_a_learner_who_knows_nothing_cannot_pass_by_guessing(tmp_path: Path, coach_env):
     """`coach eval quiz` drives every guesser through the real flow (the replay driver)."""
-    done = subprocess.run(
-        [str(COACH), "eval", "quiz", "--json", "--learners", "2"],
-        capture_output=True,
-        text=True,
-        env=coach_env,
-    )
+    done = coach_cli("eval", "quiz", "--json", "--learners", "2", env=coach_env)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     scores = {g["guesser"]: g for g in figures["guessers"]}

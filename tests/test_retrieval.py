@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 from knowledge.evaluation import evaluate, load_eval_set
 from knowledge.loader import load_course
 from knowledge.retrieval import Index, chunk_course
-from tests.conftest import COACH
+from tests.conftest import coach_cli
 
 
 def test_chunks_keep_lesson_number_title_and_section(course):
@@ -78,12 +77,7 @@ def test_index_is_rebuilt_when_knowledge_changes(tmp_path, content_copy):
 
 
 def test_search_json_has_exactly_the_documented_shape(coach_env):
-    result = subprocess.run(
-        [str(COACH), "search", "what is data lineage", "--k", "3", "--json"],
-        capture_output=True,
-        text=True,
-        env=coach_env,
-    )
+    result = coach_cli("search", "what is data lineage", "--k", "3", "--json", env=coach_env)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert set(payload) == {"query", "grounded", "hits"}
@@ -103,9 +97,7 @@ def test_search_json_has_exactly_the_documented_shape(coach_env):
 
 
 def test_search_command_says_when_the_lessons_do_not_cover_it(coach_env):
-    result = subprocess.run(
-        [str(COACH), "search", "best pizza toppings"], capture_output=True, text=True, env=coach_env
-    )
+    result = coach_cli("search", "best pizza toppings", env=coach_env)
     assert result.returncode == 0
     assert "do not cover" in result.stdout
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-
 from knowledge.loader import Course
-from tests.conftest import COACH
+from tests.conftest import coach_cli
 
 
 def test_shell_runs_a_lab_and_answers_questions(coach_env, course: Course):
     lines = "lab 1\nWere the pilots fed by siloed sensor data that never reached production?\nquiz 1\nb\n"
     lines += "What is pilot purgatory?\n"
-    done = subprocess.run(
-        [str(COACH), "shell", "--user", "sam"], input=lines, capture_output=True, text=True, env=coach_env
-    )
+    done = coach_cli("shell", "--user", "sam", input=lines, env=coach_env)
     assert done.returncode == 0, done.stderr
     out = " ".join(done.stdout.split())  # rich wraps long lines
     assert " ".join(course.lab(1).opening_line.split()) in out

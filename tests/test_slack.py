@@ -24,7 +24,7 @@ from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_slack import BOT_USER, FakeSlack
 from knowledge.loader import Course
-from tests.conftest import COACH
+from tests.conftest import COACH, coach_cli_async
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token-123"
@@ -420,7 +420,6 @@ def test_manifest_subscribes_to_what_the_app_handles(tmp_path: Path):
 
 def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
     import socket
-    import subprocess
     import urllib.request
 
     with socket.socket() as s:
@@ -605,8 +604,8 @@ async def test_thumbs_down_with_a_reason_reaches_coach_feedback(
     await slack.wait_for("chat.postEphemeral", 2)
 
     env = {**coach_env, "COACH_DATA_DIR": str(tmp_path / "data"), "COACH_MANAGERS": "slack:UADMIN"}
-    run = [str(COACH), "feedback", "--bad", "--json"]
-    seen = subprocess.run([*run, "--as", "slack:UADMIN"], capture_output=True, text=True, env=env)
+    run = ["feedback", "--bad", "--json"]
+    seen = await coach_cli_async(*run, "--as", "slack:UADMIN", env=env)
     assert seen.returncode == 0, seen.stderr
     payload = json.loads(seen.stdout)
     (row,) = payload["feedback"]
@@ -614,5 +613,5 @@ async def test_thumbs_down_with_a_reason_reaches_coach_feedback(
     assert row["reason"] == "it should say who owns the pipelines" and row["learner"] == "slack:U1"
     assert "Continuous Integration" in row["reply"] and row["citations"] == ["lesson-4#mlops"]
     assert payload["passages"] == {"lesson-4#mlops": {"good": 0, "bad": 1}}
-    other = subprocess.run([*run, "--as", "slack:U2"], capture_output=True, text=True, env=env)
+    other = await coach_cli_async(*run, "--as", "slack:U2", env=env)
     assert json.loads(other.stdout)["feedback"] == []  # nobody else sees U1's feedback

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
 from flows.options import letter_of
 from knowledge.loader import Course
-from tests.conftest import COACH
+from tests.conftest import coach_cli_async
 
 BOT = {"id": "28:coach-bot", "name": "coach"}
 ANA = {"id": "29:ana", "name": "Ana", "aadObjectId": "aad-ana"}
@@ -242,19 +241,13 @@ async def test_with_an_app_id_unauthenticated_requests_are_refused(tmp_path: Pat
 def test_teams_package_has_manifest_and_icons(tmp_path: Path, coach_env):
     import json
     import struct
-    import subprocess
     import zipfile
 
-    from tests.conftest import COACH
+    from tests.conftest import coach_cli
 
     env = {**coach_env, "MicrosoftAppId": "11111111-2222-3333-4444-555555555555"}
     out = tmp_path / "coach.zip"
-    done = subprocess.run(
-        [str(COACH), "teams", "package", "--out", str(out), "--version", "1.4.2"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    done = coach_cli("teams", "package", "--out", str(out), "--version", "1.4.2", env=env)
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
@@ -267,15 +260,10 @@ def test_teams_package_has_manifest_and_icons(tmp_path: Path, coach_env):
     assert any(c["title"] == "drill" for c in manifest["bots"][0]["commandLists"][0]["commands"])
     assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
     assert manifest["version"] == "1.4.2"
-    refused = subprocess.run(
-        [str(COACH), "teams", "package", "--out", str(tmp_path / "x.zip")],
-        capture_output=True,
-        text=True,
-        env=coach_env,
-    )
+    refused = coach_cli("teams", "package", "--out", str(tmp_path / "x.zip"), env=coach_env)
     assert refused.returncode == 1 and "--local" in refused.stderr and not (tmp_path / "x.zip").exists()
-    local = [str(COACH), "teams", "package", "--out", str(tmp_path / "x.zip"), "--local"]
-    assert subprocess.run(local, capture_output=True, env=coach_env).returncode == 0
+    local = ["teams", "package", "--out", str(tmp_path / "x.zip"), "--local"]
+    assert coach_cli(*local, env=coach_env).returncode == 0
 
 
 async def test_weekly_nudge_reaches_a_teams_member_proactively(
@@ -346,9 +334,7 @@ async def test_card_thumbs_up_and_down_reach_coach_feedback(
     await connector.wait_for_messages(3)
 
     env = {**coach_env, "COACH_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run(
-        [str(COACH), "feedback", "--json", "--as", "teams:29:ana"], capture_output=True, text=True, env=env
-    )
+    done = await coach_cli_async("feedback", "--json", "--as", "teams:29:ana", env=env)
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     (row,) = payload["feedback"]
@@ -359,7 +345,5 @@ async def test_card_thumbs_up_and_down_reach_coach_feedback(
     # changing one's mind: the same answer rated 👍 replaces the 👎
     await post(url, activity(connector, None, value=submit(card, "👍 Helpful")))
     await connector.wait_for_messages(4)
-    done = subprocess.run(
-        [str(COACH), "feedback", "--json", "--as", "teams:29:ana"], capture_output=True, text=True, env=env
-    )
+    done = await coach_cli_async("feedback", "--json", "--as", "teams:29:ana", env=env)
     assert [r["rating"] for r in json.loads(done.stdout)["feedback"]] == ["good"]
