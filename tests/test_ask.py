@@ -8,6 +8,8 @@ import subprocess
 import pytest
 
 from bot.messages import Inbound, Reply
+from flows.ask import answer
+from flows.shape import question_shape
 from knowledge.loader import Course
 from tests.conftest import COACH, Learner
 
@@ -220,3 +222,23 @@ async def test_a_definition_is_judged_on_what_it_asks_about_not_its_chatter(lear
 async def test_a_definition_of_something_the_course_never_names_is_declined(learner: Learner):
     reply = (await learner.say("What is retrieval augmented generation?"))[-1]
     assert reply.text.startswith("The lessons don't cover that") and not reply.citations
+
+
+@pytest.mark.parametrize(
+    ("question", "direct"),
+    [
+        ("Do you know who founded Uber?", "Who founded Uber?"),
+        ("Tell me who coined the term pilot purgatory?", "Who coined the term pilot purgatory?"),
+        ("Any idea who leads the COE at JPMorgan?", "Who leads the COE at JPMorgan?"),
+        ("do you know who came up with data mesh?", "Who came up with data mesh?"),
+    ],
+)
+async def test_a_who_question_embedded_after_know_or_tell_is_still_a_who_question(
+    learner: Learner, question, direct
+):
+    """ "Do you know who…" asks what "Who…" asks; only a noun right before "who" makes it a relative
+    clause ("my manager who is stressed")."""
+    assert question_shape(question) == "who"
+    assert question_shape("what is model drift, asking for my manager who is stressed") == "definition"
+    deps = learner.coach.deps
+    assert (await answer(deps, question)).text == (await answer(deps, direct)).text
