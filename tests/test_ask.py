@@ -9,6 +9,7 @@ import pytest
 
 from bot.messages import Inbound, Reply
 from flows.ask import answer
+from flows.focus import own_organisation
 from flows.shape import question_shape
 from knowledge.loader import Course
 from tests.conftest import COACH, Learner
@@ -242,3 +243,24 @@ async def test_a_who_question_embedded_after_know_or_tell_is_still_a_who_questio
     assert question_shape("what is model drift, asking for my manager who is stressed") == "definition"
     deps = learner.coach.deps
     assert (await answer(deps, question)).text == (await answer(deps, direct)).text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who is responsible for AI governance in our company?",
+        "How long does it take my team to get a model from pilot to production?",
+        "Who owns data quality in my org?",
+    ],
+)
+async def test_a_role_or_practice_in_the_learners_organisation_is_not_declined_as_its_private_fact(
+    learner: Learner, question
+):
+    """Only a fact the organisation alone knows (who holds its posts, its head count, its money, its
+    offices) is declined for mentioning "our company"; the roles and practices the lessons recommend
+    for it are course questions."""
+    assert not own_organisation(question)
+    for private in ("Who is our CTO?", "how many engineers are in my team?", "what's our team's AI budget?"):
+        assert own_organisation(private)
+    reply = (await learner.say(question))[-1]
+    assert reply.citations
