@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from bot.messages import Inbound, Reply
-from flows.ask import answer
+from flows.ask import answer, leans_on
 from flows.focus import own_organisation
 from flows.shape import question_shape
 from knowledge.loader import Course
@@ -264,3 +264,46 @@ async def test_a_role_or_practice_in_the_learners_organisation_is_not_declined_a
         assert own_organisation(private)
     reply = (await learner.say(question))[-1]
     assert reply.citations
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "lesson"),
+    [
+        ("What is a data mesh?", "any examples?", "lesson-2"),
+        ("What is a federated AI operating model?", "cons?", "lesson-4"),
+        ("What is MLOps?", "in practice?", "lesson-4"),
+    ],
+)
+async def test_a_bare_follow_up_in_a_direct_conversation_is_read_with_the_previous_question(
+    learner: Learner, first, follow_up, lesson
+):
+    """A fragment with no question word of its own ("any examples?", "cons?") asks something of the
+    previous question; with one learner it is answered from where that question was answered."""
+    assert (await learner.say(first))[-1].citations
+    reply = (await learner.say(follow_up))[-1]
+    assert reply.citations and reply.citations[0].passage.startswith(lesson), reply.text
+
+
+async def test_in_a_direct_conversation_a_message_not_grounded_alone_is_read_with_the_previous_one(coach):
+    """With one learner, a message the lessons do not ground on its own is searched with the previous
+    question (no pronoun needed); in a shared thread the same message stands alone."""
+
+    async def say(text: str, conversation: str, shared: bool) -> Reply:
+        return (await coach.handle(Inbound("slack", "UANA", conversation, text, shared=shared)))[-1]
+
+    follow_up = "who came up with the idea"
+    assert not leans_on(follow_up)
+    await say("What is a data mesh?", "slack:DUANA", shared=False)
+    direct = await say(follow_up, "slack:DUANA", shared=False)
+    assert "Dehghani" in direct.text and direct.citations
+    thread = "slack:C1:1700000000.000200"
+    await say("What is a data mesh?", thread, shared=True)
+    alone = await say(follow_up, thread, shared=True)
+    assert alone.text == (await answer(coach.deps, follow_up)).text
+
+
+async def test_a_fragment_naming_a_topic_of_its_own_is_a_new_question(learner: Learner):
+    """ "data mesh?" after a question about model cards asks about data mesh, not model cards."""
+    await learner.say("What is a model card?")
+    reply = (await learner.say("data mesh?"))[-1]
+    assert reply.text.startswith("*Data Mesh*") and "Model Card" not in reply.text
