@@ -37,7 +37,8 @@ PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
 TYPO_MIN = 5
 TYPO_CUTOFF = 0.85
-KEPT_TURNS = 3
+KEPT_TURNS = 3  # per asker
+KEPT_ASKERS = 20  # a shared thread keeps the turns of this many most recent askers
 FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
 FOLLOW_UP = re.compile(
     r"\b(it|its|that|this|these|those|they|them|their|there|more|why|examples?|elaborate|else|also|how so)\b"
@@ -295,4 +296,17 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
             deps.clock(),
         )
         reply.choices = feedback.choices(turn["answer_id"])
-    return {"qa": [*previous, turn][-KEPT_TURNS:], "replies": [reply.to_dict()], "feedback_pending": None}
+    return {"qa": recent(previous, turn), "replies": [reply.to_dict()], "feedback_pending": None}
+
+
+def recent(previous: list[QATurn], turn: QATurn) -> list[QATurn]:
+    """The Q&A turns a conversation keeps: each asker's last KEPT_TURNS, for the KEPT_ASKERS who
+    asked most recently, in order; others asking in a shared thread never evict one's own turns."""
+    turns = [*previous, turn]
+    askers = list(dict.fromkeys(t.get("learner", "") for t in reversed(turns)))[:KEPT_ASKERS]
+    kept: list[QATurn] = []
+    for t in reversed(turns):
+        asker = t.get("learner", "")
+        if asker in askers and sum(1 for k in kept if k.get("learner", "") == asker) < KEPT_TURNS:
+            kept.append(t)
+    return kept[::-1]

@@ -8,9 +8,10 @@ import subprocess
 import pytest
 
 from bot.messages import Inbound, Reply
-from flows.ask import answer, leans_on
+from flows.ask import answer, leans_on, recent
 from flows.focus import own_organisation
 from flows.shape import question_shape
+from flows.state import QATurn
 from knowledge.loader import Course
 from tests.conftest import COACH, Learner
 
@@ -307,3 +308,28 @@ async def test_a_fragment_naming_a_topic_of_its_own_is_a_new_question(learner: L
     await learner.say("What is a model card?")
     reply = (await learner.say("data mesh?"))[-1]
     assert reply.text.startswith("*Data Mesh*") and "Model Card" not in reply.text
+
+
+async def test_others_asking_in_a_thread_do_not_evict_an_askers_own_question(coach):
+    """The thread keeps each asker's last turns: three other people's questions leave Ana's in place."""
+    thread = "slack:C1:1700000000.000300"
+
+    async def say(user: str, text: str) -> Reply:
+        return (await coach.handle(Inbound("slack", user, thread, text, shared=True)))[-1]
+
+    await say("UANA", "What is a data mesh?")
+    for user, text in (
+        ("UBEN", "What is MLOps?"),
+        ("UCAT", "What is a model card?"),
+        ("UDAN", "What is pilot purgatory?"),
+    ):
+        await say(user, text)
+    follow = await say("UANA", "why does it matter?")
+    assert follow.citations and all(c.passage.startswith("lesson-2") for c in follow.citations), follow.text
+    assert follow.text != (await answer(coach.deps, "why does it matter?")).text
+
+
+def test_kept_turns_are_trimmed_per_asker():
+    turns = [QATurn(learner=who, question=f"q{n}") for n, who in enumerate("AAAABBBBC")]
+    kept = recent(turns[:-1], turns[-1])
+    assert [t["question"] for t in kept] == ["q1", "q2", "q3", "q5", "q6", "q7", "q8"]
