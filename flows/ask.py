@@ -258,7 +258,7 @@ async def answer(
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(
-        QAContext(question, result.hits, history, search, deps.course, weights, draft.text)
+        QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
     if found.unknown and found.unknown_share >= PARTIAL_SHARE:

@@ -8,11 +8,15 @@ import subprocess
 import pytest
 
 from bot.messages import Inbound, Reply
-from flows.ask import answer, leans_on, recent
+from flows.ask import answer, leans_on, recent, retrieve, searchable
+from flows.brains.base import QAContext
+from flows.brains.offline import OfflineBrain
 from flows.focus import own_organisation
 from flows.shape import question_shape
 from flows.state import QATurn
 from knowledge.loader import Course
+from knowledge.retrieval import content_words
+from knowledge.text import stem
 from tests.conftest import COACH, Learner
 
 
@@ -333,3 +337,18 @@ def test_kept_turns_are_trimmed_per_asker():
     turns = [QATurn(learner=who, question=f"q{n}") for n, who in enumerate("AAAABBBBC")]
     kept = recent(turns[:-1], turns[-1])
     assert [t["question"] for t in kept] == ["q1", "q2", "q3", "q5", "q6", "q7", "q8"]
+
+
+async def test_the_offline_brain_composes_with_what_the_question_names_first(learner: Learner):
+    """Without units chosen for it, the offline brain composes them as `ask` does: what the question
+    names (JPMorgan) first."""
+    deps = learner.coach.deps
+    question = "How did JPMorgan structure its AI COE?"
+    result = retrieve(deps, question, [])
+    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(result.query)}
+    names = frozenset(w for w in content_words(question) if w in deps.index.names())
+    search = searchable(deps, question)
+    reply = await OfflineBrain().answer(
+        QAContext(question, result.hits, [], search, deps.course, weights, names=names)
+    )
+    assert reply.text.startswith("JPMorgan"), reply.text
