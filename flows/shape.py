@@ -86,10 +86,19 @@ SENTENCES_PER_TEXT = 2
 WHOLE_PARAGRAPH = 800
 
 
+# "Who owns data quality?" asks a role and what it does, which the lessons give by role, not by name.
+ROLE = re.compile(
+    r"\bwho(?: is| are|'s)? (owns?|(responsible|accountable|in charge) for|should (own|be responsible|"
+    r"be accountable|sit|decide|approve)|decides?|approves?|maintains?|sits? on)\b"
+)
+
+
 def question_shape(question: str) -> str:
     """The first shape whose cue the question carries, most specific first; "general" otherwise."""
     q = question.lower().replace("’", "'")
     for shape, cue in SHAPES.items():
+        if shape == "who" and ROLE.search(q):
+            continue
         if cue.search(q):
             return shape
     return "general"

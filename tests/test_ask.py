@@ -352,3 +352,12 @@ async def test_the_offline_brain_composes_with_what_the_question_names_first(lea
         QAContext(question, result.hits, [], search, deps.course, weights, names=names)
     )
     assert reply.text.startswith("JPMorgan"), reply.text
+
+
+def test_a_who_question_about_a_role_is_not_asking_for_a_name():
+    """ "Who owns data quality?" is answered by a role and what it does, not by a sentence naming
+    someone; "who leads the COE at JPMorgan?" asks for a person."""
+    for role in ("Who owns data quality?", "Who is responsible for AI governance in our company?"):
+        assert question_shape(role) != "who"
+    assert question_shape("Who leads the COE at JPMorgan?") == "who"
+    assert question_shape("who came up with data mesh?") == "who"
