@@ -37,32 +37,57 @@ PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
 TYPO_MIN = 5
 TYPO_CUTOFF = 0.85
-KEPT_TURNS = 3
+KEPT_TURNS = 3  # per asker
+KEPT_ASKERS = 20  # a shared thread keeps the turns of this many most recent askers
 FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
 FOLLOW_UP = re.compile(
-    r"\b(it|its|that|this|these|those|they|them|their|there|more|why|example|elaborate|else|also)\b"
+    r"\b(it|its|that|this|these|those|they|them|their|there|more|why|examples?|elaborate|else|also|how so)\b"
     r"|^(and|but|so|what about)\b",
     re.IGNORECASE,
 )
 FOLLOW_UP_WORDS = 8
+# A fragment this short with no question word of its own ("any examples?", "cons?", "in practice?")
+# asks something of the previous question.
+FRAGMENT_WORDS = 3
+QUESTION_WORD = re.compile(r"\b(what|whats|what's|who|whom|whose|when|where|why|how|which)\b", re.IGNORECASE)
 MARKER = re.compile(r"\[(\d+)\]")
 DECLINE = "The lessons don't cover"
 
 
-def leans_on(text: str) -> bool:
+def leans_on(text: str, topics: frozenset[str] = frozenset()) -> bool:
     """Whether a message leans on the one before it: short, with a pronoun or an ellipsis ("and
-    why?", "what about federated?", "who should sit on it?"); a full question stands alone."""
-    return bool(FOLLOW_UP.search(text)) and len(text.split()) <= FOLLOW_UP_WORDS
+    why?", "what about federated?", "who should sit on it?"), or a fragment with no question word
+    and no topic of its own ("any examples?", "cons?"; "data mesh?" names a topic, one of `topics`'
+    stems); a full question stands alone."""
+    said = text.split()
+    if len(said) <= FRAGMENT_WORDS and not QUESTION_WORD.search(text):
+        return not set(stem_words(text)) & topics
+    return bool(FOLLOW_UP.search(text)) and len(said) <= FOLLOW_UP_WORDS
 
 
-def retrieve(deps: Deps, text: str, previous: list[QATurn]) -> SearchResult:
-    """Search for the question (with the course words it means); for a follow-up that leans on the
-    previous question, with the previous question too. `previous` holds the asker's own turns only."""
+def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False) -> SearchResult:
+    """Search for the question (with the course words it means); for a follow-up, with the previous
+    question too. `previous` holds the asker's own turns only. In a conversation with one learner a
+    message that leans on the previous question, or finds nothing on its own, is read with it; in a
+    shared thread only one that leans on it, since anything else there is likely a new question."""
     alone = deps.index.search(searchable(deps, text), k=PASSAGES)
-    if not previous or not leans_on(text):
+    if not previous or (not leans_on(text, topics(deps.course)) and (shared or alone.grounded)):
         return alone
     combined = deps.index.search(searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES)
     return combined if combined.grounded else alone
+
+
+_TOPICS: dict[str, frozenset[str]] = {}
+
+
+def topics(course: Course) -> frozenset[str]:
+    """The stems that name a topic of the course: its key terms' own words ("mesh", "drift", "coe"),
+    not the words several key terms share ("model", "data", "ai")."""
+    if course.content_hash not in _TOPICS:
+        terms = [set(stem_words(k.term)) for doc in course.lessons for k in doc.key_terms]
+        seen = [s for term in terms for s in term]
+        _TOPICS[course.content_hash] = frozenset(s for s in seen if seen.count(s) == 1)
+    return _TOPICS[course.content_hash]
 
 
 def searchable(deps: Deps, text: str) -> str:
@@ -185,16 +210,19 @@ def _citations(hits: list[Hit], cited: list[int], text: str, course: Course) -> 
     return re.sub(r"(\[\d+\])(\s*\1)+", r"\1", text).strip(), citations
 
 
-async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None) -> Reply:
+async def answer(
+    deps: Deps, question: str, previous: list[QATurn] | None = None, shared: bool = False
+) -> Reply:
     """The reply to one question: grounded and cited, or a plain decline naming the closest lessons.
 
     This is the one entry point for Q&A from any flow (the ask node, a question asked mid-quiz or
-    mid-lab); `previous` holds the conversation's earlier Q&A turns for follow-ups. A question is
+    mid-lab); `previous` holds the asker's earlier Q&A turns for follow-ups, `shared` says whether
+    the conversation is a thread others ask in too (see `retrieve`). A question is
     answered only when the answer units chosen for it hold most of what it asks; when a telling part
     of it is something the course never mentions, the reply says so before what the lessons do say.
     """
     previous = previous or []
-    result = retrieve(deps, question, previous)
+    result = retrieve(deps, question, previous, shared)
     if not result.hits:
         return not_covered(result, deps)
     asked = result.query
@@ -230,7 +258,7 @@ async def answer(deps: Deps, question: str, previous: list[QATurn] | None = None
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(
-        QAContext(question, result.hits, history, search, deps.course, weights, draft.text)
+        QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
     if found.unknown and found.unknown_share >= PARTIAL_SHARE:
@@ -249,7 +277,7 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
     attaches only to the same asker's previous question, never to someone else's."""
     previous = list(state.get("qa") or [])
     own = [t for t in previous if t.get("learner", inbound.learner) == inbound.learner]
-    reply = await answer(deps, inbound.text, own)
+    reply = await answer(deps, inbound.text, own, inbound.shared)
     passages = [c.passage for c in reply.citations]
     turn: QATurn = {
         "learner": inbound.learner,
@@ -268,4 +296,17 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
             deps.clock(),
         )
         reply.choices = feedback.choices(turn["answer_id"])
-    return {"qa": [*previous, turn][-KEPT_TURNS:], "replies": [reply.to_dict()], "feedback_pending": None}
+    return {"qa": recent(previous, turn), "replies": [reply.to_dict()], "feedback_pending": None}
+
+
+def recent(previous: list[QATurn], turn: QATurn) -> list[QATurn]:
+    """The Q&A turns a conversation keeps: each asker's last KEPT_TURNS, for the KEPT_ASKERS who
+    asked most recently, in order; others asking in a shared thread never evict one's own turns."""
+    turns = [*previous, turn]
+    askers = list(dict.fromkeys(t.get("learner", "") for t in reversed(turns)))[:KEPT_ASKERS]
+    kept: list[QATurn] = []
+    for t in reversed(turns):
+        asker = t.get("learner", "")
+        if asker in askers and sum(1 for k in kept if k.get("learner", "") == asker) < KEPT_TURNS:
+            kept.append(t)
+    return kept[::-1]

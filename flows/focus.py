@@ -5,8 +5,9 @@ shut down?") names a thing and asks one attribute of it. A good tutor answers on
 gives THAT attribute: a passage about Uber is no answer to what Uber charges. So the question's
 words are split into the names it mentions (the course's companies, people, years) and the rest,
 its focus (charge, current, shut down), and the reply must hold most of the focus, weighted by how
-telling each word is; chat words and politeness weigh nothing. The learner's own organisation ("our
-company's CEO", "our Singapore office") is something no lesson can know.
+telling each word is; chat words and politeness weigh nothing. A fact only the learner's own
+organisation knows ("our company's CEO", "our Singapore office") no lesson can give; the roles and
+practices the lessons recommend for it they can.
 """
 
 from __future__ import annotations
@@ -27,6 +28,20 @@ OWN_ORGANISATION = re.compile(
     r"\b(our|my)\b(?: [\w'-]+){0,2} (company|company's|office|offices|org|organisation|organization|"
     r"firm|department|building|ceo|cfo|cto|payroll|hr|intranet|drive|laptop|salary|salaries|team|teams|"
     r"staff|headcount)\b",
+    re.IGNORECASE,
+)
+# What only the organisation itself knows: who holds one of its posts, how many people it has, its
+# money, its places and equipment, the dates of its own events. Roles and practices ("who is
+# responsible for AI governance in our company?", "how long does it take my team to get a model to
+# production?") are what the lessons recommend: those are answered.
+ORGANISATION_ONLY = re.compile(
+    r"\bwho(?: is|'s| are| was)\b(?: [\w'-]+){0,3}? (ceo|cfo|cto|cio|cdo|coo|head|heads|director|directors|"
+    r"manager|managers|boss|lead|vp|chief|president|chair|founder|founders)\b"
+    r"|\bhow many (people|employees|staff|engineers|scientists|analysts|members|heads|workers|folks|persons|"
+    r"colleagues|hires|contractors)\b|\bheadcount\b|\bhow (big|large) (is|are)\b"
+    r"|\b(budgets?|salary|salaries|pay|paid|payroll|bonus|bonuses|revenues?|spend|spent|spending|costs?|prices?|"
+    r"expenses?|offices?|building|buildings|address|intranet|drive|laptops?|wifi|vpn|passwords?|desk)\b"
+    r"|^(and )?when (did|was|were|will|is the next)\b",
     re.IGNORECASE,
 )
 ADVICE = re.compile(r"\b(should|could|would|ought|need|needs|recommend)\b", re.IGNORECASE)
@@ -62,6 +77,9 @@ def focus(deps: Deps, question: str, reply: str) -> Focus:
 
 
 def own_organisation(question: str) -> bool:
-    """Whether a question asks a fact about the learner's own organisation ("who is our CEO?", "how
-    many people are on our data team?"); asking advice for it ("how big should our team be?") is not."""
-    return bool(OWN_ORGANISATION.search(question)) and not ADVICE.search(question)
+    """Whether a question asks a fact only the learner's own organisation knows ("who is our CEO?",
+    "how many people are on our data team?"); a role or practice in it ("who owns data quality in my
+    org?") and advice for it ("how big should our team be?") are not."""
+    return bool(
+        OWN_ORGANISATION.search(question) and ORGANISATION_ONLY.search(question)
+    ) and not ADVICE.search(question)

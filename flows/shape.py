@@ -16,11 +16,16 @@ from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
 SHAPES = {
-    # "who" opening a question or a clause of it; not a relative "my manager who is stressed".
+    # "who" opening a question or a clause of it, or embedded after a verb of knowing or telling ("do
+    # you know who…", "tell me who…", "any idea who…"); a noun right before it makes it a relative
+    # clause ("my manager who is stressed"), no question.
     "who": re.compile(
         r"(^|[,:;?.!-] *|\band |\bso )who\b|(^|[,:;?.!-] *|\band |\bso )\w+ who (came up|coined|invented|"
         r"created|proposed|wrote|said|introduced|developed|founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
         r"|\b(whose idea|which (person|company|companies|firm|researchers?))\b"
+        r"|\b(know|knows|knew|tell|told|say|idea|clue|wonder|wondering|wondered|curious|sure|remember|recall|"
+        r"remind|explain|ask|asking|asked|guess|find out|figure out|check|confirm|learn|see|name)"
+        r"(?: (?:me|us|again|exactly|please|pls))* who\b"
     ),
     # "when is X the right fit?" asks a condition, not a date: only a past or a next event is a time.
     "when": re.compile(r"^(and )?when (did|was|were|is the next|will)\b|\bwhat year\b|\bsince when\b"),
@@ -81,10 +86,19 @@ SENTENCES_PER_TEXT = 2
 WHOLE_PARAGRAPH = 800
 
 
+# "Who owns data quality?" asks a role and what it does, which the lessons give by role, not by name.
+ROLE = re.compile(
+    r"\bwho(?: is| are|'s)? (owns?|(responsible|accountable|in charge) for|should (own|be responsible|"
+    r"be accountable|sit|decide|approve)|decides?|approves?|maintains?|sits? on)\b"
+)
+
+
 def question_shape(question: str) -> str:
     """The first shape whose cue the question carries, most specific first; "general" otherwise."""
     q = question.lower().replace("’", "'")
     for shape, cue in SHAPES.items():
+        if shape == "who" and ROLE.search(q):
+            continue
         if cue.search(q):
             return shape
     return "general"

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from bot.messages import Inbound, Reply
+from flows.ask import answer, leans_on, recent, retrieve, searchable
+from flows.brains.base import QAContext
+from flows.brains.offline import OfflineBrain
+from flows.focus import own_organisation
+from flows.shape import question_shape
+from flows.state import QATurn
 from knowledge.loader import Course
+from knowledge.retrieval import content_words
+from knowledge.text import stem
 from tests.conftest import Learner, coach_cli
 
 
@@ -214,3 +222,136 @@ async def test_a_definition_is_judged_on_what_it_asks_about_not_its_chatter(lear
 async def test_a_definition_of_something_the_course_never_names_is_declined(learner: Learner):
     reply = (await learner.say("What is retrieval augmented generation?"))[-1]
     assert reply.text.startswith("The lessons don't cover that") and not reply.citations
+
+
+@pytest.mark.parametrize(
+    ("question", "direct"),
+    [
+        ("Do you know who founded Uber?", "Who founded Uber?"),
+        ("Tell me who coined the term pilot purgatory?", "Who coined the term pilot purgatory?"),
+        ("Any idea who leads the COE at JPMorgan?", "Who leads the COE at JPMorgan?"),
+        ("do you know who came up with data mesh?", "Who came up with data mesh?"),
+    ],
+)
+async def test_a_who_question_embedded_after_know_or_tell_is_still_a_who_question(
+    learner: Learner, question, direct
+):
+    """ "Do you know who…" asks what "Who…" asks; only a noun right before "who" makes it a relative
+    clause ("my manager who is stressed")."""
+    assert question_shape(question) == "who"
+    assert question_shape("what is model drift, asking for my manager who is stressed") == "definition"
+    deps = learner.coach.deps
+    assert (await answer(deps, question)).text == (await answer(deps, direct)).text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who is responsible for AI governance in our company?",
+        "How long does it take my team to get a model from pilot to production?",
+        "Who owns data quality in my org?",
+    ],
+)
+async def test_a_role_or_practice_in_the_learners_organisation_is_not_declined_as_its_private_fact(
+    learner: Learner, question
+):
+    """Only a fact the organisation alone knows (who holds its posts, its head count, its money, its
+    offices) is declined for mentioning "our company"; the roles and practices the lessons recommend
+    for it are course questions."""
+    assert not own_organisation(question)
+    for private in ("Who is our CTO?", "how many engineers are in my team?", "what's our team's AI budget?"):
+        assert own_organisation(private)
+    reply = (await learner.say(question))[-1]
+    assert reply.citations
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "lesson"),
+    [
+        ("What is a data mesh?", "any examples?", "lesson-2"),
+        ("What is a federated AI operating model?", "cons?", "lesson-4"),
+        ("What is MLOps?", "in practice?", "lesson-4"),
+    ],
+)
+async def test_a_bare_follow_up_in_a_direct_conversation_is_read_with_the_previous_question(
+    learner: Learner, first, follow_up, lesson
+):
+    """A fragment with no question word of its own ("any examples?", "cons?") asks something of the
+    previous question; with one learner it is answered from where that question was answered."""
+    assert (await learner.say(first))[-1].citations
+    reply = (await learner.say(follow_up))[-1]
+    assert reply.citations and reply.citations[0].passage.startswith(lesson), reply.text
+
+
+async def test_in_a_direct_conversation_a_message_not_grounded_alone_is_read_with_the_previous_one(coach):
+    """With one learner, a message the lessons do not ground on its own is searched with the previous
+    question (no pronoun needed); in a shared thread the same message stands alone."""
+
+    async def say(text: str, conversation: str, shared: bool) -> Reply:
+        return (await coach.handle(Inbound("slack", "UANA", conversation, text, shared=shared)))[-1]
+
+    follow_up = "who came up with the idea"
+    assert not leans_on(follow_up)
+    await say("What is a data mesh?", "slack:DUANA", shared=False)
+    direct = await say(follow_up, "slack:DUANA", shared=False)
+    assert "Dehghani" in direct.text and direct.citations
+    thread = "slack:C1:1700000000.000200"
+    await say("What is a data mesh?", thread, shared=True)
+    alone = await say(follow_up, thread, shared=True)
+    assert alone.text == (await answer(coach.deps, follow_up)).text
+
+
+async def test_a_fragment_naming_a_topic_of_its_own_is_a_new_question(learner: Learner):
+    """ "data mesh?" after a question about model cards asks about data mesh, not model cards."""
+    await learner.say("What is a model card?")
+    reply = (await learner.say("data mesh?"))[-1]
+    assert reply.text.startswith("*Data Mesh*") and "Model Card" not in reply.text
+
+
+async def test_others_asking_in_a_thread_do_not_evict_an_askers_own_question(coach):
+    """The thread keeps each asker's last turns: three other people's questions leave Ana's in place."""
+    thread = "slack:C1:1700000000.000300"
+
+    async def say(user: str, text: str) -> Reply:
+        return (await coach.handle(Inbound("slack", user, thread, text, shared=True)))[-1]
+
+    await say("UANA", "What is a data mesh?")
+    for user, text in (
+        ("UBEN", "What is MLOps?"),
+        ("UCAT", "What is a model card?"),
+        ("UDAN", "What is pilot purgatory?"),
+    ):
+        await say(user, text)
+    follow = await say("UANA", "why does it matter?")
+    assert follow.citations and all(c.passage.startswith("lesson-2") for c in follow.citations), follow.text
+    assert follow.text != (await answer(coach.deps, "why does it matter?")).text
+
+
+def test_kept_turns_are_trimmed_per_asker():
+    turns = [QATurn(learner=who, question=f"q{n}") for n, who in enumerate("AAAABBBBC")]
+    kept = recent(turns[:-1], turns[-1])
+    assert [t["question"] for t in kept] == ["q1", "q2", "q3", "q5", "q6", "q7", "q8"]
+
+
+async def test_the_offline_brain_composes_with_what_the_question_names_first(learner: Learner):
+    """Without units chosen for it, the offline brain composes them as `ask` does: what the question
+    names (JPMorgan) first."""
+    deps = learner.coach.deps
+    question = "How did JPMorgan structure its AI COE?"
+    result = retrieve(deps, question, [])
+    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(result.query)}
+    names = frozenset(w for w in content_words(question) if w in deps.index.names())
+    search = searchable(deps, question)
+    reply = await OfflineBrain().answer(
+        QAContext(question, result.hits, [], search, deps.course, weights, names=names)
+    )
+    assert reply.text.startswith("JPMorgan"), reply.text
+
+
+def test_a_who_question_about_a_role_is_not_asking_for_a_name():
+    """ "Who owns data quality?" is answered by a role and what it does, not by a sentence naming
+    someone; "who leads the COE at JPMorgan?" asks for a person."""
+    for role in ("Who owns data quality?", "Who is responsible for AI governance in our company?"):
+        assert question_shape(role) != "who"
+    assert question_shape("Who leads the COE at JPMorgan?") == "who"
+    assert question_shape("who came up with data mesh?") == "who"

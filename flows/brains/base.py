@@ -61,6 +61,7 @@ class QAContext:
     course: Course | None = None  # the course, whose structure (lists, key terms) shapes the answer
     weights: dict[str, float] = field(default_factory=dict)  # query stem -> how telling it is
     shaped: str = ""  # the answer units chosen for the question, rendered with their [n] markers
+    names: frozenset[str] = frozenset()  # the course names the question names (told first)
 
 
 @dataclass

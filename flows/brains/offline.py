@@ -44,7 +44,7 @@ class OfflineBrain:
         if ctx.shaped and ctx.shaped.split(" [")[0] not in said:  # the units chosen for it, given as they are
             return Answer(ctx.shaped, sorted({int(n) for n in re.findall(r"\[(\d+)\]", ctx.shaped)}))
         if ctx.course is not None:
-            draft = compose(question, ctx.hits, ctx.course, query, ctx.weights)
+            draft = compose(question, ctx.hits, ctx.course, query, ctx.weights, ctx.names)
             if draft.text and draft.text.split(" [")[0] not in said:
                 return Answer(draft.text, draft.cited)
         scored: list[tuple[float, int, int, str]] = []
