@@ -122,7 +122,7 @@ class LearnerTables(StoreBase):
         if key == self._process_key():
             task = _live_turns.get(owner)
             return task is None or task.done()
-        if not self.postgres:  # one process per data folder: another process's key is a dead one
+        if not self.postgres or not key.isdigit():  # one process per data folder: another's is dead
             return True
         with self.engine.connect() as conn:
             free = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": int(key)}).scalar()
@@ -140,13 +140,13 @@ class LearnerTables(StoreBase):
             held = _process.get(where)
             if held is None or held["pid"] != os.getpid():
                 key = secrets.randbits(62) + 1
-                held = _process[where] = {"pid": os.getpid(), "key": str(key), "store": self}
-                if self.postgres:
-                    engine = sa.create_engine(self.engine.url, poolclass=NullPool)
-                    conn = engine.connect()
+                fresh: dict = {"pid": os.getpid(), "key": str(key), "store": self}
+                if self.postgres:  # (a failure here leaves no key behind: the next call tries again)
+                    conn = sa.create_engine(self.engine.url, poolclass=NullPool).connect()
                     conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
                     conn.commit()
-                    held["conn"] = conn
+                    fresh["conn"] = conn
+                held = _process[where] = fresh
             return str(held["key"])
 
     def close(self) -> None:
