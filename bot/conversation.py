@@ -140,8 +140,9 @@ class Coach:
         With `deliver`, the replies go out inside the turn (the conversation still held, so the next
         turn's replies come after them) and the message counts as answered only once `deliver`
         returned: a worker killed before that leaves it owed, and the next turn owns up to it. If
-        `deliver` raises, the message is marked `undelivered` (owned up to the same way) and the error
-        propagates to the channel as `Undelivered`. Without `deliver`, the caller delivers what is
+        `deliver` raises, the message is marked `undelivered` (owned up to the same way; a failed
+        turn's stays `received`, to be asked for again) and the error propagates to the channel as
+        `Undelivered`. Without `deliver`, the caller delivers what is
         returned."""
         started = time.perf_counter()
         text = clean_text(inbound.text)
