@@ -10,6 +10,10 @@ A turn can wait long for its conversation (the one before it is talking to Claud
 platform waits for its answer (Slack: 3 s). Then the ack path asks the turn to store its message now,
 as `waiting` (`Ticket.store_early`), and answers; the turn claims that row when its conversation is
 free. A `waiting` message whose worker died is owned up to by the conversation's next turn.
+
+The early store is best effort: if it fails or is not done by the limit, the request is answered all
+the same and that is logged. A 5xx instead would have Slack retry into the same unreachable database,
+while the turn, still alive, may yet store and answer the message.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 Per turn: clean the text, take the conversation's turn (turns of one conversation never interleave,
 across every worker: `bot/checkpoints.py`), store the message before any work (a duplicate delivery
 stops here; or claim the row the ack path stored early, `bot/acks.py`), run the graph with the
-conversation's checkpoint, deliver the replies (when the channel hands in `deliver`), and only then
-store that it was answered. A failure anywhere still answers the learner, and a message acknowledged
-but never answered (a worker killed before delivery, a delivery refused) is owned up to on the
-conversation's next turn.
+conversation's checkpoint, mark the message `checkpointed`, deliver the replies (when the channel
+hands in `deliver`), and only then store that it was answered. A failure anywhere still answers the
+learner, and a message acknowledged but never answered (a worker killed before delivery, a delivery
+refused) is owned up to on the conversation's next turn: one the graph never took in is asked for
+again; one it took in (a quiz letter counted) is never asked for again, only said to be maybe unseen.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bot.checkpoints import Checkpoints, open_checkpoints
 from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
-from bot.store.learners import RECEIVED, UNDELIVERED, WAITING
+from bot.store.learners import CHECKPOINTED, CONSUMED, RECEIVED, UNDELIVERED, WAITING
 from flows.deps import Deps
 from flows.graph import build_graph, pick_node
 from flows.quiz import is_letter
@@ -49,6 +50,11 @@ SORRY = (
 )
 FORGET_LOCK_WAIT_S = 30.0
 _holding: ContextVar[str | None] = ContextVar("holding", default=None)  # the conversation this turn locks
+
+
+class Undelivered(Exception):
+    """The channel's `deliver` failed (its error is the cause): the message is marked `undelivered` and
+    the conversation's next turn says so, so the channel need not apologise again."""
 
 
 def clean_text(text: str) -> str:
@@ -134,8 +140,10 @@ class Coach:
         With `deliver`, the replies go out inside the turn (the conversation still held, so the next
         turn's replies come after them) and the message counts as answered only once `deliver`
         returned: a worker killed before that leaves it owed, and the next turn owns up to it. If
-        `deliver` raises, the message is marked `undelivered` (owned up to the same way) and the error
-        propagates to the channel. Without `deliver`, the caller delivers what is returned."""
+        `deliver` raises, the message is marked `undelivered` (owned up to the same way; a failed
+        turn's stays `received`, to be asked for again) and the error propagates to the channel as
+        `Undelivered`. Without `deliver`, the caller delivers what is
+        returned."""
         started = time.perf_counter()
         text = clean_text(inbound.text)
         notes: list[Reply] = []
@@ -149,11 +157,21 @@ class Coach:
         action = inbound.action.to_dict() if inbound.action else None
         early: dict[str, int | None] = {}  # "row": what the ack path stored early (`waiting`), if it asked
         storing = asyncio.Lock()  # the ack path's early store and the turn's own never race
+        task = (
+            asyncio.current_task()
+        )  # a message stored early names it: alive while it runs (`store.learners`)
 
         def record(status: str) -> int | None:
             store.touch_learner(inbound.learner, inbound.user_name, now)
             return store.record_inbound(
-                inbound.message_id, inbound.conversation, inbound.learner, text, action, now, status
+                inbound.message_id,
+                inbound.conversation,
+                inbound.learner,
+                text,
+                action,
+                now,
+                status,
+                store.waiting_turn(task) if status == WAITING else None,
             )
 
         async def store_early() -> None:
@@ -225,15 +243,20 @@ class Coach:
         started: float,
         deliver: Deliver | None,
     ) -> None:
-        """Deliver (if asked to) and only then record the outcome; a failed delivery stays owed."""
+        """Deliver (if asked to) and only then record the outcome; a failed delivery stays owed. Before
+        delivering, an answered message is marked `checkpointed`: the graph took it in, so it is never
+        to be answered again (a platform's retry is a duplicate, the next turn does not ask for it)."""
         store = self.deps.store
         if deliver is not None:
+            if status == "answered":
+                await asyncio.to_thread(store.mark_answered, message, 0, CHECKPOINTED)
             try:
                 await deliver(replies)
-            except Exception:
-                await asyncio.to_thread(store.mark_answered, message, 0, UNDELIVERED)
+            except Exception as exc:
+                if status == "answered":  # (a failed turn took nothing in: it stays `received`, asked again)
+                    await asyncio.to_thread(store.mark_answered, message, 0, UNDELIVERED)
                 self._done(inbound, flow, UNDELIVERED, started)
-                raise
+                raise Undelivered(str(exc) or type(exc).__name__) from exc
         await asyncio.to_thread(store.mark_answered, message, len(replies), status)
         self._done(inbound, flow, status, started)
 
@@ -289,25 +312,29 @@ class Coach:
         return self._turn_lock(conversation, wait=FORGET_LOCK_WAIT_S)
 
     def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
-        """Messages acknowledged but never answered (a worker died before or during their turn, or
-        delivering the answer failed): say so, once."""
-        # (a later one belongs to a turn waiting behind this one: stored early, see `bot.acks`)
-        owed = [m for m in self.deps.store.unanswered(conversation) if m["id"] < current]
+        """Messages acknowledged but never answered, owned up to once. Called holding the conversation,
+        so every earlier owed message is dead but a `waiting` one: that may belong to a turn still
+        waiting behind this one (stored early, see `bot.acks`), and counts only if its turn is gone.
+        One the graph never took in is asked for again; one it took in is never asked for again."""
+        store = self.deps.store
+        owed = [
+            m
+            for m in store.unanswered(conversation)
+            if m["id"] < current and (m["status"] != WAITING or store.waiting_is_dead(m.get("owner")))
+        ]
         for m in owed:
-            self.deps.store.mark_answered(m["id"], m["replies"] or 0, "lost")
+            store.mark_answered(m["id"], m["replies"] or 0, "lost")
         notes = []
-        lost = [m for m in owed if m["status"] != UNDELIVERED]
+        lost = [m for m in owed if m["status"] not in CONSUMED]
         if lost:
+            it, matters = ("it", "it still matters") if len(lost) == 1 else ("them", "they still matter")
+            notes.append(f"Sorry, I couldn't answer {_earlier(lost)}. If {matters}, please send {it} again.")
+        unseen = [m for m in owed if m["status"] in CONSUMED]
+        if unseen:
+            answer, it = ("My answer", "it") if len(unseen) == 1 else ("My answers", "them")
             notes.append(
-                f"I restarted before I could answer {_earlier(lost)}. "
-                f"If {'it still matters' if len(lost) == 1 else 'they still matter'}, please send "
-                f"{'it' if len(lost) == 1 else 'them'} again."
-            )
-        undelivered = [m for m in owed if m["status"] == UNDELIVERED]
-        if undelivered:
-            notes.append(
-                f"My answer to {_earlier(undelivered)} may not have reached you. "
-                "If it still matters, please send it again."
+                f"{answer} to {_earlier(unseen)} may not have reached you. I did take {it} in, so no need "
+                f"to send {it} again: say *progress* to see where you are."
             )
         return [Reply(text, kind="notice") for text in notes]
 

@@ -615,3 +615,36 @@ async def test_thumbs_down_with_a_reason_reaches_coach_feedback(
     assert payload["passages"] == {"lesson-4#mlops": {"good": 0, "bad": 1}}
     other = await coach_cli_async(*run, "--as", "slack:U2", env=env)
     assert json.loads(other.stdout)["feedback"] == []  # nobody else sees U1's feedback
+
+
+async def test_a_refused_slash_command_reply_is_undelivered_and_owned_up_to_once(
+    tmp_path: Path, slack: FakeSlack
+):
+    """Bolt's `respond` does not raise on a refused response_url: the reply counts as undelivered, the
+    user is not told twice (no apology now), and the next command says the answer may not have arrived."""
+    slack.fail_next["response_url"] = [(404, {})]
+    runner, server = await start_server(tmp_path, slack)
+    try:
+        assert await command(server, "progress", slack) == 200
+        await slack.wait_for("response_url:r1!404")
+        await asyncio.sleep(0.3)
+        assert slack.of("response_url:r1") == [] and slack.of("chat.postEphemeral") == []  # no apology
+        assert await command(server, "help", slack) == 200
+        (note, *_) = await slack.wait_for("response_url:r1")
+    finally:
+        await runner.cleanup()
+    assert "may not have reached you" in note["text"] and "“progress”" in note["text"]
+
+
+async def test_a_refused_reply_is_owned_up_to_once_not_twice(server: str, slack: FakeSlack):
+    """chat.postMessage refused: no apology now (it would say "try again" about a message already taken
+    in) and one note on the next message."""
+    slack.errors_next["chat.postMessage"] = ["channel_not_found"]
+    assert (await event(server, dm("quiz 1")))[0] == 200
+    await slack.wait_for("chat.postMessage!channel_not_found")
+    await asyncio.sleep(0.3)
+    assert slack.of("chat.postEphemeral") == []
+    assert (await event(server, dm("progress")))[0] == 200
+    posts = await slack.wait_for("chat.postMessage")
+    notes = [p["text"] for p in posts if "may not have reached you" in (p.get("text") or "")]
+    assert len(notes) == 1 and "“quiz 1”" in notes[0]

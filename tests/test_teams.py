@@ -347,3 +347,19 @@ async def test_card_thumbs_up_and_down_reach_coach_feedback(
     await connector.wait_for_messages(4)
     done = await coach_cli_async("feedback", "--json", "--as", "teams:29:ana", env=env)
     assert [r["rating"] for r in json.loads(done.stdout)["feedback"]] == ["good"]
+
+
+async def test_refused_replies_get_a_clean_answer_and_are_owned_up_to_on_the_next_message(
+    server, connector: FakeConnector
+):
+    """Answered in the request (no Claude): Teams refusing the replies is no 500 with a traceback; the
+    next message says the answer may not have reached the learner."""
+    url, _ = server
+    connector.failures = [400]
+    status, _ = await post(url, activity(connector, "progress"))
+    assert status in (200, 201)
+    assert connector.messages() == []
+    status, _ = await post(url, activity(connector, "help"))
+    assert status in (200, 201)
+    texts = [json.dumps(m.activity) for m in connector.messages()]
+    assert any("may not have reached you" in t and "progress" in t for t in texts), texts

@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from adapters.slack.sender import SlackSender, make_client, post_reply, slack_error
-from bot.conversation import Coach
+from bot.conversation import Coach, Undelivered
 from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
 from flows import info
@@ -128,6 +128,22 @@ class SlackReplies:
                 await post_reply(self.client, self.channel, reply, self.thread_ts)
         if self.placeholder:  # nothing came after the placeholder: do not leave it dangling
             await self.client.chat_update(channel=self.channel, ts=self.placeholder, text="Done.")
+
+
+def checked(respond: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Bolt's `respond` (a POST to the response_url) returns Slack's answer instead of raising: this one
+    raises on a 4xx/5xx, so a refused reply counts as undelivered like a refused Web API call."""
+
+    async def send(**kwargs: Any) -> Any:
+        response = await respond(**kwargs)
+        status = getattr(response, "status_code", 200)
+        if status >= 400:
+            raise ConnectionError(
+                f"Slack's response_url answered HTTP {status}: {getattr(response, 'body', '')}"
+            )
+        return response
+
+    return send
 
 
 def home_choices(coach: Coach) -> list[Choice]:
@@ -290,15 +306,17 @@ def build_slack_app(
                 PLATFORM, user, f"{PLATFORM}:cmd:{user}", clean or "help", message_id=delivery, **extra
             )
 
+            reply_here = checked(respond)
+
             async def answer(replies: list[Reply]) -> None:
                 for reply in replies:
                     if reply.image:  # a chart cannot travel in an ephemeral response: it goes to the DM
                         await SlackSender(client).deliver(f"{PLATFORM}:{user}", [reply])
-                        await respond(
+                        await reply_here(
                             response_type="ephemeral", text="I've sent the report with its chart to our DM."
                         )
                     else:
-                        await respond(
+                        await reply_here(
                             response_type="ephemeral", replace_original=False, **blocks.render(reply)
                         )
 
@@ -370,7 +388,12 @@ def build_slack_app(
 
     @app.error
     async def tell_failure(error: Exception, body: dict, respond: Any) -> None:
-        """A listener failed after acknowledging: say what failed, to the user who asked, privately."""
+        """A listener failed after acknowledging: say what failed, to the user who asked, privately.
+        Not when the replies could not be delivered: the conversation's next turn says so (once), and
+        rightly (asking to try again would resend a quiz letter the coach already counted)."""
+        if isinstance(error, Undelivered):
+            log.warning("slack: the replies could not be delivered: %s", error)
+            return
         if isinstance(error, SlackApiError):
             method = str(error.response.api_url).rsplit("/", 1)[-1]
             problem = error.response.get("error") or f"HTTP {error.response.status_code}"

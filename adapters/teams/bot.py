@@ -26,7 +26,7 @@ from adapters.teams.connectors import PooledAuthentication
 from adapters.teams.sender import TeamsSender, send_to_reference
 from bot.acks import start_then_ack
 from bot.config import Settings
-from bot.conversation import Coach
+from bot.conversation import Coach, Undelivered, conversation_hash
 from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
 
@@ -104,7 +104,10 @@ class CoachTeamsBot(TeamsActivityHandler):
         async def deliver(replies: list[Reply]) -> None:
             await self._send(turn_context, replies, inbound, activity.reply_to_id)
 
-        await self.coach.handle(inbound, deliver=deliver)
+        try:
+            await self.coach.handle(inbound, deliver=deliver)
+        except Exception as exc:  # e.g. Teams refused the replies: owned up to on the next turn
+            log.warning("teams: a turn in %s failed: %s", conversation_hash(inbound.conversation), exc)
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
@@ -136,8 +139,10 @@ class CoachTeamsBot(TeamsActivityHandler):
 
         try:
             await self.coach.handle(inbound, deliver=deliver)
+        except Undelivered as exc:  # owned up to on the next turn
+            log.warning("teams: a proactive reply could not be delivered: %s", exc)
         except Exception:
-            log.exception("proactive reply in %s failed", inbound.conversation)
+            log.exception("proactive reply in %s failed", conversation_hash(inbound.conversation))
 
     async def _send(
         self, turn_context: TurnContext, replies: list[Reply], inbound: Inbound, reply_to: str | None

@@ -2,22 +2,47 @@
 any work, so a duplicate delivery stops here and nothing is lost), and forgetting a learner.
 
 A message's `status`: `waiting` (stored by the ack path, its turn not started yet), `received` (a turn
-is working on it), then `answered` or `failed` once its replies were delivered, `undelivered` when
-delivering them failed, `lost` once a later turn owned up to it. `OWED` are the ones still owed.
+is working on it), `checkpointed` (the graph took it in: its replies are going out), then `answered` or
+`failed` once its replies were delivered, `undelivered` when delivering them failed, `lost` once a
+later turn owned up to it. `OWED` are the ones still owed.
+
+A `waiting` message may belong to a turn that is alive and still waiting for its conversation, so it
+is owned up to only when the process that stored it is provably gone (`waiting_is_dead`): its `owner`
+names the process and the turn. On PostgreSQL each process holds a session-level advisory lock on its
+own key, on one connection kept for its whole life; a free lock means a dead process. On SQLite only one
+process serves a data folder, so another process's key means a dead one. In this process, the turn is
+alive while its asyncio task runs (`waiting_turn`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import threading
 from datetime import datetime
+from typing import Any
+from weakref import WeakValueDictionary
 
+import sqlalchemy as sa
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.pool import NullPool
 
 from bot.store.base import StoreBase, now_iso
 from bot.store.schema import PERSONAL, learners, messages
 
-WAITING, RECEIVED, UNDELIVERED = "waiting", "received", "undelivered"
-OWED = (WAITING, RECEIVED, UNDELIVERED)  # acknowledged, and not (known to be) answered
+WAITING, RECEIVED, CHECKPOINTED, UNDELIVERED, LOST = (
+    "waiting",
+    "received",
+    "checkpointed",
+    "undelivered",
+    "lost",
+)
+OWED = (WAITING, RECEIVED, CHECKPOINTED, UNDELIVERED)  # acknowledged, and not (known to be) answered
+CONSUMED = (CHECKPOINTED, UNDELIVERED)  # the graph took these in: never to be sent again
+_PROCESS = threading.Lock()
+_process: dict[str, dict] = {}  # per database: "pid", "key", and on PostgreSQL the "conn" holding its lock
+_live_turns: WeakValueDictionary[str, Any] = WeakValueDictionary()  # owner -> the task of its turn
 
 
 class LearnerTables(StoreBase):
@@ -47,8 +72,10 @@ class LearnerTables(StoreBase):
         action: dict | None,
         at: datetime,
         status: str = RECEIVED,
+        owner: str | None = None,
     ) -> int | None:
-        """Store a message before any work on it; None if this delivery was already stored."""
+        """Store a message before any work on it; None if this delivery was already stored. A `waiting`
+        message names its `owner` (from `waiting_turn`)."""
         row = {
             "delivery": delivery,
             "conversation": conversation,
@@ -58,17 +85,78 @@ class LearnerTables(StoreBase):
             "received_at": now_iso(at),
             "status": status,
             "replies": 0,
+            "owner": owner,
         }
         statement = self.insert(messages).values(row).on_conflict_do_nothing().returning(messages.c.id)
         return self._retry(lambda conn: conn.execute(statement).scalar())
 
     def claim(self, message_id: int | None = None, delivery: str | None = None) -> int | None:
-        """Take a `waiting` message (by id or by delivery key) for this turn; None if it is not waiting
-        (another turn took it, or a later turn owned up to it)."""
+        """Take a stored message for this turn, which holds its conversation; None if it is not to be
+        answered again (another turn answered it, or the graph already took it in).
+
+        By id (the row this turn stored early): `waiting`, or `lost` if a later turn wrongly owned up
+        to it. By delivery key (a platform's retry, a twin delivery): `waiting`, or `received` (under
+        the conversation's lock, its turn is gone: it had not reached its checkpoint)."""
         m = messages.c
-        where = m.id == message_id if message_id is not None else m.delivery == delivery
-        statement = update(messages).where(where, m.status == WAITING).values(status=RECEIVED).returning(m.id)
+        if message_id is not None:
+            where = (m.id == message_id, m.status.in_((WAITING, LOST)))
+        else:
+            where = (m.delivery == delivery, m.status.in_((WAITING, RECEIVED)))
+        statement = update(messages).where(*where).values(status=RECEIVED).returning(m.id)
         return self._retry(lambda conn: conn.execute(statement).scalar())
+
+    def waiting_turn(self, task: Any) -> str:
+        """An owner for a message a turn may store early: this process's key and a new turn key. The turn
+        counts as alive while `task` (the asyncio task running it) is not done."""
+        turn = f"{self._process_key()}/{secrets.token_hex(8)}"
+        if task is not None:
+            _live_turns[turn] = task
+        return turn
+
+    def waiting_is_dead(self, owner: str | None) -> bool:
+        """Whether the turn that stored a `waiting` message is provably gone (see the module's doc).
+        A row from before owners were recorded counts as dead, as it did then."""
+        if not owner:
+            return True
+        key = owner.partition("/")[0]
+        if key == self._process_key():
+            task = _live_turns.get(owner)
+            return task is None or task.done()
+        if not self.postgres or not key.isdigit():  # one process per data folder: another's is dead
+            return True
+        with self.engine.connect() as conn:
+            free = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": int(key)}).scalar()
+            if free:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": int(key)})
+            conn.commit()
+        return bool(free)
+
+    def _process_key(self) -> str:
+        """This process's key for this database (a new one after a fork); on PostgreSQL its advisory
+        lock is held from now on, on a connection of its own, until the process ends or this store
+        closes."""
+        where = str(self.engine.url)
+        with _PROCESS:
+            held = _process.get(where)
+            if held is None or held["pid"] != os.getpid():
+                key = secrets.randbits(62) + 1
+                fresh: dict = {"pid": os.getpid(), "key": str(key), "store": self}
+                if self.postgres:  # (a failure here leaves no key behind: the next call tries again)
+                    conn = sa.create_engine(self.engine.url, poolclass=NullPool).connect()
+                    conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                    conn.commit()
+                    fresh["conn"] = conn
+                held = _process[where] = fresh
+            return str(held["key"])
+
+    def close(self) -> None:
+        with _PROCESS:
+            held = _process.get(str(self.engine.url))
+            if held is not None and held["store"] is self and held["pid"] == os.getpid():
+                del _process[str(self.engine.url)]
+                if "conn" in held:
+                    held["conn"].close()
+        super().close()
 
     def mark_answered(self, message_id: int, replies: int, status: str = "answered") -> None:
         """Record the outcome of a stored message (a no-op if it was deleted meanwhile: "forget me")."""

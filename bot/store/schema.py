@@ -51,6 +51,7 @@ messages = Table(
     text("received_at"),
     text("status"),
     Column("replies", Integer),
+    text("owner"),  # who stored a `waiting` message: "<process key>/<turn key>" (`learners.py`)
     Index("idx_messages_delivery", "delivery", unique=True),
     Index("idx_messages_conversation_status", "conversation", "status"),
     Index("idx_messages_learner", "learner"),

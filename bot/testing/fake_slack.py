@@ -1,7 +1,8 @@
 """A local stand-in for the Slack Web API (and response_url), served over real HTTP on loopback.
 
 Bolt's web client is pointed at it with `base_url`; every call is recorded with its arguments and
-answered the way Slack answers. `fail_next` scripts errors such as a 429 with Retry-After;
+answered the way Slack answers. `fail_next` scripts errors such as a 429 with Retry-After (its
+"response_url" key: the response_url's own refusals, e.g. 404 `expired_url`);
 `errors_next` scripts Slack's `ok: false` answers; `users` and `channels` are the workspace's people
 (for `users.info`, unknown ids are `user_not_found`) and channel rosters.
 """
@@ -124,7 +125,15 @@ class FakeSlack:
         return counts
 
     async def _respond(self, request: web.Request) -> web.Response:
-        self.calls.append(Call(f"response_url:{request.match_info['name']}", await request.json()))
+        name, args = f"response_url:{request.match_info['name']}", await request.json()
+        scripted = self.fail_next.get("response_url")
+        if scripted:  # as Slack answers an expired or refused response_url: a status and a plain word
+            status, headers = scripted.pop(0)
+            self.calls.append(Call(f"{name}!{status}", args))
+            return web.Response(
+                status=status, text="expired_url" if status == 404 else "error", headers=headers
+            )
+        self.calls.append(Call(name, args))
         return web.Response(text="ok")
 
     async def _api(self, request: web.Request) -> web.Response:
