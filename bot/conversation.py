@@ -184,24 +184,42 @@ class Coach:
             ticket.early = store_early
         async with self._turn_lock(inbound.conversation):
 
-            def arrive() -> tuple[int | None, list[Reply]]:
+            def arrive() -> tuple[int | None, list[dict]]:
                 """Store the message first (in a thread: a locked database must not stall the loop), or
-                claim it if the ack path stored it early (or a twin delivery did, and is still waiting)."""
+                claim it if the ack path stored it early; and read what the conversation still owes."""
                 row = early.get("row")
                 if early:  # the ack path stored it (or found it stored: row None)
                     message = store.claim(message_id=row) if row is not None else None
                 else:
                     message = record(RECEIVED)
+                return message, store.unanswered(inbound.conversation)
+
+            def settle(message: int | None, owed: list[dict], consumed: str | None) -> tuple[int | None, Any]:
+                """A dead turn's `received` message the checkpoint already took in (killed between its
+                checkpoint and its status) is `checkpointed`; then a retry or twin delivery may claim
+                a message still waiting or never taken in, and earlier dead messages are owned up to."""
+                for m in owed:
+                    if (
+                        consumed
+                        and m["status"] == RECEIVED
+                        and m["id"] != message
+                        and m["delivery"] == consumed
+                    ):
+                        store.mark_answered(m["id"], 0, CHECKPOINTED)
+                        m["status"] = CHECKPOINTED
                 if message is None and inbound.message_id:
                     message = store.claim(delivery=inbound.message_id)
-                return message, (
-                    [] if message is None else self._lost_messages(inbound.conversation, message)
-                )
+                return message, ([] if message is None else self._lost_messages(message, owed))
 
             async with storing:
                 if ticket is not None:
                     ticket.early = None
-                message, lost = await asyncio.to_thread(arrive)
+                message, owed = await asyncio.to_thread(arrive)
+                consumed = None
+                if any(m["status"] == RECEIVED and m["id"] != message for m in owed):  # a dead turn's
+                    snapshot = await self.graph.aget_state(self._config(inbound.conversation))
+                    consumed = ((snapshot.values or {}).get("inbound") or {}).get("message_id")
+                message, lost = await asyncio.to_thread(settle, message, owed, consumed)
                 early.setdefault("row", None)  # stored: too late for an early store
             queued()  # in line and stored: the ack may go now
             if message is None:
@@ -311,7 +329,7 @@ class Coach:
             return _no_lock()
         return self._turn_lock(conversation, wait=FORGET_LOCK_WAIT_S)
 
-    def _lost_messages(self, conversation: str, current: int) -> list[Reply]:
+    def _lost_messages(self, current: int, unanswered: list[dict]) -> list[Reply]:
         """Messages acknowledged but never answered, owned up to once. Called holding the conversation,
         so every earlier owed message is dead but a `waiting` one: that may belong to a turn still
         waiting behind this one (stored early, see `bot.acks`), and counts only if its turn is gone.
@@ -319,7 +337,7 @@ class Coach:
         store = self.deps.store
         owed = [
             m
-            for m in store.unanswered(conversation)
+            for m in unanswered
             if m["id"] < current and (m["status"] != WAITING or store.waiting_is_dead(m.get("owner")))
         ]
         for m in owed:

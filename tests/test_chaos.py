@@ -201,7 +201,7 @@ async def test_two_servers_with_two_workers_each_survive_a_killed_worker(
             texts = replies.get(key, [])
             order = said_in_order(texts)
             owned = any(note in t for t in texts for note in OWNED_UP)
-            assert order == sorted(order), f"{key}: replies out of message order: {order}"
+            assert order == sorted(order), f"{key}: replies out of message order: {order}: {texts}"
             assert len(order) == len(set(order)), f"{key}: a message answered twice: {order}"
             deliveries = [f"Ev{n:04d}{k}" if n < half else f"a:chaos-{n}|chaos-{n}-{k}" for k in range(3)]
             lost = [k for k, d in enumerate(deliveries) if status.get(d) == "lost"]

@@ -300,6 +300,20 @@ async def test_a_message_the_graph_took_in_is_never_asked_for_again(coach: Coach
     assert store.unanswered("console:ana") == []
 
 
+async def test_a_message_checkpointed_by_a_turn_killed_before_its_status_is_not_taken_again(coach: Coach):
+    """Killed after the graph's checkpoint but before the row said so: the row still reads `received`.
+    The checkpoint decides: a retry is a duplicate (a resent "quiz 1" must not restart the quiz), and
+    the next turn says the answer may be unseen, without asking for the message again."""
+    store = coach.deps.store
+    await coach.handle(inbound("ana", "quiz 1", message_id="evt-q"))
+    (row,) = store.messages("console:ana")
+    store.mark_answered(row["id"], 0, "received")  # as a worker killed right after the checkpoint leaves it
+    assert await coach.handle(inbound("ana", "quiz 1", message_id="evt-q")) == []  # the platform's retry
+    replies = await coach.handle(inbound("ana", "progress", message_id="evt-p"))
+    assert "may not have reached you" in replies[0].text and "Quiz stopped" not in replies[0].text
+    assert [m["status"] for m in store.messages("console:ana")] == ["lost", "answered"]
+
+
 async def test_a_failed_turn_whose_apology_was_refused_is_asked_for_again(deps: Deps, database: Database):
     async def refused(replies) -> None:
         raise ConnectionError("refused")

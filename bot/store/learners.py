@@ -96,7 +96,8 @@ class LearnerTables(StoreBase):
 
         By id (the row this turn stored early): `waiting`, or `lost` if a later turn wrongly owned up
         to it. By delivery key (a platform's retry, a twin delivery): `waiting`, or `received` (under
-        the conversation's lock, its turn is gone: it had not reached its checkpoint)."""
+        the conversation's lock, its turn is gone; the caller has checked that its checkpoint did not take
+        it in)."""
         m = messages.c
         if message_id is not None:
             where = (m.id == message_id, m.status.in_((WAITING, LOST)))
