@@ -9,7 +9,9 @@ conversation.
   waiting locks first come, first served, and a killed worker's connection closes, freeing its lock.
   Every turn waits in PostgreSQL's queue itself (no in-process lock in front of it, which would let a
   later message on another worker overtake one waiting here). A channel acks only once its turn
-  holds its conversation and stored its message, or the message is stored early (`bot.acks`).
+  holds its conversation and stored its message, or the message is stored early (`bot.acks`); a turn
+  still waiting for a pooled connection is outside that queue, so `Coach.handle` first lets earlier
+  early-stored messages of live turns go first.
 
 `prune` keeps each conversation's latest checkpoint only (one is written per turn); the clock runs it
 on a schedule (`prune_forever`, `COACH_PRUNE_EVERY_H`).

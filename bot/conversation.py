@@ -49,6 +49,7 @@ SORRY = (
     "please send it again in a moment."
 )
 FORGET_LOCK_WAIT_S = 30.0
+EARLIER_WAIT_S = 60.0  # longest a turn lets a live, earlier message of its conversation go first
 _holding: ContextVar[str | None] = ContextVar("holding", default=None)  # the conversation this turn locks
 
 
@@ -182,6 +183,7 @@ class Coach:
         ticket = QUEUED.get()
         if ticket is not None:
             ticket.early = store_early
+        await self._let_earlier_go_first(inbound, early)
         async with self._turn_lock(inbound.conversation):
 
             def arrive() -> tuple[int | None, list[dict]]:
@@ -277,6 +279,31 @@ class Coach:
                 raise Undelivered(str(exc) or type(exc).__name__) from exc
         await asyncio.to_thread(store.mark_answered, message, len(replies), status)
         self._done(inbound, flow, status, started)
+
+    async def _let_earlier_go_first(self, inbound: Inbound, early: dict[str, int | None]) -> None:
+        """Across processes, an acked message stored early (`waiting`) whose turn is alive but has not
+        joined PostgreSQL's lock queue yet (e.g. waiting for a pooled connection) is answered before
+        this later one: wait while one is there (polling, at most EARLIER_WAIT_S: a turn stuck that long
+        is answered out of order rather than not at all). One process orders its turns with a FIFO lock."""
+        store = self.deps.store
+        if not store.postgres:
+            return
+
+        def ahead() -> bool:
+            mine = early.get("row")  # this message's own early row, if the ack path stored it meanwhile
+            rows = store.unanswered(inbound.conversation)
+            return any(
+                m["status"] == WAITING
+                and m["delivery"] != inbound.message_id  # a twin delivery of this very message
+                and (mine is None or m["id"] < mine)
+                and not store.waiting_is_dead(m.get("owner"))
+                for m in rows
+            )
+
+        deadline, pause = time.monotonic() + EARLIER_WAIT_S, 0.05
+        while await asyncio.to_thread(ahead) and time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 0.5)
 
     def _done(self, inbound: Inbound, flow: str, outcome: str, started: float) -> None:
         """Count the turn and log it with structured fields (no ids or text: a conversation pseudonym)."""

@@ -229,9 +229,11 @@ async def test_a_live_turn_stored_early_is_not_owned_up_to_by_a_turn_ahead_of_it
     assert [m["status"] for m in store.messages("console:ana")] == ["answered", "answered"]
 
 
-async def test_a_message_stored_early_by_another_process_is_owned_up_to_only_once_it_is_gone(
+async def test_a_message_stored_early_by_another_process_goes_first_and_is_owned_up_to_once_it_is_gone(
     coach: Coach, database: Database
 ):
+    """Across processes, a later message waits while an earlier acked one's turn is alive (it may be
+    waiting for a pooled connection, outside PostgreSQL's lock queue): replies stay in message order."""
     store, at = coach.deps.store, coach.deps.clock()
     key = 4_242_424_242
     if store.postgres:  # another process, alive: it holds its key's advisory lock
@@ -242,15 +244,17 @@ async def test_a_message_stored_early_by_another_process_is_owned_up_to_only_onc
         store.record_inbound(
             "w1", "console:ana", "console:ana", "what is MLOps?", None, at, "waiting", f"{key}/t"
         )
-        replies = await coach.handle(inbound("ana", "help"))
-        assert not any("couldn't answer" in r.text for r in replies)
-        assert [m["status"] for m in store.messages("console:ana")] == ["waiting", "answered"]
+        later = asyncio.create_task(coach.handle(inbound("ana", "hello")))
+        await asyncio.sleep(1.0)
+        assert not later.done()  # the earlier message's turn is alive: it goes first
+        assert [m["status"] for m in store.messages("console:ana")] == ["waiting"]
         holder.close()  # the process dies
+        replies = await asyncio.wait_for(later, 30)
     else:  # SQLite: one process per data folder, so another process's row is a dead one's
         store.record_inbound(
             "w1", "console:ana", "console:ana", "what is MLOps?", None, at, "waiting", f"{key}/t"
         )
-    replies = await coach.handle(inbound("ana", "hello"))
+        replies = await coach.handle(inbound("ana", "hello"))
     assert "couldn't answer" in replies[0].text and "what is MLOps?" in replies[0].text
     assert store.unanswered("console:ana") == []
 
