@@ -17,13 +17,10 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import metrics
-from bot.app import Runtime
 from bot.config import Settings
 from bot.conversation import Coach
 from bot.messages import Inbound
-from bot.server import create_app, runner_options
 from bot.store import Store
-from bot.testing import serve_on_loopback
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from bot.testing.fake_connector import FakeConnector
 from bot.testing.fake_slack import FakeSlack
@@ -33,6 +30,7 @@ from knowledge.loader import Course
 from tests.conftest import COACH
 from tests.test_nudges import clock_env, seed_schedule
 from tests.test_slack import SECRET, TOKEN, dm, event
+from tests.test_slack import start_server as slack_server
 from tests.test_teams import activity
 from tests.test_teams import post as teams_post
 
@@ -73,16 +71,7 @@ def metrics_on():
 
 async def start_server(tmp_path: Path, slack: FakeSlack, **env) -> tuple[web.AppRunner, str]:
     """Slack and Teams (emulator mode) on one server."""
-    settings = Settings(
-        _env_file=None,
-        COACH_DATA_DIR=tmp_path / "data",
-        SLACK_BOT_TOKEN=TOKEN,
-        SLACK_SIGNING_SECRET=SECRET,
-        SLACK_API_URL=slack.api_url,
-        COACH_TEAMS_EMULATOR="1",
-        **env,
-    )
-    return await serve_on_loopback(create_app(Runtime(settings)), **runner_options(settings))
+    return await slack_server(tmp_path, slack, COACH_TEAMS_EMULATOR="1", **env)
 
 
 @pytest.fixture
