@@ -8,6 +8,7 @@ loads on first use (a second or two), never at import, so `coach --help` stays f
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cache
 from pathlib import Path
@@ -26,16 +27,31 @@ _lock = threading.Lock()
 @cache
 def model() -> WordLlamaInference:
     """The bundled WordLlama model (loaded once per process)."""
-    import wordllama
     from safetensors import safe_open
     from tokenizers import Tokenizer
-    from wordllama.inference import WordLlamaInference
+
+    wordllama, WordLlamaInference = _import_wordllama()
 
     root = Path(wordllama.__file__).parent
     tokenizer = Tokenizer.from_file(str(root.joinpath(*TOKENIZER)))
     with safe_open(str(root.joinpath(*WEIGHTS)), framework="np", device="cpu") as f:
         embedding = f.get_tensor("embedding.weight")
     return WordLlamaInference(embedding, tokenizer)
+
+
+def _import_wordllama():
+    """WordLlama's modules call `logging.basicConfig(level=INFO)` when imported, which would print
+    every library's INFO lines (Alembic's, for one) in commands that configure no logging: keep the
+    root logger as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        import wordllama
+        from wordllama.inference import WordLlamaInference
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return wordllama, WordLlamaInference
 
 
 def embed(texts: list[str]) -> np.ndarray:
