@@ -20,7 +20,7 @@ from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import everyday_words, load_vocabulary
+from knowledge.vocabulary import load_vocabulary, names_no_topic
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -121,7 +121,11 @@ class Support:
 
 
 def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Support:
-    """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`."""
+    """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`.
+
+    Judged on the question's topic words: a verb or adverb ("died", "revisit") or an everyday word
+    the units do not hold says how the learner asks, so it weighs nothing either way; a word written
+    as a name ("Hugging Face") always counts."""
     vocab = load_vocabulary()
     said = " ".join(words(said))
     terms = [w for w in content_words(text) if w not in vocab.chat]
@@ -129,12 +133,13 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     held_terms = 0
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
+    capitalised = written_as_names(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
         meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
-            if term in everyday_words():  # "went", "always": no sign of another topic
+            if names_no_topic(term) and term not in capitalised:  # "went", "died"; not "Hugging Face"
                 total -= weight
                 continue
             unknown.append(term)
@@ -143,9 +148,17 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
         if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
             held += weight
             held_terms += 1
+        elif names_no_topic(term) and term not in capitalised:
+            total -= weight  # "staying", "went" not in the units: how it is asked, not what
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+def written_as_names(text: str) -> set[str]:
+    """The words a question writes capitalised after another word ("which template does Hugging Face
+    use?"): names, whatever else the word can mean."""
+    return {m.group(1).lower() for m in re.finditer(r"(?<=[\w,] )([A-Z][\w'-]*)", text)}
 
 
 def defined(question: str) -> str:
