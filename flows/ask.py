@@ -268,6 +268,9 @@ async def answer(
             elsewhere += [w for w in asked_for.missing if w not in elsewhere]
         if elsewhere:
             found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
+    named = [w for w in found.unknown if w in written_as_names(asked_alone)]
+    if named:  # a product or body the course never names ("Workday", "SageMaker") is the subject
+        found = Support(found.share, [*named, *found.unknown], 1.0, found.held_terms)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(
