@@ -14,7 +14,7 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import MIN_FOCUS, focus, own_organisation
+from flows.focus import MIN_FOCUS, focus, own_organisation, written_as_names
 from flows.shape import compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -153,12 +153,6 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
-
-
-def written_as_names(text: str) -> set[str]:
-    """The words a question writes capitalised after another word ("which template does Hugging Face
-    use?"): names, whatever else the word can mean."""
-    return {m.group(1).lower() for m in re.finditer(r"(?<=[\w,] )([A-Z][\w'-]*)", text)}
 
 
 def defined(question: str) -> str:
