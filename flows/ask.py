@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -134,12 +135,14 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
     capitalised = written_as_names(text)
+    acts = used_as_verbs(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
         meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
-            if names_no_topic(term) and term not in capitalised:  # "went", "died"; not "Hugging Face"
+            # "went", "died", "I count": how it is asked; "Hugging Face" is a name whatever "hugging" is
+            if (names_no_topic(term) or term in acts) and term not in capitalised:
                 total -= weight
                 continue
             unknown.append(term)
@@ -148,11 +151,25 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
         if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
             held += weight
             held_terms += 1
-        elif names_no_topic(term) and term not in capitalised:
+        elif (names_no_topic(term) or term in acts) and term not in capitalised:
             total -= weight  # "staying", "went" not in the units: how it is asked, not what
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+# Words after which English puts a verb: subject pronouns, "to", auxiliaries and modals.
+_SUBJECT_WORDS = "i we you they he she it to do does did can could will would should might must may don't"
+SUBJECT = frozenset(_SUBJECT_WORDS.split())
+
+
+def used_as_verbs(text: str) -> set[str]:
+    """The words a question uses as verbs: right after a subject pronoun, "to" or a modal ("I count
+    six", "they lay people off", "tried to roll it out"), a word English also uses as a verb is one."""
+    from lemminflect import getAllLemmas
+
+    said = words(text)
+    return {w for before, w in itertools.pairwise(said) if before in SUBJECT and "VERB" in getAllLemmas(w)}
 
 
 def defined(question: str) -> str:
