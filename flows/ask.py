@@ -16,7 +16,7 @@ from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
 from flows.focus import MIN_FOCUS, focus, own_organisation, written_as_names
-from flows.shape import compose, question_shape
+from flows.shape import Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
@@ -234,6 +234,84 @@ def _citations(hits: list[Hit], cited: list[int], text: str, course: Course) -> 
     return re.sub(r"(\[\d+\])(\s*\1)+", r"\1", text).strip(), citations
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds of the decision to answer (tuned on the dev split only; `coach eval qa --cv`
+    estimates how a tuning on part of dev generalises to the rest)."""
+
+    min_support: float = MIN_SUPPORT
+    min_similarity: float = MIN_SIMILARITY
+    partial_share: float = PARTIAL_SHARE
+    min_focus: float = MIN_FOCUS
+
+
+LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the decision to answer or decline reads, for one question and the units chosen for it."""
+
+    similarity: float  # of the best passage to the question
+    found: Support  # how much of the question the units hold
+    undefined: bool  # a definition of something the course never names
+    fact: bool  # a number / who / when question
+    private: bool  # a fact only the learner's own organisation knows
+    focus: float  # the share of a fact question's focus the reply holds (1.0 otherwise)
+    focus_missing: tuple[str, ...]
+    unsaid: tuple[str, ...]  # names or years asked that the reply does not give
+    named: tuple[str, ...]  # words the course never uses that the question writes as names
+
+    def declines(self, limits: Limits = LIMITS) -> bool:
+        """Whether to decline outright (the lessons don't cover it, nearest lessons offered)."""
+        found = self.found
+        close = self.similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
+        return (
+            self.similarity < limits.min_similarity
+            or (found.share < limits.min_support and not close)
+            or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
+            or (self.undefined and bool(found.unknown))  # "what is chain of thought prompting?"
+            or (self.fact and self.private)
+        )
+
+    def gap(self, limits: Limits = LIMITS) -> list[str]:
+        """What the reply must say the lessons don't cover before what they do say (empty: none).
+
+        A fact the reply does not give (Amazon's figure, when only Walmart's is there), and a product
+        or body the course never names ("Workday", "SageMaker"), are the question's subject."""
+        elsewhere = list(self.unsaid) if self.fact else []
+        if self.fact and self.focus < limits.min_focus:
+            elsewhere += [w for w in self.focus_missing if w not in elsewhere]
+        unknown = [*elsewhere, *self.named, *self.found.unknown]
+        if elsewhere or self.named or (unknown and self.found.unknown_share >= limits.partial_share):
+            return list(dict.fromkeys(unknown))
+        return []
+
+
+def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResult, draft: Draft) -> Evidence:
+    """The evidence for answering `question` with `draft` (units chosen from `result`)."""
+    followed = bool(previous) and result.query != searchable(deps, question)
+    asked_alone = f"{previous[-1]['question']} {question}" if followed else question
+    # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
+    # boss") says how to answer or why, not what; what the course never names it cannot define.
+    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
+    judged = judged if content_words(judged) else asked_alone
+    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
+    fact = question_shape(question) in FACTS
+    asked_for = focus(deps, question, draft.text) if fact else None
+    return Evidence(
+        similarity=result.hits[0].similarity,
+        found=found,
+        undefined=judged != asked_alone,
+        fact=fact,
+        private=fact and own_organisation(question),
+        focus=asked_for.share if asked_for else 1.0,
+        focus_missing=tuple(asked_for.missing) if asked_for else (),
+        unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
+        named=tuple(w for w in found.unknown if w in written_as_names(asked_alone)),
+    )
+
+
 async def answer(
     deps: Deps, question: str, previous: list[QATurn] | None = None, shared: bool = False
 ) -> Reply:
@@ -253,44 +331,17 @@ async def answer(
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
     names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
     draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights, names)
-    followed = bool(previous) and result.query != searchable(deps, question)
-    asked_alone = f"{previous[-1]['question']} {question}" if followed else question
-    # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
-    # boss") says how to answer or why, not what; what the course never names it cannot define.
-    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
-    judged = judged if content_words(judged) else asked_alone
-    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
-    close = result.hits[0].similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
-    if (
-        not draft.text
-        or result.hits[0].similarity < MIN_SIMILARITY
-        or (found.share < MIN_SUPPORT and not close)
-        or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
-    ):
+    evidence = weigh(deps, question, previous, result, draft)
+    if not draft.text or evidence.declines():
         return not_covered(result, deps)
-    if judged != asked_alone and found.unknown:  # "what is chain of thought prompting?"
-        return not_covered(result, deps)
-    if question_shape(question) in FACTS:
-        if own_organisation(question):
-            return not_covered(result, deps)
-        asked_for = focus(deps, question, draft.text)
-        elsewhere = not_said(deps, question, draft.text)
-        if asked_for.share < MIN_FOCUS:
-            elsewhere += [w for w in asked_for.missing if w not in elsewhere]
-        if elsewhere:
-            found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
-    named = [w for w in found.unknown if w in written_as_names(asked_alone)]
-    if named:  # a product or body the course never names ("Workday", "SageMaker") is the subject
-        found = Support(found.share, [*named, *found.unknown], 1.0, found.held_terms)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = asked if asked != question else None
     reply_answer = await deps.brain.answer(
         QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
-    if found.unknown and found.unknown_share >= PARTIAL_SHARE:
-        gap = " ".join(list(dict.fromkeys(found.unknown))[:3])
-        text = f"{DECLINE} {gap} — that part I can't answer. What they do say: {text}"
+    if gap := evidence.gap():
+        text = f"{DECLINE} {' '.join(gap[:3])} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 
 
