@@ -288,6 +288,17 @@ class Evidence:
         return []
 
 
+def drafted(
+    deps: Deps, question: str, result: SearchResult
+) -> tuple[Draft, dict[str, float], frozenset[str]]:
+    """The answer units chosen for `question` from `result`, with the query's word weights and the
+    course names the question mentions (what the shaper and the brain are given)."""
+    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(result.query)}
+    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
+    draft = compose(question, result.hits, deps.course, set(stem_words(result.query)), weights, names)
+    return draft, weights, names
+
+
 def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResult, draft: Draft) -> Evidence:
     """The evidence for answering `question` with `draft` (units chosen from `result`)."""
     followed = bool(previous) and result.query != searchable(deps, question)
@@ -327,15 +338,12 @@ async def answer(
     result = retrieve(deps, question, previous, shared)
     if not result.hits:
         return not_covered(result, deps)
-    asked = result.query
-    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
-    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
-    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights, names)
+    draft, weights, names = drafted(deps, question, result)
     evidence = weigh(deps, question, previous, result, draft)
     if not draft.text or evidence.declines():
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
-    search = asked if asked != question else None
+    search = result.query if result.query != question else None
     reply_answer = await deps.brain.answer(
         QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
