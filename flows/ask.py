@@ -9,7 +9,7 @@ import asyncio
 import difflib
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
@@ -172,6 +172,30 @@ def used_as_verbs(text: str) -> set[str]:
     return {w for before, w in itertools.pairwise(said) if before in SUBJECT and "VERB" in getAllLemmas(w)}
 
 
+# Where a message breaks into parts: after a question mark or a sentence, at brackets and dashes.
+BREAK = re.compile(r"(?<=\?)|(?<=[.!;])\s|[()\[\]]| - | – | — | -- |\.\.\.|…")
+ASKING = re.compile(
+    r"^\W*(what|whats|what's|how|why|which|who|whom|whose|when|where|is|are|was|were|do|does|did|can|could|"
+    r"should|would|will|list|explain|tell|give|describe|compare|define|summari[sz]e|name)\b",
+    re.IGNORECASE,
+)
+MIN_ASKED_WORDS = 2
+
+
+def asked_part(text: str) -> str:
+    """The parts of a message that ask (a question, or a request: "list…", "explain…"), without the
+    parts that only tell why or for whom ("… need it for a workshop on thursday", "(prepping slides
+    for the offsite)"): a question is judged on what it asks. The whole message when no part asks,
+    or the asking parts hold fewer than MIN_ASKED_WORDS content words."""
+    parts = [p.strip() for p in BREAK.split(text) if p and p.strip()]
+    asking = [p for p in parts if p.endswith("?") or ASKING.match(p)]
+    if not asking or len(asking) == len(parts):
+        return text
+    chat = load_vocabulary().chat
+    kept = " ".join(asking)
+    return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
+
+
 def defined(question: str) -> str:
     """The thing a definition question asks about: what follows "what is" up to the first break
     ("what is model drift, asking for my boss" → "model drift")."""
@@ -261,6 +285,18 @@ class Evidence:
     focus_missing: tuple[str, ...]
     unsaid: tuple[str, ...]  # names or years asked that the reply does not give
     named: tuple[str, ...]  # words the course never uses that the question writes as names
+    part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
+
+    def reading(self, limits: Limits = LIMITS) -> Evidence:
+        """The reading to answer on: the whole message, or its asking parts when only they are
+        answered in full ("what are the readiness dimensions? need it for a workshop thursday")."""
+        if self.part and self.fails(limits) and not self.part.fails(limits):
+            return self.part
+        return self
+
+    def fails(self, limits: Limits = LIMITS) -> bool:
+        """Whether this reading is declined in whole or in part."""
+        return self.declines(limits) or bool(self.gap(limits))
 
     def declines(self, limits: Limits = LIMITS) -> bool:
         """Whether to decline outright (the lessons don't cover it, nearest lessons offered)."""
@@ -300,20 +336,38 @@ def drafted(
 
 
 def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResult, draft: Draft) -> Evidence:
-    """The evidence for answering `question` with `draft` (units chosen from `result`)."""
+    """The evidence for answering `question` with `draft` (units chosen from `result`): for the whole
+    message, and for its asking parts alone when the rest only tells why or for whom (`asked_part`)."""
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
     # boss") says how to answer or why, not what; what the course never names it cannot define.
     judged = defined(question) if question_shape(question) == "definition" and not followed else ""
-    judged = judged if content_words(judged) else asked_alone
+    if content_words(judged):
+        return _evidence(deps, judged, asked_alone, question, result, draft, undefined=True)
+    whole = _evidence(deps, asked_alone, asked_alone, question, result, draft)
+    part = asked_part(asked_alone)
+    if part == asked_alone:
+        return whole
+    return replace(whole, part=_evidence(deps, part, asked_alone, asked_part(question), result, draft))
+
+
+def _evidence(
+    deps: Deps,
+    judged: str,
+    asked_alone: str,
+    question: str,
+    result: SearchResult,
+    draft: Draft,
+    undefined: bool = False,
+) -> Evidence:
     found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
     fact = question_shape(question) in FACTS
     asked_for = focus(deps, question, draft.text) if fact else None
     return Evidence(
         similarity=result.hits[0].similarity,
         found=found,
-        undefined=judged != asked_alone,
+        undefined=undefined,
         fact=fact,
         private=fact and own_organisation(question),
         focus=asked_for.share if asked_for else 1.0,
@@ -339,7 +393,7 @@ async def answer(
     if not result.hits:
         return not_covered(result, deps)
     draft, weights, names = drafted(deps, question, result)
-    evidence = weigh(deps, question, previous, result, draft)
+    evidence = weigh(deps, question, previous, result, draft).reading()
     if not draft.text or evidence.declines():
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]

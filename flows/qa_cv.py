@@ -32,7 +32,7 @@ class Case:
     evidence: Evidence | None  # None: nothing found or nothing to say, always declined
 
     def declined(self, limits: Limits) -> bool:
-        return self.evidence is None or self.evidence.declines(limits) or bool(self.evidence.gap(limits))
+        return self.evidence is None or self.evidence.reading(limits).fails(limits)
 
 
 @dataclass(frozen=True)
