@@ -172,8 +172,12 @@ def used_as_verbs(text: str) -> set[str]:
     return {w for before, w in itertools.pairwise(said) if before in SUBJECT and "VERB" in getAllLemmas(w)}
 
 
-# Where a message breaks into parts: after a question mark or a sentence, at brackets and dashes.
-BREAK = re.compile(r"(?<=\?)|(?<=[.!;])\s|[()\[\]]| - | – | — | -- |\.\.\.|…")
+# Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses.
+BREAK = re.compile(r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…")
+ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# A clause telling why one asks, to the end of its sentence ("… because my director asked"); not
+# "because of", which is part of what is asked.
+REASON = re.compile(r"\bbecause\b(?! of\b)[^?.!;]*", re.IGNORECASE)
 ASKING = re.compile(
     r"^\W*(what|whats|what's|how|why|which|who|whom|whose|when|where|is|are|was|were|do|does|did|can|could|"
     r"should|would|will|list|explain|tell|give|describe|compare|define|summari[sz]e|name)\b",
@@ -183,16 +187,18 @@ MIN_ASKED_WORDS = 2
 
 
 def asked_part(text: str) -> str:
-    """The parts of a message that ask (a question, or a request: "list…", "explain…"), without the
-    parts that only tell why or for whom ("… need it for a workshop on thursday", "(prepping slides
-    for the offsite)"): a question is judged on what it asks. The whole message when no part asks,
-    or the asking parts hold fewer than MIN_ASKED_WORDS content words."""
-    parts = [p.strip() for p in BREAK.split(text) if p and p.strip()]
-    asking = [p for p in parts if p.endswith("?") or ASKING.match(p)]
-    if not asking or len(asking) == len(parts):
+    """The parts of a message that ask (a question, or a request: "list…", "explain…"), without an
+    aside in brackets, a "because…" clause, or the parts that only tell why or for whom ("… need it
+    for a workshop on thursday", "(prepping slides)"): a question is judged on what it asks. The
+    whole message when nothing is left out, or what is left holds fewer than MIN_ASKED_WORDS content
+    words."""
+    bare = REASON.sub(" ", ASIDE.sub(" ", text))
+    parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
+    asking = [p for p in parts if p.endswith("?") or ASKING.match(p)] or parts
+    kept = " ".join(asking)
+    if kept == text.strip():
         return text
     chat = load_vocabulary().chat
-    kept = " ".join(asking)
     return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
 
 

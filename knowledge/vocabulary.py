@@ -67,6 +67,7 @@ def everyday_words() -> frozenset[str]:
 # Word classes that never name a topic: a word only ever used so is about the asking, not the subject.
 # Adjectives are not among them: "remote work", "supervised learning" name a topic with one.
 ACTIONS = frozenset(["VERB", "ADV", "AUX"])
+ORDINAL = re.compile(r"\d+(st|nd|rd|th)")
 
 
 @cache
@@ -78,7 +79,7 @@ def names_no_topic(word: str) -> bool:
     word it does not know (a product, an abbreviation) may be a name, so it counts."""
     from lemminflect import getAllLemmas
 
-    if word in everyday_words():
+    if word in everyday_words() or ORDINAL.fullmatch(word):  # "the 2nd biggest": which item, not what
         return True
     classes = getAllLemmas(word)
     return bool(classes) and set(classes) <= ACTIONS

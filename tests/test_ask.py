@@ -375,3 +375,25 @@ def test_only_verbs_adverbs_and_everyday_words_say_nothing_of_the_topic():
 async def test_a_product_the_course_never_names_is_the_part_declined(learner: Learner):
     reply = (await learner.say("can I track model drift alerts in Grafana?"))[-1]
     assert reply.text.startswith("The lessons don't cover grafana")
+
+
+@pytest.mark.parametrize(
+    ("message", "asked"),
+    [
+        ("what is a data mesh? need it for a deck on friday", "what is a data mesh?"),
+        ("list the readiness dimensions (prepping my quarterly review)", "list the readiness dimensions"),
+        ("define model drift because my director keeps mentioning it", "define model drift"),
+        ("why do pilots fail because of data?", "why do pilots fail because of data?"),
+        ("gartner - what % of AI projects fail?", "what % of AI projects fail?"),
+    ],
+)
+def test_a_message_is_judged_on_the_parts_that_ask(message, asked):
+    from flows.ask import asked_part
+
+    assert " ".join(asked_part(message).split()) == asked
+
+
+async def test_a_covered_question_wrapped_in_why_one_asks_is_answered(learner: Learner):
+    question = "what are the four layers of AI governance? my CFO wants them for the board retreat"
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
