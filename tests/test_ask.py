@@ -397,3 +397,11 @@ async def test_a_covered_question_wrapped_in_why_one_asks_is_answered(learner: L
     question = "what are the four layers of AI governance? my CFO wants them for the board retreat"
     reply = (await learner.say(question))[-1]
     assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+def test_a_word_after_a_subject_or_modal_is_read_as_a_verb():
+    from flows.ask import used_as_verbs
+
+    assert used_as_verbs("The definition lists which capacities? I count six") == {"count"}
+    assert "roll" in used_as_verbs("it died when we tried to roll it out")
+    assert not used_as_verbs("what does the rollout count include")  # a noun after "the" is no verb
