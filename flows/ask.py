@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import MIN_FOCUS, focus, own_organisation
-from flows.shape import compose, question_shape
+from flows.focus import MIN_FOCUS, focus, own_organisation, written_as_names
+from flows.shape import Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import everyday_words, load_vocabulary
+from knowledge.vocabulary import load_vocabulary, names_no_topic
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -121,7 +122,11 @@ class Support:
 
 
 def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Support:
-    """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`."""
+    """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`.
+
+    Judged on the question's topic words: a verb or adverb ("died", "revisit") or an everyday word
+    the units do not hold says how the learner asks, so it weighs nothing either way; a word written
+    as a name ("Hugging Face") always counts."""
     vocab = load_vocabulary()
     said = " ".join(words(said))
     terms = [w for w in content_words(text) if w not in vocab.chat]
@@ -129,12 +134,15 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     held_terms = 0
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
+    capitalised = written_as_names(text)
+    acts = used_as_verbs(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
         meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
-            if term in everyday_words():  # "went", "always": no sign of another topic
+            # "went", "died", "I count": how it is asked; "Hugging Face" is a name whatever "hugging" is
+            if (names_no_topic(term) or term in acts) and term not in capitalised:
                 total -= weight
                 continue
             unknown.append(term)
@@ -143,9 +151,55 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
         if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
             held += weight
             held_terms += 1
+        elif (names_no_topic(term) or term in acts) and term not in capitalised:
+            total -= weight  # "staying", "went" not in the units: how it is asked, not what
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+# Words after which English puts a verb: subject pronouns, "to", auxiliaries and modals.
+_SUBJECT_WORDS = "i we you they he she it to do does did can could will would should might must may don't"
+SUBJECT = frozenset(_SUBJECT_WORDS.split())
+
+
+def used_as_verbs(text: str) -> set[str]:
+    """The words a question uses as verbs: right after a subject pronoun, "to" or a modal ("I count
+    six", "they lay people off", "tried to roll it out"), a word English also uses as a verb is one."""
+    from lemminflect import getAllLemmas
+
+    said = words(text)
+    return {w for before, w in itertools.pairwise(said) if before in SUBJECT and "VERB" in getAllLemmas(w)}
+
+
+# Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses.
+BREAK = re.compile(r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…")
+ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# A clause telling why one asks, to the end of its sentence ("… because my director asked"); not
+# "because of", which is part of what is asked.
+REASON = re.compile(r"\bbecause\b(?! of\b)[^?.!;]*", re.IGNORECASE)
+ASKING = re.compile(
+    r"^\W*(what|whats|what's|how|why|which|who|whom|whose|when|where|is|are|was|were|do|does|did|can|could|"
+    r"should|would|will|list|explain|tell|give|describe|compare|define|summari[sz]e|name)\b",
+    re.IGNORECASE,
+)
+MIN_ASKED_WORDS = 2
+
+
+def asked_part(text: str) -> str:
+    """The parts of a message that ask (a question, or a request: "list…", "explain…"), without an
+    aside in brackets, a "because…" clause, or the parts that only tell why or for whom ("… need it
+    for a workshop on thursday", "(prepping slides)"): a question is judged on what it asks. The
+    whole message when nothing is left out, or what is left holds fewer than MIN_ASKED_WORDS content
+    words."""
+    bare = REASON.sub(" ", ASIDE.sub(" ", text))
+    parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
+    asking = [p for p in parts if p.endswith("?") or ASKING.match(p)] or parts
+    kept = " ".join(asking)
+    if kept == text.strip():
+        return text
+    chat = load_vocabulary().chat
+    return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
 
 
 def defined(question: str) -> str:
@@ -210,6 +264,125 @@ def _citations(hits: list[Hit], cited: list[int], text: str, course: Course) -> 
     return re.sub(r"(\[\d+\])(\s*\1)+", r"\1", text).strip(), citations
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds of the decision to answer (tuned on the dev split only; `coach eval qa --cv`
+    estimates how a tuning on part of dev generalises to the rest)."""
+
+    min_support: float = MIN_SUPPORT
+    min_similarity: float = MIN_SIMILARITY
+    partial_share: float = PARTIAL_SHARE
+    min_focus: float = MIN_FOCUS
+
+
+LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the decision to answer or decline reads, for one question and the units chosen for it."""
+
+    similarity: float  # of the best passage to the question
+    found: Support  # how much of the question the units hold
+    undefined: bool  # a definition of something the course never names
+    fact: bool  # a number / who / when question
+    private: bool  # a fact only the learner's own organisation knows
+    focus: float  # the share of a fact question's focus the reply holds (1.0 otherwise)
+    focus_missing: tuple[str, ...]
+    unsaid: tuple[str, ...]  # names or years asked that the reply does not give
+    named: tuple[str, ...]  # words the course never uses that the question writes as names
+    part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
+
+    def reading(self, limits: Limits = LIMITS) -> Evidence:
+        """The reading to answer on: the whole message, or its asking parts when only they are
+        answered in full ("what are the readiness dimensions? need it for a workshop thursday")."""
+        if self.part and self.fails(limits) and not self.part.fails(limits):
+            return self.part
+        return self
+
+    def fails(self, limits: Limits = LIMITS) -> bool:
+        """Whether this reading is declined in whole or in part."""
+        return self.declines(limits) or bool(self.gap(limits))
+
+    def declines(self, limits: Limits = LIMITS) -> bool:
+        """Whether to decline outright (the lessons don't cover it, nearest lessons offered)."""
+        found = self.found
+        close = self.similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
+        return (
+            self.similarity < limits.min_similarity
+            or (found.share < limits.min_support and not close)
+            or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
+            or (self.undefined and bool(found.unknown))  # "what is chain of thought prompting?"
+            or (self.fact and self.private)
+        )
+
+    def gap(self, limits: Limits = LIMITS) -> list[str]:
+        """What the reply must say the lessons don't cover before what they do say (empty: none).
+
+        A fact the reply does not give (Amazon's figure, when only Walmart's is there), and a product
+        or body the course never names ("Workday", "SageMaker"), are the question's subject."""
+        elsewhere = list(self.unsaid) if self.fact else []
+        if self.fact and self.focus < limits.min_focus:
+            elsewhere += [w for w in self.focus_missing if w not in elsewhere]
+        unknown = [*elsewhere, *self.named, *self.found.unknown]
+        if elsewhere or self.named or (unknown and self.found.unknown_share >= limits.partial_share):
+            return list(dict.fromkeys(unknown))
+        return []
+
+
+def drafted(
+    deps: Deps, question: str, result: SearchResult
+) -> tuple[Draft, dict[str, float], frozenset[str]]:
+    """The answer units chosen for `question` from `result`, with the query's word weights and the
+    course names the question mentions (what the shaper and the brain are given)."""
+    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(result.query)}
+    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
+    draft = compose(question, result.hits, deps.course, set(stem_words(result.query)), weights, names)
+    return draft, weights, names
+
+
+def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResult, draft: Draft) -> Evidence:
+    """The evidence for answering `question` with `draft` (units chosen from `result`): for the whole
+    message, and for its asking parts alone when the rest only tells why or for whom (`asked_part`)."""
+    followed = bool(previous) and result.query != searchable(deps, question)
+    asked_alone = f"{previous[-1]['question']} {question}" if followed else question
+    # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
+    # boss") says how to answer or why, not what; what the course never names it cannot define.
+    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
+    if content_words(judged):
+        return _evidence(deps, judged, asked_alone, question, result, draft, undefined=True)
+    whole = _evidence(deps, asked_alone, asked_alone, question, result, draft)
+    part = asked_part(asked_alone)
+    if part == asked_alone:
+        return whole
+    return replace(whole, part=_evidence(deps, part, asked_alone, asked_part(question), result, draft))
+
+
+def _evidence(
+    deps: Deps,
+    judged: str,
+    asked_alone: str,
+    question: str,
+    result: SearchResult,
+    draft: Draft,
+    undefined: bool = False,
+) -> Evidence:
+    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
+    fact = question_shape(question) in FACTS
+    asked_for = focus(deps, question, draft.text) if fact else None
+    return Evidence(
+        similarity=result.hits[0].similarity,
+        found=found,
+        undefined=undefined,
+        fact=fact,
+        private=fact and own_organisation(question),
+        focus=asked_for.share if asked_for else 1.0,
+        focus_missing=tuple(asked_for.missing) if asked_for else (),
+        unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
+        named=tuple(w for w in found.unknown if w in written_as_names(asked_alone)),
+    )
+
+
 async def answer(
     deps: Deps, question: str, previous: list[QATurn] | None = None, shared: bool = False
 ) -> Reply:
@@ -225,45 +398,18 @@ async def answer(
     result = retrieve(deps, question, previous, shared)
     if not result.hits:
         return not_covered(result, deps)
-    asked = result.query
-    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
-    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
-    draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights, names)
-    followed = bool(previous) and result.query != searchable(deps, question)
-    asked_alone = f"{previous[-1]['question']} {question}" if followed else question
-    # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
-    # boss") says how to answer or why, not what; what the course never names it cannot define.
-    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
-    judged = judged if content_words(judged) else asked_alone
-    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
-    close = result.hits[0].similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
-    if (
-        not draft.text
-        or result.hits[0].similarity < MIN_SIMILARITY
-        or (found.share < MIN_SUPPORT and not close)
-        or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
-    ):
+    draft, weights, names = drafted(deps, question, result)
+    evidence = weigh(deps, question, previous, result, draft).reading()
+    if not draft.text or evidence.declines():
         return not_covered(result, deps)
-    if judged != asked_alone and found.unknown:  # "what is chain of thought prompting?"
-        return not_covered(result, deps)
-    if question_shape(question) in FACTS:
-        if own_organisation(question):
-            return not_covered(result, deps)
-        asked_for = focus(deps, question, draft.text)
-        elsewhere = not_said(deps, question, draft.text)
-        if asked_for.share < MIN_FOCUS:
-            elsewhere += [w for w in asked_for.missing if w not in elsewhere]
-        if elsewhere:
-            found = Support(found.share, [*elsewhere, *found.unknown], 1.0, found.held_terms)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
-    search = asked if asked != question else None
+    search = result.query if result.query != question else None
     reply_answer = await deps.brain.answer(
         QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
-    if found.unknown and found.unknown_share >= PARTIAL_SHARE:
-        gap = " ".join(list(dict.fromkeys(found.unknown))[:3])
-        text = f"{DECLINE} {gap} — that part I can't answer. What they do say: {text}"
+    if gap := evidence.gap():
+        text = f"{DECLINE} {' '.join(gap[:3])} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 
 

@@ -53,9 +53,17 @@ class Focus:
     missing: list[str]  # the focus words the reply does not hold
 
 
+def written_as_names(text: str) -> set[str]:
+    """The words a question writes capitalised after another word ("which template does Hugging Face
+    use?", "DBS Bank's budget"): names, whatever else the word can mean."""
+    return {m.group(1).lower().removesuffix("'s") for m in re.finditer(r"(?<=[\w,] )([A-Z][\w'’-]*)", text)}
+
+
 def focus_words(deps: Deps, question: str) -> list[str]:
-    """The question's words that say what is asked: not the names it mentions, not chat words."""
-    vocab, names = load_vocabulary(), deps.index.names()
+    """The question's words that say what is asked: not the names it mentions (the course's, or any
+    it writes as a name: "DBS Bank", "Nirvana"), not chat words."""
+    vocab = load_vocabulary()
+    names = deps.index.names() | written_as_names(question)
     return [w for w in content_words(question) if w not in vocab.chat and w not in names and w not in CUES]
 
 

@@ -62,3 +62,24 @@ def everyday_words() -> frozenset[str]:
     from stop_words import get_stop_words
 
     return frozenset(get_stop_words("en"))
+
+
+# Word classes that never name a topic: a word only ever used so is about the asking, not the subject.
+# Adjectives are not among them: "remote work", "supervised learning" name a topic with one.
+ACTIONS = frozenset(["VERB", "ADV", "AUX"])
+ORDINAL = re.compile(r"\d+(st|nd|rd|th)")
+
+
+@cache
+def names_no_topic(word: str) -> bool:
+    """Whether a word says nothing of a question's topic: an everyday English word ("always",
+    "went"), or one English only ever uses as a verb or adverb ("died", "fought", "wrongly",
+    "revisit"). A topic is named by nouns and their adjectives; a verb or adverb says how the learner
+    talks, not what about. Word classes come from lemminflect's lexicon (shipped in its wheel); a
+    word it does not know (a product, an abbreviation) may be a name, so it counts."""
+    from lemminflect import getAllLemmas
+
+    if word in everyday_words() or ORDINAL.fullmatch(word):  # "the 2nd biggest": which item, not what
+        return True
+    classes = getAllLemmas(word)
+    return bool(classes) and set(classes) <= ACTIONS

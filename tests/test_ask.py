@@ -355,3 +355,53 @@ def test_a_who_question_about_a_role_is_not_asking_for_a_name():
         assert question_shape(role) != "who"
     assert question_shape("Who leads the COE at JPMorgan?") == "who"
     assert question_shape("who came up with data mesh?") == "who"
+
+
+async def test_a_chatty_covered_question_is_answered_on_its_topic_words(learner: Learner):
+    # "grumbling", "derails": verbs the course never uses say how the learner asks, not about what
+    question = "my VP keeps grumbling that pilots never scale - what usually derails them?"
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+def test_only_verbs_adverbs_and_everyday_words_say_nothing_of_the_topic():
+    from knowledge.vocabulary import names_no_topic
+
+    assert all(names_no_topic(w) for w in ("grumbling", "derails", "wrongly", "went"))
+    # nouns, adjectives ("remote work") and words English's lexicon does not know (products) may be topics
+    assert not any(names_no_topic(w) for w in ("payroll", "dinner", "remote", "sagemaker", "grafana"))
+
+
+async def test_a_product_the_course_never_names_is_the_part_declined(learner: Learner):
+    reply = (await learner.say("can I track model drift alerts in Grafana?"))[-1]
+    assert reply.text.startswith("The lessons don't cover grafana")
+
+
+@pytest.mark.parametrize(
+    ("message", "asked"),
+    [
+        ("what is a data mesh? need it for a deck on friday", "what is a data mesh?"),
+        ("list the readiness dimensions (prepping my quarterly review)", "list the readiness dimensions"),
+        ("define model drift because my director keeps mentioning it", "define model drift"),
+        ("why do pilots fail because of data?", "why do pilots fail because of data?"),
+        ("gartner - what % of AI projects fail?", "what % of AI projects fail?"),
+    ],
+)
+def test_a_message_is_judged_on_the_parts_that_ask(message, asked):
+    from flows.ask import asked_part
+
+    assert " ".join(asked_part(message).split()) == asked
+
+
+async def test_a_covered_question_wrapped_in_why_one_asks_is_answered(learner: Learner):
+    question = "what are the four layers of AI governance? my CFO wants them for the board retreat"
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+def test_a_word_after_a_subject_or_modal_is_read_as_a_verb():
+    from flows.ask import used_as_verbs
+
+    assert used_as_verbs("The definition lists which capacities? I count six") == {"count"}
+    assert "roll" in used_as_verbs("it died when we tried to roll it out")
+    assert not used_as_verbs("what does the rollout count include")  # a noun after "the" is no verb

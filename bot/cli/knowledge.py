@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from bot.cli.common import fail, out, runtime
+
+if TYPE_CHECKING:
+    from flows.deps import Deps
 
 knowledge_app = typer.Typer(help="Check and list the course content.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality.", no_args_is_help=True)
@@ -240,6 +243,9 @@ def eval_quiz(
 def eval_qa(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     misses: Annotated[bool, typer.Option("--misses", help="List every miss of the dev split.")] = False,
+    cv: Annotated[
+        bool, typer.Option("--cv", help="Cross-validate the answer-or-decline thresholds on dev (only).")
+    ] = False,
 ) -> None:
     """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml).
 
@@ -249,6 +255,9 @@ def eval_qa(
     from flows.qa_eval import evaluate_split, splits
 
     deps = runtime().deps
+    if cv:
+        _cross_validate_qa(deps, as_json)
+        return
 
     async def main() -> list:
         return [await evaluate_split(deps, split) for split in splits()]
@@ -275,3 +284,27 @@ def eval_qa(
     if misses:
         for miss in reports[0].misses:
             out.print(f"[dim]{miss}[/dim]", highlight=False, markup=False)
+
+
+def _cross_validate_qa(deps: Deps, as_json: bool) -> None:
+    """The shipped thresholds' dev figures beside 5-fold cross-validated ones (see flows/qa_cv.py)."""
+    from flows.qa_cv import cases, cross_validate, shipped
+
+    found = cases(deps)
+    rows = {
+        "shipped thresholds, dev (tuned on it)": shipped(found),
+        "5-fold CV on dev, x3": cross_validate(found),
+    }
+    if as_json:
+        payload = {
+            name: {"wrongly_refused": r.wrongly_refused, "off_topic_declined": r.off_topic_declined}
+            for name, r in rows.items()
+        }
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    table = Table(title="Answer-or-decline thresholds: dev cross-validation")
+    for column in ("", "covered wrongly refused", "off-topic declined"):
+        table.add_column(column, justify="right" if column else "left")
+    for name, r in rows.items():
+        table.add_row(name, str(r.wrongly_refused), str(r.off_topic_declined))
+    out.print(table)
