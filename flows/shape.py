@@ -140,6 +140,9 @@ def candidates(
     of it is about something else: it scores less.
     """
     shape = question_shape(question)
+    query = asked_stems(question, query)
+    where = place(question, course)
+    several = shape == "list" or any(n >= 2 for n in _counts(question))  # one item answers neither
     best: dict[str, tuple[int, float]] = {}
     for n, hit in enumerate(hits, start=1):
         if hit.passage not in best:
@@ -181,7 +184,7 @@ def candidates(
                 if shape in ("who", "when"):  # a definition names no one and no year
                     score -= 3
             elif unit.kind == "item":
-                score += 2 if whole else (-2 if shape == "list" else 0)
+                score += 2 if whole else (-2 if several else 0)
                 if not _tells(shape, unit.text):
                     score -= 2
                 if shape == "number" and re.search(r"\d", unit.title + unit.text):
@@ -197,6 +200,8 @@ def candidates(
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & set(words(f"{unit.heading} {unit.searchable}")):
                 score -= UNNAMED
+            if where and not unit.passage.startswith(where):
+                score -= UNNAMED
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
 
@@ -211,6 +216,46 @@ YEAR = re.compile(r"\b(19|20)\d\d\b")
 
 
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+# A number naming a part of the course ("lesson 2", "phase 3", "tier 1") is a topic; any other small
+# number before a word ("the 3 stats", "three pitfalls") says how many things are asked.
+NUMBERED = frozenset(
+    ["lesson", "module", "quiz", "lab", "phase", "stage", "tier", "step", "mistake", "part", "level", "q"]
+)
+COUNT = re.compile(
+    r"(\w+ )?\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?= [a-z])", re.IGNORECASE
+)
+PLACE = re.compile(
+    r"\b(lesson|module) ?(\d)\b|\b(reading|article|deck|paper|piece|whitepaper)\b", re.IGNORECASE
+)
+
+
+def asked_stems(question: str, query: set[str]) -> set[str]:
+    """The query's stems without what only says how many things are asked ("the 3 stats": 3) or where
+    in the course to look ("from lesson 2": lesson, 2): neither is a word the answer must hold."""
+    said = question.lower()
+    noise = {stem(m.group(2)) for m in COUNT.finditer(said) if (m.group(1) or "").strip() not in NUMBERED}
+    for m in PLACE.finditer(said):
+        noise |= {stem(w) for w in m.groups() if w}
+    return query - noise
+
+
+def place(question: str, course: Course) -> str:
+    """The document the question says its answer is in ("according to lesson 2" → "lesson-2", "the
+    paradox reading" → "reading-scaling-paradox"), as a passage prefix; "" when it names none or several."""
+    found = set()
+    for m in PLACE.finditer(question.lower()):
+        if m.group(2):
+            found.add(f"lesson-{m.group(2)}")
+        else:
+            said = set(stem_words(question)) - {stem(w) for w in ("reading", "scaling", "ai")}
+            found |= {
+                d.id
+                for d in course.documents.values()
+                if d.kind != "lesson" and said & set(stem_words(d.id.replace("reading-", "")))
+            }
+    return f"{found.pop()}#" if len(found) == 1 else ""
 
 
 def _counts(question: str) -> set[int]:
@@ -374,6 +419,7 @@ def compose(
     ranked = candidates(question, hits, course, query, weights or {}, names)
     if not ranked:
         return Draft("", [], frozenset(), [])
+    query = asked_stems(question, query)
     weights = weights or {}
     total = _weigh(query, weights)
     ranked = [_whole_list(c, ranked) for c in ranked]

@@ -15,7 +15,7 @@ from flows.shape import question_shape
 from flows.state import QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import content_words
-from knowledge.text import stem
+from knowledge.text import stem, stem_words
 from tests.conftest import Learner, coach_cli
 
 
@@ -355,3 +355,24 @@ def test_a_who_question_about_a_role_is_not_asking_for_a_name():
         assert question_shape(role) != "who"
     assert question_shape("Who leads the COE at JPMorgan?") == "who"
     assert question_shape("who came up with data mesh?") == "who"
+
+
+def test_a_count_or_a_place_in_the_question_is_not_a_word_the_answer_must_hold():
+    from flows.shape import asked_stems
+
+    question = "give me the 3 data-quality stats from lesson 2"
+    assert asked_stems(question, set(stem_words(question))) == {"data", "quality", "stat"}
+    # A number naming a part of the course is a topic: "phase 2" keeps its 2.
+    assert "2" in asked_stems("what happens in phase 2?", set(stem_words("what happens in phase 2?")))
+
+
+async def test_several_figures_asked_for_get_the_whole_callout_not_one_figure(learner: Learner):
+    reply = (await learner.say("list the 3 data quality figures from lesson 2"))[-1]
+    for figure in ("$15M", "80%", "$3.1T"):
+        assert figure in reply.text
+    assert {c.passage for c in reply.citations} == {"lesson-2#data-first"}
+
+
+async def test_the_document_the_question_names_is_where_the_answer_comes_from(learner: Learner):
+    reply = (await learner.say("what does intuit do for strategy according to the paradox reading?"))[-1]
+    assert reply.citations and all(c.passage.startswith("reading-scaling-paradox#") for c in reply.citations)
