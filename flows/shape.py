@@ -57,6 +57,8 @@ TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no 
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it scores this share of the best
 UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
+EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
+DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
@@ -195,6 +197,8 @@ def candidates(
                     continue
                 covers |= _overlap(query, unit.heading)
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
+                if shape == "definition" and any(_defines(s, query) for s in sentences(text)):
+                    number += DEFINING
                 if shape in ("who", "when") and _tells(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
@@ -266,6 +270,15 @@ def _counts(question: str) -> set[int]:
     return {int(w) if w.isdigit() else COUNTS[w] for w in said}
 
 
+IS = re.compile(r"^((?:[\w&'’\"“”()-]+ ){1,6}?)(?:is|are|refers to|means|describes)\b")
+
+
+def _defines(sentence: str, query: set[str]) -> bool:
+    """Whether a sentence says what something asked about is ("The inflection point is the moment…")."""
+    said = IS.match(sentence)
+    return bool(said and query & stem_set(said.group(1)))
+
+
 def _tells(shape: str, text: str) -> bool:
     """Whether a text can answer a who / when question (names someone / has a year); True for other
     shapes."""
@@ -287,6 +300,8 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
             bonus += 1.5
         if shape == "list" and re.search(r":[^:]+,[^:]+,", s):  # an inline list: "causes: a, b, c"
             bonus += 2
+        if shape == "definition" and _defines(s, query):
+            bonus += DEFINING
         if got:
             scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
@@ -320,8 +335,12 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
     unit, mark = choice.unit, f"[{choice.hit}]"
     if unit.kind == "list":
         lead = unit.text.strip()
-        if len(lead) > LEAD_CHARS:  # a long lead-in keeps the sentence that announces the list
-            lead = sentences(lead)[-1]
+        if len(lead) > LEAD_CHARS:
+            # A long lead-in keeps the sentence that announces the list, and any sentence of it that
+            # holds what the question asks beyond the list ("is governance a compliance checkbox?").
+            listed = stem_set(f"{unit.title} " + " ".join(f"{t} {x}" for t, x in unit.items))
+            *before, last = sentences(lead)
+            lead = " ".join([*(s for s in before if (query - listed) & stem_set(s)), last])
         if lead == unit.title or not lead:
             lead = f"*{unit.title}*"
         lead = lead.rstrip(":").rstrip() + ":"
@@ -396,6 +415,25 @@ def _fit(chosen: list[Choice], query: set[str]) -> str:
     return ""
 
 
+def _in_the_lesson(first: Choice, ranked: list[Choice]) -> list[Choice]:
+    """What the course's text says of the thing `first` only names or defines: a glossary definition
+    alone is a flashcard, and a list under a bare heading ("The Scaling Inflection Point") does not
+    say what the heading means. The best unit of the body text that holds the thing's own words and
+    is not a whole list, when it scores near the first."""
+    named = stem_set(first.unit.title)
+    for other in ranked[1:]:
+        if other.score < first.score * EXPLAINS:
+            break
+        if (
+            other.unit.kind != "list"
+            and other.unit.kind != "term"
+            and not _within(other, [first])
+            and named <= stem_set(f"{other.unit.heading} {other.text or other.unit.searchable}")
+        ):
+            return [other]
+    return []
+
+
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     """A sentence that announces a list ("…typically address four layers:") comes with the list."""
     if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
@@ -464,6 +502,8 @@ def compose(
             continue
         chosen.append(other)
         covered |= other.covers
+    if shape == "definition" and first.unit.kind == "list" and first.unit.text == first.unit.title:
+        chosen[:0] = _in_the_lesson(first, ranked)
     if (
         shape == "recommendation"
         and not any(c.unit.kind == "list" for c in chosen)

@@ -376,3 +376,16 @@ async def test_several_figures_asked_for_get_the_whole_callout_not_one_figure(le
 async def test_the_document_the_question_names_is_where_the_answer_comes_from(learner: Learner):
     reply = (await learner.say("what does intuit do for strategy according to the paradox reading?"))[-1]
     assert reply.citations and all(c.passage.startswith("reading-scaling-paradox#") for c in reply.citations)
+
+
+async def test_a_list_keeps_the_lead_in_sentence_that_answers_the_question(learner: Learner):
+    reply = (await learner.say("is AI governance just a compliance checkbox?"))[-1]
+    assert "not a compliance checkbox" in reply.text
+    assert "Data Governance" in reply.text and "Risk & Compliance" in reply.text
+
+
+async def test_a_definition_of_a_list_heading_says_what_it_is_before_the_list(learner: Learner):
+    reply = (await learner.say("what is the scaling inflection point?"))[-1]
+    first, _, rest = reply.text.partition("\n")
+    assert first.startswith("The inflection point is the moment")
+    assert "Pilot Mode" in rest and "Production Mode" in rest
