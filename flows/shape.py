@@ -46,6 +46,10 @@ SHAPES = {
         r"\b(what are|list|steps|stages|phases|dimensions|layers|tiers|pillars|components|practices|"
         r"mistakes|reasons|causes|types|models|imperatives|principles|checklist|metrics|alerts|all the|"
         r"ways|kinds|elements|parts|slas?|docs|documentation|bullet|bullets)\b"
+        # "what allocation patterns does…", "which 2026 trends…": things asked for in the plural
+        r"|\b(what|which)(?: [\w-]+){0,2} (?!(?:happens|goes|means|does|says|makes|takes|gets|works|helps|"
+        r"needs|seems|looks|lets|is|was|has)\b)[a-z-]{3,}[^s']s (do|does|did|are|were|should|would|"
+        r"can|could|will|have|in|of|for|from|to|that|the|a|an|this|our|my|we|you|i)\b"
     ),
     "definition": re.compile(
         r"^(what'?s|whats|what is|what are|define|definition|meaning|explain)\b|\bmean\b"

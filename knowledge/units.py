@@ -19,7 +19,7 @@ from knowledge.schema import Document, Section
 BULLET = re.compile(r"^\s*(?:[•\-–]\s*|\d+[.)]\s+|[├└│─\s]+)")
 BOX = re.compile(r"[\u2500-\u257f]+")  # box-drawing characters
 HEADING_WORDS = 9
-FRAGMENT_WORDS = 8  # a paragraph this short with no full stop heads the text after it
+FRAGMENT_WORDS = HEADING_WORDS  # a line short enough to head text is short enough to be a list item
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,9 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             blocks.append((para.strip(), []))
         elif blocks:
             blocks[-1][1].append(para)
-    if len(blocks) >= 2:
+    # A short line with nothing under it heads nothing: it is an item of a list written one item per
+    # paragraph ("Effective Patterns: a" then "b", "c"), and the lines after it are not its block.
+    if len(blocks) >= 2 and all(body for _, body in blocks):
         items = tuple((title, _first_line(body)) for title, body in blocks)
         details = tuple("\n".join(body) for _, body in blocks)
         units.append(Unit(ref, label, "list", section.heading, section.heading, items, details=details))

@@ -389,3 +389,26 @@ async def test_a_definition_of_a_list_heading_says_what_it_is_before_the_list(le
     first, _, rest = reply.text.partition("\n")
     assert first.startswith("The inflection point is the moment")
     assert "Pilot Mode" in rest and "Production Mode" in rest
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("which allocation patterns does the reading describe?", "list"),
+        ("what 2026 trends does the article mention", "list"),
+        ("what happens to a model on stale data", "general"),
+        ("what is data lineage", "definition"),
+    ],
+)
+def test_things_asked_for_in_the_plural_are_a_list_question(question, shape):
+    assert question_shape(question) == shape
+
+
+async def test_a_list_written_one_item_per_line_after_its_label_is_given_whole(learner: Learner):
+    reply = (await learner.say("which resource allocation patterns work better than committees?"))[-1]
+    for item in (
+        "Transparent capacity dashboards",
+        "Time-boxed resource allocation",
+        "Internal service marketplaces",
+    ):
+        assert item in reply.text
