@@ -148,7 +148,13 @@ def candidates(
     shape = question_shape(question)
     query = asked_stems(question, query)
     where = place(question, course)
-    several = shape == "list" or any(n >= 2 for n in _counts(question))  # one item answers neither
+    # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
+    # figure for each of a list's items ("the phases and what each costs").
+    several = (
+        shape == "list"
+        or any(n >= 2 for n in _counts(question))
+        or (shape == "number" and bool(SHAPES["list"].search(question.lower())))
+    )
     best: dict[str, tuple[int, float]] = {}
     for n, hit in enumerate(hits, start=1):
         if hit.passage not in best:
@@ -176,7 +182,7 @@ def candidates(
                 items_hit = sum(1 for t, x in unit.items if _overlap(strong, f"{t} {x}"))
                 telling = _overlap(strong, names)
                 about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
-                score += LIST_FIT.get(shape, -2) if about_it else -2
+                score += LIST_FIT.get("list" if several else shape, -2) if about_it else -2
                 if len(unit.items) in _counts(question):  # "the 3 stats", "four reasons"
                     score += 2
                 if shape == "number" and figures:
@@ -393,12 +399,22 @@ def _says(choice: Choice) -> set[str]:
 
 
 def _within(choice: Choice, chosen: list[Choice]) -> bool:
-    """Whether a unit is already given: the same unit, or an item of a list already given whole."""
+    """Whether a unit is already given: the same unit, an item of a list already given whole, or a
+    part of the blocks of one (a phase's "Components:" or "Team:" line in the list of phases)."""
     return any(
         choice.unit == c.unit
         or (c.unit.kind == "list" and choice.unit.kind == "item" and choice.unit.passage == c.unit.passage)
+        or (c.unit.details and choice.unit.passage == c.unit.passage and _in_blocks(choice, c.unit.details))
         for c in chosen
     )
+
+
+def _in_blocks(choice: Choice, details: tuple[str, ...]) -> bool:
+    """Whether what a unit says is all inside the blocks of a list of headed blocks."""
+    blocks = "\n".join(details)
+    if choice.unit.kind == "list":
+        return all(t in blocks for t, _ in choice.unit.items)
+    return all(s in blocks for s in sentences(choice.text or choice.unit.text))
 
 
 def _fit(chosen: list[Choice], query: set[str]) -> str:

@@ -119,7 +119,8 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             blocks[-1][1].append(para)
     # A short line with nothing under it heads nothing: it is an item of a list written one item per
     # paragraph ("Effective Patterns: a" then "b", "c"), and the lines after it are not its block.
-    if len(blocks) >= 2 and all(body for _, body in blocks):
+    headed = len(blocks) >= 2 and all(body for _, body in blocks)
+    if headed:
         items = tuple((title, _first_line(body)) for title, body in blocks)
         details = tuple("\n".join(body) for _, body in blocks)
         units.append(Unit(ref, label, "list", section.heading, section.heading, items, details=details))
@@ -143,8 +144,10 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 units.append(Unit(ref, label, "item", title, body))
             units.append(Unit(ref, label, "text", section.heading, para))
         named = para.strip() if is_heading(para) else ""
-    # Several headed lists in one section (adoption, quality and business metrics): the groups.
-    if len(groups) >= 2:
+    # Several headed lists in one section (adoption, quality and business metrics): the groups. Lists
+    # inside headed blocks (each phase's "Components:") are already given by the blocks' list, and
+    # groups that all carry the same label ("Components", "Components") name nothing.
+    if len(groups) >= 2 and not headed and len({label for label, _ in groups}) == len(groups):
         units.append(Unit(ref, label, "list", section.heading, section.heading, tuple(groups)))
     units += _fragment_lists(ref, label, paragraphs)
     # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.

@@ -412,3 +412,12 @@ async def test_a_list_written_one_item_per_line_after_its_label_is_given_whole(l
         "Internal service marketplaces",
     ):
         assert item in reply.text
+
+
+async def test_a_figure_asked_for_each_item_gets_the_whole_list_with_each_figure_once(learner: Learner):
+    reply = (await learner.say("what are the phases of building a platform and what does each cost?"))[-1]
+    for phase in ("Phase 1", "Phase 2", "Phase 3", "Phase 4"):
+        assert reply.text.count(phase) == 1
+    for cost in ("$150-300K", "$300-500K", "$400-600K", "$200K+/year"):
+        assert reply.text.count(cost) == 1
+    assert "Components:" not in reply.text  # a phase's own list is not given again after the phases
