@@ -146,6 +146,7 @@ def candidates(
     of it is about something else: it scores less.
     """
     shape = question_shape(question)
+    q = question.lower()
     query = asked_stems(question, query)
     where = place(question, course)
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
@@ -153,7 +154,7 @@ def candidates(
     several = (
         shape == "list"
         or any(n >= 2 for n in _counts(question))
-        or (shape == "number" and bool(SHAPES["list"].search(question.lower())))
+        or (shape == "number" and bool(SHAPES["list"].search(q) and EACH.search(q)))
     )
     best: dict[str, tuple[int, float]] = {}
     for n, hit in enumerate(hits, start=1):
@@ -243,6 +244,9 @@ COUNT = re.compile(
 PLACE = re.compile(
     r"\b(lesson|module) ?(\d)\b|\b(reading|article|deck|paper|piece|whitepaper)\b", re.IGNORECASE
 )
+
+
+EACH = re.compile(r"\b(each|every|all|what are|list)\b")  # "how many models" asks one count, not a list
 
 
 def asked_stems(question: str, query: set[str]) -> set[str]:
