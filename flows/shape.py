@@ -153,7 +153,7 @@ def candidates(
     # figure for each of a list's items ("the phases and what each costs").
     several = (
         shape == "list"
-        or any(n >= 2 for n in _counts(question))
+        or any(n >= 2 for n in _asked_counts(question))
         or (shape == "number" and bool(SHAPES["list"].search(q) and EACH.search(q)))
     )
     best: dict[str, tuple[int, float]] = {}
@@ -247,6 +247,13 @@ PLACE = re.compile(
 
 
 EACH = re.compile(r"\b(each|every|all|what are|list)\b")  # "how many models" asks one count, not a list
+
+
+def _asked_counts(question: str) -> set[int]:
+    """How many things the question asks for ("the 3 stats" → 3), not a numbered part ("stage 3")."""
+    said = question.lower()
+    found = [m.group(2) for m in COUNT.finditer(said) if (m.group(1) or "").strip() not in NUMBERED]
+    return {int(w) if w.isdigit() else COUNTS[w] for w in found}
 
 
 def asked_stems(question: str, query: set[str]) -> set[str]:
@@ -354,7 +361,8 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
             # holds what the question asks beyond the list ("is governance a compliance checkbox?").
             listed = stem_set(f"{unit.title} " + " ".join(f"{t} {x}" for t, x in unit.items))
             *before, last = sentences(lead)
-            lead = " ".join([*(s for s in before if (query - listed) & stem_set(s)), last])
+            telling = sorted(before, key=lambda s: -len((query - listed) & stem_set(s)))[:1]
+            lead = " ".join([*(s for s in before if s in telling and (query - listed) & stem_set(s)), last])
         if lead == unit.title or not lead:
             lead = f"*{unit.title}*"
         lead = lead.rstrip(":").rstrip() + ":"
@@ -403,12 +411,19 @@ def _says(choice: Choice) -> set[str]:
 
 
 def _within(choice: Choice, chosen: list[Choice]) -> bool:
-    """Whether a unit is already given: the same unit, an item of a list already given whole, or a
-    part of the blocks of one (a phase's "Components:" or "Team:" line in the list of phases)."""
+    """Whether a unit is already given: the same unit, an item of a list already given whole, a part
+    of the blocks of one (a phase's "Components:" or "Team:" line in the list of phases), or the list
+    of an item already given (the item answered; its list would say it again)."""
     return any(
         choice.unit == c.unit
         or (c.unit.kind == "list" and choice.unit.kind == "item" and choice.unit.passage == c.unit.passage)
         or (c.unit.details and choice.unit.passage == c.unit.passage and _in_blocks(choice, c.unit.details))
+        or (
+            c.unit.kind == "item"
+            and choice.unit.kind == "list"
+            and (c.unit.title, c.unit.text) in choice.unit.items
+            and choice.unit.passage == c.unit.passage
+        )
         for c in chosen
     )
 

@@ -421,3 +421,13 @@ async def test_a_figure_asked_for_each_item_gets_the_whole_list_with_each_figure
     for cost in ("$150-300K", "$300-500K", "$400-600K", "$200K+/year"):
         assert reply.text.count(cost) == 1
     assert "Components:" not in reply.text  # a phase's own list is not given again after the phases
+
+
+async def test_an_item_that_answers_is_not_followed_by_its_whole_list(learner: Learner):
+    reply = (await learner.say("which regulations does the risk and compliance layer mention?"))[-1]
+    assert "GDPR" in reply.text and "Decision Governance" not in reply.text
+
+
+async def test_a_numbered_part_asked_about_gets_that_part_not_the_whole_list(learner: Learner):
+    reply = (await learner.say("what should be in place at stage 3 of governance?"))[-1]
+    assert "Automated drift monitoring" in reply.text and "Stage 1" not in reply.text
