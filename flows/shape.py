@@ -63,6 +63,7 @@ WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it
 UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
 EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
 DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
+MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
@@ -148,6 +149,7 @@ def candidates(
     shape = question_shape(question)
     q = question.lower()
     query = asked_stems(question, query)
+    weights = own_weights(question, weights)
     where = place(question, course)
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
@@ -247,6 +249,14 @@ PLACE = re.compile(
 
 
 EACH = re.compile(r"\b(each|every|all|what are|list)\b")  # "how many models" asks one count, not a list
+
+
+def own_weights(question: str, weights: Weights) -> Weights:
+    """A course word the question only means (a synonym's: "stale" → drift, "COE" → center,
+    excellence, centralized) weighs less than the learner's own word: a unit saying "stale data"
+    beats one saying "drift", and one word asked never weighs as three."""
+    own = stem_set(question)
+    return {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
 
 
 def _asked_counts(question: str) -> set[int]:
@@ -497,7 +507,7 @@ def compose(
     if not ranked:
         return Draft("", [], frozenset(), [])
     query = asked_stems(question, query)
-    weights = weights or {}
+    weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
     ranked = [_whole_list(c, ranked) for c in ranked]
     first = ranked[0]

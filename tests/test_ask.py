@@ -431,3 +431,9 @@ async def test_an_item_that_answers_is_not_followed_by_its_whole_list(learner: L
 async def test_a_numbered_part_asked_about_gets_that_part_not_the_whole_list(learner: Learner):
     reply = (await learner.say("what should be in place at stage 3 of governance?"))[-1]
     assert "Automated drift monitoring" in reply.text and "Stage 1" not in reply.text
+
+
+async def test_the_learners_own_word_outweighs_the_course_word_it_only_means(learner: Learner):
+    # "stale" also searches for "drift", but the answer is the sentence about stale data itself.
+    reply = (await learner.say("what goes wrong when a model runs on stale data?"))[-1]
+    assert "confidently incorrect" in reply.text
