@@ -256,7 +256,16 @@ def own_weights(question: str, weights: Weights) -> Weights:
     excellence, centralized) weighs less than the learner's own word: a unit saying "stale data"
     beats one saying "drift", and one word asked never weighs as three."""
     own = stem_set(question)
-    return {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
+    weighed = {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
+    # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
+    # rarity in the text would make it (the one "Talent & Org. Readiness").
+    vocab = load_vocabulary()
+    for word in words(question):
+        means = vocab.means(word).split()
+        meant = [weights[m] for m in stem_set(" ".join(means)) if m in weights]
+        if meant and stem(word) in weighed and any(m.startswith(stem(word)) for m in means):
+            weighed[stem(word)] = min(weighed[stem(word)], max(meant))
+    return weighed
 
 
 def _asked_counts(question: str) -> set[int]:

@@ -437,3 +437,16 @@ async def test_the_learners_own_word_outweighs_the_course_word_it_only_means(lea
     # "stale" also searches for "drift", but the answer is the sentence about stale data itself.
     reply = (await learner.say("what goes wrong when a model runs on stale data?"))[-1]
     assert "confidently incorrect" in reply.text
+
+
+def test_an_abbreviation_weighs_what_it_means_not_its_rarity_in_the_text():
+    from flows.shape import own_weights
+
+    weights = {"org": 4.0, "organization": 1.0, "model": 1.2}
+    assert own_weights("which org model is most common?", weights)["org"] <= 1.0
+
+
+async def test_an_abbreviation_finds_what_it_stands_for_not_a_rare_literal_match(learner: Learner):
+    reply = (await learner.say("what's the most common org model among AI-mature large companies?"))[-1]
+    assert "Hub-and-Spoke" in reply.text
+    assert all(c.passage == "lesson-4#org-structures" for c in reply.citations)
