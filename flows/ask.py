@@ -227,7 +227,9 @@ async def answer(
         return not_covered(result, deps)
     asked = result.query
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
-    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
+    # The course's names the question mentions ("AT&T" too, which content_words searches as "at t").
+    said = [*content_words(question), *(w for w in words(question) if "&" in w)]
+    names = frozenset(w for w in said if w in deps.index.names() and not YEAR.fullmatch(w))
     draft = compose(question, result.hits, deps.course, set(stem_words(asked)), weights, names)
     followed = bool(previous) and result.query != searchable(deps, question)
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question

@@ -64,6 +64,7 @@ UNNAMED = 3.0  # a unit naming none of the course names the question names score
 EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
 DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
 MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
+NAMED_SHARE = 0.6  # what the text says of a company the question names joins a definition at this share
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
@@ -424,6 +425,11 @@ def comparison_sides(question: str) -> list[set[str]]:
     return [side for side in sides if side] if len(sides) > 1 else []
 
 
+def _names(choice: Choice) -> set[str]:
+    """The words of a chosen unit and its heading, as the course's names are matched."""
+    return set(words(f"{choice.unit.heading} {choice.text or choice.unit.searchable}"))
+
+
 def _says(choice: Choice) -> set[str]:
     """The stems a chosen unit's own words hold (not its section heading)."""
     return set(stem_words(choice.text or choice.unit.searchable))
@@ -572,8 +578,19 @@ def compose(
         if lists and not _within(lists[0], chosen) and _fit(lists[:1], query):
             chosen.append(lists[0])
             covered |= lists[0].covers
+    unsaid = names - _names(first)
+    if unsaid and first.unit.kind == "term" and len(chosen) < MAX_UNITS:
+        # A definition names no company: a question naming one ("AT&T's reskilling", "JPMorgan's COE")
+        # gets what the text says of it too, when that scores near the definition.
+        naming = [c for c in ranked if unsaid & _names(c) and c.score >= first.score * NAMED_SHARE]
+        if naming and not _within(naming[0], chosen):
+            # The definition stays only if it holds something asked that the named text does not.
+            if len(chosen) == 1 and first.covers <= naming[0].covers:
+                chosen, covered = [], set()
+            chosen.append(naming[0])
+            covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
-        chosen.sort(key=lambda c: -len(names & set(words(f"{c.unit.heading} {c.text or c.unit.searchable}"))))
+        chosen.sort(key=lambda c: -len(names & _names(c)))
     parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
     room = MAX_CHARS
     for choice in chosen:

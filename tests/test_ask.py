@@ -450,3 +450,14 @@ async def test_an_abbreviation_finds_what_it_stands_for_not_a_rare_literal_match
     reply = (await learner.say("what's the most common org model among AI-mature large companies?"))[-1]
     assert "Hub-and-Spoke" in reply.text
     assert all(c.passage == "lesson-4#org-structures" for c in reply.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [("what did JPMorgan do with its COE?", "JPMorgan"), ("how much did AT&T put into reskilling?", "AT&T")],
+)
+async def test_a_question_naming_a_company_gets_what_the_text_says_of_it_not_only_a_definition(
+    learner: Learner, question, named
+):
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and named in reply.text.splitlines()[0]
