@@ -168,10 +168,11 @@ def candidates(
     for passage, (n, passage_score) in best.items():
         rank_bonus = RANK_WEIGHT * max(passage_score, 0.0) / top
         for unit in passage_units(course, passage):
-            covers = _overlap(query, f"{unit.heading} {unit.searchable}")
+            topic = _topic(unit.heading)
+            covers = _overlap(query, f"{topic} {unit.searchable}")
             if not covers:
                 continue
-            heading = HEADING_WEIGHT * _weigh(_overlap(query, unit.heading), weights)
+            heading = HEADING_WEIGHT * _weigh(_overlap(query, topic), weights)
             title = 1.5 * _weigh(_overlap(query, unit.title), weights) if unit.kind != "text" else 0
             whole = bool(stem_words(unit.title)) and set(stem_words(unit.title)) <= query
             score = _weigh(covers, weights) + heading + title + rank_bonus
@@ -209,7 +210,7 @@ def candidates(
                 text, covers = _best_sentences(unit.text, query, shape, weights)
                 if not text:
                     continue
-                covers |= _overlap(query, unit.heading)
+                covers |= _overlap(query, topic)
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
                 if shape == "definition" and any(_defines(s, query) for s in sentences(text)):
                     number += DEFINING
@@ -318,6 +319,18 @@ def _defines(sentence: str, query: set[str]) -> bool:
     """Whether a sentence says what something asked about is ("The inflection point is the moment…")."""
     said = IS.match(sentence)
     return bool(said and query & stem_set(said.group(1)))
+
+
+# Headings that name a text's form, not its topic: "Frequently Asked Questions" answers no question
+# about questions, and a learner asking what questions a framework asks is not asking for the FAQ.
+FORM = re.compile(
+    r"^(frequently asked questions|faqs?|introduction|conclusion|opening|key takeaways?|summary)\b", re.I
+)
+
+
+def _topic(heading: str) -> str:
+    """The part of a section heading that says what the section is about ("" for a FAQ)."""
+    return "" if FORM.match(heading.strip()) else heading
 
 
 def _tells(shape: str, text: str) -> bool:

@@ -461,3 +461,12 @@ async def test_a_question_naming_a_company_gets_what_the_text_says_of_it_not_onl
 ):
     reply = (await learner.say(question))[-1]
     assert reply.citations and named in reply.text.splitlines()[0]
+
+
+async def test_a_heading_naming_the_texts_form_is_no_match_for_the_question(learner: Learner):
+    # "Frequently Asked Questions" is not what "which questions does the framework ask" is about.
+    reply = (
+        await learner.say("which questions does the readiness framework ask under strategic alignment?")
+    )[-1]
+    assert "executive sponsorship" in reply.text
+    assert all(not c.passage.endswith("#faq") for c in reply.citations)
