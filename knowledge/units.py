@@ -134,6 +134,12 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             lead, items = listed
             pairs = tuple(_split_title(i) if ":" in i[:60] else (i, "") for i in items)
             units.append(Unit(ref, label, "list", lead.rstrip(":") or section.heading, lead, pairs))
+            title, body = _split_title(lead)
+            if body and len(title.split()) <= 4:
+                # "The New Model: Continuous Strategy" then its bullets is one of the section's
+                # `Title: text` steps too (The Challenge, The New Model, Action, Result).
+                said = "; ".join(i.rstrip(".") for i in items)
+                units.append(Unit(ref, label, "item", title, f"{body} — {said}."))
             if named:  # a group keeps its label: "1. Shared Infrastructure — What teams would use…"
                 groups.append((named, f"{lead} {'; '.join(items)}".strip()))
             elif lead:

@@ -470,3 +470,9 @@ async def test_a_heading_naming_the_texts_form_is_no_match_for_the_question(lear
     )[-1]
     assert "executive sponsorship" in reply.text
     assert all(not c.passage.endswith("#faq") for c in reply.citations)
+
+
+async def test_a_titled_bulleted_step_is_one_of_its_sections_steps(learner: Learner):
+    reply = (await learner.say("annual plans are too slow for AI, so what do we do instead?"))[-1]
+    for said in ("Quarterly Strategic Themes", "Outcomes, Not Outputs", "Strategic Sensors"):
+        assert said in reply.text
