@@ -336,7 +336,9 @@ def drafted(
     """The answer units chosen for `question` from `result`, with the query's word weights and the
     course names the question mentions (what the shaper and the brain are given)."""
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(result.query)}
-    names = frozenset(w for w in content_words(question) if w in deps.index.names() and not YEAR.fullmatch(w))
+    # The course's names the question mentions ("AT&T" too, which content_words searches as "at t").
+    said = [*content_words(question), *(w for w in words(question) if "&" in w)]
+    names = frozenset(w for w in said if w in deps.index.names() and not YEAR.fullmatch(w))
     draft = compose(question, result.hits, deps.course, set(stem_words(result.query)), weights, names)
     return draft, weights, names
 

@@ -46,6 +46,10 @@ SHAPES = {
         r"\b(what are|list|steps|stages|phases|dimensions|layers|tiers|pillars|components|practices|"
         r"mistakes|reasons|causes|types|models|imperatives|principles|checklist|metrics|alerts|all the|"
         r"ways|kinds|elements|parts|slas?|docs|documentation|bullet|bullets)\b"
+        # "what allocation patterns does…", "which 2026 trends…": things asked for in the plural
+        r"|\b(what|which)(?: [\w-]+){0,2} (?!(?:happens|goes|means|does|says|makes|takes|gets|works|helps|"
+        r"needs|seems|looks|lets|is|was|has)\b)[a-z-]{3,}[^s']s (do|does|did|are|were|should|would|"
+        r"can|could|will|have|in|of|for|from|to|that|the|a|an|this|our|my|we|you|i)\b"
     ),
     "definition": re.compile(
         r"^(what'?s|whats|what is|what are|define|definition|meaning|explain)\b|\bmean\b"
@@ -57,6 +61,10 @@ TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no 
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it scores this share of the best
 UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
+EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
+DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
+MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
+NAMED_SHARE = 0.6  # what the text says of a company the question names joins a definition at this share
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
@@ -140,6 +148,17 @@ def candidates(
     of it is about something else: it scores less.
     """
     shape = question_shape(question)
+    q = question.lower()
+    query = asked_stems(question, query)
+    weights = own_weights(question, weights)
+    where = place(question, course)
+    # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
+    # figure for each of a list's items ("the phases and what each costs").
+    several = (
+        shape == "list"
+        or any(n >= 2 for n in _asked_counts(question))
+        or (shape == "number" and bool(SHAPES["list"].search(q) and EACH.search(q)))
+    )
     best: dict[str, tuple[int, float]] = {}
     for n, hit in enumerate(hits, start=1):
         if hit.passage not in best:
@@ -149,10 +168,11 @@ def candidates(
     for passage, (n, passage_score) in best.items():
         rank_bonus = RANK_WEIGHT * max(passage_score, 0.0) / top
         for unit in passage_units(course, passage):
-            covers = _overlap(query, f"{unit.heading} {unit.searchable}")
+            topic = _topic(unit.heading)
+            covers = _overlap(query, f"{topic} {unit.searchable}")
             if not covers:
                 continue
-            heading = HEADING_WEIGHT * _weigh(_overlap(query, unit.heading), weights)
+            heading = HEADING_WEIGHT * _weigh(_overlap(query, topic), weights)
             title = 1.5 * _weigh(_overlap(query, unit.title), weights) if unit.kind != "text" else 0
             whole = bool(stem_words(unit.title)) and set(stem_words(unit.title)) <= query
             score = _weigh(covers, weights) + heading + title + rank_bonus
@@ -167,7 +187,7 @@ def candidates(
                 items_hit = sum(1 for t, x in unit.items if _overlap(strong, f"{t} {x}"))
                 telling = _overlap(strong, names)
                 about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
-                score += LIST_FIT.get(shape, -2) if about_it else -2
+                score += LIST_FIT.get("list" if several else shape, -2) if about_it else -2
                 if len(unit.items) in _counts(question):  # "the 3 stats", "four reasons"
                     score += 2
                 if shape == "number" and figures:
@@ -181,7 +201,7 @@ def candidates(
                 if shape in ("who", "when"):  # a definition names no one and no year
                     score -= 3
             elif unit.kind == "item":
-                score += 2 if whole else (-2 if shape == "list" else 0)
+                score += 2 if whole else (-2 if several else 0)
                 if not _tells(shape, unit.text):
                     score -= 2
                 if shape == "number" and re.search(r"\d", unit.title + unit.text):
@@ -190,12 +210,16 @@ def candidates(
                 text, covers = _best_sentences(unit.text, query, shape, weights)
                 if not text:
                     continue
-                covers |= _overlap(query, unit.heading)
+                covers |= _overlap(query, topic)
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
+                if shape == "definition" and any(_defines(s, query) for s in sentences(text)):
+                    number += DEFINING
                 if shape in ("who", "when") and _tells(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & set(words(f"{unit.heading} {unit.searchable}")):
+                score -= UNNAMED
+            if where and not unit.passage.startswith(where):
                 score -= UNNAMED
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
@@ -213,12 +237,100 @@ YEAR = re.compile(r"\b(19|20)\d\d\b")
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
 
+# A number naming a part of the course ("lesson 2", "phase 3", "tier 1") is a topic; any other small
+# number before a word ("the 3 stats", "three pitfalls") says how many things are asked.
+NUMBERED = frozenset(
+    ["lesson", "module", "quiz", "lab", "phase", "stage", "tier", "step", "mistake", "part", "level", "q"]
+)
+COUNT = re.compile(
+    r"(\w+ )?\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?= [a-z])", re.IGNORECASE
+)
+PLACE = re.compile(
+    r"\b(lesson|module) ?(\d)\b|\b(reading|article|deck|paper|piece|whitepaper)\b", re.IGNORECASE
+)
+
+
+EACH = re.compile(r"\b(each|every|all|what are|list)\b")  # "how many models" asks one count, not a list
+
+
+def own_weights(question: str, weights: Weights) -> Weights:
+    """A course word the question only means (a synonym's: "stale" → drift, "COE" → center,
+    excellence, centralized) weighs less than the learner's own word: a unit saying "stale data"
+    beats one saying "drift", and one word asked never weighs as three."""
+    own = stem_set(question)
+    weighed = {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
+    # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
+    # rarity in the text would make it (the one "Talent & Org. Readiness").
+    vocab = load_vocabulary()
+    for word in words(question):
+        means = vocab.means(word).split()
+        meant = [weights[m] for m in stem_set(" ".join(means)) if m in weights]
+        if meant and stem(word) in weighed and any(m.startswith(stem(word)) for m in means):
+            weighed[stem(word)] = min(weighed[stem(word)], max(meant))
+    return weighed
+
+
+def _asked_counts(question: str) -> set[int]:
+    """How many things the question asks for ("the 3 stats" → 3), not a numbered part ("stage 3")."""
+    said = question.lower()
+    found = [m.group(2) for m in COUNT.finditer(said) if (m.group(1) or "").strip() not in NUMBERED]
+    return {int(w) if w.isdigit() else COUNTS[w] for w in found}
+
+
+def asked_stems(question: str, query: set[str]) -> set[str]:
+    """The query's stems without what only says how many things are asked ("the 3 stats": 3) or where
+    in the course to look ("from lesson 2": lesson, 2): neither is a word the answer must hold."""
+    said = question.lower()
+    noise = {stem(m.group(2)) for m in COUNT.finditer(said) if (m.group(1) or "").strip() not in NUMBERED}
+    for m in PLACE.finditer(said):
+        noise |= {stem(w) for w in m.groups() if w}
+    return query - noise
+
+
+def place(question: str, course: Course) -> str:
+    """The document the question says its answer is in ("according to lesson 2" → "lesson-2", "the
+    paradox reading" → "reading-scaling-paradox"), as a passage prefix; "" when it names none or several."""
+    found = set()
+    for m in PLACE.finditer(question.lower()):
+        if m.group(2):
+            found.add(f"lesson-{m.group(2)}")
+        else:
+            said = set(stem_words(question)) - {stem(w) for w in ("reading", "scaling", "ai")}
+            found |= {
+                d.id
+                for d in course.documents.values()
+                if d.kind != "lesson" and said & set(stem_words(d.id.replace("reading-", "")))
+            }
+    return f"{found.pop()}#" if len(found) == 1 else ""
+
+
 def _counts(question: str) -> set[int]:
     """How many things the question says there are ("the 3 stats", "four reasons")."""
     said = re.findall(
         r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?![%$.,]\d|%)", question.lower()
     )
     return {int(w) if w.isdigit() else COUNTS[w] for w in said}
+
+
+IS = re.compile(r"^((?:[\w&'’\"“”()-]+ ){1,6}?)(?:is|are|refers to|means|describes)\b")
+
+
+def _defines(sentence: str, query: set[str]) -> bool:
+    """Whether a sentence says what something asked about is ("The inflection point is the moment…")."""
+    said = IS.match(sentence)
+    return bool(said and query & stem_set(said.group(1)))
+
+
+# Headings that name a text's form, not its topic: "Frequently Asked Questions" answers no question
+# about questions, and a learner asking what questions a framework asks is not asking for the FAQ.
+FORM = re.compile(
+    r"^(frequently asked questions|faqs?|introduction|conclusion|opening|key takeaways?|summary)\b", re.I
+)
+
+
+def _topic(heading: str) -> str:
+    """The part of a section heading that says what the section is about ("" for a FAQ)."""
+    return "" if FORM.match(heading.strip()) else heading
 
 
 def _tells(shape: str, text: str) -> bool:
@@ -242,6 +354,8 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
             bonus += 1.5
         if shape == "list" and re.search(r":[^:]+,[^:]+,", s):  # an inline list: "causes: a, b, c"
             bonus += 2
+        if shape == "definition" and _defines(s, query):
+            bonus += DEFINING
         if got:
             scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
@@ -275,8 +389,13 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
     unit, mark = choice.unit, f"[{choice.hit}]"
     if unit.kind == "list":
         lead = unit.text.strip()
-        if len(lead) > LEAD_CHARS:  # a long lead-in keeps the sentence that announces the list
-            lead = sentences(lead)[-1]
+        if len(lead) > LEAD_CHARS:
+            # A long lead-in keeps the sentence that announces the list, and any sentence of it that
+            # holds what the question asks beyond the list ("is governance a compliance checkbox?").
+            listed = stem_set(f"{unit.title} " + " ".join(f"{t} {x}" for t, x in unit.items))
+            *before, last = sentences(lead)
+            telling = sorted(before, key=lambda s: -len((query - listed) & stem_set(s)))[:1]
+            lead = " ".join([*(s for s in before if s in telling and (query - listed) & stem_set(s)), last])
         if lead == unit.title or not lead:
             lead = f"*{unit.title}*"
         lead = lead.rstrip(":").rstrip() + ":"
@@ -319,18 +438,40 @@ def comparison_sides(question: str) -> list[set[str]]:
     return [side for side in sides if side] if len(sides) > 1 else []
 
 
+def _names(choice: Choice) -> set[str]:
+    """The words of a chosen unit and its heading, as the course's names are matched."""
+    return set(words(f"{choice.unit.heading} {choice.text or choice.unit.searchable}"))
+
+
 def _says(choice: Choice) -> set[str]:
     """The stems a chosen unit's own words hold (not its section heading)."""
     return set(stem_words(choice.text or choice.unit.searchable))
 
 
 def _within(choice: Choice, chosen: list[Choice]) -> bool:
-    """Whether a unit is already given: the same unit, or an item of a list already given whole."""
+    """Whether a unit is already given: the same unit, an item of a list already given whole, a part
+    of the blocks of one (a phase's "Components:" or "Team:" line in the list of phases), or the list
+    of an item already given (the item answered; its list would say it again)."""
     return any(
         choice.unit == c.unit
         or (c.unit.kind == "list" and choice.unit.kind == "item" and choice.unit.passage == c.unit.passage)
+        or (c.unit.details and choice.unit.passage == c.unit.passage and _in_blocks(choice, c.unit.details))
+        or (
+            c.unit.kind == "item"
+            and choice.unit.kind == "list"
+            and (c.unit.title, c.unit.text) in choice.unit.items
+            and choice.unit.passage == c.unit.passage
+        )
         for c in chosen
     )
+
+
+def _in_blocks(choice: Choice, details: tuple[str, ...]) -> bool:
+    """Whether what a unit says is all inside the blocks of a list of headed blocks."""
+    blocks = "\n".join(details)
+    if choice.unit.kind == "list":
+        return all(t in blocks for t, _ in choice.unit.items)
+    return all(s in blocks for s in sentences(choice.text or choice.unit.text))
 
 
 def _fit(chosen: list[Choice], query: set[str]) -> str:
@@ -349,6 +490,25 @@ def _fit(chosen: list[Choice], query: set[str]) -> str:
         if best[0]:
             return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
     return ""
+
+
+def _in_the_lesson(first: Choice, ranked: list[Choice]) -> list[Choice]:
+    """What the course's text says of the thing `first` only names or defines: a glossary definition
+    alone is a flashcard, and a list under a bare heading ("The Scaling Inflection Point") does not
+    say what the heading means. The best unit of the body text that holds the thing's own words and
+    is not a whole list, when it scores near the first."""
+    named = stem_set(first.unit.title)
+    for other in ranked[1:]:
+        if other.score < first.score * EXPLAINS:
+            break
+        if (
+            other.unit.kind != "list"
+            and other.unit.kind != "term"
+            and not _within(other, [first])
+            and named <= stem_set(f"{other.unit.heading} {other.text or other.unit.searchable}")
+        ):
+            return [other]
+    return []
 
 
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
@@ -374,7 +534,8 @@ def compose(
     ranked = candidates(question, hits, course, query, weights or {}, names)
     if not ranked:
         return Draft("", [], frozenset(), [])
-    weights = weights or {}
+    query = asked_stems(question, query)
+    weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
     ranked = [_whole_list(c, ranked) for c in ranked]
     first = ranked[0]
@@ -418,6 +579,8 @@ def compose(
             continue
         chosen.append(other)
         covered |= other.covers
+    if shape == "definition" and first.unit.kind == "list" and first.unit.text == first.unit.title:
+        chosen[:0] = _in_the_lesson(first, ranked)
     if (
         shape == "recommendation"
         and not any(c.unit.kind == "list" for c in chosen)
@@ -428,8 +591,19 @@ def compose(
         if lists and not _within(lists[0], chosen) and _fit(lists[:1], query):
             chosen.append(lists[0])
             covered |= lists[0].covers
+    unsaid = names - _names(first)
+    if unsaid and first.unit.kind == "term" and len(chosen) < MAX_UNITS:
+        # A definition names no company: a question naming one ("AT&T's reskilling", "JPMorgan's COE")
+        # gets what the text says of it too, when that scores near the definition.
+        naming = [c for c in ranked if unsaid & _names(c) and c.score >= first.score * NAMED_SHARE]
+        if naming and not _within(naming[0], chosen):
+            # The definition stays only if it holds something asked that the named text does not.
+            if len(chosen) == 1 and first.covers <= naming[0].covers:
+                chosen, covered = [], set()
+            chosen.append(naming[0])
+            covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
-        chosen.sort(key=lambda c: -len(names & set(words(f"{c.unit.heading} {c.text or c.unit.searchable}"))))
+        chosen.sort(key=lambda c: -len(names & _names(c)))
     parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
     room = MAX_CHARS
     for choice in chosen:

@@ -19,7 +19,7 @@ from knowledge.schema import Document, Section
 BULLET = re.compile(r"^\s*(?:[•\-–]\s*|\d+[.)]\s+|[├└│─\s]+)")
 BOX = re.compile(r"[\u2500-\u257f]+")  # box-drawing characters
 HEADING_WORDS = 9
-FRAGMENT_WORDS = 8  # a paragraph this short with no full stop heads the text after it
+FRAGMENT_WORDS = HEADING_WORDS  # a line short enough to head text is short enough to be a list item
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,10 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             blocks.append((para.strip(), []))
         elif blocks:
             blocks[-1][1].append(para)
-    if len(blocks) >= 2:
+    # A short line with nothing under it heads nothing: it is an item of a list written one item per
+    # paragraph ("Effective Patterns: a" then "b", "c"), and the lines after it are not its block.
+    headed = len(blocks) >= 2 and all(body for _, body in blocks)
+    if headed:
         items = tuple((title, _first_line(body)) for title, body in blocks)
         details = tuple("\n".join(body) for _, body in blocks)
         units.append(Unit(ref, label, "list", section.heading, section.heading, items, details=details))
@@ -131,6 +134,12 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             lead, items = listed
             pairs = tuple(_split_title(i) if ":" in i[:60] else (i, "") for i in items)
             units.append(Unit(ref, label, "list", lead.rstrip(":") or section.heading, lead, pairs))
+            title, body = _split_title(lead)
+            if body and len(title.split()) <= 4:
+                # "The New Model: Continuous Strategy" then its bullets is one of the section's
+                # `Title: text` steps too (The Challenge, The New Model, Action, Result).
+                said = "; ".join(i.rstrip(".") for i in items)
+                units.append(Unit(ref, label, "item", title, f"{body} — {said}."))
             if named:  # a group keeps its label: "1. Shared Infrastructure — What teams would use…"
                 groups.append((named, f"{lead} {'; '.join(items)}".strip()))
             elif lead:
@@ -141,8 +150,10 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 units.append(Unit(ref, label, "item", title, body))
             units.append(Unit(ref, label, "text", section.heading, para))
         named = para.strip() if is_heading(para) else ""
-    # Several headed lists in one section (adoption, quality and business metrics): the groups.
-    if len(groups) >= 2:
+    # Several headed lists in one section (adoption, quality and business metrics): the groups. Lists
+    # inside headed blocks (each phase's "Components:") are already given by the blocks' list, and
+    # groups that all carry the same label ("Components", "Components") name nothing.
+    if len(groups) >= 2 and not headed and len({label for label, _ in groups}) == len(groups):
         units.append(Unit(ref, label, "list", section.heading, section.heading, tuple(groups)))
     units += _fragment_lists(ref, label, paragraphs)
     # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.

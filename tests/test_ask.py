@@ -15,7 +15,7 @@ from flows.shape import question_shape
 from flows.state import QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import content_words
-from knowledge.text import stem
+from knowledge.text import stem, stem_words
 from tests.conftest import Learner, coach_cli
 
 
@@ -405,3 +405,124 @@ def test_a_word_after_a_subject_or_modal_is_read_as_a_verb():
     assert used_as_verbs("The definition lists which capacities? I count six") == {"count"}
     assert "roll" in used_as_verbs("it died when we tried to roll it out")
     assert not used_as_verbs("what does the rollout count include")  # a noun after "the" is no verb
+
+
+def test_a_count_or_a_place_in_the_question_is_not_a_word_the_answer_must_hold():
+    from flows.shape import asked_stems
+
+    question = "give me the 3 data-quality stats from lesson 2"
+    assert asked_stems(question, set(stem_words(question))) == {"data", "quality", "stat"}
+    # A number naming a part of the course is a topic: "phase 2" keeps its 2.
+    assert "2" in asked_stems("what happens in phase 2?", set(stem_words("what happens in phase 2?")))
+
+
+async def test_several_figures_asked_for_get_the_whole_callout_not_one_figure(learner: Learner):
+    reply = (await learner.say("list the 3 data quality figures from lesson 2"))[-1]
+    for figure in ("$15M", "80%", "$3.1T"):
+        assert figure in reply.text
+    assert {c.passage for c in reply.citations} == {"lesson-2#data-first"}
+
+
+async def test_the_document_the_question_names_is_where_the_answer_comes_from(learner: Learner):
+    reply = (await learner.say("what does intuit do for strategy according to the paradox reading?"))[-1]
+    assert reply.citations and all(c.passage.startswith("reading-scaling-paradox#") for c in reply.citations)
+
+
+async def test_a_list_keeps_the_lead_in_sentence_that_answers_the_question(learner: Learner):
+    reply = (await learner.say("is AI governance just a compliance checkbox?"))[-1]
+    assert "not a compliance checkbox" in reply.text
+    assert "Data Governance" in reply.text and "Risk & Compliance" in reply.text
+
+
+async def test_a_definition_of_a_list_heading_says_what_it_is_before_the_list(learner: Learner):
+    reply = (await learner.say("what is the scaling inflection point?"))[-1]
+    first, _, rest = reply.text.partition("\n")
+    assert first.startswith("The inflection point is the moment")
+    assert "Pilot Mode" in rest and "Production Mode" in rest
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("which allocation patterns does the reading describe?", "list"),
+        ("what 2026 trends does the article mention", "list"),
+        ("what happens to a model on stale data", "general"),
+        ("what is data lineage", "definition"),
+    ],
+)
+def test_things_asked_for_in_the_plural_are_a_list_question(question, shape):
+    assert question_shape(question) == shape
+
+
+async def test_a_list_written_one_item_per_line_after_its_label_is_given_whole(learner: Learner):
+    reply = (await learner.say("which resource allocation patterns work better than committees?"))[-1]
+    for item in (
+        "Transparent capacity dashboards",
+        "Time-boxed resource allocation",
+        "Internal service marketplaces",
+    ):
+        assert item in reply.text
+
+
+async def test_a_figure_asked_for_each_item_gets_the_whole_list_with_each_figure_once(learner: Learner):
+    reply = (await learner.say("what are the phases of building a platform and what does each cost?"))[-1]
+    for phase in ("Phase 1", "Phase 2", "Phase 3", "Phase 4"):
+        assert reply.text.count(phase) == 1
+    for cost in ("$150-300K", "$300-500K", "$400-600K", "$200K+/year"):
+        assert reply.text.count(cost) == 1
+    assert "Components:" not in reply.text  # a phase's own list is not given again after the phases
+
+
+async def test_an_item_that_answers_is_not_followed_by_its_whole_list(learner: Learner):
+    reply = (await learner.say("which regulations does the risk and compliance layer mention?"))[-1]
+    assert "GDPR" in reply.text and "Decision Governance" not in reply.text
+
+
+async def test_a_numbered_part_asked_about_gets_that_part_not_the_whole_list(learner: Learner):
+    reply = (await learner.say("what should be in place at stage 3 of governance?"))[-1]
+    assert "Automated drift monitoring" in reply.text and "Stage 1" not in reply.text
+
+
+async def test_the_learners_own_word_outweighs_the_course_word_it_only_means(learner: Learner):
+    # "stale" also searches for "drift", but the answer is the sentence about stale data itself.
+    reply = (await learner.say("what goes wrong when a model runs on stale data?"))[-1]
+    assert "confidently incorrect" in reply.text
+
+
+def test_an_abbreviation_weighs_what_it_means_not_its_rarity_in_the_text():
+    from flows.shape import own_weights
+
+    weights = {"org": 4.0, "organization": 1.0, "model": 1.2}
+    assert own_weights("which org model is most common?", weights)["org"] <= 1.0
+
+
+async def test_an_abbreviation_finds_what_it_stands_for_not_a_rare_literal_match(learner: Learner):
+    reply = (await learner.say("what's the most common org model among AI-mature large companies?"))[-1]
+    assert "Hub-and-Spoke" in reply.text
+    assert all(c.passage == "lesson-4#org-structures" for c in reply.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [("what did JPMorgan do with its COE?", "JPMorgan"), ("how much did AT&T put into reskilling?", "AT&T")],
+)
+async def test_a_question_naming_a_company_gets_what_the_text_says_of_it_not_only_a_definition(
+    learner: Learner, question, named
+):
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and named in reply.text.splitlines()[0]
+
+
+async def test_a_heading_naming_the_texts_form_is_no_match_for_the_question(learner: Learner):
+    # "Frequently Asked Questions" is not what "which questions does the framework ask" is about.
+    reply = (
+        await learner.say("which questions does the readiness framework ask under strategic alignment?")
+    )[-1]
+    assert "executive sponsorship" in reply.text
+    assert all(not c.passage.endswith("#faq") for c in reply.citations)
+
+
+async def test_a_titled_bulleted_step_is_one_of_its_sections_steps(learner: Learner):
+    reply = (await learner.say("annual plans are too slow for AI, so what do we do instead?"))[-1]
+    for said in ("Quarterly Strategic Themes", "Outcomes, Not Outputs", "Strategic Sensors"):
+        assert said in reply.text
