@@ -134,16 +134,18 @@ async def compare(
     size: int,
     channels: tuple[str, ...] = ("slack", "teams"),
     first: int | None = None,
+    warmup: bool = True,
 ) -> dict[str, dict[str, float]]:
     """Median CPU ms per turn of each server on each channel, batches alternating between servers.
-    Users are numbered from `first` on (default: fresh ones on every run)."""
+    Users are numbered from `first` on (default: fresh ones on every run); `warmup`: a batch per
+    server and channel first, not counted."""
     samples: dict[str, dict[str, list[float]]] = {s.name: {c: [] for c in channels} for s in servers}
     if first is None:
         first = int(time.time() * 10) % 1_000_000 * 10
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         for server in servers:
             await wait_ready(server.url, server.process, timeout_s=180)
-            for channel in channels:  # warm-up: first-call costs (auth.test, connections, caches)
+            for channel in channels if warmup else ():  # first-call costs (auth.test, connections, caches)
                 await batch(session, server, fakes, channel, first, size)
                 first += size
         for _ in range(rounds):
@@ -156,7 +158,7 @@ async def compare(
     return {name: {c: statistics.median(v) for c, v in by.items()} for name, by in samples.items()}
 
 
-async def bench_cpu(rounds: int = 5, size: int = 20) -> dict[str, Any]:
+async def bench_cpu(rounds: int = 5, size: int = 20, warmup: bool = True) -> dict[str, Any]:
     """coach serve vs the floor, per channel and brain: CPU ms per turn and the ratio."""
     coach = [str(Path(sys.executable).parent / "coach"), "serve", "--host", "127.0.0.1"]
     floor = [sys.executable, "-m", "bench.floor"]
@@ -178,7 +180,7 @@ async def bench_cpu(rounds: int = 5, size: int = 20) -> dict[str, Any]:
                     off = channel_env(fakes, off_dir, False) | {"COACH_METRICS": "off"}
                     servers.append(start("metrics off", coach, off))
                 try:
-                    medians = await compare(servers, fakes, rounds, size)
+                    medians = await compare(servers, fakes, rounds, size, warmup=warmup)
                 finally:
                     for server in servers:
                         server.stop()

@@ -426,6 +426,19 @@ async def _wait(predicate, timeout_s: float) -> bool:
 # -- everything --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """The sizes of a run that have no option of their own."""
+
+    retrieval_copies: int = 20  # the larger corpus, in copies of the course
+    retrieval_rounds: int = 10  # passes over the evaluation queries (on the course; fewer on the copies)
+    turns: int = 200  # in-process turns of the turn-overhead figure
+    warmup: bool = True  # a batch per server and channel before the CPU comparisons count
+
+
+SMOKE = Sizes(retrieval_copies=2, retrieval_rounds=1, turns=20, warmup=False)
+
+
 async def run_all(
     rt: Runtime,
     conversations: int = 200,
@@ -434,6 +447,7 @@ async def run_all(
     rounds: int = 5,
     batch: int = 20,
     postgres: bool = True,
+    sizes: Sizes = Sizes(),
 ) -> dict[str, Any]:
     from bench.cpu import bench_cpu
     from bench.scale import bench_scale
@@ -441,9 +455,9 @@ async def run_all(
 
     eval_set = load_eval_set()
     retrieval = []
-    for copies in (1, 20):
+    for copies in (1, sizes.retrieval_copies):
         idx = rt.index if copies == 1 else Index(":memory:", rt.course, scaled_chunks(rt.index, copies))
-        ours, baseline = bench_retrieval(idx, eval_set, rounds=max(1, 10 // copies))
+        ours, baseline = bench_retrieval(idx, eval_set, rounds=max(1, sizes.retrieval_rounds // copies))
         retrieval.append(
             {
                 "chunks": idx.chunk_count,
@@ -454,12 +468,12 @@ async def run_all(
                 "speedup_p50": baseline.p50_ms / ours.p50_ms,
             }
         )
-    turns = await bench_turns(rt)
+    turns = await bench_turns(rt, sizes.turns)
     concurrency = await bench_concurrency(conversations)
     backends = await bench_backends(conversations, postgres, sqlite=concurrency)
     nudges = bench_nudges(rt.course, members).to_json()
-    cpu = await bench_cpu(rounds, batch)
-    scale = await bench_scale(min(1_000, learners), learners, rounds, batch)
+    cpu = await bench_cpu(rounds, batch, warmup=sizes.warmup)
+    scale = await bench_scale(min(1_000, learners), learners, rounds, batch, warmup=sizes.warmup)
     startup = bench_startup(rounds)
     return {
         "machine": machine(),

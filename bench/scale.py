@@ -69,7 +69,7 @@ def seed(path: Path, learners: int) -> dict[str, int]:
 
 
 async def bench_scale(
-    small: int = 1_000, large: int = 100_000, rounds: int = 5, size: int = 20
+    small: int = 1_000, large: int = 100_000, rounds: int = 5, size: int = 20, warmup: bool = True
 ) -> dict[str, Any]:
     """Offline Slack turns: CPU ms per turn on the small store and on the large one, side by side."""
     coach = [str(Path(sys.executable).parent / "coach"), "serve", "--host", "127.0.0.1"]
@@ -87,7 +87,9 @@ async def bench_scale(
                 start("large", coach, channel_env(fakes, large_dir, claude=False)),
             ]
             try:
-                medians = await compare(servers, fakes, rounds, size, channels=("slack",), first=0)
+                medians = await compare(
+                    servers, fakes, rounds, size, channels=("slack",), first=0, warmup=warmup
+                )
             finally:
                 for server in servers:
                     server.stop()

@@ -111,17 +111,27 @@ def bench_all(
         bool, typer.Option(help="Also run the conversations on PostgreSQL with 1 and 2 workers.")
     ] = True,
     results: Annotated[Path, typer.Option(help="Where to write the JSON.")] = Path("bench/results.json"),
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            help="Check that every benchmark runs and writes its figures (for the tests; the figures mean "
+            "nothing): the sizes without an option at their smallest, no warm-up batches, no PostgreSQL. "
+            "Give small --conversations, --members, --learners, --rounds and --batch too."
+        ),
+    ] = False,
 ) -> None:
     """Run every benchmark, print a table with each goal, and write the figures as JSON."""
     if ctx.invoked_subcommand is not None:
         return
     import asyncio
 
-    from bench.harness import run_all
+    from bench.harness import SMOKE, Sizes, run_all
 
     rt = runtime()
     rt.index  # noqa: B018 - build it before measuring
-    figures = asyncio.run(run_all(rt, conversations, members, learners, rounds, batch, postgres))
+    sizes = SMOKE if smoke else Sizes()
+    postgres = postgres and not smoke
+    figures = asyncio.run(run_all(rt, conversations, members, learners, rounds, batch, postgres, sizes))
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     out.print(bench_table(figures))

@@ -7,6 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+# A stopped fake is a far side that went away: requests still in flight (a reply held back on purpose,
+# say 30 s) are cut after this grace instead of holding the test up until they finish.
+STOP_GRACE_S = 0.5
+
 
 async def serve_on_loopback(app: web.Application, **options: Any) -> tuple[web.AppRunner, str]:
     """Serve `app` on 127.0.0.1 at a free port; returns the runner (to clean up) and the base URL.

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.testing import serve_on_loopback
+from bot.testing import STOP_GRACE_S, serve_on_loopback
 
 
 @dataclass
@@ -34,7 +34,7 @@ class FakeAnthropic:
     async def start(self) -> FakeAnthropic:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
-        self._runner, self.url = await serve_on_loopback(app)
+        self._runner, self.url = await serve_on_loopback(app, shutdown_timeout=STOP_GRACE_S)
         return self
 
     async def stop(self) -> None:

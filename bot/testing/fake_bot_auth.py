@@ -19,7 +19,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from bot.testing import serve_on_loopback
+from bot.testing import STOP_GRACE_S, serve_on_loopback
 
 ISSUER = "https://api.botframework.com"
 KID = "coach-test-key"
@@ -46,7 +46,7 @@ class FakeBotAuth:
         app = web.Application()
         app.router.add_get("/v1/.well-known/openidconfiguration", self._metadata)
         app.router.add_get("/v1/keys", self._keys)
-        self._runner, self.url = await serve_on_loopback(app)
+        self._runner, self.url = await serve_on_loopback(app, shutdown_timeout=STOP_GRACE_S)
         return self
 
     async def stop(self) -> None:

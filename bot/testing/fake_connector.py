@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from bot.testing import serve_on_loopback
+from bot.testing import STOP_GRACE_S, serve_on_loopback
 
 MAX_MESSAGE_BYTES = 28_000
 MAX_PAGE_SIZE = 500
@@ -64,7 +64,7 @@ class FakeConnector:
         app.router.add_get("/v3/conversations/{conversation}/members", self._members)
         app.router.add_get("/v3/conversations/{conversation}/pagedmembers", self._paged)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
-        self._runner, self.url = await serve_on_loopback(app)
+        self._runner, self.url = await serve_on_loopback(app, shutdown_timeout=STOP_GRACE_S)
         return self
 
     async def stop(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.testing import serve_on_loopback
+from bot.testing import STOP_GRACE_S, serve_on_loopback
 from bot.testing.slack_scopes import METHOD_SCOPES, manifest_scopes
 
 BOT_USER = "UCOACHBOT"
@@ -64,7 +64,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods with GET
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_post("/upload/{file}", self._upload)
-        self._runner, self.url = await serve_on_loopback(app)
+        self._runner, self.url = await serve_on_loopback(app, shutdown_timeout=STOP_GRACE_S)
         return self
 
     async def stop(self) -> None:
