@@ -23,6 +23,7 @@ log = logging.getLogger("coach.guard")
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 LOOPBACK_ONLY = web.AppKey("loopback_only", bool)  # Teams emulator mode: serviceUrl must be local
 LOOPBACK_NAMES = {"localhost"}
+CHECKED = web.RequestKey("checked", object)  # what a check built from the body (a Teams `Activity`), reused
 
 
 class BadRequest(ValueError):
@@ -117,8 +118,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_teams(body: bytes, content_type: str, loopback_only: bool) -> None:
-    """An activity botbuilder can deserialize, with a sender, a conversation and a usable serviceUrl."""
+def check_teams(body: bytes, content_type: str, loopback_only: bool) -> Any:
+    """An activity botbuilder can deserialize, with a sender, a conversation and a usable serviceUrl:
+    returns the deserialized `Activity` (the adapter reuses it rather than deserialize it again)."""
     if content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="Bot Framework activities are application/json")
     data = _json_object(_text(body))
@@ -141,12 +143,12 @@ def check_teams(body: bytes, content_type: str, loopback_only: bool) -> None:
     from botbuilder.schema import Activity  # here: a server without Teams never loads botbuilder
 
     try:
-        Activity().deserialize(data)
+        return Activity().deserialize(data)
     except Exception as exc:  # msrest raises several kinds for fields of the wrong type
         raise BadRequest(f"activity does not deserialize ({type(exc).__name__})") from None
 
 
-CHECKS: dict[str, Callable[[web.Request, bytes], None]] = {
+CHECKS: dict[str, Callable[[web.Request, bytes], Any]] = {
     "/slack/events": lambda request, body: check_slack(body, request.content_type),
     "/api/messages": lambda request, body: check_teams(
         body, request.content_type, request.app.get(LOOPBACK_ONLY, False)
@@ -168,7 +170,9 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
                 log.warning("%s refused: body not received in time", request.path)
                 raise web.HTTPRequestTimeout() from None
             try:
-                check(request, body)
+                checked = check(request, body)
+                if checked is not None:
+                    request[CHECKED] = checked
             except BadRequest as exc:
                 log.warning("%s refused: %s", request.path, exc)
                 raise web.HTTPBadRequest(text=f"bad request: {exc}") from None
