@@ -162,23 +162,16 @@ class Coach:
             asyncio.current_task()
         )  # a message stored early names it: alive while it runs (`store.learners`)
 
-        def record(status: str) -> int | None:
+        def record_early() -> int | None:
             store.touch_learner(inbound.learner, inbound.user_name, now)
-            return store.record_inbound(
-                inbound.message_id,
-                inbound.conversation,
-                inbound.learner,
-                text,
-                action,
-                now,
-                status,
-                store.waiting_turn(task) if status == WAITING else None,
-            )
+            owner = store.waiting_turn(task)
+            message = (inbound.message_id, inbound.conversation, inbound.learner, text, action, now)
+            return store.record_inbound(*message, WAITING, owner)
 
         async def store_early() -> None:
             async with storing:
                 if not early:
-                    early["row"] = await asyncio.to_thread(record, WAITING)
+                    early["row"] = await asyncio.to_thread(record_early)
 
         ticket = QUEUED.get()
         if ticket is not None:
@@ -192,9 +185,11 @@ class Coach:
                 row = early.get("row")
                 if early:  # the ack path stored it (or found it stored: row None)
                     message = store.claim(message_id=row) if row is not None else None
-                else:
-                    message = record(RECEIVED)
-                return message, store.unanswered(inbound.conversation)
+                    return message, store.unanswered(inbound.conversation)
+                delivery, conversation = inbound.message_id, inbound.conversation
+                return store.take_in(
+                    inbound.user_name, delivery, conversation, inbound.learner, text, action, now
+                )
 
             def settle(message: int | None, owed: list[dict], consumed: str | None) -> tuple[int | None, Any]:
                 """A dead turn's `received` message the checkpoint already took in (killed between its
@@ -221,7 +216,10 @@ class Coach:
                 if any(m["status"] == RECEIVED and m["id"] != message for m in owed):  # a dead turn's
                     snapshot = await self.graph.aget_state(self._config(inbound.conversation))
                     consumed = ((snapshot.values or {}).get("inbound") or {}).get("message_id")
-                message, lost = await asyncio.to_thread(settle, message, owed, consumed)
+                if message is None or consumed or any(m["id"] != message for m in owed):
+                    message, lost = await asyncio.to_thread(settle, message, owed, consumed)
+                else:  # owed nothing but this message (most turns): nothing to settle, no thread hop
+                    lost = []
                 early.setdefault("row", None)  # stored: too late for an early store
             queued()  # in line and stored: the ack may go now
             if message is None:

@@ -33,7 +33,7 @@ from bot import metrics
 from bot.app import Runtime
 from bot.config import Settings
 from bot.conversation import Coach
-from bot.guard import BODY_TIMEOUT, LOOPBACK_ONLY, guard, is_loopback
+from bot.guard import BODY_TIMEOUT, CHECKED, LOOPBACK_ONLY, BadRequest, guard, is_loopback, teams_activity
 from bot.heap import freeze_startup_heap
 from bot.intake import INTAKE, Intake, intake_first
 from bot.logs import install_redaction, secrets_of
@@ -74,6 +74,11 @@ async def teams_messages(request: web.Request) -> web.Response:
     intake = request.app[INTAKE]
     intake.end(request)  # the turn runs inside this request: it waits like the others (`bot.intake`)
     await intake.quiet()
+    try:
+        request[CHECKED] = teams_activity(request[CHECKED])  # the JSON `bot.guard` checked
+    except BadRequest as exc:
+        log.warning("%s refused: %s", request.path, exc)
+        raise web.HTTPBadRequest(text=f"bad request: {exc}") from None
     response = await teams.adapter.process(request, teams)  # a token it refuses raises 401
     metrics.ack("teams", started)
     return response or web.Response(status=201)

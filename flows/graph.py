@@ -33,12 +33,28 @@ PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
 
 
 async def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    """Decide what this turn is (in a thread: a typed letter looks up the learner's nudges)."""
-    return await asyncio.to_thread(_route, state, runtime.context)
+    """Decide what this turn is. Only a typed letter outside a quiz needs the store (is it an answer
+    to a weekly nudge?), so only that lookup runs in a thread: a hop costs more CPU than routing."""
+    deps = runtime.context
+    update = _route(state, deps)
+    inbound = Inbound.from_dict(state["inbound"])
+    letter = update["intent"]["name"] == "question" and quiz.is_letter(inbound.text)
+    if letter and await asyncio.to_thread(_nudged, deps, inbound.learner):
+        update["intent"] = {"name": "answer"}  # a typed answer to a weekly nudge (a late one is told so)
+    return update
+
+
+def _nudged(deps: Deps, learner: str) -> bool:
+    return bool(quiz.open_nudge(deps, learner) or quiz.closed_nudge(deps, learner))
+
+
+async def next_node(state: CoachState) -> str:
+    """`pick_node` as a coroutine: LangGraph runs a plain function edge in a thread pool."""
+    return pick_node(state)
 
 
 def _route(state: CoachState, deps: Deps) -> dict:
-    """A command, a quiz answer, a lab answer or a question."""
+    """A command, a quiz answer, a lab answer or a question (a typed letter: see `route`)."""
     inbound = Inbound.from_dict(state["inbound"])
     mode = state.get("mode", "idle")
     intent: Intent
@@ -65,11 +81,6 @@ def _route(state: CoachState, deps: Deps) -> dict:
         intent = {"name": {"lab": "lab_answer", "quiz": "answer"}.get(mode, "question")}
         if mode == "quiz" and _asks_mid_quiz(state, deps, inbound.text):
             intent = {"name": "question"}
-    nudged = intent["name"] == "question" and quiz.is_letter(inbound.text)
-    if nudged and (
-        quiz.open_nudge(deps, inbound.learner) or quiz.closed_nudge(deps, inbound.learner)
-    ):  # a typed answer to a weekly nudge (a late one is told so)
-        intent = {"name": "answer"}
     if inbound.shared and intent["name"] in PRIVATE_INTENTS:
         intent = {"name": "private_only"}
     return {"intent": intent, "mode": mode}
@@ -225,7 +236,7 @@ def build_graph() -> StateGraph:
     graph.add_node("info", info_node)
     graph.add_node("feedback", feedback_node)
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", pick_node, ["lab", "quiz", "ask", "info", "feedback"])
+    graph.add_conditional_edges("route", next_node, ["lab", "quiz", "ask", "info", "feedback"])
     for node in ("lab", "quiz", "ask", "info", "feedback"):
         graph.add_edge(node, END)
     return graph

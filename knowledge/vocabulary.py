@@ -36,8 +36,8 @@ class Vocabulary:
         """Each word of a learner's phrase the question holds ("trade-offs"), and what the phrase means."""
         text = " " + re.sub(r"\s+", " ", question.lower().replace("’", "'")) + " "
         found: dict[str, str] = {}
-        for said, course in self.synonyms.items():
-            if re.search(r"\W", said) and re.search(rf"(?<![\w/]){re.escape(said)}(?![\w/])", text):
+        for said, pattern, course in self._patterns:  # (each built once: see __post_init__)
+            if said in text and re.search(r"\W", said) and pattern.search(text):
                 for word in re.findall(r"\w+", said):
                     found[word] = f"{found.get(word, '')} {course}".strip()
         return found

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from slack_sdk.signature import SignatureVerifier
 from adapters.slack.request import SlackRequest
 from bot import metrics
 from bot.acks import start_then_ack
+from bot.guard import CHECKED, parse_slack
 from bot.intake import Intake
 
 log = logging.getLogger("coach.slack")
@@ -81,7 +83,7 @@ class SlackInbox:
         self.across_processes = across_processes
         self.verifier = SignatureVerifier(signing_secret)
         self.seen: OrderedDict[str, None] = OrderedDict()
-        self.queues: dict[str, deque[SlackRequest]] = {}
+        self.queues: dict[str, deque[Callable[[], SlackRequest]]] = {}
         self.background: set[asyncio.Task] = set()
 
     async def __call__(self, request: web.Request) -> web.Response:
@@ -91,10 +93,10 @@ class SlackInbox:
         if not self._verified(text, request):
             log.info("slack: a request with an invalid signature was refused")
             return web.json_response({"error": "invalid request"}, status=401)
-        bolt_request = SlackRequest(body=text, query=request.query_string, headers=dict(request.headers))
-        body = bolt_request.body
+        bolt_request = SlackRequest.later(text, request.query_string, dict(request.headers))
+        body = self._body(request, text)
         if body.get("type") not in QUEUED_TYPES and not (body.get("command") and not body.get("ssl_check")):
-            return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
+            return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request()))
         delivery = delivery_id(body)
         if delivery is not None:
             if delivery in self.seen:
@@ -105,10 +107,20 @@ class SlackInbox:
             if len(self.seen) > REMEMBERED:
                 self.seen.popitem(last=False)
         if self.across_processes:
-            await self._dispatch_in_line(bolt_request)
+            await self._dispatch_in_line(bolt_request())
         else:
             self._enqueue(order_key(body), bolt_request)
         return web.Response(status=200)
+
+    @staticmethod
+    def _body(request: web.Request, text: str) -> dict[str, Any]:
+        """The body as `SlackRequest` will parse it: the guard's parse, when it read the same content
+        type (nearly always: a Content-Type with parameters is read again, the way Bolt's request is)."""
+        content_type = request.headers.get("Content-Type", "").strip().lower()
+        checked = request.get(CHECKED)
+        if isinstance(checked, dict) and content_type == request.content_type:
+            return checked
+        return parse_slack(text, content_type)
 
     async def _dispatch_in_line(self, bolt_request: SlackRequest) -> None:
         """Start the turn and return once it holds its conversation across every worker and stored the
@@ -132,7 +144,7 @@ class SlackInbox:
         except ValueError:  # a timestamp that is not a number
             return False
 
-    def _enqueue(self, key: str, bolt_request: SlackRequest) -> None:
+    def _enqueue(self, key: str, bolt_request: Callable[[], SlackRequest]) -> None:
         queue = self.queues.get(key)
         if queue is not None:  # that conversation's worker is running: it takes this one next
             queue.append(bolt_request)
@@ -149,7 +161,7 @@ class SlackInbox:
                 if self.intake is not None:
                     await self.intake.quiet()
                 try:
-                    await self.bolt.async_dispatch(queue[0])
+                    await self.bolt.async_dispatch(queue[0]())  # Bolt's request, built only now
                 except Exception:  # Bolt hands listener errors to our error handler; this is a bug of ours
                     log.exception("slack: a queued request failed")
                 queue.popleft()

@@ -7,6 +7,8 @@ signature covers) stays Bolt's; only the parsed body and the context built from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -35,6 +37,12 @@ class SlackRequest(AsyncBoltRequest):
             context=self.context.to_copyable(),
             mode=self.mode,
         )
+
+    @classmethod
+    def later(cls, body: str, query: str, headers: dict[str, str]) -> Callable[[], SlackRequest]:
+        """The request, to be built when called: building it parses the body twice more (Bolt's
+        parse, then ours) and its context, work an ack path that only verifies and queues skips."""
+        return partial(cls, body=body, query=query, headers=headers)
 
     @classmethod
     async def of(cls, request: web.Request) -> SlackRequest:

@@ -15,7 +15,8 @@ from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from aiohttp import web
+from botbuilder.core import CardFactory, MessageFactory, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
@@ -27,6 +28,7 @@ from adapters.teams.sender import TeamsSender, send_to_reference
 from bot.acks import start_then_ack
 from bot.config import Settings
 from bot.conversation import Coach, Undelivered, conversation_hash
+from bot.guard import CHECKED
 from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
 
@@ -57,6 +59,26 @@ class StrictAuthentication(PooledAuthentication):
             raise PermissionError(reason) from None
 
 
+class CheckedCloudAdapter(CloudAdapter):
+    """`CloudAdapter` that takes the activity `bot.guard` deserialized while checking the request
+    (msrest's deserializer is ~1.4 ms of CPU per Teams turn, measured): the rest is `process` as
+    botbuilder wrote it, a token it refuses answered with 401 the same way."""
+
+    async def process(self, request: web.Request, bot: Any, ws_response: Any = None) -> web.Response | None:
+        activity = request.get(CHECKED)
+        if request.method != "POST" or not isinstance(activity, Activity) or not activity.type:
+            return await super().process(request, bot, ws_response)
+        try:
+            invoke = await self.process_activity(
+                request.headers.get("Authorization", ""), activity, bot.on_turn
+            )
+        except PermissionError:
+            raise web.HTTPUnauthorized() from None
+        if invoke:
+            return web.json_response(data=serializer_helper(invoke.body), status=invoke.status)
+        return web.Response(status=201)
+
+
 def make_adapter(settings: Settings) -> CloudAdapter:
     """A CloudAdapter authenticated from the Microsoft* settings. Without an app id, auth is off: the
     server only wires Teams that way when `COACH_TEAMS_EMULATOR=1` (loopback only)."""
@@ -67,7 +89,7 @@ def make_adapter(settings: Settings) -> CloudAdapter:
         APP_TYPE=settings.teams_app_type,
         APP_TENANTID=settings.teams_tenant_id or "",
     )
-    return CloudAdapter(StrictAuthentication(config))
+    return CheckedCloudAdapter(StrictAuthentication(config))
 
 
 class CoachTeamsBot(TeamsActivityHandler):

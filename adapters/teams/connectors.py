@@ -4,6 +4,8 @@ botbuilder's connector factory builds a new msrest `ConnectorClient` for every t
 a `requests` session, a connection pool and a TCP connection, used for one or two calls and never
 closed. The client holds no per-turn state (credentials fetch and refresh their own tokens), so the
 first one built for a service URL serves every later turn there, over its kept-alive connections.
+Likewise the user-token client a proactive turn is given (a `TokenApiClient` with its own msrest
+configuration and pipeline, ~0.5 ms of CPU to build, for OAuth prompts coach never shows): one per app id.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
-from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentity, ConnectorFactory
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    ClaimsIdentity,
+    ConnectorFactory,
+    UserTokenClient,
+)
 
 
 class ReusedConnectors(ConnectorFactory):
@@ -36,6 +44,7 @@ class PooledAuthentication(ConfigurationBotFrameworkAuthentication):
     def __init__(self, configuration: Any, **kwargs: Any):
         super().__init__(configuration, **kwargs)
         self.clients: dict[tuple[str, str | None], Any] = {}
+        self.token_clients: dict[str | None, UserTokenClient] = {}
 
     async def authenticate_request(self, *args: Any, **kwargs: Any) -> AuthenticateRequestResult:
         result = await super().authenticate_request(*args, **kwargs)
@@ -45,3 +54,12 @@ class PooledAuthentication(ConfigurationBotFrameworkAuthentication):
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
         return ReusedConnectors(super().create_connector_factory(claims_identity), self.clients)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        app_id = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+        if app_id is None:  # botbuilder's own lookup (`_BuiltinBotFrameworkAuthentication.get_app_id`)
+            app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+        client = self.token_clients.get(app_id)
+        if client is None:
+            client = self.token_clients[app_id] = await super().create_user_token_client(claims_identity)
+        return client

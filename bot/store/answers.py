@@ -31,7 +31,7 @@ class AnswerTables(StoreBase):
             "citations": json.dumps(passages),
             "asked_at": now_iso(at),
         }
-        self.execute(answers.insert().values(row))
+        self.execute(self.statement("record_answer", answers.insert), row)  # built once, see `statement`
         return row["id"]
 
     def rate_answer(self, answer_id: str, learner: str, rating: str, at: datetime) -> bool:

@@ -25,7 +25,8 @@ from typing import Any
 from weakref import WeakValueDictionary
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from bot.store.base import StoreBase, now_iso
@@ -49,19 +50,23 @@ class LearnerTables(StoreBase):
     """`learners` and `messages`; `forget` deletes a learner's rows from every personal table."""
 
     def touch_learner(self, learner: str, name: str | None, at: datetime) -> None:
+        self._retry(lambda conn: self._touch(conn, learner, name, at))
+
+    def _touch(self, conn: Connection, learner: str, name: str | None, at: datetime) -> None:
+        def build() -> Any:
+            statement = self.insert(learners)
+            return statement.on_conflict_do_update(
+                index_elements=["id"],
+                set_={
+                    "last_seen": statement.excluded.last_seen,
+                    "name": func.coalesce(statement.excluded.name, learners.c.name),
+                },
+            )
+
         platform, _, user = learner.partition(":")
         stamp = now_iso(at)
-        statement = self.insert(learners).values(
-            id=learner, platform=platform, user=user, name=name, first_seen=stamp, last_seen=stamp
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "last_seen": statement.excluded.last_seen,
-                "name": func.coalesce(statement.excluded.name, learners.c.name),
-            },
-        )
-        self.execute(statement)
+        row = {"id": learner, "platform": platform, "user": user, "name": name}
+        conn.execute(self.statement("touch_learner", build), row | {"first_seen": stamp, "last_seen": stamp})
 
     def record_inbound(
         self,
@@ -76,7 +81,43 @@ class LearnerTables(StoreBase):
     ) -> int | None:
         """Store a message before any work on it; None if this delivery was already stored. A `waiting`
         message names its `owner` (from `waiting_turn`)."""
-        row = {
+        row = self._message_row(delivery, conversation, learner, text, action, at, status, owner)
+        return self._retry(lambda conn: self._record(conn, row))
+
+    def take_in(
+        self,
+        name: str | None,
+        delivery: str | None,
+        conversation: str,
+        learner: str,
+        text: str,
+        action: dict | None,
+        at: datetime,
+    ) -> tuple[int | None, list[dict]]:
+        """A turn's arrival in one transaction: see the learner (`touch_learner`), store the message as
+        `received` (`record_inbound`: None if this delivery was already stored), and read what the
+        conversation still owes (`unanswered`, this message included)."""
+        row = self._message_row(delivery, conversation, learner, text, action, at, RECEIVED, None)
+
+        def work(conn: Connection) -> tuple[int | None, list[dict]]:
+            self._touch(conn, learner, name, at)
+            message = self._record(conn, row)
+            return message, self._unanswered(conn, conversation)
+
+        return self._retry(work)
+
+    @staticmethod
+    def _message_row(
+        delivery: str | None,
+        conversation: str,
+        learner: str,
+        text: str,
+        action: dict | None,
+        at: datetime,
+        status: str,
+        owner: str | None,
+    ) -> dict[str, Any]:
+        return {
             "delivery": delivery,
             "conversation": conversation,
             "learner": learner,
@@ -87,8 +128,12 @@ class LearnerTables(StoreBase):
             "replies": 0,
             "owner": owner,
         }
-        statement = self.insert(messages).values(row).on_conflict_do_nothing().returning(messages.c.id)
-        return self._retry(lambda conn: conn.execute(statement).scalar())
+
+    def _record(self, conn: Connection, row: dict[str, Any]) -> int | None:
+        def build() -> Any:
+            return self.insert(messages).on_conflict_do_nothing().returning(messages.c.id)
+
+        return conn.execute(self.statement("record_inbound", build), row).scalar()
 
     def claim(self, message_id: int | None = None, delivery: str | None = None) -> int | None:
         """Take a stored message for this turn, which holds its conversation; None if it is not to be
@@ -161,17 +206,33 @@ class LearnerTables(StoreBase):
 
     def mark_answered(self, message_id: int, replies: int, status: str = "answered") -> None:
         """Record the outcome of a stored message (a no-op if it was deleted meanwhile: "forget me")."""
-        self.execute(
-            update(messages).where(messages.c.id == message_id).values(status=status, replies=replies)
-        )
+
+        def build() -> Any:
+            return (
+                update(messages)
+                .where(messages.c.id == bindparam("message"))
+                .values(status=bindparam("outcome"), replies=bindparam("count"))
+            )
+
+        statement = self.statement("mark_answered", build)
+        self.execute(statement, {"message": message_id, "outcome": status, "count": replies})
 
     def unanswered(self, conversation: str | None = None) -> list[dict]:
         """Messages acknowledged but not answered: a process died before or during their turn, or
         delivering the replies failed."""
-        query = select(messages).where(messages.c.status.in_(OWED)).order_by(messages.c.id)
         if conversation:
-            query = query.where(messages.c.conversation == conversation)
-        return self.rows(query)
+            with self._read() as conn:
+                return self._unanswered(conn, conversation)
+        return self.rows(select(messages).where(messages.c.status.in_(OWED)).order_by(messages.c.id))
+
+    def _unanswered(self, conn: Connection, conversation: str) -> list[dict]:
+        def build() -> Any:
+            m = messages.c
+            owed = (m.status.in_(OWED), m.conversation == bindparam("conversation"))
+            return select(messages).where(*owed).order_by(m.id)
+
+        statement = self.statement("unanswered", build)
+        return [dict(r) for r in conn.execute(statement, {"conversation": conversation}).mappings()]
 
     def messages(self, conversation: str | None = None) -> list[dict]:
         """Stored messages in arrival order (all of them, or one conversation's)."""
