@@ -6,6 +6,7 @@ whose it is. Both brains use it: the offline brain answers with the units, Claud
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -129,7 +130,9 @@ Weights = dict[str, float]  # query stem -> how telling it is (idf in the course
 
 
 def _weigh(stems: set[str], weights: Weights) -> float:
-    return sum(weights.get(s, 1.0) for s in stems)
+    # fsum: the same total whatever order the set iterates in (it differs between processes), so
+    # two units never swap places between workers on a last-bit rounding difference
+    return math.fsum(weights.get(s, 1.0) for s in stems)
 
 
 def candidates(
@@ -549,7 +552,7 @@ def compose(
         tellings, owns = [], []
         for i, side in enumerate(sides):
             own = side - set().union(*(other for j, other in enumerate(sides) if j != i)) or side
-            tellings.append(max(own, key=lambda stem: weights.get(stem, 1.0)))
+            tellings.append(max(own, key=lambda stem: (weights.get(stem, 1.0), stem)))  # ties: by spelling
             owns.append(own)
         # One list that holds every side (the structures with their pros and cons) answers best.
         whole = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * WHOLE_LIST]

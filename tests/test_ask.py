@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -541,3 +544,22 @@ async def test_a_titled_bulleted_step_is_one_of_its_sections_steps(learner: Lear
     reply = (await learner.say("annual plans are too slow for AI, so what do we do instead?"))[-1]
     for said in ("Quarterly Strategic Themes", "Outcomes, Not Outputs", "Strategic Sensors"):
         assert said in reply.text
+
+
+def test_unit_scores_do_not_depend_on_the_order_a_set_iterates_in():
+    """Python's string hashing differs between processes, and with it a set's iteration order: a score
+    summed over a set must come out the same to the last bit, or two workers answer differently."""
+    code = (
+        "from flows.shape import _weigh; s = [f'w{i}' for i in range(40)]; "
+        "print(repr(_weigh(set(s), {w: 0.1 + i / 7 for i, w in enumerate(s)})))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+        ).stdout
+        for seed in range(4)
+    ]
+    assert len(set(runs)) == 1 and runs[0].strip()
