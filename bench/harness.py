@@ -398,7 +398,8 @@ async def open_connections(session: aiohttp.ClientSession, url: str, count: int)
 
 
 async def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60) -> None:
-    """Wait until a `coach serve` process answers /healthz (fails if it exits first)."""
+    """Wait until a `coach serve` process answers /healthz and has finished the warm-up it runs after
+    ready (so neither a measurement nor a test's time bound counts it); fails if it exits first."""
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
@@ -406,7 +407,7 @@ async def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 60
                 raise RuntimeError("coach serve exited during start-up")
             try:
                 async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
+                    if response.status == 200 and (await response.json()).get("warm_up") != "running":
                         return
             except aiohttp.ClientError:
                 pass

@@ -1,6 +1,6 @@
 """`coach serve`: one aiohttp web server for every channel.
 
-    GET  /healthz        liveness, the brain in use and which channels are on
+    GET  /healthz        liveness, the brain in use, which channels are on, and the warm-up (below)
     GET  /readyz         readiness: the database answers, its schema is current, the index is built
     POST /slack/events   Slack Events API, slash commands and interactivity (`adapters.slack.inbox`
                          verifies the signature and answers at once; Bolt runs the turn from a queue)
@@ -14,6 +14,11 @@ without authentication, when the server listens on 127.0.0.1 only. Every body is
 
 With `SLACK_APP_TOKEN` set, Slack runs over Socket Mode instead (no public URL needed). Channels are
 wired when the server starts, because they need the open coach (its checkpoint database).
+
+The server listens once every configured channel can take a turn. What only some turns need and costs
+a second or more to load (Claude's SDK, the semantic model and the chunks' embeddings) is loaded in a
+background thread right after (`"warm_up": "running"`, then `"done"`): a turn that needs it first
+waits for it rather than loading it again, and the heap is frozen again once it is in.
 """
 
 from __future__ import annotations
@@ -153,7 +158,11 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         _start_dispatch(app, runtime)
         log.info("coach serving: %s", " ".join(f"{k}={v}" for k, v in app[STATUS].items()))
         freeze_startup_heap()
+        app[STATUS]["warm_up"] = "running"
+        warming = asyncio.create_task(_warm_up(app, runtime))
         yield
+        if not warming.done():
+            await asyncio.wait([warming], timeout=30)
         if socket is not None:
             await socket.close_async()
         teams, inbox = app.get(TEAMS), app.get(SLACK)
@@ -166,6 +175,24 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
             await asyncio.wait(pending, timeout=30)
         if SLACK_SESSION in app:
             await app[SLACK_SESSION].close()
+
+
+async def _warm_up(app: web.Application, runtime: Runtime) -> None:
+    """Load what only some turns need, off the event loop, then freeze what it left on the heap."""
+    from flows.brains import warm_up
+
+    def load() -> None:
+        warm_up(runtime.deps.brain)
+        runtime.index.warm_up()
+
+    try:
+        await asyncio.to_thread(load)
+    except Exception:  # a turn that needs it will try again, and say what failed
+        log.exception("warm-up failed; turns load what they need themselves")
+        app[STATUS]["warm_up"] = "failed"
+        return
+    freeze_startup_heap()
+    app[STATUS]["warm_up"] = "done"
 
 
 async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> Any:

@@ -23,7 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz
 
@@ -32,6 +31,7 @@ from knowledge.schema import Lab
 from knowledge.semantic import embed
 
 if TYPE_CHECKING:
+    import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
 Level = Literal["mentioned", "explained", "applied"]
@@ -421,6 +421,7 @@ class LabAssessor:
         blank = [e for e in examples if e.lab != lab.number and not e.labels]
         train = mine + blank
         # scikit-learn and SciPy load here, on the first lab turn, not when `coach serve` starts (~2 s)
+        import numpy as np
         from scipy.sparse import hstack
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
@@ -447,10 +448,13 @@ class LabAssessor:
 
     def nearness(self, texts: list[str]) -> np.ndarray:
         """Per text and class, the cosine similarity to the closest example of that class."""
+        import numpy as np
+
         vectors = embed(texts)
         return np.column_stack([(vectors @ ref.T).max(axis=1) for ref in self.references])
 
     def score_all(self, texts: list[str]) -> list[dict[str, float]]:
+        import numpy as np
         from scipy.sparse import hstack
 
         near = SEMANTIC_WEIGHT * self.nearness(texts)

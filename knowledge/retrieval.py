@@ -22,8 +22,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import sqlite_utils
-
 from knowledge.loader import KEY_TERMS, Course
 from knowledge.schema import Document, Section
 from knowledge.semantic import SemanticScores
@@ -200,10 +198,9 @@ class Index:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
         self._lock = threading.Lock()
-        self.db = sqlite_utils.Database(self._conn)
         with self._build_lock():
             self.rebuilt = self._ensure_built()
-        self._n_chunks = self.db["chunks"].count
+        self._n_chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         self._df: dict[str, int] = {}
         self._vocab: list[str] | None = None
         self._names: frozenset[str] | None = None
@@ -228,19 +225,28 @@ class Index:
         extra = f"/custom{len(self._chunks)}" if self._chunks is not None else ""
         return f"{self.course.content_hash}/{CHUNKER_VERSION}{extra}"
 
+    def _built_fingerprint(self) -> str | None:
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"index_meta", "chunks"} <= tables:
+            return None
+        row = self._conn.execute("SELECT value FROM index_meta WHERE key = 'fingerprint'").fetchone()
+        return row[0] if row else None
+
     def _ensure_built(self) -> bool:
-        """Build the index if it is missing or stale; True when it was (re)built."""
-        meta = self.db["index_meta"]
-        if meta.exists() and self.db["chunks"].exists():
-            row = next(meta.rows_where("key = ?", ["fingerprint"]), None)
-            if row and row["value"] == self.fingerprint:
-                return False
+        """Build the index if it is missing or stale; True when it was (re)built. Opening a built
+        index needs only `sqlite3`: sqlite-utils (which imports numpy) is loaded to build one."""
+        if self._built_fingerprint() == self.fingerprint:
+            return False
+        import sqlite_utils
+
+        db = sqlite_utils.Database(self._conn)
+        meta = db["index_meta"]
         with self._conn:
             for table in ("chunks_fts", "chunks", "index_meta"):
                 self._conn.execute(f"DROP TABLE IF EXISTS [{table}]")
             for suffix in ("_data", "_idx", "_docsize", "_config"):
                 self._conn.execute(f"DROP TABLE IF EXISTS [chunks_fts{suffix}]")
-        chunks = self.db["chunks"]
+        chunks = db["chunks"]
         source = self._chunks if self._chunks is not None else chunk_course(self.course)
         chunks.insert_all((asdict(c) for c in source), pk="id")
         chunks.enable_fts(["title", "section", "text"], tokenize="porter unicode61 remove_diacritics 2")
@@ -278,6 +284,11 @@ class Index:
             texts = [f"{section}. {text}" for *_, section, text in self._rows.values()]
             self._semantic = SemanticScores(list(self._rows), texts)
         return self._semantic.scores(query)
+
+    def warm_up(self) -> None:
+        """Load the semantic model and embed the chunks now (a second or two of CPU), rather than in
+        the first turn that needs them (`coach serve` does this in the background once it is ready)."""
+        self.semantic("warm up")
 
     def names(self) -> frozenset[str]:
         """The course's names (lower-cased): words it only ever writes capitalised and writes so

@@ -50,6 +50,18 @@ async def start_server(tmp_path: Path, slack: FakeSlack, **env) -> tuple[web.App
     return await serve_on_loopback(create_app(Runtime(settings)), **runner_options(settings))
 
 
+async def warmed_up(url: str) -> None:
+    """Wait until the server has loaded what it loads after ready (`bot.server`'s warm-up)."""
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"{url}/healthz") as health:
+                state = (await health.json())["warm_up"]
+            assert state != "failed"
+            if state == "done":
+                return
+            await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def server(tmp_path: Path, slack: FakeSlack):
     runner, url = await start_server(tmp_path, slack)
@@ -359,6 +371,7 @@ async def test_ack_is_immediate_and_a_placeholder_shows_only_when_claude_is_slow
         COACH_LLM_TIMEOUT=10,
     )
     try:
+        await warmed_up(url)  # Claude's SDK loads after ready: a turn before that waits for it
         status, took = await event(url, dm("What is a model card?"))
         assert status == 200 and took < 1.0
         (answer,) = await slack.wait_for("chat.postMessage")  # a quick answer is one message
@@ -442,6 +455,7 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
             except OSError:
                 assert proc.poll() is None and time.time() < deadline, "coach serve did not come up"
                 time.sleep(0.2)
+        assert health.pop("warm_up") in ("running", "done")  # the semantic model loads after ready
         assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "off"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as response:
             ready = json.loads(response.read())

@@ -25,8 +25,16 @@ def serve(
     web server, in one process or several (`--workers`).
 
     Teams needs MicrosoftAppId; COACH_TEAMS_EMULATOR=1 serves it unauthenticated, on 127.0.0.1 only."""
+    from bot.heap import paused_during_startup
+
+    with paused_during_startup():  # until the server's start-up freezes the heap (`bot.heap`)
+        _serve(port, host, workers)
+
+
+def _serve(port: int | None, host: str, workers: int | None) -> None:
     import asyncio
 
+    from bot.heap import freeze_startup_heap
     from bot.server import emulator_mode
     from bot.server import serve as run_server
     from bot.workers import check_workers, serve_workers
@@ -54,6 +62,7 @@ def serve(
     rt.index  # noqa: B018 - built once here, so the workers only open it
     asyncio.run(_set_up_checkpoints(rt.settings.checkpoints_target))  # once, before the workers start
     rt.store.close()  # the workers open their own pools after the fork
+    freeze_startup_heap()  # before the fork: the workers share the start-up heap, and collect again
     serve_workers(host, port or rt.settings.port, count, rt.settings)
 
 

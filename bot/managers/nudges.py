@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.managers.spacing import SAME_WEEK, histories, pick_questions
+from bot.managers.spacing import SAME_WEEK, QuestionHistory, pick_questions
 from bot.managers.wording import WEEKDAYS, ScheduleRequest, parse_schedule  # noqa: F401 - re-exported
 from bot.messages import Reply
 from bot.store import Store, now_iso, optouts
@@ -166,17 +166,18 @@ class Nudges:
         Opted-out members get a `skipped` row (so the digest can say so). Each member's earlier open
         sets of this schedule expire: a late answer to them is refused with a note."""
         members = list(schedule.members)
-        attempts: dict[str, list[dict]] = {m: [] for m in members}
-        for row in self.store.attempts_of(members):
-            attempts[row["learner"]].append(row)
+        history: dict[str, dict[str, QuestionHistory]] = {m: {} for m in members}
+        for member, question, streak, last_at in self.store.answer_streaks(members):
+            history[member][question] = QuestionHistory(streak, datetime.fromisoformat(last_at))
         asked: dict[str, dict[str, int]] = {m: {} for m in members}
         taken: dict[str, set[str]] = {m: set() for m in members}
         recent = now_iso(now - SAME_WEEK)
-        for row in self.store.deliveries_of(members):
-            for q in json.loads(row["questions"] or "[]"):
-                asked[row["member"]][q] = asked[row["member"]].get(q, 0) + 1
-                if (row["planned_at"] or "") > recent:
-                    taken[row["member"]].add(q)
+        for member, questions, planned_at in self.store.questions_asked(members):
+            counts, this_week = asked[member], (planned_at or "") > recent
+            for q in json.loads(questions or "[]"):
+                counts[q] = counts.get(q, 0) + 1
+                if this_week:
+                    taken[member].add(q)
         out = optouts.opted_out(self.store, members, now)
         order = [q.id for q in self.course.questions]
         stamp = now_iso(now)
@@ -186,7 +187,7 @@ class Nudges:
                 []
                 if member in out
                 else pick_questions(
-                    order, histories(attempts[member]), asked[member], taken[member], now, QUESTIONS_PER_NUDGE
+                    order, history[member], asked[member], taken[member], now, QUESTIONS_PER_NUDGE
                 )
             )
             rows.append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 RIGHT_GAP_WEEKS = (2, 4, 8, 16)  # after 1, 2, 3, 4+ right answers in a row
 SAME_WEEK = timedelta(days=6, hours=12)  # questions sent this recently are not sent again
@@ -56,22 +57,25 @@ def pick_questions(
     """The n questions a member most needs this week: wrong ones (oldest first), then never-answered
     ones (least asked, then course order), then right ones whose gap has passed (longest waiting
     first). Never one in `taken` (already sent to this member this week)."""
-    known = set(order)
-    wrong = sorted(
-        (q for q, h in history.items() if not h.last_right and q in known and q not in taken),
-        key=lambda q: history[q].last_at or now,
-    )
     position = {q: i for i, q in enumerate(order)}
-    fresh = sorted(
-        (q for q in order if q not in history and q not in taken),
-        key=lambda q: (times_asked.get(q, 0), position[q]),
-    )
-    back = sorted(
-        (
-            q
-            for q, h in history.items()
-            if h.last_right and q in known and q not in taken and h.back_at() <= now
-        ),
-        key=lambda q: history[q].back_at(),
-    )
-    return (wrong + fresh + back)[:n]
+    wrong: list[tuple[datetime, str]] = []
+    back: list[tuple[datetime, str]] = []
+    for q, h in history.items():  # each history's dates computed once; sorts stable as before
+        if q not in position or q in taken:
+            continue
+        if not h.last_right:
+            wrong.append((h.last_at or now, q))
+        elif (at := h.back_at()) <= now:
+            back.append((at, q))
+    wrong.sort(key=itemgetter(0))
+    picked = [q for _, q in wrong[:n]]
+    if len(picked) < n:
+        fresh = sorted(
+            (q for q in order if q not in history and q not in taken),
+            key=lambda q: (times_asked.get(q, 0), position[q]),
+        )
+        picked += fresh[: n - len(picked)]
+    if len(picked) < n:
+        back.sort(key=itemgetter(0))
+        picked += [q for _, q in back[: n - len(picked)]]
+    return picked

@@ -197,6 +197,17 @@ class NudgeTables(StoreBase):
             found += self.rows(query)
         return found
 
+    def questions_asked(self, members: list[str]) -> list[tuple[str, str | None, str | None]]:
+        """(member, questions as JSON, planned_at) of every delivery ever planned for these members."""
+        found: list[tuple[str, str | None, str | None]] = []
+        for start in range(0, len(members), CHUNK):
+            query = select(D.member, D.questions, D.planned_at).where(
+                D.member.in_(members[start : start + CHUNK])
+            )
+            with self._read() as conn:
+                found += conn.execute(query).all()  # type: ignore[arg-type]
+        return found
+
     # digests: an outbox like the deliveries
 
     def enqueue_digest(self, schedule: str, week: str) -> bool:

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from bot.store.base import StoreBase, new_id, now_iso
 from bot.store.schema import cards, quiz_attempts, quiz_sessions
@@ -81,6 +81,42 @@ class QuizTables(StoreBase):
             query = select(A.id, A.learner, A.question, A.correct, A.answered_at).where(A.learner.in_(chunk))
             found += self.rows(query)
         return sorted(found, key=lambda r: r["id"])
+
+    def answer_streaks(self, learners: list[str]) -> list[tuple[str, str, int, str]]:
+        """Per learner and question answered: (learner, question, streak, answered_at of the last
+        answer), the streak being the right answers in a row that end with the last answer (0: it was
+        wrong). Aggregated by the database, so the rows follow the questions a learner has seen, not
+        how many times they answered them."""
+        A, later, last = quiz_attempts.c, quiz_attempts.alias("later"), quiz_attempts.alias("last")
+        wrong = case((func.coalesce(A.correct, 0) == 0, A.id))  # a missing grade counts as wrong
+        found: list[tuple[str, str, int, str]] = []
+        for start in range(0, len(learners), 1000):
+            pairs = (
+                select(
+                    A.learner,
+                    A.question,
+                    func.max(A.id).label("last_id"),
+                    func.coalesce(func.max(wrong), 0).label("wrong_id"),
+                )
+                .where(A.learner.in_(learners[start : start + 1000]))
+                .group_by(A.learner, A.question)
+                .subquery()
+            )
+            streak = (
+                select(func.count())
+                .where(
+                    later.c.learner == pairs.c.learner,
+                    later.c.question == pairs.c.question,
+                    later.c.id > pairs.c.wrong_id,
+                )
+                .scalar_subquery()
+            )
+            query = select(pairs.c.learner, pairs.c.question, streak, last.c.answered_at).join(
+                last, last.c.id == pairs.c.last_id
+            )
+            with self._read() as conn:
+                found += conn.execute(query).all()  # type: ignore[arg-type]
+        return found
 
     def open_nudge_sessions(self, learner: str) -> list[dict]:
         """The learner's weekly-nudge sets still open, oldest first."""

@@ -150,6 +150,7 @@ nudge_deliveries = Table(
     text("reminded_at"),
     Index("idx_nudge_deliveries_schedule_week_member", "schedule", "week", "member", unique=True),
     Index("idx_nudge_deliveries_status", "status"),
+    Index("idx_nudge_deliveries_member", "member"),
 )
 
 nudge_digests = Table(

@@ -1,0 +1,31 @@
+"""The collector around start-up: paused while the long-lived heap is built, frozen and resumed after."""
+
+from __future__ import annotations
+
+import gc
+
+from bot.heap import YOUNG_THRESHOLD, freeze_startup_heap, paused_during_startup
+
+
+def test_start_up_pauses_the_collector_and_the_freeze_resumes_it():
+    threshold = gc.get_threshold()
+    try:
+        with paused_during_startup():
+            assert not gc.isenabled()
+            freeze_startup_heap()
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 0
+            assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def test_a_start_up_that_fails_before_the_freeze_turns_the_collector_back_on():
+    try:
+        with paused_during_startup():
+            raise RuntimeError("the database refused")
+    except RuntimeError:
+        pass
+    assert gc.isenabled()
