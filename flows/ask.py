@@ -10,6 +10,7 @@ import difflib
 import itertools
 import re
 from dataclasses import dataclass, replace
+from functools import cache
 
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
@@ -121,12 +122,15 @@ class Support:
         return self.held_terms >= 2 and known >= PARTIAL_KNOWN and self.share >= 0.95 * known
 
 
-def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Support:
+def support(
+    deps: Deps, text: str, covers: frozenset[str], said: str = "", subject: frozenset[str] = frozenset()
+) -> Support:
     """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`.
 
     Judged on the question's topic words: a verb or adverb ("died", "revisit") or an everyday word
     the units do not hold says how the learner asks, so it weighs nothing either way; a word written
-    as a name ("Hugging Face") always counts."""
+    as a name ("Hugging Face") always counts, and so does a word the course never uses in what the
+    question is about (`subject`: "how does chain of **thought prompting** work?")."""
     vocab = load_vocabulary()
     said = " ".join(words(said))
     terms = [w for w in content_words(text) if w not in vocab.chat]
@@ -142,7 +146,7 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
             # "went", "died", "I count": how it is asked; "Hugging Face" is a name whatever "hugging" is
-            if (names_no_topic(term) or term in acts) and term not in capitalised:
+            if (names_no_topic(term) or term in acts) and term not in capitalised | subject:
                 total -= weight
                 continue
             unknown.append(term)
@@ -158,18 +162,69 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     return Support(held / total, unknown, missing / total, held_terms)
 
 
-# Words after which English puts a verb: subject pronouns, "to", auxiliaries and modals.
-_SUBJECT_WORDS = "i we you they he she it to do does did can could will would should might must may don't"
-SUBJECT = frozenset(_SUBJECT_WORDS.split())
+# Words after which English puts a verb: a subject pronoun or "to" ("I count six", "tried to roll it
+# out"); an auxiliary or modal only after a subject ("we should start"). In a question the auxiliary
+# comes before the subject ("how does chain of thought prompting work?"), so the word after it is
+# the subject, not a verb; a verb then follows a pronoun ("should we start", "do I catch").
+_SUBJECTS = "i we you they he she it to i'm we're you're they're"
+_AUXILIARIES = "do does did can could will would should might must may don't doesn't didn't can't won't"
+SUBJECT = frozenset(_SUBJECTS.split())
+AUXILIARY = frozenset(_AUXILIARIES.split())
 
 
 def used_as_verbs(text: str) -> set[str]:
-    """The words a question uses as verbs: right after a subject pronoun, "to" or a modal ("I count
-    six", "they lay people off", "tried to roll it out"), a word English also uses as a verb is one."""
+    """The words a question uses as verbs: a word English also uses as a verb, right after a subject
+    pronoun or "to" ("I count six", "they lay people off", "tried to roll it out"), or after a subject
+    and an auxiliary ("we should count"); not the subject an inverted auxiliary asks about ("how does
+    **chain** of thought work?", "what does **model** drift mean?")."""
+    said = words(text)
+    return {
+        w
+        for i, w in enumerate(said)
+        if i
+        and (said[i - 1] in SUBJECT or (said[i - 1] in AUXILIARY and i > 1 and said[i - 2] in SUBJECT))
+        and "VERB" in _lemmas(w)
+    }
+
+
+@cache
+def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
     from lemminflect import getAllLemmas
 
-    said = words(text)
-    return {w for before, w in itertools.pairwise(said) if before in SUBJECT and "VERB" in getAllLemmas(w)}
+    return getAllLemmas(word)
+
+
+# An inverted question: a question word, then an auxiliary or a form of "be", then its subject.
+INVERTED = re.compile(
+    r"^\W*(?:(?:what|how|why|which|when|where)\W+)?(?:is|are|was|were|"
+    + "|".join(_AUXILIARIES.split())
+    + r")\s+(.+)$",
+    re.IGNORECASE,
+)
+
+
+def subject_words(question: str) -> frozenset[str]:
+    """The words of what an inverted question is about, every one a topic word whatever else English
+    uses it as: between the auxiliary and the verb ending the clause ("how does **chain of thought
+    prompting** work?", "what do **feature stores** mean?"), or after "is" to the clause's end ("what
+    is **chain of thought prompting**?"). None when the subject is a pronoun ("how do I catch drift?")
+    or the clause goes on past its verb ("why do companies keep rejecting AI?"); a clause inside it
+    ends it ("what are the ways **scaling** can go wrong?")."""
+    clause = re.split(r"[?.!;:,()]| - | — ", question, maxsplit=1)[0]
+    inverted = INVERTED.match(clause)
+    if not inverted:
+        return frozenset()
+    said = words(inverted.group(1))
+    if not said or said[0] in SUBJECT or said[0] in ("you're", "it's", "there"):
+        return frozenset()
+    copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
+    # a clause of its own inside it ends the subject: "what are the ways **scaling** can go wrong?"
+    said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
+    if not copula:
+        if len(said) < 2 or "VERB" not in _lemmas(said[-1]):
+            return frozenset()
+        said = said[:-1]
+    return frozenset(content_words(" ".join(said)))
 
 
 # Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses.
@@ -369,7 +424,8 @@ def _evidence(
     draft: Draft,
     undefined: bool = False,
 ) -> Evidence:
-    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
+    units = " ".join(u.searchable for u in draft.units)
+    found = support(deps, judged, draft.covers, units, subject_words(question))
     fact = question_shape(question) in FACTS
     asked_for = focus(deps, question, draft.text) if fact else None
     return Evidence(

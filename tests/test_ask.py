@@ -423,6 +423,34 @@ def test_a_word_after_a_subject_or_modal_is_read_as_a_verb():
     assert used_as_verbs("The definition lists which capacities? I count six") == {"count"}
     assert "roll" in used_as_verbs("it died when we tried to roll it out")
     assert not used_as_verbs("what does the rollout count include")  # a noun after "the" is no verb
+    # an auxiliary before its subject asks about that subject: the word after it is no verb
+    assert not used_as_verbs("how does transfer learning work?") & {"transfer"}
+    assert not used_as_verbs("what does model drift mean?") & {"model"}
+    assert used_as_verbs("should we start with a pilot?") == {"start"}
+    assert "count" in used_as_verbs("we should count the pilots")
+
+
+def test_the_subject_of_an_inverted_question_is_what_it_is_about():
+    from flows.ask import subject_words
+
+    assert subject_words("how does tree of thought prompting work?") == {"tree", "thought", "prompting"}
+    assert subject_words("what is chain of thought prompting?") == {"chain", "thought", "prompting"}
+    assert not subject_words("how do I catch model drift?")  # the subject is the learner
+    assert not subject_words("why do companies keep rejecting AI recommendations?")  # no verb ends it
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how does transfer learning work?",
+        "how does prompt engineering work?",
+        "how do vector databases work?",
+    ],
+)
+async def test_how_an_uncovered_ai_technique_works_is_declined(learner: Learner, question: str):
+    # the technique named after "does"/"do" is the question's subject, not a verb saying how it is asked
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith("The lessons don't cover")
 
 
 def test_a_count_or_a_place_in_the_question_is_not_a_word_the_answer_must_hold():
