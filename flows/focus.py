@@ -24,10 +24,15 @@ from knowledge.vocabulary import load_vocabulary
 CUES = frozenset(["exactly", "roughly", "approximately", "total", "year", "years"])
 # A reply must hold at least this share of the focus (idf-weighted) to answer a fact question.
 MIN_FOCUS = 0.34
+# The posts an organisation fills ("our head of data", "who is my manager?"): one list for both checks.
+POSTS = (
+    "ceo|cfo|cto|cio|cdo|coo|head|heads|director|directors|manager|managers|boss|lead|vp|chief|president|"
+    "chair|founder|founders"
+)
 OWN_ORGANISATION = re.compile(
     r"\b(our|my)\b(?: [\w'-]+){0,2} (company|company's|office|offices|org|organisation|organization|"
-    r"firm|department|building|ceo|cfo|cto|payroll|hr|intranet|drive|laptop|salary|salaries|team|teams|"
-    r"staff|headcount)\b",
+    r"firm|department|building|payroll|hr|intranet|drive|laptop|salary|salaries|team|teams|"
+    rf"staff|headcount|{POSTS})\b",
     re.IGNORECASE,
 )
 # What only the organisation itself knows: who holds one of its posts, how many people it has, its
@@ -35,8 +40,7 @@ OWN_ORGANISATION = re.compile(
 # responsible for AI governance in our company?", "how long does it take my team to get a model to
 # production?") are what the lessons recommend: those are answered.
 ORGANISATION_ONLY = re.compile(
-    r"\bwho(?: is|'s| are| was)\b(?: [\w'-]+){0,3}? (ceo|cfo|cto|cio|cdo|coo|head|heads|director|directors|"
-    r"manager|managers|boss|lead|vp|chief|president|chair|founder|founders)\b"
+    rf"\bwho(?: is|'s| are| was)\b(?: [\w'-]+){{0,3}}? ({POSTS})\b"
     r"|\bhow many (people|employees|staff|engineers|scientists|analysts|members|heads|workers|folks|persons|"
     r"colleagues|hires|contractors)\b|\bheadcount\b|\bhow (big|large) (is|are)\b"
     r"|\b(budgets?|salary|salaries|pay|paid|payroll|bonus|bonuses|revenues?|spend|spent|spending|costs?|prices?|"

@@ -170,7 +170,13 @@ async def test_a_fact_the_lessons_do_not_give_about_a_course_company_is_declined
 
 
 async def test_a_fact_about_the_learners_own_organisation_is_declined(learner: Learner):
-    for question in ("How many people are on our data team?", "Who is our company's head of data?"):
+    # whoever holds one of its posts, named with "our"/"my" or with the company: one list of posts
+    for question in (
+        "How many people are on our data team?",
+        "Who is our company's head of data?",
+        "who is our head of analytics?",
+        "who's my director?",
+    ):
         reply = (await learner.say(question))[-1]
         assert reply.text.startswith("The lessons don't cover that") and not reply.citations
 
