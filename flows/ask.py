@@ -16,7 +16,7 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import MIN_FOCUS, focus, own_organisation, written_as_names
+from flows.focus import CUES, MIN_FOCUS, focus, own_organisation, written_as_names
 from flows.shape import Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -42,6 +42,8 @@ TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3  # per asker
 KEPT_ASKERS = 20  # a shared thread keeps the turns of this many most recent askers
 FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
+# What a reply says it can't give when what the question asks is no topic word ("how much did X save?")
+FACT_GAP = {"number": "that figure", "who": "who that is", "when": "that date"}
 FOLLOW_UP = re.compile(
     r"\b(it|its|that|this|these|those|they|them|their|there|more|why|examples?|elaborate|else|also|how so)\b"
     r"|^(and|but|so|what about)\b",
@@ -174,15 +176,21 @@ AUXILIARY = frozenset(_AUXILIARIES.split())
 
 def used_as_verbs(text: str) -> set[str]:
     """The words a question uses as verbs: a word English also uses as a verb, right after a subject
-    pronoun or "to" ("I count six", "they lay people off", "tried to roll it out"), or after a subject
-    and an auxiliary ("we should count"); not the subject an inverted auxiliary asks about ("how does
+    pronoun or "to" ("I count six", "they lay people off", "tried to roll it out"), after a subject
+    and an auxiliary ("we should count"), or after an auxiliary and a name ("how much did JPMorgan
+    **save**?"); not the subject an inverted auxiliary asks about ("how does
     **chain** of thought work?", "what does **model** drift mean?")."""
     said = words(text)
+    names = written_as_names(text)
     return {
         w
         for i, w in enumerate(said)
         if i
-        and (said[i - 1] in SUBJECT or (said[i - 1] in AUXILIARY and i > 1 and said[i - 2] in SUBJECT))
+        and (
+            said[i - 1] in SUBJECT
+            or (i > 1 and said[i - 2] in SUBJECT and said[i - 1] in AUXILIARY)
+            or (i > 1 and said[i - 2] in AUXILIARY and said[i - 1].removesuffix("'s") in names)
+        )
         and "VERB" in _lemmas(w)
     }
 
@@ -225,6 +233,26 @@ def subject_words(question: str) -> frozenset[str]:
             return frozenset()
         said = said[:-1]
     return frozenset(content_words(" ".join(said)))
+
+
+ASKED_FOR = re.compile(
+    r"^\W*(?:what|which)\s+([\w' -]+?)\s+(?:is|are|was|were|" + "|".join(_AUXILIARIES.split()) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def asked_thing(question: str) -> list[str]:
+    """The topic words of the thing a "what X did…" / "which X does…" question asks for ("what
+    **fine** did Amazon pay?"): when the course never uses one, it cannot give that thing."""
+    found = ASKED_FOR.match(question)
+    return topical(question, content_words(found.group(1))) if found else []
+
+
+def topical(question: str, said: list[str]) -> list[str]:
+    """The words of `said` that name a topic in `question`, as `support` judges them: not a verb or
+    an everyday word ("take", "save", "random") unless written as a name."""
+    acts, capitalised = used_as_verbs(question), written_as_names(question)
+    return [w for w in said if w in capitalised or not (names_no_topic(w) or w in acts)]
 
 
 # Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses.
@@ -345,7 +373,7 @@ class Evidence:
     focus: float  # the share of a fact question's focus the reply holds (1.0 otherwise)
     focus_missing: tuple[str, ...]
     unsaid: tuple[str, ...]  # names or years asked that the reply does not give
-    named: tuple[str, ...]  # words the course never uses that the question writes as names
+    named: tuple[str, ...]  # words the course never uses that the question writes as names or asks for
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -379,7 +407,7 @@ class Evidence:
         elsewhere = list(self.unsaid) if self.fact else []
         if self.fact and self.focus < limits.min_focus:
             elsewhere += [w for w in self.focus_missing if w not in elsewhere]
-        unknown = [*elsewhere, *self.named, *self.found.unknown]
+        unknown = [*elsewhere, *self.named, *(w for w in self.found.unknown if w not in CUES)]
         if elsewhere or self.named or (unknown and self.found.unknown_share >= limits.partial_share):
             return list(dict.fromkeys(unknown))
         return []
@@ -426,7 +454,8 @@ def _evidence(
 ) -> Evidence:
     units = " ".join(u.searchable for u in draft.units)
     found = support(deps, judged, draft.covers, units, subject_words(question))
-    fact = question_shape(question) in FACTS
+    shape = question_shape(question)
+    fact = shape in FACTS
     asked_for = focus(deps, question, draft.text) if fact else None
     return Evidence(
         similarity=result.hits[0].similarity,
@@ -435,9 +464,11 @@ def _evidence(
         fact=fact,
         private=fact and own_organisation(question),
         focus=asked_for.share if asked_for else 1.0,
-        focus_missing=tuple(asked_for.missing) if asked_for else (),
+        focus_missing=tuple(topical(question, asked_for.missing)) or (FACT_GAP[shape],) if asked_for else (),
         unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
-        named=tuple(w for w in found.unknown if w in written_as_names(asked_alone)),
+        named=tuple(
+            w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
+        ),
     )
 
 

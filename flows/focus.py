@@ -21,7 +21,9 @@ from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
 # Words that only say a fact is asked (a figure, a time), not which fact.
-CUES = frozenset(["exactly", "roughly", "approximately", "total", "year", "years"])
+CUES = frozenset(
+    ["exactly", "roughly", "approximately", "total", "year", "years", "dollars", "usd", "euros", "percent"]
+)
 # A reply must hold at least this share of the focus (idf-weighted) to answer a fact question.
 MIN_FOCUS = 0.34
 # The posts an organisation fills ("our head of data", "who is my manager?"): one list for both checks.

@@ -597,3 +597,35 @@ def test_unit_scores_do_not_depend_on_the_order_a_set_iterates_in():
         for seed in range(4)
     ]
     assert len(set(runs)) == 1 and runs[0].strip()
+
+
+@pytest.mark.parametrize(
+    ("question", "filler"),
+    [
+        ("how much did DBS spend on its transformation?", "spend"),
+        ("how much did JPMorgan save with COiN in dollars?", "save"),
+        ("how much did JPMorgan save with COiN in dollars?", "dollars"),
+    ],
+)
+async def test_a_partial_decline_names_what_is_asked_not_the_verb_asking_it(
+    learner: Learner, question: str, filler: str
+):
+    """A fact the lessons don't give is named by the question's topic words, or as "that figure":
+    the verb that asks for it ("spend", "save") or the unit it is wanted in says nothing of what."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith("The lessons don't cover")
+    gap = reply.text.split(" — ")[0]
+    assert filler not in gap.split()
+
+
+def test_the_verb_after_an_auxiliary_and_a_name_is_a_verb():
+    from flows.ask import used_as_verbs
+
+    assert used_as_verbs("how much does Walmart spend on AI?") == {"spend"}
+    assert used_as_verbs("when did DBS start squads?") == {"start"}
+
+
+async def test_a_thing_asked_for_that_the_course_never_names_is_declined_in_part(learner: Learner):
+    # "what fine did…": the fine is what is asked; the passage about the episode does not give one
+    reply = (await learner.say("what fine did Amazon pay after the ACLU Rekognition test?"))[-1]
+    assert reply.text.startswith("The lessons don't cover fine")
