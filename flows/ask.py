@@ -16,7 +16,7 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import CUES, MIN_FOCUS, focus, own_organisation, written_as_names
+from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, written_as_names
 from flows.shape import Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -456,7 +456,10 @@ def _evidence(
     found = support(deps, judged, draft.covers, units, subject_words(question))
     shape = question_shape(question)
     fact = shape in FACTS
-    asked_for = focus(deps, question, draft.text) if fact else None
+    asked_for = None
+    if fact:
+        given = figure_focus if shape == "number" else focus
+        asked_for = given(deps, question, draft.text)
     return Evidence(
         similarity=result.hits[0].similarity,
         found=found,
@@ -464,7 +467,9 @@ def _evidence(
         fact=fact,
         private=fact and own_organisation(question),
         focus=asked_for.share if asked_for else 1.0,
-        focus_missing=tuple(topical(question, asked_for.missing)) or (FACT_GAP[shape],) if asked_for else (),
+        focus_missing=(tuple(topical(question, asked_for.missing)) or (FACT_GAP[shape],))
+        if asked_for
+        else (),
         unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
         named=tuple(
             w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)

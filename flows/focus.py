@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from flows.deps import Deps
-from knowledge.retrieval import content_words
+from knowledge.retrieval import YEAR, content_words
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
@@ -97,3 +97,29 @@ def own_organisation(question: str) -> bool:
     return bool(
         OWN_ORGANISATION.search(question) and ORGANISATION_ONLY.search(question)
     ) and not ADVICE.search(question)
+
+
+# A figure: digits ("8%", "$15M", "2017") or a quantity written out ("dozens", "twice", "half").
+FIGURE = re.compile(
+    r"\d|\b(dozens?|hundreds?|thousands?|millions?|billions?|trillions?|half|twice|double|triple|thrice)\b",
+    re.IGNORECASE,
+)
+PERCENTAGE = re.compile(r"\b(percentage|percent|proportion|fraction)\b|%", re.IGNORECASE)
+PERCENT = re.compile(r"%|\b(percent|half|a third|a quarter|one in)\b", re.IGNORECASE)
+MARKER = re.compile(r"\[\d+\]")  # a citation, not a figure
+YEARS = re.compile(r"\b(19|20)\d\d\b(?![%,.]\d)")
+
+
+def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
+    """For a number question: how much of its focus the reply holds, when the reply gives a figure,
+    in a paragraph about what the question names if it names anything ("how much does Netflix
+    pay…": a figure where Netflix is named); a share asked for ("what percentage…") is a percentage. A passage
+    on the topic with no figure (a year is none), or a figure about another company, holds nothing."""
+    wanted = PERCENT if PERCENTAGE.search(question) else FIGURE
+    # a year is a date, not the count or amount asked for; a citation marker is no figure
+    figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
+    named = deps.index.names() | written_as_names(question)
+    names = [w for w in content_words(question) if w in named and not YEAR.fullmatch(w)]
+    if names:
+        figures = [s for s in figures if set(names) & set(content_words(s))]
+    return focus(deps, question, reply) if figures else Focus(0.0, [])

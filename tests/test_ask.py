@@ -629,3 +629,24 @@ async def test_a_thing_asked_for_that_the_course_never_names_is_declined_in_part
     # "what fine did…": the fine is what is asked; the passage about the episode does not give one
     reply = (await learner.say("what fine did Amazon pay after the ACLU Rekognition test?"))[-1]
     assert reply.text.startswith("The lessons don't cover fine")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what percentage of companies have a data governance policy?",
+        "what percentage of banks use federated teams?",
+    ],
+)
+async def test_a_number_question_whose_figure_the_lessons_lack_is_declined_in_part(
+    learner: Learner, question
+):
+    """A passage on the topic that gives no figure (a year is none) does not answer "what
+    percentage…": the reply says the figure is not there before what the lessons do say."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith("The lessons don't cover that figure")
+
+
+async def test_a_number_question_answered_by_a_figure_is_answered(learner: Learner):
+    reply = (await learner.say("what share of organisations say AI skills are their biggest barrier?"))[-1]
+    assert "38%" in reply.text and not reply.text.startswith("The lessons don't cover")
