@@ -17,7 +17,7 @@ from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
 from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, written_as_names
-from flows.shape import Draft, compose, question_shape
+from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
@@ -147,6 +147,9 @@ def support(
         meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
+            if is_count(term, text):  # "a 4500 person company": how big, not what about
+                total -= weight
+                continue
             # "went", "died", "I count": how it is asked; "Hugging Face" is a name whatever "hugging" is
             if (names_no_topic(term) or term in acts) and term not in capitalised | subject:
                 total -= weight
@@ -162,6 +165,15 @@ def support(
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+def is_count(term: str, text: str) -> bool:
+    """Whether a number in a question is a count or size ("a 4500 person company", "our 12 pilots"),
+    not a topic: not a year (a date is asked about) nor a part of the course ("phase 2", "tier 1")."""
+    if not term.replace(",", "").isdigit() or YEAR.fullmatch(term):
+        return False
+    said = words(text)
+    return not any(before in NUMBERED for before, w in itertools.pairwise(said) if w == term)
 
 
 # Words after which English puts a verb: a subject pronoun or "to" ("I count six", "tried to roll it
@@ -255,8 +267,14 @@ def topical(question: str, said: list[str]) -> list[str]:
     return [w for w in said if w in capitalised or not (names_no_topic(w) or w in acts)]
 
 
-# Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses.
-BREAK = re.compile(r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…")
+# Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses,
+# and before a question word after a colon, a comma or "but" ("I blanked: what's data mesh?",
+# "random one but what's a model registry?").
+BREAK = re.compile(
+    r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…"
+    r"|(?:(?<=[:,])|(?<=\bbut))\s+(?=(?:what|whats|what's|how|why|which|who|where|when)\b)",
+    re.IGNORECASE,
+)
 ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 # A clause telling why one asks, to the end of its sentence ("… because my director asked"); not
 # "because of", which is part of what is asked.

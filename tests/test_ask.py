@@ -409,6 +409,9 @@ async def test_a_product_question_is_never_answered_as_if_covered(learner: Learn
         ("define model drift because my director keeps mentioning it", "define model drift"),
         ("why do pilots fail because of data?", "why do pilots fail because of data?"),
         ("gartner - what % of AI projects fail?", "what % of AI projects fail?"),
+        ("my boss grilled me and I froze: what is model drift?", "what is model drift?"),
+        ("odd question, but how do feature stores help?", "how do feature stores help?"),
+        ("random one but which governance layer handles bias?", "which governance layer handles bias?"),
     ],
 )
 def test_a_message_is_judged_on_the_parts_that_ask(message, asked):
@@ -650,3 +653,26 @@ async def test_a_number_question_whose_figure_the_lessons_lack_is_declined_in_pa
 async def test_a_number_question_answered_by_a_figure_is_answered(learner: Learner):
     reply = (await learner.say("what share of organisations say AI skills are their biggest barrier?"))[-1]
     assert "38%" in reply.text and not reply.text.startswith("The lessons don't cover")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my manager quizzed me yesterday afternoon and I blanked: what's a model card?",
+        "we're a 12000 person insurer with lots of pilots, how do we get out of pilot purgatory?",
+        "weird one but what is a feature store?",
+    ],
+)
+async def test_a_chatty_or_situational_covered_question_is_answered(learner: Learner, question: str):
+    """What the learner says around the question (when they were asked, how big their company is)
+    is neither searched for nor missing: the asking part decides."""
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+def test_a_size_is_no_topic_but_a_year_or_a_part_of_the_course_is():
+    from flows.ask import is_count
+
+    assert is_count("4500", "we're a 4500 person company")
+    assert not is_count("2031", "what happens in 2031?")
+    assert not is_count("3", "what happens in phase 3?")
