@@ -20,7 +20,7 @@ from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, 
 from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
-from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
+from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary, names_no_topic
 
@@ -104,7 +104,28 @@ def searchable(deps: Deps, text: str) -> str:
             # A misspelling keeps its first letter: "partner" is no typo of "Gartner".
             alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1]]
             extra += difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
+    extra += repaired_in_phrase(deps, text).values()
     return " ".join([*kept, *filter(None, extra)])
+
+
+def repaired_in_phrase(deps: Deps, text: str) -> dict[str, str]:
+    """Short misspellings (too short to repair alone) that make a course phrase with the word before
+    them: "feature stor" → "store" ("feature store"); a word alone that short has too many near ones."""
+    said = words(text)
+    found: dict[str, str] = {}
+    for before, word in itertools.pairwise(said):
+        if (
+            len(word) < TYPO_MIN
+            and len(word) > 2
+            and word not in STOPWORDS
+            and deps.index.doc_freq(word)[0] == 0
+        ):
+            alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1] and w != word]
+            for near in difflib.get_close_matches(word, alike, n=3, cutoff=TYPO_CUTOFF - 0.1):
+                if deps.index.doc_freq(f"{before} {near}")[0]:
+                    found[word] = near
+                    break
+    return found
 
 
 @dataclass(frozen=True)
@@ -140,11 +161,16 @@ def support(
     held_terms = 0
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
+    repairs = repaired_in_phrase(deps, text)
     capitalised = written_as_names(text)
     acts = used_as_verbs(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
-        meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
+        meant = [
+            *content_words(searchable(deps, term))[1:],
+            *content_words(phrased.get(term, "")),
+            *([repairs[term]] if term in repairs else []),
+        ]
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
             if is_count(term, text):  # "a 4500 person company": how big, not what about

@@ -661,6 +661,7 @@ async def test_a_number_question_answered_by_a_figure_is_answered(learner: Learn
         "my manager quizzed me yesterday afternoon and I blanked: what's a model card?",
         "we're a 12000 person insurer with lots of pilots, how do we get out of pilot purgatory?",
         "weird one but what is a feature store?",
+        "sorry dumb q but wat is a feature stor",
     ],
 )
 async def test_a_chatty_or_situational_covered_question_is_answered(learner: Learner, question: str):
@@ -676,3 +677,10 @@ def test_a_size_is_no_topic_but_a_year_or_a_part_of_the_course_is():
     assert is_count("4500", "we're a 4500 person company")
     assert not is_count("2031", "what happens in 2031?")
     assert not is_count("3", "what happens in phase 3?")
+
+
+def test_a_short_misspelling_is_repaired_when_it_makes_a_course_phrase_with_its_neighbour(deps):
+    from flows.ask import repaired_in_phrase
+
+    assert repaired_in_phrase(deps, "wat is a feature stor") == {"stor": "store"}
+    assert repaired_in_phrase(deps, "how do I fix a stor") == {}  # alone, "stor" could be many words
