@@ -274,7 +274,9 @@ def subject_words(question: str) -> frozenset[str]:
 
 
 ASKED_FOR = re.compile(
-    r"^\W*(?:what|which)\s+([\w' -]+?)\s+(?:is|are|was|were|" + "|".join(_AUXILIARIES.split()) + r")\b",
+    r"^\W*(?:what|which|how much|how many)\s+([\w' -]+?)\s+(?:is|are|was|were|"
+    + "|".join(_AUXILIARIES.split())
+    + r")\b",
     re.IGNORECASE,
 )
 
@@ -291,6 +293,18 @@ def topical(question: str, said: list[str]) -> list[str]:
     an everyday word ("take", "save", "random") unless written as a name."""
     acts, capitalised = used_as_verbs(question), written_as_names(question)
     return [w for w in said if w in capitalised or not (names_no_topic(w) or w in acts)]
+
+
+def fact_gap(question: str, shape: str, missing: list[str]) -> list[str]:
+    """How a partial decline names the fact a reply lacks: the thing asked for ("how much
+    **revenue** did Uber make?"), else "that figure" when what is asked is an action ("how much
+    does Uber **charge** outside companies?"), else the missing topic words."""
+    asked = [w for w in missing if w in asked_thing(question)]
+    if asked:
+        return asked
+    if set(missing) & used_as_verbs(question) or not topical(question, missing):
+        return [FACT_GAP[shape]]
+    return topical(question, missing)
 
 
 # Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses,
@@ -511,9 +525,7 @@ def _evidence(
         fact=fact,
         private=fact and own_organisation(question),
         focus=asked_for.share if asked_for else 1.0,
-        focus_missing=(tuple(topical(question, asked_for.missing)) or (FACT_GAP[shape],))
-        if asked_for
-        else (),
+        focus_missing=tuple(fact_gap(question, shape, asked_for.missing)) if asked_for else (),
         unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
         named=tuple(
             w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)

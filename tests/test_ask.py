@@ -608,6 +608,7 @@ def test_unit_scores_do_not_depend_on_the_order_a_set_iterates_in():
         ("how much did DBS spend on its transformation?", "spend"),
         ("how much did JPMorgan save with COiN in dollars?", "save"),
         ("how much did JPMorgan save with COiN in dollars?", "dollars"),
+        ("how much does Uber charge outside companies to use Michelangelo?", "charge"),
     ],
 )
 async def test_a_partial_decline_names_what_is_asked_not_the_verb_asking_it(
