@@ -113,8 +113,9 @@ YEARS = re.compile(r"\b(19|20)\d\d\b(?![%,.]\d)")
 def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     """For a number question: how much of its focus the reply holds, when the reply gives a figure,
     in a paragraph about what the question names if it names anything ("how much does Netflix
-    pay…": a figure where Netflix is named); a share asked for ("what percentage…") is a percentage. A passage
-    on the topic with no figure (a year is none), or a figure about another company, holds nothing."""
+    pay…": a figure where Netflix is named); a share asked for ("what percentage…") is a
+    percentage. A passage on the topic with no figure (a year is none), or a figure about another
+    company, holds nothing."""
     wanted = PERCENT if PERCENTAGE.search(question) else FIGURE
     # a year is a date, not the count or amount asked for; a citation marker is no figure
     figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
