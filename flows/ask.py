@@ -10,16 +10,17 @@ import difflib
 import itertools
 import re
 from dataclasses import dataclass, replace
+from functools import cache
 
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import MIN_FOCUS, focus, own_organisation, written_as_names
-from flows.shape import Draft, compose, question_shape
+from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, written_as_names
+from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
-from knowledge.retrieval import YEAR, Hit, SearchResult, content_words, words
+from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary, names_no_topic
 
@@ -41,6 +42,8 @@ TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3  # per asker
 KEPT_ASKERS = 20  # a shared thread keeps the turns of this many most recent askers
 FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
+# What a reply says it can't give when what the question asks is no topic word ("how much did X save?")
+FACT_GAP = {"number": "that figure", "who": "who that is", "when": "that date"}
 FOLLOW_UP = re.compile(
     r"\b(it|its|that|this|these|those|they|them|their|there|more|why|examples?|elaborate|else|also|how so)\b"
     r"|^(and|but|so|what about)\b",
@@ -101,7 +104,28 @@ def searchable(deps: Deps, text: str) -> str:
             # A misspelling keeps its first letter: "partner" is no typo of "Gartner".
             alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1]]
             extra += difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
+    extra += repaired_in_phrase(deps, text).values()
     return " ".join([*kept, *filter(None, extra)])
+
+
+def repaired_in_phrase(deps: Deps, text: str) -> dict[str, str]:
+    """Short misspellings (too short to repair alone) that make a course phrase with the word before
+    them: "feature stor" → "store" ("feature store"); a word alone that short has too many near ones."""
+    said = words(text)
+    found: dict[str, str] = {}
+    for before, word in itertools.pairwise(said):
+        if (
+            len(word) < TYPO_MIN
+            and len(word) > 2
+            and word not in STOPWORDS
+            and deps.index.doc_freq(word)[0] == 0
+        ):
+            alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1] and w != word]
+            for near in difflib.get_close_matches(word, alike, n=3, cutoff=TYPO_CUTOFF - 0.1):
+                if deps.index.doc_freq(f"{before} {near}")[0]:
+                    found[word] = near
+                    break
+    return found
 
 
 @dataclass(frozen=True)
@@ -121,12 +145,15 @@ class Support:
         return self.held_terms >= 2 and known >= PARTIAL_KNOWN and self.share >= 0.95 * known
 
 
-def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Support:
+def support(
+    deps: Deps, text: str, covers: frozenset[str], said: str = "", subject: frozenset[str] = frozenset()
+) -> Support:
     """How much of `text` the chosen units hold: their `covers` (stems) and their words `said`.
 
     Judged on the question's topic words: a verb or adverb ("died", "revisit") or an everyday word
     the units do not hold says how the learner asks, so it weighs nothing either way; a word written
-    as a name ("Hugging Face") always counts."""
+    as a name ("Hugging Face") always counts, and so does a word the course never uses in what the
+    question is about (`subject`: "how does chain of **thought prompting** work?")."""
     vocab = load_vocabulary()
     said = " ".join(words(said))
     terms = [w for w in content_words(text) if w not in vocab.chat]
@@ -134,15 +161,23 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     held_terms = 0
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
+    repairs = repaired_in_phrase(deps, text)
     capitalised = written_as_names(text)
     acts = used_as_verbs(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
-        meant = content_words(searchable(deps, term))[1:] + content_words(phrased.get(term, ""))
+        meant = [
+            *content_words(searchable(deps, term))[1:],
+            *content_words(phrased.get(term, "")),
+            *([repairs[term]] if term in repairs else []),
+        ]
         total += weight
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
+            if is_count(term, text):  # "a 4500 person company": how big, not what about
+                total -= weight
+                continue
             # "went", "died", "I count": how it is asked; "Hugging Face" is a name whatever "hugging" is
-            if (names_no_topic(term) or term in acts) and term not in capitalised:
+            if (names_no_topic(term) or term in acts) and term not in capitalised | subject:
                 total -= weight
                 continue
             unknown.append(term)
@@ -158,22 +193,128 @@ def support(deps: Deps, text: str, covers: frozenset[str], said: str = "") -> Su
     return Support(held / total, unknown, missing / total, held_terms)
 
 
-# Words after which English puts a verb: subject pronouns, "to", auxiliaries and modals.
-_SUBJECT_WORDS = "i we you they he she it to do does did can could will would should might must may don't"
-SUBJECT = frozenset(_SUBJECT_WORDS.split())
+def is_count(term: str, text: str) -> bool:
+    """Whether a number in a question is a count or size ("a 4500 person company", "our 12 pilots"),
+    not a topic: not a year (a date is asked about) nor a part of the course ("phase 2", "tier 1")."""
+    if not term.replace(",", "").isdigit() or YEAR.fullmatch(term):
+        return False
+    said = words(text)
+    return not any(before in NUMBERED for before, w in itertools.pairwise(said) if w == term)
+
+
+# Words after which English puts a verb: a subject pronoun or "to" ("I count six", "tried to roll it
+# out"); an auxiliary or modal only after a subject ("we should start"). In a question the auxiliary
+# comes before the subject ("how does chain of thought prompting work?"), so the word after it is
+# the subject, not a verb; a verb then follows a pronoun ("should we start", "do I catch").
+_SUBJECTS = "i we you they he she it to i'm we're you're they're"
+_AUXILIARIES = "do does did can could will would should might must may don't doesn't didn't can't won't"
+SUBJECT = frozenset(_SUBJECTS.split())
+AUXILIARY = frozenset(_AUXILIARIES.split())
 
 
 def used_as_verbs(text: str) -> set[str]:
-    """The words a question uses as verbs: right after a subject pronoun, "to" or a modal ("I count
-    six", "they lay people off", "tried to roll it out"), a word English also uses as a verb is one."""
+    """The words a question uses as verbs: a word English also uses as a verb, right after a subject
+    pronoun or "to" ("I count six", "they lay people off", "tried to roll it out"), after a subject
+    and an auxiliary ("we should count"), or after an auxiliary and a name ("how much did JPMorgan
+    **save**?"); not the subject an inverted auxiliary asks about ("how does
+    **chain** of thought work?", "what does **model** drift mean?")."""
+    said = words(text)
+    names = written_as_names(text)
+    return {
+        w
+        for i, w in enumerate(said)
+        if i
+        and (
+            said[i - 1] in SUBJECT
+            or (i > 1 and said[i - 2] in SUBJECT and said[i - 1] in AUXILIARY)
+            or (i > 1 and said[i - 2] in AUXILIARY and said[i - 1].removesuffix("'s") in names)
+        )
+        and "VERB" in _lemmas(w)
+    }
+
+
+@cache
+def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
     from lemminflect import getAllLemmas
 
-    said = words(text)
-    return {w for before, w in itertools.pairwise(said) if before in SUBJECT and "VERB" in getAllLemmas(w)}
+    return getAllLemmas(word)
 
 
-# Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses.
-BREAK = re.compile(r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…")
+# An inverted question: a question word, then an auxiliary or a form of "be", then its subject.
+INVERTED = re.compile(
+    r"^\W*(?:(?:what|how|why|which|when|where)\W+)?(?:is|are|was|were|"
+    + "|".join(_AUXILIARIES.split())
+    + r")\s+(.+)$",
+    re.IGNORECASE,
+)
+
+
+def subject_words(question: str) -> frozenset[str]:
+    """The words of what an inverted question is about, every one a topic word whatever else English
+    uses it as: between the auxiliary and the verb ending the clause ("how does **chain of thought
+    prompting** work?", "what do **feature stores** mean?"), or after "is" to the clause's end ("what
+    is **chain of thought prompting**?"). None when the subject is a pronoun ("how do I catch drift?")
+    or the clause goes on past its verb ("why do companies keep rejecting AI?"); a clause inside it
+    ends it ("what are the ways **scaling** can go wrong?")."""
+    clause = re.split(r"[?.!;:,()]| - | — ", question, maxsplit=1)[0]
+    inverted = INVERTED.match(clause)
+    if not inverted:
+        return frozenset()
+    said = words(inverted.group(1))
+    if not said or said[0] in SUBJECT or said[0] in ("you're", "it's", "there"):
+        return frozenset()
+    copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
+    # a clause of its own inside it ends the subject: "what are the ways **scaling** can go wrong?"
+    said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
+    if not copula:
+        if len(said) < 2 or "VERB" not in _lemmas(said[-1]):
+            return frozenset()
+        said = said[:-1]
+    return frozenset(content_words(" ".join(said)))
+
+
+ASKED_FOR = re.compile(
+    r"^\W*(?:what|which|how much|how many)\s+([\w' -]+?)\s+(?:is|are|was|were|"
+    + "|".join(_AUXILIARIES.split())
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
+def asked_thing(question: str) -> list[str]:
+    """The topic words of the thing a "what X did…" / "which X does…" question asks for ("what
+    **fine** did Amazon pay?"): when the course never uses one, it cannot give that thing."""
+    found = ASKED_FOR.match(question)
+    return topical(question, content_words(found.group(1))) if found else []
+
+
+def topical(question: str, said: list[str]) -> list[str]:
+    """The words of `said` that name a topic in `question`, as `support` judges them: not a verb or
+    an everyday word ("take", "save", "random") unless written as a name."""
+    acts, capitalised = used_as_verbs(question), written_as_names(question)
+    return [w for w in said if w in capitalised or not (names_no_topic(w) or w in acts)]
+
+
+def fact_gap(question: str, shape: str, missing: list[str]) -> list[str]:
+    """How a partial decline names the fact a reply lacks: the thing asked for ("how much
+    **revenue** did Uber make?"), else "that figure" when what is asked is an action ("how much
+    does Uber **charge** outside companies?"), else the missing topic words."""
+    asked = [w for w in missing if w in asked_thing(question)]
+    if asked:
+        return asked
+    if set(missing) & used_as_verbs(question) or not topical(question, missing):
+        return [FACT_GAP[shape]]
+    return topical(question, missing)
+
+
+# Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses,
+# and before a question word after a colon, a comma or "but" ("I blanked: what's data mesh?",
+# "random one but what's a model registry?").
+BREAK = re.compile(
+    r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…"
+    r"|(?:(?<=[:,])|(?<=\bbut))\s+(?=(?:what|whats|what's|how|why|which|who|where|when)\b)",
+    re.IGNORECASE,
+)
 ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 # A clause telling why one asks, to the end of its sentence ("… because my director asked"); not
 # "because of", which is part of what is asked.
@@ -290,7 +431,7 @@ class Evidence:
     focus: float  # the share of a fact question's focus the reply holds (1.0 otherwise)
     focus_missing: tuple[str, ...]
     unsaid: tuple[str, ...]  # names or years asked that the reply does not give
-    named: tuple[str, ...]  # words the course never uses that the question writes as names
+    named: tuple[str, ...]  # words the course never uses that the question writes as names or asks for
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -324,7 +465,7 @@ class Evidence:
         elsewhere = list(self.unsaid) if self.fact else []
         if self.fact and self.focus < limits.min_focus:
             elsewhere += [w for w in self.focus_missing if w not in elsewhere]
-        unknown = [*elsewhere, *self.named, *self.found.unknown]
+        unknown = [*elsewhere, *self.named, *(w for w in self.found.unknown if w not in CUES)]
         if elsewhere or self.named or (unknown and self.found.unknown_share >= limits.partial_share):
             return list(dict.fromkeys(unknown))
         return []
@@ -369,9 +510,14 @@ def _evidence(
     draft: Draft,
     undefined: bool = False,
 ) -> Evidence:
-    found = support(deps, judged, draft.covers, " ".join(u.searchable for u in draft.units))
-    fact = question_shape(question) in FACTS
-    asked_for = focus(deps, question, draft.text) if fact else None
+    units = " ".join(u.searchable for u in draft.units)
+    found = support(deps, judged, draft.covers, units, subject_words(question))
+    shape = question_shape(question)
+    fact = shape in FACTS
+    asked_for = None
+    if fact:
+        given = figure_focus if shape == "number" else focus
+        asked_for = given(deps, question, draft.text)
     return Evidence(
         similarity=result.hits[0].similarity,
         found=found,
@@ -379,9 +525,11 @@ def _evidence(
         fact=fact,
         private=fact and own_organisation(question),
         focus=asked_for.share if asked_for else 1.0,
-        focus_missing=tuple(asked_for.missing) if asked_for else (),
+        focus_missing=tuple(fact_gap(question, shape, asked_for.missing)) if asked_for else (),
         unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
-        named=tuple(w for w in found.unknown if w in written_as_names(asked_alone)),
+        named=tuple(
+            w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
+        ),
     )
 
 

@@ -16,18 +16,25 @@ import re
 from dataclasses import dataclass
 
 from flows.deps import Deps
-from knowledge.retrieval import content_words
+from knowledge.retrieval import YEAR, content_words
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
 # Words that only say a fact is asked (a figure, a time), not which fact.
-CUES = frozenset(["exactly", "roughly", "approximately", "total", "year", "years"])
+CUES = frozenset(
+    ["exactly", "roughly", "approximately", "total", "year", "years", "dollars", "usd", "euros", "percent"]
+)
 # A reply must hold at least this share of the focus (idf-weighted) to answer a fact question.
 MIN_FOCUS = 0.34
+# The posts an organisation fills ("our head of data", "who is my manager?"): one list for both checks.
+POSTS = (
+    "ceo|cfo|cto|cio|cdo|coo|head|heads|director|directors|manager|managers|boss|lead|vp|chief|president|"
+    "chair|founder|founders"
+)
 OWN_ORGANISATION = re.compile(
     r"\b(our|my)\b(?: [\w'-]+){0,2} (company|company's|office|offices|org|organisation|organization|"
-    r"firm|department|building|ceo|cfo|cto|payroll|hr|intranet|drive|laptop|salary|salaries|team|teams|"
-    r"staff|headcount)\b",
+    r"firm|department|building|payroll|hr|intranet|drive|laptop|salary|salaries|team|teams|"
+    rf"staff|headcount|{POSTS})\b",
     re.IGNORECASE,
 )
 # What only the organisation itself knows: who holds one of its posts, how many people it has, its
@@ -35,8 +42,7 @@ OWN_ORGANISATION = re.compile(
 # responsible for AI governance in our company?", "how long does it take my team to get a model to
 # production?") are what the lessons recommend: those are answered.
 ORGANISATION_ONLY = re.compile(
-    r"\bwho(?: is|'s| are| was)\b(?: [\w'-]+){0,3}? (ceo|cfo|cto|cio|cdo|coo|head|heads|director|directors|"
-    r"manager|managers|boss|lead|vp|chief|president|chair|founder|founders)\b"
+    rf"\bwho(?: is|'s| are| was)\b(?: [\w'-]+){{0,3}}? ({POSTS})\b"
     r"|\bhow many (people|employees|staff|engineers|scientists|analysts|members|heads|workers|folks|persons|"
     r"colleagues|hires|contractors)\b|\bheadcount\b|\bhow (big|large) (is|are)\b"
     r"|\b(budgets?|salary|salaries|pay|paid|payroll|bonus|bonuses|revenues?|spend|spent|spending|costs?|prices?|"
@@ -91,3 +97,30 @@ def own_organisation(question: str) -> bool:
     return bool(
         OWN_ORGANISATION.search(question) and ORGANISATION_ONLY.search(question)
     ) and not ADVICE.search(question)
+
+
+# A figure: digits ("8%", "$15M", "2017") or a quantity written out ("dozens", "twice", "half").
+FIGURE = re.compile(
+    r"\d|\b(dozens?|hundreds?|thousands?|millions?|billions?|trillions?|half|twice|double|triple|thrice)\b",
+    re.IGNORECASE,
+)
+PERCENTAGE = re.compile(r"\b(percentage|percent|proportion|fraction)\b|%", re.IGNORECASE)
+PERCENT = re.compile(r"%|\b(percent|half|a third|a quarter|one in)\b", re.IGNORECASE)
+MARKER = re.compile(r"\[\d+\]")  # a citation, not a figure
+YEARS = re.compile(r"\b(19|20)\d\d\b(?![%,.]\d)")
+
+
+def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
+    """For a number question: how much of its focus the reply holds, when the reply gives a figure,
+    in a paragraph about what the question names if it names anything ("how much does Netflix
+    pay…": a figure where Netflix is named); a share asked for ("what percentage…") is a
+    percentage. A passage on the topic with no figure (a year is none), or a figure about another
+    company, holds nothing."""
+    wanted = PERCENT if PERCENTAGE.search(question) else FIGURE
+    # a year is a date, not the count or amount asked for; a citation marker is no figure
+    figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
+    named = deps.index.names() | written_as_names(question)
+    names = [w for w in content_words(question) if w in named and not YEAR.fullmatch(w)]
+    if names:
+        figures = [s for s in figures if set(names) & set(content_words(s))]
+    return focus(deps, question, reply) if figures else Focus(0.0, [])
