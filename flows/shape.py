@@ -90,6 +90,7 @@ ASPECTS = (
     "worse",
 )
 SENTENCES_PER_TEXT = 2
+FACT_SENTENCES = 3  # a fact's sentence and those holding the rest of what is asked
 # A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
 # a claim with its reason and its source. Longer ones give their best sentences.
 WHOLE_PARAGRAPH = 800
@@ -155,6 +156,7 @@ def candidates(
     query = asked_stems(question, query)
     weights = own_weights(question, weights)
     where = place(question, course)
+    one_fact = shape in FACTS and not SECOND_PART.search(q)
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
     several = (
@@ -210,7 +212,7 @@ def candidates(
                 if shape == "number" and re.search(r"\d", unit.title + unit.text):
                     score += 1
             else:
-                text, covers = _best_sentences(unit.text, query, shape, weights)
+                text, covers = _best_sentences(unit.text, query, shape, weights, one_fact)
                 if not text:
                     continue
                 covers |= _overlap(query, topic)
@@ -346,8 +348,39 @@ def _tells(shape: str, text: str) -> bool:
     return True
 
 
-def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weights) -> tuple[str, set[str]]:
-    """Up to two sentences of a paragraph that carry the question's words, in reading order."""
+FACTS = ("number", "who", "when")  # the shapes that ask one fact: a figure, a person, a year
+# A second question in the message ("who was it and what problem did it fix?"): more than one fact.
+SECOND_PART = re.compile(r"\b(and|but|also)\s+(what|how|why|which|who|when|where)\b|\?\s*\S.*\?")
+
+
+def _fact(shape: str, sentence: str) -> bool:
+    """Whether a sentence holds the kind of fact a number / who / when question asks for."""
+    return bool(re.search(r"\d", sentence)) if shape == "number" else _tells(shape, sentence)
+
+
+def _fact_sentences(
+    scored: list[tuple[float, int, set[str]]], said: list[str], shape: str, weights: Weights
+) -> list[tuple[float, int, set[str]]]:
+    """The best sentence holding the fact asked for, then each sentence that holds more of what the
+    question asks (whose figure it is, the other part of a two-part question), best first."""
+    facts = [x for x in scored if _fact(shape, said[x[1]])]
+    chosen = [max(facts, key=lambda x: x[0])]
+    covered = set(chosen[0][2])
+    while len(chosen) < FACT_SENTENCES:
+        rest = [x for x in scored if x not in chosen and x[2] - covered]
+        if not rest:
+            break
+        more = max(rest, key=lambda x: (_weigh(x[2] - covered, weights), x[0]))
+        chosen.append(more)
+        covered |= more[2]
+    return chosen
+
+
+def _best_sentences(
+    paragraph: str, query: set[str], shape: str, weights: Weights, one_fact: bool = False
+) -> tuple[str, set[str]]:
+    """Up to two sentences of a paragraph that carry the question's words, in reading order; for a
+    question asking `one_fact`, the sentence holding it and those holding the rest of what is asked."""
     said = sentences(paragraph)
     scored = []
     for i, s in enumerate(said):
@@ -363,14 +396,19 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
             scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
         return "", set()
-    if len(paragraph) <= WHOLE_PARAGRAPH:
+    # A number / who / when question asks for one fact: the sentence that holds it (with its source
+    # and any sentence it leans on), not the whole paragraph it is buried in, however short.
+    fact = one_fact and shape in FACTS and any(_fact(shape, said[i]) for _, i, _ in scored)
+    if len(paragraph) <= WHOLE_PARAGRAPH and not fact:
         covers = set().union(*(got for *_, got in scored))
         return " ".join(said), covers
     best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
+    if fact:
+        best = _fact_sentences(scored, said, shape, weights)
     keep = sorted(i for _, i, _ in best)
     # A weak second sentence is dropped, unless it holds a part of the question the first does not
     # ("what was the % and how many did they ask?": one sentence per part).
-    if len(best) == 2 and best[1][0] < best[0][0] / 2 and not (best[1][2] - best[0][2]):
+    if not fact and len(best) == 2 and best[1][0] < best[0][0] / 2 and not (best[1][2] - best[0][2]):
         keep = [best[0][1]]
         best = best[:1]
     # A sentence that leans on the one before ("These…", "Without these…") keeps it, and so on back.

@@ -563,3 +563,27 @@ def test_unit_scores_do_not_depend_on_the_order_a_set_iterates_in():
         for seed in range(4)
     ]
     assert len(set(runs)) == 1 and runs[0].strip()
+
+
+@pytest.mark.parametrize(
+    ("question", "fact", "buried"),
+    [
+        ("how many employees did DBS restructure into squads?", "33,000", "Euromoney"),
+        ("when did DBS start its transformation?", "2015", "33,000"),
+        ("how many credit agreements did COiN analyze?", "12,000", "federated model by 2020"),
+    ],
+)
+async def test_a_one_fact_question_gets_the_sentence_with_the_fact_not_its_paragraph(
+    learner: Learner, question: str, fact: str, buried: str
+):
+    """A number / who / when question asks one fact: the sentence holding it (and whose it is), not the
+    whole paragraph it sits in, however short that paragraph is."""
+    reply = (await learner.say(question))[-1]
+    assert fact in reply.text and buried not in reply.text and reply.citations
+
+
+async def test_a_fact_question_with_a_second_part_keeps_the_sentences_for_both(learner: Learner):
+    reply = (
+        await learner.say("who was stitch fix's chief algorithms officer and what problem did his idea fix?")
+    )[-1]
+    assert "Eric Colson" in reply.text and "handoff" in reply.text
