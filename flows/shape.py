@@ -515,22 +515,62 @@ def _in_blocks(choice: Choice, details: tuple[str, ...]) -> bool:
     return all(s in blocks for s in sentences(choice.text or choice.unit.text))
 
 
-def _fit(chosen: list[Choice], query: set[str]) -> str:
-    """For a situation ("we're just starting"), the list item whose own sentence matches it best,
-    named first: the recommendation, before the options it is chosen from."""
+# A sentence of an option saying which situation it suits ("Best for early-stage AI capability
+# building", "Most common model in AI-mature large organizations"): what a situation is matched on.
+SUITS = re.compile(
+    r"\b(best|ideal|ideally|suited|suitable|recommended|appropriate|right|works best|makes sense)"
+    r" (for|when|if|in)\b|\bmost common (model|choice|structure|approach|pattern)\b",
+    re.IGNORECASE,
+)
+
+
+def _fit(chosen: list[Choice], query: set[str], weights: Weights | None = None) -> str:
+    """For a situation ("we're just starting"), the list item whose sentence on the situation it suits
+    ("Best for…") matches it best, named first: the recommendation, before the options it is chosen
+    from. Only what the question says of the situation counts, not the options it names ("IT or the
+    business units?") in words that tell one situation from another (not "AI", on every page); an
+    item saying nothing of when it suits is never recommended."""
+    query = _telling(query, weights)
     for choice in chosen:
         if choice.unit.kind != "list" or len(choice.unit.items) < 2:
             continue
         best: tuple[int, str, str] = (0, "", "")
         shared = set.intersection(*(set(stem_words(x)) for _, x in choice.unit.items))
+        named = set(stem_words(" ".join(t for t, _ in choice.unit.items)))
         for title, text in choice.unit.items:
             for sentence in sentences(text):
-                hits = len((query & set(stem_words(sentence))) - shared - set(stem_words(title)))
+                if not SUITS.search(sentence):
+                    continue
+                hits = len((query & set(stem_words(sentence))) - shared - named)
                 if hits > best[0]:
                     best = (hits, title, sentence)
         if best[0]:
             return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
     return ""
+
+
+def _telling(query: set[str], weights: Weights | None) -> set[str]:
+    """The words of a question that tell one situation from another (not "AI", on every page)."""
+    return {s for s in query if (weights or {}).get(s, TELLING_IDF) >= TELLING_IDF}
+
+
+def _addressing(listed: Choice, ranked: list[Choice], query: set[str], weights: Weights) -> Choice | None:
+    """In a list whose items say nothing of the situation they suit (the governance layers), the item
+    whose own text holds most of the problem the question tells; None for a list of options."""
+    items = listed.unit.items
+    if len(items) < 2 or any(SUITS.search(x) for _, x in items):
+        return None
+    query = _telling(query, weights)
+    shared = set.intersection(*(set(stem_words(x)) for _, x in items))
+    hits = {t: len((query & set(stem_words(x))) - shared - set(stem_words(t))) for t, x in items}
+    title = max(hits, key=lambda t: hits[t])
+    if not hits[title]:
+        return None
+    same = listed.unit.passage
+    return next(
+        (c for c in ranked if c.unit.kind == "item" and c.unit.passage == same and c.unit.title == title),
+        None,
+    )
 
 
 def _in_the_lesson(first: Choice, ranked: list[Choice]) -> list[Choice]:
@@ -629,9 +669,14 @@ def compose(
     ):
         # A situation is answered by the options it is chosen from: the best list, when close enough.
         lists = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * 0.5]
-        if lists and not _within(lists[0], chosen) and _fit(lists[:1], query):
+        if lists and not _within(lists[0], chosen) and _fit(lists[:1], query, weights):
             chosen.append(lists[0])
             covered |= lists[0].covers
+        elif lists and (item := _addressing(lists[0], ranked, query, weights)) and not _within(item, chosen):
+            # Items that say nothing of when they suit are no options to choose from: the one that
+            # addresses the problem told ("models keep degrading" → Model Governance) is the answer.
+            chosen.append(item)
+            covered |= item.covers
     unsaid = names - _names(first)
     if unsaid and first.unit.kind == "term" and len(chosen) < MAX_UNITS:
         # A definition names no company: a question naming one ("AT&T's reskilling", "JPMorgan's COE")
@@ -645,7 +690,7 @@ def compose(
             covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         chosen.sort(key=lambda c: -len(names & _names(c)))
-    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
+    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query, weights)) else []
     room = MAX_CHARS
     for choice in chosen:
         part = render(choice, room, frozenset(query))

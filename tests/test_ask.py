@@ -587,3 +587,38 @@ async def test_a_fact_question_with_a_second_part_keeps_the_sentences_for_both(l
         await learner.say("who was stitch fix's chief algorithms officer and what problem did his idea fix?")
     )[-1]
     assert "Eric Colson" in reply.text and "handoff" in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "should our AI team sit in IT or in the business units?",
+        "should we put our data scientists in one central team or spread them across the business units?",
+    ],
+)
+async def test_the_options_a_question_names_are_not_its_situation(learner: Learner, question: str):
+    """ "IT or the business units?" tells no situation: the options are given, none is recommended."""
+    reply = (await learner.say(question))[-1]
+    assert "point to" not in reply.text
+    assert all(o in reply.text for o in ("Centralized COE", "Federated Model", "Hub-and-Spoke"))
+
+
+async def test_a_situation_is_fitted_on_what_each_option_says_it_suits(learner: Learner):
+    reply = (await learner.say("we're large and already AI-mature: which structure fits us best?"))[-1]
+    assert "Hub-and-Spoke" in reply.text.splitlines()[0] and "Federated Model" in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "i'm a manager at a bank, our models keep degrading in prod, what should we do?",
+        "we're a retailer and our demand models keep degrading, what should we do?",
+    ],
+)
+async def test_the_item_addressing_a_problem_is_given_once_not_as_a_recommendation(
+    learner: Learner, question: str
+):
+    """A list whose items say nothing of the situation they suit (the governance layers) holds no
+    options: the item addressing the problem told is the answer, given once."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.count("retraining or retiring models") == 1 and "point to" not in reply.text
