@@ -71,9 +71,9 @@ MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentenc
 LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
-COMPARED = (
-    r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
-    r"|\bdiffer(?:ent|s)? (?:from|to|than)\b"
+COMPARED = (  # a hyphenated name is one side: "hub-and-spoke" is not "hub" and "spoke"
+    r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b|\bbetween\b"
+    r"|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
 )
 # What a comparison asks about each side (its pros, its cons), not a side itself.
 ASPECTS = (
@@ -473,7 +473,9 @@ def comparison_sides(question: str) -> list[set[str]]:
     """The things a comparison question compares ("COE vs federated" → {coe…}, {federat…}), each as
     stems, with the course words they stand for."""
     vocab = load_vocabulary()
-    parts = re.split(COMPARED, question.lower())
+    # What a second asking part asks ("…, and which is best for a bank?") is no side of the first.
+    compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
+    parts = re.split(COMPARED, compared)
     aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
     sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) - aspects for p in parts]
     return [side for side in sides if side] if len(sides) > 1 else []
@@ -623,8 +625,10 @@ def compose(
     chosen = [first]
     covered = set(first.covers)
     shape = question_shape(question)
+    q = question.lower()
     if shape == "comparison" or (
-        shape == "recommendation" and re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question)
+        shape == "recommendation"
+        and (re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
     ):
         sides = comparison_sides(question)
         tellings, owns = [], []

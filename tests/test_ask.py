@@ -622,3 +622,18 @@ async def test_the_item_addressing_a_problem_is_given_once_not_as_a_recommendati
     options: the item addressing the problem told is the answer, given once."""
     reply = (await learner.say(question))[-1]
     assert reply.text.count("retraining or retiring models") == 1 and "point to" not in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what's the difference between hub-and-spoke and federated, and which is best for a bank?",
+        "how does hub-and-spoke differ from a centralized COE?",
+    ],
+)
+async def test_a_hyphenated_name_is_one_side_of_a_comparison(learner: Learner, question: str):
+    """ "hub-and-spoke" is one side, not "hub" and "spoke"; a second asking part ("…and which is best
+    for a bank?") is no side: every side compared is answered."""
+    reply = (await learner.say(question))[-1]
+    assert "Hub-and-Spoke" in reply.text
+    assert ("Federated" if "federated" in question else "Centralized COE") in reply.text
