@@ -90,7 +90,6 @@ ASPECTS = (
     "worse",
 )
 SENTENCES_PER_TEXT = 2
-FACT_SENTENCES = 3  # a fact's sentence and those holding the rest of what is asked
 # A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
 # a claim with its reason and its source. Longer ones give their best sentences.
 WHOLE_PARAGRAPH = 800
@@ -362,11 +361,12 @@ def _fact_sentences(
     scored: list[tuple[float, int, set[str]]], said: list[str], shape: str, weights: Weights
 ) -> list[tuple[float, int, set[str]]]:
     """The best sentence holding the fact asked for, then each sentence that holds more of what the
-    question asks (whose figure it is, the other part of a two-part question), best first."""
+    question asks (whose figure it is), best first, until they hold all the paragraph holds of it: the
+    unit is chosen, and the answer judged, on the same words as when it is given whole."""
     facts = [x for x in scored if _fact(shape, said[x[1]])]
     chosen = [max(facts, key=lambda x: x[0])]
     covered = set(chosen[0][2])
-    while len(chosen) < FACT_SENTENCES:
+    while True:
         rest = [x for x in scored if x not in chosen and x[2] - covered]
         if not rest:
             break
@@ -397,9 +397,10 @@ def _best_sentences(
     if not scored:
         return "", set()
     # A number / who / when question asks for one fact: the sentence that holds it (with its source
-    # and any sentence it leans on), not the whole paragraph it is buried in, however short.
-    fact = one_fact and shape in FACTS and any(_fact(shape, said[i]) for _, i, _ in scored)
-    if len(paragraph) <= WHOLE_PARAGRAPH and not fact:
+    # and any sentence it leans on), not the whole short paragraph it is buried in.
+    short = len(paragraph) <= WHOLE_PARAGRAPH
+    fact = short and one_fact and shape in FACTS and any(_fact(shape, said[i]) for _, i, _ in scored)
+    if short and not fact:
         covers = set().union(*(got for *_, got in scored))
         return " ".join(said), covers
     best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
