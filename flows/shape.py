@@ -71,9 +71,9 @@ MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentenc
 LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
-COMPARED = (
-    r"\bvs\.?|\bversus\b|\bor\b|\band\b|,|/|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff(?:erence)?\b"
-    r"|\bdiffer(?:ent|s)? (?:from|to|than)\b"
+COMPARED = (  # a hyphenated name is one side: "hub-and-spoke" is not "hub" and "spoke"
+    r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b|\bbetween\b"
+    r"|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
 )
 # What a comparison asks about each side (its pros, its cons), not a side itself.
 ASPECTS = (
@@ -155,6 +155,7 @@ def candidates(
     query = asked_stems(question, query)
     weights = own_weights(question, weights)
     where = place(question, course)
+    one_fact = shape in FACTS and not SECOND_PART.search(q)
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
     several = (
@@ -210,7 +211,7 @@ def candidates(
                 if shape == "number" and re.search(r"\d", unit.title + unit.text):
                     score += 1
             else:
-                text, covers = _best_sentences(unit.text, query, shape, weights)
+                text, covers = _best_sentences(unit.text, query, shape, weights, one_fact)
                 if not text:
                     continue
                 covers |= _overlap(query, topic)
@@ -346,8 +347,40 @@ def _tells(shape: str, text: str) -> bool:
     return True
 
 
-def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weights) -> tuple[str, set[str]]:
-    """Up to two sentences of a paragraph that carry the question's words, in reading order."""
+FACTS = ("number", "who", "when")  # the shapes that ask one fact: a figure, a person, a year
+# A second question in the message ("who was it and what problem did it fix?"): more than one fact.
+SECOND_PART = re.compile(r"\b(and|but|also)\s+(what|how|why|which|who|when|where)\b|\?\s*\S.*\?")
+
+
+def _fact(shape: str, sentence: str) -> bool:
+    """Whether a sentence holds the kind of fact a number / who / when question asks for."""
+    return bool(re.search(r"\d", sentence)) if shape == "number" else _tells(shape, sentence)
+
+
+def _fact_sentences(
+    scored: list[tuple[float, int, set[str]]], said: list[str], shape: str, weights: Weights
+) -> list[tuple[float, int, set[str]]]:
+    """The best sentence holding the fact asked for, then each sentence that holds more of what the
+    question asks (whose figure it is), best first, until they hold all the paragraph holds of it: the
+    unit is chosen, and the answer judged, on the same words as when it is given whole."""
+    facts = [x for x in scored if _fact(shape, said[x[1]])]
+    chosen = [max(facts, key=lambda x: x[0])]
+    covered = set(chosen[0][2])
+    while True:
+        rest = [x for x in scored if x not in chosen and x[2] - covered]
+        if not rest:
+            break
+        more = max(rest, key=lambda x: (_weigh(x[2] - covered, weights), x[0]))
+        chosen.append(more)
+        covered |= more[2]
+    return chosen
+
+
+def _best_sentences(
+    paragraph: str, query: set[str], shape: str, weights: Weights, one_fact: bool = False
+) -> tuple[str, set[str]]:
+    """Up to two sentences of a paragraph that carry the question's words, in reading order; for a
+    question asking `one_fact`, the sentence holding it and those holding the rest of what is asked."""
     said = sentences(paragraph)
     scored = []
     for i, s in enumerate(said):
@@ -363,14 +396,20 @@ def _best_sentences(paragraph: str, query: set[str], shape: str, weights: Weight
             scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
         return "", set()
-    if len(paragraph) <= WHOLE_PARAGRAPH:
+    # A number / who / when question asks for one fact: the sentence that holds it (with its source
+    # and any sentence it leans on), not the whole short paragraph it is buried in.
+    short = len(paragraph) <= WHOLE_PARAGRAPH
+    fact = short and one_fact and shape in FACTS and any(_fact(shape, said[i]) for _, i, _ in scored)
+    if short and not fact:
         covers = set().union(*(got for *_, got in scored))
         return " ".join(said), covers
     best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
+    if fact:
+        best = _fact_sentences(scored, said, shape, weights)
     keep = sorted(i for _, i, _ in best)
     # A weak second sentence is dropped, unless it holds a part of the question the first does not
     # ("what was the % and how many did they ask?": one sentence per part).
-    if len(best) == 2 and best[1][0] < best[0][0] / 2 and not (best[1][2] - best[0][2]):
+    if not fact and len(best) == 2 and best[1][0] < best[0][0] / 2 and not (best[1][2] - best[0][2]):
         keep = [best[0][1]]
         best = best[:1]
     # A sentence that leans on the one before ("These…", "Without these…") keeps it, and so on back.
@@ -435,7 +474,9 @@ def comparison_sides(question: str) -> list[set[str]]:
     """The things a comparison question compares ("COE vs federated" → {coe…}, {federat…}), each as
     stems, with the course words they stand for."""
     vocab = load_vocabulary()
-    parts = re.split(COMPARED, question.lower())
+    # What a second asking part asks ("…, and which is best for a bank?") is no side of the first.
+    compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
+    parts = re.split(COMPARED, compared)
     aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
     sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) - aspects for p in parts]
     return [side for side in sides if side] if len(sides) > 1 else []
@@ -477,22 +518,62 @@ def _in_blocks(choice: Choice, details: tuple[str, ...]) -> bool:
     return all(s in blocks for s in sentences(choice.text or choice.unit.text))
 
 
-def _fit(chosen: list[Choice], query: set[str]) -> str:
-    """For a situation ("we're just starting"), the list item whose own sentence matches it best,
-    named first: the recommendation, before the options it is chosen from."""
+# A sentence of an option saying which situation it suits ("Best for early-stage AI capability
+# building", "Most common model in AI-mature large organizations"): what a situation is matched on.
+SUITS = re.compile(
+    r"\b(best|ideal|ideally|suited|suitable|recommended|appropriate|right|works best|makes sense)"
+    r" (for|when|if|in)\b|\bmost common (model|choice|structure|approach|pattern)\b",
+    re.IGNORECASE,
+)
+
+
+def _fit(chosen: list[Choice], query: set[str], weights: Weights | None = None) -> str:
+    """For a situation ("we're just starting"), the list item whose sentence on the situation it suits
+    ("Best for…") matches it best, named first: the recommendation, before the options it is chosen
+    from. Only what the question says of the situation counts, not the options it names ("IT or the
+    business units?") in words that tell one situation from another (not "AI", on every page); an
+    item saying nothing of when it suits is never recommended."""
+    query = _telling(query, weights)
     for choice in chosen:
         if choice.unit.kind != "list" or len(choice.unit.items) < 2:
             continue
         best: tuple[int, str, str] = (0, "", "")
         shared = set.intersection(*(set(stem_words(x)) for _, x in choice.unit.items))
+        named = set(stem_words(" ".join(t for t, _ in choice.unit.items)))
         for title, text in choice.unit.items:
             for sentence in sentences(text):
-                hits = len((query & set(stem_words(sentence))) - shared - set(stem_words(title)))
+                if not SUITS.search(sentence):
+                    continue
+                hits = len((query & set(stem_words(sentence))) - shared - named)
                 if hits > best[0]:
                     best = (hits, title, sentence)
         if best[0]:
             return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
     return ""
+
+
+def _telling(query: set[str], weights: Weights | None) -> set[str]:
+    """The words of a question that tell one situation from another (not "AI", on every page)."""
+    return {s for s in query if (weights or {}).get(s, TELLING_IDF) >= TELLING_IDF}
+
+
+def _addressing(listed: Choice, ranked: list[Choice], query: set[str], weights: Weights) -> Choice | None:
+    """In a list whose items say nothing of the situation they suit (the governance layers), the item
+    whose own text holds most of the problem the question tells; None for a list of options."""
+    items = listed.unit.items
+    if len(items) < 2 or any(SUITS.search(x) for _, x in items):
+        return None
+    query = _telling(query, weights)
+    shared = set.intersection(*(set(stem_words(x)) for _, x in items))
+    hits = {t: len((query & set(stem_words(x))) - shared - set(stem_words(t))) for t, x in items}
+    title = max(hits, key=lambda t: hits[t])
+    if not hits[title]:
+        return None
+    same = listed.unit.passage
+    return next(
+        (c for c in ranked if c.unit.kind == "item" and c.unit.passage == same and c.unit.title == title),
+        None,
+    )
 
 
 def _in_the_lesson(first: Choice, ranked: list[Choice]) -> list[Choice]:
@@ -545,8 +626,10 @@ def compose(
     chosen = [first]
     covered = set(first.covers)
     shape = question_shape(question)
+    q = question.lower()
     if shape == "comparison" or (
-        shape == "recommendation" and re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question)
+        shape == "recommendation"
+        and (re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
     ):
         sides = comparison_sides(question)
         tellings, owns = [], []
@@ -591,9 +674,14 @@ def compose(
     ):
         # A situation is answered by the options it is chosen from: the best list, when close enough.
         lists = [c for c in ranked if c.unit.kind == "list" and c.score >= first.score * 0.5]
-        if lists and not _within(lists[0], chosen) and _fit(lists[:1], query):
+        if lists and not _within(lists[0], chosen) and _fit(lists[:1], query, weights):
             chosen.append(lists[0])
             covered |= lists[0].covers
+        elif lists and (item := _addressing(lists[0], ranked, query, weights)) and not _within(item, chosen):
+            # Items that say nothing of when they suit are no options to choose from: the one that
+            # addresses the problem told ("models keep degrading" → Model Governance) is the answer.
+            chosen.append(item)
+            covered |= item.covers
     unsaid = names - _names(first)
     if unsaid and first.unit.kind == "term" and len(chosen) < MAX_UNITS:
         # A definition names no company: a question naming one ("AT&T's reskilling", "JPMorgan's COE")
@@ -607,7 +695,7 @@ def compose(
             covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         chosen.sort(key=lambda c: -len(names & _names(c)))
-    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query)) else []
+    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query, weights)) else []
     room = MAX_CHARS
     for choice in chosen:
         part = render(choice, room, frozenset(query))

@@ -685,3 +685,77 @@ def test_a_short_misspelling_is_repaired_when_it_makes_a_course_phrase_with_its_
 
     assert repaired_in_phrase(deps, "wat is a feature stor") == {"stor": "store"}
     assert repaired_in_phrase(deps, "how do I fix a stor") == {}  # alone, "stor" could be many words
+
+
+@pytest.mark.parametrize(
+    ("question", "fact", "buried"),
+    [
+        ("how many employees did DBS restructure into squads?", "33,000", "Euromoney"),
+        ("when did DBS start its transformation?", "2015", "33,000"),
+        ("how many credit agreements did COiN analyze?", "12,000", "federated model by 2020"),
+    ],
+)
+async def test_a_one_fact_question_gets_the_sentence_with_the_fact_not_its_paragraph(
+    learner: Learner, question: str, fact: str, buried: str
+):
+    """A number / who / when question asks one fact: the sentence holding it (and whose it is), not the
+    whole paragraph it sits in, however short that paragraph is."""
+    reply = (await learner.say(question))[-1]
+    assert fact in reply.text and buried not in reply.text and reply.citations
+
+
+async def test_a_fact_question_with_a_second_part_keeps_the_sentences_for_both(learner: Learner):
+    reply = (
+        await learner.say("who was stitch fix's chief algorithms officer and what problem did his idea fix?")
+    )[-1]
+    assert "Eric Colson" in reply.text and "handoff" in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "should our AI team sit in IT or in the business units?",
+        "should we put our data scientists in one central team or spread them across the business units?",
+    ],
+)
+async def test_the_options_a_question_names_are_not_its_situation(learner: Learner, question: str):
+    """ "IT or the business units?" tells no situation: the options are given, none is recommended."""
+    reply = (await learner.say(question))[-1]
+    assert "point to" not in reply.text
+    assert all(o in reply.text for o in ("Centralized COE", "Federated Model", "Hub-and-Spoke"))
+
+
+async def test_a_situation_is_fitted_on_what_each_option_says_it_suits(learner: Learner):
+    reply = (await learner.say("we're large and already AI-mature: which structure fits us best?"))[-1]
+    assert "Hub-and-Spoke" in reply.text.splitlines()[0] and "Federated Model" in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "i'm a manager at a bank, our models keep degrading in prod, what should we do?",
+        "we're a retailer and our demand models keep degrading, what should we do?",
+    ],
+)
+async def test_the_item_addressing_a_problem_is_given_once_not_as_a_recommendation(
+    learner: Learner, question: str
+):
+    """A list whose items say nothing of the situation they suit (the governance layers) holds no
+    options: the item addressing the problem told is the answer, given once."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.count("retraining or retiring models") == 1 and "point to" not in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what's the difference between hub-and-spoke and federated, and which is best for a bank?",
+        "how does hub-and-spoke differ from a centralized COE?",
+    ],
+)
+async def test_a_hyphenated_name_is_one_side_of_a_comparison(learner: Learner, question: str):
+    """ "hub-and-spoke" is one side, not "hub" and "spoke"; a second asking part ("…and which is best
+    for a bank?") is no side: every side compared is answered."""
+    reply = (await learner.say(question))[-1]
+    assert "Hub-and-Spoke" in reply.text
+    assert ("Federated" if "federated" in question else "Centralized COE") in reply.text
