@@ -18,18 +18,11 @@ TARGETS = {"heldout": {"precision": 0.90, "recall": 0.75, "misconceptions": 0.80
 
 def _claude_brain(rt):
     settings = rt.settings
-    key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else ""
-    if not key:
+    if not (settings.anthropic_api_key and settings.anthropic_api_key.get_secret_value()):
         raise fail("--brain claude needs ANTHROPIC_API_KEY")
-    from flows.brains.claude import ClaudeBrain
+    from flows.brains import claude_brain
 
-    return ClaudeBrain(
-        api_key=key,
-        model=settings.model,
-        base_url=settings.anthropic_base_url,
-        timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
-    )
+    return claude_brain(settings)
 
 
 def eval_labs(

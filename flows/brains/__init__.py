@@ -116,20 +116,22 @@ def make_brain(settings: Settings) -> Brain:
     """The brain the settings ask for: Claude with an offline fallback, or the offline coach."""
     if settings.anthropic_api_key is None or not settings.anthropic_api_key.get_secret_value():
         return OfflineBrain()
-    api_key = settings.anthropic_api_key.get_secret_value()
+    return FallbackBrain(DeferredBrain(lambda: claude_brain(settings), "claude", remote=True), OfflineBrain())
 
-    def claude() -> Brain:
-        from flows.brains.claude import ClaudeBrain  # imports the SDK
 
-        return ClaudeBrain(
-            api_key=api_key,
-            model=settings.model,
-            base_url=settings.anthropic_base_url,
-            timeout_s=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
-        )
+def claude_brain(settings: Settings) -> Brain:
+    """Claude alone, as the settings configure it (imports the SDK; needs an API key)."""
+    from flows.brains.claude import ClaudeBrain
 
-    return FallbackBrain(DeferredBrain(claude, "claude", remote=True), OfflineBrain())
+    if settings.anthropic_api_key is None:
+        raise ValueError("Claude needs ANTHROPIC_API_KEY")
+    return ClaudeBrain(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        model=settings.model,
+        base_url=settings.anthropic_base_url,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+    )
 
 
 __all__ = [
