@@ -108,6 +108,12 @@ def check_slack(body: bytes, content_type: str) -> dict[str, Any]:
         raise BadRequest("empty body")
     parsed = parse_slack(text, content_type)
     _slack_shape(parsed)
+    if parsed.get("response_url"):
+        url = urlsplit(parsed["response_url"])
+        # Slack's are https (hooks.slack.com); plain http only to this machine (a local fake Slack)
+        local = url.scheme == "http" and is_loopback(url.hostname or "")
+        if not url.hostname or not (url.scheme == "https" or local):
+            raise BadRequest("response_url is not an https URL")
     return parsed
 
 

@@ -107,6 +107,11 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
         b"payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%22U1%22%2C%22actions%22%3A%22x%22%7D",
     ),
     (FORM, b"payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%7B%22id%22%3A7%7D%7D"),
+    # the ack queues from the guard's own parse (Bolt's request is built when the turn runs): fields of
+    # the wrong type must still get a clean answer, and the turn a clean refusal
+    (JSON, b'{"type": "event_callback", "event": {"type": "message", "user": "U1", "channel": {"id": 1}}}'),
+    (JSON, b'{"type": "event_callback", "event_id": 7, "event": {"type": "message", "user": "U1", "ts": 5}}'),
+    (FORM, b"command=%2Fcoach&user_id=U1&channel_id=&text=progress&response_url=file%3A%2F%2F%2Fetc"),
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),
 ]
