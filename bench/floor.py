@@ -108,7 +108,7 @@ def teams_routes(app: web.Application, graph: Any) -> None:
 
     from adapters.teams.connectors import PooledAuthentication
 
-    # coach's two botbuilder settings (adapters/teams/bot.py). Without them this echo builds a new
+    # coach's two botbuilder settings (adapters/teams/adapter.py). Without them this echo builds a new
     # connector client (serializers, a requests session, a pool, a TCP connection) and recomputes
     # msrest's retry codes on every turn, and it measured ABOVE coach's whole turn.
     ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)

@@ -239,7 +239,8 @@ def _start_teams(app: web.Application, runtime: Runtime, coach: Coach) -> None:
     if not (settings.teams_app_id or settings.teams_emulator):
         log.info("Teams is off: set MicrosoftAppId and MicrosoftAppPassword to turn it on")
         return
-    from adapters.teams.bot import CoachTeamsBot, make_adapter
+    from adapters.teams.adapter import make_adapter
+    from adapters.teams.bot import CoachTeamsBot
 
     app[TEAMS] = CoachTeamsBot(coach, make_adapter(settings), settings.teams_app_id)
     if emulator_mode(settings):

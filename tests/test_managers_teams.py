@@ -303,7 +303,7 @@ async def test_teams_digest_is_retried_and_unreachable_members_are_named(
 async def test_a_chart_too_large_for_teams_becomes_a_pointer(connector: FakeConnector, tmp_path: Path):
     """Teams refuses messages over about 28 KB: the chart is shrunk to fit, or replaced by a pointer."""
     from adapters.teams import cards
-    from adapters.teams.bot import make_adapter
+    from adapters.teams.adapter import make_adapter
     from adapters.teams.sender import TeamsSender
     from bot.managers.nudges import DeliveryError
     from bot.messages import Reply

@@ -12,84 +12,28 @@ import asyncio
 import logging
 import re
 from dataclasses import replace
-from types import SimpleNamespace
 from typing import Any
 
-from aiohttp import web
-from botbuilder.core import CardFactory, MessageFactory, TurnContext, serializer_helper
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
-from msrest.universal_http.requests import ClientRetryPolicy
 
-from adapters.teams import cards, keys
-from adapters.teams.connectors import PooledAuthentication
+from adapters.teams import cards
 from adapters.teams.sender import TeamsSender, send_to_reference
 from bot.acks import start_then_ack
-from bot.config import Settings
 from bot.conversation import Coach, Undelivered, conversation_hash
-from bot.guard import CHECKED
 from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
 
 log = logging.getLogger("coach.teams")
 
-# botbuilder builds new msrest connector clients on every turn, and msrest's retry policy computes its
-# status list with ~500,000 list-membership steps each time (3.6 ms of CPU per Teams turn, measured by
-# `coach bench`). The same codes as a frozenset give the same policy at no cost.
-ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
 PLATFORM = "teams"
 SHARED_TYPES = {"channel", "groupChat"}
 # a remote-brain turn runs after the HTTP response, which waits until the message is stored: at most
 # ACK_WAIT_S for the turn to store it in line, then it is stored early (Teams waits 15 s for an answer)
 ACK_WAIT_S, ACK_LIMIT_S = 5.0, 10.0
 THIS_TEAM = re.compile(r"\bfor\s+this\s+(team|channel|chat)\b", re.IGNORECASE)
-
-
-class StrictAuthentication(PooledAuthentication):
-    """botbuilder's authentication, where every failure to validate a token is a `PermissionError`
-    (which CloudAdapter answers with 401): expired, wrong audience, `alg=none`, unknown key, garbage."""
-
-    async def authenticate_request(self, activity: Activity, auth_header: str):
-        try:
-            return await super().authenticate_request(activity, auth_header)
-        except Exception as exc:  # one warning line, no traceback: a bad token is the sender's problem
-            reason = str(exc) if isinstance(exc, PermissionError) else f"invalid token ({type(exc).__name__})"
-            log.warning("teams request refused: %s", reason)
-            raise PermissionError(reason) from None
-
-
-class CheckedCloudAdapter(CloudAdapter):
-    """`CloudAdapter` that takes the activity `bot.guard` deserialized while checking the request
-    (msrest's deserializer is ~1.4 ms of CPU per Teams turn, measured): the rest is `process` as
-    botbuilder wrote it, a token it refuses answered with 401 the same way."""
-
-    async def process(self, request: web.Request, bot: Any, ws_response: Any = None) -> web.Response | None:
-        activity = request.get(CHECKED)
-        if request.method != "POST" or not isinstance(activity, Activity) or not activity.type:
-            return await super().process(request, bot, ws_response)
-        try:
-            invoke = await self.process_activity(
-                request.headers.get("Authorization", ""), activity, bot.on_turn
-            )
-        except PermissionError:
-            raise web.HTTPUnauthorized() from None
-        if invoke:
-            return web.json_response(data=serializer_helper(invoke.body), status=invoke.status)
-        return web.Response(status=201)
-
-
-def make_adapter(settings: Settings) -> CloudAdapter:
-    """A CloudAdapter authenticated from the Microsoft* settings. Without an app id, auth is off: the
-    server only wires Teams that way when `COACH_TEAMS_EMULATOR=1` (loopback only)."""
-    keys.install(settings.teams_openid_url)
-    config = SimpleNamespace(
-        APP_ID=settings.teams_app_id or "",
-        APP_PASSWORD=settings.teams_app_password.get_secret_value() if settings.teams_app_password else "",
-        APP_TYPE=settings.teams_app_type,
-        APP_TENANTID=settings.teams_tenant_id or "",
-    )
-    return CheckedCloudAdapter(StrictAuthentication(config))
 
 
 class CoachTeamsBot(TeamsActivityHandler):

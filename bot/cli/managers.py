@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 def _senders(rt: Runtime, clock=None) -> dict:
     """Delivery channels for nudges and digests, from the settings (acting at `clock`'s time)."""
     from adapters.slack.sender import SlackSender, make_client
-    from adapters.teams.bot import TeamsSender, make_adapter
+    from adapters.teams.adapter import make_adapter
+    from adapters.teams.sender import TeamsSender
 
     s = rt.settings
     senders: dict = {"teams": TeamsSender(make_adapter(s), s.teams_app_id, rt.store, clock or rt.deps.clock)}
