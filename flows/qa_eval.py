@@ -20,12 +20,14 @@ from flows.deps import Deps
 EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # A split and the files it reads; a file that is not there (a later extension) is skipped. `heldout2`
 # is a second heldout set, written by someone else and reported on its own; `heldout3` was written by
-# an evaluator who read only the seed text and the course files (no code, no other evaluation set).
+# an evaluator who read only the seed text and the course files (no code, no other evaluation set);
+# `heldout4` likewise, by another outside evaluator on 2026-12-07, measured before that day's Q&A work.
 SPLIT_FILES = {
     "dev": ("qa-dev.yaml", "qa-dev2.yaml"),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
     "heldout3": ("qa-heldout3.yaml",),
+    "heldout4": ("qa-heldout4.yaml",),
 }
 
 
