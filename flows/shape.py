@@ -605,19 +605,20 @@ def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
 
 
-def compose(
+def _choose(
     question: str,
     hits: list[Hit],
     course: Course,
     query: set[str],
     weights: Weights | None = None,
     names: frozenset[str] = frozenset(),
-) -> Draft:
-    """The reply text and the hit numbers it cites: the best unit, and a second one when it adds
-    something the question asks that the first does not hold (the other side, the other part)."""
+) -> tuple[list[Choice], str]:
+    """The units answering one asking part, best first, and the recommendation told before them
+    ("" when none): the best unit, and a second one when it adds something the question asks that
+    the first does not hold (the other side, the other part)."""
     ranked = candidates(question, hits, course, query, weights or {}, names)
     if not ranked:
-        return Draft("", [], frozenset(), [])
+        return [], ""
     query = asked_stems(question, query)
     weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
@@ -695,13 +696,127 @@ def compose(
             covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         chosen.sort(key=lambda c: -len(names & _names(c)))
-    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query, weights)) else []
-    room = MAX_CHARS
-    for choice in chosen:
-        part = render(choice, room, frozenset(query))
+    fit = _fit(chosen, query, weights) if shape == "recommendation" else ""
+    return chosen, fit
+
+
+def compose(
+    question: str,
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights | None = None,
+    names: frozenset[str] = frozenset(),
+) -> Draft:
+    """The reply text and the hit numbers it cites. A message asking several things ("what are the
+    tiers, and how big is the first?") has each asking part shaped on its own and given its units,
+    in the order asked; a part that adds nothing to the parts before it adds nothing to the reply."""
+    weights = weights or {}
+    given, fit = _choose(question, hits, course, query, weights, names)
+    parts = asking_parts(question)
+    for part in parts if len(parts) >= 2 else []:
+        said = stem_set(f"{part} {load_vocabulary().expansion(part)}")
+        own = asked_stems(part, {s for s in query if s in said})
+        held = query & set().union(*(_says(c) for c in given)) if given else set()
+        wants_list = _asks_several(part)
+        defining = question_shape(part) == "definition"
+        if (
+            _weigh(own - held, weights) < SECOND_SHARE * _weigh(own, weights)
+            and (not wants_list or any(c.unit.kind == "list" for c in given))
+            and (not defining or any(_is_definition(c, own) for c in given))
+        ):
+            continue  # the units chosen for the whole message answer this part already
+        mentioned = frozenset(n for n in names if n in words(part))
+        chosen, _ = _choose(part, hits, course, own, weights, mentioned)
+        for choice in chosen[:1]:
+            if not (choice.covers - held) and not (wants_list and choice.unit.kind == "list"):
+                continue
+            # A later part asks about what the first does unless it names a topic of its own: its
+            # answer is found where the message's is, or under a heading naming what it adds.
+            named = (choice.covers - held) & (_key_topics(course) | {stem(n) for n in mentioned})
+            if not named and all(choice.unit.passage != c.unit.passage for c in given):
+                continue
+            same = next((i for i, c in enumerate(given) if c.unit == choice.unit), None)
+            inside = [i for i, c in enumerate(given) if _holds(choice, c)]
+            if same is not None and choice.text and given[same].text != choice.text:
+                given[same] = _joined(given[same], choice)  # more sentences of the same paragraph
+            elif inside:  # the whole list, where one of its items was given
+                given[inside[0]] = choice
+                given = [c for i, c in enumerate(given) if i not in inside[1:]]
+            elif not _within(choice, given) and len(given) < MAX_UNITS + 1:
+                given.append(choice)
+    asked = asked_stems(question, query)
+    texts, room = ([fit] if fit else []), MAX_CHARS
+    for choice in given:
+        part = render(choice, room, frozenset(asked))
         room -= len(part)
-        parts.append(part)
-    text = "\n".join(parts).strip()
+        texts.append(part)
+    text = "\n".join(texts).strip()
     if text.endswith(":"):
         text = text[:-1] + "."
-    return Draft(text, sorted({c.hit for c in chosen}), frozenset(covered), [c.unit for c in chosen])
+    covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
+    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+
+
+_KEY_TOPICS: dict[str, frozenset[str]] = {}
+
+
+def _key_topics(course: Course) -> frozenset[str]:
+    """The stems that name a topic of the course: its key terms' own words ("mesh", "lineage"), not
+    the words several key terms share ("model", "data")."""
+    if course.content_hash not in _KEY_TOPICS:
+        terms = [set(stem_words(k.term)) for doc in course.documents.values() for k in doc.key_terms]
+        seen = [s for term in terms for s in term]
+        _KEY_TOPICS[course.content_hash] = frozenset(s for s in seen if seen.count(s) == 1)
+    return _KEY_TOPICS[course.content_hash]
+
+
+def _is_definition(choice: Choice, query: set[str]) -> bool:
+    """Whether a chosen unit says what something asked about is: a key term, or a sentence defining it."""
+    if choice.unit.kind == "term":
+        return bool(query & stem_set(choice.unit.title))
+    return any(_defines(s, query) for s in sentences(choice.text or choice.unit.text))
+
+
+def _asks_several(question: str) -> bool:
+    """Whether a question asks for several things: a list, or a count of them ("the 3 stats")."""
+    return question_shape(question) == "list" or any(n >= 2 for n in _asked_counts(question))
+
+
+def _holds(listed: Choice, choice: Choice) -> bool:
+    """Whether a list unit holds a unit already chosen (one of its items)."""
+    return (
+        listed.unit.kind == "list"
+        and choice.unit.kind == "item"
+        and choice.unit.passage == listed.unit.passage
+        and (choice.unit.title, choice.unit.text) in listed.unit.items
+    )
+
+
+# Where a message starts asking its next thing: "…, and how big is…", "…? What about…".
+NEXT_PART = re.compile(
+    r"(?:[,;:]\s*|\s+)(?:and|but|also|plus)\s+(?=(?:what|what's|whats|how|why|which|who|when|where|is|are|"
+    r"does|do|did|should|can)\b)|(?<=\?)\s+(?=\S)",
+    re.IGNORECASE,
+)
+
+
+ASKS = re.compile(r"\?\s*$|\b(what|whats|what's|how|why|which|who|when|where)\b", re.IGNORECASE)
+
+
+def asking_parts(question: str) -> list[str]:
+    """The things a message asks, each on its own: its asking parts with words of their own. One part
+    (the whole message) when it asks one thing, or when a later part has nothing to search on of its
+    own ("…and why does it matter?": it asks about what the first part asks)."""
+    parts = [p.strip(" ,;") for p in NEXT_PART.split(question) if p and p.strip(" ,;?")]
+    # a part that asks: the first, or one with a question word or a question mark ("I count six" tells)
+    own = [p for i, p in enumerate(parts) if stem_words(p) and (i == 0 or ASKS.search(p))]
+    return own if len(own) >= 2 else [question]
+
+
+def _joined(first: Choice, second: Choice) -> Choice:
+    """One paragraph's sentences chosen for two parts, in reading order."""
+    said = sentences(first.unit.text)
+    keep = set(sentences(first.text)) | set(sentences(second.text))
+    text = " ".join(s for s in said if s in keep)
+    return Choice(first.unit, first.hit, first.score, first.covers | second.covers, text)
