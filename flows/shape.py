@@ -216,6 +216,10 @@ def candidates(
                     continue
                 covers |= _overlap(query, topic)
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
+                if several and any(_lists(s, query) for s in sentences(text)):
+                    # "…built around five key dimensions: a, b, c…" is a list, scored as one (its
+                    # section heading as its title)
+                    number += LIST_FIT["list"] + 1.5 * _weigh(_overlap(query, topic), weights)
                 if shape == "definition" and any(_defines(s, query) for s in sentences(text)):
                     number += DEFINING
                 if shape in ("who", "when") and _tells(shape, text):
@@ -352,6 +356,16 @@ FACTS = ("number", "who", "when")  # the shapes that ask one fact: a figure, a p
 SECOND_PART = re.compile(r"\b(and|but|also)\s+(what|how|why|which|who|when|where)\b|\?\s*\S.*\?")
 
 
+INLINE_LIST = re.compile(r"^(?P<lead>[^:]{3,200}):\s+[^:,]+,[^:,]+,[^:]+$")
+
+
+def _lists(sentence: str, query: set[str]) -> bool:
+    """Whether a sentence lists, after a colon, the things it names right before it in the question's
+    words ("…five key dimensions: Strategic Alignment & Vision, Data Foundation & Governance, …")."""
+    said = INLINE_LIST.match(sentence)
+    return bool(said and query & stem_set(" ".join(said["lead"].split()[-3:])))
+
+
 def _fact(shape: str, sentence: str) -> bool:
     """Whether a sentence holds the kind of fact a number / who / when question asks for."""
     return bool(re.search(r"\d", sentence)) if shape == "number" else _tells(shape, sentence)
@@ -438,9 +452,9 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
             *before, last = sentences(lead)
             telling = sorted(before, key=lambda s: -len((query - listed) & stem_set(s)))[:1]
             lead = " ".join([*(s for s in before if s in telling and (query - listed) & stem_set(s)), last])
-        if lead == unit.title or not lead:
+        if (lead == unit.title and not lead.endswith(".")) or not lead:
             lead = f"*{unit.title}*"
-        lead = lead.rstrip(":").rstrip() + ":"
+        lead = lead.rstrip(".:").rstrip() + ":"
         full = [_bullet(t, x) for t, x in unit.items]
         extra = query - set(stem_words(f"{unit.heading} {unit.title} {unit.text}"))
         if unit.details and extra:
@@ -729,12 +743,13 @@ def compose(
         mentioned = frozenset(n for n in names if n in words(part))
         chosen, _ = _choose(part, hits, course, own, weights, mentioned)
         for choice in chosen[:1]:
-            if not (choice.covers - held) and not (wants_list and choice.unit.kind == "list"):
+            defines = defining and _is_definition(choice, own)
+            if not (choice.covers - held) and not (wants_list and choice.unit.kind == "list") and not defines:
                 continue
             # A later part asks about what the first does unless it names a topic of its own: its
             # answer is found where the message's is, or under a heading naming what it adds.
             named = (choice.covers - held) & (_key_topics(course) | {stem(n) for n in mentioned})
-            if not named and all(choice.unit.passage != c.unit.passage for c in given):
+            if not named and not defines and all(choice.unit.passage != c.unit.passage for c in given):
                 continue
             same = next((i for i, c in enumerate(given) if c.unit == choice.unit), None)
             inside = [i for i, c in enumerate(given) if _holds(choice, c)]

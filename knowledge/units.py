@@ -156,6 +156,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
     if len(groups) >= 2 and not headed and len({label for label, _ in groups}) == len(groups):
         units.append(Unit(ref, label, "list", section.heading, section.heading, tuple(groups)))
     units += _fragment_lists(ref, label, paragraphs)
+    units += _prose_list(ref, label, section.heading, [p for p in paragraphs if not _bullets(p)])
     # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.
     pairs = [u for u in units if u.kind == "item" and u.passage == ref and not section.items]
     if len(pairs) >= 3 and not blocks:
@@ -189,6 +190,45 @@ def _fragment_lists(ref: str, label: str, paragraphs: list[str]) -> list[Unit]:
         if len(items) >= 3:
             units.append(Unit(ref, label, "list", head.strip(), head.strip(), tuple((t, "") for t in items)))
     return units
+
+
+# A sentence that opens one item of a list written in prose ("One prevalent failure pattern is…",
+# "Another critical pitfall is…", "A third common failure is…"; "First, conduct…", "Finally, commit…").
+ENUMERATES = re.compile(
+    r"^(?:One|Another|Also|Furthermore|Additionally|Finally|Lastly|First|Second|Third|Fourth|Fifth"
+    r"|A (?:second|third|fourth|fifth|final|further)"
+    r"|A (?:significant|critical|key|common|major|notable) (?:trend|pitfall|failure|area|pattern|challenge|"
+    r"reason|factor|step|mistake|shift))\b"
+)
+QUOTED = re.compile(r"['‘\"“]([A-Z][^'’\"”]{3,60}?)[,.]?['’\"”]")
+
+
+def _prose_list(ref: str, label: str, heading: str, paragraphs: list[str]) -> list[Unit]:
+    """A list the text writes across sentences or paragraphs (the three pitfalls, the 2026 trends, a
+    framework's "First… Second… Third…" steps): one `list` unit of the sentences that open an item,
+    each titled by the name it puts in quotes ('Pilot Purgatory Trap'), when there are three or more."""
+    from knowledge.text import sentences
+
+    said: list[str] = []
+    starts = set()  # the sentences that open a paragraph
+    for para in paragraphs:
+        starts.add(len(said))
+        for sentence in sentences(para):
+            # "…consider these concrete actions: First, conduct…": the lead-in, then the first item
+            lead, colon, rest = sentence.partition(": ")
+            said += [f"{lead}:", rest] if colon and ENUMERATES.match(rest) else [sentence]
+    opening = [i for i, s in enumerate(said) if ENUMERATES.match(s)]
+    if len(opening) < 3:
+        return []
+    first = opening[0]
+    # the sentence announcing the items, in the paragraph of the first one; else the heading
+    lead = said[first - 1] if first and first not in starts and len(said[first - 1]) < 200 else heading
+    items = []
+    for i in opening:
+        named = QUOTED.search(said[i])
+        items.append((named.group(1), said[i]) if named else (said[i], ""))
+    # titled by its own lead-in when it has one: the section's heading may name something else
+    return [Unit(ref, label, "list", lead.rstrip(":"), lead, tuple(items))]
 
 
 def _first_line(body: list[str]) -> str:
