@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from knowledge.loader import Course
-from knowledge.retrieval import Hit, words
+from knowledge.retrieval import Hit, content_words, words
 from knowledge.text import sentences, stem, stem_set, stem_words
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
@@ -93,6 +93,13 @@ SENTENCES_PER_TEXT = 2
 # A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
 # a claim with its reason and its source. Longer ones give their best sentences.
 WHOLE_PARAGRAPH = 800
+
+
+# A question asking how to do something: a way, which no definition of the thing named gives.
+HOW_TO = re.compile(
+    r"\bhow (do|can|should|could|would|might) (we|i|you|they|organi[sz]ations?|companies|teams?|orgs?)\b"
+    r"|\bhow to\b|\bway out\b|\bwhat (should|can|could) (we|i) do\b"
+)
 
 
 # "Who owns data quality?" asks a role and what it does, which the lessons give by role, not by name.
@@ -202,8 +209,8 @@ def candidates(
                 score += (
                     3 if whole and shape in ("definition", "general", "comparison") else (1 if whole else -1)
                 )
-                if shape in ("who", "when"):  # a definition names no one and no year
-                    score -= 3
+                if shape in ("who", "when") or HOW_TO.search(q):  # a definition names no one, no year,
+                    score -= 3  # and is no way to do something ("how do we get out of pilot purgatory?")
             elif unit.kind == "item":
                 score += 2 if whole else (-2 if several else 0)
                 if not _tells(shape, unit.text):
@@ -265,11 +272,16 @@ def own_weights(question: str, weights: Weights) -> Weights:
     """A course word the question only means (a synonym's: "stale" → drift, "COE" → center,
     excellence, centralized) weighs less than the learner's own word: a unit saying "stale data"
     beats one saying "drift", and one word asked never weighs as three."""
-    own = stem_set(question)
+    own = set(stem_set(question))
+    vocab = load_vocabulary()
+    # A phrase of words never searched ("get out of" → escape, "should own" → owner) says what it
+    # means only through its course words: they are the learner's own.
+    for said, means in vocab.synonyms.items():
+        if " " in said and not content_words(said) and said in question.lower():
+            own |= stem_set(means)
     weighed = {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
     # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
     # rarity in the text would make it (the one "Talent & Org. Readiness").
-    vocab = load_vocabulary()
     for word in words(question):
         means = vocab.means(word).split()
         meant = [weights[m] for m in stem_set(" ".join(means)) if m in weights]
@@ -710,6 +722,8 @@ def _choose(
             covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         chosen.sort(key=lambda c: -len(names & _names(c)))
+    if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
+        chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
     fit = _fit(chosen, query, weights) if shape == "recommendation" else ""
     return chosen, fit
 
