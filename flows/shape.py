@@ -163,6 +163,7 @@ def candidates(
     weights = own_weights(question, weights)
     where = place(question, course)
     one_fact = shape in FACTS and not SECOND_PART.search(q)
+    how_to = bool(HOW_TO.search(q))
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
     several = (
@@ -209,7 +210,7 @@ def candidates(
                 score += (
                     3 if whole and shape in ("definition", "general", "comparison") else (1 if whole else -1)
                 )
-                if shape in ("who", "when") or HOW_TO.search(q):  # a definition names no one, no year,
+                if shape in ("who", "when") or how_to:  # a definition names no one, no year,
                     score -= 3  # and is no way to do something ("how do we get out of pilot purgatory?")
             elif unit.kind == "item":
                 score += 2 if whole else (-2 if several else 0)
@@ -276,9 +277,10 @@ def own_weights(question: str, weights: Weights) -> Weights:
     vocab = load_vocabulary()
     # A phrase of words never searched ("get out of" → escape, "should own" → owner) says what it
     # means only through its course words: they are the learner's own.
-    for said, means in vocab.synonyms.items():
-        if " " in said and not content_words(said) and said in question.lower():
-            own |= stem_set(means)
+    said = f" {' '.join(words(question))} "
+    for phrase, means in _unsearched_phrases(vocab):
+        if f" {phrase} " in said:
+            own |= means
     weighed = {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
     # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
     # rarity in the text would make it (the one "Talent & Org. Readiness").
@@ -288,6 +290,20 @@ def own_weights(question: str, weights: Weights) -> Weights:
         if meant and stem(word) in weighed and any(m.startswith(stem(word)) for m in means):
             weighed[stem(word)] = min(weighed[stem(word)], max(meant))
     return weighed
+
+
+_UNSEARCHED: dict[int, list[tuple[str, frozenset[str]]]] = {}
+
+
+def _unsearched_phrases(vocab) -> list[tuple[str, frozenset[str]]]:
+    """The vocabulary's phrases made only of words never searched, with the stems they mean."""
+    if id(vocab) not in _UNSEARCHED:
+        _UNSEARCHED[id(vocab)] = [
+            (said, stem_set(means))
+            for said, means in vocab.synonyms.items()
+            if " " in said and not content_words(said)
+        ]
+    return _UNSEARCHED[id(vocab)]
 
 
 def _asked_counts(question: str) -> set[int]:
