@@ -520,6 +520,8 @@ def comparison_sides(question: str) -> list[set[str]]:
     compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
     parts = re.split(COMPARED, compared)
     aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
+    # what is asked "of each" / "for both" ("characteristics of each") is asked of every side
+    aspects |= {stem(w) for w in re.findall(r"([\w-]+) (?:of|for) (?:each|both)\b", compared)}
     sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) - aspects for p in parts]
     return [side for side in sides if side] if len(sides) > 1 else []
 
