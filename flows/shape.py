@@ -495,9 +495,11 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
         if unit.note:
             text += f"\n_Note: {unit.note}_"
         return text
+    # a paragraph of a headed block says whose it is: "Mistake 1: Over-Engineering — What happens: …"
+    part_of = f"*{unit.within}* — " if unit.within and unit.within != unit.title else ""
     if unit.kind in ("item", "term"):
-        return f"*{unit.title}*: {unit.text.strip()} {mark}"
-    return f"{choice.text or unit.text} {mark}"
+        return f"{part_of}*{unit.title}*: {unit.text.strip()} {mark}"
+    return f"{part_of}{choice.text or unit.text} {mark}"
 
 
 def _bullet(title: str, text: str) -> str:

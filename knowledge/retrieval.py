@@ -386,11 +386,13 @@ class Index:
 
         found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
         ranked = sorted(found, key=rank, reverse=True)[:k]
-        # The chunk matching the question's words best is never ranked out by ones only close in meaning
-        # (a long paragraph's one telling sentence: "…organizations that escape pilot purgatory").
+        # The chunk matching the question's words best is not ranked out by a second chunk of a passage
+        # already found (a long paragraph's one telling sentence: "…that escape pilot purgatory").
         lexical = max(bm25, key=lambda i: bm25[i], default=None)
-        if lexical is not None and lexical not in ranked and ranked:
-            ranked[-1] = lexical
+        passages = [i.split(":", 1)[0] for i in ranked]
+        again = [n for n, p in enumerate(passages) if p in passages[:n]]
+        if lexical is not None and lexical not in ranked and again:
+            ranked[again[-1]] = lexical
         hits = [
             Hit(*found[i], round(bm25.get(i, 0.0), 4), round(similar.get(i, 0.0), 4), round(rank(i), 4))
             for i in ranked

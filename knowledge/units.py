@@ -32,6 +32,7 @@ class Unit:
     items: tuple[tuple[str, str], ...] = ()  # a list's (title, text) items, in order
     note: str = ""  # an editorial note the answer must carry with the list
     details: tuple[str, ...] = ()  # a list of headed blocks: each block's full text, item by item
+    within: str = ""  # the heading of the block a paragraph belongs to ("Mistake 1: Over-Engineering")
 
     @property
     def heading(self) -> str:
@@ -128,6 +129,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     groups: list[tuple[str, str]] = []
     named = ""  # the heading paragraph over the list, if any ("1. Shared Infrastructure")
+    block = ""  # the heading of the block the paragraph is in, when the section is headed blocks
     for para in paragraphs:
         listed = _bullets(para)
         if listed:
@@ -146,10 +148,15 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 groups.append((lead.rstrip(":"), "; ".join(items)))
         elif not is_heading(para):
             title, body = _split_title(para)
+            first, _, rest = para.strip().partition("\n")
+            if not body and rest and _label(first):  # "Solution\nEstablish Clear Decision Rights…"
+                title, body = first.strip(), " ".join(rest.split())
             if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):
-                units.append(Unit(ref, label, "item", title, body))
-            units.append(Unit(ref, label, "text", section.heading, para))
+                units.append(Unit(ref, label, "item", title, body, within=block))
+            units.append(Unit(ref, label, "text", section.heading, para, within=block))
         named = para.strip() if is_heading(para) else ""
+        if headed and is_heading(para):
+            block = para.strip()
     # Several headed lists in one section (adoption, quality and business metrics): the groups. Lists
     # inside headed blocks (each phase's "Components:") are already given by the blocks' list, and
     # groups that all carry the same label ("Components", "Components") name nothing.
@@ -166,6 +173,12 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             )
         )
     return units
+
+
+def _label(line: str) -> bool:
+    """A line that only labels the text under it ("Solution", "Proof Point"): a few words, no stop."""
+    line = line.strip()
+    return 0 < len(line.split()) <= 4 and not line.endswith((".", ":", "?", "!")) and ":" not in line
 
 
 def _fragment(paragraph: str) -> bool:
