@@ -166,7 +166,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
     units += _prose_list(ref, label, section.heading, [p for p in paragraphs if not _bullets(p)])
     # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.
     pairs = [u for u in units if u.kind == "item" and u.passage == ref and not section.items]
-    if len(pairs) >= 3 and not blocks:
+    if len(pairs) >= 2 and not blocks:
         units.append(
             Unit(
                 ref, label, "list", section.heading, section.heading, tuple((u.title, u.text) for u in pairs)
