@@ -20,6 +20,7 @@ BULLET = re.compile(r"^\s*(?:[•\-–]\s*|\d+[.)]\s+|[├└│─\s]+)")
 BOX = re.compile(r"[\u2500-\u257f]+")  # box-drawing characters
 HEADING_WORDS = 9
 FRAGMENT_WORDS = HEADING_WORDS  # a line short enough to head text is short enough to be a list item
+NAME_WORDS = 2  # a paragraph this short names what follows ("intuit.") and answers nothing itself
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Unit:
     @property
     def searchable(self) -> str:
         """All the words of the unit, for matching a question against it."""
-        return " ".join([self.title, self.text, *(f"{t} {x}" for t, x in self.items)])
+        return " ".join([self.within, self.title, self.text, *(f"{t} {x}" for t, x in self.items)]).strip()
 
 
 def is_heading(paragraph: str) -> bool:
@@ -146,6 +147,8 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 groups.append((named, f"{lead} {'; '.join(items)}".strip()))
             elif lead:
                 groups.append((lead.rstrip(":"), "; ".join(items)))
+        elif len(para.split()) <= NAME_WORDS and not is_heading(para) and ":" not in para:
+            block = para.strip().rstrip(".")  # "intuit." over its Action and Result: names, says nothing
         elif not is_heading(para):
             title, body = _split_title(para)
             first, _, rest = para.strip().partition("\n")
