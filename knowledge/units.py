@@ -239,12 +239,15 @@ def _prose_list(ref: str, label: str, heading: str, paragraphs: list[str]) -> li
     first = opening[0]
     # the sentence announcing the items, in the paragraph of the first one; else the heading
     lead = said[first - 1] if first and first not in starts and len(said[first - 1]) < 200 else heading
-    items = []
-    for i in opening:
+    items, named_items = [], []
+    for n, i in enumerate(opening):
         named = QUOTED.search(said[i])
         items.append((named.group(1), said[i]) if named else (said[i], ""))
+        if named:  # a named item is also one unit: its sentences up to the next item or paragraph
+            end = min([j for j in [*opening[n + 1 :], *starts] if j > i] or [len(said)])
+            named_items.append(Unit(ref, label, "item", named.group(1), " ".join(said[i:end])))
     # titled by its own lead-in when it has one: the section's heading may name something else
-    return [Unit(ref, label, "list", lead.rstrip(":"), lead, tuple(items))]
+    return [Unit(ref, label, "list", lead.rstrip(":"), lead, tuple(items)), *named_items]
 
 
 def _first_line(body: list[str]) -> str:
