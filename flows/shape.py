@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from knowledge.loader import Course
-from knowledge.retrieval import Hit, words
+from knowledge.retrieval import Hit, content_words, words
 from knowledge.text import sentences, stem, stem_set, stem_words
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
@@ -95,6 +95,13 @@ SENTENCES_PER_TEXT = 2
 WHOLE_PARAGRAPH = 800
 
 
+# A question asking how to do something: a way, which no definition of the thing named gives.
+HOW_TO = re.compile(
+    r"\bhow (do|can|should|could|would|might) (we|i|you|they|organi[sz]ations?|companies|teams?|orgs?)\b"
+    r"|\bhow to\b|\bway out\b|\bwhat (should|can|could) (we|i) do\b"
+)
+
+
 # "Who owns data quality?" asks a role and what it does, which the lessons give by role, not by name.
 ROLE = re.compile(
     r"\bwho(?: is| are|'s)? (owns?|(responsible|accountable|in charge) for|should (own|be responsible|"
@@ -156,6 +163,7 @@ def candidates(
     weights = own_weights(question, weights)
     where = place(question, course)
     one_fact = shape in FACTS and not SECOND_PART.search(q)
+    how_to = bool(HOW_TO.search(q))
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
     several = (
@@ -202,8 +210,8 @@ def candidates(
                 score += (
                     3 if whole and shape in ("definition", "general", "comparison") else (1 if whole else -1)
                 )
-                if shape in ("who", "when"):  # a definition names no one and no year
-                    score -= 3
+                if shape in ("who", "when") or how_to:  # a definition names no one, no year,
+                    score -= 3  # and is no way to do something ("how do we get out of pilot purgatory?")
             elif unit.kind == "item":
                 score += 2 if whole else (-2 if several else 0)
                 if not _tells(shape, unit.text):
@@ -216,6 +224,10 @@ def candidates(
                     continue
                 covers |= _overlap(query, topic)
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
+                if several and any(_lists(s, query) for s in sentences(text)):
+                    # "…built around five key dimensions: a, b, c…" is a list, scored as one (its
+                    # section heading as its title)
+                    number += LIST_FIT["list"] + 1.5 * _weigh(_overlap(query, topic), weights)
                 if shape == "definition" and any(_defines(s, query) for s in sentences(text)):
                     number += DEFINING
                 if shape in ("who", "when") and _tells(shape, text):
@@ -261,17 +273,37 @@ def own_weights(question: str, weights: Weights) -> Weights:
     """A course word the question only means (a synonym's: "stale" → drift, "COE" → center,
     excellence, centralized) weighs less than the learner's own word: a unit saying "stale data"
     beats one saying "drift", and one word asked never weighs as three."""
-    own = stem_set(question)
+    own = set(stem_set(question))
+    vocab = load_vocabulary()
+    # A phrase of words never searched ("get out of" → escape, "should own" → owner) says what it
+    # means only through its course words: they are the learner's own.
+    said = f" {' '.join(words(question))} "
+    for phrase, means in _unsearched_phrases(vocab):
+        if f" {phrase} " in said:
+            own |= means
     weighed = {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
     # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
     # rarity in the text would make it (the one "Talent & Org. Readiness").
-    vocab = load_vocabulary()
     for word in words(question):
         means = vocab.means(word).split()
         meant = [weights[m] for m in stem_set(" ".join(means)) if m in weights]
         if meant and stem(word) in weighed and any(m.startswith(stem(word)) for m in means):
             weighed[stem(word)] = min(weighed[stem(word)], max(meant))
     return weighed
+
+
+_UNSEARCHED: dict[int, list[tuple[str, frozenset[str]]]] = {}
+
+
+def _unsearched_phrases(vocab) -> list[tuple[str, frozenset[str]]]:
+    """The vocabulary's phrases made only of words never searched, with the stems they mean."""
+    if id(vocab) not in _UNSEARCHED:
+        _UNSEARCHED[id(vocab)] = [
+            (said, stem_set(means))
+            for said, means in vocab.synonyms.items()
+            if " " in said and not content_words(said)
+        ]
+    return _UNSEARCHED[id(vocab)]
 
 
 def _asked_counts(question: str) -> set[int]:
@@ -350,6 +382,16 @@ def _tells(shape: str, text: str) -> bool:
 FACTS = ("number", "who", "when")  # the shapes that ask one fact: a figure, a person, a year
 # A second question in the message ("who was it and what problem did it fix?"): more than one fact.
 SECOND_PART = re.compile(r"\b(and|but|also)\s+(what|how|why|which|who|when|where)\b|\?\s*\S.*\?")
+
+
+INLINE_LIST = re.compile(r"^(?P<lead>[^:]{3,200}):\s+[^:,]+,[^:,]+,[^:]+$")
+
+
+def _lists(sentence: str, query: set[str]) -> bool:
+    """Whether a sentence lists, after a colon, the things it names right before it in the question's
+    words ("…five key dimensions: Strategic Alignment & Vision, Data Foundation & Governance, …")."""
+    said = INLINE_LIST.match(sentence)
+    return bool(said and query & stem_set(" ".join(said["lead"].split()[-3:])))
 
 
 def _fact(shape: str, sentence: str) -> bool:
@@ -438,9 +480,9 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
             *before, last = sentences(lead)
             telling = sorted(before, key=lambda s: -len((query - listed) & stem_set(s)))[:1]
             lead = " ".join([*(s for s in before if s in telling and (query - listed) & stem_set(s)), last])
-        if lead == unit.title or not lead:
+        if (lead == unit.title and not lead.endswith(".")) or not lead:
             lead = f"*{unit.title}*"
-        lead = lead.rstrip(":").rstrip() + ":"
+        lead = lead.rstrip(".:").rstrip() + ":"
         full = [_bullet(t, x) for t, x in unit.items]
         extra = query - set(stem_words(f"{unit.heading} {unit.title} {unit.text}"))
         if unit.details and extra:
@@ -453,9 +495,11 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
         if unit.note:
             text += f"\n_Note: {unit.note}_"
         return text
+    # a paragraph of a headed block says whose it is: "Mistake 1: Over-Engineering — What happens: …"
+    part_of = f"*{unit.within}* — " if unit.within and unit.within != unit.title else ""
     if unit.kind in ("item", "term"):
-        return f"*{unit.title}*: {unit.text.strip()} {mark}"
-    return f"{choice.text or unit.text} {mark}"
+        return f"{part_of}*{unit.title}*: {unit.text.strip()} {mark}"
+    return f"{part_of}{choice.text or unit.text} {mark}"
 
 
 def _bullet(title: str, text: str) -> str:
@@ -478,6 +522,8 @@ def comparison_sides(question: str) -> list[set[str]]:
     compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
     parts = re.split(COMPARED, compared)
     aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
+    # what is asked "of each" / "for both" ("characteristics of each") is asked of every side
+    aspects |= {stem(w) for w in re.findall(r"([\w-]+) (?:of|for) (?:each|both)\b", compared)}
     sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) - aspects for p in parts]
     return [side for side in sides if side] if len(sides) > 1 else []
 
@@ -605,19 +651,20 @@ def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
 
 
-def compose(
+def _choose(
     question: str,
     hits: list[Hit],
     course: Course,
     query: set[str],
     weights: Weights | None = None,
     names: frozenset[str] = frozenset(),
-) -> Draft:
-    """The reply text and the hit numbers it cites: the best unit, and a second one when it adds
-    something the question asks that the first does not hold (the other side, the other part)."""
+) -> tuple[list[Choice], str]:
+    """The units answering one asking part, best first, and the recommendation told before them
+    ("" when none): the best unit, and a second one when it adds something the question asks that
+    the first does not hold (the other side, the other part)."""
     ranked = candidates(question, hits, course, query, weights or {}, names)
     if not ranked:
-        return Draft("", [], frozenset(), [])
+        return [], ""
     query = asked_stems(question, query)
     weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
@@ -695,13 +742,130 @@ def compose(
             covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         chosen.sort(key=lambda c: -len(names & _names(c)))
-    parts = [fit] if shape == "recommendation" and (fit := _fit(chosen, query, weights)) else []
-    room = MAX_CHARS
-    for choice in chosen:
-        part = render(choice, room, frozenset(query))
+    if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
+        chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
+    fit = _fit(chosen, query, weights) if shape == "recommendation" else ""
+    return chosen, fit
+
+
+def compose(
+    question: str,
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights | None = None,
+    names: frozenset[str] = frozenset(),
+) -> Draft:
+    """The reply text and the hit numbers it cites. A message asking several things ("what are the
+    tiers, and how big is the first?") has each asking part shaped on its own and given its units,
+    in the order asked; a part that adds nothing to the parts before it adds nothing to the reply."""
+    weights = weights or {}
+    given, fit = _choose(question, hits, course, query, weights, names)
+    parts = asking_parts(question)
+    for part in parts if len(parts) >= 2 else []:
+        said = stem_set(f"{part} {load_vocabulary().expansion(part)}")
+        own = asked_stems(part, {s for s in query if s in said})
+        held = query & set().union(*(_says(c) for c in given)) if given else set()
+        wants_list = _asks_several(part)
+        defining = question_shape(part) == "definition"
+        if (
+            _weigh(own - held, weights) < SECOND_SHARE * _weigh(own, weights)
+            and (not wants_list or any(c.unit.kind == "list" for c in given))
+            and (not defining or any(_is_definition(c, own) for c in given))
+        ):
+            continue  # the units chosen for the whole message answer this part already
+        mentioned = frozenset(n for n in names if n in words(part))
+        chosen, _ = _choose(part, hits, course, own, weights, mentioned)
+        for choice in chosen[:1]:
+            defines = defining and _is_definition(choice, own)
+            if not (choice.covers - held) and not (wants_list and choice.unit.kind == "list") and not defines:
+                continue
+            # A later part asks about what the first does unless it names a topic of its own: its
+            # answer is found where the message's is, or under a heading naming what it adds.
+            named = (choice.covers - held) & (_key_topics(course) | {stem(n) for n in mentioned})
+            if not named and not defines and all(choice.unit.passage != c.unit.passage for c in given):
+                continue
+            same = next((i for i, c in enumerate(given) if c.unit == choice.unit), None)
+            inside = [i for i, c in enumerate(given) if _holds(choice, c)]
+            if same is not None and choice.text and given[same].text != choice.text:
+                given[same] = _joined(given[same], choice)  # more sentences of the same paragraph
+            elif inside:  # the whole list, where one of its items was given
+                given[inside[0]] = choice
+                given = [c for i, c in enumerate(given) if i not in inside[1:]]
+            elif not _within(choice, given) and len(given) < MAX_UNITS + 1:
+                given.append(choice)
+    asked = asked_stems(question, query)
+    texts, room = ([fit] if fit else []), MAX_CHARS
+    for choice in given:
+        part = render(choice, room, frozenset(asked))
         room -= len(part)
-        parts.append(part)
-    text = "\n".join(parts).strip()
+        texts.append(part)
+    text = "\n".join(texts).strip()
     if text.endswith(":"):
         text = text[:-1] + "."
-    return Draft(text, sorted({c.hit for c in chosen}), frozenset(covered), [c.unit for c in chosen])
+    covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
+    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+
+
+_KEY_TOPICS: dict[str, frozenset[str]] = {}
+
+
+def _key_topics(course: Course) -> frozenset[str]:
+    """The stems that name a topic of the course: its key terms' own words ("mesh", "lineage"), not
+    the words several key terms share ("model", "data")."""
+    if course.content_hash not in _KEY_TOPICS:
+        terms = [set(stem_words(k.term)) for doc in course.documents.values() for k in doc.key_terms]
+        seen = [s for term in terms for s in term]
+        _KEY_TOPICS[course.content_hash] = frozenset(s for s in seen if seen.count(s) == 1)
+    return _KEY_TOPICS[course.content_hash]
+
+
+def _is_definition(choice: Choice, query: set[str]) -> bool:
+    """Whether a chosen unit says what something asked about is: a key term, or a sentence defining it."""
+    if choice.unit.kind == "term":
+        return bool(query & stem_set(choice.unit.title))
+    return any(_defines(s, query) for s in sentences(choice.text or choice.unit.text))
+
+
+def _asks_several(question: str) -> bool:
+    """Whether a question asks for several things: a list, or a count of them ("the 3 stats")."""
+    return question_shape(question) == "list" or any(n >= 2 for n in _asked_counts(question))
+
+
+def _holds(listed: Choice, choice: Choice) -> bool:
+    """Whether a list unit holds a unit already chosen (one of its items)."""
+    return (
+        listed.unit.kind == "list"
+        and choice.unit.kind == "item"
+        and choice.unit.passage == listed.unit.passage
+        and (choice.unit.title, choice.unit.text) in listed.unit.items
+    )
+
+
+# Where a message starts asking its next thing: "…, and how big is…", "…? What about…".
+NEXT_PART = re.compile(
+    r"(?:[,;:]\s*|\s+)(?:and|but|also|plus)\s+(?=(?:what|what's|whats|how|why|which|who|when|where|is|are|"
+    r"does|do|did|should|can)\b)|(?<=\?)\s+(?=\S)",
+    re.IGNORECASE,
+)
+
+
+ASKS = re.compile(r"\?\s*$|\b(what|whats|what's|how|why|which|who|when|where)\b", re.IGNORECASE)
+
+
+def asking_parts(question: str) -> list[str]:
+    """The things a message asks, each on its own: its asking parts with words of their own. One part
+    (the whole message) when it asks one thing, or when a later part has nothing to search on of its
+    own ("…and why does it matter?": it asks about what the first part asks)."""
+    parts = [p.strip(" ,;") for p in NEXT_PART.split(question) if p and p.strip(" ,;?")]
+    # a part that asks: the first, or one with a question word or a question mark ("I count six" tells)
+    own = [p for i, p in enumerate(parts) if stem_words(p) and (i == 0 or ASKS.search(p))]
+    return own if len(own) >= 2 else [question]
+
+
+def _joined(first: Choice, second: Choice) -> Choice:
+    """One paragraph's sentences chosen for two parts, in reading order."""
+    said = sentences(first.unit.text)
+    keep = set(sentences(first.text)) | set(sentences(second.text))
+    text = " ".join(s for s in said if s in keep)
+    return Choice(first.unit, first.hit, first.score, first.covers | second.covers, text)

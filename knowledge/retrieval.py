@@ -202,6 +202,7 @@ class Index:
             self.rebuilt = self._ensure_built()
         self._n_chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         self._df: dict[str, int] = {}
+        self._tf: dict[str, int] = {}
         self._vocab: list[str] | None = None
         self._names: frozenset[str] | None = None
         self._rows: dict[str, tuple] = {}
@@ -265,6 +266,15 @@ class Index:
             ).fetchone()
             self._df[word] = row[0]
         return self._df[word]
+
+    def _text_freq(self, word: str) -> int:
+        """How many chunks hold `word` in their heading or text (not only in the document title)."""
+        if word not in self._tf:
+            row = self._conn.execute(
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [f'{{section text}}: "{word}"']
+            ).fetchone()
+            self._tf[word] = row[0]
+        return self._tf[word]
 
     def vocabulary(self) -> list[str]:
         """Every word of the course text, for spotting misspellings."""
@@ -346,8 +356,11 @@ class Index:
             return SearchResult(query, False, [])
         # Words in most chunks say little and make FTS5 score nearly every row: leave them out of
         # the match (they still count for coverage) unless nothing rarer is left.
+        # A word's share is counted in the chunks' own text, not the document title every chunk of a
+        # reading carries ("pilot" in "From Pilot to Platform"); a word the course never uses
+        # matches nothing and leaves the match to the others.
         with self._lock:
-            rare = [t for t in terms if self._doc_freq(t) <= COMMON_SHARE * self._n_chunks]
+            rare = [t for t in terms if 0 < self._text_freq(t) <= COMMON_SHARE * self._n_chunks]
         match = " OR ".join(f'"{t}"' for t in (rare or terms))
         weights = ", ".join(str(w) for w in WEIGHTS)
         sql = f"""
@@ -373,6 +386,13 @@ class Index:
 
         found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
         ranked = sorted(found, key=rank, reverse=True)[:k]
+        # The chunk matching the question's words best is not ranked out by a second chunk of a passage
+        # already found (a long paragraph's one telling sentence: "…that escape pilot purgatory").
+        lexical = max(bm25, key=lambda i: bm25[i], default=None)
+        passages = [i.split(":", 1)[0] for i in ranked]
+        again = [n for n, p in enumerate(passages) if p in passages[:n]]
+        if lexical is not None and lexical not in ranked and again:
+            ranked[again[-1]] = lexical
         hits = [
             Hit(*found[i], round(bm25.get(i, 0.0), 4), round(similar.get(i, 0.0), 4), round(rank(i), 4))
             for i in ranked

@@ -20,6 +20,7 @@ BULLET = re.compile(r"^\s*(?:[•\-–]\s*|\d+[.)]\s+|[├└│─\s]+)")
 BOX = re.compile(r"[\u2500-\u257f]+")  # box-drawing characters
 HEADING_WORDS = 9
 FRAGMENT_WORDS = HEADING_WORDS  # a line short enough to head text is short enough to be a list item
+NAME_WORDS = 2  # a paragraph this short names what follows ("intuit.") and answers nothing itself
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Unit:
     items: tuple[tuple[str, str], ...] = ()  # a list's (title, text) items, in order
     note: str = ""  # an editorial note the answer must carry with the list
     details: tuple[str, ...] = ()  # a list of headed blocks: each block's full text, item by item
+    within: str = ""  # the heading of the block a paragraph belongs to ("Mistake 1: Over-Engineering")
 
     @property
     def heading(self) -> str:
@@ -41,7 +43,7 @@ class Unit:
     @property
     def searchable(self) -> str:
         """All the words of the unit, for matching a question against it."""
-        return " ".join([self.title, self.text, *(f"{t} {x}" for t, x in self.items)])
+        return " ".join([self.within, self.title, self.text, *(f"{t} {x}" for t, x in self.items)]).strip()
 
 
 def is_heading(paragraph: str) -> bool:
@@ -128,6 +130,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     groups: list[tuple[str, str]] = []
     named = ""  # the heading paragraph over the list, if any ("1. Shared Infrastructure")
+    block = ""  # the heading of the block the paragraph is in, when the section is headed blocks
     for para in paragraphs:
         listed = _bullets(para)
         if listed:
@@ -144,27 +147,41 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 groups.append((named, f"{lead} {'; '.join(items)}".strip()))
             elif lead:
                 groups.append((lead.rstrip(":"), "; ".join(items)))
+        elif len(para.split()) <= NAME_WORDS and not is_heading(para) and ":" not in para:
+            block = para.strip().rstrip(".")  # "intuit." over its Action and Result: names, says nothing
         elif not is_heading(para):
             title, body = _split_title(para)
+            first, _, rest = para.strip().partition("\n")
+            if not body and rest and _label(first):  # "Solution\nEstablish Clear Decision Rights…"
+                title, body = first.strip(), " ".join(rest.split())
             if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):
-                units.append(Unit(ref, label, "item", title, body))
-            units.append(Unit(ref, label, "text", section.heading, para))
+                units.append(Unit(ref, label, "item", title, body, within=block))
+            units.append(Unit(ref, label, "text", section.heading, para, within=block))
         named = para.strip() if is_heading(para) else ""
+        if headed and is_heading(para):
+            block = para.strip()
     # Several headed lists in one section (adoption, quality and business metrics): the groups. Lists
     # inside headed blocks (each phase's "Components:") are already given by the blocks' list, and
     # groups that all carry the same label ("Components", "Components") name nothing.
     if len(groups) >= 2 and not headed and len({label for label, _ in groups}) == len(groups):
         units.append(Unit(ref, label, "list", section.heading, section.heading, tuple(groups)))
     units += _fragment_lists(ref, label, paragraphs)
+    units += _prose_list(ref, label, section.heading, [p for p in paragraphs if not _bullets(p)])
     # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.
     pairs = [u for u in units if u.kind == "item" and u.passage == ref and not section.items]
-    if len(pairs) >= 3 and not blocks:
+    if len(pairs) >= 2 and not blocks:
         units.append(
             Unit(
                 ref, label, "list", section.heading, section.heading, tuple((u.title, u.text) for u in pairs)
             )
         )
     return units
+
+
+def _label(line: str) -> bool:
+    """A line that only labels the text under it ("Solution", "Proof Point"): a few words, no stop."""
+    line = line.strip()
+    return 0 < len(line.split()) <= 4 and not line.endswith((".", ":", "?", "!")) and ":" not in line
 
 
 def _fragment(paragraph: str) -> bool:
@@ -189,6 +206,48 @@ def _fragment_lists(ref: str, label: str, paragraphs: list[str]) -> list[Unit]:
         if len(items) >= 3:
             units.append(Unit(ref, label, "list", head.strip(), head.strip(), tuple((t, "") for t in items)))
     return units
+
+
+# A sentence that opens one item of a list written in prose ("One prevalent failure pattern is…",
+# "Another critical pitfall is…", "A third common failure is…"; "First, conduct…", "Finally, commit…").
+ENUMERATES = re.compile(
+    r"^(?:One|Another|Also|Furthermore|Additionally|Finally|Lastly|First|Second|Third|Fourth|Fifth"
+    r"|A (?:second|third|fourth|fifth|final|further)"
+    r"|A (?:significant|critical|key|common|major|notable) (?:trend|pitfall|failure|area|pattern|challenge|"
+    r"reason|factor|step|mistake|shift))\b"
+)
+QUOTED = re.compile(r"['‘\"“]([A-Z][^'’\"”]{3,60}?)[,.]?['’\"”]")
+
+
+def _prose_list(ref: str, label: str, heading: str, paragraphs: list[str]) -> list[Unit]:
+    """A list the text writes across sentences or paragraphs (the three pitfalls, the 2026 trends, a
+    framework's "First… Second… Third…" steps): one `list` unit of the sentences that open an item,
+    each titled by the name it puts in quotes ('Pilot Purgatory Trap'), when there are three or more."""
+    from knowledge.text import sentences
+
+    said: list[str] = []
+    starts = set()  # the sentences that open a paragraph
+    for para in paragraphs:
+        starts.add(len(said))
+        for sentence in sentences(para):
+            # "…consider these concrete actions: First, conduct…": the lead-in, then the first item
+            lead, colon, rest = sentence.partition(": ")
+            said += [f"{lead}:", rest] if colon and ENUMERATES.match(rest) else [sentence]
+    opening = [i for i, s in enumerate(said) if ENUMERATES.match(s)]
+    if len(opening) < 3:
+        return []
+    first = opening[0]
+    # the sentence announcing the items, in the paragraph of the first one; else the heading
+    lead = said[first - 1] if first and first not in starts and len(said[first - 1]) < 200 else heading
+    items, named_items = [], []
+    for n, i in enumerate(opening):
+        named = QUOTED.search(said[i])
+        items.append((named.group(1), said[i]) if named else (said[i], ""))
+        if named:  # a named item is also one unit: its sentences up to the next item or paragraph
+            end = min([j for j in [*opening[n + 1 :], *starts] if j > i] or [len(said)])
+            named_items.append(Unit(ref, label, "item", named.group(1), " ".join(said[i:end])))
+    # titled by its own lead-in when it has one: the section's heading may name something else
+    return [Unit(ref, label, "list", lead.rstrip(":"), lead, tuple(items)), *named_items]
 
 
 def _first_line(body: list[str]) -> str:

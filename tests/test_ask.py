@@ -759,3 +759,34 @@ async def test_a_hyphenated_name_is_one_side_of_a_comparison(learner: Learner, q
     reply = (await learner.say(question))[-1]
     assert "Hub-and-Spoke" in reply.text
     assert ("Federated" if "federated" in question else "Centralized COE") in reply.text
+
+
+async def test_each_asking_part_gets_its_unit(learner: Learner):
+    """A second part the first part's unit leaves open ("…and what % are specialists?") gets its own
+    unit; a list asked for replaces the one item of it that answers the other part."""
+    reply = (await learner.say("break down the talent tiers for me, and how big is the specialist tier?"))[-1]
+    assert all(t in reply.text for t in ("Specialists", "Translators", "Practitioners", "2–5%"))
+    reply = (await learner.say("what's data lineage, and how did Walmart use it?"))[-1]
+    assert "origin" in reply.text and "trace" in reply.text
+
+
+async def test_a_list_written_in_prose_is_given_whole(learner: Learner):
+    """The readings' lists written across paragraphs ("One prevalent failure pattern is…", "Another
+    critical pitfall is…", "A third common failure is…") are lists: every item comes back."""
+    reply = (await learner.say("which pitfalls does the scaling article warn about?"))[-1]
+    assert all(
+        p in reply.text for p in ("Pilot Purgatory Trap", "Data Governance Blind Spot", "Executive Buy-in")
+    )
+    reply = (await learner.say("what 2026 trends does the article describe?"))[-1]
+    assert "Edge" in reply.text and "Generative AI" in reply.text and "XAI" in reply.text
+
+
+async def test_a_how_to_question_gets_the_way_before_the_definition(learner: Learner):
+    reply = (await learner.say("how do we get out of pilot purgatory?"))[-1]
+    assert "procurement to transformation" in reply.text.splitlines()[0]
+
+
+async def test_a_paragraph_that_only_names_says_whose_the_text_after_it_is(learner: Learner):
+    """ "intuit." over its Action and Result is no answer; the Action is given with it."""
+    reply = (await learner.say("what does intuit do for strategy according to the paradox reading?"))[-1]
+    assert "quarterly" in reply.text and reply.text.strip() != "intuit. [1]"

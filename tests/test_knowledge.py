@@ -236,3 +236,21 @@ def test_no_chunk_ends_with_a_heading_split_from_its_text(course):
     for chunk in chunk_course(course):
         last = chunk.text.split("\n\n")[-1]
         assert not (is_heading(last) and "\n\n" in chunk.text), chunk.id
+
+
+def test_lists_written_in_prose_become_list_units(course):
+    """Sentences opening "One… / Another… / A third…" or "First, … Finally, …" are one list; a
+    one-word paragraph ("intuit.") is no answer unit, and the text after it carries its name."""
+    from knowledge.units import passage_units
+
+    def lists(passage: str) -> list[tuple[str, ...]]:
+        return [tuple(t for t, _ in u.items) for u in passage_units(course, passage) if u.kind == "list"]
+
+    pitfalls = ("Pilot Purgatory Trap", "Data Governance Blind Spot")
+    assert any(items[:2] == pitfalls for items in lists("reading-scaling-article#common-pitfalls"))
+    assert any(len(items) == 4 for items in lists("reading-scaling-article#conclusion"))
+    strategy = passage_units(
+        course, "reading-scaling-paradox#shift-from-annual-plans-to-distributed-strategic"
+    )
+    assert not any(u.text.strip() == "intuit." for u in strategy)
+    assert any(u.within == "intuit" and "quarterly" in u.text for u in strategy)
