@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 YOUNG_THRESHOLD = 10_000  # CPython's default is 700 allocations between young collections
 
 
 @contextmanager
-def paused_during_startup() -> Iterator[None]:
-    """Pause the collector until `freeze_startup_heap` (which resumes it); resumed on leaving in any case."""
+def paused() -> Iterator[None]:
+    """Pause the collector for the block; resumed on leaving (unless it was off already). For bulk work
+    whose many objects live until the block ends and make no cycles (planning a week of nudges): every
+    collection in it would walk them, and the whole heap, to find nothing; refcounting frees them."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -29,6 +31,11 @@ def paused_during_startup() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def paused_during_startup() -> AbstractContextManager[None]:
+    """Pause the collector until `freeze_startup_heap` (which resumes it); resumed on leaving in any case."""
+    return paused()
 
 
 def freeze_startup_heap() -> None:
