@@ -38,10 +38,15 @@ def paused_during_startup() -> AbstractContextManager[None]:
     return paused()
 
 
-def freeze_startup_heap() -> None:
-    """Collect once, move every surviving object out of the collector's reach, raise the threshold,
-    and (if start-up paused it) turn the collector back on."""
-    gc.collect()
+def freeze_startup_heap(collect: bool = True) -> None:
+    """Collect once (unless `collect` is False), move every surviving object out of the collector's
+    reach, raise the threshold, and (if start-up paused it) turn the collector back on.
+
+    Without the collection the freeze costs next to nothing, where collecting the heap of a server
+    with every channel on takes ~0.2 s of CPU: at ready the server freezes without it, and collects
+    after its warm-up. What garbage start-up left (a few thousand objects) then stays frozen."""
+    if collect:
+        gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
