@@ -157,7 +157,7 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         _start_teams(app, runtime, coach)
         _start_dispatch(app, runtime)
         log.info("coach serving: %s", " ".join(f"{k}={v}" for k, v in app[STATUS].items()))
-        freeze_startup_heap()
+        freeze_startup_heap(collect=False)  # the collection waits for the warm-up (`bot.heap`)
         app[STATUS]["warm_up"] = "running"
         warming = asyncio.create_task(_warm_up(app, runtime))
         yield

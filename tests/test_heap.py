@@ -29,3 +29,19 @@ def test_a_start_up_that_fails_before_the_freeze_turns_the_collector_back_on():
     except RuntimeError:
         pass
     assert gc.isenabled()
+
+
+def test_the_freeze_at_ready_leaves_the_collection_to_the_warm_up(monkeypatch):
+    collections: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(1) or 0)
+    threshold = gc.get_threshold()
+    try:
+        with paused_during_startup():
+            freeze_startup_heap(collect=False)  # at ready: a freeze only
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+            assert collections == []
+            freeze_startup_heap()  # after the warm-up: what is not frozen is collected, then frozen
+            assert collections == [1]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -45,6 +45,33 @@ def test_the_migrations_build_exactly_the_schema(blank: str):
     Store(blank).close()  # and the store opens it as current
 
 
+def version_table(engine: sa.Engine) -> tuple:
+    inspector = sa.inspect(engine)
+    columns = [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns("alembic_version")]
+    return columns, inspector.get_pk_constraint("alembic_version")
+
+
+def test_a_blank_database_is_created_as_the_migrations_build_it(blank: str, backend: str, tmp_path, request):
+    """The first start writes the schema and the version itself (no Alembic): the same as migrating."""
+    Store(blank).close()
+    engine = create_engine(blank)
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == scripts().get_current_head()
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    migrated = (
+        request.getfixturevalue("postgres")[0].database()
+        if backend == "postgres"
+        else str(tmp_path / "migrated.db")
+    )
+    reference = create_engine(migrated)
+    with reference.connect() as conn:
+        command.upgrade(_config(conn), "head")
+        conn.commit()
+    assert version_table(engine) == version_table(reference)
+    engine.dispose()
+    reference.dispose()
+
+
 def test_a_file_from_before_migrations_is_stamped_and_upgraded(blank: str):
     engine = create_engine(blank)
     with engine.connect() as conn:

@@ -8,7 +8,7 @@ Within one week a member never gets the same question twice, whichever team or `
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -18,7 +18,7 @@ SAME_WEEK = timedelta(days=6, hours=12)  # questions sent this recently are not 
 SLACK = timedelta(days=2)  # an answer given mid-week counts as that week's
 
 
-@dataclass
+@dataclass(slots=True)
 class QuestionHistory:
     streak: int = 0  # right answers in a row, ending with the last answer (0: the last was wrong)
     last_at: datetime | None = None
@@ -49,7 +49,7 @@ def histories(attempts: Iterable[dict]) -> dict[str, QuestionHistory]:
 def pick_questions(
     order: list[str],
     history: dict[str, QuestionHistory],
-    times_asked: dict[str, int],
+    times_asked: Mapping[str, int],
     taken: set[str],
     now: datetime,
     n: int,
@@ -57,25 +57,16 @@ def pick_questions(
     """The n questions a member most needs this week: wrong ones (oldest first), then never-answered
     ones (least asked, then course order), then right ones whose gap has passed (longest waiting
     first). Never one in `taken` (already sent to this member this week)."""
-    position = {q: i for i, q in enumerate(order)}
-    wrong: list[tuple[datetime, str]] = []
-    back: list[tuple[datetime, str]] = []
-    for q, h in history.items():  # each history's dates computed once; sorts stable as before
-        if q not in position or q in taken:
-            continue
-        if not h.last_right:
-            wrong.append((h.last_at or now, q))
-        elif (at := h.back_at()) <= now:
-            back.append((at, q))
+    course = set(order)
+    candidates = {q: h for q, h in history.items() if q in course and q not in taken}
+    wrong = [(h.last_at or now, q) for q, h in candidates.items() if not h.last_right]
     wrong.sort(key=itemgetter(0))
     picked = [q for _, q in wrong[:n]]
     if len(picked) < n:
-        fresh = sorted(
-            (q for q in order if q not in history and q not in taken),
-            key=lambda q: (times_asked.get(q, 0), position[q]),
-        )
-        picked += fresh[: n - len(picked)]
-    if len(picked) < n:
+        fresh = [q for q in order if q not in history and q not in taken]  # in course order
+        picked += sorted(fresh, key=lambda q: times_asked.get(q, 0))[: n - len(picked)]
+    if len(picked) < n:  # only now the right answers' gaps: most members have enough before
+        back = [(at, q) for q, h in candidates.items() if h.last_right and (at := h.back_at()) <= now]
         back.sort(key=itemgetter(0))
         picked += [q for _, q in back[: n - len(picked)]]
     return picked

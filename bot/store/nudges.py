@@ -9,9 +9,11 @@ takes the next ready row with one atomic UPDATE whose pick skips rows another cl
 from __future__ import annotations
 
 import json
+from collections import Counter
+from itertools import chain
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from bot.store.base import StoreBase
 from bot.store.schema import (
@@ -197,15 +199,25 @@ class NudgeTables(StoreBase):
             found += self.rows(query)
         return found
 
-    def questions_asked(self, members: list[str]) -> list[tuple[str, str | None, str | None]]:
-        """(member, questions as JSON, planned_at) of every delivery ever planned for these members."""
-        found: list[tuple[str, str | None, str | None]] = []
+    def questions_asked(self, members: list[str], since: str) -> dict[str, tuple[Counter[str], set[str]]]:
+        """Per member with a delivery ever planned: how many times each question was asked, and the
+        questions of the sets planned after `since`. The database concatenates each member's sets
+        (JSON arrays), so Python parses one string per member rather than one per set."""
+        joined = func.aggregate_strings(func.nullif(D.questions, ""), ",")
+        recent = func.aggregate_strings(case((D.planned_at > since, func.nullif(D.questions, ""))), ",")
+        found: dict[str, tuple[Counter[str], set[str]]] = {}
         for start in range(0, len(members), CHUNK):
-            query = select(D.member, D.questions, D.planned_at).where(
-                D.member.in_(members[start : start + CHUNK])
+            query = (
+                select(D.member, joined, recent)
+                .where(D.member.in_(members[start : start + CHUNK]))
+                .group_by(D.member)
             )
             with self._read() as conn:
-                found += conn.execute(query).all()  # type: ignore[arg-type]
+                for member, sets, this_week in conn.execute(query):
+                    found[member] = (
+                        Counter(chain.from_iterable(json.loads(f"[{sets or ''}]"))),
+                        set(chain.from_iterable(json.loads(f"[{this_week or ''}]"))),
+                    )
         return found
 
     # digests: an outbox like the deliveries
