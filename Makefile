@@ -6,15 +6,15 @@ STAMP := $(VENV)/.installed
 # Test workers: one per core (pytest-xdist); every test has its own data folder and free ports.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint setup clean e2e
+.PHONY: run test lint setup clean e2e lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "coach needs Python 3.11 or newer; set PYTHON=python3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -38,6 +38,13 @@ $(PLAYGROUND):
 e2e: $(STAMP) $(PLAYGROUND)
 	@test -x /usr/bin/chromium || { echo "make e2e needs Debian's chromium: apt-get install -y chromium"; exit 1; }
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python e2e/playground.py
+
+# The versions the tests run on: refresh after changing a dependency in pyproject.toml (then make test).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '1,/^# Refresh/p' requirements.lock; .lock-venv/bin/python -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
