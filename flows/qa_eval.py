@@ -22,7 +22,7 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # is a second heldout set, written by someone else and reported on its own; `heldout3` was written by
 # an evaluator who read only the seed text and the course files (no code, no other evaluation set).
 SPLIT_FILES = {
-    "dev": ("qa-dev.yaml", "qa-dev2.yaml"),
+    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml"),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
     "heldout3": ("qa-heldout3.yaml",),
