@@ -162,7 +162,7 @@ def support(
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
     repairs = repaired_in_phrase(deps, text)
-    capitalised = written_as_names(text)
+    capitalised = written_as_names(text) | course_names(deps, terms)
     acts = used_as_verbs(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
@@ -191,6 +191,14 @@ def support(
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+def course_names(deps: Deps, terms: list[str]) -> set[str]:
+    """The question's words the course only writes as names and English's lexicon does not know
+    ("Microsoft", "JPMorgan"): names wherever the question puts them, never everyday words (the
+    stop-word list holds a few such: "microsoft", "netscape")."""
+    names = deps.index.names()
+    return {t for t in terms if t in names and not YEAR.fullmatch(t) and not _lemmas(t)}
 
 
 def is_count(term: str, text: str) -> bool:
@@ -432,6 +440,7 @@ class Evidence:
     focus_missing: tuple[str, ...]
     unsaid: tuple[str, ...]  # names or years asked that the reply does not give
     named: tuple[str, ...]  # words the course never uses that the question writes as names or asks for
+    elsewhere: tuple[str, ...] = ()  # course names the question asks about that the chosen units never say
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -455,6 +464,7 @@ class Evidence:
             or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
             or (self.undefined and bool(found.unknown))  # "what is chain of thought prompting?"
             or (self.fact and self.private)
+            or bool(self.elsewhere)  # "Microsoft Teams keeps logging me out": a passage not about Microsoft
         )
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
@@ -530,7 +540,21 @@ def _evidence(
         named=tuple(
             w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
         ),
+        elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
     )
+
+
+MIXED_CASE = re.compile(r"\b[A-Z][a-z]+[A-Z]?[\w&]*")
+
+
+def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str) -> list[str]:
+    """The organisations and people the question names that the chosen units never mention: course
+    names written in mixed case ("Microsoft", "McKinsey"; an acronym such as "ROI" or "CEO" may be a
+    concept or a post), so a passage about something else is no answer to what they do."""
+    written = {m.group().lower() for m in MIXED_CASE.finditer(question)}
+    said = set(content_words(units))
+    names = course_names(deps, content_words(question))
+    return [w for w in names if w in written and stem(w) not in covers and w not in said]
 
 
 async def answer(
