@@ -34,6 +34,10 @@ MIN_SUPPORT = 0.35
 MIN_SIMILARITY = 0.15
 CLOSE_SIMILARITY = 0.5
 CLOSE_UNKNOWN = 0.2
+# ...and one far in meaning from every passage (though above MIN_SIMILARITY) is declined when this
+# share of it is words the course never uses: two weak signs of another topic make a strong one.
+FAR_SIMILARITY = 0.3
+FAR_UNKNOWN = 0.25
 MAX_UNKNOWN = 0.5
 PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
@@ -422,6 +426,8 @@ class Limits:
     min_similarity: float = MIN_SIMILARITY
     partial_share: float = PARTIAL_SHARE
     min_focus: float = MIN_FOCUS
+    far_similarity: float = FAR_SIMILARITY
+    far_unknown: float = FAR_UNKNOWN
 
 
 LIMITS = Limits()
@@ -458,8 +464,10 @@ class Evidence:
         """Whether to decline outright (the lessons don't cover it, nearest lessons offered)."""
         found = self.found
         close = self.similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
+        far = self.similarity < limits.far_similarity and found.unknown_share >= limits.far_unknown
         return (
             self.similarity < limits.min_similarity
+            or far
             or (found.share < limits.min_support and not close)
             or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
             or (self.undefined and bool(found.unknown))  # "what is chain of thought prompting?"
