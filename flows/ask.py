@@ -221,6 +221,8 @@ def is_count(term: str, text: str) -> bool:
 _SUBJECTS = "i we you they he she it to i'm we're you're they're"
 _AUXILIARIES = "do does did can could will would should might must may don't doesn't didn't can't won't"
 SUBJECT = frozenset(_SUBJECTS.split())
+# A pronoun standing for whoever answers is no subject asked about ("does anyone here know…?").
+INDEFINITE = frozenset(["anyone", "anybody", "someone", "somebody", "everyone", "everybody", "one"])
 AUXILIARY = frozenset(_AUXILIARIES.split())
 
 
@@ -273,7 +275,7 @@ def subject_words(question: str) -> frozenset[str]:
     if not inverted:
         return frozenset()
     said = words(inverted.group(1))
-    if not said or said[0] in SUBJECT or said[0] in ("you're", "it's", "there"):
+    if not said or said[0] in SUBJECT or said[0] in INDEFINITE or said[0] in ("you're", "it's", "there"):
         return frozenset()
     copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
     # a clause of its own inside it ends the subject: "what are the ways **scaling** can go wrong?"
@@ -347,11 +349,17 @@ def asked_part(text: str) -> str:
     words."""
     bare = REASON.sub(" ", ASIDE.sub(" ", text))
     parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
-    asking = [p for p in parts if p.endswith("?") or ASKING.match(p)] or parts
+    chat = load_vocabulary().chat
+    # a part with no topic word of its own asks nothing: "does anyone here know - what is X?"
+    asking = [
+        p
+        for p in parts
+        if (p.endswith("?") or ASKING.match(p))
+        and any(w not in chat and not names_no_topic(w) for w in content_words(p))
+    ] or parts
     kept = " ".join(asking)
     if kept == text.strip():
         return text
-    chat = load_vocabulary().chat
     return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
 
 
@@ -509,14 +517,28 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
     # boss") says how to answer or why, not what; what the course never names it cannot define.
-    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
+    asking = asked_part(question)
+    # "does anyone here know - what is X?": the part left out says nothing, so the shape is the asking part's
+    told = set(topical(question, content_words(question))) - set(content_words(asking))
+    asked = asking if not told - load_vocabulary().chat else question
+    judged = defined(asking) if question_shape(asked) == "definition" and not followed else ""
     if content_words(judged):
-        return _evidence(deps, judged, asked_alone, question, result, draft, undefined=True)
-    whole = _evidence(deps, asked_alone, asked_alone, question, result, draft)
+        close = closeness(deps, asking, result) if asking != question else result.hits[0].similarity
+        return _evidence(deps, judged, asked_alone, asked, result, draft, close, undefined=True)
+    whole = _evidence(deps, asked_alone, asked_alone, question, result, draft, result.hits[0].similarity)
     part = asked_part(asked_alone)
     if part == asked_alone:
         return whole
-    return replace(whole, part=_evidence(deps, part, asked_alone, asked_part(question), result, draft))
+    close = closeness(deps, part, result)
+    return replace(whole, part=_evidence(deps, part, asked_alone, asking, result, draft, close))
+
+
+def closeness(deps: Deps, asked: str, result: SearchResult) -> float:
+    """How close in meaning the asking part of a message is to the passages found for it (the best
+    of them): an aside ("asking for my director, she has a board deck on friday") moves the whole
+    message's meaning away from its topic, not the question's."""
+    similar = deps.index.semantic(searchable(deps, asked))
+    return max(similar.get(h.id, 0.0) for h in result.hits)
 
 
 def _evidence(
@@ -526,6 +548,7 @@ def _evidence(
     question: str,
     result: SearchResult,
     draft: Draft,
+    similarity: float,
     undefined: bool = False,
 ) -> Evidence:
     units = " ".join(u.searchable for u in draft.units)
@@ -537,7 +560,7 @@ def _evidence(
         given = figure_focus if shape == "number" else focus
         asked_for = given(deps, question, draft.text)
     return Evidence(
-        similarity=result.hits[0].similarity,
+        similarity=similarity,
         found=found,
         undefined=undefined,
         fact=fact,
