@@ -21,8 +21,9 @@ from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
+from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, known_to_english, one_slip, repaired
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import load_vocabulary, names_no_topic
+from knowledge.vocabulary import everyday_words, load_vocabulary, names_no_topic
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -41,8 +42,6 @@ FAR_UNKNOWN = 0.25
 MAX_UNKNOWN = 0.5
 PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
-TYPO_MIN = 5
-TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3  # per asker
 KEPT_ASKERS = 20  # a shared thread keeps the turns of this many most recent askers
 FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
@@ -103,13 +102,18 @@ def searchable(deps: Deps, text: str) -> str:
     vocab = load_vocabulary()
     kept = [w for w in content_words(text) if w not in vocab.chat]
     extra = [vocab.expansion(text)]
-    for word in kept:
-        if len(word) >= TYPO_MIN and deps.index.doc_freq(word)[0] == 0:
-            # A misspelling keeps its first letter: "partner" is no typo of "Gartner".
-            alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1]]
-            extra += difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
+    extra += [repaired(deps.index, word) for word in kept]
     extra += repaired_in_phrase(deps, text).values()
     return " ".join([*kept, *filter(None, extra)])
+
+
+@cache
+def everyday_slip(word: str) -> str | None:
+    """The everyday or chat word a word English doesn't know is a slip for ("isntead", "bascially",
+    "soemone"): it says how the learner asks, as the word meant would."""
+    if len(word) < TYPO_MIN or known_to_english(word):
+        return None
+    return one_slip(word, everyday_words() | load_vocabulary().chat)
 
 
 def repaired_in_phrase(deps: Deps, text: str) -> dict[str, str]:
@@ -175,13 +179,20 @@ def support(
             *content_words(phrased.get(term, "")),
             *([repairs[term]] if term in repairs else []),
         ]
+        if fixed := repaired(deps.index, term) or repairs.get(term):
+            weight = deps.index.doc_freq(fixed)[1]  # a misspelt word weighs what the word it means does
         total += weight
+        if df == 0 and everyday_slip(term) in vocab.chat:  # "fatcors": a chat word, wherever it stands
+            total -= weight
+            continue
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
             if is_count(term, text):  # "a 4500 person company": how big, not what about
                 total -= weight
                 continue
             # "went", "died", "I count": how it is asked; "Hugging Face" is a name whatever "hugging" is
-            if (names_no_topic(term) or term in acts) and term not in capitalised | subject:
+            if (
+                names_no_topic(term) or term in acts or everyday_slip(term)
+            ) and term not in capitalised | subject:
                 total -= weight
                 continue
             unknown.append(term)

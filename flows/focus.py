@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from flows.deps import Deps
 from knowledge.retrieval import YEAR, content_words
+from knowledge.spelling import repaired
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
@@ -80,9 +81,10 @@ def focus(deps: Deps, question: str, reply: str) -> Focus:
     total = held = 0.0
     missing: list[str] = []
     for word in focus_words(deps, question):
-        weight = deps.index.doc_freq(word)[1]
+        fixed = repaired(deps.index, word)  # a misspelt word weighs what the word it means does
+        weight = deps.index.doc_freq(fixed or word)[1]
         total += weight
-        meant = {stem(word), *stem_words(vocab.means(word))}
+        meant = {stem(word), *stem_words(vocab.means(word)), *stem_words(fixed or "")}
         if meant & said:
             held += weight
         else:
