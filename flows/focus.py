@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from flows.deps import Deps
-from knowledge.retrieval import YEAR, content_words
+from knowledge.retrieval import YEAR, content_words, words
 from knowledge.spelling import repaired
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
@@ -77,19 +78,28 @@ def focus_words(deps: Deps, question: str) -> list[str]:
 def focus(deps: Deps, question: str, reply: str) -> Focus:
     """How much of what the question asks for (its focus) the reply's own words hold."""
     vocab = load_vocabulary()
-    said = set(stem_words(reply))
+    said = set(stem_words(reply)) | {lemma for w in words(reply) for lemma in lemmas(w)}
     total = held = 0.0
     missing: list[str] = []
     for word in focus_words(deps, question):
         fixed = repaired(deps.index, word)  # a misspelt word weighs what the word it means does
         weight = deps.index.doc_freq(fixed or word)[1]
         total += weight
-        meant = {stem(word), *stem_words(vocab.means(word)), *stem_words(fixed or "")}
+        meant = {stem(word), *stem_words(vocab.means(word)), *stem_words(fixed or ""), *lemmas(word)}
         if meant & said:
             held += weight
         else:
             missing.append(word)
     return Focus(held / total if total else 1.0, missing)
+
+
+@cache
+def lemmas(word: str) -> frozenset[str]:
+    """The dictionary forms of a word ("ran", "running" → "run"), as `~`-marked keys that no stem
+    equals, from lemminflect's lexicon: a reply saying "models ran" holds "running"."""
+    from lemminflect import getAllLemmas
+
+    return frozenset(f"~{lemma}" for forms in getAllLemmas(word).values() for lemma in forms)
 
 
 def own_organisation(question: str) -> bool:
