@@ -16,7 +16,7 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, written_as_names
+from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, own_posts, written_as_names
 from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -382,7 +382,9 @@ def defined(question: str) -> str:
         "",
         question.lower(),
     )
-    return re.split(r"[,?.!;:()]| - | — ", body, maxsplit=1)[0]
+    # a second question ends it: "what's data lineage and why does walmart care about it?"
+    second = r"\band (?=(?:why|how|what|when|who|where|which)\b)"
+    return re.split(rf"[,?.!;:()]| - | — |{second}", body, maxsplit=1)[0]
 
 
 def not_said(deps: Deps, question: str, reply: str) -> list[str]:
@@ -390,7 +392,7 @@ def not_said(deps: Deps, question: str, reply: str) -> list[str]:
     it names none of the question's names, and any year asked that it does not give. A figure for
     Google is not one for Amazon, and one for 2020 is not one for 2022."""
     said = set(content_words(reply))
-    names = [w for w in content_words(question) if w in deps.index.names()]
+    names = [w for w in content_words(question) if w in deps.index.names() - own_posts(question)]
     years = [w for w in names if YEAR.fullmatch(w) and w not in said]
     others = [w for w in names if not YEAR.fullmatch(w)]
     return years + (others if others and not set(others) & said else [])

@@ -52,7 +52,14 @@ ORGANISATION_ONLY = re.compile(
     r"|^(and )?when (did|was|were|will|is the next)\b",
     re.IGNORECASE,
 )
+OWN_POST = re.compile(rf"\b(?:my|our)\s+(?:[\w'-]+\s+)?({POSTS})\b", re.IGNORECASE)
 ADVICE = re.compile(r"\b(should|could|would|ought|need|needs|recommend)\b", re.IGNORECASE)
+
+
+def own_posts(question: str) -> set[str]:
+    """The learner's own people a question mentions ("my **VP** wants stats", "our **CEO** keeps
+    quoting…"): who asks or why, never what is asked about."""
+    return {m.group(1).lower() for m in OWN_POST.finditer(question)}
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,7 @@ def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     # a year is a date, not the count or amount asked for; a citation marker is no figure
     figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
     named = deps.index.names() | written_as_names(question)
-    names = [w for w in content_words(question) if w in named and not YEAR.fullmatch(w)]
+    names = [w for w in content_words(question) if w in named - own_posts(question) and not YEAR.fullmatch(w)]
     if names:
         figures = [s for s in figures if set(names) & set(content_words(s))]
     return focus(deps, question, reply) if figures else Focus(0.0, [])
