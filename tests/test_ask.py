@@ -759,3 +759,40 @@ async def test_a_hyphenated_name_is_one_side_of_a_comparison(learner: Learner, q
     reply = (await learner.say(question))[-1]
     assert "Hub-and-Spoke" in reply.text
     assert ("Federated" if "federated" in question else "Centralized COE") in reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "three talent tiers quick rundown pls",  # the reply's shape, not a topic
+        "gimme the 4 governance layers",
+        "we're a tiny team still exploring. bare minimum governance at that stage?",  # judgements
+        "does anyone here know - who introduced model cards?",  # a part that asks nothing
+        "what is MLOps? (asking for my director, she has a board deck on friday)",  # an aside's meaning
+        "Why don't pilot success fatcors scale?",  # a slip of the keys
+    ],
+)
+async def test_how_a_covered_question_is_asked_does_not_decline_it(deps, question: str):
+    reply = await answer(deps, question)
+    assert reply.citations and not reply.text.startswith("The lessons don't cover"), reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Microsoft Teams keeps logging me out, any fix?",  # a passage that never says Microsoft
+        "how do you compute F1 from a confusion matrix",  # far in meaning, and words the course never uses
+        "does anyone here know - what is chain of thought prompting?",
+    ],
+)
+async def test_a_near_miss_made_of_course_words_is_declined(deps, question: str):
+    assert (await answer(deps, question)).text.startswith("The lessons don't cover")
+
+
+def test_a_misspelling_is_a_word_english_does_not_know(deps):
+    from knowledge.spelling import one_slip, repaired
+
+    assert repaired(deps.index, "porduction") == "production"  # two letters swapped
+    assert repaired(deps.index, "phrase") is None  # a real word, however close to "phase"
+    assert one_slip("isntead", frozenset(["instead", "inside"])) == "instead"
+    assert one_slip("remote", frozenset(["remove"])) == "remove"  # why `repaired` asks the lexicon first
