@@ -16,7 +16,16 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, own_posts, written_as_names
+from flows.focus import (
+    CUES,
+    MIN_FOCUS,
+    figure_focus,
+    focus,
+    own_organisation,
+    own_posts,
+    proper_names,
+    written_as_names,
+)
 from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -361,11 +370,12 @@ def asked_part(text: str) -> str:
     bare = REASON.sub(" ", ASIDE.sub(" ", text))
     parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
     chat = load_vocabulary().chat
-    # a part with no topic word of its own asks nothing: "does anyone here know - what is X?"
+    # a part with no topic word of its own asks nothing: "does anyone here know - what is X?"; one
+    # naming an organisation says what is asked about: "Siemens: who was the chief algorithms officer?"
     asking = [
         p
         for p in parts
-        if (p.endswith("?") or ASKING.match(p))
+        if (p.endswith("?") or ASKING.match(p) or proper_names(p))
         and any(w not in chat and not names_no_topic(w) for w in content_words(p))
     ] or parts
     kept = " ".join(asking)

@@ -18,7 +18,7 @@ from functools import cache
 
 from flows.deps import Deps
 from knowledge.retrieval import YEAR, content_words, words
-from knowledge.spelling import repaired
+from knowledge.spelling import known_to_english, repaired
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
@@ -70,8 +70,17 @@ class Focus:
 
 def written_as_names(text: str) -> set[str]:
     """The words a question writes capitalised after another word ("which template does Hugging Face
-    use?", "DBS Bank's budget"): names, whatever else the word can mean."""
-    return {m.group(1).lower().removesuffix("'s") for m in re.finditer(r"(?<=[\w,] )([A-Z][\w'’-]*)", text)}
+    use?", "DBS Bank's budget"): names, whatever else the word can mean; and, wherever it stands (first,
+    after a "?" or a bracket), a capitalised word English's lexicon does not know ("Siemens: …")."""
+    mid = {m.group(1).lower().removesuffix("'s") for m in re.finditer(r"(?<=[\w,] )([A-Z][\w'’-]*)", text)}
+    return mid | proper_names(text)
+
+
+def proper_names(text: str) -> set[str]:
+    """The capitalised words English's lexicon does not know, wherever they stand ("Siemens: …",
+    "… right? Deloitte had a figure"): names of organisations, people, products."""
+    found = re.finditer(r"(?<![\w'’&-])([A-Z][a-z][\w'’-]*)", text)
+    return {w for m in found if not known_to_english(w := m.group(1).lower().removesuffix("'s"))}
 
 
 def focus_words(deps: Deps, question: str) -> list[str]:

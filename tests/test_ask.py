@@ -796,3 +796,13 @@ def test_a_misspelling_is_a_word_english_does_not_know(deps):
     assert repaired(deps.index, "phrase") is None  # a real word, however close to "phase"
     assert one_slip("isntead", frozenset(["instead", "inside"])) == "instead"
     assert one_slip("remote", frozenset(["remove"])) == "remove"  # why `repaired` asks the lexicon first
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Siemens: who was the chief algorithms officer?", "Goldman Sachs - how many approval layers did they scrap?"],
+)
+async def test_an_organisation_the_course_never_names_is_what_is_asked_about(deps, question: str):
+    # named first, before a colon or a dash, it is no aside: the reply says the lessons don't cover it
+    reply = await answer(deps, question)
+    assert reply.text.startswith("The lessons don't cover"), reply.text
