@@ -800,7 +800,10 @@ def test_a_misspelling_is_a_word_english_does_not_know(deps):
 
 @pytest.mark.parametrize(
     "question",
-    ["Siemens: who was the chief algorithms officer?", "Goldman Sachs - how many approval layers did they scrap?"],
+    [
+        "Siemens: who was the chief algorithms officer?",
+        "Goldman Sachs - how many approval layers did they scrap?",
+    ],
 )
 async def test_an_organisation_the_course_never_names_is_what_is_asked_about(deps, question: str):
     # named first, before a colon or a dash, it is no aside: the reply says the lessons don't cover it
