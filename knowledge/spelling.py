@@ -4,12 +4,14 @@ to one it does ("fatcors" → "factors", "porduction" → "production", "Mihcela
 Two tests, both keeping the first letter ("partner" is no typo of "Gartner"): a close match by
 `difflib`'s ratio, or exactly one course word a single slip of the keys away (two neighbouring
 letters swapped, one left out, doubled or mistyped). A word English's lexicon knows is never a
-misspelling ("phrase" is not "phase", "remote" is not "remove").
+misspelling ("phrase" is not "phase", "remote" is not "remove"), only, when British, the same word
+spelt the American way the course uses ("standardise" → "standardize").
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 from typing import Protocol
 
@@ -42,11 +44,33 @@ def one_slip(word: str, known: frozenset[str]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+# British spellings and their American forms, at a word's end: standardise, analyse, behaviour, centre.
+BRITISH = (
+    (re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"),
+    (re.compile(r"ys(e|ed|es|ing)$"), r"yz\1"),
+    (re.compile(r"our(s|ed|ing|ite|ites)?$"), r"or\1"),
+    (re.compile(r"tre(s|d)?$"), r"ter\1"),
+    (re.compile(r"ll(ed|ing|er|ers)$"), r"l\1"),
+    (re.compile(r"ogue(s)?$"), r"og\1"),
+)
+
+
+def american(word: str) -> str:
+    """The American spelling of a British one ("standardise" → "standardize"), else the word."""
+    for british, us in BRITISH:
+        if british.search(word):
+            return british.sub(us, word)
+    return word
+
+
 def repaired(index: Words, word: str) -> str | None:
     """The course word a misspelt question word means, or None (a course word, too short, or no
     course word close enough)."""
-    if len(word) < TYPO_MIN or index.doc_freq(word)[0] or known_to_english(word):
+    if len(word) < TYPO_MIN or index.doc_freq(word)[0]:
         return None
+    if known_to_english(word):  # only the same word spelt the other side of the Atlantic
+        variant = american(word)
+        return variant if variant != word and index.doc_freq(variant)[0] else None
     alike = [w for w in index.vocabulary() if w[:1] == word[:1]]
     near = difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
     return near[0] if near else one_slip(word, frozenset(alike))
