@@ -16,13 +16,23 @@ from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.deps import Deps
-from flows.focus import CUES, MIN_FOCUS, figure_focus, focus, own_organisation, written_as_names
+from flows.focus import (
+    CUES,
+    MIN_FOCUS,
+    figure_focus,
+    focus,
+    own_organisation,
+    own_posts,
+    proper_names,
+    written_as_names,
+)
 from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
+from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, known_to_english, one_slip, repaired
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import load_vocabulary, names_no_topic
+from knowledge.vocabulary import everyday_words, load_vocabulary, names_no_topic
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -34,11 +44,13 @@ MIN_SUPPORT = 0.35
 MIN_SIMILARITY = 0.15
 CLOSE_SIMILARITY = 0.5
 CLOSE_UNKNOWN = 0.2
+# ...and one far in meaning from every passage (though above MIN_SIMILARITY) is declined when this
+# share of it is words the course never uses: two weak signs of another topic make a strong one.
+FAR_SIMILARITY = 0.3
+FAR_UNKNOWN = 0.25
 MAX_UNKNOWN = 0.5
 PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
-TYPO_MIN = 5
-TYPO_CUTOFF = 0.85
 KEPT_TURNS = 3  # per asker
 KEPT_ASKERS = 20  # a shared thread keeps the turns of this many most recent askers
 FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
@@ -99,13 +111,18 @@ def searchable(deps: Deps, text: str) -> str:
     vocab = load_vocabulary()
     kept = [w for w in content_words(text) if w not in vocab.chat]
     extra = [vocab.expansion(text)]
-    for word in kept:
-        if len(word) >= TYPO_MIN and deps.index.doc_freq(word)[0] == 0:
-            # A misspelling keeps its first letter: "partner" is no typo of "Gartner".
-            alike = [w for w in deps.index.vocabulary() if w[:1] == word[:1]]
-            extra += difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
+    extra += [repaired(deps.index, word) for word in kept]
     extra += repaired_in_phrase(deps, text).values()
     return " ".join([*kept, *filter(None, extra)])
+
+
+@cache
+def everyday_slip(word: str) -> str | None:
+    """The everyday or chat word a word English doesn't know is a slip for ("isntead", "bascially",
+    "soemone"): it says how the learner asks, as the word meant would."""
+    if len(word) < TYPO_MIN or known_to_english(word):
+        return None
+    return one_slip(word, everyday_words() | load_vocabulary().chat)
 
 
 def repaired_in_phrase(deps: Deps, text: str) -> dict[str, str]:
@@ -162,7 +179,7 @@ def support(
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
     repairs = repaired_in_phrase(deps, text)
-    capitalised = written_as_names(text)
+    capitalised = written_as_names(text) | course_names(deps, terms)
     acts = used_as_verbs(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
@@ -171,13 +188,20 @@ def support(
             *content_words(phrased.get(term, "")),
             *([repairs[term]] if term in repairs else []),
         ]
+        if fixed := repaired(deps.index, term) or repairs.get(term):
+            weight = deps.index.doc_freq(fixed)[1]  # a misspelt word weighs what the word it means does
         total += weight
+        if df == 0 and everyday_slip(term) in vocab.chat:  # "fatcors": a chat word, wherever it stands
+            total -= weight
+            continue
         if df == 0 and not any(deps.index.doc_freq(m)[0] for m in meant):
             if is_count(term, text):  # "a 4500 person company": how big, not what about
                 total -= weight
                 continue
             # "went", "died", "I count": how it is asked; "Hugging Face" is a name whatever "hugging" is
-            if (names_no_topic(term) or term in acts) and term not in capitalised | subject:
+            if (
+                names_no_topic(term) or term in acts or everyday_slip(term)
+            ) and term not in capitalised | subject:
                 total -= weight
                 continue
             unknown.append(term)
@@ -191,6 +215,14 @@ def support(
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+def course_names(deps: Deps, terms: list[str]) -> set[str]:
+    """The question's words the course only writes as names and English's lexicon does not know
+    ("Microsoft", "JPMorgan"): names wherever the question puts them, never everyday words (the
+    stop-word list holds a few such: "microsoft", "netscape")."""
+    names = deps.index.names()
+    return {t for t in terms if t in names and not YEAR.fullmatch(t) and not _lemmas(t)}
 
 
 def is_count(term: str, text: str) -> bool:
@@ -209,6 +241,8 @@ def is_count(term: str, text: str) -> bool:
 _SUBJECTS = "i we you they he she it to i'm we're you're they're"
 _AUXILIARIES = "do does did can could will would should might must may don't doesn't didn't can't won't"
 SUBJECT = frozenset(_SUBJECTS.split())
+# A pronoun standing for whoever answers is no subject asked about ("does anyone here know…?").
+INDEFINITE = frozenset(["anyone", "anybody", "someone", "somebody", "everyone", "everybody", "one"])
 AUXILIARY = frozenset(_AUXILIARIES.split())
 
 
@@ -261,7 +295,7 @@ def subject_words(question: str) -> frozenset[str]:
     if not inverted:
         return frozenset()
     said = words(inverted.group(1))
-    if not said or said[0] in SUBJECT or said[0] in ("you're", "it's", "there"):
+    if not said or said[0] in SUBJECT or said[0] in INDEFINITE or said[0] in ("you're", "it's", "there"):
         return frozenset()
     copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
     # a clause of its own inside it ends the subject: "what are the ways **scaling** can go wrong?"
@@ -335,11 +369,18 @@ def asked_part(text: str) -> str:
     words."""
     bare = REASON.sub(" ", ASIDE.sub(" ", text))
     parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
-    asking = [p for p in parts if p.endswith("?") or ASKING.match(p)] or parts
+    chat = load_vocabulary().chat
+    # a part with no topic word of its own asks nothing: "does anyone here know - what is X?"; one
+    # naming an organisation says what is asked about: "Siemens: who was the chief algorithms officer?"
+    asking = [
+        p
+        for p in parts
+        if (p.endswith("?") or ASKING.match(p) or proper_names(p))
+        and any(w not in chat and not names_no_topic(w) for w in content_words(p))
+    ] or parts
     kept = " ".join(asking)
     if kept == text.strip():
         return text
-    chat = load_vocabulary().chat
     return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
 
 
@@ -351,7 +392,9 @@ def defined(question: str) -> str:
         "",
         question.lower(),
     )
-    return re.split(r"[,?.!;:()]| - | — ", body, maxsplit=1)[0]
+    # a second question ends it: "what's data lineage and why does walmart care about it?"
+    second = r"\band (?=(?:why|how|what|when|who|where|which)\b)"
+    return re.split(rf"[,?.!;:()]| - | — |{second}", body, maxsplit=1)[0]
 
 
 def not_said(deps: Deps, question: str, reply: str) -> list[str]:
@@ -359,7 +402,7 @@ def not_said(deps: Deps, question: str, reply: str) -> list[str]:
     it names none of the question's names, and any year asked that it does not give. A figure for
     Google is not one for Amazon, and one for 2020 is not one for 2022."""
     said = set(content_words(reply))
-    names = [w for w in content_words(question) if w in deps.index.names()]
+    names = [w for w in content_words(question) if w in deps.index.names() - own_posts(question)]
     years = [w for w in names if YEAR.fullmatch(w) and w not in said]
     others = [w for w in names if not YEAR.fullmatch(w)]
     return years + (others if others and not set(others) & said else [])
@@ -414,6 +457,8 @@ class Limits:
     min_similarity: float = MIN_SIMILARITY
     partial_share: float = PARTIAL_SHARE
     min_focus: float = MIN_FOCUS
+    far_similarity: float = FAR_SIMILARITY
+    far_unknown: float = FAR_UNKNOWN
 
 
 LIMITS = Limits()
@@ -432,6 +477,7 @@ class Evidence:
     focus_missing: tuple[str, ...]
     unsaid: tuple[str, ...]  # names or years asked that the reply does not give
     named: tuple[str, ...]  # words the course never uses that the question writes as names or asks for
+    elsewhere: tuple[str, ...] = ()  # course names the question asks about that the chosen units never say
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -449,12 +495,15 @@ class Evidence:
         """Whether to decline outright (the lessons don't cover it, nearest lessons offered)."""
         found = self.found
         close = self.similarity >= CLOSE_SIMILARITY and found.unknown_share < CLOSE_UNKNOWN
+        far = self.similarity < limits.far_similarity and found.unknown_share >= limits.far_unknown
         return (
             self.similarity < limits.min_similarity
+            or far
             or (found.share < limits.min_support and not close)
             or (found.unknown_share >= MAX_UNKNOWN and not found.partial)
             or (self.undefined and bool(found.unknown))  # "what is chain of thought prompting?"
             or (self.fact and self.private)
+            or bool(self.elsewhere)  # "Microsoft Teams keeps logging me out": a passage not about Microsoft
         )
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
@@ -491,14 +540,28 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
     # boss") says how to answer or why, not what; what the course never names it cannot define.
-    judged = defined(question) if question_shape(question) == "definition" and not followed else ""
+    asking = asked_part(question)
+    # "does anyone here know - what is X?": the part left out says nothing, so the shape is the asking part's
+    told = set(topical(question, content_words(question))) - set(content_words(asking))
+    asked = asking if not told - load_vocabulary().chat else question
+    judged = defined(asking) if question_shape(asked) == "definition" and not followed else ""
     if content_words(judged):
-        return _evidence(deps, judged, asked_alone, question, result, draft, undefined=True)
-    whole = _evidence(deps, asked_alone, asked_alone, question, result, draft)
+        close = closeness(deps, asking, result) if asking != question else result.hits[0].similarity
+        return _evidence(deps, judged, asked_alone, asked, result, draft, close, undefined=True)
+    whole = _evidence(deps, asked_alone, asked_alone, question, result, draft, result.hits[0].similarity)
     part = asked_part(asked_alone)
     if part == asked_alone:
         return whole
-    return replace(whole, part=_evidence(deps, part, asked_alone, asked_part(question), result, draft))
+    close = closeness(deps, part, result)
+    return replace(whole, part=_evidence(deps, part, asked_alone, asking, result, draft, close))
+
+
+def closeness(deps: Deps, asked: str, result: SearchResult) -> float:
+    """How close in meaning the asking part of a message is to the passages found for it (the best
+    of them): an aside ("asking for my director, she has a board deck on friday") moves the whole
+    message's meaning away from its topic, not the question's."""
+    similar = deps.index.semantic(searchable(deps, asked))
+    return max(similar.get(h.id, 0.0) for h in result.hits)
 
 
 def _evidence(
@@ -508,6 +571,7 @@ def _evidence(
     question: str,
     result: SearchResult,
     draft: Draft,
+    similarity: float,
     undefined: bool = False,
 ) -> Evidence:
     units = " ".join(u.searchable for u in draft.units)
@@ -519,7 +583,7 @@ def _evidence(
         given = figure_focus if shape == "number" else focus
         asked_for = given(deps, question, draft.text)
     return Evidence(
-        similarity=result.hits[0].similarity,
+        similarity=similarity,
         found=found,
         undefined=undefined,
         fact=fact,
@@ -530,7 +594,21 @@ def _evidence(
         named=tuple(
             w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
         ),
+        elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
     )
+
+
+MIXED_CASE = re.compile(r"\b[A-Z][a-z]+[A-Z]?[\w&]*")
+
+
+def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str) -> list[str]:
+    """The organisations and people the question names that the chosen units never mention: course
+    names written in mixed case ("Microsoft", "McKinsey"; an acronym such as "ROI" or "CEO" may be a
+    concept or a post), so a passage about something else is no answer to what they do."""
+    written = {m.group().lower() for m in MIXED_CASE.finditer(question)}
+    said = set(content_words(units))
+    names = course_names(deps, content_words(question))
+    return [w for w in names if w in written and stem(w) not in covers and w not in said]
 
 
 async def answer(

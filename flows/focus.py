@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from flows.deps import Deps
-from knowledge.retrieval import YEAR, content_words
+from knowledge.retrieval import YEAR, content_words, words
+from knowledge.spelling import known_to_english, repaired
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
@@ -50,7 +52,14 @@ ORGANISATION_ONLY = re.compile(
     r"|^(and )?when (did|was|were|will|is the next)\b",
     re.IGNORECASE,
 )
+OWN_POST = re.compile(rf"\b(?:my|our)\s+(?:[\w'-]+\s+)?({POSTS})\b", re.IGNORECASE)
 ADVICE = re.compile(r"\b(should|could|would|ought|need|needs|recommend)\b", re.IGNORECASE)
+
+
+def own_posts(question: str) -> set[str]:
+    """The learner's own people a question mentions ("my **VP** wants stats", "our **CEO** keeps
+    quoting…"): who asks or why, never what is asked about."""
+    return {m.group(1).lower() for m in OWN_POST.finditer(question)}
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,17 @@ class Focus:
 
 def written_as_names(text: str) -> set[str]:
     """The words a question writes capitalised after another word ("which template does Hugging Face
-    use?", "DBS Bank's budget"): names, whatever else the word can mean."""
-    return {m.group(1).lower().removesuffix("'s") for m in re.finditer(r"(?<=[\w,] )([A-Z][\w'’-]*)", text)}
+    use?", "DBS Bank's budget"): names, whatever else the word can mean; and, wherever it stands (first,
+    after a "?" or a bracket), a capitalised word English's lexicon does not know ("Siemens: …")."""
+    mid = {m.group(1).lower().removesuffix("'s") for m in re.finditer(r"(?<=[\w,] )([A-Z][\w'’-]*)", text)}
+    return mid | proper_names(text)
+
+
+def proper_names(text: str) -> set[str]:
+    """The capitalised words English's lexicon does not know, wherever they stand ("Siemens: …",
+    "… right? Deloitte had a figure"): names of organisations, people, products."""
+    found = re.finditer(r"(?<![\w'’&-])([A-Z][a-z][\w'’-]*)", text)
+    return {w for m in found if not known_to_english(w := m.group(1).lower().removesuffix("'s"))}
 
 
 def focus_words(deps: Deps, question: str) -> list[str]:
@@ -76,18 +94,28 @@ def focus_words(deps: Deps, question: str) -> list[str]:
 def focus(deps: Deps, question: str, reply: str) -> Focus:
     """How much of what the question asks for (its focus) the reply's own words hold."""
     vocab = load_vocabulary()
-    said = set(stem_words(reply))
+    said = set(stem_words(reply)) | {lemma for w in words(reply) for lemma in lemmas(w)}
     total = held = 0.0
     missing: list[str] = []
     for word in focus_words(deps, question):
-        weight = deps.index.doc_freq(word)[1]
+        fixed = repaired(deps.index, word)  # a misspelt word weighs what the word it means does
+        weight = deps.index.doc_freq(fixed or word)[1]
         total += weight
-        meant = {stem(word), *stem_words(vocab.means(word))}
+        meant = {stem(word), *stem_words(vocab.means(word)), *stem_words(fixed or ""), *lemmas(word)}
         if meant & said:
             held += weight
         else:
             missing.append(word)
     return Focus(held / total if total else 1.0, missing)
+
+
+@cache
+def lemmas(word: str) -> frozenset[str]:
+    """The dictionary forms of a word ("ran", "running" → "run"), as `~`-marked keys that no stem
+    equals, from lemminflect's lexicon: a reply saying "models ran" holds "running"."""
+    from lemminflect import getAllLemmas
+
+    return frozenset(f"~{lemma}" for forms in getAllLemmas(word).values() for lemma in forms)
 
 
 def own_organisation(question: str) -> bool:
@@ -120,7 +148,7 @@ def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     # a year is a date, not the count or amount asked for; a citation marker is no figure
     figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
     named = deps.index.names() | written_as_names(question)
-    names = [w for w in content_words(question) if w in named and not YEAR.fullmatch(w)]
+    names = [w for w in content_words(question) if w in named - own_posts(question) and not YEAR.fullmatch(w)]
     if names:
         figures = [s for s in figures if set(names) & set(content_words(s))]
     return focus(deps, question, reply) if figures else Focus(0.0, [])

@@ -23,7 +23,7 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # an evaluator who read only the seed text and the course files (no code, no other evaluation set);
 # `heldout4` likewise, by another outside evaluator on 2026-12-07, measured before that day's Q&A work.
 SPLIT_FILES = {
-    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev4.yaml"),
+    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml"),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
     "heldout3": ("qa-heldout3.yaml",),

@@ -790,3 +790,54 @@ async def test_a_paragraph_that_only_names_says_whose_the_text_after_it_is(learn
     """ "intuit." over its Action and Result is no answer; the Action is given with it."""
     reply = (await learner.say("what does intuit do for strategy according to the paradox reading?"))[-1]
     assert "quarterly" in reply.text and reply.text.strip() != "intuit. [1]"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "three talent tiers quick rundown pls",  # the reply's shape, not a topic
+        "gimme the 4 governance layers",
+        "we're a tiny team still exploring. bare minimum governance at that stage?",  # judgements
+        "does anyone here know - who introduced model cards?",  # a part that asks nothing
+        "what is MLOps? (asking for my director, she has a board deck on friday)",  # an aside's meaning
+        "Why don't pilot success fatcors scale?",  # a slip of the keys
+    ],
+)
+async def test_how_a_covered_question_is_asked_does_not_decline_it(deps, question: str):
+    reply = await answer(deps, question)
+    assert reply.citations and not reply.text.startswith("The lessons don't cover"), reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Microsoft Teams keeps logging me out, any fix?",  # a passage that never says Microsoft
+        "how do you compute F1 from a confusion matrix",  # far in meaning, and words the course never uses
+        "does anyone here know - what is chain of thought prompting?",
+    ],
+)
+async def test_a_near_miss_made_of_course_words_is_declined(deps, question: str):
+    assert (await answer(deps, question)).text.startswith("The lessons don't cover")
+
+
+def test_a_misspelling_is_a_word_english_does_not_know(deps):
+    from knowledge.spelling import one_slip, repaired
+
+    assert repaired(deps.index, "porduction") == "production"  # two letters swapped
+    assert repaired(deps.index, "phrase") is None  # a real word, however close to "phase"
+    assert repaired(deps.index, "standardise") == "standardize"  # the same word, spelt the British way
+    assert one_slip("isntead", frozenset(["instead", "inside"])) == "instead"
+    assert one_slip("remote", frozenset(["remove"])) == "remove"  # why `repaired` asks the lexicon first
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Siemens: who was the chief algorithms officer?",
+        "Goldman Sachs - how many approval layers did they scrap?",
+    ],
+)
+async def test_an_organisation_the_course_never_names_is_what_is_asked_about(deps, question: str):
+    # named first, before a colon or a dash, it is no aside: the reply says the lessons don't cover it
+    reply = await answer(deps, question)
+    assert reply.text.startswith("The lessons don't cover"), reply.text

@@ -32,3 +32,16 @@ def test_cross_validation_scores_only_held_aside_folds():
     # no evidence: always declined, whatever the thresholds: every covered case refused on its fold
     found = [Case(c, None) for c in [True] * 10 + [False] * 5]
     assert cross_validate(found, folds=5, repeats=1).wrongly_refused == 1.0
+
+
+def test_the_probe_rewrites_are_fixed_and_keep_the_question():
+    import random
+
+    from flows.qa_probe import COMPANIES, ELSEWHERE, rewrites, typo
+
+    question = "How did Spotify standardize feature storage?"
+    first, again = rewrites(question, random.Random(7)), rewrites(question, random.Random(7))
+    assert first == again and "spotify standardize feature storage" in first["lower"]
+    swapped = typo(question, random.Random(1))
+    assert sorted(swapped) == sorted(question) and swapped != question  # two letters swapped, none lost
+    assert not any(COMPANIES.search(other) for other in ELSEWHERE)  # the stand-ins are never course names

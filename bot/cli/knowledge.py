@@ -246,6 +246,10 @@ def eval_qa(
     cv: Annotated[
         bool, typer.Option("--cv", help="Cross-validate the answer-or-decline thresholds on dev (only).")
     ] = False,
+    probe: Annotated[
+        bool,
+        typer.Option("--probe", help="Ask dev's questions reworded (frames, case, typos, other companies)."),
+    ] = False,
 ) -> None:
     """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml).
 
@@ -257,6 +261,9 @@ def eval_qa(
     deps = runtime().deps
     if cv:
         _cross_validate_qa(deps, as_json)
+        return
+    if probe:
+        _probe_qa(deps, as_json)
         return
 
     async def main() -> list:
@@ -284,6 +291,31 @@ def eval_qa(
     if misses:
         for miss in reports[0].misses:
             out.print(f"[dim]{miss}[/dim]", highlight=False, markup=False)
+
+
+def _probe_qa(deps: Deps, as_json: bool) -> None:
+    """Dev's questions reworded: covered ones refused, off-topic ones answered (see flows/qa_probe.py)."""
+    import asyncio
+
+    from flows.qa_probe import probe
+
+    found = asyncio.run(probe(deps))
+    if as_json:
+        payload = {
+            p.rewrite: {"covered_refused": p.covered_refused, "uncovered_answered": p.uncovered_answered}
+            for p in found
+        }
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    table = Table(title="Answer-or-decline on reworded dev questions")
+    for column in ("rewrite", "covered refused", "off-topic answered"):
+        table.add_column(column, justify="left" if column == "rewrite" else "right")
+    for p in found:
+        shown = [
+            "—" if figure is None else str(figure) for figure in (p.covered_refused, p.uncovered_answered)
+        ]
+        table.add_row(p.rewrite, *shown)
+    out.print(table)
 
 
 def _cross_validate_qa(deps: Deps, as_json: bool) -> None:

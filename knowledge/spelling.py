@@ -1,0 +1,76 @@
+"""Misspellings repaired against the course's own words: a word the course never uses that is close
+to one it does ("fatcors" → "factors", "porduction" → "production", "Mihcelangelo" → "michelangelo").
+
+Two tests, both keeping the first letter ("partner" is no typo of "Gartner"): a close match by
+`difflib`'s ratio, or exactly one course word a single slip of the keys away (two neighbouring
+letters swapped, one left out, doubled or mistyped). A word English's lexicon knows is never a
+misspelling ("phrase" is not "phase", "remote" is not "remove"), only, when British, the same word
+spelt the American way the course uses ("standardise" → "standardize").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import cache
+from typing import Protocol
+
+TYPO_MIN = 5  # shorter words have too many near ones
+TYPO_CUTOFF = 0.85
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+class Words(Protocol):
+    def doc_freq(self, word: str) -> tuple[int, float]: ...
+    def vocabulary(self) -> list[str]: ...
+
+
+@cache
+def known_to_english(word: str) -> bool:
+    """Whether English's lexicon (lemminflect's, shipped in its wheel) knows the word."""
+    from lemminflect import getAllLemmas
+
+    return bool(getAllLemmas(word))
+
+
+def one_slip(word: str, known: frozenset[str]) -> str | None:
+    """The word of `known` one slip of the keys from `word` (the first letter kept), if exactly one."""
+    cuts = [(word[:i], word[i:]) for i in range(1, len(word) + 1)]
+    near = {a + b[1:] for a, b in cuts if b}
+    near |= {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
+    near |= {a + c + b[1:] for a, b in cuts if b for c in LETTERS}
+    near |= {a + c + b for a, b in cuts for c in LETTERS}
+    found = sorted((near - {word}) & known)
+    return found[0] if len(found) == 1 else None
+
+
+# British spellings and their American forms, at a word's end: standardise, analyse, behaviour, centre.
+BRITISH = (
+    (re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$"), r"iz\1"),
+    (re.compile(r"ys(e|ed|es|ing)$"), r"yz\1"),
+    (re.compile(r"our(s|ed|ing|ite|ites)?$"), r"or\1"),
+    (re.compile(r"tre(s|d)?$"), r"ter\1"),
+    (re.compile(r"ll(ed|ing|er|ers)$"), r"l\1"),
+    (re.compile(r"ogue(s)?$"), r"og\1"),
+)
+
+
+def american(word: str) -> str:
+    """The American spelling of a British one ("standardise" → "standardize"), else the word."""
+    for british, us in BRITISH:
+        if british.search(word):
+            return british.sub(us, word)
+    return word
+
+
+def repaired(index: Words, word: str) -> str | None:
+    """The course word a misspelt question word means, or None (a course word, too short, or no
+    course word close enough)."""
+    if len(word) < TYPO_MIN or index.doc_freq(word)[0]:
+        return None
+    if known_to_english(word):  # only the same word spelt the other side of the Atlantic
+        variant = american(word)
+        return variant if variant != word and index.doc_freq(variant)[0] else None
+    alike = [w for w in index.vocabulary() if w[:1] == word[:1]]
+    near = difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
+    return near[0] if near else one_slip(word, frozenset(alike))
