@@ -21,13 +21,14 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # A split and the files it reads; a file that is not there (a later extension) is skipped. `heldout2`
 # is a second heldout set, written by someone else and reported on its own; `heldout3` was written by
 # an evaluator who read only the seed text and the course files (no code, no other evaluation set);
-# `heldout4` likewise, by another outside evaluator on 2026-12-07, measured before that day's Q&A work.
+# `heldout5` likewise, by another outside evaluator on 2026-12-07. (qa-dev5.yaml was written the same
+# way that morning as held-out 4, measured on main before that day's Q&A work, then moved into dev.)
 SPLIT_FILES = {
-    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml"),
+    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml", "qa-dev5.yaml"),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
     "heldout3": ("qa-heldout3.yaml",),
-    "heldout4": ("qa-heldout4.yaml",),
+    "heldout5": ("qa-heldout5.yaml",),
 }
 
 
