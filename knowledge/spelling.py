@@ -16,6 +16,7 @@ from functools import cache
 from typing import Protocol
 
 TYPO_MIN = 5  # shorter words have too many near ones
+TYPO_MAX = 30  # a longer token ("aaaa…", a pasted hash) is no misspelt word, and its near ones cost O(n²)
 TYPO_CUTOFF = 0.85
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -35,6 +36,8 @@ def known_to_english(word: str) -> bool:
 
 def one_slip(word: str, known: frozenset[str]) -> str | None:
     """The word of `known` one slip of the keys from `word` (the first letter kept), if exactly one."""
+    if len(word) > TYPO_MAX:
+        return None
     cuts = [(word[:i], word[i:]) for i in range(1, len(word) + 1)]
     near = {a + b[1:] for a, b in cuts if b}
     near |= {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
@@ -66,7 +69,7 @@ def american(word: str) -> str:
 def repaired(index: Words, word: str) -> str | None:
     """The course word a misspelt question word means, or None (a course word, too short, or no
     course word close enough)."""
-    if len(word) < TYPO_MIN or index.doc_freq(word)[0]:
+    if not TYPO_MIN <= len(word) <= TYPO_MAX or index.doc_freq(word)[0]:
         return None
     if known_to_english(word):  # only the same word spelt the other side of the Atlantic
         variant = american(word)
