@@ -72,6 +72,10 @@ def install_redaction(secrets: Iterable[str]) -> None:
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries whose INFO lines repeat, per call, what a coach line or a metric already says: the
+# Anthropic SDK's HTTP client logs every request ("HTTP Request: POST …/v1/messages 200"), beside
+# the `claude usage` line and `coach_claude_calls_total`. Their warnings still show.
+QUIET_LOGGERS = ("httpx", "httpx2")
 
 
 def json_formatter() -> logging.Formatter:
@@ -92,3 +96,5 @@ def setup(settings: Settings, verbose: bool = False) -> None:
     json_lines = settings.log_format == "json"
     handler.setFormatter(json_formatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

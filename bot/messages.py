@@ -6,10 +6,22 @@ Flows never see Slack or Teams objects. Text uses light markup that every channe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, Literal
 
 MAX_TEXT = 4000  # longer learner messages are cut to this, and told so
+
+
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A flat dataclass's fields as a dict: what `dataclasses.asdict` gives for one whose values are
+    plain (strings, numbers, tuples of strings), without its deep copy (~25 µs for a reply)."""
+    return {name: getattr(obj, name) for name in _names(type(obj))}
 
 
 @dataclass(frozen=True)
@@ -22,7 +34,7 @@ class Action:
     session: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in _plain(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Action | None:
@@ -66,7 +78,7 @@ class Inbound:
         return f"{self.platform}:{self.user}"
 
     def to_dict(self) -> dict[str, Any]:
-        raw = asdict(self)
+        raw = _plain(self)
         raw["action"] = self.action.to_dict() if self.action else None
         return raw
 
@@ -111,7 +123,10 @@ class Reply:
     image_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        raw = _plain(self)
+        raw["choices"] = [{"label": c.label, "action": _plain(c.action)} for c in self.choices]
+        raw["citations"] = [_plain(c) for c in self.citations]
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Reply:

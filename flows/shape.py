@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
@@ -109,6 +110,7 @@ ROLE = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)  # asked four times per answer (shaper, evidence, brain), seven patterns each
 def question_shape(question: str) -> str:
     """The first shape whose cue the question carries, most specific first; "general" otherwise."""
     q = question.lower().replace("’", "'")
@@ -140,6 +142,51 @@ def _weigh(stems: set[str], weights: Weights) -> float:
     # fsum: the same total whatever order the set iterates in (it differs between processes), so
     # two units never swap places between workers on a last-bit rounding difference
     return math.fsum(weights.get(s, 1.0) for s in stems)
+
+
+@dataclass(frozen=True)
+class _UnitFacts:
+    """What `candidates` reads of a unit that no question changes, worked out once per unit (the
+    same units come back for question after question): stem sets, word sets, and regex findings."""
+
+    stems: frozenset[str]  # its section topic's and all its own words, stemmed
+    topic: frozenset[str]  # its section topic's words, stemmed
+    title: frozenset[str]  # its title's words, stemmed
+    words: frozenset[str]  # its heading's and own words, as the course's names are matched
+    digit: bool  # its title or text holds a digit
+    figures: bool = False  # a list: at least half its items are figures ("38%", "$2M")
+    details: frozenset[str] = frozenset()  # a list of headed blocks: the blocks' words, stemmed
+    names: frozenset[str] = frozenset()  # a list: its heading, title, lead-in and items, stemmed
+    items: tuple[frozenset[str], ...] = ()  # a list: each item's title and text, stemmed
+
+
+@lru_cache(maxsize=4096)
+def _unit_facts(unit: Unit) -> _UnitFacts:
+    topic = _topic(unit.heading)
+    facts = _UnitFacts(
+        stems=stem_set(f"{topic} {unit.searchable}"),
+        topic=stem_set(topic),
+        title=stem_set(unit.title),
+        words=frozenset(words(f"{unit.heading} {unit.searchable}")),
+        digit=bool(re.search(r"\d", unit.title + unit.text)),
+    )
+    if unit.kind != "list":
+        return facts
+    digits = sum(1 for t, _ in unit.items if re.match(r"[$€£<>]?\d", t))
+    names = f"{unit.heading} {unit.title} {unit.text} " + " ".join(t for t, _ in unit.items)
+    return replace(
+        facts,
+        figures=digits >= len(unit.items) / 2,
+        details=stem_set(" ".join(unit.details)),
+        names=stem_set(names),
+        items=tuple(stem_set(f"{t} {x}") for t, x in unit.items),
+    )
+
+
+@lru_cache(maxsize=8192)
+def _sentences(text: str) -> tuple[str, ...]:
+    """`sentences`, remembered (the same paragraphs are cut for every question)."""
+    return tuple(sentences(text))
 
 
 def candidates(
@@ -180,31 +227,28 @@ def candidates(
     for passage, (n, passage_score) in best.items():
         rank_bonus = RANK_WEIGHT * max(passage_score, 0.0) / top
         for unit in passage_units(course, passage):
-            topic = _topic(unit.heading)
-            covers = _overlap(query, f"{topic} {unit.searchable}")
+            facts = _unit_facts(unit)
+            covers = query & facts.stems
             if not covers:
                 continue
-            heading = HEADING_WEIGHT * _weigh(_overlap(query, topic), weights)
-            title = 1.5 * _weigh(_overlap(query, unit.title), weights) if unit.kind != "text" else 0
-            whole = bool(stem_words(unit.title)) and set(stem_words(unit.title)) <= query
+            heading = HEADING_WEIGHT * _weigh(query & facts.topic, weights)
+            title = 1.5 * _weigh(query & facts.title, weights) if unit.kind != "text" else 0
+            whole = bool(facts.title) and facts.title <= query
             score = _weigh(covers, weights) + heading + title + rank_bonus
             text = ""
             if unit.kind == "list":
-                digits = sum(1 for t, _ in unit.items if re.match(r"[$€£<>]?\d", t))
-                figures = digits >= len(unit.items) / 2
                 if shape == "list":  # "the phases … with costs": the blocks' own lines count too
-                    score += _weigh(_overlap(query, " ".join(unit.details)) - covers, weights)
-                names = f"{unit.heading} {unit.title} {unit.text} " + " ".join(t for t, _ in unit.items)
+                    score += _weigh((query & facts.details) - covers, weights)
                 strong = {q for q in query if weights.get(q, 1.0) >= TELLING_IDF}
-                items_hit = sum(1 for t, x in unit.items if _overlap(strong, f"{t} {x}"))
-                telling = _overlap(strong, names)
+                items_hit = sum(1 for item in facts.items if strong & item)
+                telling = strong & facts.names
                 about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
                 score += LIST_FIT.get("list" if several else shape, -2) if about_it else -2
                 if len(unit.items) in _counts(question):  # "the 3 stats", "four reasons"
                     score += 2
-                if shape == "number" and figures:
+                if shape == "number" and facts.figures:
                     score += 3
-                elif figures:
+                elif facts.figures:
                     score -= 3
             elif unit.kind == "term":
                 score += (
@@ -216,24 +260,24 @@ def candidates(
                 score += 2 if whole else (-2 if several else 0)
                 if not _tells(shape, unit.text):
                     score -= 2
-                if shape == "number" and re.search(r"\d", unit.title + unit.text):
+                if shape == "number" and facts.digit:
                     score += 1
             else:
                 text, covers = _best_sentences(unit.text, query, shape, weights, one_fact)
                 if not text:
                     continue
-                covers |= _overlap(query, topic)
+                covers |= query & facts.topic
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
-                if several and any(_lists(s, query) for s in sentences(text)):
+                if several and any(_lists(s, query) for s in _sentences(text)):
                     # "…built around five key dimensions: a, b, c…" is a list, scored as one (its
                     # section heading as its title)
-                    number += LIST_FIT["list"] + 1.5 * _weigh(_overlap(query, topic), weights)
-                if shape == "definition" and any(_defines(s, query) for s in sentences(text)):
+                    number += LIST_FIT["list"] + 1.5 * _weigh(query & facts.topic, weights)
+                if shape == "definition" and any(_defines(s, query) for s in _sentences(text)):
                     number += DEFINING
                 if shape in ("who", "when") and _tells(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
-            if asked_names and not asked_names & set(words(f"{unit.heading} {unit.searchable}")):
+            if asked_names and not asked_names & facts.words:
                 score -= UNNAMED
             if where and not unit.passage.startswith(where):
                 score -= UNNAMED
@@ -353,8 +397,14 @@ IS = re.compile(r"^((?:[\w&'’\"“”()-]+ ){1,6}?)(?:is|are|refers to|means|d
 
 def _defines(sentence: str, query: set[str]) -> bool:
     """Whether a sentence says what something asked about is ("The inflection point is the moment…")."""
+    return bool(query & _defined(sentence))
+
+
+@lru_cache(maxsize=8192)
+def _defined(sentence: str) -> frozenset[str]:
+    """The stems of what a sentence says something is about ("The inflection point" is…), or none."""
     said = IS.match(sentence)
-    return bool(said and query & stem_set(said.group(1)))
+    return stem_set(said.group(1)) if said else frozenset()
 
 
 # Headings that name a text's form, not its topic: "Frequently Asked Questions" answers no question
@@ -369,6 +419,7 @@ def _topic(heading: str) -> str:
     return "" if FORM.match(heading.strip()) else heading
 
 
+@lru_cache(maxsize=8192)
 def _tells(shape: str, text: str) -> bool:
     """Whether a text can answer a who / when question (names someone / has a year); True for other
     shapes."""
@@ -400,7 +451,7 @@ def _fact(shape: str, sentence: str) -> bool:
 
 
 def _fact_sentences(
-    scored: list[tuple[float, int, set[str]]], said: list[str], shape: str, weights: Weights
+    scored: list[tuple[float, int, set[str]]], said: tuple[str, ...], shape: str, weights: Weights
 ) -> list[tuple[float, int, set[str]]]:
     """The best sentence holding the fact asked for, then each sentence that holds more of what the
     question asks (whose figure it is), best first, until they hold all the paragraph holds of it: the
@@ -423,10 +474,12 @@ def _best_sentences(
 ) -> tuple[str, set[str]]:
     """Up to two sentences of a paragraph that carry the question's words, in reading order; for a
     question asking `one_fact`, the sentence holding it and those holding the rest of what is asked."""
-    said = sentences(paragraph)
+    said = _sentences(paragraph)
     scored = []
     for i, s in enumerate(said):
         got = _overlap(query, s)
+        if not got:
+            continue
         bonus = 0.5 if shape == "number" and re.search(r"\d", s) else 0
         if shape in ("who", "when") and _tells(shape, s):
             bonus += 1.5
@@ -434,8 +487,7 @@ def _best_sentences(
             bonus += 2
         if shape == "definition" and _defines(s, query):
             bonus += DEFINING
-        if got:
-            scored.append((_weigh(got, weights) + bonus, i, got))
+        scored.append((_weigh(got, weights) + bonus, i, got))
     if not scored:
         return "", set()
     # A number / who / when question asks for one fact: the sentence that holds it (with its source

@@ -79,4 +79,5 @@ class SemanticScores:
         if self._matrix is None:
             self._matrix = embed(self._texts)
         sims = self._matrix @ embed([query])[0]
-        return {i: float(s) for i, s in zip(self.ids, sims, strict=True)}
+        # tolist(): the same Python floats as float() of each element, without a NumPy scalar apiece
+        return dict(zip(self.ids, sims.tolist(), strict=True))

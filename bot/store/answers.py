@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.store.base import StoreBase, new_id, now_iso
 from bot.store.schema import answer_feedback, answers
@@ -36,22 +37,34 @@ class AnswerTables(StoreBase):
 
     def rate_answer(self, answer_id: str, learner: str, rating: str, at: datetime) -> bool:
         """Record (or change) one reader's rating of an answer; False when there is no such answer."""
-        if rating not in RATINGS or not self.rows(select(answers.c.id).where(answers.c.id == answer_id)):
+
+        def exists() -> Any:  # the statements are built once (see `StoreBase.statement`)
+            return select(answers.c.id).where(answers.c.id == bindparam("rated"))
+
+        def upsert() -> Any:
+            statement = self.insert(answer_feedback)
+            return statement.on_conflict_do_update(
+                index_elements=["answer", "learner"],
+                set_={k: statement.excluded[k] for k in ("rating", "reason", "at")},
+            )
+
+        if rating not in RATINGS:
+            return False
+        if not self.rows(self.statement("answer_exists", exists), {"rated": answer_id}):
             return False
         row = {"answer": answer_id, "learner": learner, "rating": rating, "reason": "", "at": now_iso(at)}
-        statement = self.insert(answer_feedback).values(row)
-        statement = statement.on_conflict_do_update(
-            index_elements=["answer", "learner"],
-            set_={k: statement.excluded[k] for k in ("rating", "reason", "at")},
-        )
-        self.execute(statement)
+        self.execute(self.statement("rate_answer", upsert), row)
         return True
 
     def add_feedback_reason(self, answer_id: str, learner: str, reason: str) -> None:
+        def build() -> Any:
+            f = answer_feedback.c
+            where = (f.answer == bindparam("rated"), f.learner == bindparam("reader"))
+            return update(answer_feedback).where(*where).values(reason=bindparam("text"))
+
         text = " ".join(reason.split())[:MAX_REASON]
-        f = answer_feedback.c
         self.execute(
-            update(answer_feedback).where(f.answer == answer_id, f.learner == learner).values(reason=text)
+            self.statement("feedback_reason", build), {"rated": answer_id, "reader": learner, "text": text}
         )
 
     def answer_feedback(self, bad_only: bool = False, learner: str | None = None) -> list[dict]:
