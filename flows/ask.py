@@ -10,7 +10,7 @@ import difflib
 import itertools
 import re
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import lru_cache
 
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
@@ -30,7 +30,7 @@ from flows.shape import NUMBERED, Draft, compose, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
-from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, known_to_english, one_slip, repaired
+from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, WORD_CACHE, known_to_english, one_slip, repaired
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import everyday_words, load_vocabulary, names_no_topic
 
@@ -116,7 +116,7 @@ def searchable(deps: Deps, text: str) -> str:
     return " ".join([*kept, *filter(None, extra)])
 
 
-@cache
+@lru_cache(maxsize=WORD_CACHE)
 def everyday_slip(word: str) -> str | None:
     """The everyday or chat word a word English doesn't know is a slip for ("isntead", "bascially",
     "soemone"): it says how the learner asks, as the word meant would."""
@@ -267,7 +267,7 @@ def used_as_verbs(text: str) -> set[str]:
     }
 
 
-@cache
+@lru_cache(maxsize=WORD_CACHE)
 def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
     from lemminflect import getAllLemmas
 

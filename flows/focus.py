@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 from flows.deps import Deps
 from knowledge.retrieval import YEAR, content_words, words
-from knowledge.spelling import known_to_english, repaired
+from knowledge.spelling import WORD_CACHE, known_to_english, repaired
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
 
@@ -109,7 +109,7 @@ def focus(deps: Deps, question: str, reply: str) -> Focus:
     return Focus(held / total if total else 1.0, missing)
 
 
-@cache
+@lru_cache(maxsize=WORD_CACHE)
 def lemmas(word: str) -> frozenset[str]:
     """The dictionary forms of a word ("ran", "running" → "run"), as `~`-marked keys that no stem
     equals, from lemminflect's lexicon: a reply saying "models ran" holds "running"."""

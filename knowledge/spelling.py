@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from functools import cache
+from functools import lru_cache
 from typing import Protocol
 
 TYPO_MIN = 5  # shorter words have too many near ones
 TYPO_MAX = 30  # a longer token ("aaaa…", a pasted hash) is no misspelt word, and its near ones cost O(n²)
 TYPO_CUTOFF = 0.85
+# Answers about single words a learner wrote are remembered, but boundedly: a flood of made-up words must
+# not grow a long-lived worker without end.
+WORD_CACHE = 8192
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -26,7 +29,7 @@ class Words(Protocol):
     def vocabulary(self) -> list[str]: ...
 
 
-@cache
+@lru_cache(maxsize=WORD_CACHE)
 def known_to_english(word: str) -> bool:
     """Whether English's lexicon (lemminflect's, shipped in its wheel) knows the word."""
     from lemminflect import getAllLemmas
@@ -66,6 +69,16 @@ def american(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=4)
+def _by_first_letter(index: Words) -> dict[str, list[str]]:
+    """The course's words grouped by their first letter (a repair keeps the first letter)."""
+    groups: dict[str, list[str]] = {}
+    for w in index.vocabulary():
+        groups.setdefault(w[:1], []).append(w)
+    return groups
+
+
+@lru_cache(maxsize=WORD_CACHE)
 def repaired(index: Words, word: str) -> str | None:
     """The course word a misspelt question word means, or None (a course word, too short, or no
     course word close enough)."""
@@ -74,6 +87,6 @@ def repaired(index: Words, word: str) -> str | None:
     if known_to_english(word):  # only the same word spelt the other side of the Atlantic
         variant = american(word)
         return variant if variant != word and index.doc_freq(variant)[0] else None
-    alike = [w for w in index.vocabulary() if w[:1] == word[:1]]
+    alike = _by_first_letter(index).get(word[:1], [])
     near = difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
     return near[0] if near else one_slip(word, frozenset(alike))
