@@ -361,6 +361,12 @@ ASKING = re.compile(
 MIN_ASKED_WORDS = 2
 
 
+def _only_names(part: str) -> bool:
+    """Whether a part is a name and nothing else ("Siemens", "Ping An") — a label for what follows."""
+    names = proper_names(part)
+    return bool(names) and set(content_words(part)) <= names
+
+
 def asked_part(text: str) -> str:
     """The parts of a message that ask (a question, or a request: "list…", "explain…"), without an
     aside in brackets, a "because…" clause, or the parts that only tell why or for whom ("… need it
@@ -371,11 +377,12 @@ def asked_part(text: str) -> str:
     parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
     chat = load_vocabulary().chat
     # a part with no topic word of its own asks nothing: "does anyone here know - what is X?"; one
-    # naming an organisation says what is asked about: "Siemens: who was the chief algorithms officer?"
+    # that is only a name says what is asked about ("Siemens: who was the chief algorithms officer?"),
+    # while one telling something about a name is context ("Deloitte says most pilots fail - what…?")
     asking = [
         p
         for p in parts
-        if (p.endswith("?") or ASKING.match(p) or proper_names(p))
+        if (p.endswith("?") or ASKING.match(p) or _only_names(p))
         and any(w not in chat and not names_no_topic(w) for w in content_words(p))
     ] or parts
     kept = " ".join(asking)

@@ -841,3 +841,16 @@ async def test_an_organisation_the_course_never_names_is_what_is_asked_about(dep
     # named first, before a colon or a dash, it is no aside: the reply says the lessons don't cover it
     reply = await answer(deps, question)
     assert reply.text.startswith("The lessons don't cover"), reply.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Deloitte says most pilots fail - what does the course say about pilot purgatory?",
+        "Saw a Forrester report on this. What is pilot purgatory?",
+        "our Accenture consultants keep saying hub and spoke, what is the hub-and-spoke model?",
+    ],
+)
+async def test_a_part_telling_something_about_an_outside_name_is_context(deps, question: str):
+    reply = await answer(deps, question)
+    assert reply.citations and "don't cover" not in reply.text, reply.text
