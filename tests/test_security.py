@@ -399,6 +399,19 @@ def test_data_directory_is_0700_and_files_0600(tmp_path: Path):
         assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"
 
 
+def test_a_store_put_straight_in_a_shared_directory_leaves_it_shared(tmp_path: Path):
+    from bot.store import Store
+
+    shared = tmp_path / "tmp"  # like /tmp: sticky, writable by all (once closed, others lost it)
+    shared.mkdir()
+    shared.chmod(0o1777)
+    store = Store(shared / "coach.db")
+    store.write(lambda conn: conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x)"))
+    store.close()
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert (shared / "coach.db").stat().st_mode & 0o077 == 0
+
+
 async def test_a_teams_manager_schedules_for_this_team_in_its_channel(managed: Coach, deps: Deps):
     said = "nudges weekly tue 10:00 for this team"
     roster = {"roster": ("29:mgr", "29:ana", "29:ben"), "roster_name": "Sales"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import stat
 import threading
 import time
 import uuid
@@ -44,9 +45,13 @@ def new_id() -> str:
 
 def private_dir(path: Path) -> None:
     """Create the data directory readable by this user alone (0700), and make every file created from
-    here on (databases, their -wal and -shm files, checkpoints, the index) 0600."""
+    here on (databases, their -wal and -shm files, checkpoints, the index) 0600. A directory others
+    share (sticky or writable by all, like /tmp: a store put straight in it) keeps its mode: closing it
+    would lock everyone else out of it."""
+    existed = path.exists()
     path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
+    if not existed or not path.stat().st_mode & (stat.S_ISVTX | stat.S_IWOTH):
+        path.chmod(0o700)
     os.umask(0o077)
 
 
