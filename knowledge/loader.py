@@ -171,14 +171,28 @@ def _cross_check(course: Course, files: dict[str, str], problems: list[Problem])
                     problems.append(Problem(rel, where, f"no such passage: {wrong.passage}"))
 
 
+# Courses already read in this process, by folder and content hash: a process that opens several
+# runtimes (the tests' servers, `coach bench`) parses the YAML once (~0.1 s of CPU each time).
+_LOADED: dict[tuple[Path, str], Course] = {}
+
+
 def load_course(root: Path | None = None) -> Course:
-    """Load every content file under `root`; raise `KnowledgeError` listing all problems."""
+    """Load every content file under `root`; raise `KnowledgeError` listing all problems. The same
+    bytes give the same course: a folder read before in this process and unchanged since is not
+    parsed again."""
     root = root or CONTENT_DIR
+    if not root.is_dir():
+        raise KnowledgeError([Problem(str(root), "(folder)", "the knowledge folder does not exist")])
+    key = (root.resolve(), content_hash(root))
+    if key not in _LOADED:
+        _LOADED[key] = _load(root, key[1])
+    return _LOADED[key]
+
+
+def _load(root: Path, digest: str) -> Course:
     problems: list[Problem] = []
     loaded: dict[str, dict] = {name: {} for name in FOLDERS}
     files: dict[str, str] = {}
-    if not root.is_dir():
-        raise KnowledgeError([Problem(str(root), "(folder)", "the knowledge folder does not exist")])
     for folder, model in FOLDERS.items():
         for path in sorted((root / folder).glob("*.yaml")):
             rel = str(path.relative_to(root))
@@ -191,7 +205,7 @@ def load_course(root: Path | None = None) -> Course:
             files[item.id] = rel
             loaded[folder][item.id] = item
     documents = {**loaded["lessons"], **loaded["readings"]}
-    course = Course(documents, loaded["quizzes"], loaded["labs"], content_hash(root))
+    course = Course(documents, loaded["quizzes"], loaded["labs"], digest)
     _cross_check(course, files, problems)
     if not course.lessons and not problems:
         problems.append(Problem(str(root), "lessons", "no lessons found"))

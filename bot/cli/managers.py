@@ -4,8 +4,9 @@ terminal (the same commands managers type in Slack or Teams, `bot/managers/`).""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,14 +17,33 @@ if TYPE_CHECKING:
     from bot.app import Runtime
 
 
+class BuiltOnFirstUse:
+    """A sender made when something is first asked of it: a pass with no Teams member or manager due
+    never imports botbuilder (a third of `coach clock --once`'s CPU)."""
+
+    def __init__(self, build: Callable[[], Any]):
+        self._build, self._sender = build, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._sender is None:
+            self._sender = self._build()
+        return getattr(self._sender, name)
+
+
 def _senders(rt: Runtime, clock=None) -> dict:
     """Delivery channels for nudges and digests, from the settings (acting at `clock`'s time)."""
     from adapters.slack.sender import SlackSender, make_client
-    from adapters.teams.adapter import make_adapter
-    from adapters.teams.sender import TeamsSender
 
     s = rt.settings
-    senders: dict = {"teams": TeamsSender(make_adapter(s), s.teams_app_id, rt.store, clock or rt.deps.clock)}
+    clock = clock or rt.deps.clock
+
+    def teams() -> Any:
+        from adapters.teams.adapter import make_adapter
+        from adapters.teams.sender import TeamsSender
+
+        return TeamsSender(make_adapter(s), s.teams_app_id, rt.store, clock)
+
+    senders: dict = {"teams": BuiltOnFirstUse(teams)}
     if s.slack_bot_token and s.slack_bot_token.get_secret_value():
         senders["slack"] = SlackSender(make_client(s.slack_bot_token.get_secret_value(), s.slack_api_url))
     return senders

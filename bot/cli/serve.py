@@ -34,25 +34,25 @@ def serve(
 def _serve(port: int | None, host: str, workers: int | None) -> None:
     import asyncio
 
-    from bot.heap import freeze_startup_heap
-    from bot.server import emulator_mode
-    from bot.server import serve as run_server
-    from bot.workers import check_workers, serve_workers
+    from bot.metrics import problem as metrics_problem
+    from bot.workers import check_workers
 
     setup_logging(True)
     rt = runtime()
     count = workers or rt.settings.web_workers
-    problem = check_workers(rt.settings, count)
-    if problem:
-        raise fail(problem)
+    # the settings are checked before the server's imports (LangGraph, the channels' SDKs: seconds of
+    # CPU), so a mistake in them is one line at once
+    if why := check_workers(rt.settings, count) or metrics_problem(rt.settings.metrics_dir):
+        raise fail(why)
     try:
         rt.admin  # noqa: B018 - COACH_MANAGERS is checked, the schema migrated, before anything listens
     except ValueError as exc:
         raise fail(str(exc)) from None
-    from bot.metrics import problem
+    from bot.heap import freeze_startup_heap
+    from bot.server import emulator_mode
+    from bot.server import serve as run_server
+    from bot.workers import serve_workers
 
-    if why := problem(rt.settings.metrics_dir):
-        raise fail(why)
     if count == 1:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_server(rt, host, port))
