@@ -32,7 +32,7 @@ from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
 from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, known_to_english, one_slip, repaired
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import everyday_words, load_vocabulary, names_no_topic
+from knowledge.vocabulary import ACTIONS, everyday_words, load_vocabulary, names_no_topic
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -304,7 +304,15 @@ def subject_words(question: str) -> frozenset[str]:
         if len(said) < 2 or "VERB" not in _lemmas(said[-1]):
             return frozenset()
         said = said[:-1]
-    return frozenset(content_words(" ".join(said)))
+    # a word English only uses as a verb is no part of a noun phrase: it is a clause's verb ("what are
+    # the pitfalls the article **warns** about?"), how the question is put, not what it is about
+    return frozenset(w for w in content_words(" ".join(said)) if not verb_only(w))
+
+
+def verb_only(word: str) -> bool:
+    """Whether English's lexicon uses a word only as a verb or adverb ("warns", "wrongly")."""
+    classes = _lemmas(word)
+    return bool(classes) and set(classes) <= ACTIONS
 
 
 ASKED_FOR = re.compile(
