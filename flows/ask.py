@@ -180,7 +180,7 @@ def support(
     phrased = vocab.phrase_meanings(text)
     repairs = repaired_in_phrase(deps, text)
     capitalised = written_as_names(text) | course_names(deps, terms)
-    acts = used_as_verbs(text)
+    acts = used_as_verbs(text) | clause_verbs(text)
     for term in terms:
         df, weight = deps.index.doc_freq(term)
         meant = [
@@ -254,17 +254,41 @@ def used_as_verbs(text: str) -> set[str]:
     **chain** of thought work?", "what does **model** drift mean?")."""
     said = words(text)
     names = written_as_names(text)
-    return {
+    placed = {
         w
         for i, w in enumerate(said)
-        if i
-        and (
-            said[i - 1] in SUBJECT
-            or (i > 1 and said[i - 2] in SUBJECT and said[i - 1] in AUXILIARY)
-            or (i > 1 and said[i - 2] in AUXILIARY and said[i - 1].removesuffix("'s") in names)
+        if (
+            i
+            and (
+                said[i - 1] in SUBJECT
+                or (i > 1 and said[i - 2] in SUBJECT and said[i - 1] in AUXILIARY)
+                or (i > 1 and said[i - 2] in AUXILIARY and said[i - 1].removesuffix("'s") in names)
+            )
         )
-        and "VERB" in _lemmas(w)
+        or (i + 1 < len(said) and said[i + 1] in OBJECT)
     }
+    return {w for w in placed if "VERB" in _lemmas(w)}
+
+
+# A pronoun a verb takes as its object ("walk **me** through", "rein **it** in or leave **it**").
+OBJECT = frozenset(["me", "us", "it", "them", "him", "her"])
+
+
+def clause_verbs(text: str) -> set[str]:
+    """The verb ending each inverted clause of a message, after its subject ("why should someone
+    doing AI governance **care**?", "what do feature stores **mean**?"): how it asks, not what about."""
+    found: set[str] = set()
+    for clause in re.split(r"[?.!;:,()]| - | — ", text):
+        clause = re.sub(r"^\W*(and|but|so|or)\s+", "", clause, flags=re.IGNORECASE)
+        inverted = INVERTED.match(clause)
+        if not inverted:
+            continue
+        said = words(inverted.group(1))
+        said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
+        copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
+        if len(said) >= 2 and not copula and "VERB" in _lemmas(said[-1]):
+            found.add(said[-1])
+    return found
 
 
 @cache
@@ -310,9 +334,10 @@ def subject_words(question: str) -> frozenset[str]:
 
 
 def verb_only(word: str) -> bool:
-    """Whether English's lexicon uses a word only as a verb or adverb ("warns", "wrongly")."""
+    """Whether English's lexicon uses a word only as a verb or adverb ("warns", "wrongly"); an -ing
+    form is also a noun ("chain of thought **prompting**")."""
     classes = _lemmas(word)
-    return bool(classes) and set(classes) <= ACTIONS
+    return bool(classes) and set(classes) <= ACTIONS and not word.endswith("ing")
 
 
 ASKED_FOR = re.compile(
@@ -333,7 +358,7 @@ def asked_thing(question: str) -> list[str]:
 def topical(question: str, said: list[str]) -> list[str]:
     """The words of `said` that name a topic in `question`, as `support` judges them: not a verb or
     an everyday word ("take", "save", "random") unless written as a name."""
-    acts, capitalised = used_as_verbs(question), written_as_names(question)
+    acts, capitalised = used_as_verbs(question) | clause_verbs(question), written_as_names(question)
     return [w for w in said if w in capitalised or not (names_no_topic(w) or w in acts)]
 
 

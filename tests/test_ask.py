@@ -439,6 +439,19 @@ def test_a_word_after_a_subject_or_modal_is_read_as_a_verb():
     assert "count" in used_as_verbs("we should count the pilots")
 
 
+def test_a_verb_is_read_before_its_object_and_at_the_end_of_an_inverted_clause():
+    from flows.ask import clause_verbs, subject_words, used_as_verbs
+
+    assert "walk" in used_as_verbs("walk me through how a model gets approved")
+    assert {"rein", "leave"} <= used_as_verbs("what's the danger if we rein it in vs leave it?")
+    assert clause_verbs("loomis case tl;dr, and why should someone doing AI governance care?") == {"care"}
+    assert clause_verbs("how does chain of thought prompting work?") == {"work"}
+    assert not clause_verbs("what is chain of thought prompting?")  # "is": the subject runs to the end
+    # a word English only uses as a verb is a relative clause's verb, no part of the subject
+    assert "warns" not in subject_words("what are the 3 pitfalls the scaling article warns about?")
+    assert "prompting" in subject_words("what is chain of thought prompting?")
+
+
 def test_the_subject_of_an_inverted_question_is_what_it_is_about():
     from flows.ask import subject_words
 
