@@ -839,6 +839,8 @@ def test_a_misspelling_is_a_word_english_does_not_know(deps):
     assert repaired(deps.index, "porduction") == "production"  # two letters swapped
     assert repaired(deps.index, "phrase") is None  # a real word, however close to "phase"
     assert repaired(deps.index, "standardise") == "standardize"  # the same word, spelt the British way
+    # a slip from the stem of words the course writes only in other forms ("recommended", "…ations")
+    assert repaired(deps.index, "recomend") == "recommended"
     assert one_slip("isntead", frozenset(["instead", "inside"])) == "instead"
     assert one_slip("remote", frozenset(["remove"])) == "remove"  # why `repaired` asks the lexicon first
 
