@@ -403,18 +403,24 @@ def asked_part(text: str) -> str:
     bare = REASON.sub(" ", ASIDE.sub(" ", text))
     parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
     chat = load_vocabulary().chat
-    # a part with no topic word of its own asks nothing: "does anyone here know - what is X?"; one
-    # naming an organisation says what is asked about: "Siemens: who was the chief algorithms officer?"
-    asking = [
+    kept = " ".join(asking_parts(text) or parts)
+    if kept == text.strip():
+        return text
+    return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
+
+
+def asking_parts(text: str) -> list[str]:
+    """The parts of a message that ask: a question or a request with a topic word of its own (a part
+    with none asks nothing: "does anyone here know - what is X?"), or one naming an organisation,
+    which says what is asked about ("Siemens: who was the chief algorithms officer?")."""
+    chat = load_vocabulary().chat
+    parts = [p.strip() for p in BREAK.split(REASON.sub(" ", ASIDE.sub(" ", text))) if p and p.strip()]
+    return [
         p
         for p in parts
         if (p.endswith("?") or ASKING.match(p) or proper_names(p))
         and any(w not in chat and not names_no_topic(w) for w in content_words(p))
-    ] or parts
-    kept = " ".join(asking)
-    if kept == text.strip():
-        return text
-    return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
+    ]
 
 
 def defined(question: str) -> str:
@@ -609,7 +615,9 @@ def _evidence(
 ) -> Evidence:
     units = " ".join(u.searchable for u in draft.units)
     found = support(deps, judged, draft.covers, units, subject_words(question))
-    shape = question_shape(question)
+    # a fact is asked in the parts that ask: "we ran a course, 100% completion… what are we missing?"
+    # tells a figure and asks none
+    shape = question_shape(" ".join(asking_parts(question)) or question)
     fact = shape in FACTS
     asked_for = None
     if fact:

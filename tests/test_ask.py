@@ -856,3 +856,14 @@ async def test_an_organisation_the_course_never_names_is_what_is_asked_about(dep
     # named first, before a colon or a dash, it is no aside: the reply says the lessons don't cover it
     reply = await answer(deps, question)
     assert reply.text.startswith("The lessons don't cover"), reply.text
+
+
+def test_a_fact_is_asked_in_the_parts_that_ask():
+    from flows.ask import asking_parts
+    from flows.shape import question_shape
+
+    assert question_shape("any examples of how big tech companies make room for failing?") != "number"
+    assert question_shape("how big is the specialist tier?") == "number"
+    assert question_shape("what are the phases, and roughly how long does each take?") == "number"
+    told = "we ran an AI literacy course, 100% completion, zero change in how ppl work. what are we missing?"
+    assert asking_parts(told) == ["what are we missing?"]  # the figure is told, not asked
