@@ -394,7 +394,7 @@ ASKING = re.compile(
 MIN_ASKED_WORDS = 2
 
 
-def asked_part(text: str) -> str:
+def asked_part(text: str, named: frozenset[str] = frozenset()) -> str:
     """The parts of a message that ask (a question, or a request: "list…", "explain…"), without an
     aside in brackets, a "because…" clause, or the parts that only tell why or for whom ("… need it
     for a workshop on thursday", "(prepping slides)"): a question is judged on what it asks. The
@@ -403,24 +403,40 @@ def asked_part(text: str) -> str:
     bare = REASON.sub(" ", ASIDE.sub(" ", text))
     parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
     chat = load_vocabulary().chat
-    kept = " ".join(asking_parts(text) or parts)
+    kept = " ".join(asking_parts(text, named) or parts)
     if kept == text.strip():
         return text
     return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
 
 
-def asking_parts(text: str) -> list[str]:
+def asking_parts(text: str, named: frozenset[str] = frozenset()) -> list[str]:
     """The parts of a message that ask: a question or a request with a topic word of its own (a part
-    with none asks nothing: "does anyone here know - what is X?"), or one naming an organisation,
-    which says what is asked about ("Siemens: who was the chief algorithms officer?")."""
+    with none asks nothing: "does anyone here know - what is X?"), one naming an organisation, which
+    says what is asked about ("Siemens: who was the chief algorithms officer?"), or a label naming
+    one of the course's topics (`named`, stems) before the question ("COE vs federated model - what's
+    the actual difference?")."""
     chat = load_vocabulary().chat
-    parts = [p.strip() for p in BREAK.split(REASON.sub(" ", ASIDE.sub(" ", text))) if p and p.strip()]
+    bare = REASON.sub(" ", ASIDE.sub(" ", text))
+    parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
+
+    def asks(p: str) -> bool:
+        return bool(p.endswith("?") or ASKING.match(p) or proper_names(p))
+
+    # a label before a dash or a colon names what the question after it asks about when it names a
+    # course topic ("COE vs federated model - what's the actual difference?"), as a name does
+    labels = {
+        p
+        for p, after in itertools.pairwise(parts)
+        if asks(after) and LABEL.match(bare, bare.find(p) + len(p)) and set(stem_words(p)) & named
+    }
     return [
         p
         for p in parts
-        if (p.endswith("?") or ASKING.match(p) or proper_names(p))
-        and any(w not in chat and not names_no_topic(w) for w in content_words(p))
+        if (asks(p) or p in labels) and any(w not in chat and not names_no_topic(w) for w in content_words(p))
     ]
+
+
+LABEL = re.compile(r"\s*(?::|-|–|—|--)\s")
 
 
 def defined(question: str) -> str:
@@ -579,7 +595,8 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
     # boss") says how to answer or why, not what; what the course never names it cannot define.
-    asking = asked_part(question)
+    named = topics(deps.course)
+    asking = asked_part(question, named)
     # "does anyone here know - what is X?": the part left out says nothing, so the shape is the asking part's
     told = set(topical(question, content_words(question))) - set(content_words(asking))
     asked = asking if not told - load_vocabulary().chat else question
@@ -588,7 +605,7 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
         close = closeness(deps, asking, result) if asking != question else result.hits[0].similarity
         return _evidence(deps, judged, asked_alone, asked, result, draft, close, undefined=True)
     whole = _evidence(deps, asked_alone, asked_alone, question, result, draft, result.hits[0].similarity)
-    part = asked_part(asked_alone)
+    part = asked_part(asked_alone, named)
     if part == asked_alone:
         return whole
     close = closeness(deps, part, result)

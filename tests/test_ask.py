@@ -867,3 +867,11 @@ def test_a_fact_is_asked_in_the_parts_that_ask():
     assert question_shape("what are the phases, and roughly how long does each take?") == "number"
     told = "we ran an AI literacy course, 100% completion, zero change in how ppl work. what are we missing?"
     assert asking_parts(told) == ["what are we missing?"]  # the figure is told, not asked
+
+
+def test_a_label_naming_a_course_topic_before_a_dash_is_what_is_asked_about(deps):
+    from flows.ask import asking_parts, topics
+
+    message = "COE vs federated model - what's the actual difference? plain english pls"
+    assert asking_parts(message, topics(deps.course))[0] == "COE vs federated model"
+    assert "gartner" not in asking_parts("gartner - what % of AI projects fail?", topics(deps.course))
