@@ -270,8 +270,9 @@ def used_as_verbs(text: str) -> set[str]:
     return {w for w in placed if "VERB" in _lemmas(w)}
 
 
-# A pronoun a verb takes as its object ("walk **me** through", "rein **it** in or leave **it**").
-OBJECT = frozenset(["me", "us", "it", "them", "him", "her"])
+# A pronoun a verb takes as its object ("walk **me** through", "rein **it** in or leave **it**"), or
+# "whether" opening the clause it takes ("how does governance affect **whether** we can scale?").
+OBJECT = frozenset(["me", "us", "it", "them", "him", "her", "whether"])
 
 
 def clause_verbs(text: str) -> set[str]:

@@ -444,6 +444,7 @@ def test_a_verb_is_read_before_its_object_and_at_the_end_of_an_inverted_clause()
 
     assert "walk" in used_as_verbs("walk me through how a model gets approved")
     assert {"rein", "leave"} <= used_as_verbs("what's the danger if we rein it in vs leave it?")
+    assert "affect" in used_as_verbs("how does data governance affect whether our AI can scale?")
     assert clause_verbs("loomis case tl;dr, and why should someone doing AI governance care?") == {"care"}
     assert clause_verbs("how does chain of thought prompting work?") == {"work"}
     assert not clause_verbs("what is chain of thought prompting?")  # "is": the subject runs to the end
