@@ -80,7 +80,15 @@ def proper_names(text: str) -> set[str]:
     """The capitalised words English's lexicon does not know, wherever they stand ("Siemens: …",
     "… right? Deloitte had a figure"): names of organisations, people, products."""
     found = re.finditer(r"(?<![\w'’&-])([A-Z][a-z][\w'’-]*)", text)
-    return {w for m in found if not known_to_english(w := m.group(1).lower().removesuffix("'s"))}
+    return {
+        w
+        for m in found
+        if not known_to_english(w := m.group(1).lower().removesuffix("'s")) and not CONTRACTION.search(w)
+    }
+
+
+# "We're", "I'm", "Don't": a pronoun or a verb with its ending, never a name.
+CONTRACTION = re.compile(r"['’](re|m|ve|ll|d|t)$")
 
 
 def focus_words(deps: Deps, question: str) -> list[str]:

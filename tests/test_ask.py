@@ -876,3 +876,12 @@ def test_a_label_naming_a_course_topic_before_a_dash_is_what_is_asked_about(deps
     message = "COE vs federated model - what's the actual difference? plain english pls"
     assert asking_parts(message, topics(deps.course))[0] == "COE vs federated model"
     assert "gartner" not in asking_parts("gartner - what % of AI projects fail?", topics(deps.course))
+
+
+def test_a_contraction_is_no_name():
+    from flows.ask import asking_parts
+    from flows.focus import proper_names
+
+    assert proper_names("We're a bank, I'm new: Siemens?") == {"siemens"}
+    told = "We're a ~400 person credit union, 2 pilots. which org structure should we start with?"
+    assert asking_parts(told) == ["which org structure should we start with?"]
