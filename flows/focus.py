@@ -155,7 +155,8 @@ def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     wanted = PERCENT if PERCENTAGE.search(question) else FIGURE
     # a year is a date, not the count or amount asked for; a citation marker is no figure
     figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
-    named = deps.index.names() | written_as_names(question)
+    # an abbreviation of course words ("ML" platform) is a concept, not a name a figure is about
+    named = (deps.index.names() | written_as_names(question)) - load_vocabulary().synonyms.keys()
     names = [w for w in content_words(question) if w in named - own_posts(question) and not YEAR.fullmatch(w)]
     if names:
         figures = [s for s in figures if set(names) & set(content_words(s))]

@@ -885,3 +885,10 @@ def test_a_contraction_is_no_name():
     assert proper_names("We're a bank, I'm new: Siemens?") == {"siemens"}
     told = "We're a ~400 person credit union, 2 pilots. which org structure should we start with?"
     assert asking_parts(told) == ["which org structure should we start with?"]
+
+
+async def test_an_abbreviation_of_course_words_is_no_name_a_figure_is_about(deps):
+    reply = await answer(
+        deps, "what are the phases for building an ML platform, and roughly how long does each take?"
+    )
+    assert reply.citations and not reply.text.startswith("The lessons don't cover"), reply.text
