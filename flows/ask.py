@@ -181,6 +181,7 @@ def support(
     repairs = repaired_in_phrase(deps, text)
     capitalised = written_as_names(text) | course_names(deps, terms)
     acts = used_as_verbs(text) | clause_verbs(text)
+    unit_words = set(words(said))
     for term in terms:
         df, weight = deps.index.doc_freq(term)
         meant = [
@@ -188,6 +189,8 @@ def support(
             *content_words(phrased.get(term, "")),
             *([repairs[term]] if term in repairs else []),
         ]
+        kin = family(term, unit_words)  # "danger" when the units say "dangerous"
+        meant += kin
         if fixed := repaired(deps.index, term) or repairs.get(term):
             weight = deps.index.doc_freq(fixed)[1]  # a misspelt word weighs what the word it means does
         total += weight
@@ -207,7 +210,11 @@ def support(
             unknown.append(term)
             missing += weight
             continue
-        if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
+        if (
+            ({stem(term)} | {stem(m) for m in meant}) & covers
+            or kin
+            or (" " in term and f" {term} " in f" {said} ")
+        ):
             held += weight
             held_terms += 1
         elif (names_no_topic(term) or term in acts) and term not in capitalised:
@@ -215,6 +222,17 @@ def support(
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+FAMILY_MIN = 5
+
+
+def family(term: str, said: set[str]) -> list[str]:
+    """The words of `said` that extend `term` ("danger" → "dangerous", "partner" → "partnership"):
+    the same word family, which the stemmer keeps apart."""
+    if len(term) < FAMILY_MIN or not term.isalpha():
+        return []
+    return [w for w in said if w.startswith(term) and w != term]
 
 
 def course_names(deps: Deps, terms: list[str]) -> set[str]:

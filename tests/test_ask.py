@@ -892,3 +892,11 @@ async def test_an_abbreviation_of_course_words_is_no_name_a_figure_is_about(deps
         deps, "what are the phases for building an ML platform, and roughly how long does each take?"
     )
     assert reply.citations and not reply.text.startswith("The lessons don't cover"), reply.text
+
+
+def test_a_word_is_held_by_the_longer_words_of_its_family():
+    from flows.ask import family
+
+    assert family("danger", {"dangerous", "dilemma"}) == ["dangerous"]
+    assert family("partner", {"partnership"}) == ["partnership"]
+    assert not family("card", {"cardinal"})  # too short to tell a family from a look-alike
