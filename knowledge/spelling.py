@@ -36,6 +36,8 @@ def known_to_english(word: str) -> bool:
 
 def one_slip(word: str, known: frozenset[str]) -> str | None:
     """The word of `known` one slip of the keys from `word` (the first letter kept), if exactly one."""
+    if not known or len(word) > max(map(len, known)) + 1:  # longer than any by two: no slip of one
+        return None
     cuts = [(word[:i], word[i:]) for i in range(1, len(word) + 1)]
     near = {a + b[1:] for a, b in cuts if b}
     near |= {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
@@ -73,6 +75,8 @@ def repaired(index: Words, word: str) -> str | None:
         variant = american(word)
         return variant if variant != word and index.doc_freq(variant)[0] else None
     alike = [w for w in index.vocabulary() if w[:1] == word[:1]]
+    if not alike or len(word) > 2 * max(map(len, alike)):  # no course word is that close to it
+        return None
     near = difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
     return near[0] if near else one_slip(word, frozenset(alike)) or family_slip(word, alike)
 

@@ -900,3 +900,13 @@ def test_a_word_is_held_by_the_longer_words_of_its_family():
     assert family("danger", {"dangerous", "dilemma"}) == ["dangerous"]
     assert family("partner", {"partnership"}) == ["partnership"]
     assert not family("card", {"cardinal"})  # too short to tell a family from a look-alike
+
+
+def test_a_word_far_longer_than_any_course_word_is_no_misspelling(deps):
+    import time
+
+    from knowledge.spelling import repaired
+
+    started = time.process_time()
+    assert repaired(deps.index, "a" * 4000) is None
+    assert time.process_time() - started < 1.0  # it was ~4 s: every slip of 4,000 letters tried
