@@ -32,7 +32,7 @@ from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
 from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, WORD_CACHE, known_to_english, one_slip, repaired
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import everyday_words, load_vocabulary, names_no_topic
+from knowledge.vocabulary import ACTIONS, everyday_words, load_vocabulary, names_no_topic
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -180,7 +180,8 @@ def support(
     phrased = vocab.phrase_meanings(text)
     repairs = repaired_in_phrase(deps, text)
     capitalised = written_as_names(text) | course_names(deps, terms)
-    acts = used_as_verbs(text)
+    acts = used_as_verbs(text) | clause_verbs(text)
+    unit_words = set(words(said))
     for term in terms:
         df, weight = deps.index.doc_freq(term)
         meant = [
@@ -188,6 +189,8 @@ def support(
             *content_words(phrased.get(term, "")),
             *([repairs[term]] if term in repairs else []),
         ]
+        kin = family(term, unit_words)  # "danger" when the units say "dangerous"
+        meant += kin
         if fixed := repaired(deps.index, term) or repairs.get(term):
             weight = deps.index.doc_freq(fixed)[1]  # a misspelt word weighs what the word it means does
         total += weight
@@ -207,7 +210,11 @@ def support(
             unknown.append(term)
             missing += weight
             continue
-        if ({stem(term)} | {stem(m) for m in meant}) & covers or (" " in term and f" {term} " in f" {said} "):
+        if (
+            ({stem(term)} | {stem(m) for m in meant}) & covers
+            or kin
+            or (" " in term and f" {term} " in f" {said} ")
+        ):
             held += weight
             held_terms += 1
         elif (names_no_topic(term) or term in acts) and term not in capitalised:
@@ -215,6 +222,17 @@ def support(
     if not total:
         return Support(0.0, [], 0.0)
     return Support(held / total, unknown, missing / total, held_terms)
+
+
+FAMILY_MIN = 5
+
+
+def family(term: str, said: set[str]) -> list[str]:
+    """The words of `said` that extend `term` ("danger" → "dangerous", "partner" → "partnership"):
+    the same word family, which the stemmer keeps apart."""
+    if len(term) < FAMILY_MIN or not term.isalpha():
+        return []
+    return [w for w in said if w.startswith(term) and w != term]
 
 
 def course_names(deps: Deps, terms: list[str]) -> set[str]:
@@ -254,17 +272,42 @@ def used_as_verbs(text: str) -> set[str]:
     **chain** of thought work?", "what does **model** drift mean?")."""
     said = words(text)
     names = written_as_names(text)
-    return {
+    placed = {
         w
         for i, w in enumerate(said)
-        if i
-        and (
-            said[i - 1] in SUBJECT
-            or (i > 1 and said[i - 2] in SUBJECT and said[i - 1] in AUXILIARY)
-            or (i > 1 and said[i - 2] in AUXILIARY and said[i - 1].removesuffix("'s") in names)
+        if (
+            i
+            and (
+                said[i - 1] in SUBJECT
+                or (i > 1 and said[i - 2] in SUBJECT and said[i - 1] in AUXILIARY)
+                or (i > 1 and said[i - 2] in AUXILIARY and said[i - 1].removesuffix("'s") in names)
+            )
         )
-        and "VERB" in _lemmas(w)
+        or (i + 1 < len(said) and said[i + 1] in OBJECT)
     }
+    return {w for w in placed if "VERB" in _lemmas(w)}
+
+
+# A pronoun a verb takes as its object ("walk **me** through", "rein **it** in or leave **it**"), or
+# "whether" opening the clause it takes ("how does governance affect **whether** we can scale?").
+OBJECT = frozenset(["me", "us", "it", "them", "him", "her", "whether"])
+
+
+def clause_verbs(text: str) -> set[str]:
+    """The verb ending each inverted clause of a message, after its subject ("why should someone
+    doing AI governance **care**?", "what do feature stores **mean**?"): how it asks, not what about."""
+    found: set[str] = set()
+    for clause in re.split(r"[?.!;:,()]| - | — ", text):
+        clause = re.sub(r"^\W*(and|but|so|or)\s+", "", clause, flags=re.IGNORECASE)
+        inverted = INVERTED.match(clause)
+        if not inverted:
+            continue
+        said = words(inverted.group(1))
+        said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
+        copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
+        if len(said) >= 2 and not copula and "VERB" in _lemmas(said[-1]):
+            found.add(said[-1])
+    return found
 
 
 @lru_cache(maxsize=WORD_CACHE)
@@ -304,7 +347,16 @@ def subject_words(question: str) -> frozenset[str]:
         if len(said) < 2 or "VERB" not in _lemmas(said[-1]):
             return frozenset()
         said = said[:-1]
-    return frozenset(content_words(" ".join(said)))
+    # a word English only uses as a verb is no part of a noun phrase: it is a clause's verb ("what are
+    # the pitfalls the article **warns** about?"), how the question is put, not what it is about
+    return frozenset(w for w in content_words(" ".join(said)) if not verb_only(w))
+
+
+def verb_only(word: str) -> bool:
+    """Whether English's lexicon uses a word only as a verb or adverb ("warns", "wrongly"); an -ing
+    form is also a noun ("chain of thought **prompting**")."""
+    classes = _lemmas(word)
+    return bool(classes) and set(classes) <= ACTIONS and not word.endswith("ing")
 
 
 ASKED_FOR = re.compile(
@@ -325,7 +377,7 @@ def asked_thing(question: str) -> list[str]:
 def topical(question: str, said: list[str]) -> list[str]:
     """The words of `said` that name a topic in `question`, as `support` judges them: not a verb or
     an everyday word ("take", "save", "random") unless written as a name."""
-    acts, capitalised = used_as_verbs(question), written_as_names(question)
+    acts, capitalised = used_as_verbs(question) | clause_verbs(question), written_as_names(question)
     return [w for w in said if w in capitalised or not (names_no_topic(w) or w in acts)]
 
 
@@ -361,13 +413,7 @@ ASKING = re.compile(
 MIN_ASKED_WORDS = 2
 
 
-def _only_names(part: str) -> bool:
-    """Whether a part is a name and nothing else ("Siemens", "Ping An") — a label for what follows."""
-    names = proper_names(part)
-    return bool(names) and set(content_words(part)) <= names
-
-
-def asked_part(text: str) -> str:
+def asked_part(text: str, named: frozenset[str] = frozenset()) -> str:
     """The parts of a message that ask (a question, or a request: "list…", "explain…"), without an
     aside in brackets, a "because…" clause, or the parts that only tell why or for whom ("… need it
     for a workshop on thursday", "(prepping slides)"): a question is judged on what it asks. The
@@ -376,19 +422,51 @@ def asked_part(text: str) -> str:
     bare = REASON.sub(" ", ASIDE.sub(" ", text))
     parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
     chat = load_vocabulary().chat
-    # a part with no topic word of its own asks nothing: "does anyone here know - what is X?"; one
-    # that is only a name says what is asked about ("Siemens: who was the chief algorithms officer?"),
-    # while one telling something about a name is context ("Deloitte says most pilots fail - what…?")
-    asking = [
-        p
-        for p in parts
-        if (p.endswith("?") or ASKING.match(p) or _only_names(p))
-        and any(w not in chat and not names_no_topic(w) for w in content_words(p))
-    ] or parts
-    kept = " ".join(asking)
+    kept = " ".join(asking_parts(text, named) or parts)
     if kept == text.strip():
         return text
     return kept if len([w for w in content_words(kept) if w not in chat]) >= MIN_ASKED_WORDS else text
+
+
+def _only_names(part: str) -> bool:
+    """Whether a part is a name and nothing else ("Siemens", "Ping An") — a label for what follows."""
+    names = proper_names(part)
+    return bool(names) and set(content_words(part)) <= names
+
+
+def asking_parts(text: str, named: frozenset[str] = frozenset()) -> list[str]:
+    """The parts of a message that ask: a question or a request with a topic word of its own (a part
+    with none asks nothing: "does anyone here know - what is X?"), one that is only a name, which
+    says what is asked about ("Siemens: who was the chief algorithms officer?", while "Deloitte says
+    most pilots fail - what…?" tells something about a name: context), or a label naming
+    one of the course's topics (`named`, stems) before the question ("COE vs federated model - what's
+    the actual difference?")."""
+    chat = load_vocabulary().chat
+    bare = REASON.sub(" ", ASIDE.sub(" ", text))
+    parts = [p.strip() for p in BREAK.split(bare) if p and p.strip()]
+
+    def asks(p: str) -> bool:
+        return bool(p.endswith("?") or ASKING.match(p) or _only_names(p))
+
+    # a label before a dash or a colon names what the question after it asks about when it names a
+    # course topic ("COE vs federated model - what's the actual difference?"), as a name does; a part
+    # telling something about a name is no label but context ("Deloitte says most pilots fail - …")
+    labels = {
+        p
+        for p, after in itertools.pairwise(parts)
+        if asks(after)
+        and LABEL.match(bare, bare.find(p) + len(p))
+        and set(stem_words(p)) & named
+        and not (proper_names(p) and not _only_names(p))
+    }
+    return [
+        p
+        for p in parts
+        if (asks(p) or p in labels) and any(w not in chat and not names_no_topic(w) for w in content_words(p))
+    ]
+
+
+LABEL = re.compile(r"\s*(?::|-|–|—|--)\s")
 
 
 def defined(question: str) -> str:
@@ -547,7 +625,8 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
     # boss") says how to answer or why, not what; what the course never names it cannot define.
-    asking = asked_part(question)
+    named = topics(deps.course)
+    asking = asked_part(question, named)
     # "does anyone here know - what is X?": the part left out says nothing, so the shape is the asking part's
     told = set(topical(question, content_words(question))) - set(content_words(asking))
     asked = asking if not told - load_vocabulary().chat else question
@@ -556,7 +635,7 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
         close = closeness(deps, asking, result) if asking != question else result.hits[0].similarity
         return _evidence(deps, judged, asked_alone, asked, result, draft, close, undefined=True)
     whole = _evidence(deps, asked_alone, asked_alone, question, result, draft, result.hits[0].similarity)
-    part = asked_part(asked_alone)
+    part = asked_part(asked_alone, named)
     if part == asked_alone:
         return whole
     close = closeness(deps, part, result)
@@ -583,7 +662,9 @@ def _evidence(
 ) -> Evidence:
     units = " ".join(u.searchable for u in draft.units)
     found = support(deps, judged, draft.covers, units, subject_words(question))
-    shape = question_shape(question)
+    # a fact is asked in the parts that ask: "we ran a course, 100% completion… what are we missing?"
+    # tells a figure and asks none
+    shape = question_shape(" ".join(asking_parts(question)) or question)
     fact = shape in FACTS
     asked_for = None
     if fact:

@@ -80,7 +80,15 @@ def proper_names(text: str) -> set[str]:
     """The capitalised words English's lexicon does not know, wherever they stand ("Siemens: …",
     "… right? Deloitte had a figure"): names of organisations, people, products."""
     found = re.finditer(r"(?<![\w'’&-])([A-Z][a-z][\w'’-]*)", text)
-    return {w for m in found if not known_to_english(w := m.group(1).lower().removesuffix("'s"))}
+    return {
+        w
+        for m in found
+        if not known_to_english(w := m.group(1).lower().removesuffix("'s")) and not CONTRACTION.search(w)
+    }
+
+
+# "We're", "I'm", "Don't": a pronoun or a verb with its ending, never a name.
+CONTRACTION = re.compile(r"['’](re|m|ve|ll|d|t)$")
 
 
 def focus_words(deps: Deps, question: str) -> list[str]:
@@ -147,7 +155,8 @@ def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     wanted = PERCENT if PERCENTAGE.search(question) else FIGURE
     # a year is a date, not the count or amount asked for; a citation marker is no figure
     figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
-    named = deps.index.names() | written_as_names(question)
+    # an abbreviation of course words ("ML" platform) is a concept, not a name a figure is about
+    named = (deps.index.names() | written_as_names(question)) - load_vocabulary().synonyms.keys()
     names = [w for w in content_words(question) if w in named - own_posts(question) and not YEAR.fullmatch(w)]
     if names:
         figures = [s for s in figures if set(names) & set(content_words(s))]

@@ -39,10 +39,14 @@ SHAPES = {
         r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|different from|pros|cons|"
         r"trade-?offs?|better)\b|\bor\b.*\?"
     ),
+    # "how big" asks a size before a verb or the end ("how big is…", "how long does each take?"), not
+    # in "how big tech companies' cultures…"
     "number": re.compile(
-        r"\b(how (many|much|long|big|often|fast)|what (percent|percentage|share|proportion|fraction)|"
+        r"\b(how (many|much)|how (long|big|often|fast)(?= (is|are|was|were|do|does|did|can|could|will|would|"
+        r"should|to|it|they|we|you|i|each)\b|\W*$|\?)|what (percent|percentage|share|proportion|fraction)|"
         r"percent|number of|cost|costs|figure|figures|stats?|numbers|"
-        r"budgets?|revenues?|prices?|salary|salaries|spend|spent|accuracy|headcount|valuation)\b|%|\$"
+        r"budgets?|revenues?|prices?|salary|salaries|spend|spent|accuracy|headcount|valuation)\b"
+        r"|%|\$"
     ),
     "list": re.compile(
         r"\b(what are|list|steps|stages|phases|dimensions|layers|tiers|pillars|components|practices|"

@@ -2,8 +2,9 @@
 to one it does ("fatcors" → "factors", "porduction" → "production", "Mihcelangelo" → "michelangelo").
 
 Two tests, both keeping the first letter ("partner" is no typo of "Gartner"): a close match by
-`difflib`'s ratio, or exactly one course word a single slip of the keys away (two neighbouring
-letters swapped, one left out, doubled or mistyped). A word English's lexicon knows is never a
+`difflib`'s ratio, or exactly one course word (or one course word family's stem: "recomend" →
+"recommended") a single slip of the keys away (two neighbouring letters swapped, one left out,
+doubled or mistyped). A word English's lexicon knows is never a
 misspelling ("phrase" is not "phase", "remote" is not "remove"), only, when British, the same word
 spelt the American way the course uses ("standardise" → "standardize").
 """
@@ -89,4 +90,17 @@ def repaired(index: Words, word: str) -> str | None:
         return variant if variant != word and index.doc_freq(variant)[0] else None
     alike = _by_first_letter(index).get(word[:1], [])
     near = difflib.get_close_matches(word, alike, n=1, cutoff=TYPO_CUTOFF)
-    return near[0] if near else one_slip(word, frozenset(alike))
+    return near[0] if near else one_slip(word, frozenset(alike)) or family_slip(word, alike)
+
+
+def family_slip(word: str, alike: list[str]) -> str | None:
+    """The course word whose stem `word` is one slip from, when the course only writes other forms
+    of it ("recomend" → "recommended": the course says "recommended", "recommendations")."""
+    from knowledge.text import stem
+
+    family: dict[str, str] = {}
+    for w in sorted(alike, key=len):
+        if len(root := stem(w)) >= TYPO_MIN:
+            family.setdefault(root, w)
+    root = one_slip(word, frozenset(family))
+    return family[root] if root else None

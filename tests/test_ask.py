@@ -439,6 +439,20 @@ def test_a_word_after_a_subject_or_modal_is_read_as_a_verb():
     assert "count" in used_as_verbs("we should count the pilots")
 
 
+def test_a_verb_is_read_before_its_object_and_at_the_end_of_an_inverted_clause():
+    from flows.ask import clause_verbs, subject_words, used_as_verbs
+
+    assert "walk" in used_as_verbs("walk me through how a model gets approved")
+    assert {"rein", "leave"} <= used_as_verbs("what's the danger if we rein it in vs leave it?")
+    assert "affect" in used_as_verbs("how does data governance affect whether our AI can scale?")
+    assert clause_verbs("loomis case tl;dr, and why should someone doing AI governance care?") == {"care"}
+    assert clause_verbs("how does chain of thought prompting work?") == {"work"}
+    assert not clause_verbs("what is chain of thought prompting?")  # "is": the subject runs to the end
+    # a word English only uses as a verb is a relative clause's verb, no part of the subject
+    assert "warns" not in subject_words("what are the 3 pitfalls the scaling article warns about?")
+    assert "prompting" in subject_words("what is chain of thought prompting?")
+
+
 def test_the_subject_of_an_inverted_question_is_what_it_is_about():
     from flows.ask import subject_words
 
@@ -826,6 +840,8 @@ def test_a_misspelling_is_a_word_english_does_not_know(deps):
     assert repaired(deps.index, "porduction") == "production"  # two letters swapped
     assert repaired(deps.index, "phrase") is None  # a real word, however close to "phase"
     assert repaired(deps.index, "standardise") == "standardize"  # the same word, spelt the British way
+    # a slip from the stem of words the course writes only in other forms ("recommended", "…ations")
+    assert repaired(deps.index, "recomend") == "recommended"
     assert one_slip("isntead", frozenset(["instead", "inside"])) == "instead"
     assert one_slip("remote", frozenset(["remove"])) == "remove"  # why `repaired` asks the lexicon first
 
@@ -854,3 +870,56 @@ async def test_an_organisation_the_course_never_names_is_what_is_asked_about(dep
 async def test_a_part_telling_something_about_an_outside_name_is_context(deps, question: str):
     reply = await answer(deps, question)
     assert reply.citations and "don't cover" not in reply.text, reply.text
+
+
+def test_a_fact_is_asked_in_the_parts_that_ask():
+    from flows.ask import asking_parts
+    from flows.shape import question_shape
+
+    assert question_shape("any examples of how big tech companies make room for failing?") != "number"
+    assert question_shape("how big is the specialist tier?") == "number"
+    assert question_shape("what are the phases, and roughly how long does each take?") == "number"
+    told = "we ran an AI literacy course, 100% completion, zero change in how ppl work. what are we missing?"
+    assert asking_parts(told) == ["what are we missing?"]  # the figure is told, not asked
+
+
+def test_a_label_naming_a_course_topic_before_a_dash_is_what_is_asked_about(deps):
+    from flows.ask import asking_parts, topics
+
+    message = "COE vs federated model - what's the actual difference? plain english pls"
+    assert asking_parts(message, topics(deps.course))[0] == "COE vs federated model"
+    assert "gartner" not in asking_parts("gartner - what % of AI projects fail?", topics(deps.course))
+
+
+def test_a_contraction_is_no_name():
+    from flows.ask import asking_parts
+    from flows.focus import proper_names
+
+    assert proper_names("We're a bank, I'm new: Siemens?") == {"siemens"}
+    told = "We're a ~400 person credit union, 2 pilots. which org structure should we start with?"
+    assert asking_parts(told) == ["which org structure should we start with?"]
+
+
+async def test_an_abbreviation_of_course_words_is_no_name_a_figure_is_about(deps):
+    reply = await answer(
+        deps, "what are the phases for building an ML platform, and roughly how long does each take?"
+    )
+    assert reply.citations and not reply.text.startswith("The lessons don't cover"), reply.text
+
+
+def test_a_word_is_held_by_the_longer_words_of_its_family():
+    from flows.ask import family
+
+    assert family("danger", {"dangerous", "dilemma"}) == ["dangerous"]
+    assert family("partner", {"partnership"}) == ["partnership"]
+    assert not family("card", {"cardinal"})  # too short to tell a family from a look-alike
+
+
+def test_a_word_far_longer_than_any_course_word_is_no_misspelling(deps):
+    import time
+
+    from knowledge.spelling import repaired
+
+    started = time.process_time()
+    assert repaired(deps.index, "a" * 4000) is None
+    assert time.process_time() - started < 1.0  # it was ~4 s: every slip of 4,000 letters tried
