@@ -26,7 +26,7 @@ from flows.focus import (
     proper_names,
     written_as_names,
 )
-from flows.shape import NUMBERED, Draft, compose, question_shape
+from flows.shape import NUMBERED, Draft, compose, key_topics, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
@@ -87,23 +87,10 @@ def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False
     message that leans on the previous question, or finds nothing on its own, is read with it; in a
     shared thread only one that leans on it, since anything else there is likely a new question."""
     alone = deps.index.search(searchable(deps, text), k=PASSAGES)
-    if not previous or (not leans_on(text, topics(deps.course)) and (shared or alone.grounded)):
+    if not previous or (not leans_on(text, key_topics(deps.course)) and (shared or alone.grounded)):
         return alone
     combined = deps.index.search(searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES)
     return combined if combined.grounded else alone
-
-
-_TOPICS: dict[str, frozenset[str]] = {}
-
-
-def topics(course: Course) -> frozenset[str]:
-    """The stems that name a topic of the course: its key terms' own words ("mesh", "drift", "coe"),
-    not the words several key terms share ("model", "data", "ai")."""
-    if course.content_hash not in _TOPICS:
-        terms = [set(stem_words(k.term)) for doc in course.lessons for k in doc.key_terms]
-        seen = [s for term in terms for s in term]
-        _TOPICS[course.content_hash] = frozenset(s for s in seen if seen.count(s) == 1)
-    return _TOPICS[course.content_hash]
 
 
 def searchable(deps: Deps, text: str) -> str:
@@ -625,7 +612,7 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
     asked_alone = f"{previous[-1]['question']} {question}" if followed else question
     # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
     # boss") says how to answer or why, not what; what the course never names it cannot define.
-    named = topics(deps.course)
+    named = key_topics(deps.course)
     asking = asked_part(question, named)
     # "does anyone here know - what is X?": the part left out says nothing, so the shape is the asking part's
     told = set(topical(question, content_words(question))) - set(content_words(asking))

@@ -838,7 +838,7 @@ def compose(
                 continue
             # A later part asks about what the first does unless it names a topic of its own: its
             # answer is found where the message's is, or under a heading naming what it adds.
-            named = (choice.covers - held) & (_key_topics(course) | {stem(n) for n in mentioned})
+            named = (choice.covers - held) & (key_topics(course) | {stem(n) for n in mentioned})
             if not named and not defines and all(choice.unit.passage != c.unit.passage for c in given):
                 continue
             same = next((i for i, c in enumerate(given) if c.unit == choice.unit), None)
@@ -866,9 +866,9 @@ def compose(
 _KEY_TOPICS: dict[str, frozenset[str]] = {}
 
 
-def _key_topics(course: Course) -> frozenset[str]:
-    """The stems that name a topic of the course: its key terms' own words ("mesh", "lineage"), not
-    the words several key terms share ("model", "data")."""
+def key_topics(course: Course) -> frozenset[str]:
+    """The stems that name a topic of the course: its key terms' own words ("mesh", "drift", "coe"),
+    not the words several key terms share ("model", "data", "ai")."""
     if course.content_hash not in _KEY_TOPICS:
         terms = [set(stem_words(k.term)) for doc in course.documents.values() for k in doc.key_terms]
         seen = [s for term in terms for s in term]
