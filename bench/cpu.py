@@ -1,7 +1,7 @@
 """CPU per turn of `coach serve` against the frameworks' floor (`bench/floor.py`), measured side by
 side: both servers run at once under the same batches of new conversations, alternating, so the
-machine's noise falls on both; the figure is the server process's own CPU (user + system, from
-/proc) over the batch, divided by the turns it answered. Medians over rounds. With the offline brain a
+machine's noise falls on both; the figure is the server process's own CPU (its threads' run time,
+from /proc in nanoseconds) over the batch, divided by the turns it answered. Medians over rounds. With the offline brain a
 third server runs beside them: the same coach with `COACH_METRICS=off`, so the cost of recording
 metrics is read as a same-run ratio."""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import statistics
 import subprocess
 import sys
@@ -74,7 +75,17 @@ class Server:
     url: str
 
     def cpu(self) -> float:
-        return cpu_seconds(self.process.pid) or 0.0
+        """CPU seconds so far, from `/proc/<pid>/task/*/schedstat` (nanoseconds, summed over the
+        process's threads) rather than `/proc/<pid>/stat`'s 10 ms ticks, which over a batch of 20 turns
+        are ±0.5 ms a turn (and a fast floor's small batch could read 0); a thread that ends takes its
+        time with it (coach's worker threads live as long as the process). Ticks where there is no
+        schedstat."""
+        total, seen = 0, False
+        for stat in Path(f"/proc/{self.process.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(stat.read_text().split()[0])
+                seen = True
+        return total / 1e9 if seen else cpu_seconds(self.process.pid) or 0.0
 
     def stop(self) -> None:
         self.process.terminate()
@@ -191,7 +202,7 @@ async def bench_cpu(rounds: int = 5, size: int = 20, warmup: bool = True) -> dic
                     "brain": brain,
                     "coach_ms": ours,
                     "floor_ms": base,
-                    "ratio": ours / base,
+                    "ratio": ours / base if base else math.nan,
                 }
                 if "metrics off" in medians:
                     off_ms = medians["metrics off"][channel]

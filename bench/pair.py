@@ -3,9 +3,7 @@ coach whose source is in DIR (e.g. `git archive main | tar -x -C DIR`) and this 
 three servers under the same alternating batches (`bench.cpu.compare`), and prints each one's CPU per
 turn and the ratios from that one run: on a shared, loaded machine only same-run ratios mean much.
 
-CPU is read from `/proc/<pid>/task/*/schedstat` (nanoseconds, summed over the process's threads)
-rather than `/proc/<pid>/stat`'s 10 ms ticks, which over a batch of 20 turns is ±0.5 ms a turn; a
-thread that ends takes its time with it (coach's worker threads live as long as the process)."""
+CPU is read as `bench.cpu.Server.cpu` reads it: nanoseconds from schedstat, not 10 ms ticks."""
 
 from __future__ import annotations
 
@@ -16,21 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.cpu import Fakes, Server, channel_env, compare, start
+from bench.cpu import Fakes, channel_env, compare, start
 from bench.startup import with_index
-
-
-class PreciseServer(Server):
-    def cpu(self) -> float:
-        total = 0
-        for stat in Path(f"/proc/{self.process.pid}/task").glob("*/schedstat"):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                total += int(stat.read_text().split()[0])
-        return total / 1e9
-
-
-def precise(server: Server) -> PreciseServer:
-    return PreciseServer(server.name, server.process, server.url)
 
 
 async def pair(base: Path, rounds: int, size: int, brains: list[str], channels: tuple[str, ...]) -> None:
@@ -49,11 +34,9 @@ async def pair(base: Path, rounds: int, size: int, brains: list[str], channels: 
                 with_index(base_dir)
                 with_index(here_dir)
                 servers = [
-                    precise(start("floor", floor, channel_env(fakes, floor_dir, claude))),
-                    precise(
-                        start("base", there, channel_env(fakes, base_dir, claude) | {"PYTHONPATH": str(base)})
-                    ),
-                    precise(start("this", here, channel_env(fakes, here_dir, claude))),
+                    start("floor", floor, channel_env(fakes, floor_dir, claude)),
+                    start("base", there, channel_env(fakes, base_dir, claude) | {"PYTHONPATH": str(base)}),
+                    start("this", here, channel_env(fakes, here_dir, claude)),
                 ]
                 try:
                     medians = await compare(servers, fakes, rounds, size, channels=channels)
