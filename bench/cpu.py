@@ -1,9 +1,9 @@
 """CPU per turn of `coach serve` against the frameworks' floor (`bench/floor.py`), measured side by
 side: both servers run at once under the same batches of new conversations, alternating, so the
 machine's noise falls on both; the figure is the server process's own CPU (its threads' run time,
-from /proc in nanoseconds) over the batch, divided by the turns it answered. Medians over rounds. With the offline brain a
-third server runs beside them: the same coach with `COACH_METRICS=off`, so the cost of recording
-metrics is read as a same-run ratio."""
+from /proc in nanoseconds) over the batch, divided by the turns it answered. Medians over rounds.
+With the offline brain a third server runs beside them: the same coach with `COACH_METRICS=off`, so
+the cost of recording metrics is read as a same-run ratio."""
 
 from __future__ import annotations
 
