@@ -10,6 +10,7 @@ TEXTS: list[str] = [
     "\n\n\t",
     "a" * 40_000,
     "data mesh " * 4_000,
+    " ".join(f"{chr(97 + i % 26)}qz{i:03d}vw" for i in range(450)),  # made-up words: each a spelling check
     "\x00\x01\x02 what is a model card?",
     "\x1b[31mred alert\x1b[0m",
     "line one\r\nline two\r\n",
