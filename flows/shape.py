@@ -67,6 +67,7 @@ TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no 
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it scores this share of the best
 UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
+ELSEWHERE = 0.6  # a unit outside the document the question names ("in lesson 1") keeps this share
 EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
 DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
 MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
@@ -284,7 +285,7 @@ def candidates(
             if asked_names and not asked_names & facts.words:
                 score -= UNNAMED
             if where and not unit.passage.startswith(where):
-                score -= UNNAMED
+                score = min(score - UNNAMED, score * ELSEWHERE)
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
 
@@ -852,6 +853,8 @@ def compose(
                 given.append(choice)
     asked = asked_stems(question, query)
     texts, room = ([fit] if fit else []), MAX_CHARS
+    if note := found_elsewhere(question, given, course):
+        texts.insert(0, note)
     for choice in given:
         part = render(choice, room, frozenset(asked))
         room -= len(part)
@@ -861,6 +864,22 @@ def compose(
         text = text[:-1] + "."
     covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
     return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+
+
+def found_elsewhere(question: str, given: list[Choice], course: Course) -> str:
+    """When the question names a document ("in lesson 1") and none of the units given is from it, a
+    line saying so and where the answer is, so a learner is not left to think it came from there."""
+    where = place(question, course)
+    if not where or not given or any(c.unit.passage.startswith(where) for c in given):
+        return ""
+    sources = list(dict.fromkeys(c.unit.passage.split("#", 1)[0] for c in given))
+    return f"That isn't in {_document(course, where[:-1])}; {_document(course, sources[0])} has it."
+
+
+def _document(course: Course, doc_id: str) -> str:
+    """How a reply names a document: "Lesson 2", or the reading "From Pilot to Platform"."""
+    doc = course.documents[doc_id]
+    return f"Lesson {doc.number}" if doc.kind == "lesson" else f'the reading "{doc.title}"'
 
 
 _KEY_TOPICS: dict[str, frozenset[str]] = {}

@@ -45,6 +45,9 @@ SCORE_AT_FULL_COVERAGE = 4.8
 # Hybrid ranking: a chunk's bm25 (as a share of the best) plus this times its semantic similarity (as
 # a share of the best). Equal weight; dev recall@3 is flat from 1 to 2 (`coach eval qa`).
 SEMANTIC_WEIGHT = 1.0
+# A document the question names ("in the scaling article", "lesson 1") ranks its chunks this much
+# higher (a share of the best hybrid rank, 2.0): its best chunk first unless another fits far better.
+NAMED_BONUS = 0.5
 
 YEAR = re.compile(r"(19|20)\d\d")
 TOKEN = re.compile(r"[^\W_]+(?:['’&][^\W_]+)*", re.UNICODE)
@@ -349,8 +352,9 @@ class Index:
                 known += weight
         return known / total if total else 0.0
 
-    def search(self, query: str, k: int = 5) -> SearchResult:
-        """The k best chunks for `query`, best first, and whether the course covers it."""
+    def search(self, query: str, k: int = 5, named: str = "") -> SearchResult:
+        """The k best chunks for `query`, best first, and whether the course covers it; `named` is a
+        passage prefix ("lesson-1#") of a document the question names, whose chunks rank higher."""
         terms = content_words(query)
         if not terms:
             return SearchResult(query, False, [])
@@ -373,16 +377,22 @@ class Index:
         """
         with self._lock:
             rows = self._conn.execute(sql, [match, max(k * 3, 10)]).fetchall()
+            if named:
+                rows += self._conn.execute(
+                    sql.replace("LIMIT", "AND c.id LIKE ? LIMIT"), [match, f"{named}%", k]
+                ).fetchall()
             coverage = self.coverage(terms)
         bm25 = {r[0]: r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1) for r in rows}
         similar = self.semantic(" ".join(terms))
         near = sorted(similar, key=lambda i: -similar[i])[: max(k * 3, 10)]
+        near += sorted((i for i in similar if named and i.startswith(named)), key=lambda i: -similar[i])[:k]
         best_bm25 = max(bm25.values(), default=0.0) or 1.0
         best_sim = max(similar.values(), default=0.0) or 1.0
 
         def rank(chunk_id: str) -> float:
             similarity = similar.get(chunk_id, 0.0) / best_sim
-            return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity
+            bonus = NAMED_BONUS if named and chunk_id.startswith(named) else 0.0
+            return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity + bonus
 
         found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
         ranked = sorted(found, key=rank, reverse=True)[:k]
