@@ -104,7 +104,7 @@ WHOLE_PARAGRAPH = 800
 # A question asking how to do something: a way, which no definition of the thing named gives.
 HOW_TO = re.compile(
     r"\bhow (do|can|should|could|would|might) (we|i|you|they|organi[sz]ations?|companies|teams?|orgs?)\b"
-    r"|\bhow to\b|\bway out\b|\bwhat (should|can|could) (we|i) do\b"
+    r"|\bhow to\b|\bway out\b|\bwhat (do|should|can|could|would) (we|i|you|they) do\b"
 )
 
 
@@ -757,6 +757,11 @@ def _choose(
             if other is not None and len(chosen) < MAX_UNITS:
                 chosen.append(other)
                 covered |= other.covers
+    if HOW_TO.search(q) and first.unit.kind == "term" and len(chosen) == 1:
+        # "what do we do about model drift?": a definition is no way to do anything; what the lessons
+        # say of the thing it defines is (the definition follows it)
+        chosen += _in_the_lesson(first, ranked)
+        covered |= chosen[-1].covers
     for other in ranked[1:]:
         if len(chosen) >= 2:
             break
