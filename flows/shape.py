@@ -698,6 +698,22 @@ def _in_the_lesson(first: Choice, ranked: list[Choice]) -> list[Choice]:
     return []
 
 
+def _beyond_definition(question: str, first: Choice, ranked: list[Choice]) -> Choice | None:
+    """A unit holding every word of the question the definition `first` holds, and more of it ("the
+    downsides of a centralized COE": the structure's pros and cons): what is asked of the thing
+    defined, which the definition ranked above only by being its glossary entry. None when none
+    scores near it. The definition's words are the learner's own: what they only mean ("COE" →
+    center, excellence) the glossary entry holds by definition."""
+    own = first.covers & stem_set(question)
+    for other in ranked[1:]:
+        if other.score < first.score * EXPLAINS:
+            break
+        beyond = other.covers - first.covers
+        if other.unit.kind != "term" and own <= other.covers and beyond and not _within(other, [first]):
+            return other
+    return None
+
+
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     """A sentence that announces a list ("…typically address four layers:") comes with the list."""
     if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
@@ -774,6 +790,10 @@ def _choose(
             continue
         chosen.append(other)
         covered |= other.covers
+    more = _beyond_definition(question, first, ranked) if first.unit.kind == "term" else None
+    if more is not None and len(chosen) == 1:
+        chosen = [first, more] if shape == "definition" else [more, first]
+        covered |= more.covers
     if shape == "definition" and first.unit.kind == "list" and first.unit.text == first.unit.title:
         chosen[:0] = _in_the_lesson(first, ranked)
     if (
