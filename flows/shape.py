@@ -698,18 +698,21 @@ def _in_the_lesson(first: Choice, ranked: list[Choice]) -> list[Choice]:
     return []
 
 
-def _beyond_definition(question: str, first: Choice, ranked: list[Choice]) -> Choice | None:
-    """A unit holding every word of the question the definition `first` holds, and more of it ("the
-    downsides of a centralized COE": the structure's pros and cons): what is asked of the thing
-    defined, which the definition ranked above only by being its glossary entry. None when none
-    scores near it. The definition's words are the learner's own: what they only mean ("COE" →
+def _beyond_definition(
+    question: str, first: Choice, ranked: list[Choice], more: bool = True
+) -> Choice | None:
+    """A unit holding every word of the question the definition `first` holds, and (`more`) more of
+    it ("the downsides of a centralized COE": the structure's pros and cons): what is asked of the
+    thing defined, which the definition ranked above only by being its glossary entry. None when
+    none scores near it. The definition's words are the learner's own: what they only mean ("COE" →
     center, excellence) the glossary entry holds by definition."""
     own = first.covers & stem_set(question)
     for other in ranked[1:]:
         if other.score < first.score * EXPLAINS:
             break
         beyond = other.covers - first.covers
-        if other.unit.kind != "term" and own <= other.covers and beyond and not _within(other, [first]):
+        fits = other.unit.kind != "term" and own <= other.covers and (beyond or not more)
+        if fits and not _within(other, [first]):
             return other
     return None
 
@@ -790,7 +793,10 @@ def _choose(
             continue
         chosen.append(other)
         covered |= other.covers
-    more = _beyond_definition(question, first, ranked) if first.unit.kind == "term" else None
+    # "what is X and how common is it?": a later part asking about the thing defined is answered by
+    # what the lessons say of it, whatever words it is asked in
+    further = len(asking_parts(question)) >= 2
+    more = _beyond_definition(question, first, ranked, not further) if first.unit.kind == "term" else None
     if more is not None and len(chosen) == 1:
         chosen = [first, more] if shape == "definition" else [more, first]
         covered |= more.covers
