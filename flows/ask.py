@@ -97,9 +97,11 @@ def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False
 
 
 def searchable(deps: Deps, text: str) -> str:
-    """The question with the course words it means: synonyms, abbreviations, misspellings fixed."""
+    """The question with the course words it means: synonyms, abbreviations, misspellings fixed; not
+    the learner's own people ("my **VP** keeps saying…"), who say why it is asked, not what about."""
     vocab = load_vocabulary()
-    kept = [w for w in content_words(text) if w not in vocab.chat]
+    posts = own_posts(text)
+    kept = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
     extra = [vocab.expansion(text)]
     extra += [repaired(deps.index, word) for word in kept]
     extra += repaired_in_phrase(deps, text).values()
