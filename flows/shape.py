@@ -66,8 +66,8 @@ HEADING_WEIGHT = 0.75  # question words in the section heading count this much e
 TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it scores this share of the best
-UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
-ELSEWHERE = 0.6  # a unit outside the document the question names ("in lesson 1") keeps this share
+UNNAMED = 3.0  # a unit naming none of the course names the question names: this much less at least
+ELSEWHERE = 0.6  # ...and at most this share of its score; so does one outside a document it names
 EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
 DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
 MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
@@ -283,7 +283,7 @@ def candidates(
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & facts.words:
-                score -= UNNAMED
+                score = min(score - UNNAMED, score * ELSEWHERE)
             if where and not unit.passage.startswith(where):
                 score = min(score - UNNAMED, score * ELSEWHERE)
             found.append(Choice(unit, n, score, frozenset(covers), text))
