@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
-from knowledge.text import sentences, stem, stem_set, stem_words
+from knowledge.text import sentences, stem, stem_set, stem_words, tokens
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
@@ -81,6 +81,7 @@ COMPARED = (  # a hyphenated name is one side: "hub-and-spoke" is not "hub" and 
     r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b|\bbetween\b"
     r"|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
 )
+CONTRASTED = r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff"
 # What a comparison asks about each side (its pros, its cons), not a side itself.
 ASPECTS = (
     "pros",
@@ -577,6 +578,12 @@ def comparison_sides(question: str) -> list[set[str]]:
     vocab = load_vocabulary()
     # What a second asking part asks ("…, and which is best for a bank?") is no side of the first.
     compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
+    # ...nor what another clause tells ("lake vs mesh - which? our lake has turned into a mess")
+    # (the clause saying "vs" or "or" when one does: "we've got fraud, churn and recs. platform or not?")
+    clauses = re.split(r"[?.!;]| - | — ", compared)
+    compared = next((c for c in clauses if re.search(CONTRASTED, c)), None) or next(
+        (c for c in clauses if len(re.split(COMPARED, c)) > 1), compared
+    )
     parts = re.split(COMPARED, compared)
     aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
     # what is asked "of each" / "for both" ("characteristics of each") is asked of every side
@@ -754,7 +761,10 @@ def _choose(
         shape == "recommendation"
         and (re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
     ):
-        sides = comparison_sides(question)
+        # a side is told by a word the passages hold ("mesh"), not an aside's ("…turned into a mess")
+        held = set().union(*(tokens(c.text or c.unit.searchable) for c in ranked))
+        sides = [side & held for side in comparison_sides(question)]
+        sides = [side for side in sides if side] if sum(1 for side in sides if side) >= 2 else []
         tellings, owns = [], []
         for i, side in enumerate(sides):
             own = side - set().union(*(other for j, other in enumerate(sides) if j != i)) or side
