@@ -13,6 +13,7 @@ plainly that the lessons do not cover them.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import math
 import re
 import sqlite3
@@ -365,7 +366,12 @@ class Index:
         # matches nothing and leaves the match to the others.
         with self._lock:
             rare = [t for t in terms if 0 < self._text_freq(t) <= COMMON_SHARE * self._n_chunks]
-        match = " OR ".join(f'"{t}"' for t in (rare or terms))
+            # ...but a common word the question writes beside another as the course does ("ML platform",
+            # "shared infrastructure") is what it is about: it is searched too, for what its share gives
+            pairs = [(a, b) for a, b in itertools.pairwise(terms) if not {a, b} <= set(rare)]
+            paired = {w for a, b in pairs if self._text_freq(f"{a} {b}") for w in (a, b)}
+        searched = [t for t in terms if t in rare or t in paired] if rare else terms
+        match = " OR ".join(f'"{t}"' for t in searched)
         weights = ", ".join(str(w) for w in WEIGHTS)
         sql = f"""
             SELECT c.id, c.source, c.lesson, c.title, c.section, c.text,
