@@ -190,6 +190,14 @@ def is_grounded(coverage: float, top_score: float) -> bool:
     return coverage >= MIN_COVERAGE and top_score >= needed
 
 
+# The chunks holding two of the question's words side by side, as they are written there.
+PHRASE_SQL = """
+    SELECT c.id, -bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+    WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?
+"""
+PHRASE_WEIGHT = 0.25  # a share of the best phrase match, beside bm25 and similarity (each up to 1)
+
+
 class Index:
     """The course's full-text index. Thread-safe for reads; one per process is plenty."""
 
@@ -369,7 +377,8 @@ class Index:
             # ...but a common word the question writes beside another as the course does ("ML platform",
             # "shared infrastructure") is what it is about: it is searched too, for what its share gives
             pairs = [(a, b) for a, b in itertools.pairwise(terms) if not {a, b} <= set(rare)]
-            paired = {w for a, b in pairs if self._text_freq(f"{a} {b}") for w in (a, b)}
+            phrased = {f"{a} {b}" for a, b in pairs if self._text_freq(f"{a} {b}")}
+            paired = {w for p in phrased for w in p.split()}
         searched = [t for t in terms if t in rare or t in paired] if rare else terms
         match = " OR ".join(f'"{t}"' for t in searched)
         weights = ", ".join(str(w) for w in WEIGHTS)
@@ -387,6 +396,12 @@ class Index:
                 rows += self._conn.execute(
                     sql.replace("LIMIT", "AND c.id LIKE ? LIMIT"), [match, f"{named}%", k]
                 ).fetchall()
+            phrases = [f'"{a} {b}"' for a, b in pairs if f"{a} {b}" in phrased]
+            by_phrase = (
+                dict(self._conn.execute(PHRASE_SQL, [" OR ".join(phrases), max(k * 3, 10)]).fetchall())
+                if phrases
+                else {}
+            )
             coverage = self.coverage(terms)
         bm25 = {r[0]: r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1) for r in rows}
         similar = self.semantic(" ".join(terms))
@@ -394,12 +409,15 @@ class Index:
         near += sorted((i for i in similar if named and i.startswith(named)), key=lambda i: -similar[i])[:k]
         best_bm25 = max(bm25.values(), default=0.0) or 1.0
         best_sim = max(similar.values(), default=0.0) or 1.0
+        best_phrase = max(by_phrase.values(), default=0.0) or 1.0
 
         def rank(chunk_id: str) -> float:
             similarity = similar.get(chunk_id, 0.0) / best_sim
             bonus = NAMED_BONUS if named and chunk_id.startswith(named) else 0.0
+            bonus += PHRASE_WEIGHT * by_phrase.get(chunk_id, 0.0) / best_phrase
             return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity + bonus
 
+        near += [i for i in by_phrase if i not in near]
         found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
         ranked = sorted(found, key=rank, reverse=True)[:k]
         # The chunk matching the question's words best is not ranked out by a second chunk of a passage
