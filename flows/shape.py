@@ -387,17 +387,7 @@ def place(question: str, course: Course) -> str:
                 for d in course.documents.values()
                 if d.kind != "lesson" and said & set(stem_words(d.id.replace("reading-", "")))
             }
-    if not found:  # a reading named by its title: "according to the scaling paradox"
-        for m in CITED.finditer(question.lower()):
-            after = stem_words(m.group(1))
-            for d in course.documents.values():
-                title = [s for s in stem_words(d.title) if s != "ai"]
-                if d.kind != "lesson" and len(title) >= 2 and after[: len(title)] == title:
-                    found.add(d.id)
     return f"{found.pop()}#" if len(found) == 1 else ""
-
-
-CITED = re.compile(r"\b(?:according to|per|in|from)\s+(?:the\s+)?(.+)")
 
 
 def _counts(question: str) -> set[int]:
