@@ -752,7 +752,7 @@ def _choose(
     weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
     ranked = [_whole_list(c, ranked) for c in ranked]
-    first = ranked[0]
+    first = _in_named_document(question, ranked, course)
     chosen = [first]
     covered = set(first.covers)
     shape = question_shape(question)
@@ -839,7 +839,9 @@ def _choose(
             chosen.append(naming[0])
             covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
-        chosen.sort(key=lambda c: -len(names & _names(c)))
+        # (after the named document's unit, when it was chosen over the best: it is what was asked)
+        named_first = first is not ranked[0]
+        chosen.sort(key=lambda c: (not (named_first and c is first), -len(names & _names(c))))
     if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
         chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
     fit = _fit(chosen, query, weights) if shape == "recommendation" else ""
@@ -907,6 +909,14 @@ def compose(
     return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
 
 
+def _in_named_document(question: str, ranked: list[Choice], course: Course) -> Choice:
+    """The best unit, or the best of the document the question names ("the scaling article's own
+    framework") when one of its units scores near it: what the learner asked for is where they said."""
+    where = place(question, course)
+    inside = next((c for c in ranked if where and c.unit.passage.startswith(where)), None)
+    return inside if inside and inside.score >= ranked[0].score * EXPLAINS else ranked[0]
+
+
 def found_elsewhere(question: str, given: list[Choice], course: Course) -> str:
     """When the question names a document ("in lesson 1") and none of the units given is from it, a
     line saying so and where the answer is, so a learner is not left to think it came from there."""
@@ -914,7 +924,7 @@ def found_elsewhere(question: str, given: list[Choice], course: Course) -> str:
     if not where or not given or any(c.unit.passage.startswith(where) for c in given):
         return ""
     sources = list(dict.fromkeys(c.unit.passage.split("#", 1)[0] for c in given))
-    return f"That isn't in {_document(course, where[:-1])}; {_document(course, sources[0])} has it."
+    return f"I don't find that in {_document(course, where[:-1])}; {_document(course, sources[0])} has it."
 
 
 def _document(course: Course, doc_id: str) -> str:

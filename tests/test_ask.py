@@ -933,7 +933,7 @@ async def test_a_document_the_question_names_is_where_the_answer_comes_from(deps
     found = retrieve(deps, "the scaling article's readiness framework, its five dimensions pls", [])
     assert found.hits[0].passage.startswith("reading-scaling-article#")
     elsewhere = await answer(deps, "stages of AI maturity in lesson 1")
-    assert elsewhere.text.startswith("That isn't in Lesson 1; Lesson 2 has it.")
+    assert elsewhere.text.startswith("I don't find that in Lesson 1; Lesson 2 has it.")
     assert "Stage 1 (Exploring)" in elsewhere.text
 
 
@@ -965,3 +965,13 @@ async def test_a_comparisons_sides_are_not_its_asides(deps):
 def test_the_learners_own_people_are_not_searched_for(deps):
     assert "vp" not in searchable(deps, "my VP keeps saying we're stuck in pilot purgatory").split()
     assert "vp" in searchable(deps, "what does a VP of engineering need to know about MLOps?").split()
+
+
+async def test_a_named_document_that_holds_an_answer_is_never_said_not_to(deps):
+    """The scaling article has a readiness framework of its own: it is given first, and no reply
+    says the article lacks it (a best unit elsewhere, Lesson 1's MIT list, scored higher)."""
+    reply = await answer(
+        deps, "the scaling article has its own readiness framework - what are its five dimensions?"
+    )
+    assert reply.text.startswith("The framework is built around five key dimensions: Strategic Alignment")
+    assert "I don't find that" not in reply.text
