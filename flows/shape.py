@@ -811,7 +811,7 @@ def _choose(
         chosen = [first, more] if shape == "definition" else [more, first]
         covered |= more.covers
     if shape == "definition" and first.unit.kind == "list" and first.unit.text == first.unit.title:
-        chosen[:0] = _in_the_lesson(first, ranked)
+        chosen[:0] = [c for c in _in_the_lesson(first, ranked) if not _within(c, chosen)]
     if (
         shape == "recommendation"
         and not any(c.unit.kind == "list" for c in chosen)

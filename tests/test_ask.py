@@ -975,3 +975,8 @@ async def test_a_named_document_that_holds_an_answer_is_never_said_not_to(deps):
     )
     assert reply.text.startswith("The framework is built around five key dimensions: Strategic Alignment")
     assert "I don't find that" not in reply.text
+
+
+async def test_no_paragraph_is_given_twice(deps):
+    reply = await answer(deps, "what's new in 2026 for scaling AI per the article")
+    assert reply.text.count("As of 2026, the landscape") == 1, reply.text
