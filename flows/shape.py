@@ -791,12 +791,14 @@ def _choose(
         # say of the thing it defines is (the definition follows it)
         chosen += _in_the_lesson(first, ranked)
         covered |= chosen[-1].covers
+    named = place(question, course)
+    where = named if named and first.unit.passage.startswith(named) else ""
     for other in ranked[1:]:
         if len(chosen) >= 2:
             break
         new = other.covers - covered
-        if _within(other, chosen) or not new:
-            continue
+        if _within(other, chosen) or not new or not other.unit.passage.startswith(where):
+            continue  # (nor, when the answer is in the document named, a unit from another one)
         if _weigh(set(new), weights) < SECOND_SHARE * total:
             continue
         if other.score < first.score * 0.6:

@@ -975,6 +975,7 @@ async def test_a_named_document_that_holds_an_answer_is_never_said_not_to(deps):
     )
     assert reply.text.startswith("The framework is built around five key dimensions: Strategic Alignment")
     assert "I don't find that" not in reply.text
+    assert all(c.passage.startswith("reading-scaling-article#") for c in reply.citations)  # nothing padded
 
 
 async def test_no_paragraph_is_given_twice(deps):
