@@ -387,6 +387,7 @@ def place(question: str, course: Course) -> str:
                 for d in course.documents.values()
                 if d.kind != "lesson" and said & set(stem_words(d.id.replace("reading-", "")))
             }
+    found &= set(course.documents)  # "lesson 5" names no document of a four-lesson course
     return f"{found.pop()}#" if len(found) == 1 else ""
 
 

@@ -981,3 +981,11 @@ async def test_a_named_document_that_holds_an_answer_is_never_said_not_to(deps):
 async def test_no_paragraph_is_given_twice(deps):
     reply = await answer(deps, "what's new in 2026 for scaling AI per the article")
     assert reply.text.count("As of 2026, the landscape") == 1, reply.text
+
+
+@pytest.mark.parametrize(
+    "question", ["in lesson 5 what is covered?", "what does lesson 9 say about data mesh?"]
+)
+async def test_a_lesson_the_course_does_not_have_is_no_place_to_look(deps, question):
+    reply = await answer(deps, question)  # it raised KeyError: 'lesson-5'
+    assert "I don't find that in Lesson" not in reply.text
