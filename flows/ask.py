@@ -26,7 +26,7 @@ from flows.focus import (
     proper_names,
     written_as_names,
 )
-from flows.shape import NUMBERED, Draft, compose, key_topics, question_shape
+from flows.shape import NUMBERED, Draft, compose, key_topics, place, question_shape
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
@@ -86,17 +86,22 @@ def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False
     question too. `previous` holds the asker's own turns only. In a conversation with one learner a
     message that leans on the previous question, or finds nothing on its own, is read with it; in a
     shared thread only one that leans on it, since anything else there is likely a new question."""
-    alone = deps.index.search(searchable(deps, text), k=PASSAGES)
+    named = place(text, deps.course)
+    alone = deps.index.search(searchable(deps, text), k=PASSAGES, named=named)
     if not previous or (not leans_on(text, key_topics(deps.course)) and (shared or alone.grounded)):
         return alone
-    combined = deps.index.search(searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES)
+    combined = deps.index.search(
+        searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES, named=named
+    )
     return combined if combined.grounded else alone
 
 
 def searchable(deps: Deps, text: str) -> str:
-    """The question with the course words it means: synonyms, abbreviations, misspellings fixed."""
+    """The question with the course words it means: synonyms, abbreviations, misspellings fixed; not
+    the learner's own people ("my **VP** keeps saying…"), who say why it is asked, not what about."""
     vocab = load_vocabulary()
-    kept = [w for w in content_words(text) if w not in vocab.chat]
+    posts = own_posts(text)
+    kept = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
     extra = [vocab.expansion(text)]
     extra += [repaired(deps.index, word) for word in kept]
     extra += repaired_in_phrase(deps, text).values()

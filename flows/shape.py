@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
-from knowledge.text import sentences, stem, stem_set, stem_words
+from knowledge.text import sentences, stem, stem_set, stem_words, tokens
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
@@ -66,7 +66,8 @@ HEADING_WEIGHT = 0.75  # question words in the section heading count this much e
 TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
 LIST_FIT = {"list": 3, "comparison": 2, "recommendation": 2}  # other shapes: a whole list costs 2
 WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it scores this share of the best
-UNNAMED = 3.0  # a unit naming none of the course names the question names scores this much less
+UNNAMED = 3.0  # a unit naming none of the course names the question names: this much less at least
+ELSEWHERE = 0.6  # ...and at most this share of its score; so does one outside a document it names
 EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
 DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
 MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
@@ -80,6 +81,7 @@ COMPARED = (  # a hyphenated name is one side: "hub-and-spoke" is not "hub" and 
     r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b|\bbetween\b"
     r"|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
 )
+CONTRASTED = r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff"
 # What a comparison asks about each side (its pros, its cons), not a side itself.
 ASPECTS = (
     "pros",
@@ -103,7 +105,7 @@ WHOLE_PARAGRAPH = 800
 # A question asking how to do something: a way, which no definition of the thing named gives.
 HOW_TO = re.compile(
     r"\bhow (do|can|should|could|would|might) (we|i|you|they|organi[sz]ations?|companies|teams?|orgs?)\b"
-    r"|\bhow to\b|\bway out\b|\bwhat (should|can|could) (we|i) do\b"
+    r"|\bhow to\b|\bway out\b|\bwhat (do|should|can|could|would) (we|i|you|they) do\b"
 )
 
 
@@ -282,9 +284,9 @@ def candidates(
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & facts.words:
-                score -= UNNAMED
+                score = min(score - UNNAMED, score * ELSEWHERE)
             if where and not unit.passage.startswith(where):
-                score -= UNNAMED
+                score = min(score - UNNAMED, score * ELSEWHERE)
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
 
@@ -385,6 +387,7 @@ def place(question: str, course: Course) -> str:
                 for d in course.documents.values()
                 if d.kind != "lesson" and said & set(stem_words(d.id.replace("reading-", "")))
             }
+    found &= set(course.documents)  # "lesson 5" names no document of a four-lesson course
     return f"{found.pop()}#" if len(found) == 1 else ""
 
 
@@ -576,6 +579,12 @@ def comparison_sides(question: str) -> list[set[str]]:
     vocab = load_vocabulary()
     # What a second asking part asks ("…, and which is best for a bank?") is no side of the first.
     compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
+    # ...nor what another clause tells ("lake vs mesh - which? our lake has turned into a mess")
+    # (the clause saying "vs" or "or" when one does: "we've got fraud, churn and recs. platform or not?")
+    clauses = re.split(r"[?.!;]| - | — ", compared)
+    compared = next((c for c in clauses if re.search(CONTRASTED, c)), None) or next(
+        (c for c in clauses if len(re.split(COMPARED, c)) > 1), compared
+    )
     parts = re.split(COMPARED, compared)
     aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
     # what is asked "of each" / "for both" ("characteristics of each") is asked of every side
@@ -697,6 +706,25 @@ def _in_the_lesson(first: Choice, ranked: list[Choice]) -> list[Choice]:
     return []
 
 
+def _beyond_definition(
+    question: str, first: Choice, ranked: list[Choice], more: bool = True
+) -> Choice | None:
+    """A unit holding every word of the question the definition `first` holds, and (`more`) more of
+    it ("the downsides of a centralized COE": the structure's pros and cons): what is asked of the
+    thing defined, which the definition ranked above only by being its glossary entry. None when
+    none scores near it. The definition's words are the learner's own: what they only mean ("COE" →
+    center, excellence) the glossary entry holds by definition."""
+    own = first.covers & stem_set(question)
+    for other in ranked[1:]:
+        if other.score < first.score * EXPLAINS:
+            break
+        beyond = other.covers - first.covers
+        fits = other.unit.kind != "term" and own <= other.covers and (beyond or not more)
+        if fits and not _within(other, [first]):
+            return other
+    return None
+
+
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     """A sentence that announces a list ("…typically address four layers:") comes with the list."""
     if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
@@ -725,7 +753,7 @@ def _choose(
     weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
     ranked = [_whole_list(c, ranked) for c in ranked]
-    first = ranked[0]
+    first = _in_named_document(question, ranked, course)
     chosen = [first]
     covered = set(first.covers)
     shape = question_shape(question)
@@ -734,7 +762,10 @@ def _choose(
         shape == "recommendation"
         and (re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
     ):
-        sides = comparison_sides(question)
+        # a side is told by a word the passages hold ("mesh"), not an aside's ("…turned into a mess")
+        held = set().union(*(tokens(c.text or c.unit.searchable) for c in ranked))
+        sides = [side & held for side in comparison_sides(question)]
+        sides = [side for side in sides if side] if sum(1 for side in sides if side) >= 2 else []
         tellings, owns = [], []
         for i, side in enumerate(sides):
             own = side - set().union(*(other for j, other in enumerate(sides) if j != i)) or side
@@ -756,20 +787,34 @@ def _choose(
             if other is not None and len(chosen) < MAX_UNITS:
                 chosen.append(other)
                 covered |= other.covers
+    if HOW_TO.search(q) and first.unit.kind == "term" and len(chosen) == 1:
+        # "what do we do about model drift?": a definition is no way to do anything; what the lessons
+        # say of the thing it defines is (the definition follows it)
+        chosen += _in_the_lesson(first, ranked)
+        covered |= chosen[-1].covers
+    named = place(question, course)
+    where = named if named and first.unit.passage.startswith(named) else ""
     for other in ranked[1:]:
         if len(chosen) >= 2:
             break
         new = other.covers - covered
-        if _within(other, chosen) or not new:
-            continue
+        if _within(other, chosen) or not new or not other.unit.passage.startswith(where):
+            continue  # (nor, when the answer is in the document named, a unit from another one)
         if _weigh(set(new), weights) < SECOND_SHARE * total:
             continue
         if other.score < first.score * 0.6:
             continue
         chosen.append(other)
         covered |= other.covers
+    # "what is X and how common is it?": a later part asking about the thing defined is answered by
+    # what the lessons say of it, whatever words it is asked in
+    further = len(asking_parts(question)) >= 2
+    more = _beyond_definition(question, first, ranked, not further) if first.unit.kind == "term" else None
+    if more is not None and len(chosen) == 1:
+        chosen = [first, more] if shape == "definition" else [more, first]
+        covered |= more.covers
     if shape == "definition" and first.unit.kind == "list" and first.unit.text == first.unit.title:
-        chosen[:0] = _in_the_lesson(first, ranked)
+        chosen[:0] = [c for c in _in_the_lesson(first, ranked) if not _within(c, chosen)]
     if (
         shape == "recommendation"
         and not any(c.unit.kind == "list" for c in chosen)
@@ -797,7 +842,9 @@ def _choose(
             chosen.append(naming[0])
             covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
-        chosen.sort(key=lambda c: -len(names & _names(c)))
+        # (after the named document's unit, when it was chosen over the best: it is what was asked)
+        named_first = first is not ranked[0]
+        chosen.sort(key=lambda c: (not (named_first and c is first), -len(names & _names(c))))
     if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
         chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
     fit = _fit(chosen, query, weights) if shape == "recommendation" else ""
@@ -852,6 +899,8 @@ def compose(
                 given.append(choice)
     asked = asked_stems(question, query)
     texts, room = ([fit] if fit else []), MAX_CHARS
+    if note := found_elsewhere(question, given, course):
+        texts.insert(0, note)
     for choice in given:
         part = render(choice, room, frozenset(asked))
         room -= len(part)
@@ -861,6 +910,30 @@ def compose(
         text = text[:-1] + "."
     covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
     return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+
+
+def _in_named_document(question: str, ranked: list[Choice], course: Course) -> Choice:
+    """The best unit, or the best of the document the question names ("the scaling article's own
+    framework") when one of its units scores near it: what the learner asked for is where they said."""
+    where = place(question, course)
+    inside = next((c for c in ranked if where and c.unit.passage.startswith(where)), None)
+    return inside if inside and inside.score >= ranked[0].score * EXPLAINS else ranked[0]
+
+
+def found_elsewhere(question: str, given: list[Choice], course: Course) -> str:
+    """When the question names a document ("in lesson 1") and none of the units given is from it, a
+    line saying so and where the answer is, so a learner is not left to think it came from there."""
+    where = place(question, course)
+    if not where or not given or any(c.unit.passage.startswith(where) for c in given):
+        return ""
+    sources = list(dict.fromkeys(c.unit.passage.split("#", 1)[0] for c in given))
+    return f"I don't find that in {_document(course, where[:-1])}; {_document(course, sources[0])} has it."
+
+
+def _document(course: Course, doc_id: str) -> str:
+    """How a reply names a document: "Lesson 2", or the reading "From Pilot to Platform"."""
+    doc = course.documents[doc_id]
+    return f"Lesson {doc.number}" if doc.kind == "lesson" else f'the reading "{doc.title}"'
 
 
 _KEY_TOPICS: dict[str, frozenset[str]] = {}

@@ -13,6 +13,7 @@ plainly that the lessons do not cover them.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import math
 import re
 import sqlite3
@@ -45,6 +46,9 @@ SCORE_AT_FULL_COVERAGE = 4.8
 # Hybrid ranking: a chunk's bm25 (as a share of the best) plus this times its semantic similarity (as
 # a share of the best). Equal weight; dev recall@3 is flat from 1 to 2 (`coach eval qa`).
 SEMANTIC_WEIGHT = 1.0
+# A document the question names ("in the scaling article", "lesson 1") ranks its chunks this much
+# higher (a share of the best hybrid rank, 2.0): its best chunk first unless another fits far better.
+NAMED_BONUS = 0.5
 
 YEAR = re.compile(r"(19|20)\d\d")
 TOKEN = re.compile(r"[^\W_]+(?:['’&][^\W_]+)*", re.UNICODE)
@@ -184,6 +188,14 @@ def is_grounded(coverage: float, top_score: float) -> bool:
     """Whether a query with this vocabulary coverage and best score is answered by the course."""
     needed = SCORE_AT_NO_COVERAGE - (SCORE_AT_NO_COVERAGE - SCORE_AT_FULL_COVERAGE) * coverage
     return coverage >= MIN_COVERAGE and top_score >= needed
+
+
+# The chunks holding two of the question's words side by side, as they are written there.
+PHRASE_SQL = """
+    SELECT c.id, -bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+    WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?
+"""
+PHRASE_WEIGHT = 0.25  # a share of the best phrase match, beside bm25 and similarity (each up to 1)
 
 
 class Index:
@@ -349,8 +361,9 @@ class Index:
                 known += weight
         return known / total if total else 0.0
 
-    def search(self, query: str, k: int = 5) -> SearchResult:
-        """The k best chunks for `query`, best first, and whether the course covers it."""
+    def search(self, query: str, k: int = 5, named: str = "") -> SearchResult:
+        """The k best chunks for `query`, best first, and whether the course covers it; `named` is a
+        passage prefix ("lesson-1#") of a document the question names, whose chunks rank higher."""
         terms = content_words(query)
         if not terms:
             return SearchResult(query, False, [])
@@ -361,7 +374,13 @@ class Index:
         # matches nothing and leaves the match to the others.
         with self._lock:
             rare = [t for t in terms if 0 < self._text_freq(t) <= COMMON_SHARE * self._n_chunks]
-        match = " OR ".join(f'"{t}"' for t in (rare or terms))
+            # ...but a common word the question writes beside another as the course does ("ML platform",
+            # "shared infrastructure") is what it is about: it is searched too, for what its share gives
+            pairs = [(a, b) for a, b in itertools.pairwise(terms) if not {a, b} <= set(rare)]
+            phrased = {f"{a} {b}" for a, b in pairs if self._text_freq(f"{a} {b}")}
+            paired = {w for p in phrased for w in p.split()}
+        searched = [t for t in terms if t in rare or t in paired] if rare else terms
+        match = " OR ".join(f'"{t}"' for t in searched)
         weights = ", ".join(str(w) for w in WEIGHTS)
         sql = f"""
             SELECT c.id, c.source, c.lesson, c.title, c.section, c.text,
@@ -373,17 +392,32 @@ class Index:
         """
         with self._lock:
             rows = self._conn.execute(sql, [match, max(k * 3, 10)]).fetchall()
+            if named:
+                rows += self._conn.execute(
+                    sql.replace("LIMIT", "AND c.id LIKE ? LIMIT"), [match, f"{named}%", k]
+                ).fetchall()
+            phrases = [f'"{a} {b}"' for a, b in pairs if f"{a} {b}" in phrased]
+            by_phrase = (
+                dict(self._conn.execute(PHRASE_SQL, [" OR ".join(phrases), max(k * 3, 10)]).fetchall())
+                if phrases
+                else {}
+            )
             coverage = self.coverage(terms)
         bm25 = {r[0]: r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1) for r in rows}
         similar = self.semantic(" ".join(terms))
         near = sorted(similar, key=lambda i: -similar[i])[: max(k * 3, 10)]
+        near += sorted((i for i in similar if named and i.startswith(named)), key=lambda i: -similar[i])[:k]
         best_bm25 = max(bm25.values(), default=0.0) or 1.0
         best_sim = max(similar.values(), default=0.0) or 1.0
+        best_phrase = max(by_phrase.values(), default=0.0) or 1.0
 
         def rank(chunk_id: str) -> float:
             similarity = similar.get(chunk_id, 0.0) / best_sim
-            return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity
+            bonus = NAMED_BONUS if named and chunk_id.startswith(named) else 0.0
+            bonus += PHRASE_WEIGHT * by_phrase.get(chunk_id, 0.0) / best_phrase
+            return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity + bonus
 
+        near += [i for i in by_phrase if i not in near]
         found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
         ranked = sorted(found, key=rank, reverse=True)[:k]
         # The chunk matching the question's words best is not ranked out by a second chunk of a passage
