@@ -5,7 +5,8 @@ to `bench/results.json` beside this harness (the command itself is `bot/cli/benc
 - turn overhead: the offline brain through the whole LangGraph flow with the SQLite checkpointer vs
   the same brain called directly (what the framework costs per turn);
 - concurrency: 200 conversations at once through a real `coach serve` process (100 Slack events, 100
-  Teams activities over loopback HTTP) with a fake Claude that takes a fixed 1 s per call;
+  Teams activities over loopback HTTP) with a fake Claude that takes a fixed 1 s per call, then the
+  same burst against the frameworks' floor (`bench/floor.py`), whose Slack ack is the least one costs;
 - nudge planning for 10,000 members; peak RSS of `coach serve` under the load;
 - CPU per turn against the frameworks' floor, per channel and brain (`bench/cpu.py`, `bench/floor.py`);
 - per-turn CPU on 1,000 vs 100,000 learners (`bench/scale.py`); start-up times (`bench/startup.py`).
@@ -231,9 +232,14 @@ def slack_answers(slack: FakeSlack) -> list[str]:
 
 
 async def bench_concurrency(
-    conversations: int = 200, timeout_s: float = 60.0, database_url: str | None = None, workers: int = 1
+    conversations: int = 200,
+    timeout_s: float = 60.0,
+    database_url: str | None = None,
+    workers: int = 1,
+    floor: bool = False,
 ) -> dict[str, Any]:
-    """The concurrency run on SQLite (one process) or on PostgreSQL (`database_url`) with `workers`."""
+    """The concurrency run on SQLite (one process) or on PostgreSQL (`database_url`) with `workers`;
+    with `floor`, the same burst against the frameworks' floor (`bench/floor.py`) instead."""
     slack, connector, claude = FakeSlack(), FakeConnector(), FakeAnthropic()
     claude.default = Outcome(
         text="A model card documents a model's intended use and limits [1].", delay_s=CLAUDE_SECONDS
@@ -260,8 +266,9 @@ async def bench_concurrency(
         if database_url:
             env["COACH_DATABASE_URL"] = database_url
         coach = str(Path(sys.executable).parent / "coach")
+        command = [coach, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
         server = subprocess.Popen(
-            [coach, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            [sys.executable, "-m", "bench.floor", "--port", str(port)] if floor else command,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -323,6 +330,7 @@ async def bench_concurrency(
     # an answer that is not Claude's is an offline fallback: it counts as an error here
     fallbacks = [t for t in slack_texts + teams_answers if "intended use and limits" not in t]
     return {
+        "server": "floor" if floor else "coach",
         "backend": "postgresql" if database_url else "sqlite",
         "workers": workers,
         "conversations": conversations,
@@ -343,6 +351,7 @@ async def bench_concurrency(
     }
 
 
+FLOOR_FIGURES = ("slack_ack_p50_ms", "slack_ack_p99_ms", "teams_http_p99_ms", "wall_s", "errors")
 BACKEND_FIGURES = ("backend", "workers", "conversations", "wall_s", "wall_over_claude", "slack_ack_p99_ms")
 BACKEND_FIGURES += ("slack_acks_late", "teams_http_p99_ms", "answered", "errors")
 PG_WORKERS = (1, 2)
@@ -471,6 +480,8 @@ async def run_all(
         )
     turns = await bench_turns(rt, sizes.turns)
     concurrency = await bench_concurrency(conversations)
+    floor = await bench_concurrency(conversations, floor=True)  # the same burst: what acks cost at least
+    concurrency |= {f"floor_{k}": floor[k] for k in FLOOR_FIGURES}
     backends = await bench_backends(conversations, postgres, sqlite=concurrency)
     nudges = bench_nudges(rt.course, members).to_json()
     cpu = await bench_cpu(rounds, batch, warmup=sizes.warmup)

@@ -379,6 +379,8 @@ def test_coach_bench_runs_and_writes_every_figure(tmp_path: Path):
     }
     assert figures["scale"]["large"]["learners"] == 1500 and figures["scale"]["small"]["learners"] == 1000
     assert figures["concurrency"]["answered"] == 4 and figures["concurrency"]["errors"] == 0
+    concurrency = figures["concurrency"]
+    assert concurrency["floor_errors"] == 0 and concurrency["floor_slack_ack_p99_ms"] > 0
     assert figures["nudges"]["members"] == 300
     assert "wall / Claude" in done.stdout and "Slack ack" in done.stdout and "floor" in done.stdout
 
