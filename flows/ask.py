@@ -15,6 +15,7 @@ from functools import lru_cache
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
+from flows.decision import shipped_model, signals
 from flows.deps import Deps
 from flows.focus import (
     CUES,
@@ -686,6 +687,25 @@ def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str) 
     return [w for w in names if w in written and stem(w) not in covers and w not in said]
 
 
+def decision_inputs(deps: Deps, question: str, evidence: Evidence, result: SearchResult) -> dict[str, float]:
+    """The learned decision's signals for `question` (see flows/decision.py)."""
+    vocab = load_vocabulary()
+    terms = [w for w in content_words(question) if w not in vocab.chat]
+    repairs = sum(1 for w in terms if repaired(deps.index, w)) + len(repaired_in_phrase(deps, question))
+    meaning = sorted(deps.index.semantic(result.query).values(), reverse=True)
+    weight = sum(deps.index.doc_freq(w)[1] for w in content_words(result.query))
+    return signals(evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight)
+
+
+def refuses(evidence: Evidence, answers: bool | None) -> bool:
+    """Whether to decline outright: as the rules say when there is no learned decision (`answers`
+    None); when it declines, also where the rules would answer in full (a partial answer naming
+    what is not covered stays partial); never when it answers."""
+    if answers is None:
+        return evidence.declines()
+    return not answers and (evidence.declines() or not evidence.gap())
+
+
 async def answer(
     deps: Deps, question: str, previous: list[QATurn] | None = None, shared: bool = False
 ) -> Reply:
@@ -702,8 +722,13 @@ async def answer(
     if not result.hits:
         return not_covered(result, deps)
     draft, weights, names = drafted(deps, question, result)
-    evidence = weigh(deps, question, previous, result, draft).reading()
-    if not draft.text or evidence.declines():
+    weighed = weigh(deps, question, previous, result, draft)
+    evidence = weighed.reading()
+    if not draft.text:
+        return not_covered(result, deps)
+    learned = shipped_model()
+    answers = learned.answers(decision_inputs(deps, question, weighed, result)) if learned else None
+    if refuses(evidence, answers):
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = result.query if result.query != question else None
@@ -711,7 +736,7 @@ async def answer(
         QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
-    if gap := evidence.gap():
+    if not answers and (gap := evidence.gap()):
         text = f"{DECLINE} {' '.join(gap[:3])} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 
