@@ -579,6 +579,15 @@ class Evidence:
             or bool(self.elsewhere)  # "Microsoft Teams keeps logging me out": a passage not about Microsoft
         )
 
+    def vetoes(self, limits: Limits = LIMITS) -> bool:
+        """Whether a specific thing the question asks is one the lessons lack, so no weighing of how
+        much of it they hold answers it: a fact they do not give (a figure, a name, a date, the
+        learner's own organisation's), a name they never say or say elsewhere, a definition of
+        something they never name. The rules decide it; the learned decision weighs the rest."""
+        fact_missing = self.fact and (self.private or bool(self.unsaid) or self.focus < limits.min_focus)
+        undefined = self.undefined and bool(self.found.unknown)
+        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
+
     def gap(self, limits: Limits = LIMITS) -> list[str]:
         """What the reply must say the lessons don't cover before what they do say (empty: none).
 
@@ -692,15 +701,17 @@ def decision_inputs(deps: Deps, question: str, evidence: Evidence, result: Searc
     vocab = load_vocabulary()
     terms = [w for w in content_words(question) if w not in vocab.chat]
     repairs = sum(1 for w in terms if repaired(deps.index, w)) + len(repaired_in_phrase(deps, question))
-    meaning = sorted(deps.index.semantic(result.query).values(), reverse=True)
+    # judged in meaning on what it asks, without asides or why it asks ("(prepping slides)")
+    asked = " ".join(asking_parts(question, key_topics(deps.course))) or question
+    meaning = sorted(deps.index.semantic(searchable(deps, asked)).values(), reverse=True)
     weight = sum(deps.index.doc_freq(w)[1] for w in content_words(result.query))
     return signals(evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight)
 
 
 def refuses(evidence: Evidence, answers: bool | None) -> bool:
-    """Whether to decline outright: as the rules say when there is no learned decision (`answers`
-    None); when it declines, also where the rules would answer in full (a partial answer naming
-    what is not covered stays partial); never when it answers."""
+    """Whether to decline outright: as the rules say when the learned decision has no say (`answers`
+    None: no model shipped, or the rules veto); when it declines, also where the rules would answer
+    in full (a partial answer naming what is not covered stays partial); never when it answers."""
     if answers is None:
         return evidence.declines()
     return not answers and (evidence.declines() or not evidence.gap())
@@ -726,7 +737,9 @@ async def answer(
     evidence = weighed.reading()
     if not draft.text:
         return not_covered(result, deps)
-    learned = shipped_model()
+    # fitted on questions asked alone: a follow-up read with the one before stays with the rules
+    followed = bool(previous) and result.query != searchable(deps, question)
+    learned = None if evidence.vetoes() or followed else shipped_model()
     answers = learned.answers(decision_inputs(deps, question, weighed, result)) if learned else None
     if refuses(evidence, answers):
         return not_covered(result, deps)

@@ -44,7 +44,7 @@ def signals(
     return {
         "rules_decline": float(read.fails()),  # the hand rules' verdict, one signal among the others
         "similarity": read.similarity,
-        "best_similarity": result.similarity,
+        "best_similarity": float(sims[0]),
         "support": found.share,
         "unknown": found.unknown_share,
         "held_terms": min(found.held_terms, 5) / 5,

@@ -24,7 +24,7 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # `heldout5` likewise, by another outside evaluator on 2026-12-07. (qa-dev5.yaml was written the same
 # way that morning as held-out 4, measured on main before that day's Q&A work, then moved into dev.)
 SPLIT_FILES = {
-    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml", "qa-dev5.yaml"),
+    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml", "qa-dev5.yaml", "qa-dev6.yaml"),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
     "heldout3": ("qa-heldout3.yaml",),
