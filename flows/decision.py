@@ -42,7 +42,6 @@ def signals(
     by_words = max(hits, key=lambda h: h.score)
     by_meaning = max(hits, key=lambda h: h.similarity)
     return {
-        "rules_decline": float(read.fails()),  # the hand rules' verdict, one signal among the others
         "similarity": read.similarity,
         "best_similarity": float(sims[0]),
         "support": found.share,
