@@ -696,8 +696,10 @@ def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str) 
     return [w for w in names if w in written and stem(w) not in covers and w not in said]
 
 
-def decision_inputs(deps: Deps, question: str, evidence: Evidence, result: SearchResult) -> dict[str, float]:
-    """The learned decision's signals for `question` (see flows/decision.py)."""
+def decision_inputs(
+    deps: Deps, question: str, evidence: Evidence, result: SearchResult, draft: Draft
+) -> dict[str, float]:
+    """The learned decision's signals for `question` answered with `draft` (see flows/decision.py)."""
     vocab = load_vocabulary()
     terms = [w for w in content_words(question) if w not in vocab.chat]
     repairs = sum(1 for w in terms if repaired(deps.index, w)) + len(repaired_in_phrase(deps, question))
@@ -705,7 +707,13 @@ def decision_inputs(deps: Deps, question: str, evidence: Evidence, result: Searc
     asked = " ".join(asking_parts(question, key_topics(deps.course))) or question
     meaning = sorted(deps.index.semantic(searchable(deps, asked)).values(), reverse=True)
     weight = sum(deps.index.doc_freq(w)[1] for w in content_words(result.query))
-    return signals(evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight)
+    # what an inverted question is about ("how does **prompt engineering** work?"): is it in the units?
+    subject = {stem(w) for w in subject_words(question)}
+    said = draft.covers | set(stem_words(" ".join(u.searchable for u in draft.units)))
+    subject_held = len(subject & said) / len(subject) if subject else 1.0
+    return signals(evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight) | {
+        "subject_held": subject_held
+    }
 
 
 def refuses(evidence: Evidence, answers: bool | None) -> bool:
@@ -740,7 +748,7 @@ async def answer(
     # fitted on questions asked alone: a follow-up read with the one before stays with the rules
     followed = bool(previous) and result.query != searchable(deps, question)
     learned = None if evidence.vetoes() or followed else shipped_model()
-    answers = learned.answers(decision_inputs(deps, question, weighed, result)) if learned else None
+    answers = learned.answers(decision_inputs(deps, question, weighed, result, draft)) if learned else None
     if refuses(evidence, answers):
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]

@@ -49,7 +49,7 @@ def samples(deps: Deps, name: str, root: Path = EVAL_DIR) -> list[Sample]:
             continue
         evidence = weigh(deps, question, [], result, draft)
         read = evidence.reading(LIMITS)
-        inputs = decision_inputs(deps, question, evidence, result)
+        inputs = decision_inputs(deps, question, evidence, result, draft)
         found.append(Sample(is_covered, read.fails(LIMITS), inputs, read.vetoes(LIMITS)))
     return found
 
