@@ -22,7 +22,8 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # is a second heldout set, written by someone else and reported on its own; `heldout3` was written by
 # an evaluator who read only the seed text and the course files (no code, no other evaluation set);
 # `heldout5` likewise, by another outside evaluator on 2026-12-07. (qa-dev5.yaml was written the same
-# way that morning as held-out 4, measured on main before that day's Q&A work, then moved into dev.)
+# way that morning as held-out 4, measured on main before that day's Q&A work, then moved into dev;
+# qa-dev6.yaml, by an outsider that afternoon, was measured on the learned-decision round's start first.)
 SPLIT_FILES = {
     "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml", "qa-dev5.yaml", "qa-dev6.yaml"),
     "heldout": ("qa-heldout.yaml",),
