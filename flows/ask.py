@@ -711,9 +711,9 @@ def decision_inputs(
     subject = {stem(w) for w in subject_words(question)}
     said = draft.covers | set(stem_words(" ".join(u.searchable for u in draft.units)))
     subject_held = len(subject & said) / len(subject) if subject else 1.0
-    return signals(evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight) | {
-        "subject_held": subject_held
-    }
+    return signals(
+        evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight, subject_held
+    )
 
 
 def refuses(evidence: Evidence, answers: bool | None) -> bool:

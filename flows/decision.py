@@ -31,11 +31,13 @@ def signals(
     terms: int,
     meaning: list[float],
     weight: float,
+    subject_held: float,
 ) -> dict[str, float]:
     """The decision's inputs for one question: `evidence` as `weigh` found it and the reading the
     rules judge (`read`: the whole message or its asking parts), the search `result`, how many of
     its words were repaired misspellings and how many words it has to judge, every passage's
-    similarity in meaning to the search (best first) and the search words' total idf weight."""
+    similarity in meaning to the search (best first), the search words' total idf weight and the
+    share of an inverted question's subject the chosen units hold."""
     sims = np.array(meaning or [0.0])
     found = read.found
     hits = result.hits
@@ -66,6 +68,7 @@ def signals(
         "peak": float((sims[0] - sims.mean()) / (sims.std() or 1.0)),
         "spread": float(sims[0] - sims[min(9, len(sims) - 1)]),
         "bm25_per_weight": by_words.score / max(weight, 1e-6),
+        "subject_held": subject_held,
     }
 
 
