@@ -15,6 +15,7 @@ from functools import lru_cache
 from bot.messages import Citation, Inbound, Reply
 from flows import feedback
 from flows.brains.base import QAContext
+from flows.decision import shipped_model, signals
 from flows.deps import Deps
 from flows.focus import (
     CUES,
@@ -583,6 +584,15 @@ class Evidence:
             or bool(self.elsewhere)  # "Microsoft Teams keeps logging me out": a passage not about Microsoft
         )
 
+    def vetoes(self, limits: Limits = LIMITS) -> bool:
+        """Whether a specific thing the question asks is one the lessons lack, so no weighing of how
+        much of it they hold answers it: a fact they do not give (a figure, a name, a date, the
+        learner's own organisation's), a name they never say or say elsewhere, a definition of
+        something they never name. The rules decide it; the learned decision weighs the rest."""
+        fact_missing = self.fact and (self.private or bool(self.unsaid) or self.focus < limits.min_focus)
+        undefined = self.undefined and bool(self.found.unknown)
+        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
+
     def gap(self, limits: Limits = LIMITS) -> list[str]:
         """What the reply must say the lessons don't cover before what they do say (empty: none).
 
@@ -691,6 +701,35 @@ def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str) 
     return [w for w in names if w in written and stem(w) not in covers and w not in said]
 
 
+def decision_inputs(
+    deps: Deps, question: str, evidence: Evidence, result: SearchResult, draft: Draft
+) -> dict[str, float]:
+    """The learned decision's signals for `question` answered with `draft` (see flows/decision.py)."""
+    vocab = load_vocabulary()
+    terms = [w for w in content_words(question) if w not in vocab.chat]
+    repairs = sum(1 for w in terms if repaired(deps.index, w)) + len(repaired_in_phrase(deps, question))
+    # judged in meaning on what it asks, without asides or why it asks ("(prepping slides)")
+    asked = " ".join(asking_parts(question, key_topics(deps.course))) or question
+    meaning = sorted(deps.index.semantic(searchable(deps, asked)).values(), reverse=True)
+    weight = sum(deps.index.doc_freq(w)[1] for w in content_words(result.query))
+    # what an inverted question is about ("how does **prompt engineering** work?"): is it in the units?
+    subject = {stem(w) for w in subject_words(question)}
+    said = draft.covers | set(stem_words(" ".join(u.searchable for u in draft.units)))
+    subject_held = len(subject & said) / len(subject) if subject else 1.0
+    return signals(
+        evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight, subject_held
+    )
+
+
+def refuses(evidence: Evidence, answers: bool | None) -> bool:
+    """Whether to decline outright: as the rules say when the learned decision has no say (`answers`
+    None: no model shipped, or the rules veto); when it declines, also where the rules would answer
+    in full (a partial answer naming what is not covered stays partial); never when it answers."""
+    if answers is None:
+        return evidence.declines()
+    return not answers and (evidence.declines() or not evidence.gap())
+
+
 async def answer(
     deps: Deps, question: str, previous: list[QATurn] | None = None, shared: bool = False
 ) -> Reply:
@@ -707,8 +746,15 @@ async def answer(
     if not result.hits:
         return not_covered(result, deps)
     draft, weights, names = drafted(deps, question, result)
-    evidence = weigh(deps, question, previous, result, draft).reading()
-    if not draft.text or evidence.declines():
+    weighed = weigh(deps, question, previous, result, draft)
+    evidence = weighed.reading()
+    if not draft.text:
+        return not_covered(result, deps)
+    # fitted on questions asked alone: a follow-up read with the one before stays with the rules
+    followed = bool(previous) and result.query != searchable(deps, question)
+    learned = None if evidence.vetoes() or followed else shipped_model()
+    answers = learned.answers(decision_inputs(deps, question, weighed, result, draft)) if learned else None
+    if refuses(evidence, answers):
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = result.query if result.query != question else None
@@ -716,7 +762,7 @@ async def answer(
         QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
-    if gap := evidence.gap():
+    if not answers and (gap := evidence.gap()):
         text = f"{DECLINE} {' '.join(gap[:3])} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 

@@ -98,13 +98,18 @@ def load_split(split: str, root: Path = EVAL_DIR) -> tuple[list[Covered], list[s
     uncovered: list[str] = []
     for name in SPLIT_FILES.get(split, (f"qa-{split}.yaml",)):
         path = root / name
-        if not path.exists():
-            continue
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for case in raw.get("covered") or []:
-            covered.append(Covered(case["q"], tuple(case["expect"]), tuple(case["phrases"])))
-        uncovered += [u["q"] for u in raw.get("uncovered") or []]
+        if path.exists():
+            more, others = load_file(path)
+            covered += more
+            uncovered += others
     return covered, uncovered
+
+
+def load_file(path: Path) -> tuple[list[Covered], list[str]]:
+    """The covered and uncovered questions of one evaluation file."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    covered = [Covered(c["q"], tuple(c["expect"]), tuple(c["phrases"])) for c in raw.get("covered") or []]
+    return covered, [u["q"] for u in raw.get("uncovered") or []]
 
 
 async def evaluate_split(deps: Deps, split: str, root: Path = EVAL_DIR) -> SplitReport:

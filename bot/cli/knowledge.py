@@ -250,10 +250,13 @@ def eval_qa(
         bool,
         typer.Option("--probe", help="Ask dev's questions reworded (frames, case, typos, other companies)."),
     ] = False,
+    fit: Annotated[
+        bool, typer.Option("--fit", help="Fit the learned answer-or-decline decision on dev (only).")
+    ] = False,
 ) -> None:
     """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml).
 
-    dev is qa-dev.yaml with qa-dev2.yaml and qa-dev4.yaml; the heldout splits are never tuned on."""
+    dev is qa-dev.yaml … qa-dev6.yaml; the heldout splits are never tuned on."""
     import asyncio
 
     from flows.qa_eval import evaluate_split, splits
@@ -264,6 +267,12 @@ def eval_qa(
         return
     if probe:
         _probe_qa(deps, as_json)
+        return
+    if fit:
+        from flows.qa_fit import write_model
+
+        model = write_model(deps)
+        out.print(f"wrote knowledge/decision.json: {len(model.names)} signals, threshold {model.threshold}")
         return
 
     async def main() -> list:
@@ -319,18 +328,28 @@ def _probe_qa(deps: Deps, as_json: bool) -> None:
 
 
 def _cross_validate_qa(deps: Deps, as_json: bool) -> None:
-    """The shipped thresholds' dev figures beside 5-fold cross-validated ones (see flows/qa_cv.py)."""
+    """The shipped thresholds' dev figures beside 5-fold cross-validated ones (see flows/qa_cv.py), and
+    the rules beside the learned decision with one dev file left out (flows/qa_fit.py)."""
     from flows.qa_cv import cases, cross_validate, shipped
+    from flows.qa_fit import dev_samples, leave_one_file_out
 
     found = cases(deps)
     rows = {
         "shipped thresholds, dev (tuned on it)": shipped(found),
         "5-fold CV on dev, x3": cross_validate(found),
     }
+    folds = leave_one_file_out(dev_samples(deps))
     if as_json:
         payload = {
             name: {"wrongly_refused": r.wrongly_refused, "off_topic_declined": r.off_topic_declined}
             for name, r in rows.items()
+        }
+        payload["leave_one_file_out"] = {
+            f.judged: {
+                kind: {"wrongly_refused": r.wrongly_refused, "off_topic_declined": r.off_topic_declined}
+                for kind, r in (("rules", f.rules), ("learned", f.model))
+            }
+            for f in folds
         }
         sys.stdout.write(json.dumps(payload) + "\n")
         return
@@ -339,4 +358,15 @@ def _cross_validate_qa(deps: Deps, as_json: bool) -> None:
         table.add_column(column, justify="right" if column else "left")
     for name, r in rows.items():
         table.add_row(name, str(r.wrongly_refused), str(r.off_topic_declined))
+    out.print(table)
+    table = Table(
+        title="Leave one dev file out: the rules (tuned on every file: optimistic) and the learned "
+        "decision (fitted on the other files)"
+    )
+    for column in ("judged", "rules: refused", "rules: declined", "learned: refused", "learned: declined"):
+        table.add_column(column, justify="right" if column != "judged" else "left")
+    for f in folds:
+        table.add_row(
+            f.judged, *(str(v) for r in (f.rules, f.model) for v in (r.wrongly_refused, r.off_topic_declined))
+        )
     out.print(table)
