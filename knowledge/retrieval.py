@@ -392,9 +392,9 @@ class Index:
         """
         with self._lock:
             rows = self._conn.execute(sql, [match, max(k * 3, 10)]).fetchall()
-            if named:
+            if named:  # the named document's own best matches, filtered before they are ranked
                 rows += self._conn.execute(
-                    sql.replace("LIMIT", "AND c.id LIKE ? LIMIT"), [match, f"{named}%", k]
+                    sql.replace("ORDER BY", "AND c.id LIKE ? ORDER BY"), [match, f"{named}%", k]
                 ).fetchall()
             phrases = [f'"{a} {b}"' for a, b in pairs if f"{a} {b}" in phrased]
             by_phrase = (

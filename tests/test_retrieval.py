@@ -125,3 +125,10 @@ def test_the_semantic_model_ships_in_its_wheel_and_loads_without_network(monkeyp
     semantic.model.cache_clear()
     vectors = semantic.embed(["model drift", "data mesh"])
     assert vectors.shape[0] == 2
+
+
+def test_a_named_documents_own_matches_are_searched(index):
+    # the document named ("the scaling paradox reading") adds its own best keyword matches; the query
+    # for them once ordered by `bm25 AND id LIKE` instead of filtering, so it added other documents'
+    hits = index.search("data governance", named="reading-scaling-paradox#").hits
+    assert any(h.passage.startswith("reading-scaling-paradox#") for h in hits)
