@@ -190,6 +190,8 @@ def is_grounded(coverage: float, top_score: float) -> bool:
     return coverage >= MIN_COVERAGE and top_score >= needed
 
 
+TF_CACHE = 50_000  # chunk counts of words and word pairs kept; a long-running bot sees endless pairs
+
 # The chunks holding two of the question's words side by side, as they are written there.
 PHRASE_SQL = """
     SELECT c.id, -bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
@@ -282,6 +284,8 @@ class Index:
     def _text_freq(self, word: str) -> int:
         """How many chunks hold `word` in their heading or text (not only in the document title)."""
         if word not in self._tf:
+            if len(self._tf) >= TF_CACHE:  # every message's word pairs are asked too: keep it bounded
+                self._tf.clear()
             row = self._conn.execute(
                 "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [f'{{section text}}: "{word}"']
             ).fetchone()

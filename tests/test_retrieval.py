@@ -132,3 +132,14 @@ def test_a_named_documents_own_matches_are_searched(index):
     # for them once ordered by `bm25 AND id LIKE` instead of filtering, so it added other documents'
     hits = index.search("data governance", named="reading-scaling-paradox#").hits
     assert any(h.passage.startswith("reading-scaling-paradox#") for h in hits)
+
+
+def test_the_word_count_cache_stays_bounded_on_endless_new_words(course, monkeypatch):
+    # each message's word pairs are counted and cached too: a long-running bot must not grow forever
+    from knowledge import retrieval
+
+    monkeypatch.setattr(retrieval, "TF_CACHE", 100)
+    fresh = Index(":memory:", course)
+    for n in range(20):
+        fresh.search(" ".join(f"zq{n}x{i}" for i in range(30)))
+    assert len(fresh._tf) <= 100
