@@ -171,7 +171,7 @@ class Coach:
         async def store_early() -> None:
             async with storing:
                 if not early:
-                    early["row"] = await asyncio.to_thread(record_early)
+                    early["row"] = await store.off_loop(record_early)
 
         ticket = QUEUED.get()
         if ticket is not None:
@@ -180,7 +180,7 @@ class Coach:
         async with self._turn_lock(inbound.conversation):
 
             def arrive() -> tuple[int | None, list[dict]]:
-                """Store the message first (in a thread: a locked database must not stall the loop), or
+                """Store the message first (off the loop: a locked database must not stall it), or
                 claim it if the ack path stored it early; and read what the conversation still owes."""
                 row = early.get("row")
                 if early:  # the ack path stored it (or found it stored: row None)
@@ -211,13 +211,13 @@ class Coach:
             async with storing:
                 if ticket is not None:
                     ticket.early = None
-                message, owed = await asyncio.to_thread(arrive)
+                message, owed = await store.off_loop(arrive)
                 consumed = None
                 if any(m["status"] == RECEIVED and m["id"] != message for m in owed):  # a dead turn's
                     snapshot = await self.graph.aget_state(self._config(inbound.conversation))
                     consumed = ((snapshot.values or {}).get("inbound") or {}).get("message_id")
                 if message is None or consumed or any(m["id"] != message for m in owed):
-                    message, lost = await asyncio.to_thread(settle, message, owed, consumed)
+                    message, lost = await store.off_loop(settle, message, owed, consumed)
                 else:  # owed nothing but this message (most turns): nothing to settle, no thread hop
                     lost = []
                 early.setdefault("row", None)  # stored: too late for an early store
@@ -267,15 +267,15 @@ class Coach:
         store = self.deps.store
         if deliver is not None:
             if status == "answered":
-                await asyncio.to_thread(store.mark_answered, message, 0, CHECKPOINTED)
+                await store.off_loop(store.mark_answered, message, 0, CHECKPOINTED)
             try:
                 await deliver(replies)
             except Exception as exc:
                 if status == "answered":  # (a failed turn took nothing in: it stays `received`, asked again)
-                    await asyncio.to_thread(store.mark_answered, message, 0, UNDELIVERED)
+                    await store.off_loop(store.mark_answered, message, 0, UNDELIVERED)
                 self._done(inbound, flow, UNDELIVERED, started)
                 raise Undelivered(str(exc) or type(exc).__name__) from exc
-        await asyncio.to_thread(store.mark_answered, message, len(replies), status)
+        await store.off_loop(store.mark_answered, message, len(replies), status)
         self._done(inbound, flow, status, started)
 
     async def _let_earlier_go_first(self, inbound: Inbound, early: dict[str, int | None]) -> None:

@@ -5,7 +5,6 @@ question, so "and why does that matter?" finds the passage the first question fo
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import itertools
 import re
@@ -786,7 +785,7 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         "answer": reply.text if reply.citations else "(not covered)",
     }
     if reply.citations:
-        turn["answer_id"] = await asyncio.to_thread(  # the store, off the event loop
+        turn["answer_id"] = await deps.store.off_loop(  # the store, off the event loop
             deps.store.record_answer,
             inbound.learner,
             inbound.conversation,

@@ -9,13 +9,13 @@
 
 State is checkpointed per conversation (thread id = conversation id), so a lab or quiz continues
 after a restart. Nodes receive the course, index, store and brain through the runtime context.
-The store is synchronous (it may wait on a database lock), so every node runs its store work in a
-thread (`asyncio.to_thread`): the event loop keeps serving other conversations meanwhile.
+The store is synchronous (it may wait on a database lock), so every node runs its store work off the
+event loop (`Store.off_loop`: the SQLite store's own thread): the loop keeps serving other
+conversations meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -34,12 +34,12 @@ PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
 
 async def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
     """Decide what this turn is. Only a typed letter outside a quiz needs the store (is it an answer
-    to a weekly nudge?), so only that lookup runs in a thread: a hop costs more CPU than routing."""
+    to a weekly nudge?), so only that lookup leaves the loop: a hop costs more CPU than routing."""
     deps = runtime.context
     update = _route(state, deps)
     inbound = Inbound.from_dict(state["inbound"])
     letter = update["intent"]["name"] == "question" and quiz.is_letter(inbound.text)
-    if letter and await asyncio.to_thread(_nudged, deps, inbound.learner):
+    if letter and await deps.store.off_loop(_nudged, deps, inbound.learner):
         update["intent"] = {"name": "answer"}  # a typed answer to a weekly nudge (a late one is told so)
     return update
 
@@ -103,7 +103,7 @@ async def lab_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
     deps, inbound, name = runtime.context, Inbound.from_dict(state["inbound"]), state["intent"]["name"]
     if name in ("lab_answer", "hint") and state.get("mode") == "lab" and state.get("lab"):
         return await lab.turn(state, deps, inbound, "answer" if name == "lab_answer" else "hint")
-    return await asyncio.to_thread(_lab_step, state, deps, inbound)
+    return await deps.store.off_loop(_lab_step, state, deps, inbound)
 
 
 def _lab_step(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
@@ -126,7 +126,7 @@ def _lab_step(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
 
 
 async def quiz_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    return await asyncio.to_thread(_quiz_step, state, runtime.context)
+    return await runtime.context.store.off_loop(_quiz_step, state, runtime.context)
 
 
 def _quiz_step(state: CoachState, deps: Deps) -> dict:
@@ -161,7 +161,7 @@ def _asks_mid_quiz(state: CoachState, deps: Deps, text: str) -> bool:
 
 
 async def feedback_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    return await asyncio.to_thread(_feedback_step, state, runtime.context)
+    return await runtime.context.store.off_loop(_feedback_step, state, runtime.context)
 
 
 def _feedback_step(state: CoachState, deps: Deps) -> dict:
@@ -173,7 +173,7 @@ def _feedback_step(state: CoachState, deps: Deps) -> dict:
 
 
 async def info_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    return await asyncio.to_thread(_info_step, state, runtime.context)
+    return await runtime.context.store.off_loop(_info_step, state, runtime.context)
 
 
 def _info_step(state: CoachState, deps: Deps) -> dict:

@@ -161,7 +161,7 @@ class CoachTeamsBot(TeamsActivityHandler):
         tenant = conversation.tenant_id or ((activity.channel_data or {}).get("tenant") or {}).get("id", "")
         deps = self.coach.deps
         store, now = deps.store, deps.clock()
-        await asyncio.to_thread(
+        await store.off_loop(
             store.save_place, place, activity.service_url, tenant, activity.recipient.id, name, now
         )
         sender = TeamsSender(self.adapter, self.app_id, deps.store, deps.clock)
@@ -213,5 +213,5 @@ class CoachTeamsBot(TeamsActivityHandler):
         key = (f"{PLATFORM}:{user.id}", f"{PLATFORM}:{activity.conversation.id}")
         if self._saved_refs.get(key) != reference:
             store, now = self.coach.deps.store, self.coach.deps.clock()
-            await asyncio.to_thread(store.save_reference, *key, reference, now)  # off the event loop
+            await store.off_loop(store.save_reference, *key, reference, now)
             self._saved_refs[key] = reference

@@ -10,6 +10,7 @@ Every area of the store (`learners`, `quizzes`, `labs`, `nudges`, `references`) 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from bot.store import migrate, schema
+from bot.store.lane import Lane
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 1000  # SQLite: wait this long for another process's write lock, then retry (`_retry`)
@@ -107,6 +109,7 @@ class StoreBase:
         self._kept: Connection | None = None  # SQLite: the connection every call uses, under the lock
         self._kept_busy = False  # ... while a call uses it (a call inside a call takes a pooled one)
         self._statements: dict[str, Any] = {}
+        self._lane = None if self.postgres else Lane()
         migrate.prepare(self.engine, upgrade=upgrade)
 
     def statement(self, name: str, build: Callable[[], T]) -> T:
@@ -176,7 +179,16 @@ class StoreBase:
         if kept is not None:
             kept.close()
 
+    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` off the event loop: on SQLite in the store's own thread, which runs the calls
+        waiting for it in one wake-up (`bot.store.lane`); on PostgreSQL in a pool thread."""
+        if self._lane is None:
+            return await asyncio.to_thread(fn, *args)
+        return await self._lane.run(fn, *args)
+
     def close(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
         with self._lock:
             self._close_kept()
         self.engine.dispose()
