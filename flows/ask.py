@@ -720,6 +720,14 @@ def decision_inputs(
     )
 
 
+def held_names(deps: Deps, question: str, draft: Draft) -> set[str]:
+    """The course names the question asks about that the chosen units say."""
+    vocab = load_vocabulary()
+    terms = [w for w in content_words(question) if w not in vocab.chat]
+    said = draft.covers | set(stem_words(" ".join(u.searchable for u in draft.units)))
+    return {n for n in course_names(deps, terms) if stem(n) in said}
+
+
 def refuses(evidence: Evidence, answers: bool | None) -> bool:
     """Whether to decline outright: as the rules say when the learned decision has no say (`answers`
     None: no model shipped, or the rules veto); when it declines, also where the rules would answer
@@ -751,7 +759,10 @@ async def answer(
         return not_covered(result, deps)
     # fitted on questions asked alone: a follow-up read with the one before stays with the rules
     followed = bool(previous) and result.query != searchable(deps, question)
-    learned = None if evidence.vetoes() or followed else shipped_model()
+    # a question about a course name the chosen units say ("what is Michelangelo?") is the rules':
+    # the model's signals (length, a bare name's low similarity) read it as off-topic
+    held = held_names(deps, question, draft)
+    learned = None if evidence.vetoes() or followed or held else shipped_model()
     answers = learned.answers(decision_inputs(deps, question, weighed, result, draft)) if learned else None
     if refuses(evidence, answers):
         return not_covered(result, deps)

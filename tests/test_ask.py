@@ -105,6 +105,14 @@ async def test_a_near_miss_sharing_course_words_is_declined(learner: Learner):
         assert reply.citations == [] and "don't cover" in reply.text
 
 
+async def test_a_short_question_about_a_case_the_course_names_is_answered(deps):
+    """The learned decision reads a bare name as off-topic; a course name the units say is the rules'."""
+    cases = (("what is Michelangelo?", "Uber"), ("what did the ACLU test show?", "Rekognition"))
+    for question, said in cases:
+        reply = await answer(deps, question, [])
+        assert reply.citations and said in reply.text and not reply.text.startswith("The lessons don't")
+
+
 async def test_a_partly_covered_question_says_what_is_not_covered_and_what_is(learner: Learner):
     reply = (await learner.say("What are the EU AI Act fine amounts?"))[-1]
     assert reply.text.startswith("The lessons don't cover fine amounts")
