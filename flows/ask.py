@@ -704,8 +704,7 @@ def decision_inputs(
     deps: Deps, question: str, evidence: Evidence, result: SearchResult, draft: Draft
 ) -> dict[str, float]:
     """The learned decision's signals for `question` answered with `draft` (see flows/decision.py)."""
-    vocab = load_vocabulary()
-    terms = [w for w in content_words(question) if w not in vocab.chat]
+    terms = asked_terms(question)
     repairs = sum(1 for w in terms if repaired(deps.index, w)) + len(repaired_in_phrase(deps, question))
     # judged in meaning on what it asks, without asides or why it asks ("(prepping slides)")
     asked = " ".join(asking_parts(question, key_topics(deps.course))) or question
@@ -713,19 +712,28 @@ def decision_inputs(
     weight = sum(deps.index.doc_freq(w)[1] for w in content_words(result.query))
     # what an inverted question is about ("how does **prompt engineering** work?"): is it in the units?
     subject = {stem(w) for w in subject_words(question)}
-    said = draft.covers | set(stem_words(" ".join(u.searchable for u in draft.units)))
+    said = units_say(draft)
     subject_held = len(subject & said) / len(subject) if subject else 1.0
     return signals(
         evidence, evidence.reading(LIMITS), result, repairs, len(terms), meaning, weight, subject_held
     )
 
 
+def asked_terms(question: str) -> list[str]:
+    """The question's content words, without the chat words that only say how one asks."""
+    chat = load_vocabulary().chat
+    return [w for w in content_words(question) if w not in chat]
+
+
+def units_say(draft: Draft) -> set[str]:
+    """The stems the draft's chosen units say."""
+    return draft.covers | set(stem_words(" ".join(u.searchable for u in draft.units)))
+
+
 def held_names(deps: Deps, question: str, draft: Draft) -> set[str]:
     """The course names the question asks about that the chosen units say."""
-    vocab = load_vocabulary()
-    terms = [w for w in content_words(question) if w not in vocab.chat]
-    said = draft.covers | set(stem_words(" ".join(u.searchable for u in draft.units)))
-    return {n for n in course_names(deps, terms) if stem(n) in said}
+    said = units_say(draft)
+    return {n for n in course_names(deps, asked_terms(question)) if stem(n) in said}
 
 
 def refuses(evidence: Evidence, answers: bool | None) -> bool:
