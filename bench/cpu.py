@@ -147,7 +147,8 @@ async def compare(
     first: int | None = None,
     warmup: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """Median CPU ms per turn of each server on each channel, batches alternating between servers.
+    """Median CPU ms per turn of each server on each channel, batches alternating between servers
+    (the order turning each round).
     Users are numbered from `first` on (default: fresh ones on every run); `warmup`: a batch per
     server and channel first, not counted."""
     samples: dict[str, dict[str, list[float]]] = {s.name: {c: [] for c in channels} for s in servers}
@@ -159,9 +160,11 @@ async def compare(
             for channel in channels if warmup else ():  # first-call costs (auth.test, connections, caches)
                 await batch(session, server, fakes, channel, first, size)
                 first += size
-        for _ in range(rounds):
+        for round_ in range(rounds):
+            # the order turns each round, so no server always runs right after the same other one
+            order = servers[round_ % len(servers) :] + servers[: round_ % len(servers)]
             for channel in channels:
-                for server in servers:
+                for server in order:
                     samples[server.name][channel].append(
                         1000 * await batch(session, server, fakes, channel, first, size)
                     )

@@ -33,6 +33,7 @@ from bot.checkpoints import Checkpoints, open_checkpoints
 from bot.forget import Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
+from bot.store import deferred
 from bot.store.learners import CHECKPOINTED, CONSUMED, RECEIVED, UNDELIVERED, WAITING
 from flows.deps import Deps
 from flows.graph import build_graph, pick_node
@@ -235,20 +236,22 @@ class Coach:
             if notify and self.deps.brain.remote and may_think(text, inbound):
                 await notify(Reply("Thinking…", kind="notice", thinking=True))
             try:
-                result = await self.graph.ainvoke(
-                    {"inbound": inbound.to_dict(), "replies": [], "intent": {}},
-                    self._config(inbound.conversation),
-                    context=self.deps,
-                    durability="exit",  # one checkpoint per turn: a turn is all or nothing
-                )
+                with deferred.holding() as held:  # the answer row: written with the `checkpointed` mark
+                    result = await self.graph.ainvoke(
+                        {"inbound": inbound.to_dict(), "replies": [], "intent": {}},
+                        self._config(inbound.conversation),
+                        context=self.deps,
+                        durability="exit",  # one checkpoint per turn: a turn is all or nothing
+                    )
                 replies = notes + [Reply.from_dict(r) for r in result.get("replies", [])]
                 status, flow = "answered", pick_node(result) if result.get("intent") else "none"
             except Exception:
                 log.exception("turn failed in %s", inbound.conversation)
                 replies, status, flow = [*notes, Reply(SORRY, kind="notice")], "failed", "none"
+                held = []  # nothing checkpointed: nothing of the turn's is kept
             for reply in replies:
                 reply.text = defuse_mentions(reply.text)
-            await self._finish(inbound, message, replies, flow, status, started, deliver)
+            await self._finish(inbound, message, replies, flow, status, started, deliver, held)
             return replies
 
     async def _finish(
@@ -260,14 +263,18 @@ class Coach:
         status: str,
         started: float,
         deliver: Deliver | None,
+        held: list[deferred.Write] | None = None,
     ) -> None:
         """Deliver (if asked to) and only then record the outcome; a failed delivery stays owed. Before
         delivering, an answered message is marked `checkpointed`: the graph took it in, so it is never
-        to be answered again (a platform's retry is a duplicate, the next turn does not ask for it)."""
-        store = self.deps.store
+        to be answered again (a platform's retry is a duplicate, the next turn does not ask for it).
+        The writes the turn `held` (its answer row) go in that mark's transaction, so before delivery;
+        without `deliver`, in the outcome's."""
+        store, held = self.deps.store, held or []
         if deliver is not None:
             if status == "answered":
-                await store.off_loop(store.mark_answered, message, 0, CHECKPOINTED)
+                await store.off_loop(store.mark_answered, message, 0, CHECKPOINTED, held)
+                held = []
             try:
                 await deliver(replies)
             except Exception as exc:
@@ -275,7 +282,7 @@ class Coach:
                     await store.off_loop(store.mark_answered, message, 0, UNDELIVERED)
                 self._done(inbound, flow, UNDELIVERED, started)
                 raise Undelivered(str(exc) or type(exc).__name__) from exc
-        await store.off_loop(store.mark_answered, message, len(replies), status)
+        await store.off_loop(store.mark_answered, message, len(replies), status, held)
         self._done(inbound, flow, status, started)
 
     async def _let_earlier_go_first(self, inbound: Inbound, early: dict[str, int | None]) -> None:

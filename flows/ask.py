@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from bot.messages import Citation, Inbound, Reply
+from bot.store import deferred
 from flows import feedback
 from flows.brains.base import QAContext
 from flows.decision import shipped_model, signals
@@ -804,15 +805,13 @@ async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
         "answer": reply.text if reply.citations else "(not covered)",
     }
     if reply.citations:
-        turn["answer_id"] = await deps.store.off_loop(  # the store, off the event loop
-            deps.store.record_answer,
-            inbound.learner,
-            inbound.conversation,
-            inbound.text,
-            reply.text,
-            passages,
-            deps.clock(),
+        store = deps.store
+        insert, row = store.answer_row(
+            inbound.learner, inbound.conversation, inbound.text, reply.text, passages, deps.clock()
         )
+        if not deferred.hold(insert, row):  # in a turn: written with its `checkpointed` mark
+            await store.off_loop(store.execute, insert, row)  # the store, off the event loop
+        turn["answer_id"] = row["id"]
         reply.choices = feedback.choices(turn["answer_id"])
     return {"qa": recent(previous, turn), "replies": [reply.to_dict()], "feedback_pending": None}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 DIMENSIONS = 256
 WEIGHTS = ("weights", f"l2_supercat_{DIMENSIONS}.safetensors")
 TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+QUERY_CACHE = 256  # queries whose scores are kept (159 floats each)
 _lock = threading.Lock()
 
 
@@ -65,17 +66,25 @@ def embed(texts: list[str]) -> np.ndarray:
 
 
 class SemanticScores:
-    """Cosine similarity of a query to each of a fixed list of texts (the index's chunks)."""
+    """Cosine similarity of a query to each of a fixed list of texts (the index's chunks).
+
+    The scores of the last QUERY_CACHE queries are kept: one Q&A answer asks for the same query
+    twice or more in a third of the eval's questions (the search, then the decision's reading), and
+    embedding it is most of a call's CPU. Each caller gets its own copy."""
 
     def __init__(self, ids: list[str], texts: list[str]):
         self.ids = ids
         self._texts = texts
         self._matrix: np.ndarray | None = None
+        self._kept = lru_cache(maxsize=QUERY_CACHE)(self._scores)
 
     def scores(self, query: str) -> dict[str, float]:
         """Chunk id -> similarity in [-1, 1] (higher is closer in meaning)."""
         if not self.ids or not query.strip():
             return {}
+        return dict(self._kept(query))
+
+    def _scores(self, query: str) -> dict[str, float]:
         if self._matrix is None:
             self._matrix = embed(self._texts)
         sims = self._matrix @ embed([query])[0]

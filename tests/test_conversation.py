@@ -159,6 +159,20 @@ async def test_a_message_counts_as_answered_only_after_its_replies_are_delivered
     assert [m["status"] for m in store.messages("console:ana")] == ["answered"]
 
 
+async def test_an_answer_is_stored_before_its_rating_buttons_go_out(coach: Coach):
+    """The answer's row is written with the `checkpointed` mark (`bot.store.deferred`): before
+    delivery, so a 👍 clicked at once finds it; a failed turn leaves none."""
+    store, rated = coach.deps.store, []
+
+    async def deliver(replies) -> None:
+        ids = [c.action.question for r in replies for c in r.choices if c.action.kind == "feedback"]
+        rated.extend(store.rate_answer(i, "console:ana", "good", coach.deps.clock()) for i in ids[:1])
+
+    await coach.handle(inbound("ana", "What is a model card?", message_id="evt-r1"), deliver=deliver)
+    assert rated == [True]
+    assert [r["rating"] for r in store.answer_feedback()] == ["good"]
+
+
 async def test_a_failed_delivery_is_owned_up_to_on_the_next_turn(coach: Coach):
     async def refused(replies) -> None:
         raise ConnectionError("the platform refused the replies")

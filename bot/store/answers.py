@@ -23,6 +23,15 @@ class AnswerTables(StoreBase):
         self, learner: str, conversation: str, question: str, reply: str, passages: list[str], at: datetime
     ) -> str:
         """Keep one answer; its id travels in the 👍/👎 buttons."""
+        statement, row = self.answer_row(learner, conversation, question, reply, passages, at)
+        self.execute(statement, row)
+        return row["id"]
+
+    def answer_row(
+        self, learner: str, conversation: str, question: str, reply: str, passages: list[str], at: datetime
+    ) -> tuple[Any, dict[str, Any]]:
+        """The insert keeping one answer and its row (with the answer's new id), to write now
+        (`record_answer`) or with the turn's `checkpointed` mark (`bot.store.deferred`)."""
         row = {
             "id": new_id(),
             "learner": learner,
@@ -32,8 +41,7 @@ class AnswerTables(StoreBase):
             "citations": json.dumps(passages),
             "asked_at": now_iso(at),
         }
-        self.execute(self.statement("record_answer", answers.insert), row)  # built once, see `statement`
-        return row["id"]
+        return self.statement("record_answer", answers.insert), row  # built once, see `statement`
 
     def rate_answer(self, answer_id: str, learner: str, rating: str, at: datetime) -> bool:
         """Record (or change) one reader's rating of an answer; False when there is no such answer."""

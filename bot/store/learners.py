@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from weakref import WeakValueDictionary
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from bot.store.base import StoreBase, now_iso
+from bot.store.deferred import Write
 from bot.store.schema import PERSONAL, learners, messages
 
 WAITING, RECEIVED, CHECKPOINTED, UNDELIVERED, LOST = (
@@ -204,8 +206,11 @@ class LearnerTables(StoreBase):
                     held["conn"].close()
         super().close()
 
-    def mark_answered(self, message_id: int, replies: int, status: str = "answered") -> None:
-        """Record the outcome of a stored message (a no-op if it was deleted meanwhile: "forget me")."""
+    def mark_answered(
+        self, message_id: int, replies: int, status: str = "answered", held: Sequence[Write] = ()
+    ) -> None:
+        """Record the outcome of a stored message (a no-op if it was deleted meanwhile: "forget me"),
+        after the writes the turn `held` (`bot.store.deferred`), in the same transaction."""
 
         def build() -> Any:
             return (
@@ -215,7 +220,17 @@ class LearnerTables(StoreBase):
             )
 
         statement = self.statement("mark_answered", build)
-        self.execute(statement, {"message": message_id, "outcome": status, "count": replies})
+        outcome = {"message": message_id, "outcome": status, "count": replies}
+        if not held:
+            self.execute(statement, outcome)
+            return
+
+        def work(conn: Connection) -> None:
+            for write, params in held:
+                conn.execute(write, params)
+            conn.execute(statement, outcome)
+
+        self.write(work)
 
     def unanswered(self, conversation: str | None = None) -> list[dict]:
         """Messages acknowledged but not answered: a process died before or during their turn, or
