@@ -148,7 +148,7 @@ async def compare(
     warmup: bool = True,
 ) -> dict[str, dict[str, float]]:
     """Median CPU ms per turn of each server on each channel, batches alternating between servers
-    (the order turning each round).
+    (the order rotating from round to round).
     Users are numbered from `first` on (default: fresh ones on every run); `warmup`: a batch per
     server and channel first, not counted."""
     samples: dict[str, dict[str, list[float]]] = {s.name: {c: [] for c in channels} for s in servers}
@@ -160,11 +160,11 @@ async def compare(
             for channel in channels if warmup else ():  # first-call costs (auth.test, connections, caches)
                 await batch(session, server, fakes, channel, first, size)
                 first += size
-        for round_ in range(rounds):
-            # the order turns each round, so no server always runs right after the same other one
-            order = servers[round_ % len(servers) :] + servers[: round_ % len(servers)]
+        for r in range(rounds):
             for channel in channels:
-                for server in order:
+                # each round in another order: a batch right after another coach's pays for its tail
+                # (its last writes, a busier harness), and a fixed order billed that to the same one
+                for server in servers[r % len(servers) :] + servers[: r % len(servers)]:
                     samples[server.name][channel].append(
                         1000 * await batch(session, server, fakes, channel, first, size)
                     )

@@ -137,11 +137,28 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def thread_cpu_s(pid: int) -> float | None:
+    """CPU seconds a process's threads have run so far, in nanoseconds from
+    `/proc/<pid>/task/*/schedstat` (a burst's acks take tens of milliseconds: 10 ms ticks cannot
+    time them)."""
+    total, seen = 0, False
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+            seen = True
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9 if seen else None
+
+
 @dataclass
 class Load:
     slack_ack_ms: list[float]
     teams_http_ms: list[float]
     errors: list[str]
+    expected_acks: int = 0  # with `pid`: read the server's CPU when this many Slack acks are in
+    pid: int | None = None
+    acks_cpu_s: float | None = None  # the server's CPU when the last expected ack came in
 
 
 async def _slack_event(session: aiohttp.ClientSession, url: str, user: str, load: Load) -> None:
@@ -179,6 +196,8 @@ async def _slack_event(session: aiohttp.ClientSession, url: str, user: str, load
         await response.read()
         # Slack's clock starts when its request is sent, not when this loop got round to sending it
         load.slack_ack_ms.append(1000 * (time.perf_counter() - sent.get("at", started)))
+        if load.pid is not None and len(load.slack_ack_ms) == load.expected_acks:
+            load.acks_cpu_s = thread_cpu_s(load.pid)
         if response.status != 200:
             load.errors.append(f"slack {user}: HTTP {response.status}")
 
@@ -293,9 +312,10 @@ async def bench_concurrency(
                     len(connector.messages()),
                     len(claude.requests),
                 )
-                load = Load([], [], [])
                 half = conversations // 2
+                load = Load([], [], [], expected_acks=half, pid=server.pid)
                 cpu_before, harness_before = cpu_seconds(server.pid), time.process_time()
+                threads_before = thread_cpu_s(server.pid)
                 started = time.perf_counter()
                 await asyncio.gather(
                     *(_slack_event(session, url, f"U{n:04d}", load) for n in range(half)),
@@ -341,6 +361,13 @@ async def bench_concurrency(
         "slack_ack_p50_ms": statistics.median(load.slack_ack_ms),
         "slack_ack_p99_ms": percentile(load.slack_ack_ms, 0.99),
         "slack_acks_late": sum(ms > 3000 for ms in load.slack_ack_ms),  # Slack would have retried these
+        # the server's CPU from the burst's start to its last Slack ack, per Slack request: what the
+        # acks cost it (with what it did for the burst's Teams requests meanwhile), whatever the load
+        "slack_ack_cpu_ms": (
+            1000 * (load.acks_cpu_s - threads_before) / half
+            if load.acks_cpu_s is not None and threads_before is not None
+            else None
+        ),
         "teams_http_p99_ms": percentile(load.teams_http_ms, 0.99),
         "answered": answered_slack + answered_teams,
         "errors": len(errors) + len(fallbacks),
@@ -351,7 +378,8 @@ async def bench_concurrency(
     }
 
 
-FLOOR_FIGURES = ("slack_ack_p50_ms", "slack_ack_p99_ms", "teams_http_p99_ms", "wall_s", "errors")
+FLOOR_FIGURES = ("slack_ack_p50_ms", "slack_ack_p99_ms", "slack_ack_cpu_ms", "teams_http_p99_ms", "wall_s")
+FLOOR_FIGURES += ("errors",)
 BACKEND_FIGURES = ("backend", "workers", "conversations", "wall_s", "wall_over_claude", "slack_ack_p99_ms")
 BACKEND_FIGURES += ("slack_acks_late", "teams_http_p99_ms", "answered", "errors")
 PG_WORKERS = (1, 2)

@@ -19,10 +19,11 @@ from bench.startup import with_index
 
 
 async def pair(base: Path, rounds: int, size: int, brains: list[str], channels: tuple[str, ...]) -> None:
-    # both coaches start the same way, each from its own tree on PYTHONPATH (-P: not from the current
-    # directory); before, "this" ran as the console script, one difference more between the two
+    # Both coaches start the same way, each with its own tree first on PYTHONPATH (-P: not the current
+    # directory): this checkout's through the venv's `coach` script and editable install, the base's
+    # through `python -c`, would differ in how every module is found.
     coach = [sys.executable, "-P", "-c", "from bot.cli import app; app()", "serve", "--host", "127.0.0.1"]
-    here_tree = str(Path(__file__).resolve().parent.parent)
+    here = Path(__file__).resolve().parent.parent
     floor = [sys.executable, "-m", "bench.floor"]
     fakes = await Fakes().start()
     try:
@@ -37,7 +38,7 @@ async def pair(base: Path, rounds: int, size: int, brains: list[str], channels: 
                 servers = [
                     start("floor", floor, channel_env(fakes, floor_dir, claude)),
                     start("base", coach, channel_env(fakes, base_dir, claude) | {"PYTHONPATH": str(base)}),
-                    start("this", coach, channel_env(fakes, here_dir, claude) | {"PYTHONPATH": here_tree}),
+                    start("this", coach, channel_env(fakes, here_dir, claude) | {"PYTHONPATH": str(here)}),
                 ]
                 try:
                     medians = await compare(servers, fakes, rounds, size, channels=channels)

@@ -165,16 +165,26 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
             await asyncio.wait([warming], timeout=30)
         if socket is not None:
             await socket.close_async()
-        teams, inbox = app.get(TEAMS), app.get(SLACK)
+        await _drain_background(app, timeout_s=30)
+        if SLACK_SESSION in app:
+            await app[SLACK_SESSION].close()
+
+
+async def _drain_background(app: web.Application, timeout_s: float) -> None:
+    """Let the turns, proactive replies and nudges under way finish (and any they start meanwhile:
+    the Slack inbox starts a conversation's worker from a task), for at most `timeout_s`."""
+    teams, inbox = app.get(TEAMS), app.get(SLACK)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
         pending = (
             (teams.background if teams else set())
             | (inbox.background if inbox else set())
             | app[DISPATCH].background
         )
-        if pending:  # let proactive replies and nudges that are under way finish
-            await asyncio.wait(pending, timeout=30)
-        if SLACK_SESSION in app:
-            await app[SLACK_SESSION].close()
+        left = deadline - asyncio.get_running_loop().time()
+        if not pending or left <= 0:
+            return
+        await asyncio.wait(pending, timeout=left)
 
 
 async def _warm_up(app: web.Application, runtime: Runtime) -> None:

@@ -33,3 +33,17 @@ async def test_a_flood_of_requests_holds_a_turn_back_for_a_bounded_time(monkeypa
     started = time.monotonic()
     await asyncio.wait_for(intake.quiet(), 1)
     assert 0.04 <= time.monotonic() - started < 0.5
+
+
+async def test_requests_that_come_and_go_between_passes_still_hold_turns_back():
+    """A request answered within one loop pass leaves nothing being taken in, yet the burst is not
+    over: turns start only after passes in which no request came in at all."""
+    intake = Intake()
+    turns = [asyncio.create_task(intake.quiet()) for _ in range(3)]
+    for _ in range(20):
+        request = make_mocked_request("POST", "/")
+        intake.begin(request)
+        intake.end(request)
+        await asyncio.sleep(0)
+    assert not any(turn.done() for turn in turns)
+    await asyncio.wait_for(asyncio.gather(*turns), 1)

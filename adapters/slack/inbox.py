@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -84,6 +84,8 @@ class SlackInbox:
         self.verifier = SignatureVerifier(signing_secret)
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.queues: dict[str, deque[Callable[[], SlackRequest]]] = {}
+        self.waiting: list[str] = []  # conversations queued whose worker is not started yet
+        self.starter: asyncio.Task | None = None
         self.background: set[asyncio.Task] = set()
 
     async def __call__(self, request: web.Request) -> web.Response:
@@ -150,20 +152,36 @@ class SlackInbox:
             queue.append(bolt_request)
             return
         self.queues[key] = deque([bolt_request])
-        task = asyncio.create_task(self._drain(key))
+        self.waiting.append(key)
+        if self.starter is None or self.starter.done():
+            self.starter = self._spawn(self._start_drains())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task:
+        task = asyncio.create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+        return task
+
+    async def _start_drains(self) -> None:
+        """Start the new conversations' workers once the server has taken its requests in: one task
+        waits for that, not one per conversation (each would run a step in the middle of a burst)."""
+        while self.waiting:
+            if self.intake is not None:
+                await self.intake.quiet()
+            keys, self.waiting = self.waiting, []
+            for key in keys:
+                self._spawn(self._drain(key))
 
     async def _drain(self, key: str) -> None:
         queue = self.queues[key]
         try:
             while queue:
-                if self.intake is not None:
-                    await self.intake.quiet()
                 try:
                     await self.bolt.async_dispatch(queue[0]())  # Bolt's request, built only now
                 except Exception:  # Bolt hands listener errors to our error handler; this is a bug of ours
                     log.exception("slack: a queued request failed")
                 queue.popleft()
+                if queue and self.intake is not None:
+                    await self.intake.quiet()
         finally:
             del self.queues[key]

@@ -214,6 +214,11 @@ def bench_table(f: dict) -> Table:
         "p99 ≤ 50 ms",
         c["slack_ack_p99_ms"] <= 50,
     )
+    if c.get("slack_ack_cpu_ms") is not None and c.get("floor_slack_ack_cpu_ms") is not None:
+        row(
+            "server CPU until the last Slack ack, per Slack request",
+            f"coach {c['slack_ack_cpu_ms']:.3f} ms · floor {c['floor_slack_ack_cpu_ms']:.3f} ms",
+        )
     teams_p99 = f"coach {c['teams_http_p99_ms']:.1f} ms · floor {c['floor_teams_http_p99_ms']:.1f} ms"
     row("Teams HTTP p99", teams_p99)
     row("errors", f"{c['errors']} ({c['answered']} of {c['conversations']} answered)", "0", c["errors"] == 0)
