@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Test workers: one per core (pytest-xdist); every test has its own data folder and free ports.
+# The tests write bytecode even where the environment says not to (PYTHONDONTWRITEBYTECODE): each of
+# the ~40 `coach` processes they start would otherwise compile the coach's modules again (~0.1 CPU-s).
 TEST_WORKERS ?= auto
 
 .PHONY: run test lint setup clean e2e lock
@@ -26,7 +28,7 @@ test: $(STAMP)
 	@sh tools/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1
 
 # Real-client Teams test: coach serve + Microsoft 365 Agents Playground (npm, pinned) + Debian chromium.
 PLAYGROUND_VERSION := 0.2.28

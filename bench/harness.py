@@ -256,12 +256,14 @@ async def bench_concurrency(
     database_url: str | None = None,
     workers: int = 1,
     floor: bool = False,
+    claude_s: float = CLAUDE_SECONDS,
 ) -> dict[str, Any]:
     """The concurrency run on SQLite (one process) or on PostgreSQL (`database_url`) with `workers`;
-    with `floor`, the same burst against the frameworks' floor (`bench/floor.py`) instead."""
+    with `floor`, the same burst against the frameworks' floor (`bench/floor.py`) instead. Fake Claude
+    takes `claude_s` per call."""
     slack, connector, claude = FakeSlack(), FakeConnector(), FakeAnthropic()
     claude.default = Outcome(
-        text="A model card documents a model's intended use and limits [1].", delay_s=CLAUDE_SECONDS
+        text="A model card documents a model's intended use and limits [1].", delay_s=claude_s
     )
     for fake in (slack, connector, claude):
         await fake.start()
@@ -354,10 +356,10 @@ async def bench_concurrency(
         "backend": "postgresql" if database_url else "sqlite",
         "workers": workers,
         "conversations": conversations,
-        "claude_s": CLAUDE_SECONDS,
+        "claude_s": claude_s,
         "claude_calls": len(claude.requests) - base_claude,
         "wall_s": wall,
-        "wall_over_claude": wall / CLAUDE_SECONDS,
+        "wall_over_claude": wall / claude_s,
         "slack_ack_p50_ms": statistics.median(load.slack_ack_ms),
         "slack_ack_p99_ms": percentile(load.slack_ack_ms, 0.99),
         "slack_acks_late": sum(ms > 3000 for ms in load.slack_ack_ms),  # Slack would have retried these
@@ -472,9 +474,10 @@ class Sizes:
     retrieval_rounds: int = 10  # passes over the evaluation queries (on the course; fewer on the copies)
     turns: int = 200  # in-process turns of the turn-overhead figure
     warmup: bool = True  # a batch per server and channel before the CPU comparisons count
+    claude_s: float = CLAUDE_SECONDS  # fake Claude's time per call in the concurrency runs
 
 
-SMOKE = Sizes(retrieval_copies=2, retrieval_rounds=1, turns=20, warmup=False)
+SMOKE = Sizes(retrieval_copies=2, retrieval_rounds=1, turns=20, warmup=False, claude_s=0.2)
 
 
 async def run_all(
@@ -507,8 +510,9 @@ async def run_all(
             }
         )
     turns = await bench_turns(rt, sizes.turns)
-    concurrency = await bench_concurrency(conversations)
-    floor = await bench_concurrency(conversations, floor=True)  # the same burst: what acks cost at least
+    concurrency = await bench_concurrency(conversations, claude_s=sizes.claude_s)
+    # the same burst against the floor: what acks cost at least
+    floor = await bench_concurrency(conversations, floor=True, claude_s=sizes.claude_s)
     concurrency |= {f"floor_{k}": floor[k] for k in FLOOR_FIGURES}
     backends = await bench_backends(conversations, postgres, sqlite=concurrency)
     nudges = bench_nudges(rt.course, members).to_json()

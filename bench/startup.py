@@ -34,11 +34,15 @@ _INDEX: dict[str, Path] = {}
 
 
 def with_index(data_dir: str) -> None:
-    """Put a built search index in `data_dir` (`coach index` runs once per process; then a copy)."""
+    """Put a built search index in `data_dir` (built once per process, as `coach index` builds it, in
+    this process: a `coach index` child would import the coach again; then a copy)."""
     if "built" not in _INDEX:
+        from knowledge.loader import load_course
+        from knowledge.retrieval import Index
+
         folder = tempfile.mkdtemp(prefix="coach-bench-index-")
         atexit.register(shutil.rmtree, folder, True)
-        subprocess.run([COACH, "index"], env=clean_env(folder), capture_output=True, check=True)
+        Index(Path(folder) / "index.db", load_course()).close()
         _INDEX["built"] = Path(folder) / "index.db"
     shutil.copyfile(_INDEX["built"], Path(data_dir) / "index.db")
 

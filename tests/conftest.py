@@ -10,6 +10,8 @@ the reason, except under CI (`CI=true`), where that is a failure.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import os
 import shutil
 import sys
@@ -107,10 +109,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[tuple[ThrowawayPostgres, str]]:
-    """A throwaway PostgreSQL server for the session, and a template database with the whole schema."""
-    from bot.checkpoints import open_checkpoints
-    from bot.store import Store
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThrowawayPostgres, str]]:
+    """A throwaway PostgreSQL server for the session, and a template database with the whole schema.
+
+    Under xdist the workers share one server: the first to need it starts it and leaves its address
+    in the run's temporary folder, and the controller stops it once every worker is done
+    (`pytest_sessionfinish`). Each test still gets a database of its own (`database`)."""
     from bot.testing.postgres import ThrowawayPostgres, binaries
 
     if binaries() is None:
@@ -118,16 +122,55 @@ def postgres() -> Iterator[tuple[ThrowawayPostgres, str]]:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    with ThrowawayPostgres() as server:
-        url = server.database()
-        Store(url).close()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        with ThrowawayPostgres() as server:
+            yield server, _template(server)
+        return
+    shared = tmp_path_factory.getbasetemp().parent / SHARED_POSTGRES  # the run's folder, not the worker's
+    with open(shared.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker starts it; the others wait, then read where it is
+        if shared.exists():
+            described = json.loads(shared.read_text())
+            server, template = ThrowawayPostgres.running(described["server"]), described["template"]
+        else:
+            server = ThrowawayPostgres().start()
+            try:
+                template = _template(server)
+            except BaseException:
+                server.stop()
+                raise
+            shared.write_text(json.dumps({"server": server.describe(), "template": template}))
+    yield server, template
 
-        async def checkpoint_tables() -> None:
-            async with open_checkpoints(url, pool_size=1):
-                pass
 
-        asyncio.run(checkpoint_tables())
-        yield server, url.rsplit("/", 1)[1]
+SHARED_POSTGRES = "postgres.json"
+
+
+def _template(server: ThrowawayPostgres) -> str:
+    """A database with the whole schema (the store's and the checkpointer's tables), to copy per test."""
+    from bot.checkpoints import open_checkpoints
+    from bot.store import Store
+
+    url = server.database()
+    Store(url).close()
+
+    async def checkpoint_tables() -> None:
+        async with open_checkpoints(url, pool_size=1):
+            pass
+
+    asyncio.run(checkpoint_tables())
+    return url.rsplit("/", 1)[1]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The xdist controller stops the PostgreSQL server its workers shared, after the last of them."""
+    if hasattr(session.config, "workerinput") or not session.config.getoption("numprocesses", None):
+        return
+    shared = session.config._tmp_path_factory.getbasetemp() / SHARED_POSTGRES  # type: ignore[attr-defined]
+    if shared.exists():
+        from bot.testing.postgres import ThrowawayPostgres
+
+        ThrowawayPostgres.running(json.loads(shared.read_text())["server"]).stop()
 
 
 @dataclass

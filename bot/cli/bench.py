@@ -202,7 +202,7 @@ def bench_table(f: dict) -> Table:
     )
     c = f["concurrency"]
     row(
-        f"{c['conversations']} conversations, Claude {c['claude_s']:.0f} s: wall / Claude",
+        f"{c['conversations']} conversations, Claude {c['claude_s']:g} s: wall / Claude",
         f"{c['wall_over_claude']:.2f} ({c['wall_s']:.2f} s)",
         "< 1.5",
         c["wall_over_claude"] < 1.5,

@@ -9,7 +9,7 @@ from aiohttp import web
 
 # A stopped fake is a far side that went away: requests still in flight (a reply held back on purpose,
 # say 30 s) are cut after this grace instead of holding the test up until they finish.
-STOP_GRACE_S = 0.5
+STOP_GRACE_S = 0.05
 
 
 async def serve_on_loopback(app: web.Application, **options: Any) -> tuple[web.AppRunner, str]:

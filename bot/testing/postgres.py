@@ -61,6 +61,23 @@ class ThrowawayPostgres:
                 continue
         raise RuntimeError("running as root and there is no postgres or nobody user to run PostgreSQL as")
 
+    def describe(self) -> dict[str, str | int | None]:
+        """What another process needs to use (and stop) this running server: see `running`."""
+        return {"port": self.port, "root": str(self.root), "user": self.user}
+
+    @classmethod
+    def running(cls, described: dict[str, str | int | None]) -> ThrowawayPostgres:
+        """A handle on a server that another process started (`describe()`): its URLs and `stop()`."""
+        server = cls.__new__(cls)
+        bin_dir = binaries()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        server.bin, server.max_connections = bin_dir, 0
+        server.port, server.root = int(described["port"] or 0), Path(str(described["root"]))
+        server.data = server.root / "data"
+        server.user = None if described["user"] is None else str(described["user"])
+        return server
+
     def _run(self, *args: str) -> None:
         command = [str(self.bin / args[0]), *args[1:]]
         if self.user:
