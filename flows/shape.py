@@ -735,6 +735,33 @@ def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
 
 
+def _siblings_tied(ranked: list[Choice]) -> list[Choice]:
+    """When the best units are parts of one list that score the same (the adoption, quality and
+    business metrics for "which metrics?"), the question tells none of them from the others: the list
+    holding them all answers it, so it goes first, with their score."""
+    tied = [c for c in ranked if c.score == ranked[0].score]
+    # (a block's own parts, "intuit." over its Action and Result, are told apart by the block)
+    if len(tied) < 2 or any(c.unit.within or c.unit.kind not in ("list", "item") for c in tied):
+        return ranked
+    parents = [c for c in ranked if c.unit.kind == "list" and all(_part_of(t, c) for t in tied)]
+    if not parents:
+        return ranked
+    parent = parents[0]
+    lifted = replace(
+        parent, score=ranked[0].score, covers=parent.covers | frozenset().union(*(t.covers for t in tied))
+    )
+    return [lifted, *(c for c in ranked if c is not parent)]
+
+
+def _part_of(part: Choice, listed: Choice) -> bool:
+    """Whether a unit is an item or a group of a list unit of the same passage."""
+    return (
+        part.unit is not listed.unit
+        and part.unit.passage == listed.unit.passage
+        and any(part.unit.title == t or part.unit.title.rstrip(":") == t for t, _ in listed.unit.items)
+    )
+
+
 def _choose(
     question: str,
     hits: list[Hit],
@@ -753,6 +780,7 @@ def _choose(
     weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
     ranked = [_whole_list(c, ranked) for c in ranked]
+    ranked = _siblings_tied(ranked)
     first = _in_named_document(question, ranked, course)
     chosen = [first]
     covered = set(first.covers)
