@@ -331,7 +331,16 @@ def own_weights(question: str, weights: Weights) -> Weights:
     for phrase, means in _unsearched_phrases(vocab):
         if f" {phrase} " in said:
             own |= means
-    weighed = {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
+    # A phrase meaning one thing ("building blocks" → components) is that thing, not its words: its
+    # words weigh nothing unless the question says them elsewhere ("building" is not "Building a
+    # Platform"), what it means weighs as the learner's own.
+    idiom: set[str] = set()
+    for phrase, means in _idioms(vocab):
+        if f" {phrase} " in said:
+            own |= means
+            rest = said.replace(f" {phrase} ", " ")
+            idiom |= stem_set(phrase) - stem_set(rest)
+    weighed = {s: w * (0.0 if s in idiom else 1.0 if s in own else MEANT) for s, w in weights.items()}
     # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
     # rarity in the text would make it (the one "Talent & Org. Readiness").
     for word in words(question):
@@ -343,6 +352,21 @@ def own_weights(question: str, weights: Weights) -> Weights:
 
 
 _UNSEARCHED: dict[int, list[tuple[str, frozenset[str]]]] = {}
+
+
+_IDIOMS: dict[int, list[tuple[str, frozenset[str]]]] = {}
+
+
+def _idioms(vocab) -> list[tuple[str, frozenset[str]]]:
+    """The vocabulary's phrases of two or more searched words meaning one course word ("building
+    blocks" → components), with its stems."""
+    if id(vocab) not in _IDIOMS:
+        _IDIOMS[id(vocab)] = [
+            (said, stem_set(means))
+            for said, means in vocab.synonyms.items()
+            if len(content_words(said)) >= 2 and len(means.split()) == 1
+        ]
+    return _IDIOMS[id(vocab)]
 
 
 def _unsearched_phrases(vocab) -> list[tuple[str, frozenset[str]]]:
