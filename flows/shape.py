@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
+from knowledge.spelling import everyday_slip
 from knowledge.text import sentences, stem, stem_set, stem_words, tokens
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
@@ -118,14 +119,21 @@ ROLE = re.compile(
 
 @lru_cache(maxsize=1024)  # asked four times per answer (shaper, evidence, brain), seven patterns each
 def question_shape(question: str) -> str:
-    """The first shape whose cue the question carries, most specific first; "general" otherwise."""
-    q = question.lower().replace("’", "'")
+    """The first shape whose cue the question carries, most specific first; "general" otherwise. A
+    slip of an everyday word is read as the word ("whats the diffrence between…" compares)."""
+    q = respelled(question.lower().replace("’", "'"))
     for shape, cue in SHAPES.items():
         if shape == "who" and ROLE.search(q):
             continue
         if cue.search(q):
             return shape
     return "general"
+
+
+def respelled(text: str) -> str:
+    """The text with each slip of an everyday word written as the word ("diffrence" → "difference"),
+    so the cues of what is asked read through typos."""
+    return re.sub(r"[a-z]+", lambda m: everyday_slip(m.group()) or m.group(), text)
 
 
 @dataclass(frozen=True)
