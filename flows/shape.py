@@ -987,13 +987,8 @@ def found_elsewhere(question: str, given: list[Choice], course: Course) -> str:
     if not where or not given or any(c.unit.passage.startswith(where) for c in given):
         return ""
     sources = list(dict.fromkeys(c.unit.passage.split("#", 1)[0] for c in given))
-    return f"I don't find that in {_document(course, where[:-1])}; {_document(course, sources[0])} has it."
-
-
-def _document(course: Course, doc_id: str) -> str:
-    """How a reply names a document: "Lesson 2", or the reading "From Pilot to Platform"."""
-    doc = course.documents[doc_id]
-    return f"Lesson {doc.number}" if doc.kind == "lesson" else f'the reading "{doc.title}"'
+    named, found = (course.documents[d].name(spoken=True) for d in (where[:-1], sources[0]))
+    return f"I don't find that in {named}; {found} has it."
 
 
 _KEY_TOPICS: dict[str, frozenset[str]] = {}

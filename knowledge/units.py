@@ -262,7 +262,7 @@ def _first_line(body: list[str]) -> str:
 
 
 def document_units(doc: Document) -> list[Unit]:
-    where = f"Lesson {doc.number}" if doc.kind == "lesson" else f"Supplementary reading: {doc.title}"
+    where = doc.name()
     units: list[Unit] = []
     for section in doc.sections:
         units += _section_units(doc, section, f"{where} · {section.heading}")
