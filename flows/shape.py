@@ -74,6 +74,7 @@ DEFINING = 1.5  # a definition question: a sentence saying what the thing is sco
 MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
 NAMED_SHARE = 0.6  # what the text says of a company the question names joins a definition at this share
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
+SECOND_SCORE = 0.6  # ...and score this share of the first at least
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
@@ -757,6 +758,19 @@ def _beyond_definition(
     return None
 
 
+def _top_passage(first: Choice, ranked: list[Choice], covered: set[str]) -> Choice | None:
+    """The best unit of the search's best passage, when the unit chosen is from another passage and
+    this one scores near it and holds something asked that the chosen one does not: the search and
+    the shaper disagree, and the reply gives both ("can't we just turn our pilot into the platform?"
+    is not only about "Turn Individual Lessons into Institutional Knowledge")."""
+    if first.hit == 1:
+        return None
+    top = next((c for c in ranked if c.hit == 1), None)
+    if top is None or top.score < first.score * SECOND_SCORE or not top.covers - covered:
+        return None
+    return None if _within(top, [first]) else top
+
+
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     """A sentence that announces a list ("…typically address four layers:") comes with the list."""
     if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
@@ -862,10 +876,13 @@ def _choose(
             continue  # (nor, when the answer is in the document named, a unit from another one)
         if _weigh(set(new), weights) < SECOND_SHARE * total:
             continue
-        if other.score < first.score * 0.6:
+        if other.score < first.score * SECOND_SCORE:
             continue
         chosen.append(other)
         covered |= other.covers
+    if len(chosen) == 1 and shape not in FACTS and (top := _top_passage(first, ranked, covered)):
+        chosen.append(top)
+        covered |= top.covers
     # "what is X and how common is it?": a later part asking about the thing defined is answered by
     # what the lessons say of it, whatever words it is asked in
     further = len(asking_parts(question)) >= 2
