@@ -38,7 +38,7 @@ SHAPES = {
     ),
     "comparison": re.compile(
         r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|different from|pros|cons|"
-        r"trade-?offs?|better)\b|\bor\b.*\?"
+        r"trade-?offs?|better)\b|\bor\b(?! not\b).*\?"
     ),
     # "how big" asks a size before a verb or the end ("how big is…", "how long does each take?"), not
     # in "how big tech companies' cultures…"
@@ -80,10 +80,10 @@ LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
 COMPARED = (  # a hyphenated name is one side: "hub-and-spoke" is not "hub" and "spoke"
-    r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b|\bbetween\b"
-    r"|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
+    r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-| not\b)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b"
+    r"|\bbetween\b|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
 )
-CONTRASTED = r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff"
+CONTRASTED = r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-| not\b)|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff"
 # What a comparison asks about each side (its pros, its cons), not a side itself.
 ASPECTS = (
     "pros",
@@ -834,7 +834,7 @@ def _choose(
     q = question.lower()
     if shape == "comparison" or (
         shape == "recommendation"
-        and (re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
+        and (re.search(r"\bor\b(?! not\b)|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
     ):
         # a side is told by a word the passages hold ("mesh"), not an aside's ("…turned into a mess")
         held = set().union(*(tokens(c.text or c.unit.searchable) for c in ranked))

@@ -66,7 +66,7 @@ _STOPWORDS_TEXT = """
     why will with won't would wouldn't you you'd you're your yours yourself explain describe
     example examples according lesson lessons course module thing things really also something
     anything kind sort best better good great nice top tips ideas idea recommend recommendation
-    help
+    help whether
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
