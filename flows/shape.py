@@ -406,20 +406,34 @@ def asked_stems(question: str, query: set[str]) -> set[str]:
     return query - noise
 
 
+OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)\s*$")
+
+
 def place(question: str, course: Course) -> str:
     """The document the question says its answer is in ("according to lesson 2" → "lesson-2", "the
-    paradox reading" → "reading-scaling-paradox"), as a passage prefix; "" when it names none or several."""
+    paradox reading" → "reading-scaling-paradox", "the deck" → the one reading that is a slide deck,
+    "according to the scaling paradox" → the reading of that title), as a passage prefix; "" when it
+    names none or several."""
     found = set()
+    said = set(stem_words(question))
+    readings = [d for d in course.documents.values() if d.kind != "lesson"]
     for m in PLACE.finditer(question.lower()):
         if m.group(2):
             found.add(f"lesson-{m.group(2)}")
-        else:
-            said = set(stem_words(question)) - {stem(w) for w in ("reading", "scaling", "ai")}
-            found |= {
-                d.id
-                for d in course.documents.values()
-                if d.kind != "lesson" and said & set(stem_words(d.id.replace("reading-", "")))
-            }
+            continue
+        # a reading named by what it is: the one whose title or subtitle says "deck" or "article"
+        # ("the deck"; "for a deck", "my deck" is the learner's own)
+        own = OWN_FORM.search(question.lower()[: m.start(3)])
+        form = stem(m.group(3))
+        formed = {d.id for d in readings if form in stem_set(f"{d.title} {d.subtitle or ''}")}
+        if len(formed) == 1 and not own:
+            found |= formed
+            continue
+        named = said - {stem(w) for w in ("reading", "scaling", "ai")}
+        found |= {d.id for d in readings if named & set(stem_words(d.id.replace("reading-", "")))}
+    if not found:  # a reading named by its title alone: every word of "The AI Scaling Paradox" but "AI"
+        titled = [(d.id, set(stem_words(d.title)) - {"ai"}) for d in readings]
+        found = {doc for doc, title in titled if len(title) >= 2 and title <= said}
     found &= set(course.documents)  # "lesson 5" names no document of a four-lesson course
     return f"{found.pop()}#" if len(found) == 1 else ""
 
