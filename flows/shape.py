@@ -988,6 +988,9 @@ def compose(
                 given = [c for i, c in enumerate(given) if i not in inside[1:]]
             elif not _within(choice, given) and len(given) < MAX_UNITS + 1:
                 given.append(choice)
+    for part in parts[1:] if len(parts) >= 2 else []:
+        if (dated := _dated(part, parts[0], given, hits, course, query, weights)) is not None:
+            given.append(dated)
     asked = asked_stems(question, query)
     texts, room = ([fit] if fit else []), MAX_CHARS
     if note := found_elsewhere(question, given, course):
@@ -1001,6 +1004,39 @@ def compose(
         text = text[:-1] + "."
     covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
     return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+
+
+# A later part asking when of what the first names ("…and when does it apply?", "when did that start?")
+WHEN_BACK = re.compile(
+    r"^(?:and |but |also |plus )?when (?:did|was|were|does|do|will)\b.*\b(?:it|its|they|them|that|this)\b",
+    re.I,
+)
+
+
+def _dated(
+    part: str,
+    first: str,
+    given: list[Choice],
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights,
+) -> Choice | None:
+    """The sentence with a year for what the first part asks about, when a later part asks when of
+    it and the units given tell no year ("what is the EU AI Act and when does it apply?" → "The EU AI
+    Act (2024) directly responds…"): the part is not dropped silently."""
+    if not WHEN_BACK.match(part) or any(YEAR.search(c.text or c.unit.text) for c in given):
+        return None
+    subject = [w for w in content_words(first) if w not in load_vocabulary().chat]
+    own = query & stem_set(" ".join(subject))
+    telling = {s for s in own if weights.get(s, 1.0) >= TELLING_IDF}
+    if not telling:
+        return None
+    chosen, _ = _choose(f"when was {' '.join(subject)}", hits, course, own, weights)
+    found = next(iter(chosen), None)
+    if found is None or not telling <= found.covers or _within(found, given):
+        return None
+    return found if YEAR.search(found.text or found.unit.text) else None
 
 
 def _in_named_document(question: str, ranked: list[Choice], course: Course) -> Choice:
