@@ -954,6 +954,8 @@ def compose(
     tiers, and how big is the first?") has each asking part shaped on its own and given its units,
     in the order asked; a part that adds nothing to the parts before it adds nothing to the reply."""
     weights = weights or {}
+    if (quoted := _quoted_definition(question)) != question:
+        question, query = quoted, query & stem_set(f"{quoted} {load_vocabulary().expansion(quoted)}")
     given, fit = _choose(question, hits, course, query, weights, names)
     parts = asking_parts(question)
     for part in parts if len(parts) >= 2 else []:
@@ -1037,6 +1039,21 @@ def _dated(
     if found is None or not telling <= found.covers or _within(found, given):
         return None
     return found if YEAR.search(found.text or found.unit.text) else None
+
+
+QUOTED = re.compile(r"(?<!\w)['‘\"“]([a-z][^'’\"”]{2,40}?)['’\"”](?!\w)", re.I)
+POINTED = re.compile(
+    r"\bwhat(?:'s| is| does) (?:that|this|it)(?: \w+)? mean\b|\bwhat(?:'s| is) (?:that|this|it)\b", re.I
+)
+
+
+def _quoted_definition(question: str) -> str:
+    """ "my VP keeps saying we're stuck in 'pilot purgatory'... what does that actually mean?" asks
+    what the phrase quoted is: the words around it tell why it is asked, not what about."""
+    quoted = QUOTED.findall(question)
+    if len(quoted) != 1 or not POINTED.search(question):
+        return question
+    return f"what is {quoted[0]}?"
 
 
 def _in_named_document(question: str, ranked: list[Choice], course: Course) -> Choice:

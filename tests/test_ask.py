@@ -1037,3 +1037,11 @@ async def test_a_phrase_meaning_one_course_word_is_not_its_own_words(deps):
     """ "building blocks" means the platform's components, not "Building a Platform: Phased Approach"."""
     reply = await answer(deps, "main building blocks of a platform according to the supplementary reading?")
     assert "Shared Infrastructure" in reply.text and "Standardized Interfaces" in reply.text
+
+
+async def test_what_that_means_asks_about_the_phrase_quoted(deps):
+    """The words around a quoted phrase tell why it is asked ("my VP keeps saying we're stuck in…")."""
+    reply = await answer(
+        deps, "my VP keeps saying we're stuck in 'pilot purgatory'... what does that actually mean?"
+    )
+    assert reply.text.startswith("*Pilot Purgatory*: The state in which organizations accumulate")
