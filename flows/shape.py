@@ -772,15 +772,18 @@ def _beyond_definition(
     return None
 
 
-def _top_passage(first: Choice, ranked: list[Choice], covered: set[str]) -> Choice | None:
+def _top_passage(first: Choice, ranked: list[Choice], covered: set[str], where: str = "") -> Choice | None:
     """The best unit of the search's best passage, when the unit chosen is from another passage and
     this one scores near it and holds something asked that the chosen one does not: the search and
     the shaper disagree, and the reply gives both ("can't we just turn our pilot into the platform?"
-    is not only about "Turn Individual Lessons into Institutional Knowledge")."""
+    is not only about "Turn Individual Lessons into Institutional Knowledge"); not when the answer is
+    in the document the question names (`where`) and the best passage is not."""
     if first.hit == 1:
         return None
     top = next((c for c in ranked if c.hit == 1), None)
-    if top is None or top.score < first.score * SECOND_SCORE or not top.covers - covered:
+    if top is None or not top.unit.passage.startswith(where):
+        return None
+    if top.score < first.score * SECOND_SCORE or not top.covers - covered:
         return None
     return None if _within(top, [first]) else top
 
@@ -894,7 +897,7 @@ def _choose(
             continue
         chosen.append(other)
         covered |= other.covers
-    if len(chosen) == 1 and shape not in FACTS and (top := _top_passage(first, ranked, covered)):
+    if len(chosen) == 1 and shape not in FACTS and (top := _top_passage(first, ranked, covered, where)):
         chosen.append(top)
         covered |= top.covers
     # "what is X and how common is it?": a later part asking about the thing defined is answered by

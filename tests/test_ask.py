@@ -1045,3 +1045,11 @@ async def test_what_that_means_asks_about_the_phrase_quoted(deps):
         deps, "my VP keeps saying we're stuck in 'pilot purgatory'... what does that actually mean?"
     )
     assert reply.text.startswith("*Pilot Purgatory*: The state in which organizations accumulate")
+
+
+async def test_the_best_passage_joins_no_answer_from_the_document_named(deps):
+    question = (
+        "the scaling article's own readiness framework - what are its five dimensions? (not the MIT ones)"
+    )
+    reply = await answer(deps, question)
+    assert all(c.passage.startswith("reading-scaling-article#") for c in reply.citations), reply.text
