@@ -133,8 +133,14 @@ def question_shape(question: str) -> str:
 
 def respelled(text: str) -> str:
     """The text with each slip of an everyday word written as the word ("diffrence" → "difference"),
-    so the cues of what is asked read through typos."""
-    return re.sub(r"[a-z]+", lambda m: everyday_slip(m.group()) or m.group(), text)
+    so the cues of what is asked read through typos; a contraction without its apostrophe ("whats")
+    is no slip of the word it contracts ("what"), nor is a count ("three" is not "there")."""
+
+    def word(m: re.Match) -> str:
+        slip = None if m.group() in COUNTS else everyday_slip(m.group())
+        return slip if slip and slip != m.group()[:-1] else m.group()
+
+    return re.sub(r"[a-z]+", word, text)
 
 
 @dataclass(frozen=True)
@@ -624,8 +630,9 @@ def comparison_sides(question: str) -> list[set[str]]:
     """The things a comparison question compares ("COE vs federated" → {coe…}, {federat…}), each as
     stems, with the course words they stand for."""
     vocab = load_vocabulary()
-    # What a second asking part asks ("…, and which is best for a bank?") is no side of the first.
-    compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
+    # What a second asking part asks ("…, and which is best for a bank?", "…, and can you just grow
+    # one into the other?") is no side of the first.
+    compared, *_ = SECOND_PART.split(asking_parts(question)[0].lower(), maxsplit=1)
     # ...nor what another clause tells ("lake vs mesh - which? our lake has turned into a mess")
     # (the clause saying "vs" or "or" when one does: "we've got fraud, churn and recs. platform or not?")
     clauses = re.split(r"[?.!;]| - | — ", compared)
@@ -897,7 +904,13 @@ def _choose(
             continue
         chosen.append(other)
         covered |= other.covers
-    if len(chosen) == 1 and shape not in FACTS and (top := _top_passage(first, ranked, covered, where)):
+    single = len(asking_parts(question)) < 2  # (each part of several is answered on its own below)
+    if (
+        len(chosen) == 1
+        and shape not in FACTS
+        and single
+        and (top := _top_passage(first, ranked, covered, where))
+    ):
         chosen.append(top)
         covered |= top.covers
     # "what is X and how common is it?": a later part asking about the thing defined is answered by
