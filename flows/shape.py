@@ -122,13 +122,18 @@ ROLE = re.compile(
 def question_shape(question: str) -> str:
     """The first shape whose cue the question carries, most specific first; "general" otherwise. A
     slip of an everyday word is read as the word ("whats the diffrence between…" compares)."""
-    q = respelled(question.lower().replace("’", "'"))
+    q = RANGE.sub(r"\1-\2", respelled(question.lower().replace("’", "'")))
     for shape, cue in SHAPES.items():
         if shape == "who" and ROLE.search(q):
             continue
         if cue.search(q):
             return shape
     return "general"
+
+
+# "in one or two sentences", "2 or 3 examples": a range of counts, no choice between two things
+_N = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
+RANGE = re.compile(rf"\b{_N} or {_N}\b")
 
 
 def respelled(text: str) -> str:
@@ -1059,7 +1064,9 @@ def _dated(
 
 QUOTED = re.compile(r"(?<!\w)['‘\"“]([a-z][^'’\"”]{2,40}?)['’\"”](?!\w)", re.I)
 POINTED = re.compile(
-    r"\bwhat(?:'s| is| does) (?:that|this|it)(?: \w+)? mean\b|\bwhat(?:'s| is) (?:that|this|it)\b", re.I
+    r"\bwhat(?:'s| is| does) (?:that|this|it)(?: \w+)? mean\b|\bwhat(?:'s| is) (?:that|this|it)\b"
+    r"|\bmeant? by ['‘\"“]",  # "what does the course mean by 'pilot purgatory'?"
+    re.I,
 )
 
 
