@@ -122,7 +122,7 @@ ROLE = re.compile(
 def question_shape(question: str) -> str:
     """The first shape whose cue the question carries, most specific first; "general" otherwise. A
     slip of an everyday word is read as the word ("whats the diffrence between…" compares)."""
-    q = RANGE.sub(r"\1-\2", respelled(question.lower().replace("’", "'")))
+    q = ELI5.sub(" ", RANGE.sub(r"\1-\2", respelled(question.lower().replace("’", "'"))))
     for shape, cue in SHAPES.items():
         if shape == "who" and ROLE.search(q):
             continue
@@ -134,6 +134,10 @@ def question_shape(question: str) -> str:
 # "in one or two sentences", "2 or 3 examples": a range of counts, no choice between two things
 _N = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
 RANGE = re.compile(rf"\b{_N} or {_N}\b")
+
+
+# "explain mlops like i'm new", "…like i'm 5": how to explain, not the learner's situation
+ELI5 = re.compile(r"\b(?:like|as if) (?:i'm|i am|im|we're|we are) (?:new|5|five|a \w+|an \w+)\b")
 
 
 def respelled(text: str) -> str:
