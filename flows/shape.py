@@ -288,12 +288,23 @@ def candidates(
                     score -= 3  # and is no way to do something ("how do we get out of pilot purgatory?")
             elif unit.kind == "item":
                 score += 2 if whole else (-2 if several else 0)
+                if shape == "definition" and FORM.match(unit.title):
+                    score -= 2  # a "Key Takeaway" says what follows from a thing, not what it is
                 if not _tells(shape, unit.text):
                     score -= 2
                 if shape == "number" and facts.digit:
                     score += 1
             else:
                 text, covers = _best_sentences(unit.text, query, shape, weights, one_fact)
+                if (
+                    not text
+                    and shape == "definition"
+                    and query & facts.topic
+                    and len(unit.text) <= WHOLE_PARAGRAPH
+                ):
+                    # under a heading naming what is defined ("The Resolution: A Dual Operating
+                    # System"), a short paragraph says what it is without repeating its name
+                    text, covers = unit.text, set()
                 if not text:
                     continue
                 covers |= query & facts.topic
@@ -304,6 +315,8 @@ def candidates(
                     number += LIST_FIT["list"] + 1.5 * _weigh(query & facts.topic, weights)
                 if shape == "definition" and any(_defines(s, query) for s in _sentences(text)):
                     number += DEFINING
+                if shape == "definition" and FORM.match(unit.text):
+                    number -= 2  # ...and so does a paragraph it labels ("Key Takeaway: Preserve…")
                 if shape in ("who", "when") and _tells(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number

@@ -1053,3 +1053,10 @@ async def test_the_best_passage_joins_no_answer_from_the_document_named(deps):
     )
     reply = await answer(deps, question)
     assert all(c.passage.startswith("reading-scaling-article#") for c in reply.citations), reply.text
+
+
+async def test_a_definition_is_the_paragraph_under_its_heading_not_the_takeaway(deps):
+    """ "The Resolution: A Dual Operating System" says what it is in two paragraphs, the second
+    leaning on the first ("This model preserves…"); the other section's "Key Takeaway" does not."""
+    reply = await answer(deps, "what's the 'dual operating system' in the scaling paradox deck?")
+    assert "design for both" in reply.text and "Agility Layer" in reply.text
