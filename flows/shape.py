@@ -654,7 +654,9 @@ def comparison_sides(question: str) -> list[set[str]]:
     vocab = load_vocabulary()
     # What a second asking part asks ("…, and which is best for a bank?", "…, and can you just grow
     # one into the other?") is no side of the first.
-    compared, *_ = SECOND_PART.split(asking_parts(question)[0].lower(), maxsplit=1)
+    parts = [p.lower() for p in asking_parts(question)]
+    compared = next((p for p in parts if re.search(CONTRASTED, p)), parts[0])
+    compared, *_ = SECOND_PART.split(compared, maxsplit=1)
     # ...nor what another clause tells ("lake vs mesh - which? our lake has turned into a mess")
     # (the clause saying "vs" or "or" when one does: "we've got fraud, churn and recs. platform or not?")
     clauses = re.split(r"[?.!;]| - | — ", compared)
