@@ -121,7 +121,8 @@ ROLE = re.compile(
 @lru_cache(maxsize=1024)  # asked four times per answer (shaper, evidence, brain), seven patterns each
 def question_shape(question: str) -> str:
     """The first shape whose cue the question carries, most specific first; "general" otherwise. A
-    slip of an everyday word is read as the word ("whats the diffrence between…" compares)."""
+    slip of an everyday word is read as the word ("whats the diffrence between…" compares), a range
+    ("one or two sentences") offers no choice, and "explain … like i'm new" tells no situation."""
     q = ELI5.sub(" ", RANGE.sub(r"\1-\2", respelled(question.lower().replace("’", "'"))))
     for shape, cue in SHAPES.items():
         if shape == "who" and ROLE.search(q):
@@ -939,7 +940,7 @@ def _choose(
         covered |= top.covers
     # "what is X and how common is it?": a later part asking about the thing defined is answered by
     # what the lessons say of it, whatever words it is asked in
-    further = len(asking_parts(question)) >= 2
+    further = not single
     more = _beyond_definition(question, first, ranked, not further) if first.unit.kind == "term" else None
     if more is not None and len(chosen) == 1:
         chosen = [first, more] if shape == "definition" else [more, first]
@@ -1081,7 +1082,7 @@ def _dated(
     return found if YEAR.search(found.text or found.unit.text) else None
 
 
-QUOTED = re.compile(r"(?<!\w)['‘\"“]([a-z][^'’\"”]{2,40}?)['’\"”](?!\w)", re.I)
+QUOTED_PHRASE = re.compile(r"(?<!\w)['‘\"“]([a-z][^'’\"”]{2,40}?)['’\"”](?!\w)", re.I)
 POINTED = re.compile(
     r"\bwhat(?:'s| is| does) (?:that|this|it)(?: \w+)? mean\b|\bwhat(?:'s| is) (?:that|this|it)\b"
     r"|\bmeant? by ['‘\"“]",  # "what does the course mean by 'pilot purgatory'?"
@@ -1092,7 +1093,7 @@ POINTED = re.compile(
 def _quoted_definition(question: str) -> str:
     """ "my VP keeps saying we're stuck in 'pilot purgatory'... what does that actually mean?" asks
     what the phrase quoted is: the words around it tell why it is asked, not what about."""
-    quoted = QUOTED.findall(question)
+    quoted = QUOTED_PHRASE.findall(question)
     if len(quoted) != 1 or not POINTED.search(question):
         return question
     return f"what is {quoted[0]}?"
