@@ -240,7 +240,10 @@ def candidates(
     query = asked_stems(question, query)
     weights = own_weights(question, weights)
     where = place(question, course)
-    one_fact = shape in FACTS and not SECOND_PART.search(q)
+    # one fact asked, not several ("AT&T's program - name, cost, partner, and results?", "how much
+    # did they spend, what was it called, and did it help?"): the sentence holding it, not its paragraph
+    several_asked = len(asking_parts(question)) >= 2 or question.count(",") >= 2
+    one_fact = shape in FACTS and not SECOND_PART.search(q) and not several_asked
     how_to = bool(HOW_TO.search(q))
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
@@ -553,7 +556,11 @@ def _fact_sentences(
 
 
 def _best_sentences(
-    paragraph: str, query: set[str], shape: str, weights: Weights, one_fact: bool = False
+    paragraph: str,
+    query: set[str],
+    shape: str,
+    weights: Weights,
+    one_fact: bool = False,
 ) -> tuple[str, set[str]]:
     """Up to two sentences of a paragraph that carry the question's words, in reading order; for a
     question asking `one_fact`, the sentence holding it and those holding the rest of what is asked."""
