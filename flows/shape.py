@@ -59,7 +59,7 @@ SHAPES = {
         r"can|could|will|have|in|of|for|from|to|that|the|a|an|this|our|my|we|you|i)\b"
     ),
     "definition": re.compile(
-        r"^(what'?s|whats|what is|what are|define|definition|meaning|explain)\b|\bmean\b"
+        r"^(what'?s|whats|what is|what are|define|definition|meaning|explain|eli5)\b|\bmean\b"
     ),
 }
 RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to this much
