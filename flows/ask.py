@@ -31,9 +31,9 @@ from flows.shape import NUMBERED, Draft, compose, key_topics, place, question_sh
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
-from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, WORD_CACHE, known_to_english, one_slip, repaired
+from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, WORD_CACHE, everyday_slip, repaired
 from knowledge.text import stem, stem_words
-from knowledge.vocabulary import ACTIONS, everyday_words, load_vocabulary, names_no_topic
+from knowledge.vocabulary import ACTIONS, load_vocabulary, names_no_topic
 
 PASSAGES = 4
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
@@ -107,15 +107,6 @@ def searchable(deps: Deps, text: str) -> str:
     extra += [repaired(deps.index, word) for word in kept]
     extra += repaired_in_phrase(deps, text).values()
     return " ".join([*kept, *filter(None, extra)])
-
-
-@lru_cache(maxsize=WORD_CACHE)
-def everyday_slip(word: str) -> str | None:
-    """The everyday or chat word a word English doesn't know is a slip for ("isntead", "bascially",
-    "soemone"): it says how the learner asks, as the word meant would."""
-    if len(word) < TYPO_MIN or known_to_english(word):
-        return None
-    return one_slip(word, everyday_words() | load_vocabulary().chat)
 
 
 def repaired_in_phrase(deps: Deps, text: str) -> dict[str, str]:

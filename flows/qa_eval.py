@@ -25,10 +25,19 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # way that morning as held-out 4, measured on main before that day's Q&A work, then moved into dev.)
 # `heldout6` likewise (112 / 64), written in the next session's first half hour and measured on 33e2616
 # before any of that session's Q&A work landed; qa-dev6.yaml (121 / 60) was written the same way, for tuning.
+# qa-dev7.yaml (116 / 63) likewise, in the third session, measured on 441a735 before it was read.
 # `heldout7` likewise (142 / 73: half-remembered names, board prep, sceptics, one-word questions),
 # written in the third session's first minutes and measured on 441a735 before that session's Q&A work.
 SPLIT_FILES = {
-    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml", "qa-dev5.yaml", "qa-dev6.yaml"),
+    "dev": (
+        "qa-dev.yaml",
+        "qa-dev2.yaml",
+        "qa-dev3.yaml",
+        "qa-dev4.yaml",
+        "qa-dev5.yaml",
+        "qa-dev6.yaml",
+        "qa-dev7.yaml",
+    ),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
     "heldout3": ("qa-heldout3.yaml",),

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
+from knowledge.spelling import everyday_slip
 from knowledge.text import sentences, stem, stem_set, stem_words, tokens
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
@@ -37,7 +38,7 @@ SHAPES = {
     ),
     "comparison": re.compile(
         r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|different from|pros|cons|"
-        r"trade-?offs?|better)\b|\bor\b.*\?"
+        r"trade-?offs?|better)\b|\bor\b(?! not\b).*\?"
     ),
     # "how big" asks a size before a verb or the end ("how big is…", "how long does each take?"), not
     # in "how big tech companies' cultures…"
@@ -58,7 +59,7 @@ SHAPES = {
         r"can|could|will|have|in|of|for|from|to|that|the|a|an|this|our|my|we|you|i)\b"
     ),
     "definition": re.compile(
-        r"^(what'?s|whats|what is|what are|define|definition|meaning|explain)\b|\bmean\b"
+        r"^(what'?s|whats|what is|what are|define|definition|meaning|explain|eli5)\b|\bmean\b"
     ),
 }
 RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to this much
@@ -73,15 +74,16 @@ DEFINING = 1.5  # a definition question: a sentence saying what the thing is sco
 MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
 NAMED_SHARE = 0.6  # what the text says of a company the question names joins a definition at this share
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
+SECOND_SCORE = 0.6  # ...and score this share of the first at least
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
 LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
 # What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
 COMPARED = (  # a hyphenated name is one side: "hub-and-spoke" is not "hub" and "spoke"
-    r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b|\bbetween\b"
-    r"|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
+    r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-| not\b)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b"
+    r"|\bbetween\b|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
 )
-CONTRASTED = r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-)|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff"
+CONTRASTED = r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-| not\b)|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff"
 # What a comparison asks about each side (its pros, its cons), not a side itself.
 ASPECTS = (
     "pros",
@@ -118,14 +120,37 @@ ROLE = re.compile(
 
 @lru_cache(maxsize=1024)  # asked four times per answer (shaper, evidence, brain), seven patterns each
 def question_shape(question: str) -> str:
-    """The first shape whose cue the question carries, most specific first; "general" otherwise."""
-    q = question.lower().replace("’", "'")
+    """The first shape whose cue the question carries, most specific first; "general" otherwise. A
+    slip of an everyday word is read as the word ("whats the diffrence between…" compares), a range
+    ("one or two sentences") offers no choice, and "explain … like i'm new" tells no situation."""
+    q = ELI5.sub(" ", RANGE.sub(r"\1-\2", respelled(question.lower().replace("’", "'"))))
     for shape, cue in SHAPES.items():
         if shape == "who" and ROLE.search(q):
             continue
         if cue.search(q):
             return shape
     return "general"
+
+
+# "in one or two sentences", "2 or 3 examples": a range of counts, no choice between two things
+_N = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
+RANGE = re.compile(rf"\b{_N} or {_N}\b")
+
+
+# "explain mlops like i'm new", "…like i'm 5": how to explain, not the learner's situation
+ELI5 = re.compile(r"\b(?:like|as if) (?:i'm|i am|im|we're|we are) (?:new|5|five|a \w+|an \w+)\b")
+
+
+def respelled(text: str) -> str:
+    """The text with each slip of an everyday word written as the word ("diffrence" → "difference"),
+    so the cues of what is asked read through typos; a contraction without its apostrophe ("whats")
+    is no slip of the word it contracts ("what"), nor is a count ("three" is not "there")."""
+
+    def word(m: re.Match) -> str:
+        slip = None if m.group() in COUNTS else everyday_slip(m.group())
+        return slip if slip and slip != m.group()[:-1] else m.group()
+
+    return re.sub(r"[a-z]+", word, text)
 
 
 @dataclass(frozen=True)
@@ -215,7 +240,10 @@ def candidates(
     query = asked_stems(question, query)
     weights = own_weights(question, weights)
     where = place(question, course)
-    one_fact = shape in FACTS and not SECOND_PART.search(q)
+    # one fact asked, not several ("AT&T's program - name, cost, partner, and results?", "how much
+    # did they spend, what was it called, and did it help?"): the sentence holding it, not its paragraph
+    several_asked = len(asking_parts(question)) >= 2 or question.count(",") >= 2
+    one_fact = shape in FACTS and not SECOND_PART.search(q) and not several_asked
     how_to = bool(HOW_TO.search(q))
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
@@ -264,12 +292,23 @@ def candidates(
                     score -= 3  # and is no way to do something ("how do we get out of pilot purgatory?")
             elif unit.kind == "item":
                 score += 2 if whole else (-2 if several else 0)
+                if shape == "definition" and FORM.match(unit.title):
+                    score -= 2  # a "Key Takeaway" says what follows from a thing, not what it is
                 if not _tells(shape, unit.text):
                     score -= 2
                 if shape == "number" and facts.digit:
                     score += 1
             else:
                 text, covers = _best_sentences(unit.text, query, shape, weights, one_fact)
+                if (
+                    not text
+                    and shape == "definition"
+                    and query & facts.topic
+                    and len(unit.text) <= WHOLE_PARAGRAPH
+                ):
+                    # under a heading naming what is defined ("The Resolution: A Dual Operating
+                    # System"), a short paragraph says what it is without repeating its name
+                    text, covers = unit.text, set()
                 if not text:
                     continue
                 covers |= query & facts.topic
@@ -280,6 +319,8 @@ def candidates(
                     number += LIST_FIT["list"] + 1.5 * _weigh(query & facts.topic, weights)
                 if shape == "definition" and any(_defines(s, query) for s in _sentences(text)):
                     number += DEFINING
+                if shape == "definition" and FORM.match(unit.text):
+                    number -= 2  # ...and so does a paragraph it labels ("Key Takeaway: Preserve…")
                 if shape in ("who", "when") and _tells(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
@@ -331,7 +372,16 @@ def own_weights(question: str, weights: Weights) -> Weights:
     for phrase, means in _unsearched_phrases(vocab):
         if f" {phrase} " in said:
             own |= means
-    weighed = {s: w * (1.0 if s in own else MEANT) for s, w in weights.items()}
+    # A phrase meaning one thing ("building blocks" → components) is that thing, not its words: its
+    # words weigh nothing unless the question says them elsewhere ("building" is not "Building a
+    # Platform"), what it means weighs as the learner's own.
+    idiom: set[str] = set()
+    for phrase, means in _idioms(vocab):
+        if f" {phrase} " in said:
+            own |= means
+            rest = said.replace(f" {phrase} ", " ")
+            idiom |= stem_set(phrase) - stem_set(rest)
+    weighed = {s: w * (0.0 if s in idiom else 1.0 if s in own else MEANT) for s, w in weights.items()}
     # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
     # rarity in the text would make it (the one "Talent & Org. Readiness").
     for word in words(question):
@@ -343,6 +393,21 @@ def own_weights(question: str, weights: Weights) -> Weights:
 
 
 _UNSEARCHED: dict[int, list[tuple[str, frozenset[str]]]] = {}
+
+
+_IDIOMS: dict[int, list[tuple[str, frozenset[str]]]] = {}
+
+
+def _idioms(vocab) -> list[tuple[str, frozenset[str]]]:
+    """The vocabulary's phrases of two or more searched words meaning one course word ("building
+    blocks" → components), with its stems."""
+    if id(vocab) not in _IDIOMS:
+        _IDIOMS[id(vocab)] = [
+            (said, stem_set(means))
+            for said, means in vocab.synonyms.items()
+            if len(content_words(said)) >= 2 and len(means.split()) == 1
+        ]
+    return _IDIOMS[id(vocab)]
 
 
 def _unsearched_phrases(vocab) -> list[tuple[str, frozenset[str]]]:
@@ -373,20 +438,34 @@ def asked_stems(question: str, query: set[str]) -> set[str]:
     return query - noise
 
 
+OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)\s*$")
+
+
 def place(question: str, course: Course) -> str:
     """The document the question says its answer is in ("according to lesson 2" → "lesson-2", "the
-    paradox reading" → "reading-scaling-paradox"), as a passage prefix; "" when it names none or several."""
+    paradox reading" → "reading-scaling-paradox", "the deck" → the one reading that is a slide deck,
+    "according to the scaling paradox" → the reading of that title), as a passage prefix; "" when it
+    names none or several."""
     found = set()
+    said = set(stem_words(question))
+    readings = [d for d in course.documents.values() if d.kind != "lesson"]
     for m in PLACE.finditer(question.lower()):
         if m.group(2):
             found.add(f"lesson-{m.group(2)}")
-        else:
-            said = set(stem_words(question)) - {stem(w) for w in ("reading", "scaling", "ai")}
-            found |= {
-                d.id
-                for d in course.documents.values()
-                if d.kind != "lesson" and said & set(stem_words(d.id.replace("reading-", "")))
-            }
+            continue
+        # a reading named by what it is: the one whose title or subtitle says "deck" or "article"
+        # ("the deck"; "for a deck", "my deck" is the learner's own)
+        own = OWN_FORM.search(question.lower()[: m.start(3)])
+        form = stem(m.group(3))
+        formed = {d.id for d in readings if form in stem_set(f"{d.title} {d.subtitle or ''}")}
+        if len(formed) == 1 and not own:
+            found |= formed
+            continue
+        named = said - {stem(w) for w in ("reading", "scaling", "ai")}
+        found |= {d.id for d in readings if named & set(stem_words(d.id.replace("reading-", "")))}
+    if not found:  # a reading named by its title alone: every word of "The AI Scaling Paradox" but "AI"
+        titled = [(d.id, set(stem_words(d.title)) - {"ai"}) for d in readings]
+        found = {doc for doc, title in titled if len(title) >= 2 and title <= said}
     found &= set(course.documents)  # "lesson 5" names no document of a four-lesson course
     return f"{found.pop()}#" if len(found) == 1 else ""
 
@@ -477,7 +556,11 @@ def _fact_sentences(
 
 
 def _best_sentences(
-    paragraph: str, query: set[str], shape: str, weights: Weights, one_fact: bool = False
+    paragraph: str,
+    query: set[str],
+    shape: str,
+    weights: Weights,
+    one_fact: bool = False,
 ) -> tuple[str, set[str]]:
     """Up to two sentences of a paragraph that carry the question's words, in reading order; for a
     question asking `one_fact`, the sentence holding it and those holding the rest of what is asked."""
@@ -577,8 +660,11 @@ def comparison_sides(question: str) -> list[set[str]]:
     """The things a comparison question compares ("COE vs federated" → {coe…}, {federat…}), each as
     stems, with the course words they stand for."""
     vocab = load_vocabulary()
-    # What a second asking part asks ("…, and which is best for a bank?") is no side of the first.
-    compared, *_ = SECOND_PART.split(question.lower(), maxsplit=1)
+    # What a second asking part asks ("…, and which is best for a bank?", "…, and can you just grow
+    # one into the other?") is no side of the first.
+    parts = [p.lower() for p in asking_parts(question)]
+    compared = next((p for p in parts if re.search(CONTRASTED, p)), parts[0])
+    compared, *_ = SECOND_PART.split(compared, maxsplit=1)
     # ...nor what another clause tells ("lake vs mesh - which? our lake has turned into a mess")
     # (the clause saying "vs" or "or" when one does: "we've got fraud, churn and recs. platform or not?")
     clauses = re.split(r"[?.!;]| - | — ", compared)
@@ -725,6 +811,22 @@ def _beyond_definition(
     return None
 
 
+def _top_passage(first: Choice, ranked: list[Choice], covered: set[str], where: str = "") -> Choice | None:
+    """The best unit of the search's best passage, when the unit chosen is from another passage and
+    this one scores near it and holds something asked that the chosen one does not: the search and
+    the shaper disagree, and the reply gives both ("can't we just turn our pilot into the platform?"
+    is not only about "Turn Individual Lessons into Institutional Knowledge"); not when the answer is
+    in the document the question names (`where`) and the best passage is not."""
+    if first.hit == 1:
+        return None
+    top = next((c for c in ranked if c.hit == 1), None)
+    if top is None or not top.unit.passage.startswith(where):
+        return None
+    if top.score < first.score * SECOND_SCORE or not top.covers - covered:
+        return None
+    return None if _within(top, [first]) else top
+
+
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     """A sentence that announces a list ("…typically address four layers:") comes with the list."""
     if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
@@ -733,6 +835,33 @@ def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
     if not lists:
         return choice
     return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
+
+
+def _siblings_tied(ranked: list[Choice]) -> list[Choice]:
+    """When the best units are parts of one list that score the same (the adoption, quality and
+    business metrics for "which metrics?"), the question tells none of them from the others: the list
+    holding them all answers it, so it goes first, with their score."""
+    tied = [c for c in ranked if c.score == ranked[0].score]
+    # (a block's own parts, "intuit." over its Action and Result, are told apart by the block)
+    if len(tied) < 2 or any(c.unit.within or c.unit.kind not in ("list", "item") for c in tied):
+        return ranked
+    parents = [c for c in ranked if c.unit.kind == "list" and all(_part_of(t, c) for t in tied)]
+    if not parents:
+        return ranked
+    parent = parents[0]
+    lifted = replace(
+        parent, score=ranked[0].score, covers=parent.covers | frozenset().union(*(t.covers for t in tied))
+    )
+    return [lifted, *(c for c in ranked if c is not parent)]
+
+
+def _part_of(part: Choice, listed: Choice) -> bool:
+    """Whether a unit is an item or a group of a list unit of the same passage."""
+    return (
+        part.unit is not listed.unit
+        and part.unit.passage == listed.unit.passage
+        and any(part.unit.title == t or part.unit.title.rstrip(":") == t for t, _ in listed.unit.items)
+    )
 
 
 def _choose(
@@ -753,6 +882,7 @@ def _choose(
     weights = weights or {}  # in full here: a second unit adds what the question means, said either way
     total = _weigh(query, weights)
     ranked = [_whole_list(c, ranked) for c in ranked]
+    ranked = _siblings_tied(ranked)
     first = _in_named_document(question, ranked, course)
     chosen = [first]
     covered = set(first.covers)
@@ -760,7 +890,7 @@ def _choose(
     q = question.lower()
     if shape == "comparison" or (
         shape == "recommendation"
-        and (re.search(r"\bor\b|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
+        and (re.search(r"\bor\b(?! not\b)|\bvs\.?\b|\bversus\b", question) or SHAPES["comparison"].search(q))
     ):
         # a side is told by a word the passages hold ("mesh"), not an aside's ("…turned into a mess")
         held = set().union(*(tokens(c.text or c.unit.searchable) for c in ranked))
@@ -802,13 +932,22 @@ def _choose(
             continue  # (nor, when the answer is in the document named, a unit from another one)
         if _weigh(set(new), weights) < SECOND_SHARE * total:
             continue
-        if other.score < first.score * 0.6:
+        if other.score < first.score * SECOND_SCORE:
             continue
         chosen.append(other)
         covered |= other.covers
+    single = len(asking_parts(question)) < 2  # (each part of several is answered on its own below)
+    if (
+        len(chosen) == 1
+        and shape not in FACTS
+        and single
+        and (top := _top_passage(first, ranked, covered, where))
+    ):
+        chosen.append(top)
+        covered |= top.covers
     # "what is X and how common is it?": a later part asking about the thing defined is answered by
     # what the lessons say of it, whatever words it is asked in
-    further = len(asking_parts(question)) >= 2
+    further = not single
     more = _beyond_definition(question, first, ranked, not further) if first.unit.kind == "term" else None
     if more is not None and len(chosen) == 1:
         chosen = [first, more] if shape == "definition" else [more, first]
@@ -863,6 +1002,8 @@ def compose(
     tiers, and how big is the first?") has each asking part shaped on its own and given its units,
     in the order asked; a part that adds nothing to the parts before it adds nothing to the reply."""
     weights = weights or {}
+    if (quoted := _quoted_definition(question)) != question:
+        question, query = quoted, query & stem_set(f"{quoted} {load_vocabulary().expansion(quoted)}")
     given, fit = _choose(question, hits, course, query, weights, names)
     parts = asking_parts(question)
     for part in parts if len(parts) >= 2 else []:
@@ -897,6 +1038,9 @@ def compose(
                 given = [c for i, c in enumerate(given) if i not in inside[1:]]
             elif not _within(choice, given) and len(given) < MAX_UNITS + 1:
                 given.append(choice)
+    for part in parts[1:] if len(parts) >= 2 else []:
+        if (dated := _dated(part, parts[0], given, hits, course, query, weights)) is not None:
+            given.append(dated)
     asked = asked_stems(question, query)
     texts, room = ([fit] if fit else []), MAX_CHARS
     if note := found_elsewhere(question, given, course):
@@ -910,6 +1054,56 @@ def compose(
         text = text[:-1] + "."
     covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
     return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+
+
+# A later part asking when of what the first names ("…and when does it apply?", "when did that start?")
+WHEN_BACK = re.compile(
+    r"^(?:and |but |also |plus )?when (?:did|was|were|does|do|will)\b.*\b(?:it|its|they|them|that|this)\b",
+    re.I,
+)
+
+
+def _dated(
+    part: str,
+    first: str,
+    given: list[Choice],
+    hits: list[Hit],
+    course: Course,
+    query: set[str],
+    weights: Weights,
+) -> Choice | None:
+    """The sentence with a year for what the first part asks about, when a later part asks when of
+    it and the units given tell no year ("what is the EU AI Act and when does it apply?" → "The EU AI
+    Act (2024) directly responds…"): the part is not dropped silently."""
+    if not WHEN_BACK.match(part) or any(YEAR.search(c.text or c.unit.text) for c in given):
+        return None
+    subject = [w for w in content_words(first) if w not in load_vocabulary().chat]
+    own = query & stem_set(" ".join(subject))
+    telling = {s for s in own if weights.get(s, 1.0) >= TELLING_IDF}
+    if not telling:
+        return None
+    chosen, _ = _choose(f"when was {' '.join(subject)}", hits, course, own, weights)
+    found = next(iter(chosen), None)
+    if found is None or not telling <= found.covers or _within(found, given):
+        return None
+    return found if YEAR.search(found.text or found.unit.text) else None
+
+
+QUOTED_PHRASE = re.compile(r"(?<!\w)['‘\"“]([a-z][^'’\"”]{2,40}?)['’\"”](?!\w)", re.I)
+POINTED = re.compile(
+    r"\bwhat(?:'s| is| does) (?:that|this|it)(?: \w+)? mean\b|\bwhat(?:'s| is) (?:that|this|it)\b"
+    r"|\bmeant? by ['‘\"“]",  # "what does the course mean by 'pilot purgatory'?"
+    re.I,
+)
+
+
+def _quoted_definition(question: str) -> str:
+    """ "my VP keeps saying we're stuck in 'pilot purgatory'... what does that actually mean?" asks
+    what the phrase quoted is: the words around it tell why it is asked, not what about."""
+    quoted = QUOTED_PHRASE.findall(question)
+    if len(quoted) != 1 or not POINTED.search(question):
+        return question
+    return f"what is {quoted[0]}?"
 
 
 def _in_named_document(question: str, ranked: list[Choice], course: Course) -> Choice:
@@ -927,13 +1121,8 @@ def found_elsewhere(question: str, given: list[Choice], course: Course) -> str:
     if not where or not given or any(c.unit.passage.startswith(where) for c in given):
         return ""
     sources = list(dict.fromkeys(c.unit.passage.split("#", 1)[0] for c in given))
-    return f"I don't find that in {_document(course, where[:-1])}; {_document(course, sources[0])} has it."
-
-
-def _document(course: Course, doc_id: str) -> str:
-    """How a reply names a document: "Lesson 2", or the reading "From Pilot to Platform"."""
-    doc = course.documents[doc_id]
-    return f"Lesson {doc.number}" if doc.kind == "lesson" else f'the reading "{doc.title}"'
+    named, found = (course.documents[d].name(spoken=True) for d in (where[:-1], sources[0]))
+    return f"I don't find that in {named}; {found} has it."
 
 
 _KEY_TOPICS: dict[str, frozenset[str]] = {}

@@ -102,8 +102,7 @@ class Course:
         if not found:
             return ref
         doc, section = found
-        where = f"Lesson {doc.number}" if doc.kind == "lesson" else f"Supplementary: {doc.title}"
-        return f"{where} · {section.heading}"
+        return f"{doc.name()} · {section.heading}"
 
 
 def content_hash(root: Path) -> str:

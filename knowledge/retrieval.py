@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from knowledge.loader import KEY_TERMS, Course
-from knowledge.schema import Document, Section
+from knowledge.schema import Document, Section, document_name
 from knowledge.semantic import SemanticScores
 from knowledge.units import is_heading
 
@@ -66,7 +66,7 @@ _STOPWORDS_TEXT = """
     why will with won't would wouldn't you you'd you're your yours yourself explain describe
     example examples according lesson lessons course module thing things really also something
     anything kind sort best better good great nice top tips ideas idea recommend recommendation
-    help
+    help whether
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
@@ -105,8 +105,7 @@ class Hit:
     @property
     def label(self) -> str:
         """How a citation names this hit: `Lesson 2 · Data Mesh vs. Data Lake` or a supplementary tag."""
-        where = f"Lesson {self.lesson}" if self.source == "lesson" else f"Supplementary reading: {self.title}"
-        return f"{where} · {self.section}"
+        return f"{document_name(self.source, self.lesson, self.title)} · {self.section}"
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,14 @@ class KeyTerm(_Strict):
     definition: str = Field(min_length=1)
 
 
+def document_name(kind: str, number: int | None, title: str, spoken: bool = False) -> str:
+    """How the course names a document: "Lesson 2", or "Supplementary reading: From Pilot to
+    Platform" in a citation label and 'the reading "From Pilot to Platform"' in a sentence."""
+    if kind == "lesson":
+        return f"Lesson {number}"
+    return f'the reading "{title}"' if spoken else f"Supplementary reading: {title}"
+
+
 class Document(_Strict):
     """A core lesson or a supplementary reading."""
 
@@ -68,6 +76,10 @@ class Document(_Strict):
     editorial_note: str | None = None
     sections: list[Section] = Field(min_length=1)
     key_terms: list[KeyTerm] = []
+
+    def name(self, spoken: bool = False) -> str:
+        """How the course names this document (see `document_name`)."""
+        return document_name(self.kind, self.number, self.title, spoken)
 
     @model_validator(mode="after")
     def _lesson_fields(self) -> Document:

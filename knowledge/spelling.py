@@ -104,3 +104,14 @@ def family_slip(word: str, alike: list[str]) -> str | None:
             family.setdefault(root, w)
     root = one_slip(word, frozenset(family))
     return family[root] if root else None
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def everyday_slip(word: str) -> str | None:
+    """The everyday or chat word a word English doesn't know is a slip for ("isntead", "bascially",
+    "soemone", "diffrence"): it says how the learner asks, as the word meant would."""
+    from knowledge.vocabulary import everyday_words, load_vocabulary
+
+    if len(word) < TYPO_MIN or known_to_english(word):
+        return None
+    return one_slip(word, everyday_words() | load_vocabulary().chat)

@@ -129,6 +129,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
         for title, body in blocks:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     groups: list[tuple[str, str]] = []
+    plain = ""  # the paragraph before, when it is plain text
     named = ""  # the heading paragraph over the list, if any ("1. Shared Infrastructure")
     block = ""  # the heading of the block the paragraph is in, when the section is headed blocks
     for para in paragraphs:
@@ -156,7 +157,14 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 title, body = first.strip(), " ".join(rest.split())
             if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):
                 units.append(Unit(ref, label, "item", title, body, within=block))
-            units.append(Unit(ref, label, "text", section.heading, para, within=block))
+            # A paragraph leaning on the one before ("This model preserves…" after "The solution is
+            # not to choose…") is one unit with it: neither says the whole thing alone.
+            text = para
+            if LEANS.match(para) and plain:
+                text = f"{plain} {para}"
+                units = [u for u in units if not (u.kind == "text" and u.passage == ref and u.text == plain)]
+            units.append(Unit(ref, label, "text", section.heading, text, within=block))
+        plain = para if (not listed and not is_heading(para) and ":" not in para[:40]) else ""
         named = para.strip() if is_heading(para) else ""
         if headed and is_heading(para):
             block = para.strip()
@@ -217,6 +225,7 @@ ENUMERATES = re.compile(
     r"reason|factor|step|mistake|shift))\b"
 )
 QUOTED = re.compile(r"['‘\"“]([A-Z][^'’\"”]{3,60}?)[,.]?['’\"”]")
+LEANS = re.compile(r"(This|These|That|Those|It|They|Such) ")  # a paragraph opening on what came before
 
 
 def _prose_list(ref: str, label: str, heading: str, paragraphs: list[str]) -> list[Unit]:
@@ -262,7 +271,7 @@ def _first_line(body: list[str]) -> str:
 
 
 def document_units(doc: Document) -> list[Unit]:
-    where = f"Lesson {doc.number}" if doc.kind == "lesson" else f"Supplementary reading: {doc.title}"
+    where = doc.name()
     units: list[Unit] = []
     for section in doc.sections:
         units += _section_units(doc, section, f"{where} · {section.heading}")

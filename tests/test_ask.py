@@ -14,7 +14,7 @@ from flows.ask import answer, leans_on, recent, retrieve, searchable
 from flows.brains.base import QAContext
 from flows.brains.offline import OfflineBrain
 from flows.focus import own_organisation
-from flows.shape import question_shape
+from flows.shape import place, question_shape
 from flows.state import QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import content_words
@@ -997,3 +997,66 @@ async def test_no_paragraph_is_given_twice(deps):
 async def test_a_lesson_the_course_does_not_have_is_no_place_to_look(deps, question):
     reply = await answer(deps, question)  # it raised KeyError: 'lesson-5'
     assert "I don't find that in Lesson" not in reply.text
+
+
+async def test_a_later_part_asking_when_of_the_first_gets_a_year(deps):
+    """ "…and when does it apply?" was dropped silently: the year the lessons give is told."""
+    reply = await answer(deps, "what is the EU AI Act and when does it apply?")
+    assert "EU AI Act (2024)" in reply.text
+
+
+async def test_a_misspelt_comparison_still_gets_both_sides(deps):
+    reply = await answer(deps, "whats the diffrence between a data lake and a data mesh")
+    assert "data swamps" in reply.text and "domain teams own" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("question", "where"),
+    [
+        ("key components of the shared platform in the deck?", "reading-scaling-paradox#"),
+        (
+            "why are old org structures a problem according to the scaling paradox?",
+            "reading-scaling-paradox#",
+        ),
+        ("share that got value at scale vs the ones stuck? need both nums for a deck", ""),  # the learner's
+    ],
+)
+def test_a_reading_is_named_by_its_form_or_its_title(course: Course, question, where):
+    assert place(question, course) == where
+
+
+async def test_tied_groups_of_one_list_are_given_as_the_list(deps):
+    """Adoption, quality and business metrics score alike for "which metrics?": all three are given."""
+    reply = await answer(
+        deps, "how do we tell if our internal AI platform is actually succeeding? which metrics?"
+    )
+    assert all(group in reply.text for group in ("Adoption Metrics", "Quality Metrics", "Business Metrics"))
+
+
+async def test_a_phrase_meaning_one_course_word_is_not_its_own_words(deps):
+    """ "building blocks" means the platform's components, not "Building a Platform: Phased Approach"."""
+    reply = await answer(deps, "main building blocks of a platform according to the supplementary reading?")
+    assert "Shared Infrastructure" in reply.text and "Standardized Interfaces" in reply.text
+
+
+async def test_what_that_means_asks_about_the_phrase_quoted(deps):
+    """The words around a quoted phrase tell why it is asked ("my VP keeps saying we're stuck in…")."""
+    reply = await answer(
+        deps, "my VP keeps saying we're stuck in 'pilot purgatory'... what does that actually mean?"
+    )
+    assert reply.text.startswith("*Pilot Purgatory*: The state in which organizations accumulate")
+
+
+async def test_the_best_passage_joins_no_answer_from_the_document_named(deps):
+    question = (
+        "the scaling article's own readiness framework - what are its five dimensions? (not the MIT ones)"
+    )
+    reply = await answer(deps, question)
+    assert all(c.passage.startswith("reading-scaling-article#") for c in reply.citations), reply.text
+
+
+async def test_a_definition_is_the_paragraph_under_its_heading_not_the_takeaway(deps):
+    """ "The Resolution: A Dual Operating System" says what it is in two paragraphs, the second
+    leaning on the first ("This model preserves…"); the other section's "Key Takeaway" does not."""
+    reply = await answer(deps, "what's the 'dual operating system' in the scaling paradox deck?")
+    assert "design for both" in reply.text and "Agility Layer" in reply.text
