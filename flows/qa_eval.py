@@ -26,7 +26,15 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # `heldout6` likewise (112 / 64), written in the next session's first half hour and measured on 33e2616
 # before any of that session's Q&A work landed; qa-dev6.yaml (121 / 60) was written the same way, for tuning.
 SPLIT_FILES = {
-    "dev": ("qa-dev.yaml", "qa-dev2.yaml", "qa-dev3.yaml", "qa-dev4.yaml", "qa-dev5.yaml", "qa-dev6.yaml"),
+    "dev": (
+        "qa-dev.yaml",
+        "qa-dev2.yaml",
+        "qa-dev3.yaml",
+        "qa-dev4.yaml",
+        "qa-dev5.yaml",
+        "qa-dev6.yaml",
+        "qa-dev7.yaml",
+    ),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
     "heldout3": ("qa-heldout3.yaml",),
