@@ -52,6 +52,9 @@ FAR_UNKNOWN = 0.25
 MAX_UNKNOWN = 0.5
 PARTIAL_SHARE = 0.4
 PARTIAL_KNOWN = 0.35  # a partial answer needs this share of the question to be course words it holds
+NAME_ASIDE = (
+    2  # words besides a course name a question about the name alone has ("what did the ACLU test show?")
+)
 KEPT_TURNS = 3  # per asker
 KEPT_ASKERS = 20  # a shared thread keeps the turns of this many most recent askers
 FACTS = ("number", "who", "when")  # shapes asking for a fact about the named thing, not about its topic
@@ -728,6 +731,15 @@ def held_names(deps: Deps, question: str, draft: Draft) -> set[str]:
     return {n for n in course_names(deps, asked_terms(question)) if stem(n) in said}
 
 
+def about_a_name(deps: Deps, question: str, draft: Draft) -> bool:
+    """Whether the question asks about a course name the chosen units say and little else ("what is
+    Michelangelo?", "what did the ACLU test show?"): the rules' to decide, since the model's signals
+    (length, a bare name's low similarity) read it as off-topic. A longer question about such a name
+    asks something of it ("which cloud does Uber run Michelangelo on?") that the model weighs."""
+    held = held_names(deps, question, draft)
+    return bool(held) and len([t for t in asked_terms(question) if t not in held]) <= NAME_ASIDE
+
+
 def refuses(evidence: Evidence, answers: bool | None) -> bool:
     """Whether to decline outright: as the rules say when the learned decision has no say (`answers`
     None: no model shipped, or the rules veto); when it declines, also where the rules would answer
@@ -759,12 +771,14 @@ async def answer(
         return not_covered(result, deps)
     # fitted on questions asked alone: a follow-up read with the one before stays with the rules
     followed = bool(previous) and result.query != searchable(deps, question)
-    # a question about a course name the chosen units say ("what is Michelangelo?") is the rules':
-    # the model's signals (length, a bare name's low similarity) read it as off-topic
-    held = held_names(deps, question, draft)
-    learned = None if evidence.vetoes() or followed or held else shipped_model()
+    learned = (
+        None if evidence.vetoes() or followed or about_a_name(deps, question, draft) else shipped_model()
+    )
     answers = learned.answers(decision_inputs(deps, question, weighed, result, draft)) if learned else None
-    if refuses(evidence, answers):
+    # a course name the units say keeps the rules' verdict (a decline, a gap named) when the model
+    # weighs the rest: the model may only decline more
+    held = bool(held_names(deps, question, draft))
+    if refuses(evidence, answers) or (held and evidence.declines()):
         return not_covered(result, deps)
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = result.query if result.query != question else None
@@ -772,7 +786,7 @@ async def answer(
         QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
-    if not answers and (gap := evidence.gap()):
+    if (not answers or held) and (gap := evidence.gap()):
         text = f"{DECLINE} {' '.join(gap[:3])} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
 

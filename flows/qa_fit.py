@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.ask import LIMITS, decision_inputs, drafted, retrieve, weigh
+from flows.ask import LIMITS, about_a_name, decision_inputs, drafted, held_names, retrieve, weigh
 from flows.decision import MODEL_PATH, Model
 from flows.deps import Deps
 from flows.qa_cv import Rates, rates
@@ -31,7 +31,8 @@ class Sample:
     covered: bool
     rules_decline: bool
     signals: dict[str, float] | None  # None: nothing found or nothing to say, always declined
-    vetoed: bool = False  # the rules decide (see Evidence.vetoes)
+    vetoed: bool = False  # the rules decide (Evidence.vetoes, or a question about a course name alone)
+    held: bool = False  # it asks about a course name the units say: the rules' verdict stands
 
 
 def samples(deps: Deps, name: str, root: Path = EVAL_DIR) -> list[Sample]:
@@ -50,7 +51,9 @@ def samples(deps: Deps, name: str, root: Path = EVAL_DIR) -> list[Sample]:
         evidence = weigh(deps, question, [], result, draft)
         read = evidence.reading(LIMITS)
         inputs = decision_inputs(deps, question, evidence, result, draft)
-        found.append(Sample(is_covered, read.fails(LIMITS), inputs, read.vetoes(LIMITS)))
+        ruled = read.vetoes(LIMITS) or about_a_name(deps, question, draft)
+        held = bool(held_names(deps, question, draft))
+        found.append(Sample(is_covered, read.fails(LIMITS), inputs, ruled, held))
     return found
 
 
@@ -102,7 +105,9 @@ def declines(model: Model, sample: Sample) -> bool:
     """Whether the reply to a sample is declined (in whole or in part), as answer() decides it."""
     if sample.signals is None:
         return True
-    return sample.rules_decline if sample.vetoed else not model.answers(sample.signals)
+    if sample.vetoed:
+        return sample.rules_decline
+    return not model.answers(sample.signals) or (sample.held and sample.rules_decline)
 
 
 def model_rates(model: Model, found: list[Sample]) -> Rates:
