@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.conversation import Coach
 from bot.testing.fake_anthropic import FakeAnthropic, Outcome
 from flows.brains import make_brain
+from flows.brains.claude import qa_system
 from flows.deps import Deps
 from knowledge.loader import Course
 
@@ -227,3 +228,11 @@ async def test_a_lab_turn_over_its_budget_falls_back(deps: Deps, fake: FakeAnthr
         fake.script.append(Outcome(delay_s=1.5, tool_input={"message": "late"}))
         reply = (await coach.handle(inbound("ana", TURN)))[-1]
     assert "late" not in reply.text and deps.brain.fallbacks == 1
+
+
+def test_the_course_outline_names_each_document_once(course: Course) -> None:
+    """The cached Q&A prefix heads each document with its name, the title not repeated."""
+    headers = [line for line in qa_system(course).split("\n\n") if line.startswith("### ")]
+    assert len(headers) == len(course.lessons) + len(course.readings)
+    for doc in course.readings:
+        assert f"### Supplementary reading: {doc.title}" in headers

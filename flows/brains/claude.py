@@ -24,7 +24,7 @@ from flows.assessment import LEVELS, MAX_POINTS_PER_TURN, Assessment, Credit, Wr
 from flows.brains.base import Answer, BrainError, LabContext, LabTurn, QAContext
 from knowledge.loader import Course
 from knowledge.retrieval import content_words
-from knowledge.schema import Lab
+from knowledge.schema import Lab, document_name
 from knowledge.text import sentences
 from prompts import load, render
 
@@ -139,7 +139,8 @@ def qa_system(course: Course | None) -> str:
     if course is not None:
         parts.append("## The course at a glance (orientation only: cite the numbered passages)")
         for doc in [*course.lessons, *course.readings]:
-            parts.append(f"### {course.cite(f'{doc.id}#{doc.sections[0].id}').split(' · ')[0]}: {doc.title}")
+            name = document_name(doc.kind, doc.number, doc.title)
+            parts.append(f"### {name}: {doc.title}" if doc.kind == "lesson" else f"### {name}")
             if doc.opening_question:
                 parts.append(f"{doc.subtitle or ''} Opening question: {doc.opening_question}".strip())
             parts.append("Sections: " + "; ".join(s.heading for s in doc.sections))
