@@ -28,6 +28,8 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # qa-dev7.yaml (116 / 63) likewise, in the third session, measured on 441a735 before it was read.
 # `heldout7` likewise (142 / 73: half-remembered names, board prep, sceptics, one-word questions),
 # written in the third session's first minutes and measured on 441a735 before that session's Q&A work.
+# `heldout8` likewise (145 / 70: a balanced month of a shared channel), written in the fourth session's
+# first hour and measured on 0e7dc64 before that session's Q&A work; qa-dev8.yaml (115 / 65) likewise.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
@@ -44,6 +46,7 @@ SPLIT_FILES = {
     "heldout5": ("qa-heldout5.yaml",),
     "heldout6": ("qa-heldout6.yaml",),
     "heldout7": ("qa-heldout7.yaml",),
+    "heldout8": ("qa-heldout8.yaml",),
 }
 
 
