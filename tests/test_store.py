@@ -19,7 +19,7 @@ from bot.conversation import Coach
 from bot.store import SchemaError, Store, migrate
 from bot.store.base import create_engine
 from bot.store.migrate import _config, scripts
-from bot.store.schema import metadata
+from bot.store.schema import answers, metadata
 from flows.deps import Deps
 from tests.conftest import Database
 
@@ -102,6 +102,22 @@ def test_a_delivery_stored_from_many_threads_at_once_is_stored_once(store: Store
         ids = list(pool.map(record, range(16)))
     assert len([i for i in ids if i is not None]) == 1
     assert len(store.messages()) == 1
+
+
+def test_a_turn_finishing_after_forget_me_writes_nothing_of_the_learner_back(store: Store):
+    """A learner forgotten during their turn: its held answer row is not written by the turn's mark."""
+    message = store.record_inbound("evt-1", "slack:D1", "slack:U1", "what is MLOps?", None, NOW)
+    assert message is not None
+    held = store.answer_row("slack:U1", "slack:D1", "what is MLOps?", "MLOps is…", ["lesson-4#mlops"], NOW)
+    store.forget("slack:U1")
+    store.mark_answered(message, 0, "checkpointed", [held])
+    assert store.answer_feedback(learner="slack:U1") == []
+    assert store.rows(sa.select(answers)) == []
+    other = store.record_inbound("evt-2", "slack:D1", "slack:U2", "what is MLOps?", None, NOW)
+    store.mark_answered(
+        other, 0, "checkpointed", [store.answer_row("slack:U2", "slack:D1", "q", "r", [], NOW)]
+    )
+    assert len(store.rows(sa.select(answers))) == 1  # a message still there keeps its answer
 
 
 def test_clocks_claiming_at_once_take_each_nudge_once(store: Store):

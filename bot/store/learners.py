@@ -209,8 +209,9 @@ class LearnerTables(StoreBase):
     def mark_answered(
         self, message_id: int, replies: int, status: str = "answered", held: Sequence[Write] = ()
     ) -> None:
-        """Record the outcome of a stored message (a no-op if it was deleted meanwhile: "forget me"),
-        after the writes the turn `held` (`bot.store.deferred`), in the same transaction."""
+        """Record the outcome of a stored message and the writes its turn `held` (`bot.store.deferred`),
+        in one transaction; a no-op, held writes included, if the message was deleted meanwhile
+        ("forget me" during the turn), so nothing of the forgotten learner is written back."""
 
         def build() -> Any:
             return (
@@ -226,9 +227,9 @@ class LearnerTables(StoreBase):
             return
 
         def work(conn: Connection) -> None:
-            for write, params in held:
-                conn.execute(write, params)
-            conn.execute(statement, outcome)
+            if conn.execute(statement, outcome).rowcount:
+                for write, params in held:
+                    conn.execute(write, params)
 
         self.write(work)
 
