@@ -416,6 +416,7 @@ class LabAssessor:
 
     def __init__(self, lab: Lab, examples: list[Example]):
         self.lab = lab
+        self._stances: dict[str, frozenset[str]] = {}
         mine = [e for e in examples if e.lab == lab.number]
         # turns that earn nothing in any lab teach the "nothing here" side of every point
         blank = [e for e in examples if e.lab != lab.number and not e.labels]
@@ -483,6 +484,7 @@ class LabAssessor:
         for point in self.lab.rubric:
             ok, bad = scores.get(f"ok:{point.id}", 0.0), scores.get(f"wrong:{point.id}", 0.0)
             flagged = bad >= WRONG_THRESHOLD and bad >= ok and (absolute or bad >= CONFIDENT_WRONG)
+            flagged = flagged and self._takes_a_stance(point.id, text)
             if flagged or point.id == dismissed:
                 misconception = self._closest_misconception(point.id, text)
                 wrong.append(Wrong(point.id, misconception, self._evidence(text, point.id, "wrong"), bad))
@@ -523,6 +525,23 @@ class LabAssessor:
         )
         top = max(scores.get(f"ok:{best.id}", 0), scores.get(f"wrong:{best.id}", 0))
         return best.id if top >= DISMISSED_MIN else None
+
+    def _takes_a_stance(self, point_id: str, text: str) -> bool:
+        """A misconception is a claim, not a topic: the turn shares a word with the point's wrong
+        beliefs that its sound answers never use ("later" in "we can deal with privacy later"), or
+        negates something. "maybe privacy?" names the point and claims nothing against it."""
+        if point_id not in self._stances:
+            point = self.lab.point(point_id)
+            assert point is not None
+            sound = {
+                t
+                for text in (point.area, point.description, *point.cues, *point.examples)
+                for t in tokens(text)
+            }
+            wrong = {t for m in point.misconceptions for text in (m.claim, *m.examples) for t in tokens(text)}
+            self._stances[point_id] = frozenset(wrong - sound)
+        said = marked(text).split()
+        return any(w.startswith("neg") for w in said) or not self._stances[point_id].isdisjoint(tokens(text))
 
     def _closest_misconception(self, point_id: str, text: str) -> str:
         point = self.lab.point(point_id)

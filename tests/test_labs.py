@@ -172,6 +172,15 @@ async def test_a_wrong_claim_is_corrected_first_with_its_citation_and_never_cred
     assert state["focus"] == "monitoring-drift"  # the next question is about what was corrected
 
 
+async def test_naming_a_point_is_not_a_misconception_of_it(learner: Learner):
+    """A tentative "maybe privacy?" names the data-governance point and claims nothing wrong about it."""
+    await learner.say("lab 2")
+    reply = (await learner.say("maybe privacy?"))[-1]
+    assert not reply.text.startswith("Let me correct one thing first")
+    reply = (await learner.say("We can deal with privacy later, after launch."))[-1]
+    assert reply.text.startswith("Let me correct one thing first")  # the belief itself still is
+
+
 async def test_a_question_in_a_lab_is_answered_from_the_lessons_and_the_lab_resumes(learner: Learner):
     await learner.say("lab 2")
     reply = (await learner.say("What's a model card?"))[-1]
