@@ -160,6 +160,7 @@ class Choice:
     score: float
     covers: frozenset[str]  # query stems the unit holds
     text: str = ""  # for text units: the chosen sentences
+    aside: bool = False  # told for completeness (the other name asked), not weighed as support
 
 
 def _overlap(query: set[str], text: str) -> set[str]:
@@ -684,6 +685,12 @@ def _names(choice: Choice) -> set[str]:
     return set(words(f"{choice.unit.heading} {choice.text or choice.unit.searchable}"))
 
 
+def _mentions(choice: Choice, name: str) -> bool:
+    """Whether a chosen unit names a course name, possessive too ("Google's 20% time")."""
+    said = _names(choice)
+    return name in said or f"{name}'s" in said or f"{name}’s" in said
+
+
 def _says(choice: Choice) -> set[str]:
     """The stems a chosen unit's own words hold (not its section heading)."""
     return set(stem_words(choice.text or choice.unit.searchable))
@@ -980,6 +987,14 @@ def _choose(
                 chosen, covered = [], set()
             chosen.append(naming[0])
             covered |= naming[0].covers
+    for name in sorted(names) if len(names) >= 2 else []:
+        # "Spotify and Google both…": each thing the question names is answered, not only the first
+        if len(chosen) >= MAX_UNITS or any(_mentions(c, name) for c in chosen):
+            continue
+        naming = [c for c in ranked if _mentions(c, name) and c.score >= first.score * NAMED_SHARE]
+        if naming and not _within(naming[0], chosen):
+            chosen.append(replace(naming[0], aside=True))
+            covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         # (after the named document's unit, when it was chosen over the best: it is what was asked)
         named_first = first is not ranked[0]
@@ -1052,8 +1067,9 @@ def compose(
     text = "\n".join(texts).strip()
     if text.endswith(":"):
         text = text[:-1] + "."
-    covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
-    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+    weighed = [c for c in given if not c.aside]
+    covered = frozenset().union(*(c.covers for c in weighed)) if weighed else frozenset()
+    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in weighed])
 
 
 # A later part asking when of what the first names ("…and when does it apply?", "when did that start?")
