@@ -2,13 +2,13 @@
 recommendation) decides which answer unit of the retrieved passages is given, and the unit is given
 whole — every item of a list, both sides of a comparison, the figure with the sentence that says
 whose it is. Both brains use it: the offline brain answers with the units, Claude reads them.
-What the question asks is read in flows/question.py, its words weighed in flows/weights.py, and
-the chosen units (flows/choice.py) written out in flows/render.py.
+What the question asks is read in flows/question.py, its words weighed in flows/weights.py, a
+paragraph's answering sentences picked in flows/sentence_choice.py, and the chosen units
+(flows/choice.py) written out in flows/render.py.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -30,7 +30,19 @@ from flows.question import (
     question_shape,
 )
 from flows.render import MAX_CHARS, render
-from flows.weights import Weights, own_weights
+from flows.sentence_choice import (
+    DEFINING,
+    FORM,
+    WHOLE_PARAGRAPH,
+    YEAR,
+    best_sentences,
+    cut_sentences,
+    is_defining,
+    lists_inline,
+    tells_shape,
+    topic_of,
+)
+from flows.weights import Weights, _weigh, own_weights
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
 from knowledge.text import sentences, stem, stem_set, stem_words, tokens
@@ -45,25 +57,10 @@ WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it
 UNNAMED = 3.0  # a unit naming none of the course names the question names: this much less at least
 ELSEWHERE = 0.6  # ...and at most this share of its score; so does one outside a document it names
 EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
-DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
 NAMED_SHARE = 0.6  # what the text says of a company the question names joins a definition at this share
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 SECOND_SCORE = 0.6  # ...and score this share of the first at least
 MAX_UNITS = 3  # a comparison may need one unit per side
-SENTENCES_PER_TEXT = 2
-# A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
-# a claim with its reason and its source. Longer ones give their best sentences.
-WHOLE_PARAGRAPH = 800
-
-
-def _overlap(query: set[str], text: str) -> set[str]:
-    return query & stem_set(text)
-
-
-def _weigh(stems: set[str], weights: Weights) -> float:
-    # fsum: the same total whatever order the set iterates in (it differs between processes), so
-    # two units never swap places between workers on a last-bit rounding difference
-    return math.fsum(weights.get(s, 1.0) for s in stems)
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ class _UnitFacts:
 
 @lru_cache(maxsize=4096)
 def _unit_facts(unit: Unit) -> _UnitFacts:
-    topic = _topic(unit.heading)
+    topic = topic_of(unit.heading)
     facts = _UnitFacts(
         stems=stem_set(f"{topic} {unit.searchable}"),
         topic=stem_set(topic),
@@ -103,12 +100,6 @@ def _unit_facts(unit: Unit) -> _UnitFacts:
         names=stem_set(names),
         items=tuple(stem_set(f"{t} {x}") for t, x in unit.items),
     )
-
-
-@lru_cache(maxsize=8192)
-def _sentences(text: str) -> tuple[str, ...]:
-    """`sentences`, remembered (the same paragraphs are cut for every question)."""
-    return tuple(sentences(text))
 
 
 def candidates(
@@ -185,12 +176,12 @@ def candidates(
                 score += 2 if whole else (-2 if several else 0)
                 if shape == "definition" and FORM.match(unit.title):
                     score -= 2  # a "Key Takeaway" says what follows from a thing, not what it is
-                if not _tells(shape, unit.text):
+                if not tells_shape(shape, unit.text):
                     score -= 2
                 if shape == "number" and facts.digit:
                     score += 1
             else:
-                text, covers = _best_sentences(unit.text, query, shape, weights, one_fact)
+                text, covers = best_sentences(unit.text, query, shape, weights, one_fact)
                 if (
                     not text
                     and shape == "definition"
@@ -204,15 +195,15 @@ def candidates(
                     continue
                 covers |= query & facts.topic
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
-                if several and any(_lists(s, query) for s in _sentences(text)):
+                if several and any(lists_inline(s, query) for s in cut_sentences(text)):
                     # "…built around five key dimensions: a, b, c…" is a list, scored as one (its
                     # section heading as its title)
                     number += LIST_FIT["list"] + 1.5 * _weigh(query & facts.topic, weights)
-                if shape == "definition" and any(_defines(s, query) for s in _sentences(text)):
+                if shape == "definition" and any(is_defining(s, query) for s in cut_sentences(text)):
                     number += DEFINING
                 if shape == "definition" and FORM.match(unit.text):
                     number -= 2  # ...and so does a paragraph it labels ("Key Takeaway: Preserve…")
-                if shape in ("who", "when") and _tells(shape, text):
+                if shape in ("who", "when") and tells_shape(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & facts.words:
@@ -221,140 +212,6 @@ def candidates(
                 score = min(score - UNNAMED, score * ELSEWHERE)
             found.append(Choice(unit, n, score, frozenset(covers), text))
     return sorted(found, key=lambda c: -c.score)
-
-
-# What a who / when question is answered by: a sentence naming someone, a sentence with a year.
-NAMED = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}\b(?!\s*:)")
-# A sentence that leans on the one before it ("They are…", "Without these…").
-REFERS = re.compile(
-    r"(This|These|That|It|They|Those|Such|(With|Without|Of|In|For|Beyond) (this|these|that|those|them|it))\b"
-)
-YEAR = re.compile(r"\b(19|20)\d\d\b")
-
-
-IS = re.compile(r"^((?:[\w&'’\"“”()-]+ ){1,6}?)(?:is|are|refers to|means|describes)\b")
-
-
-def _defines(sentence: str, query: set[str]) -> bool:
-    """Whether a sentence says what something asked about is ("The inflection point is the moment…")."""
-    return bool(query & _defined(sentence))
-
-
-@lru_cache(maxsize=8192)
-def _defined(sentence: str) -> frozenset[str]:
-    """The stems of what a sentence says something is about ("The inflection point" is…), or none."""
-    said = IS.match(sentence)
-    return stem_set(said.group(1)) if said else frozenset()
-
-
-# Headings that name a text's form, not its topic: "Frequently Asked Questions" answers no question
-# about questions, and a learner asking what questions a framework asks is not asking for the FAQ.
-FORM = re.compile(
-    r"^(frequently asked questions|faqs?|introduction|conclusion|opening|key takeaways?|summary)\b", re.I
-)
-
-
-def _topic(heading: str) -> str:
-    """The part of a section heading that says what the section is about ("" for a FAQ)."""
-    return "" if FORM.match(heading.strip()) else heading
-
-
-@lru_cache(maxsize=8192)
-def _tells(shape: str, text: str) -> bool:
-    """Whether a text can answer a who / when question (names someone / has a year); True for other
-    shapes."""
-    if shape == "who":
-        return bool(NAMED.search(text))
-    if shape == "when":
-        return bool(YEAR.search(text))
-    return True
-
-
-INLINE_LIST = re.compile(r"^(?P<lead>[^:]{3,200}):\s+[^:,]+,[^:,]+,[^:]+$")
-
-
-def _lists(sentence: str, query: set[str]) -> bool:
-    """Whether a sentence lists, after a colon, the things it names right before it in the question's
-    words ("…five key dimensions: Strategic Alignment & Vision, Data Foundation & Governance, …")."""
-    said = INLINE_LIST.match(sentence)
-    return bool(said and query & stem_set(" ".join(said["lead"].split()[-3:])))
-
-
-def _fact(shape: str, sentence: str) -> bool:
-    """Whether a sentence holds the kind of fact a number / who / when question asks for."""
-    return bool(re.search(r"\d", sentence)) if shape == "number" else _tells(shape, sentence)
-
-
-def _fact_sentences(
-    scored: list[tuple[float, int, set[str]]], said: tuple[str, ...], shape: str, weights: Weights
-) -> list[tuple[float, int, set[str]]]:
-    """The best sentence holding the fact asked for, then each sentence that holds more of what the
-    question asks (whose figure it is), best first, until they hold all the paragraph holds of it: the
-    unit is chosen, and the answer judged, on the same words as when it is given whole."""
-    facts = [x for x in scored if _fact(shape, said[x[1]])]
-    chosen = [max(facts, key=lambda x: x[0])]
-    covered = set(chosen[0][2])
-    while True:
-        rest = [x for x in scored if x not in chosen and x[2] - covered]
-        if not rest:
-            break
-        more = max(rest, key=lambda x: (_weigh(x[2] - covered, weights), x[0]))
-        chosen.append(more)
-        covered |= more[2]
-    return chosen
-
-
-def _best_sentences(
-    paragraph: str,
-    query: set[str],
-    shape: str,
-    weights: Weights,
-    one_fact: bool = False,
-) -> tuple[str, set[str]]:
-    """Up to two sentences of a paragraph that carry the question's words, in reading order; for a
-    question asking `one_fact`, the sentence holding it and those holding the rest of what is asked."""
-    said = _sentences(paragraph)
-    scored = []
-    for i, s in enumerate(said):
-        got = _overlap(query, s)
-        if not got:
-            continue
-        bonus = 0.5 if shape == "number" and re.search(r"\d", s) else 0
-        if shape in ("who", "when") and _tells(shape, s):
-            bonus += 1.5
-        if shape == "list" and re.search(r":[^:]+,[^:]+,", s):  # an inline list: "causes: a, b, c"
-            bonus += 2
-        if shape == "definition" and _defines(s, query):
-            bonus += DEFINING
-        scored.append((_weigh(got, weights) + bonus, i, got))
-    if not scored:
-        return "", set()
-    # A number / who / when question asks for one fact: the sentence that holds it (with its source
-    # and any sentence it leans on), not the whole short paragraph it is buried in.
-    short = len(paragraph) <= WHOLE_PARAGRAPH
-    fact = short and one_fact and shape in FACTS and any(_fact(shape, said[i]) for _, i, _ in scored)
-    if short and not fact:
-        covers = set().union(*(got for *_, got in scored))
-        return " ".join(said), covers
-    best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
-    if fact:
-        best = _fact_sentences(scored, said, shape, weights)
-    keep = sorted(i for _, i, _ in best)
-    # A weak second sentence is dropped, unless it holds a part of the question the first does not
-    # ("what was the % and how many did they ask?": one sentence per part).
-    if not fact and len(best) == 2 and best[1][0] < best[0][0] / 2 and not (best[1][2] - best[0][2]):
-        keep = [best[0][1]]
-        best = best[:1]
-    # A sentence that leans on the one before ("These…", "Without these…") keeps it, and so on back.
-    for i in list(keep):
-        while i > 0 and REFERS.match(said[i]) and i - 1 not in keep:
-            keep.append(i - 1)
-            i -= 1
-    keep.sort()
-    covers: set[str] = set()
-    for _, _, got in best:
-        covers |= got
-    return " ".join(said[i] for i in keep), covers
 
 
 @dataclass(frozen=True)
@@ -843,7 +700,7 @@ def _is_definition(choice: Choice, query: set[str]) -> bool:
     """Whether a chosen unit says what something asked about is: a key term, or a sentence defining it."""
     if choice.unit.kind == "term":
         return bool(query & stem_set(choice.unit.title))
-    return any(_defines(s, query) for s in sentences(choice.text or choice.unit.text))
+    return any(is_defining(s, query) for s in sentences(choice.text or choice.unit.text))
 
 
 def _holds(listed: Choice, choice: Choice) -> bool:

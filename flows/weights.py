@@ -4,6 +4,8 @@ synonym only means at a share, an idiom's words at nothing.
 
 from __future__ import annotations
 
+import math
+
 from knowledge.retrieval import content_words, words
 from knowledge.text import stem, stem_set
 from knowledge.vocabulary import load_vocabulary
@@ -73,3 +75,13 @@ def _unsearched_phrases(vocab) -> list[tuple[str, frozenset[str]]]:
             if " " in said and not content_words(said)
         ]
     return _UNSEARCHED[id(vocab)]
+
+
+def _overlap(query: set[str], text: str) -> set[str]:
+    return query & stem_set(text)
+
+
+def _weigh(stems: set[str], weights: Weights) -> float:
+    # fsum: the same total whatever order the set iterates in (it differs between processes), so
+    # two units never swap places between workers on a last-bit rounding difference
+    return math.fsum(weights.get(s, 1.0) for s in stems)
