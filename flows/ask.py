@@ -27,7 +27,8 @@ from flows.focus import (
     proper_names,
     written_as_names,
 )
-from flows.shape import NUMBERED, Draft, compose, key_topics, place, question_shape
+from flows.question import NUMBERED, place, question_shape
+from flows.shape import Draft, compose, key_topics
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words

@@ -2,66 +2,53 @@
 recommendation) decides which answer unit of the retrieved passages is given, and the unit is given
 whole — every item of a list, both sides of a comparison, the figure with the sentence that says
 whose it is. Both brains use it: the offline brain answers with the units, Claude reads them.
+What the question asks is read in flows/question.py, its words weighed in flows/weights.py, a
+paragraph's answering sentences picked in flows/sentence_choice.py, and the chosen units
+(flows/choice.py) written out in flows/render.py.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from flows.choice import Choice
+from flows.question import (
+    EACH,
+    FACTS,
+    HOW_TO,
+    SECOND_PART,
+    SHAPES,
+    asked_counts,
+    asked_stems,
+    asking_parts,
+    asks_several,
+    comparison_sides,
+    counts_told,
+    place,
+    question_shape,
+)
+from flows.render import MAX_CHARS, render
+from flows.sentence_choice import (
+    DEFINING,
+    FORM,
+    WHOLE_PARAGRAPH,
+    YEAR,
+    best_sentences,
+    cut_sentences,
+    is_defining,
+    lists_inline,
+    tells_shape,
+    topic_of,
+)
+from flows.weights import Weights, _weigh, own_weights
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
-from knowledge.spelling import everyday_slip
 from knowledge.text import sentences, stem, stem_set, stem_words, tokens
 from knowledge.units import Unit, passage_units
 from knowledge.vocabulary import load_vocabulary
 
-SHAPES = {
-    # "who" opening a question or a clause of it, or embedded after a verb of knowing or telling ("do
-    # you know who…", "tell me who…", "any idea who…"); a noun right before it makes it a relative
-    # clause ("my manager who is stressed"), no question.
-    "who": re.compile(
-        r"(^|[,:;?.!-] *|\band |\bso )who\b|(^|[,:;?.!-] *|\band |\bso )\w+ who (came up|coined|invented|"
-        r"created|proposed|wrote|said|introduced|developed|founded|leads?|led|runs?|ran|owns?|is|was|were|are)\b"
-        r"|\b(whose idea|which (person|company|companies|firm|researchers?))\b"
-        r"|\b(know|knows|knew|tell|told|say|idea|clue|wonder|wondering|wondered|curious|sure|remember|recall|"
-        r"remind|explain|ask|asking|asked|guess|find out|figure out|check|confirm|learn|see|name)"
-        r"(?: (?:me|us|again|exactly|please|pls))* who\b"
-    ),
-    # "when is X the right fit?" asks a condition, not a date: only a past or a next event is a time.
-    "when": re.compile(r"^(and )?when (did|was|were|is the next|will)\b|\bwhat year\b|\bsince when\b"),
-    "recommendation": re.compile(
-        r"\b(should (we|i|you|my|our)|which (one|model|structure|approach|option)|recommend|"
-        r"(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|right (for|choice))\b"
-    ),
-    "comparison": re.compile(
-        r"\b(vs\.?|versus|compared?|comparison|difference|differences|differ|diff|different from|pros|cons|"
-        r"trade-?offs?|better)\b|\bor\b(?! not\b).*\?"
-    ),
-    # "how big" asks a size before a verb or the end ("how big is…", "how long does each take?"), not
-    # in "how big tech companies' cultures…"
-    "number": re.compile(
-        r"\b(how (many|much)|how (long|big|often|fast)(?= (is|are|was|were|do|does|did|can|could|will|would|"
-        r"should|to|it|they|we|you|i|each)\b|\W*$|\?)|what (percent|percentage|share|proportion|fraction)|"
-        r"percent|number of|cost|costs|figure|figures|stats?|numbers|"
-        r"budgets?|revenues?|prices?|salary|salaries|spend|spent|accuracy|headcount|valuation)\b"
-        r"|%|\$"
-    ),
-    "list": re.compile(
-        r"\b(what are|list|steps|stages|phases|dimensions|layers|tiers|pillars|components|practices|"
-        r"mistakes|reasons|causes|types|models|imperatives|principles|checklist|metrics|alerts|all the|"
-        r"ways|kinds|elements|parts|slas?|docs|documentation|bullet|bullets)\b"
-        # "what allocation patterns does…", "which 2026 trends…": things asked for in the plural
-        r"|\b(what|which)(?: [\w-]+){0,2} (?!(?:happens|goes|means|does|says|makes|takes|gets|works|helps|"
-        r"needs|seems|looks|lets|is|was|has)\b)[a-z-]{3,}[^s']s (do|does|did|are|were|should|would|"
-        r"can|could|will|have|in|of|for|from|to|that|the|a|an|this|our|my|we|you|i)\b"
-    ),
-    "definition": re.compile(
-        r"^(what'?s|whats|what is|what are|define|definition|meaning|explain|eli5)\b|\bmean\b"
-    ),
-}
 RANK_WEIGHT = 4.0  # the search's own ranking of passages, as a bonus of up to this much
 HEADING_WEIGHT = 0.75  # question words in the section heading count this much extra
 TELLING_IDF = 1.5  # a word in more chunks than this idf allows ("ai") names no list in particular
@@ -70,109 +57,10 @@ WHOLE_LIST = 0.4  # a list holding every side of a comparison answers it when it
 UNNAMED = 3.0  # a unit naming none of the course names the question names: this much less at least
 ELSEWHERE = 0.6  # ...and at most this share of its score; so does one outside a document it names
 EXPLAINS = 0.4  # the lesson's text on a defined term is added when it scores this share of the definition
-DEFINING = 1.5  # a definition question: a sentence saying what the thing is scores this much more
-MEANT = 0.5  # the weight of a course word the question only means, as a share of its own
 NAMED_SHARE = 0.6  # what the text says of a company the question names joins a definition at this share
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 SECOND_SCORE = 0.6  # ...and score this share of the first at least
-MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
-LEAD_CHARS = 220
 MAX_UNITS = 3  # a comparison may need one unit per side
-# What separates the sides of a comparison ("COE vs federated", "between a lake and a mesh").
-COMPARED = (  # a hyphenated name is one side: "hub-and-spoke" is not "hub" and "spoke"
-    r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-| not\b)|(?<!-)\band\b(?!-)|,|/|\bcompared? (?:to|with)\b"
-    r"|\bbetween\b|\bdiff(?:erence)?\b|\bdiffer(?:ent|s)? (?:from|to|than)\b"
-)
-CONTRASTED = r"\bvs\.?|\bversus\b|(?<!-)\bor\b(?!-| not\b)|\bcompared? (?:to|with)\b|\bbetween\b|\bdiff"
-# What a comparison asks about each side (its pros, its cons), not a side itself.
-ASPECTS = (
-    "pros",
-    "cons",
-    "side",
-    "sides",
-    "advantages",
-    "disadvantages",
-    "tradeoffs",
-    "trade",
-    "offs",
-    "better",
-    "worse",
-)
-SENTENCES_PER_TEXT = 2
-# A paragraph this short (about 130 words) is one answer unit, given whole: the authors' own cut keeps
-# a claim with its reason and its source. Longer ones give their best sentences.
-WHOLE_PARAGRAPH = 800
-
-
-# A question asking how to do something: a way, which no definition of the thing named gives.
-HOW_TO = re.compile(
-    r"\bhow (do|can|should|could|would|might) (we|i|you|they|organi[sz]ations?|companies|teams?|orgs?)\b"
-    r"|\bhow to\b|\bway out\b|\bwhat (do|should|can|could|would) (we|i|you|they) do\b"
-)
-
-
-# "Who owns data quality?" asks a role and what it does, which the lessons give by role, not by name.
-ROLE = re.compile(
-    r"\bwho(?: is| are|'s)? (owns?|(responsible|accountable|in charge) for|should (own|be responsible|"
-    r"be accountable|sit|decide|approve)|decides?|approves?|maintains?|sits? on)\b"
-)
-
-
-@lru_cache(maxsize=1024)  # asked four times per answer (shaper, evidence, brain), seven patterns each
-def question_shape(question: str) -> str:
-    """The first shape whose cue the question carries, most specific first; "general" otherwise. A
-    slip of an everyday word is read as the word ("whats the diffrence between…" compares), a range
-    ("one or two sentences") offers no choice, and "explain … like i'm new" tells no situation."""
-    q = ELI5.sub(" ", RANGE.sub(r"\1-\2", respelled(question.lower().replace("’", "'"))))
-    for shape, cue in SHAPES.items():
-        if shape == "who" and ROLE.search(q):
-            continue
-        if cue.search(q):
-            return shape
-    return "general"
-
-
-# "in one or two sentences", "2 or 3 examples": a range of counts, no choice between two things
-_N = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
-RANGE = re.compile(rf"\b{_N} or {_N}\b")
-
-
-# "explain mlops like i'm new", "…like i'm 5": how to explain, not the learner's situation
-ELI5 = re.compile(r"\b(?:like|as if) (?:i'm|i am|im|we're|we are) (?:new|5|five|a \w+|an \w+)\b")
-
-
-def respelled(text: str) -> str:
-    """The text with each slip of an everyday word written as the word ("diffrence" → "difference"),
-    so the cues of what is asked read through typos; a contraction without its apostrophe ("whats")
-    is no slip of the word it contracts ("what"), nor is a count ("three" is not "there")."""
-
-    def word(m: re.Match) -> str:
-        slip = None if m.group() in COUNTS else everyday_slip(m.group())
-        return slip if slip and slip != m.group()[:-1] else m.group()
-
-    return re.sub(r"[a-z]+", word, text)
-
-
-@dataclass(frozen=True)
-class Choice:
-    unit: Unit
-    hit: int  # 1-based number of the hit whose passage the unit belongs to
-    score: float
-    covers: frozenset[str]  # query stems the unit holds
-    text: str = ""  # for text units: the chosen sentences
-
-
-def _overlap(query: set[str], text: str) -> set[str]:
-    return query & stem_set(text)
-
-
-Weights = dict[str, float]  # query stem -> how telling it is (idf in the course); missing = 1
-
-
-def _weigh(stems: set[str], weights: Weights) -> float:
-    # fsum: the same total whatever order the set iterates in (it differs between processes), so
-    # two units never swap places between workers on a last-bit rounding difference
-    return math.fsum(weights.get(s, 1.0) for s in stems)
 
 
 @dataclass(frozen=True)
@@ -193,7 +81,7 @@ class _UnitFacts:
 
 @lru_cache(maxsize=4096)
 def _unit_facts(unit: Unit) -> _UnitFacts:
-    topic = _topic(unit.heading)
+    topic = topic_of(unit.heading)
     facts = _UnitFacts(
         stems=stem_set(f"{topic} {unit.searchable}"),
         topic=stem_set(topic),
@@ -212,12 +100,6 @@ def _unit_facts(unit: Unit) -> _UnitFacts:
         names=stem_set(names),
         items=tuple(stem_set(f"{t} {x}") for t, x in unit.items),
     )
-
-
-@lru_cache(maxsize=8192)
-def _sentences(text: str) -> tuple[str, ...]:
-    """`sentences`, remembered (the same paragraphs are cut for every question)."""
-    return tuple(sentences(text))
 
 
 def candidates(
@@ -249,7 +131,7 @@ def candidates(
     # figure for each of a list's items ("the phases and what each costs").
     several = (
         shape == "list"
-        or any(n >= 2 for n in _asked_counts(question))
+        or any(n >= 2 for n in asked_counts(question))
         or (shape == "number" and bool(SHAPES["list"].search(q) and EACH.search(q)))
     )
     best: dict[str, tuple[int, float]] = {}
@@ -278,7 +160,7 @@ def candidates(
                 telling = strong & facts.names
                 about_it = bool(telling) or items_hit >= 2  # asked about this list, not just one item
                 score += LIST_FIT.get("list" if several else shape, -2) if about_it else -2
-                if len(unit.items) in _counts(question):  # "the 3 stats", "four reasons"
+                if len(unit.items) in counts_told(question):  # "the 3 stats", "four reasons"
                     score += 2
                 if shape == "number" and facts.figures:
                     score += 3
@@ -294,12 +176,12 @@ def candidates(
                 score += 2 if whole else (-2 if several else 0)
                 if shape == "definition" and FORM.match(unit.title):
                     score -= 2  # a "Key Takeaway" says what follows from a thing, not what it is
-                if not _tells(shape, unit.text):
+                if not tells_shape(shape, unit.text):
                     score -= 2
                 if shape == "number" and facts.digit:
                     score += 1
             else:
-                text, covers = _best_sentences(unit.text, query, shape, weights, one_fact)
+                text, covers = best_sentences(unit.text, query, shape, weights, one_fact)
                 if (
                     not text
                     and shape == "definition"
@@ -313,15 +195,15 @@ def candidates(
                     continue
                 covers |= query & facts.topic
                 number = 1.5 if shape == "number" and re.search(r"\d", text) else 0
-                if several and any(_lists(s, query) for s in _sentences(text)):
+                if several and any(lists_inline(s, query) for s in cut_sentences(text)):
                     # "…built around five key dimensions: a, b, c…" is a list, scored as one (its
                     # section heading as its title)
                     number += LIST_FIT["list"] + 1.5 * _weigh(query & facts.topic, weights)
-                if shape == "definition" and any(_defines(s, query) for s in _sentences(text)):
+                if shape == "definition" and any(is_defining(s, query) for s in cut_sentences(text)):
                     number += DEFINING
                 if shape == "definition" and FORM.match(unit.text):
                     number -= 2  # ...and so does a paragraph it labels ("Key Takeaway: Preserve…")
-                if shape in ("who", "when") and _tells(shape, text):
+                if shape in ("who", "when") and tells_shape(shape, text):
                     number += 2
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & facts.words:
@@ -332,322 +214,6 @@ def candidates(
     return sorted(found, key=lambda c: -c.score)
 
 
-# What a who / when question is answered by: a sentence naming someone, a sentence with a year.
-NAMED = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}\b(?!\s*:)")
-# A sentence that leans on the one before it ("They are…", "Without these…").
-REFERS = re.compile(
-    r"(This|These|That|It|They|Those|Such|(With|Without|Of|In|For|Beyond) (this|these|that|those|them|it))\b"
-)
-YEAR = re.compile(r"\b(19|20)\d\d\b")
-
-
-COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
-
-
-# A number naming a part of the course ("lesson 2", "phase 3", "tier 1") is a topic; any other small
-# number before a word ("the 3 stats", "three pitfalls") says how many things are asked.
-NUMBERED = frozenset(
-    ["lesson", "module", "quiz", "lab", "phase", "stage", "tier", "step", "mistake", "part", "level", "q"]
-)
-COUNT = re.compile(
-    r"(\w+ )?\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?= [a-z])", re.IGNORECASE
-)
-PLACE = re.compile(
-    r"\b(lesson|module) ?(\d)\b|\b(reading|article|deck|paper|piece|whitepaper)\b", re.IGNORECASE
-)
-
-
-EACH = re.compile(r"\b(each|every|all|what are|list)\b")  # "how many models" asks one count, not a list
-
-
-def own_weights(question: str, weights: Weights) -> Weights:
-    """A course word the question only means (a synonym's: "stale" → drift, "COE" → center,
-    excellence, centralized) weighs less than the learner's own word: a unit saying "stale data"
-    beats one saying "drift", and one word asked never weighs as three."""
-    own = set(stem_set(question))
-    vocab = load_vocabulary()
-    # A phrase of words never searched ("get out of" → escape, "should own" → owner) says what it
-    # means only through its course words: they are the learner's own.
-    said = f" {' '.join(words(question))} "
-    for phrase, means in _unsearched_phrases(vocab):
-        if f" {phrase} " in said:
-            own |= means
-    # A phrase meaning one thing ("building blocks" → components) is that thing, not its words: its
-    # words weigh nothing unless the question says them elsewhere ("building" is not "Building a
-    # Platform"), what it means weighs as the learner's own.
-    idiom: set[str] = set()
-    for phrase, means in _idioms(vocab):
-        if f" {phrase} " in said:
-            own |= means
-            rest = said.replace(f" {phrase} ", " ")
-            idiom |= stem_set(phrase) - stem_set(rest)
-    weighed = {s: w * (0.0 if s in idiom else 1.0 if s in own else MEANT) for s, w in weights.items()}
-    # A learner's abbreviation weighs what it means ("org" as much as "organization"), not what its
-    # rarity in the text would make it (the one "Talent & Org. Readiness").
-    for word in words(question):
-        means = vocab.means(word).split()
-        meant = [weights[m] for m in stem_set(" ".join(means)) if m in weights]
-        if meant and stem(word) in weighed and any(m.startswith(stem(word)) for m in means):
-            weighed[stem(word)] = min(weighed[stem(word)], max(meant))
-    return weighed
-
-
-_UNSEARCHED: dict[int, list[tuple[str, frozenset[str]]]] = {}
-
-
-_IDIOMS: dict[int, list[tuple[str, frozenset[str]]]] = {}
-
-
-def _idioms(vocab) -> list[tuple[str, frozenset[str]]]:
-    """The vocabulary's phrases of two or more searched words meaning one course word ("building
-    blocks" → components), with its stems."""
-    if id(vocab) not in _IDIOMS:
-        _IDIOMS[id(vocab)] = [
-            (said, stem_set(means))
-            for said, means in vocab.synonyms.items()
-            if len(content_words(said)) >= 2 and len(means.split()) == 1
-        ]
-    return _IDIOMS[id(vocab)]
-
-
-def _unsearched_phrases(vocab) -> list[tuple[str, frozenset[str]]]:
-    """The vocabulary's phrases made only of words never searched, with the stems they mean."""
-    if id(vocab) not in _UNSEARCHED:
-        _UNSEARCHED[id(vocab)] = [
-            (said, stem_set(means))
-            for said, means in vocab.synonyms.items()
-            if " " in said and not content_words(said)
-        ]
-    return _UNSEARCHED[id(vocab)]
-
-
-def _asked_counts(question: str) -> set[int]:
-    """How many things the question asks for ("the 3 stats" → 3), not a numbered part ("stage 3")."""
-    said = question.lower()
-    found = [m.group(2) for m in COUNT.finditer(said) if (m.group(1) or "").strip() not in NUMBERED]
-    return {int(w) if w.isdigit() else COUNTS[w] for w in found}
-
-
-def asked_stems(question: str, query: set[str]) -> set[str]:
-    """The query's stems without what only says how many things are asked ("the 3 stats": 3) or where
-    in the course to look ("from lesson 2": lesson, 2): neither is a word the answer must hold."""
-    said = question.lower()
-    noise = {stem(m.group(2)) for m in COUNT.finditer(said) if (m.group(1) or "").strip() not in NUMBERED}
-    for m in PLACE.finditer(said):
-        noise |= {stem(w) for w in m.groups() if w}
-    return query - noise
-
-
-OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)\s*$")
-
-
-def place(question: str, course: Course) -> str:
-    """The document the question says its answer is in ("according to lesson 2" → "lesson-2", "the
-    paradox reading" → "reading-scaling-paradox", "the deck" → the one reading that is a slide deck,
-    "according to the scaling paradox" → the reading of that title), as a passage prefix; "" when it
-    names none or several."""
-    found = set()
-    said = set(stem_words(question))
-    readings = [d for d in course.documents.values() if d.kind != "lesson"]
-    for m in PLACE.finditer(question.lower()):
-        if m.group(2):
-            found.add(f"lesson-{m.group(2)}")
-            continue
-        # a reading named by what it is: the one whose title or subtitle says "deck" or "article"
-        # ("the deck"; "for a deck", "my deck" is the learner's own)
-        own = OWN_FORM.search(question.lower()[: m.start(3)])
-        form = stem(m.group(3))
-        formed = {d.id for d in readings if form in stem_set(f"{d.title} {d.subtitle or ''}")}
-        if len(formed) == 1 and not own:
-            found |= formed
-            continue
-        named = said - {stem(w) for w in ("reading", "scaling", "ai")}
-        found |= {d.id for d in readings if named & set(stem_words(d.id.replace("reading-", "")))}
-    if not found:  # a reading named by its title alone: every word of "The AI Scaling Paradox" but "AI"
-        titled = [(d.id, set(stem_words(d.title)) - {"ai"}) for d in readings]
-        found = {doc for doc, title in titled if len(title) >= 2 and title <= said}
-    found &= set(course.documents)  # "lesson 5" names no document of a four-lesson course
-    return f"{found.pop()}#" if len(found) == 1 else ""
-
-
-def _counts(question: str) -> set[int]:
-    """How many things the question says there are ("the 3 stats", "four reasons")."""
-    said = re.findall(
-        r"\b(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b(?![%$.,]\d|%)", question.lower()
-    )
-    return {int(w) if w.isdigit() else COUNTS[w] for w in said}
-
-
-IS = re.compile(r"^((?:[\w&'’\"“”()-]+ ){1,6}?)(?:is|are|refers to|means|describes)\b")
-
-
-def _defines(sentence: str, query: set[str]) -> bool:
-    """Whether a sentence says what something asked about is ("The inflection point is the moment…")."""
-    return bool(query & _defined(sentence))
-
-
-@lru_cache(maxsize=8192)
-def _defined(sentence: str) -> frozenset[str]:
-    """The stems of what a sentence says something is about ("The inflection point" is…), or none."""
-    said = IS.match(sentence)
-    return stem_set(said.group(1)) if said else frozenset()
-
-
-# Headings that name a text's form, not its topic: "Frequently Asked Questions" answers no question
-# about questions, and a learner asking what questions a framework asks is not asking for the FAQ.
-FORM = re.compile(
-    r"^(frequently asked questions|faqs?|introduction|conclusion|opening|key takeaways?|summary)\b", re.I
-)
-
-
-def _topic(heading: str) -> str:
-    """The part of a section heading that says what the section is about ("" for a FAQ)."""
-    return "" if FORM.match(heading.strip()) else heading
-
-
-@lru_cache(maxsize=8192)
-def _tells(shape: str, text: str) -> bool:
-    """Whether a text can answer a who / when question (names someone / has a year); True for other
-    shapes."""
-    if shape == "who":
-        return bool(NAMED.search(text))
-    if shape == "when":
-        return bool(YEAR.search(text))
-    return True
-
-
-FACTS = ("number", "who", "when")  # the shapes that ask one fact: a figure, a person, a year
-# A second question in the message ("who was it and what problem did it fix?"): more than one fact.
-SECOND_PART = re.compile(r"\b(and|but|also)\s+(what|how|why|which|who|when|where)\b|\?\s*\S.*\?")
-
-
-INLINE_LIST = re.compile(r"^(?P<lead>[^:]{3,200}):\s+[^:,]+,[^:,]+,[^:]+$")
-
-
-def _lists(sentence: str, query: set[str]) -> bool:
-    """Whether a sentence lists, after a colon, the things it names right before it in the question's
-    words ("…five key dimensions: Strategic Alignment & Vision, Data Foundation & Governance, …")."""
-    said = INLINE_LIST.match(sentence)
-    return bool(said and query & stem_set(" ".join(said["lead"].split()[-3:])))
-
-
-def _fact(shape: str, sentence: str) -> bool:
-    """Whether a sentence holds the kind of fact a number / who / when question asks for."""
-    return bool(re.search(r"\d", sentence)) if shape == "number" else _tells(shape, sentence)
-
-
-def _fact_sentences(
-    scored: list[tuple[float, int, set[str]]], said: tuple[str, ...], shape: str, weights: Weights
-) -> list[tuple[float, int, set[str]]]:
-    """The best sentence holding the fact asked for, then each sentence that holds more of what the
-    question asks (whose figure it is), best first, until they hold all the paragraph holds of it: the
-    unit is chosen, and the answer judged, on the same words as when it is given whole."""
-    facts = [x for x in scored if _fact(shape, said[x[1]])]
-    chosen = [max(facts, key=lambda x: x[0])]
-    covered = set(chosen[0][2])
-    while True:
-        rest = [x for x in scored if x not in chosen and x[2] - covered]
-        if not rest:
-            break
-        more = max(rest, key=lambda x: (_weigh(x[2] - covered, weights), x[0]))
-        chosen.append(more)
-        covered |= more[2]
-    return chosen
-
-
-def _best_sentences(
-    paragraph: str,
-    query: set[str],
-    shape: str,
-    weights: Weights,
-    one_fact: bool = False,
-) -> tuple[str, set[str]]:
-    """Up to two sentences of a paragraph that carry the question's words, in reading order; for a
-    question asking `one_fact`, the sentence holding it and those holding the rest of what is asked."""
-    said = _sentences(paragraph)
-    scored = []
-    for i, s in enumerate(said):
-        got = _overlap(query, s)
-        if not got:
-            continue
-        bonus = 0.5 if shape == "number" and re.search(r"\d", s) else 0
-        if shape in ("who", "when") and _tells(shape, s):
-            bonus += 1.5
-        if shape == "list" and re.search(r":[^:]+,[^:]+,", s):  # an inline list: "causes: a, b, c"
-            bonus += 2
-        if shape == "definition" and _defines(s, query):
-            bonus += DEFINING
-        scored.append((_weigh(got, weights) + bonus, i, got))
-    if not scored:
-        return "", set()
-    # A number / who / when question asks for one fact: the sentence that holds it (with its source
-    # and any sentence it leans on), not the whole short paragraph it is buried in.
-    short = len(paragraph) <= WHOLE_PARAGRAPH
-    fact = short and one_fact and shape in FACTS and any(_fact(shape, said[i]) for _, i, _ in scored)
-    if short and not fact:
-        covers = set().union(*(got for *_, got in scored))
-        return " ".join(said), covers
-    best = sorted(scored, key=lambda x: -x[0])[:SENTENCES_PER_TEXT]
-    if fact:
-        best = _fact_sentences(scored, said, shape, weights)
-    keep = sorted(i for _, i, _ in best)
-    # A weak second sentence is dropped, unless it holds a part of the question the first does not
-    # ("what was the % and how many did they ask?": one sentence per part).
-    if not fact and len(best) == 2 and best[1][0] < best[0][0] / 2 and not (best[1][2] - best[0][2]):
-        keep = [best[0][1]]
-        best = best[:1]
-    # A sentence that leans on the one before ("These…", "Without these…") keeps it, and so on back.
-    for i in list(keep):
-        while i > 0 and REFERS.match(said[i]) and i - 1 not in keep:
-            keep.append(i - 1)
-            i -= 1
-    keep.sort()
-    covers: set[str] = set()
-    for _, _, got in best:
-        covers |= got
-    return " ".join(said[i] for i in keep), covers
-
-
-def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozenset()) -> str:
-    """One unit as chat text with its citation marker; lists as bullets, never ending on a colon.
-    Items of a list of headed blocks ("Phase 1: …") add the lines of their block that hold what the
-    question asks beyond the list itself ("…with costs" → each phase's cost line)."""
-    unit, mark = choice.unit, f"[{choice.hit}]"
-    if unit.kind == "list":
-        lead = unit.text.strip()
-        if len(lead) > LEAD_CHARS:
-            # A long lead-in keeps the sentence that announces the list, and any sentence of it that
-            # holds what the question asks beyond the list ("is governance a compliance checkbox?").
-            listed = stem_set(f"{unit.title} " + " ".join(f"{t} {x}" for t, x in unit.items))
-            *before, last = sentences(lead)
-            telling = sorted(before, key=lambda s: -len((query - listed) & stem_set(s)))[:1]
-            lead = " ".join([*(s for s in before if s in telling and (query - listed) & stem_set(s)), last])
-        if (lead == unit.title and not lead.endswith(".")) or not lead:
-            lead = f"*{unit.title}*"
-        lead = lead.rstrip(".:").rstrip() + ":"
-        full = [_bullet(t, x) for t, x in unit.items]
-        extra = query - set(stem_words(f"{unit.heading} {unit.title} {unit.text}"))
-        if unit.details and extra:
-            for i, detail in enumerate(unit.details):
-                asked = [ln.strip().lstrip("• ") for ln in detail.split("\n") if extra & set(stem_words(ln))]
-                full[i] += "".join(f" — {ln}" for ln in asked[:2] if ln not in full[i])
-        if len("\n".join(full)) > room:
-            full = [_bullet(t, sentences(x)[0] if x else "") for t, x in unit.items]
-        text = f"{lead} {mark}\n" + "\n".join(full)
-        if unit.note:
-            text += f"\n_Note: {unit.note}_"
-        return text
-    # a paragraph of a headed block says whose it is: "Mistake 1: Over-Engineering — What happens: …"
-    part_of = f"*{unit.within}* — " if unit.within and unit.within != unit.title else ""
-    if unit.kind in ("item", "term"):
-        return f"{part_of}*{unit.title}*: {unit.text.strip()} {mark}"
-    return f"{part_of}{choice.text or unit.text} {mark}"
-
-
-def _bullet(title: str, text: str) -> str:
-    return f"• *{title}* — {text}" if text else f"• {title}"
-
-
 @dataclass(frozen=True)
 class Draft:
     text: str
@@ -656,32 +222,15 @@ class Draft:
     units: list[Unit]
 
 
-def comparison_sides(question: str) -> list[set[str]]:
-    """The things a comparison question compares ("COE vs federated" → {coe…}, {federat…}), each as
-    stems, with the course words they stand for."""
-    vocab = load_vocabulary()
-    # What a second asking part asks ("…, and which is best for a bank?", "…, and can you just grow
-    # one into the other?") is no side of the first.
-    parts = [p.lower() for p in asking_parts(question)]
-    compared = next((p for p in parts if re.search(CONTRASTED, p)), parts[0])
-    compared, *_ = SECOND_PART.split(compared, maxsplit=1)
-    # ...nor what another clause tells ("lake vs mesh - which? our lake has turned into a mess")
-    # (the clause saying "vs" or "or" when one does: "we've got fraud, churn and recs. platform or not?")
-    clauses = re.split(r"[?.!;]| - | — ", compared)
-    compared = next((c for c in clauses if re.search(CONTRASTED, c)), None) or next(
-        (c for c in clauses if len(re.split(COMPARED, c)) > 1), compared
-    )
-    parts = re.split(COMPARED, compared)
-    aspects = {stem(w) for w in ASPECTS} | {stem(w) for w in vocab.chat}
-    # what is asked "of each" / "for both" ("characteristics of each") is asked of every side
-    aspects |= {stem(w) for w in re.findall(r"([\w-]+) (?:of|for) (?:each|both)\b", compared)}
-    sides = [set(stem_words(f"{p} {vocab.expansion(p)}")) - aspects for p in parts]
-    return [side for side in sides if side] if len(sides) > 1 else []
-
-
 def _names(choice: Choice) -> set[str]:
     """The words of a chosen unit and its heading, as the course's names are matched."""
     return set(words(f"{choice.unit.heading} {choice.text or choice.unit.searchable}"))
+
+
+def _mentions(choice: Choice, name: str) -> bool:
+    """Whether a chosen unit names a course name, possessive too ("Google's 20% time")."""
+    said = _names(choice)
+    return name in said or f"{name}'s" in said or f"{name}’s" in said
 
 
 def _says(choice: Choice) -> set[str]:
@@ -980,6 +529,14 @@ def _choose(
                 chosen, covered = [], set()
             chosen.append(naming[0])
             covered |= naming[0].covers
+    for name in sorted(names) if len(names) >= 2 else []:
+        # "Spotify and Google both…": each thing the question names is answered, not only the first
+        if len(chosen) >= MAX_UNITS or any(_mentions(c, name) for c in chosen):
+            continue
+        naming = [c for c in ranked if _mentions(c, name) and c.score >= first.score * NAMED_SHARE]
+        if naming and not _within(naming[0], chosen):
+            chosen.append(replace(naming[0], aside=True))
+            covered |= naming[0].covers
     if names:  # what the question names is told first: JPMorgan's COE before the COE's definition
         # (after the named document's unit, when it was chosen over the best: it is what was asked)
         named_first = first is not ranked[0]
@@ -1010,7 +567,7 @@ def compose(
         said = stem_set(f"{part} {load_vocabulary().expansion(part)}")
         own = asked_stems(part, {s for s in query if s in said})
         held = query & set().union(*(_says(c) for c in given)) if given else set()
-        wants_list = _asks_several(part)
+        wants_list = asks_several(part)
         defining = question_shape(part) == "definition"
         if (
             _weigh(own - held, weights) < SECOND_SHARE * _weigh(own, weights)
@@ -1052,8 +609,9 @@ def compose(
     text = "\n".join(texts).strip()
     if text.endswith(":"):
         text = text[:-1] + "."
-    covered = frozenset().union(*(c.covers for c in given)) if given else frozenset()
-    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in given])
+    weighed = [c for c in given if not c.aside]
+    covered = frozenset().union(*(c.covers for c in weighed)) if weighed else frozenset()
+    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in weighed])
 
 
 # A later part asking when of what the first names ("…and when does it apply?", "when did that start?")
@@ -1142,12 +700,7 @@ def _is_definition(choice: Choice, query: set[str]) -> bool:
     """Whether a chosen unit says what something asked about is: a key term, or a sentence defining it."""
     if choice.unit.kind == "term":
         return bool(query & stem_set(choice.unit.title))
-    return any(_defines(s, query) for s in sentences(choice.text or choice.unit.text))
-
-
-def _asks_several(question: str) -> bool:
-    """Whether a question asks for several things: a list, or a count of them ("the 3 stats")."""
-    return question_shape(question) == "list" or any(n >= 2 for n in _asked_counts(question))
+    return any(is_defining(s, query) for s in sentences(choice.text or choice.unit.text))
 
 
 def _holds(listed: Choice, choice: Choice) -> bool:
@@ -1158,27 +711,6 @@ def _holds(listed: Choice, choice: Choice) -> bool:
         and choice.unit.passage == listed.unit.passage
         and (choice.unit.title, choice.unit.text) in listed.unit.items
     )
-
-
-# Where a message starts asking its next thing: "…, and how big is…", "…? What about…".
-NEXT_PART = re.compile(
-    r"(?:[,;:]\s*|\s+)(?:and|but|also|plus)\s+(?=(?:what|what's|whats|how|why|which|who|when|where|is|are|"
-    r"does|do|did|should|can)\b)|(?<=\?)\s+(?=\S)",
-    re.IGNORECASE,
-)
-
-
-ASKS = re.compile(r"\?\s*$|\b(what|whats|what's|how|why|which|who|when|where)\b", re.IGNORECASE)
-
-
-def asking_parts(question: str) -> list[str]:
-    """The things a message asks, each on its own: its asking parts with words of their own. One part
-    (the whole message) when it asks one thing, or when a later part has nothing to search on of its
-    own ("…and why does it matter?": it asks about what the first part asks)."""
-    parts = [p.strip(" ,;") for p in NEXT_PART.split(question) if p and p.strip(" ,;?")]
-    # a part that asks: the first, or one with a question word or a question mark ("I count six" tells)
-    own = [p for i, p in enumerate(parts) if stem_words(p) and (i == 0 or ASKS.search(p))]
-    return own if len(own) >= 2 else [question]
 
 
 def _joined(first: Choice, second: Choice) -> Choice:

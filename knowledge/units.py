@@ -129,6 +129,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
         for title, body in blocks:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     groups: list[tuple[str, str]] = []
+    steps: list[Unit] = []  # labelled bullet lists, steps of the section only beside `Title: text` steps
     plain = ""  # the paragraph before, when it is plain text
     named = ""  # the heading paragraph over the list, if any ("1. Shared Infrastructure")
     block = ""  # the heading of the block the paragraph is in, when the section is headed blocks
@@ -144,6 +145,11 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 # `Title: text` steps too (The Challenge, The New Model, Action, Result).
                 said = "; ".join(i.rstrip(".") for i in items)
                 units.append(Unit(ref, label, "item", title, f"{body} — {said}."))
+            elif not body and _label(title):
+                # "Practices That Scale:" then its bullets, between "Problem" and "Proof Point": one
+                # of the section's labelled steps, kept when the section has such steps (below).
+                steps.append(Unit(ref, label, "item", title, "; ".join(i.rstrip(".") for i in items) + "."))
+                units.append(steps[-1])
             if named:  # a group keeps its label: "1. Shared Infrastructure — What teams would use…"
                 groups.append((named, f"{lead} {'; '.join(items)}".strip()))
             elif lead:
@@ -177,6 +183,9 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
     units += _prose_list(ref, label, section.heading, [p for p in paragraphs if not _bullets(p)])
     # A run of `Title: text` paragraphs (the deck's "Decision Rights: …") is also a list.
     pairs = [u for u in units if u.kind == "item" and u.passage == ref and not section.items]
+    if len([u for u in pairs if u not in steps]) < 2 or blocks:
+        units = [u for u in units if u not in steps]
+        pairs = [u for u in pairs if u not in steps]
     if len(pairs) >= 2 and not blocks:
         units.append(
             Unit(
