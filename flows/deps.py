@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from fsrs import Scheduler
 
 from bot.store import Store
-from flows.brains.base import Brain
 from knowledge.loader import Course
 from knowledge.retrieval import Index
+
+if TYPE_CHECKING:  # `coach clock` builds reminders with these deps and never loads a brain
+    from flows.brains.base import Brain
 
 
 def utc_now() -> datetime:

@@ -246,7 +246,7 @@ async def wait_up(url: str, process: subprocess.Popen) -> None:
             except aiohttp.ClientError:
                 pass
             assert process.poll() is None and time.time() < deadline, "coach serve did not come up"
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05)
 
 
 async def test_web_and_clock_processes_share_metrics_and_log_json_lines(

@@ -454,7 +454,7 @@ def test_coach_serve_starts_and_answers_healthz(coach_env, tmp_path: Path):
                 break
             except OSError:
                 assert proc.poll() is None and time.time() < deadline, "coach serve did not come up"
-                time.sleep(0.2)
+                time.sleep(0.05)
         assert health.pop("warm_up") in ("running", "done")  # the semantic model loads after ready
         assert health == {"ok": True, "brain": "offline", "slack": "off", "teams": "off"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as response:

@@ -33,9 +33,10 @@ class BuiltOnFirstUse:
 def _senders(rt: Runtime, clock=None) -> dict:
     """Delivery channels for nudges and digests, from the settings (acting at `clock`'s time)."""
     from adapters.slack.sender import SlackSender, make_client
+    from flows.deps import utc_now
 
     s = rt.settings
-    clock = clock or rt.deps.clock
+    clock = clock or utc_now
 
     def teams() -> Any:
         from adapters.teams.adapter import make_adapter
@@ -64,13 +65,14 @@ def clock(
 
     from bot import metrics
     from bot.managers.clock import Dispatcher
+    from flows.deps import utc_now  # the coach's clock (`Deps.clock`), without building its brain
 
     setup_logging(True)
     rt = runtime()
     if why := metrics.problem(rt.settings.metrics_dir):
         raise fail(why)
     metrics.configure(rt.settings.metrics, rt.settings.metrics_dir)
-    clock = rt.deps.clock
+    clock = utc_now
     if now is not None:
         try:
             moment = datetime.fromisoformat(now)
@@ -141,6 +143,7 @@ def report(
     from bot.managers.nudges import window_start
     from bot.managers.people import People
     from bot.managers.report import build_report, report_png
+    from flows.deps import utc_now
 
     rt = runtime()
     chosen = [s for s in rt.nudges.schedules() if team.lower() in (s.id.lower(), s.team.lower())]
@@ -150,7 +153,7 @@ def report(
     weeks = rt.nudges.weeks(schedule.id)
     if not weeks:
         raise fail(f"no nudges have gone out to {schedule.team} yet")
-    now = rt.deps.clock()
+    now = utc_now()
     names = People(rt.store).cached([*schedule.members])
     final = now >= schedule.next_window(window_start(weeks[-1], schedule))
     result = build_report(rt.store, rt.course, schedule, weeks[-1], names, now, final)
