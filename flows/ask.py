@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+import weakref
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -37,6 +38,8 @@ from knowledge.text import stem, stem_words
 from knowledge.vocabulary import ACTIONS, load_vocabulary, names_no_topic
 
 PASSAGES = 4
+SEARCHABLE_CACHE = 1024  # texts whose search query is remembered, per index
+_SEARCHABLE: weakref.WeakKeyDictionary[object, dict[str, str]] = weakref.WeakKeyDictionary()
 # Answer only when the chosen units hold this share of the question's (idf-weighted) words; say what
 # is not covered when the course's unknown words weigh this much. Tuned on the dev split only.
 MIN_SUPPORT = 0.35
@@ -103,7 +106,17 @@ def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False
 
 def searchable(deps: Deps, text: str) -> str:
     """The question with the course words it means: synonyms, abbreviations, misspellings fixed; not
-    the learner's own people ("my **VP** keeps saying…"), who say why it is asked, not what about."""
+    the learner's own people ("my **VP** keeps saying…"), who say why it is asked, not what about.
+    Remembered per index (an answer asks for the same question's 4 times; the index never changes)."""
+    known = _SEARCHABLE.setdefault(deps.index, {})
+    if (found := known.get(text)) is None:
+        if len(known) >= SEARCHABLE_CACHE:
+            known.clear()
+        found = known[text] = _searchable(deps, text)
+    return found
+
+
+def _searchable(deps: Deps, text: str) -> str:
     vocab = load_vocabulary()
     posts = own_posts(text)
     kept = [w for w in content_words(text) if w not in vocab.chat and w not in posts]

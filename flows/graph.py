@@ -1,12 +1,15 @@
 """The coach as one LangGraph `StateGraph`: route the turn, run one flow node, end.
 
-    START → route ─┬─ lab   (start, answer, hint, what am I missing, finish)
+    START ─ route ─┬─ lab   (start, answer, hint, what am I missing, finish)
                    ├─ quiz  (lesson quiz, module test, drill, answers)
                    ├─ ask   (grounded Q&A)
                    ├─ feedback (👍/👎 on an answer, and a 👎's reason)
                    └─ info  (help, progress, stop, and polite refusals)
                    → END
 
+`route` is START's conditional edge, not a node of its own: it sends the state with the turn's
+intent to one flow node (a `Send`), and that node's update checkpoints the intent with its own, so a
+turn is one graph step (a routing node was a second step: ~0.3 ms of LangGraph's loop a turn).
 State is checkpointed per conversation (thread id = conversation id), so a lab or quiz continues
 after a restart. Nodes receive the course, index, store and brain through the runtime context.
 The store is synchronous (it may wait on a database lock), so every node runs its store work off the
@@ -16,10 +19,12 @@ conversations meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Send
 
 from bot.messages import Inbound, Reply
 from flows import ask, feedback, info, lab, quiz
@@ -32,25 +37,34 @@ QUIZ_INTENTS = {"quiz", "test", "drill", "answer"}
 PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
 
 
-async def route(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    """Decide what this turn is. Only a typed letter outside a quiz needs the store (is it an answer
-    to a weekly nudge?), so only that lookup leaves the loop: a hop costs more CPU than routing."""
+async def route(state: CoachState, runtime: Runtime[Deps]) -> Send:
+    """Decide what this turn is and send the state, with its intent and mode, to the flow node for it.
+    Only a typed letter outside a quiz needs the store (is it an answer to a weekly nudge?), so only
+    that lookup leaves the loop: a hop costs more CPU than routing. (A coroutine: LangGraph runs a
+    plain function edge in a thread pool.)"""
     deps = runtime.context
     update = _route(state, deps)
     inbound = Inbound.from_dict(state["inbound"])
     letter = update["intent"]["name"] == "question" and quiz.is_letter(inbound.text)
     if letter and await deps.store.off_loop(_nudged, deps, inbound.learner):
         update["intent"] = {"name": "answer"}  # a typed answer to a weekly nudge (a late one is told so)
-    return update
+    routed: CoachState = {**state, **update}  # type: ignore[typeddict-item]
+    return Send(pick_node(routed), routed)
+
+
+def routed(node: Callable[[CoachState, Runtime[Deps]], Awaitable[dict]]) -> Callable:
+    """A flow node whose update also holds the turn's intent and mode as `route` decided them (so they
+    are checkpointed, as when routing was a node); the flow's own update wins (e.g. a lab's mode)."""
+
+    async def run(state: CoachState, runtime: Runtime[Deps]) -> dict:
+        return {"intent": state["intent"], "mode": state["mode"], **await node(state, runtime)}
+
+    run.__name__ = node.__name__
+    return run
 
 
 def _nudged(deps: Deps, learner: str) -> bool:
     return bool(quiz.open_nudge(deps, learner) or quiz.closed_nudge(deps, learner))
-
-
-async def next_node(state: CoachState) -> str:
-    """`pick_node` as a coroutine: LangGraph runs a plain function edge in a thread pool."""
-    return pick_node(state)
 
 
 def _route(state: CoachState, deps: Deps) -> dict:
@@ -229,14 +243,10 @@ def _ending_current(state: CoachState, deps: Deps, inbound: Inbound) -> dict[str
 
 def build_graph() -> StateGraph:
     graph = StateGraph(CoachState, context_schema=Deps)
-    graph.add_node("route", route)
-    graph.add_node("lab", lab_node)
-    graph.add_node("quiz", quiz_node)
-    graph.add_node("ask", ask_node)
-    graph.add_node("info", info_node)
-    graph.add_node("feedback", feedback_node)
-    graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", next_node, ["lab", "quiz", "ask", "info", "feedback"])
-    for node in ("lab", "quiz", "ask", "info", "feedback"):
-        graph.add_edge(node, END)
+    nodes = {"lab": lab_node, "quiz": quiz_node, "ask": ask_node, "info": info_node}
+    nodes["feedback"] = feedback_node
+    for name, node in nodes.items():
+        graph.add_node(name, routed(node))
+        graph.add_edge(name, END)
+    graph.add_conditional_edges(START, route, list(nodes))
     return graph

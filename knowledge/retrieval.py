@@ -13,6 +13,7 @@ plainly that the lessons do not cover them.
 from __future__ import annotations
 
 import fcntl
+import functools
 import itertools
 import math
 import re
@@ -69,6 +70,7 @@ _STOPWORDS_TEXT = """
     help whether
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+WORDS_CACHE = 4096  # texts whose words are remembered (questions, chunks, units: the course is ~160 chunks)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class SearchResult:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, straight quotes, no punctuation."""
-    return [t.replace("’", "'") for t in TOKEN.findall(text.lower())]
+    return list(_words(text))
 
 
 def content_words(text: str) -> list[str]:
@@ -129,14 +131,26 @@ def content_words(text: str) -> list[str]:
 
     Names joined by `&` (AT&T, R&D) stay one term, searched as a phrase ("at t").
     """
+    return list(_content_words(text))
+
+
+# A question's text and its passages' are tokenised ~50 times per answer (each helper asks again):
+# remembered, each caller gets its own list. Pure functions of the text.
+@functools.lru_cache(maxsize=WORDS_CACHE)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(t.replace("’", "'") for t in TOKEN.findall(text.lower()))
+
+
+@functools.lru_cache(maxsize=WORDS_CACHE)
+def _content_words(text: str) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for w in words(text):
+    for w in _words(text):
         w = w.removesuffix("'s")
         if "&" in w:
             seen.setdefault(w.replace("&", " "), None)
         elif w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
             seen.setdefault(w, None)
-    return list(seen)
+    return tuple(seen)
 
 
 def _section_blocks(section: Section) -> list[tuple[str, str]]:
