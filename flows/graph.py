@@ -35,6 +35,7 @@ from flows.state import CoachState, Intent
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
 QUIZ_INTENTS = {"quiz", "test", "drill", "answer"}
 PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))  # zero-width characters
 
 
 async def route(state: CoachState, runtime: Runtime[Deps]) -> Send:
@@ -46,8 +47,9 @@ async def route(state: CoachState, runtime: Runtime[Deps]) -> Send:
     update = _route(state, deps)
     inbound = Inbound.from_dict(state["inbound"])
     letter = update["intent"]["name"] == "question" and quiz.is_letter(inbound.text)
-    if letter and await deps.store.off_loop(_nudged, deps, inbound.learner):
-        update["intent"] = {"name": "answer"}  # a typed answer to a weekly nudge (a late one is told so)
+    if letter:  # a typed answer to a weekly nudge (a late one is told so), or to no question at all
+        nudged = await deps.store.off_loop(_nudged, deps, inbound.learner)
+        update["intent"] = {"name": "answer" if nudged else "stray_letter"}
     routed: CoachState = {**state, **update}  # type: ignore[typeddict-item]
     return Send(pick_node(routed), routed)
 
@@ -79,7 +81,7 @@ def _route(state: CoachState, deps: Deps) -> dict:
             intent = {"name": "feedback", "text": inbound.action.value}
         else:
             intent = parse_command(inbound.action.value) or {"name": "unknown"}
-    elif not inbound.text.strip():
+    elif not inbound.text.translate(INVISIBLE).strip():
         intent = {"name": "empty"}
     elif (request := parse_nudge_request(inbound.text)) is not None:
         return {"intent": request, "mode": mode}
@@ -215,6 +217,12 @@ def _info_step(state: CoachState, deps: Deps) -> dict:
         return _replies(Reply(note, kind="notice", ephemeral=True))
     if name == "unknown":
         return _replies(info.help_reply(deps, "I don't know that button any more."))
+    if name == "stray_letter":
+        note = (
+            f"No quiz question is open, so I can't take “{inbound.text.strip()}” as an answer "
+            "(a finished quiz stays finished). Start one with *quiz*, or practise with *drill*."
+        )
+        return _replies(info.help_reply(deps, note))
     return _replies(info.help_reply(deps))
 
 

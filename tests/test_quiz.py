@@ -77,6 +77,17 @@ async def test_module_test_pass_mark_is_80_percent(
     assert session["passed"] == int(passed) and session["correct"] == right
 
 
+async def test_a_letter_after_the_quiz_ended_is_told_no_question_is_open(learner: Learner, course: Course):
+    await learner.say("quiz 1")
+    for q in course.lesson_quiz(1).questions:
+        await learner.say(learner.letter(q))
+    sessions = learner.coach.deps.store.quiz_sessions("console:ana")
+    reply = (await learner.say("C"))[-1]
+    assert "No quiz question is open" in reply.text and not reply.citations  # not a Q&A answer
+    assert learner.coach.deps.store.quiz_sessions("console:ana") == sessions  # nothing was scored
+    assert not (await learner.say("\u200b"))[-1].citations  # zero-width text is no question either
+
+
 async def test_answers_by_letter_number_and_option_text(learner: Learner, course: Course):
     quiz = course.lesson_quiz(2)
     await learner.say("quiz lesson 2")
