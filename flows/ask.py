@@ -550,6 +550,7 @@ class Evidence:
     unsaid: tuple[str, ...]  # names or years asked that the reply does not give
     named: tuple[str, ...]  # words the course never uses that the question writes as names or asks for
     elsewhere: tuple[str, ...] = ()  # course names the question asks about that the chosen units never say
+    about_names: bool = False  # a fact question naming an organisation, person or product
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -583,7 +584,10 @@ class Evidence:
         much of it they hold answers it: a fact they do not give (a figure, a name, a date, the
         learner's own organisation's), a name they never say or say elsewhere, a definition of
         something they never name. The rules decide it; the learned decision weighs the rest."""
-        fact_missing = self.fact and (self.private or bool(self.unsaid) or self.focus < limits.min_focus)
+        # a fact about a name the reply's units do not give ("how many engineers built Nirvana?") is
+        # the rules'; one about a topic ("how long does each phase take?") the model weighs
+        unfocused = self.focus < limits.min_focus and self.about_names
+        fact_missing = self.fact and (self.private or bool(self.unsaid) or unfocused)
         undefined = self.undefined and bool(self.found.unknown)
         return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
 
@@ -679,7 +683,18 @@ def _evidence(
             w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
         ),
         elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
+        about_names=fact and bool(names_in(deps, question)),
     )
+
+
+def names_in(deps: Deps, question: str) -> set[str]:
+    """The names a question mentions: the course's ("Uber", "Spotify"; not the learner's own posts,
+    nor years), and any it writes as a name that the course never uses ("Nirvana", "Zalando"); not
+    a concept the course writes in capitals in many passages ("AI", "SLA")."""
+    said = set(content_words(question)) - own_posts(question)
+    course = {w for w in said if w in deps.index.names() and not YEAR.fullmatch(w)}
+    written = {w for w in written_as_names(question) if w in said and deps.index.doc_freq(w)[0] == 0}
+    return course | written | (proper_names(question) & said)
 
 
 MIXED_CASE = re.compile(r"\b[A-Z][a-z]+[A-Z]?[\w&]*")
