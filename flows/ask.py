@@ -160,7 +160,9 @@ def support(
     question is about (`subject`: "how does chain of **thought prompting** work?")."""
     vocab = load_vocabulary()
     said = " ".join(words(said))
-    terms = [w for w in content_words(text) if w not in vocab.chat]
+    # the learner's own people ("our **CFO** opened with…") say who asks, not what about (`searchable`)
+    posts = own_posts(text)
+    terms = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
     total = held = missing = 0.0
     held_terms = 0
     unknown: list[str] = []
