@@ -28,6 +28,7 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # qa-dev7.yaml (116 / 63) likewise, in the third session, measured on 441a735 before it was read.
 # `heldout7` likewise (142 / 73: half-remembered names, board prep, sceptics, one-word questions),
 # written in the third session's first minutes and measured on 441a735 before that session's Q&A work.
+# qa-dev8.yaml (115 / 65) likewise, in the fourth session, measured on 2354126 before it joined dev.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
@@ -37,6 +38,7 @@ SPLIT_FILES = {
         "qa-dev5.yaml",
         "qa-dev6.yaml",
         "qa-dev7.yaml",
+        "qa-dev8.yaml",
     ),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
