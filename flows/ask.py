@@ -378,7 +378,7 @@ def fact_gap(question: str, shape: str, missing: list[str]) -> list[str]:
     if asked:
         return asked
     if set(missing) & used_as_verbs(question) or not topical(question, missing):
-        return [FACT_GAP[shape]]
+        return [FACT_GAP.get(shape, "that detail")]
     return topical(question, missing)
 
 
@@ -667,7 +667,8 @@ def _evidence(
     # a fact is asked in the parts that ask: "we ran a course, 100% completion… what are we missing?"
     # tells a figure and asks none
     shape = question_shape(" ".join(asking_parts(question)) or question)
-    fact = shape in FACTS
+    # "which cloud provider does Uber run…?", "what fine did Amazon pay?": an attribute of a name
+    fact = shape in FACTS or bool(asked_thing(question) and names_in(deps, question))
     asked_for = None
     if fact:
         given = figure_focus if shape == "number" else focus
