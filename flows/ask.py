@@ -553,6 +553,8 @@ class Evidence:
     named: tuple[str, ...]  # words the course never uses that the question writes as names or asks for
     elsewhere: tuple[str, ...] = ()  # course names the question asks about that the chosen units never say
     about_names: bool = False  # a fact question naming an organisation, person or product
+    given: bool = True  # the reply holds the kind of fact asked (a figure for a number question)
+    subject_missing: tuple[str, ...] = ()  # what an inverted question is about that the units never say
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -586,11 +588,15 @@ class Evidence:
         much of it they hold answers it: a fact they do not give (a figure, a name, a date, the
         learner's own organisation's), a name they never say or say elsewhere, a definition of
         something they never name. The rules decide it; the learned decision weighs the rest."""
-        # a fact about a name the reply's units do not give ("how many engineers built Nirvana?") is
-        # the rules'; one about a topic ("how long does each phase take?") the model weighs
-        unfocused = self.focus < limits.min_focus and self.about_names
+        # a fact of a kind the reply does not give (no figure for "what percentage…?") or about a name
+        # whose attribute it does not say ("how long did Nirvana take to build?") is the rules'; a
+        # topic fact question whose wording the reply does not hold ("how long does each phase take?")
+        # the model weighs
+        unfocused = self.focus < limits.min_focus and (self.about_names or not self.given)
         fact_missing = self.fact and (self.private or bool(self.unsaid) or unfocused)
-        undefined = self.undefined and bool(self.found.unknown)
+        # what an inverted question is about, not all in the units ("how does **prompt** engineering
+        # work?"), is a thing they do not treat, as a definition of something they never name
+        undefined = (self.undefined and bool(self.found.unknown)) or bool(self.subject_missing)
         return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
@@ -687,6 +693,8 @@ def _evidence(
         ),
         elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
         about_names=fact and bool(names_in(deps, question)),
+        given=asked_for.given if asked_for else True,
+        subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
     )
 
 
@@ -722,7 +730,8 @@ def decision_inputs(
     # judged in meaning on what it asks, without asides or why it asks ("(prepping slides)")
     asked = " ".join(asking_parts(question, key_topics(deps.course))) or question
     meaning = sorted(deps.index.semantic(searchable(deps, asked)).values(), reverse=True)
-    weight = sum(deps.index.doc_freq(w)[1] for w in content_words(result.query))
+    # the query weight of what it asks: an aside's words ("asking for my director…") ask nothing
+    weight = sum(deps.index.doc_freq(w)[1] for w in content_words(searchable(deps, asked)))
     # what an inverted question is about ("how does **prompt engineering** work?"): is it in the units?
     subject = {stem(w) for w in subject_words(question)}
     said = units_say(draft)

@@ -68,6 +68,7 @@ def own_posts(question: str) -> set[str]:
 class Focus:
     share: float  # of the focus's weight, what the reply holds
     missing: list[str]  # the focus words the reply does not hold
+    given: bool = True  # the reply holds the kind of fact asked (a figure; one counting what is counted)
 
 
 def written_as_names(text: str) -> set[str]:
@@ -163,8 +164,8 @@ def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     if names:
         figures = [s for s in figures if set(names) & set(content_words(s))]
     if (counted := counted_thing(question)) and not any(counts(p, counted) for p in figures):
-        return Focus(0.0, sorted(counted))  # "how many engineers…": no figure counts engineers
-    return focus(deps, question, reply) if figures else Focus(0.0, [])
+        return Focus(0.0, sorted(counted), given=False)  # "how many engineers…": no figure counts engineers
+    return focus(deps, question, reply) if figures else Focus(0.0, [], given=False)
 
 
 COUNTED = re.compile(r"\bhow many ([\w'-]+)(?: ([\w'-]+))?", re.IGNORECASE)
