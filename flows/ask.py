@@ -595,8 +595,10 @@ class Evidence:
         unfocused = self.focus < limits.min_focus and (self.about_names or not self.given)
         fact_missing = self.fact and (self.private or bool(self.unsaid) or unfocused)
         # what an inverted question is about, not all in the units ("how does **prompt** engineering
-        # work?"), is a thing they do not treat, as a definition of something they never name
-        undefined = (self.undefined and bool(self.found.unknown)) or bool(self.subject_missing)
+        # work?"), is a thing they do not treat when the rules decline it, as a definition of
+        # something they never name
+        unheld = bool(self.subject_missing) and self.declines(limits)
+        undefined = (self.undefined and bool(self.found.unknown)) or unheld
         return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
