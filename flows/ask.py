@@ -174,7 +174,9 @@ def support(
     question is about (`subject`: "how does chain of **thought prompting** work?")."""
     vocab = load_vocabulary()
     said = " ".join(words(said))
-    terms = [w for w in content_words(text) if w not in vocab.chat]
+    # the learner's own people ("our **CFO** opened with…") say who asks, not what about (`searchable`)
+    posts = own_posts(text)
+    terms = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
     total = held = missing = 0.0
     held_terms = 0
     unknown: list[str] = []
@@ -390,7 +392,7 @@ def fact_gap(question: str, shape: str, missing: list[str]) -> list[str]:
     if asked:
         return asked
     if set(missing) & used_as_verbs(question) or not topical(question, missing):
-        return [FACT_GAP[shape]]
+        return [FACT_GAP.get(shape, "that detail")]
     return topical(question, missing)
 
 
@@ -564,6 +566,9 @@ class Evidence:
     unsaid: tuple[str, ...]  # names or years asked that the reply does not give
     named: tuple[str, ...]  # words the course never uses that the question writes as names or asks for
     elsewhere: tuple[str, ...] = ()  # course names the question asks about that the chosen units never say
+    about_names: bool = False  # a fact question naming an organisation, person or product
+    given: bool = True  # the reply holds the kind of fact asked (a figure for a number question)
+    subject_missing: tuple[str, ...] = ()  # what an inverted question is about that the units never say
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -597,8 +602,17 @@ class Evidence:
         much of it they hold answers it: a fact they do not give (a figure, a name, a date, the
         learner's own organisation's), a name they never say or say elsewhere, a definition of
         something they never name. The rules decide it; the learned decision weighs the rest."""
-        fact_missing = self.fact and (self.private or bool(self.unsaid) or self.focus < limits.min_focus)
-        undefined = self.undefined and bool(self.found.unknown)
+        # a fact of a kind the reply does not give (no figure for "what percentage…?") or about a name
+        # whose attribute it does not say ("how long did Nirvana take to build?") is the rules'; a
+        # topic fact question whose wording the reply does not hold ("how long does each phase take?")
+        # the model weighs
+        unfocused = self.focus < limits.min_focus and (self.about_names or not self.given)
+        fact_missing = self.fact and (self.private or bool(self.unsaid) or unfocused)
+        # what an inverted question is about, not all in the units ("how does **prompt** engineering
+        # work?"), is a thing they do not treat when the rules decline it, as a definition of
+        # something they never name
+        unheld = bool(self.subject_missing) and self.declines(limits)
+        undefined = (self.undefined and bool(self.found.unknown)) or unheld
         return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
@@ -675,7 +689,8 @@ def _evidence(
     # a fact is asked in the parts that ask: "we ran a course, 100% completion… what are we missing?"
     # tells a figure and asks none
     shape = question_shape(" ".join(asking_parts(question)) or question)
-    fact = shape in FACTS
+    # "which cloud provider does Uber run…?", "what fine did Amazon pay?": an attribute of a name
+    fact = shape in FACTS or bool(asked_thing(question) and names_in(deps, question))
     asked_for = None
     if fact:
         given = figure_focus if shape == "number" else focus
@@ -693,7 +708,20 @@ def _evidence(
             w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
         ),
         elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
+        about_names=fact and bool(names_in(deps, question)),
+        given=asked_for.given if asked_for else True,
+        subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
     )
+
+
+def names_in(deps: Deps, question: str) -> set[str]:
+    """The names a question mentions: the course's ("Uber", "Spotify"; not the learner's own posts,
+    nor years), and any it writes as a name that the course never uses ("Nirvana", "Zalando"); not
+    a concept the course writes in capitals in many passages ("AI", "SLA")."""
+    said = set(content_words(question)) - own_posts(question)
+    course = {w for w in said if w in deps.index.names() and not YEAR.fullmatch(w)}
+    written = {w for w in written_as_names(question) if w in said and deps.index.doc_freq(w)[0] == 0}
+    return course | written | (proper_names(question) & said)
 
 
 MIXED_CASE = re.compile(r"\b[A-Z][a-z]+[A-Z]?[\w&]*")
@@ -718,7 +746,8 @@ def decision_inputs(
     # judged in meaning on what it asks, without asides or why it asks ("(prepping slides)")
     asked = " ".join(asking_parts(question, key_topics(deps.course))) or question
     meaning = sorted(deps.index.semantic(searchable(deps, asked)).values(), reverse=True)
-    weight = sum(deps.index.doc_freq(w)[1] for w in content_words(result.query))
+    # the query weight of what it asks: an aside's words ("asking for my director…") ask nothing
+    weight = sum(deps.index.doc_freq(w)[1] for w in content_words(searchable(deps, asked)))
     # what an inverted question is about ("how does **prompt engineering** work?"): is it in the units?
     subject = {stem(w) for w in subject_words(question)}
     said = units_say(draft)

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lemminflect import getAllLemmas
+
 from flows.deps import Deps
 from knowledge.retrieval import YEAR, content_words, words
 from knowledge.spelling import WORD_CACHE, known_to_english, repaired
@@ -66,6 +68,7 @@ def own_posts(question: str) -> set[str]:
 class Focus:
     share: float  # of the focus's weight, what the reply holds
     missing: list[str]  # the focus words the reply does not hold
+    given: bool = True  # the reply holds the kind of fact asked (a figure; one counting what is counted)
 
 
 def written_as_names(text: str) -> set[str]:
@@ -160,4 +163,38 @@ def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     names = [w for w in content_words(question) if w in named - own_posts(question) and not YEAR.fullmatch(w)]
     if names:
         figures = [s for s in figures if set(names) & set(content_words(s))]
-    return focus(deps, question, reply) if figures else Focus(0.0, [])
+    if (counted := counted_thing(question)) and not any(counts(p, counted) for p in figures):
+        return Focus(0.0, sorted(counted), given=False)  # "how many engineers…": no figure counts engineers
+    return focus(deps, question, reply) if figures else Focus(0.0, [], given=False)
+
+
+COUNTED = re.compile(r"\bhow many ([\w'-]+)(?: ([\w'-]+))?", re.IGNORECASE)
+COUNT_REACH = 4  # words between a figure and the thing it counts ("4,000 **engineers**", "12 ML **models**")
+
+
+def counted_thing(question: str) -> set[str]:
+    """The stems of what a "how many…" question counts ("how many **ML models**…"): the nouns right
+    after it; none when a verb follows ("how many got mismatched?")."""
+    found = COUNTED.search(question)
+    if not found:
+        return set()
+    nouns = []
+    for word in (w.lower() for w in found.groups() if w):
+        classes = getAllLemmas(word)
+        if word in CUES or (classes and "NOUN" not in classes):  # "how many percent", "how many got…"
+            break
+        nouns.append(word)
+    said = " ".join(nouns)
+    return set(stem_words(f"{said} {load_vocabulary().means(said)}"))  # "execs": executives
+
+
+def counts(paragraph: str, counted: set[str]) -> bool:
+    """Whether a figure (not a year) in a sentence of `paragraph` stands within COUNT_REACH words of
+    a word it counts."""
+    for sentence in re.split(r"(?<=[.;!?])\s+", MARKER.sub(" ", paragraph)):
+        said = sentence.split()
+        at = [i for i, w in enumerate(said) if set(stem_words(w)) & counted]
+        near = {j for i in at for j in range(max(0, i - COUNT_REACH), min(len(said), i + COUNT_REACH + 1))}
+        if any(FIGURE.search(YEARS.sub(" ", said[j])) for j in near):
+            return True
+    return False

@@ -26,13 +26,11 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # `heldout6` likewise (112 / 64), written in the next session's first half hour and measured on 33e2616
 # before any of that session's Q&A work landed; qa-dev6.yaml (121 / 60) was written the same way, for tuning.
 # qa-dev7.yaml (116 / 63) likewise, in the third session, measured on 441a735 before it was read.
-# qa-dev8.yaml (115 / 65) likewise, in the fourth session, measured on 2354126 before it was read; not
-# yet in dev: the decision refitted with it declines "what is MLOps? (asking for my director…)" and
-# answers "how does prompt engineering work?" (two tests of tests/test_ask.py), left to the decision's owner.
+# qa-dev8.yaml (115 / 65) likewise, in the fourth session, measured on 2354126 before it joined dev.
 # `heldout7` likewise (142 / 73: half-remembered names, board prep, sceptics, one-word questions),
 # written in the third session's first minutes and measured on 441a735 before that session's Q&A work.
 # `heldout8` likewise (145 / 70: a balanced month of a shared channel), written in the fourth session's
-# first hour and measured on 0e7dc64 before that session's Q&A work; qa-dev8.yaml (115 / 65) likewise.
+# first hour and measured on 0e7dc64 before that session's Q&A work.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
@@ -42,6 +40,7 @@ SPLIT_FILES = {
         "qa-dev5.yaml",
         "qa-dev6.yaml",
         "qa-dev7.yaml",
+        "qa-dev8.yaml",
     ),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),

@@ -23,6 +23,12 @@ TYPO_CUTOFF = 0.85
 # not grow a long-lived worker without end.
 WORD_CACHE = 8192
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# The number words, a closed class English's lexicon (lemminflect) leaves out: "three" is no slip
+# for "there", nor "seven" for "seen".
+_UNITS = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_TENS = "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand"
+_ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth twelfth twentieth hundredth"
+NUMBER_WORDS = frozenset(f"{_UNITS} {_TENS} {_ORDINALS} million billion trillion".split())
 
 
 class Words(Protocol):
@@ -112,6 +118,6 @@ def everyday_slip(word: str) -> str | None:
     "soemone", "diffrence"): it says how the learner asks, as the word meant would."""
     from knowledge.vocabulary import everyday_words, load_vocabulary
 
-    if len(word) < TYPO_MIN or known_to_english(word):
+    if len(word) < TYPO_MIN or known_to_english(word) or word in NUMBER_WORDS:
         return None
     return one_slip(word, everyday_words() | load_vocabulary().chat)
