@@ -360,6 +360,7 @@ async def test_one_sqlite_process_killed_right_after_its_acks_runs_each_acked_me
         with sqlite3.connect(tmp_path / "data" / "coach.db") as conn:
             owed = conn.execute(f"SELECT count(*) FROM messages {OWED}").fetchone()[0]
         assert owed == 0
+        assert "acknowledged request(s) a stopped process left" in log.read_text()
     finally:
         server.kill()
         server.wait(timeout=10)

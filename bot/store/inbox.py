@@ -1,0 +1,56 @@
+"""The `inbox`: platform requests acknowledged whose turn has not run yet (`adapters/slack/inbox.py`).
+
+A request is stored here before its 200, in every mode, and deleted once its turn ran; one that is
+still here when its process is gone (`waiting_is_dead` on its owner) is run again by the next process
+to start. Running one twice is safe: the turn stores its message under the platform's delivery key
+first, so a second run is a duplicate (`Coach.handle`). The writes of many acks in flight at once go
+in one transaction (`inbox_write`, fed by `adapters/slack/journal.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.engine import Connection
+
+from bot.store.base import now_iso
+from bot.store.learners import LearnerTables
+from bot.store.schema import inbox
+
+
+class InboxTables(LearnerTables):
+    """`inbox`: stored before the ack, deleted after the turn, taken over from a dead process."""
+
+    def inbox_write(self, requests: Sequence[dict[str, Any]], done: Sequence[int]) -> list[int | None]:
+        """Store `requests` (each: delivery, channel, body, query, content_type) and delete the `done`
+        ids, in one transaction. Each request's id, or None for a delivery already stored (a retry)."""
+        owner, stamp = self._process_key(), now_iso(datetime.now(UTC))
+
+        def build_insert() -> Any:
+            return self.insert(inbox).on_conflict_do_nothing().returning(inbox.c.id)
+
+        def build_delete() -> Any:
+            return delete(inbox).where(inbox.c.id.in_(bindparam("ids", expanding=True)))
+
+        def work(conn: Connection) -> list[int | None]:
+            if done:
+                conn.execute(self.statement("inbox_done", build_delete), {"ids": list(done)})
+            add = self.statement("inbox_add", build_insert)
+            return [conn.execute(add, dict(r, owner=owner, received_at=stamp)).scalar() for r in requests]
+
+        return self._retry(work)
+
+    def inbox_take_over(self, channel: str) -> list[dict[str, Any]]:
+        """The requests of `channel` whose process is gone, oldest first, now owned by this one."""
+        with self._read() as conn:
+            rows = conn.execute(select(inbox).where(inbox.c.channel == channel).order_by(inbox.c.id))
+            found = [dict(r) for r in rows.mappings()]
+        mine = self._process_key()
+        dead = [r for r in found if r["owner"] != mine and self.waiting_is_dead(r["owner"])]
+        if dead:
+            ids = [r["id"] for r in dead]
+            self.execute(update(inbox).where(inbox.c.id.in_(ids)).values(owner=mine))
+        return dead
