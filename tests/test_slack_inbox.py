@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -189,18 +190,13 @@ async def test_concurrent_acks_share_one_transaction_and_a_failed_store_is_a_503
 
 async def test_a_new_process_runs_what_a_dead_one_acked_first_and_drops_its_retries():
     bolt, store = RecordingBolt(), Store(":memory:")
-    store.inbox_write(
-        [
-            {
-                "delivery": "EvOLD",
-                "channel": "slack",
-                "body": event("acked before", event_id="EvOLD"),
-                "query": "",
-                "content_type": "application/json",
-            }
-        ],
-        [],
-    )
+    requests = [
+        {"delivery": d, "channel": "slack", "body": event(t, event_id=d), "query": ""}
+        for d, t in (("EvOLD", "acked before"), ("EvTAKEN", "taken in"))
+    ]
+    store.inbox_write([r | {"content_type": "application/json"} for r in requests], [])
+    # "taken in": its turn stored it before the process died; the next turn owns up to it instead
+    store.record_inbound("EvTAKEN", "slack:D1", "slack:U1", "taken in", None, datetime.now(UTC))
     store.execute(inbox_table.update().values(owner="12345"))  # another process's: gone (one per SQLite file)
     runner, url, inbox = await serve(bolt, store)
     try:
@@ -210,5 +206,6 @@ async def test_a_new_process_runs_what_a_dead_one_acked_first_and_drops_its_retr
         await drained(inbox)
         assert bolt.finished == ["acked before", "after"]  # once, and first
         assert await inbox.resume() == 0  # this process's own rows are not taken over
+        assert "taken in" not in stored(store)
     finally:
         await runner.cleanup()

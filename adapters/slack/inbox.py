@@ -10,8 +10,10 @@ the order they arrived; different conversations run side by side.
 Before its 200, in every mode, a request is stored in the database's `inbox` (`bot/store/inbox.py`;
 the acks in flight at once in one transaction, `adapters/slack/journal.py`), and its row is deleted
 once its turn ran; a process that starts runs the requests a dead one acknowledged and left there
-(`resume`), signed again for Bolt with the same secret. If that store fails, the answer is a 503 and
-nothing runs: Slack sends the request again. A delivery already stored is a retry: dropped.
+(`resume`), signed again for Bolt with the same secret; one whose turn had stored its message is
+owned up to by the conversation's next turn instead, as before (`bot.conversation`). If that store
+fails, the answer is a 503 and nothing runs: Slack sends the request again. A delivery already stored
+is a retry: dropped.
 
 Anything whose answer is in the HTTP response (URL verification, SSL checks, view submissions, select
 options) goes to Bolt at once, as before. Bolt verifies every request again: cheap, and its checks
@@ -52,6 +54,13 @@ def delivery_id(body: dict[str, Any]) -> str | None:
     if body.get("command"):
         return f"cmd:{body['trigger_id']}" if body.get("trigger_id") else None
     return body.get("event_id")
+
+
+def message_key(body: dict[str, Any]) -> str | None:
+    """The delivery key the turn stores its message under (`adapters.slack.app`), if it has one."""
+    if body.get("type") == "block_actions":
+        return f"click:{body['trigger_id']}" if body.get("trigger_id") else None
+    return delivery_id(body)
 
 
 def order_key(body: dict[str, Any]) -> str:
@@ -143,7 +152,11 @@ class SlackInbox:
         """Queue the requests a dead process acknowledged and never ran (before this one takes
         requests), each signed again now: Bolt checks its signature and its age. Returns how many."""
         store = self.journal.store
-        rows = await store.off_loop(store.inbox_take_over, self.journal.channel)
+
+        def key(row: dict[str, Any]) -> str | None:
+            return message_key(parse_slack(row["body"], (row["content_type"] or "").strip().lower()))
+
+        rows = await store.off_loop(store.inbox_take_over, self.journal.channel, key)
         for row in rows:
             body, content_type = row["body"], row["content_type"] or ""
             stamp = str(int(time.time()))

@@ -1,15 +1,17 @@
 """The `inbox`: platform requests acknowledged whose turn has not run yet (`adapters/slack/inbox.py`).
 
-A request is stored here before its 200, in every mode, and deleted once its turn ran; one that is
-still here when its process is gone (`waiting_is_dead` on its owner) is run again by the next process
-to start. Running one twice is safe: the turn stores its message under the platform's delivery key
-first, so a second run is a duplicate (`Coach.handle`). The writes of many acks in flight at once go
-in one transaction (`inbox_write`, fed by `adapters/slack/journal.py`).
+A request is stored here before its 200, in every mode, and deleted once its turn ran. One still here
+when its process is gone (`waiting_is_dead` on its owner) is run by the next process to start, unless
+its turn had stored its message already (`messages`, by the platform's delivery key): that one is the
+messages' to own up to, as before (`Coach._lost_messages`), and its row is dropped. Running one twice
+is safe anyway: a turn stores its message under that key first, so a second run is a duplicate. The
+writes of many acks in flight at once go in one transaction (`inbox_write`, fed by
+`adapters/slack/journal.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from bot.store.base import now_iso
 from bot.store.learners import LearnerTables
-from bot.store.schema import inbox
+from bot.store.schema import inbox, messages
 
 
 class InboxTables(LearnerTables):
@@ -43,14 +45,36 @@ class InboxTables(LearnerTables):
 
         return self._retry(work)
 
-    def inbox_take_over(self, channel: str) -> list[dict[str, Any]]:
-        """The requests of `channel` whose process is gone, oldest first, now owned by this one."""
+    def inbox_take_over(
+        self, channel: str, message_key: Callable[[dict[str, Any]], str | None]
+    ) -> list[dict[str, Any]]:
+        """The requests of `channel` whose process is gone and whose turn never stored its message
+        (`message_key(row)`: its delivery key in `messages`), oldest first, now owned by this one; the
+        rows of those it did store are deleted."""
         with self._read() as conn:
             rows = conn.execute(select(inbox).where(inbox.c.channel == channel).order_by(inbox.c.id))
             found = [dict(r) for r in rows.mappings()]
         mine = self._process_key()
         dead = [r for r in found if r["owner"] != mine and self.waiting_is_dead(r["owner"])]
+        keys = {r["id"]: message_key(r) for r in dead}
+        wanted = [k for k in keys.values() if k is not None]
+        taken = set()
+        if wanted:
+            taken = {
+                r["delivery"]
+                for r in self.rows(select(messages.c.delivery).where(messages.c.delivery.in_(wanted)))
+            }
+        run = [r for r in dead if keys[r["id"]] is None or keys[r["id"]] not in taken]
+        dropped = [r["id"] for r in dead if r not in run]
         if dead:
-            ids = [r["id"] for r in dead]
-            self.execute(update(inbox).where(inbox.c.id.in_(ids)).values(owner=mine))
-        return dead
+
+            def work(conn: Connection) -> None:
+                if dropped:
+                    conn.execute(delete(inbox).where(inbox.c.id.in_(dropped)))
+                if run:
+                    conn.execute(
+                        update(inbox).where(inbox.c.id.in_([r["id"] for r in run])).values(owner=mine)
+                    )
+
+            self._retry(work)
+        return run
