@@ -28,7 +28,9 @@ class InboxTables(LearnerTables):
 
     def inbox_write(self, requests: Sequence[dict[str, Any]], done: Sequence[int]) -> list[int | None]:
         """Store `requests` (each: delivery, channel, body, query, content_type) and delete the `done`
-        ids, in one transaction. Each request's id, or None for a delivery already stored (a retry)."""
+        ids, in one transaction. Each request's id, or None for a delivery already stored (a retry) by
+        a live process; one stored by a dead process (it died before its 200 went out, or after) is
+        this process's to run now, as Slack's retry, and its id is returned."""
         owner, stamp = self._process_key(), now_iso(datetime.now(UTC))
 
         def build_insert() -> Any:
@@ -43,7 +45,23 @@ class InboxTables(LearnerTables):
             add = self.statement("inbox_add", build_insert)
             return [conn.execute(add, dict(r, owner=owner, received_at=stamp)).scalar() for r in requests]
 
-        return self._retry(work)
+        ids = self._retry(work)
+        for i, (request, row) in enumerate(zip(requests, ids, strict=True)):
+            if row is None and request["delivery"] is not None:
+                ids[i] = self._take_over_delivery(request["delivery"])
+        return ids
+
+    def _take_over_delivery(self, delivery: str) -> int | None:
+        found = self.rows(select(inbox.c.id, inbox.c.owner).where(inbox.c.delivery == delivery))
+        if not found or found[0]["owner"] == self._process_key():
+            return None
+        row = found[0]
+        return row["id"] if self.waiting_is_dead(row["owner"]) and self._adopt(row) else None
+
+    def _adopt(self, row: dict[str, Any]) -> bool:
+        """Make a dead process's row this one's, unless another process took it first."""
+        where = (inbox.c.id == row["id"], inbox.c.owner == row["owner"])
+        return self.execute(update(inbox).where(*where).values(owner=self._process_key())) == 1
 
     def inbox_take_over(
         self, channel: str, message_key: Callable[[dict[str, Any]], str | None]
@@ -66,15 +84,6 @@ class InboxTables(LearnerTables):
             }
         run = [r for r in dead if keys[r["id"]] is None or keys[r["id"]] not in taken]
         dropped = [r["id"] for r in dead if r not in run]
-        if dead:
-
-            def work(conn: Connection) -> None:
-                if dropped:
-                    conn.execute(delete(inbox).where(inbox.c.id.in_(dropped)))
-                if run:
-                    conn.execute(
-                        update(inbox).where(inbox.c.id.in_([r["id"] for r in run])).values(owner=mine)
-                    )
-
-            self._retry(work)
-        return run
+        if dropped:
+            self.execute(delete(inbox).where(inbox.c.id.in_(dropped)))
+        return [r for r in run if self._adopt(r)]
