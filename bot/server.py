@@ -166,6 +166,8 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
         if socket is not None:
             await socket.close_async()
         await _drain_background(app, timeout_s=30)
+        if SLACK in app:
+            await app[SLACK].journal.flush()
         if SLACK_SESSION in app:
             await app[SLACK_SESSION].close()
 
@@ -234,7 +236,10 @@ async def _start_slack(app: web.Application, runtime: Runtime, coach: Coach) -> 
     from adapters.slack.inbox import SlackInbox
 
     secret = s.slack_signing_secret.get_secret_value()
-    app[SLACK] = SlackInbox(bolt, secret, across_processes=runtime.store.postgres, intake=app[INTAKE])
+    app[SLACK] = inbox = SlackInbox(
+        bolt, secret, runtime.store, across_processes=runtime.store.postgres, intake=app[INTAKE]
+    )
+    await inbox.resume()  # what a stopped process acknowledged and never ran goes first
     app[STATUS]["slack"] = "http"
     return None
 

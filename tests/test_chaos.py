@@ -15,6 +15,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -270,3 +271,106 @@ async def test_the_bench_says_why_its_postgresql_rows_are_missing(monkeypatch: p
     backend_row(lambda *cells: shown.append(cells), rows[0])
     assert shown[0][0] == "200 conversations on postgresql, 1 worker(s)"
     assert shown[0][1].startswith("skipped: PostgreSQL is not installed")
+
+
+# -- one process on SQLite: killed right after its 200s -------------------------------------------
+
+HELD = ("progress", "quiz 1", "stop")  # the first is held in delivery; the next two queue behind it
+
+
+async def _serve_sqlite(env: dict[str, str], slack: FakeSlack, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = env | {
+        "SLACK_BOT_TOKEN": "xoxb-chaos",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+    }
+    command = [str(COACH), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:  # listening: not waiting for the warm-up (not needed)
+        for _ in range(1200):
+            assert server.poll() is None, log.read_text()[-2000:]
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return server, url
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("coach serve did not start")
+
+
+def _held_body(n: int, k: int) -> bytes:
+    body = json.loads(slack_body(n, 0))
+    body["event_id"] = f"Ev{n:04d}{k}"
+    body["event"]["text"] = HELD[k]
+    return json.dumps(body).encode()
+
+
+async def test_one_sqlite_process_killed_right_after_its_acks_runs_each_acked_message_once(tmp_path: Path):
+    """The worst moment for one process on SQLite: every conversation's first turn is out delivering its
+    replies (Slack slow), its next two messages are acknowledged and wait behind it, and the process is
+    SIGKILLed right after those 200s. The restarted process runs each acknowledged message exactly once,
+    in order, and Slack's retries of some of them (after the restart) are dropped."""
+    from tests.conftest import offline_env
+
+    conversations = 12
+    env, log = offline_env(tmp_path), tmp_path / "serve.log"
+    first = await FakeSlack(delay_s={"chat.postMessage": 120}).start()
+    second = await FakeSlack().start()
+    server, url = await _serve_sqlite(env, first, log)
+    try:
+        async with aiohttp.ClientSession() as session:
+            held = [post_slack(session, url, _held_body(n, 0)) for n in range(conversations)]
+            assert set(await asyncio.gather(*held)) == {200}
+            db = tmp_path / "data" / "coach.db"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # every first turn is delivering (the fake holds it)
+                with sqlite3.connect(db) as conn:
+                    out = conn.execute(
+                        "SELECT count(*) FROM messages WHERE status = 'checkpointed'"
+                    ).fetchone()
+                if out[0] == conversations:
+                    break
+                await asyncio.sleep(0.05)
+            assert out[0] == conversations, "the first turns did not reach their delivery"
+            queued = [
+                post_slack(session, url, _held_body(n, k)) for n in range(conversations) for k in (1, 2)
+            ]
+            assert set(await asyncio.gather(*queued)) == {200}
+            server.kill()  # right after the 200s
+            server.wait(timeout=10)
+        await first.stop()
+        server, url = await _serve_sqlite(env, second, log)
+        async with aiohttp.ClientSession() as session:  # Slack retries some deliveries it had acked
+            retries = [
+                post_slack(session, url, _held_body(n, k)) for n in range(0, conversations, 2) for k in (0, 1)
+            ]
+            assert set(await asyncio.gather(*retries)) == {200}
+        await second.wait_for_total(2 * conversations, timeout=30, settle=1.0)
+        replies: dict[str, list[str]] = {}
+        for call in second.calls:
+            if call.method == "chat.postMessage":
+                replies.setdefault(str(call.args.get("channel")), []).append(json.dumps(call.args))
+        for n in range(conversations):
+            texts = replies.get(f"DUCH{n:04d}", [])
+            asked, stopped = (
+                sum("Question 1 of" in t for t in texts),
+                sum("Quiz stopped after" in t for t in texts),
+            )
+            assert (asked, stopped) == (1, 1), (
+                f"conversation {n}: quiz 1 answered {asked}x, stop {stopped}x: {texts}"
+            )
+            first_asked = next(i for i, t in enumerate(texts) if "Question 1 of" in t)
+            assert first_asked < next(i for i, t in enumerate(texts) if "Quiz stopped after" in t), texts
+            assert not any("Nothing to stop" in t for t in texts), texts
+            assert sum("may not have reached you" in t for t in texts) == 1, texts  # the first, owned up to
+        with sqlite3.connect(tmp_path / "data" / "coach.db") as conn:
+            owed = conn.execute(f"SELECT count(*) FROM messages {OWED}").fetchone()[0]
+        assert owed == 0
+        assert "acknowledged request(s) a stopped process left" in log.read_text()
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        await second.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,8 @@ from aiohttp import web
 from slack_bolt.response import BoltResponse
 
 from adapters.slack.inbox import SlackInbox, order_key
+from bot.store import Store
+from bot.store.schema import inbox as inbox_table
 from bot.testing import serve_on_loopback
 from tests.test_slack import SECRET, dm, signed
 
@@ -39,8 +42,8 @@ class RecordingBolt:
         return BoltResponse(status=200)
 
 
-async def serve(bolt: RecordingBolt) -> tuple[web.AppRunner, str, SlackInbox]:
-    inbox = SlackInbox(bolt, SECRET)  # type: ignore[arg-type]
+async def serve(bolt: RecordingBolt, store: Store | None = None) -> tuple[web.AppRunner, str, SlackInbox]:
+    inbox = SlackInbox(bolt, SECRET, store or Store(":memory:"))  # type: ignore[arg-type]
     app = web.Application()
 
     async def slack_events(request: web.Request) -> web.Response:
@@ -134,3 +137,75 @@ def test_order_keys_follow_conversations():
     assert order_key(click) == "D1"
     home = {"type": "block_actions", "user": {"id": "U1"}, "container": {"type": "view"}}
     assert order_key(home) == "user:U1"
+
+
+def stored(store: Store) -> list[str]:
+    return [json.loads(r["body"])["event"]["text"] for r in store.rows(inbox_table.select())]
+
+
+async def test_a_request_is_stored_before_its_200_and_deleted_once_its_turn_ran():
+    bolt, store = RecordingBolt(), Store(":memory:")
+    runner, url, inbox = await serve(bolt, store)
+    try:
+        assert (await post(url, event("slow one")))[0] == 200
+        assert (await post(url, event("two")))[0] == 200
+        assert stored(store) == ["slow one", "two"]  # durable before each 200, its turn held back
+        bolt.release.set()
+        await drained(inbox)
+        await inbox.journal.flush()
+        assert bolt.finished == ["slow one", "two"] and stored(store) == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_concurrent_acks_share_one_transaction_and_a_failed_store_is_a_503():
+    bolt, store = RecordingBolt(), Store(":memory:")
+    writes: list[int] = []
+    write = store.inbox_write
+
+    def counted(requests, done):
+        writes.append(len(requests))
+        return write(requests, done)
+
+    store.inbox_write = counted  # type: ignore[method-assign]
+    runner, url, inbox = await serve(bolt, store)
+    try:
+        answers = await asyncio.gather(*(post(url, event(f"m{i}", channel=f"D{i}")) for i in range(20)))
+        assert {status for status, _ in answers} == {200} and sum(writes) == 20
+        assert len(writes) < 20, writes  # grouped: the acks in flight together wrote together
+        await drained(inbox)
+
+        def broken(requests, done):
+            raise OSError("disk full")
+
+        store.inbox_write = broken  # type: ignore[method-assign]
+        assert (await post(url, event("lost?", event_id="EvX")))[0] == 503  # not acked: Slack resends
+        store.inbox_write = counted  # type: ignore[method-assign]
+        assert (await post(url, event("lost?", event_id="EvX")))[0] == 200  # the resend is taken
+        await drained(inbox)
+        assert bolt.finished.count("lost?") == 1
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_new_process_runs_what_a_dead_one_acked_first_and_drops_its_retries():
+    bolt, store = RecordingBolt(), Store(":memory:")
+    requests = [
+        {"delivery": d, "channel": "slack", "body": event(t, event_id=d), "query": ""}
+        for d, t in (("EvOLD", "acked before"), ("EvTAKEN", "taken in"))
+    ]
+    store.inbox_write([r | {"content_type": "application/json"} for r in requests], [])
+    # "taken in": its turn stored it before the process died; the next turn owns up to it instead
+    store.record_inbound("EvTAKEN", "slack:D1", "slack:U1", "taken in", None, datetime.now(UTC))
+    store.execute(inbox_table.update().values(owner="12345"))  # another process's: gone (one per SQLite file)
+    runner, url, inbox = await serve(bolt, store)
+    try:
+        assert await inbox.resume() == 1
+        assert (await post(url, event("acked before", event_id="EvOLD")))[0] == 200  # Slack's retry
+        assert (await post(url, event("after")))[0] == 200
+        await drained(inbox)
+        assert bolt.finished == ["acked before", "after"]  # once, and first
+        assert await inbox.resume() == 0  # this process's own rows are not taken over
+        assert "taken in" not in stored(store)
+    finally:
+        await runner.cleanup()

@@ -1,4 +1,4 @@
-"""The Slack ack path: verify, dedupe, enqueue, answer 200, and only then let Bolt run the turn.
+"""The Slack ack path: verify, dedupe, store, enqueue, answer 200, and only then let Bolt run the turn.
 
 Slack wants its 200 within 3 seconds. Through Bolt, each request's ack waits behind its middleware
 chain and listener matching, and, in a burst, behind every other request's; here an event, slash
@@ -6,6 +6,14 @@ command or button click costs one signature check and one lookup before its 200.
 goes to a queue and Bolt dispatches it afterwards (the app built with `process_before_response`, so the
 listener has finished when the dispatch returns): requests of one conversation run one at a time, in
 the order they arrived; different conversations run side by side.
+
+Before its 200, in every mode, a request is stored in the database's `inbox` (`bot/store/inbox.py`;
+the acks in flight at once in one transaction, `adapters/slack/journal.py`), and its row is deleted
+once its turn ran; a process that starts runs the requests a dead one acknowledged and left there
+(`resume`), signed again for Bolt with the same secret; one whose turn had stored its message is
+owned up to by the conversation's next turn instead, as before (`bot.conversation`). If that store
+fails, the answer is a 503 and nothing runs: Slack sends the request again. A delivery already stored
+is a retry: dropped.
 
 Anything whose answer is in the HTTP response (URL verification, SSL checks, view submissions, select
 options) goes to Bolt at once, as before. Bolt verifies every request again: cheap, and its checks
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -24,11 +33,13 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.slack.journal import Journal
 from adapters.slack.request import SlackRequest
 from bot import metrics
 from bot.acks import start_then_ack
 from bot.guard import CHECKED, parse_slack
 from bot.intake import Intake
+from bot.store import Store
 
 log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
@@ -43,6 +54,13 @@ def delivery_id(body: dict[str, Any]) -> str | None:
     if body.get("command"):
         return f"cmd:{body['trigger_id']}" if body.get("trigger_id") else None
     return body.get("event_id")
+
+
+def message_key(body: dict[str, Any]) -> str | None:
+    """The delivery key the turn stores its message under (`adapters.slack.app`), if it has one."""
+    if body.get("type") == "block_actions":
+        return f"click:{body['trigger_id']}" if body.get("trigger_id") else None
+    return delivery_id(body)
 
 
 def order_key(body: dict[str, Any]) -> str:
@@ -72,6 +90,7 @@ class SlackInbox:
         self,
         bolt: AsyncApp,
         signing_secret: str,
+        store: Store,
         across_processes: bool = False,
         intake: Intake | None = None,
     ):
@@ -82,8 +101,9 @@ class SlackInbox:
         # the message (so Slack's next message comes after it, and an acked message is never lost)
         self.across_processes = across_processes
         self.verifier = SignatureVerifier(signing_secret)
+        self.journal = Journal(store)
         self.seen: OrderedDict[str, None] = OrderedDict()
-        self.queues: dict[str, deque[Callable[[], SlackRequest]]] = {}
+        self.queues: dict[str, deque[tuple[int, Callable[[], SlackRequest]]]] = {}
         self.waiting: list[str] = []  # conversations queued whose worker is not started yet
         self.starter: asyncio.Task | None = None
         self.background: set[asyncio.Task] = set()
@@ -102,17 +122,56 @@ class SlackInbox:
         delivery = delivery_id(body)
         if delivery is not None:
             if delivery in self.seen:
-                log.info("slack: delivery %s already queued; retry ignored", delivery)
-                metrics.turn("slack", "none", "duplicate")
-                return web.Response(status=200)
+                return self._duplicate(delivery)
             self.seen[delivery] = None
             if len(self.seen) > REMEMBERED:
                 self.seen.popitem(last=False)
+        try:
+            row = await self.journal.add(
+                delivery, text, request.query_string, request.headers.get("Content-Type", "")
+            )
+        except Exception:  # logged by the journal; not acknowledged, so Slack sends it again
+            if delivery is not None:
+                self.seen.pop(delivery, None)
+            return web.json_response({"error": "not stored, try again"}, status=503)
+        if row is None:  # stored by a process before this one, which runs it (`resume`)
+            return self._duplicate(delivery)
         if self.across_processes:
-            await self._dispatch_in_line(bolt_request())
+            await self._dispatch_in_line(row, bolt_request())
         else:
-            self._enqueue(order_key(body), bolt_request)
+            self._enqueue(order_key(body), row, bolt_request)
         return web.Response(status=200)
+
+    @staticmethod
+    def _duplicate(delivery: str | None) -> web.Response:
+        log.info("slack: delivery %s already stored; retry ignored", delivery)
+        metrics.turn("slack", "none", "duplicate")
+        return web.Response(status=200)
+
+    async def resume(self) -> int:
+        """Queue the requests a dead process acknowledged and never ran (before this one takes
+        requests), each signed again now: Bolt checks its signature and its age. Returns how many."""
+        store = self.journal.store
+
+        def key(row: dict[str, Any]) -> str | None:
+            return message_key(parse_slack(row["body"], (row["content_type"] or "").strip().lower()))
+
+        rows = await store.off_loop(store.inbox_take_over, self.journal.channel, key)
+        for row in rows:
+            body, content_type = row["body"], row["content_type"] or ""
+            stamp = str(int(time.time()))
+            headers = {
+                "Content-Type": content_type,
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body),
+            }
+            if row["delivery"] is not None:
+                self.seen[row["delivery"]] = None
+            request = SlackRequest.later(body, row["query"] or "", headers)
+            self._enqueue(order_key(parse_slack(body, content_type.strip().lower())), row["id"], request)
+        if rows:
+            log.warning("slack: running %d acknowledged request(s) a stopped process left", len(rows))
+        return len(rows)
 
     @staticmethod
     def _body(request: web.Request, text: str) -> dict[str, Any]:
@@ -124,17 +183,18 @@ class SlackInbox:
             return checked
         return parse_slack(text, content_type)
 
-    async def _dispatch_in_line(self, bolt_request: SlackRequest) -> None:
+    async def _dispatch_in_line(self, row: int, bolt_request: SlackRequest) -> None:
         """Start the turn and return once it holds its conversation across every worker and stored the
         message, or is done (a duplicate, a non-turn); past QUEUE_WAIT_S the message is stored early
         instead, so the ack (by 3 s) never goes out for a message that is not stored (`bot.acks`)."""
-        await start_then_ack(self._run(bolt_request), self.background, QUEUE_WAIT_S, ACK_LIMIT_S)
+        await start_then_ack(self._run(row, bolt_request), self.background, QUEUE_WAIT_S, ACK_LIMIT_S)
 
-    async def _run(self, bolt_request: SlackRequest) -> None:
+    async def _run(self, row: int, bolt_request: SlackRequest) -> None:
         try:
             await self.bolt.async_dispatch(bolt_request)
         except Exception:  # Bolt hands listener errors to our error handler; this is a bug of ours
             log.exception("slack: a request failed")
+        self.journal.done(row)
 
     def _verified(self, text: str, request: web.Request) -> bool:
         try:
@@ -146,12 +206,12 @@ class SlackInbox:
         except ValueError:  # a timestamp that is not a number
             return False
 
-    def _enqueue(self, key: str, bolt_request: Callable[[], SlackRequest]) -> None:
+    def _enqueue(self, key: str, row: int, bolt_request: Callable[[], SlackRequest]) -> None:
         queue = self.queues.get(key)
         if queue is not None:  # that conversation's worker is running: it takes this one next
-            queue.append(bolt_request)
+            queue.append((row, bolt_request))
             return
-        self.queues[key] = deque([bolt_request])
+        self.queues[key] = deque([(row, bolt_request)])
         self.waiting.append(key)
         if self.starter is None or self.starter.done():
             self.starter = self._spawn(self._start_drains())
@@ -176,10 +236,12 @@ class SlackInbox:
         queue = self.queues[key]
         try:
             while queue:
+                row, bolt_request = queue[0]
                 try:
-                    await self.bolt.async_dispatch(queue[0]())  # Bolt's request, built only now
+                    await self.bolt.async_dispatch(bolt_request())  # Bolt's request, built only now
                 except Exception:  # Bolt hands listener errors to our error handler; this is a bug of ours
                     log.exception("slack: a queued request failed")
+                self.journal.done(row)
                 queue.popleft()
                 if queue and self.intake is not None:
                     await self.intake.quiet()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bot.store.answers import AnswerTables
 from bot.store.base import StoreBase, is_postgres, new_id, now_iso
+from bot.store.inbox import InboxTables
 from bot.store.labs import LabTables
 from bot.store.learners import LearnerTables
 from bot.store.migrate import SchemaError
@@ -25,6 +26,7 @@ __all__ = ["SchemaError", "Store", "StoreBase", "is_postgres", "new_id", "now_is
 
 
 class Store(
+    InboxTables,
     LearnerTables,
     QuizTables,
     LabTables,

@@ -4,7 +4,8 @@ Tables: `learners`, `messages` (every inbound message, stored before any work so
 `quiz_sessions`, `quiz_attempts`, `cards` (one fsrs card per learner and question), `lab_runs`,
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
 `nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`,
-`teams_places` and `teams_members` (where Teams members can be reached),
+`teams_places` and `teams_members` (where Teams members can be reached), `inbox` (requests acknowledged
+whose turn has not run yet),
 and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes
 live in its own module beside this one. Conversation checkpoints are LangGraph's own tables (its
 SQLite or PostgreSQL checkpointer).
@@ -55,6 +56,20 @@ messages = Table(
     Index("idx_messages_delivery", "delivery", unique=True),
     Index("idx_messages_conversation_status", "conversation", "status"),
     Index("idx_messages_learner", "learner"),
+)
+
+inbox = Table(  # a platform request acknowledged, until its turn ran (`bot/store/inbox.py`)
+    "inbox",
+    metadata,
+    Column("id", SERIAL, primary_key=True),
+    text("delivery"),  # the platform's delivery key (Slack's event id, a command's trigger id), if any
+    text("channel"),  # "slack"
+    text("body"),  # the request as received (its signature was checked before it was stored)
+    text("query"),
+    text("content_type"),
+    text("owner"),  # the process key of who runs it (`learners.waiting_turn`'s first part)
+    text("received_at"),
+    Index("idx_inbox_delivery", "delivery", unique=True),
 )
 
 quiz_sessions = Table(

@@ -1,0 +1,79 @@
+"""Group commit for the inbox: the acks in flight at once store their requests in one transaction.
+
+An ack hands its request to `add` and waits for it to be durable; one writer task at a time takes
+every request handed in meanwhile (and every finished one to delete) and writes them in one
+transaction on the store's thread, so a burst of 100 acks costs a few transactions, not 100. Deleting a
+finished request waits for the next write (or `LINGER_S` of quiet): if the process dies first, the
+request runs again after the restart and its turn finds it a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.store import Store
+
+log = logging.getLogger("coach.slack")
+LINGER_S = 1.0  # longest a finished request's row waits for a write to ride along with
+
+
+class Journal:
+    """`add` a request before its ack; `done` once its turn ran."""
+
+    def __init__(self, store: Store, channel: str = "slack"):
+        self.store = store
+        self.channel = channel
+        self._adds: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = []
+        self._done: list[int] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()  # a request was added: a lingering writer writes at once
+
+    async def add(self, delivery: str | None, body: str, query: str, content_type: str) -> int | None:
+        """Store a request durably; its id, or None if this delivery is stored already (a retry)."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        request = {"delivery": delivery, "channel": self.channel, "body": body, "query": query}
+        self._adds.append((request | {"content_type": content_type}, future))
+        self._arrived.set()
+        self._wake()
+        return await future
+
+    def done(self, row: int) -> None:
+        """The request's turn ran: delete its row with the next write."""
+        self._done.append(row)
+        self._wake()
+
+    async def flush(self) -> None:
+        """Write what is pending now (at shutdown)."""
+        self._arrived.set()
+        self._wake(linger=False)
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    def _wake(self, linger: bool = True) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(linger))
+
+    async def _write(self, linger: bool) -> None:
+        while self._adds or self._done:
+            if not self._adds and linger:  # only deletions: they wait for company, or LINGER_S
+                self._arrived.clear()
+                try:
+                    async with asyncio.timeout(LINGER_S):
+                        await self._arrived.wait()
+                except TimeoutError:
+                    pass
+            adds, self._adds = self._adds, []
+            done, self._done = self._done, []
+            try:
+                ids = await self.store.off_loop(self.store.inbox_write, [r for r, _ in adds], done)
+            except Exception as exc:
+                log.exception("storing requests before their ack failed")
+                for _, future in adds:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), row in zip(adds, ids, strict=True):
+                if not future.done():
+                    future.set_result(row)
