@@ -209,3 +209,23 @@ async def test_a_new_process_runs_what_a_dead_one_acked_first_and_drops_its_retr
         assert "taken in" not in stored(store)
     finally:
         await runner.cleanup()
+
+
+async def test_queued_requests_still_run_when_the_starter_is_interrupted():
+    """If waiting for a quiet loop fails, the conversations already queued still get their worker."""
+
+    class BrokenIntake:
+        async def quiet(self) -> None:
+            raise RuntimeError("boom")
+
+    bolt = RecordingBolt()
+    runner, url, inbox = await serve(bolt)
+    inbox.intake = BrokenIntake()  # type: ignore[assignment]
+    try:
+        assert (await post(url, event("one")))[0] == 200
+        await drained(inbox)
+        assert (await post(url, event("two")))[0] == 200  # same conversation, after the failure
+        await drained(inbox)
+        assert bolt.finished == ["one", "two"] and not inbox.queues
+    finally:
+        await runner.cleanup()

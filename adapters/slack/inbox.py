@@ -225,12 +225,20 @@ class SlackInbox:
     async def _start_drains(self) -> None:
         """Start the new conversations' workers once the server has taken its requests in: one task
         waits for that, not one per conversation (each would run a step in the middle of a burst)."""
-        while self.waiting:
-            if self.intake is not None:
-                await self.intake.quiet()
-            keys, self.waiting = self.waiting, []
-            for key in keys:
-                self._spawn(self._drain(key))
+        try:
+            while self.waiting:
+                if self.intake is not None:
+                    await self.intake.quiet()
+                self._start_waiting()
+        except Exception:  # a bug of ours; the queued conversations start at once instead
+            log.exception("slack: waiting for a quiet loop failed")
+        finally:  # cancelled or failed while waiting: no queued conversation is left without a worker
+            self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        keys, self.waiting = self.waiting, []
+        for key in keys:
+            self._spawn(self._drain(key))
 
     async def _drain(self, key: str) -> None:
         queue = self.queues[key]
