@@ -44,6 +44,8 @@ CREDIT_THRESHOLD = 0.30  # chosen by 5-fold cross-validation on the dev split on
 WRONG_THRESHOLD = 0.30
 SENTENCE_MIN_WORDS = 3
 SECOND_CREDIT = 0.60  # a second point in one turn must be clear; chosen on dev (5-fold) only
+CLAIM_CREDIT = 0.50  # ...or made in a clause of its own, about that point first; chosen on dev (5-fold) only
+CLAIM_MIN_WORDS = 5  # a shorter list item joins its neighbour ("age, sex and ethnicity")
 MENTION_THRESHOLD = 0.20  # a sound turn clearly about one point names it; chosen on dev (5-fold) only
 SEMANTIC_WEIGHT = 1.0  # the meaning features beside the word features; chosen on dev (5-fold) only
 TOUCHED = 0.12  # below credit, but enough that asking about the point would re-ask what was just said
@@ -54,6 +56,7 @@ GUESS_MAX_WORDS = 6
 
 _stemmer = snowballstemmer.stemmer("english")
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+CLAIM_SPLIT = re.compile(r"[;:]\s*|,\s+(?:and\s+)?")
 NEGATORS = frozenset(
     [
         "not",
@@ -252,6 +255,22 @@ def marked(text: str) -> str:
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE.split(text) if s.strip()]
+
+
+def claims(text: str) -> list[str]:
+    """The turn's clauses and list items that each carry a claim of their own: sentences cut at ";",
+    ":" and ", ", a piece shorter than `CLAIM_MIN_WORDS` words joined to the one before (or after)."""
+    out: list[str] = []
+    for sentence in sentences(text):
+        pieces = [p.strip() for p in CLAIM_SPLIT.split(sentence) if words(p)]
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and (len(words(piece)) < CLAIM_MIN_WORDS or len(words(merged[-1])) < CLAIM_MIN_WORDS):
+                merged[-1] = f"{merged[-1]}, {piece}"
+            else:
+                merged.append(piece)
+        out.extend(merged)
+    return out
 
 
 @dataclass(frozen=True)
@@ -494,7 +513,11 @@ class LabAssessor:
         if not credits and not wrong:
             credits = self._named(text, scores)
         credits.sort(key=lambda c: -c.confidence)
-        credits = credits[:1] + [c for c in credits[1:] if c.confidence >= SECOND_CREDIT]
+        own = self._claimed(text, exclude={w.point for w in wrong})
+        credits = credits[:1] + [c for c in credits[1:] if c.confidence >= SECOND_CREDIT or c.point in own]
+        for point_id, (clause, confidence) in own.items():
+            if credits and point_id not in {c.point for c in credits}:
+                credits.append(Credit(point_id, level_of(self.lab, clause), _quote(clause), confidence))
         wrong.sort(key=lambda w: -w.confidence)
         earned = {c.point for c in credits[:MAX_POINTS_PER_TURN]} | {w.point for w in wrong}
         near = [
@@ -502,6 +525,22 @@ class LabAssessor:
         ]
         touched = sorted(near, key=lambda pid: -scores[f"ok:{pid}"])
         return Assessment("answer", credits[:MAX_POINTS_PER_TURN], wrong[:1], touched)
+
+    def _claimed(self, text: str, exclude: set[str]) -> dict[str, tuple[str, float]]:
+        """Points that a clause of a several-claim turn makes on its own: the clause is about that point
+        first and clears `CLAIM_CREDIT` ("…, and document its known limits in a model card")."""
+        parts = claims(text)
+        if len(parts) < 2:
+            return {}
+        found: dict[str, tuple[str, float]] = {}
+        for clause, row in zip(parts, self.score_all(parts), strict=True):
+            ok = {p.id: row.get(f"ok:{p.id}", 0.0) for p in self.lab.rubric}
+            best = max(ok, key=ok.__getitem__)
+            if best in exclude or ok[best] < CLAIM_CREDIT or row.get(f"wrong:{best}", 0.0) >= ok[best]:
+                continue
+            if ok[best] > found.get(best, ("", 0.0))[1]:
+                found[best] = (clause, ok[best])
+        return found
 
     def _named(self, text: str, scores: dict[str, float]) -> list[Credit]:
         """A sound turn that earns nothing outright but is clearly about one point has at least named
@@ -560,8 +599,11 @@ class LabAssessor:
             label = f"{side}:{point_id}"
             scored = self.score_all(parts)
             parts = [parts[max(range(len(parts)), key=lambda i: scored[i].get(label, 0.0))]]
-        quote = parts[0] if parts else text.strip()
-        return quote if len(quote) <= EVIDENCE_CHARS else quote[: EVIDENCE_CHARS - 1].rstrip() + "…"
+        return _quote(parts[0] if parts else text.strip())
+
+
+def _quote(text: str) -> str:
+    return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1].rstrip() + "…"
 
 
 class Assessor:

@@ -213,6 +213,33 @@ async def test_one_message_earns_at_most_two_points_and_the_lab_goes_on(learner:
     assert state["mode"] == "lab" and len(state["lab"]["levels"]) <= 2
 
 
+@pytest.mark.parametrize(
+    ("number", "turn", "points"),
+    [
+        (
+            2,
+            "Two things before go-live: a nurse or doctor confirms every sepsis flag and owns the final call; "
+            "and we keep watching for drift after launch, since the patient mix and the coding habits will "
+            "shift over time.",
+            {"human-in-the-loop", "monitoring-drift"},
+        ),
+        (
+            1,
+            "Data first: the pilots ran on a hand-cleaned extract that never touched the live plant systems; "
+            "then ownership: someone has to run each model in production after the pilot team leaves.",
+            {"data-foundation", "operating-model"},
+        ),
+    ],
+)
+async def test_one_turn_of_several_claims_earns_each_point_it_shows(
+    learner: Learner, number: int, turn: str, points: set[str]
+):
+    """Each clause that carries its own claim is read on its own (flows.assessment.claims)."""
+    await learner.say(f"lab {number}")
+    await learner.say(turn)
+    assert set((await learner.state())["lab"]["levels"]) == points
+
+
 @pytest.mark.parametrize("word", ["post", "node", "tops"])
 async def test_one_word_answers_are_not_read_as_commands(learner: Learner, word: str):
     await learner.say("lab 1")
