@@ -4,7 +4,8 @@ A turn is first read for what kind of turn it is — a question about the course
 bare list of terms, or an answer. An answer is then scored by a small classifier per lab (logistic
 regression over stemmed word n-grams, character n-grams, negation-marked words and — so that everyday
 words reach the idea — the meaning similarity (`knowledge.semantic`) of the turn to each class's closest
-known example; a turn of several sentences is scored by its best sentence too), fitted at start
+known example; a turn of several sentences is scored by its best sentence too, and a turn of several
+claims earns a second point made in a clause of its own — `claims`), fitted at start
 from the lab's own knowledge: each point's strong example answers and each misconception's wording,
 plus the labeled dev turns in `knowledge/eval/labs-dev.jsonl`. It says, per point, whether the turn
 makes a sound claim about it or shows a misconception of it. The level of a sound claim comes from

@@ -269,3 +269,13 @@ async def test_lab_commands_outside_a_lab_are_explained(learner: Learner):
     for text in ("hint", "finish", "what am I missing"):
         replies = await learner.say(text)
         assert "not in a lab" in replies[-1].text
+
+
+def test_claims_split_clauses_and_keep_short_list_items_whole():
+    from flows.assessment import claims
+
+    turn = "Fairness: check recall across age, sex and ethnicity groups; then publish a model card for the nurses."
+    assert claims(turn) == [
+        "Fairness, check recall across age, sex and ethnicity groups",
+        "then publish a model card for the nurses.",
+    ]
