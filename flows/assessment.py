@@ -581,7 +581,9 @@ class LabAssessor:
             wrong = {t for m in point.misconceptions for text in (m.claim, *m.examples) for t in tokens(text)}
             self._stances[point_id] = frozenset(wrong - sound)
         said = marked(text).split()
-        return any(w.startswith("neg") for w in said) or not self._stances[point_id].isdisjoint(tokens(text))
+        return any(w == "neg" or w.startswith("neg_") for w in said) or not self._stances[
+            point_id
+        ].isdisjoint(tokens(text))
 
     def _closest_misconception(self, point_id: str, text: str) -> str:
         point = self.lab.point(point_id)

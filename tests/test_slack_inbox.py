@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 from aiohttp import web
 from slack_bolt.response import BoltResponse
 
@@ -42,7 +43,9 @@ class RecordingBolt:
         return BoltResponse(status=200)
 
 
-async def serve(bolt: RecordingBolt, store: Store | None = None) -> tuple[web.AppRunner, str, SlackInbox]:
+async def serve(
+    bolt: RecordingBolt, store: Store | None = None, **options: Any
+) -> tuple[web.AppRunner, str, SlackInbox]:
     inbox = SlackInbox(bolt, SECRET, store or Store(":memory:"))  # type: ignore[arg-type]
     app = web.Application()
 
@@ -50,7 +53,7 @@ async def serve(bolt: RecordingBolt, store: Store | None = None) -> tuple[web.Ap
         return await inbox(request)
 
     app.router.add_post("/slack/events", slack_events)
-    runner, url = await serve_on_loopback(app)
+    runner, url = await serve_on_loopback(app, **options)
     return runner, url, inbox
 
 
@@ -227,5 +230,49 @@ async def test_queued_requests_still_run_when_the_starter_is_interrupted():
         assert (await post(url, event("two")))[0] == 200  # same conversation, after the failure
         await drained(inbox)
         assert bolt.finished == ["one", "two"] and not inbox.queues
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_request_stored_after_slack_hung_up_still_runs_once():
+    """Slack gives up on a slow ack (the server cancels the handler, as `coach serve` does): the
+    request being stored is still queued, and Slack's retry of it is a duplicate."""
+    bolt, store = RecordingBolt(), Store(":memory:")
+    write = store.inbox_write
+
+    def slow(requests, done):
+        time.sleep(0.5)
+        return write(requests, done)
+
+    store.inbox_write = slow  # type: ignore[method-assign]
+    runner, url, inbox = await serve(bolt, store, handler_cancellation=True)
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await post(url, event("patient", event_id="EvSLOW"))
+        await asyncio.sleep(0.6)
+        assert (await post(url, event("patient", event_id="EvSLOW")))[0] == 200  # the retry
+        await drained(inbox)
+        assert bolt.finished == ["patient"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_failed_write_keeps_the_finished_rows_to_delete():
+    bolt, store = RecordingBolt(), Store(":memory:")
+    runner, url, inbox = await serve(bolt, store)
+    write = store.inbox_write
+    try:
+        assert (await post(url, event("done soon", event_id="EvD")))[0] == 200
+        await drained(inbox)  # its turn ran: its row waits for the next write to be deleted
+
+        def broken(requests, done):
+            raise OSError("disk full")
+
+        store.inbox_write = broken  # type: ignore[method-assign]
+        assert (await post(url, event("refused", event_id="EvF")))[0] == 503
+        store.inbox_write = write  # type: ignore[method-assign]
+        await inbox.journal.flush()
+        assert stored(store) == []  # the deletion was not lost with the failed write
     finally:
         await runner.cleanup()

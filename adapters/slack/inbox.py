@@ -7,13 +7,13 @@ goes to a queue and Bolt dispatches it afterwards (the app built with `process_b
 listener has finished when the dispatch returns): requests of one conversation run one at a time, in
 the order they arrived; different conversations run side by side.
 
-Before its 200, in every mode, a request is stored in the database's `inbox` (`bot/store/inbox.py`;
-the acks in flight at once in one transaction, `adapters/slack/journal.py`), and its row is deleted
-once its turn ran; a process that starts runs the requests a dead one acknowledged and left there
-(`resume`), signed again for Bolt with the same secret; one whose turn had stored its message is
-owned up to by the conversation's next turn instead, as before (`bot.conversation`). If that store
-fails, the answer is a 503 and nothing runs: Slack sends the request again. A delivery already stored
-is a retry: dropped.
+Before its 200, on SQLite and PostgreSQL alike (Socket Mode has no HTTP ack and no inbox), a request is
+stored in the database's `inbox` (`bot/store/inbox.py`; the acks in flight at once in one transaction,
+`adapters/slack/journal.py`), and its row is deleted once its turn ran; a process that starts runs the
+requests a dead one acknowledged and left there (`resume`), signed again for Bolt with the same secret;
+one whose turn had stored its message is owned up to by the conversation's next turn instead, as before
+(`bot.conversation`). If that store fails, the answer is a 503 and nothing runs: Slack sends the request
+again. A delivery already stored is a retry: dropped.
 
 Anything whose answer is in the HTTP response (URL verification, SSL checks, view submissions, select
 options) goes to Bolt at once, as before. Bolt verifies every request again: cheap, and its checks
@@ -27,6 +27,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -126,10 +127,26 @@ class SlackInbox:
             self.seen[delivery] = None
             if len(self.seen) > REMEMBERED:
                 self.seen.popitem(last=False)
+        content_type = request.headers.get("Content-Type", "")
+        # shielded: if Slack hangs up (the handler is cancelled) once the request is being stored, it
+        # is still queued, so the retry that finds it stored is rightly a duplicate
+        taking = self._spawn(
+            self._take(delivery, text, request.query_string, content_type, body, bolt_request)
+        )
+        return await asyncio.shield(taking)
+
+    async def _take(
+        self,
+        delivery: str | None,
+        text: str,
+        query: str,
+        content_type: str,
+        body: dict[str, Any],
+        bolt_request: Callable[[], SlackRequest],
+    ) -> web.Response:
+        """Store the request, then queue (or, across processes, start) its turn: the 200 or a 503."""
         try:
-            row = await self.journal.add(
-                delivery, text, request.query_string, request.headers.get("Content-Type", "")
-            )
+            row = await self.journal.add(delivery, text, query, content_type)
         except Exception:  # logged by the journal; not acknowledged, so Slack sends it again
             if delivery is not None:
                 self.seen.pop(delivery, None)
@@ -154,24 +171,42 @@ class SlackInbox:
         store = self.journal.store
 
         def key(row: dict[str, Any]) -> str | None:
-            return message_key(parse_slack(row["body"], (row["content_type"] or "").strip().lower()))
+            try:
+                return message_key(parse_slack(row["body"], (row["content_type"] or "").strip().lower()))
+            except Exception:  # one unreadable row must not stop the server from starting
+                log.exception("slack: an inbox row could not be read")
+                return None
 
         rows = await store.off_loop(store.inbox_take_over, self.journal.channel, key)
         for row in rows:
             body, content_type = row["body"], row["content_type"] or ""
-            stamp = str(int(time.time()))
-            headers = {
-                "Content-Type": content_type,
-                "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body),
-            }
+            try:
+                conversation = order_key(parse_slack(body, content_type.strip().lower()))
+            except Exception:
+                log.exception("slack: an inbox row could not be read; dropped")
+                self.journal.done(row["id"])
+                continue
             if row["delivery"] is not None:
                 self.seen[row["delivery"]] = None
-            request = SlackRequest.later(body, row["query"] or "", headers)
-            self._enqueue(order_key(parse_slack(body, content_type.strip().lower())), row["id"], request)
+            self._enqueue(
+                conversation, row["id"], partial(self._signed_now, body, row["query"] or "", content_type)
+            )
+        while len(self.seen) > REMEMBERED:
+            self.seen.popitem(last=False)
         if rows:
             log.warning("slack: running %d acknowledged request(s) a stopped process left", len(rows))
         return len(rows)
+
+    def _signed_now(self, body: str, query: str, content_type: str) -> SlackRequest:
+        """A resumed request for Bolt, signed when its turn starts (Bolt refuses a signature older
+        than five minutes, and a conversation's backlog after a restart may take longer)."""
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body),
+        }
+        return SlackRequest(body=body, query=query, headers=headers)
 
     @staticmethod
     def _body(request: web.Request, text: str) -> dict[str, Any]:

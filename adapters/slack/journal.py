@@ -70,6 +70,7 @@ class Journal:
                 ids = await self.store.off_loop(self.store.inbox_write, [r for r, _ in adds], done)
             except Exception as exc:
                 log.exception("storing requests before their ack failed")
+                self._done[:0] = done  # the deletions ride along with the next write
                 for _, future in adds:
                     if not future.done():
                         future.set_exception(exc)

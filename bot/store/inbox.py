@@ -1,13 +1,12 @@
 """The `inbox`: platform requests acknowledged whose turn has not run yet (`adapters/slack/inbox.py`).
 
-A request is stored here before its 200, in every mode, and deleted once its turn ran. One still here
-when its process is gone (`waiting_is_dead` on its owner) is run by the next process to start, unless
-its turn had stored its message already (`messages`, by the platform's delivery key): that one is the
-messages' to own up to, as before (`Coach._lost_messages`), and its row is dropped. Running one twice
-is safe anyway: a turn stores its message under that key first, so a second run is a duplicate. The
-writes of many acks in flight at once go in one transaction (`inbox_write`, fed by
-`adapters/slack/journal.py`).
-"""
+A request is stored here before its 200, on SQLite and PostgreSQL alike (HTTP only: Socket Mode has
+none), and deleted once its turn ran. One still here when its process is gone (`waiting_is_dead` on its
+owner) is run by the next process to start, unless its turn had stored its message already (`messages`,
+by the platform's delivery key): that one is the messages' to own up to, as before
+(`Coach._lost_messages`), and its row is dropped. Running one twice is safe anyway: a turn stores its
+message under that key first, so a second run is a duplicate. The writes of many acks in flight at once
+go in one transaction (`inbox_write`, fed by `adapters/slack/journal.py`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""`inbox`: a platform request acknowledged and not yet run, stored before its 200 in every mode, so
-a process killed after the ack runs it once it is back (issue 17: the single-process SQLite inbox
-acked after an in-memory enqueue only).
+"""`inbox`: a platform request acknowledged and not yet run, stored before its 200 on either database
+(HTTP only), so a process killed after the ack runs it once it is back (issue 17: the single-process
+SQLite inbox acked after an in-memory enqueue only).
 
 Only adds a table, so workers of the previous version keep running.
 
