@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
@@ -47,8 +48,12 @@ class InboxTables(LearnerTables):
             # lock the event loop taking in the burst needs)
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             ids = []
+            driver_error = conn.dialect.dbapi.Error  # type: ignore[union-attr]
             for r in requests:
-                cursor.execute(add, dict(r, owner=owner, received_at=stamp))
+                try:
+                    cursor.execute(add, dict(r, owner=owner, received_at=stamp))
+                except driver_error as exc:  # as SQLAlchemy's own error: `_retry` waits out a lock
+                    raise sa.exc.DBAPIError.instance(add, r, exc, driver_error) from exc
                 found = cursor.fetchone()
                 ids.append(found[0] if found else None)
             cursor.close()
