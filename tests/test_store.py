@@ -19,7 +19,7 @@ from bot.conversation import Coach
 from bot.store import SchemaError, Store, migrate
 from bot.store.base import create_engine
 from bot.store.migrate import _config, scripts
-from bot.store.schema import answers, metadata
+from bot.store.schema import answers, inbox, metadata
 from flows.deps import Deps
 from tests.conftest import Database
 
@@ -118,6 +118,24 @@ def test_a_turn_finishing_after_forget_me_writes_nothing_of_the_learner_back(sto
         other, 0, "checkpointed", [store.answer_row("slack:U2", "slack:D1", "q", "r", [], NOW)]
     )
     assert len(store.rows(sa.select(answers))) == 1  # a message still there keeps its answer
+
+
+def test_forget_me_deletes_the_learners_acknowledged_requests_too(store: Store):
+    """The inbox holds a request's raw body until its turn ran (or a dead process's, until a restart)."""
+    requests = [
+        {
+            "delivery": f"Ev{u}",
+            "channel": "slack",
+            "body": "{}",
+            "query": "",
+            "content_type": "",
+            "learner": u,
+        }
+        for u in ("slack:U1", "slack:U2")
+    ]
+    store.inbox_write(requests, [])
+    assert store.forget("slack:U1")["inbox"] == 1
+    assert [r["learner"] for r in store.rows(sa.select(inbox))] == ["slack:U2"]
 
 
 def test_clocks_claiming_at_once_take_each_nudge_once(store: Store):

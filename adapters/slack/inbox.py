@@ -64,6 +64,14 @@ def message_key(body: dict[str, Any]) -> str | None:
     return delivery_id(body)
 
 
+def learner_of(body: dict[str, Any]) -> str | None:
+    """Whose request it is, as coach names learners ("slack:<user id>"), if it says."""
+    event, clicker = body.get("event"), body.get("user")
+    user = body.get("user_id") or (event.get("user") if isinstance(event, dict) else None)
+    user = user or (clicker.get("id") if isinstance(clicker, dict) else None)
+    return f"slack:{user}" if isinstance(user, str) and user else None
+
+
 def order_key(body: dict[str, Any]) -> str:
     """Requests with the same key run in arrival order: a DM, a channel thread, or one user's commands."""
     if body.get("command"):
@@ -146,7 +154,7 @@ class SlackInbox:
     ) -> web.Response:
         """Store the request, then queue (or, across processes, start) its turn: the 200 or a 503."""
         try:
-            row = await self.journal.add(delivery, text, query, content_type)
+            row = await self.journal.add(delivery, text, query, content_type, learner_of(body))
         except Exception:  # logged by the journal; not acknowledged, so Slack sends it again
             if delivery is not None:
                 self.seen.pop(delivery, None)

@@ -30,11 +30,13 @@ class Journal:
         self._writer: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()  # a request was added: a lingering writer writes at once
 
-    async def add(self, delivery: str | None, body: str, query: str, content_type: str) -> int | None:
+    async def add(
+        self, delivery: str | None, body: str, query: str, content_type: str, learner: str | None
+    ) -> int | None:
         """Store a request durably; its id, or None if this delivery is stored already (a retry)."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         request = {"delivery": delivery, "channel": self.channel, "body": body, "query": query}
-        self._adds.append((request | {"content_type": content_type}, future))
+        self._adds.append((request | {"content_type": content_type, "learner": learner}, future))
         self._arrived.set()
         self._wake()
         return await future

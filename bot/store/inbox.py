@@ -22,17 +22,17 @@ from bot.store.base import now_iso
 from bot.store.learners import LearnerTables
 from bot.store.schema import inbox, messages
 
-COLUMNS = ("delivery", "channel", "body", "query", "content_type", "owner", "received_at")
+COLUMNS = ("delivery", "channel", "body", "query", "content_type", "owner", "received_at", "learner")
 
 
 class InboxTables(LearnerTables):
     """`inbox`: stored before the ack, deleted after the turn, taken over from a dead process."""
 
     def inbox_write(self, requests: Sequence[dict[str, Any]], done: Sequence[int]) -> list[int | None]:
-        """Store `requests` (each: delivery, channel, body, query, content_type) and delete the `done`
-        ids, in one transaction. Each request's id, or None for a delivery already stored (a retry) by
-        a live process; one stored by a dead process (it died before its 200 went out, or after) is
-        this process's to run now, as Slack's retry, and its id is returned."""
+        """Store `requests` (each: delivery, channel, body, query, content_type, learner) and delete
+        the `done` ids, in one transaction. Each request's id, or None for a delivery already stored
+        (a retry) by a live process; one stored by a dead process (it died before its 200 went out,
+        or after) is this process's to run now, as Slack's retry, and its id is returned."""
         owner, stamp = self._process_key(), now_iso(datetime.now(UTC))
         names = ", ".join(f"%({c})s" if self.postgres else f":{c}" for c in COLUMNS)
         add = f"INSERT INTO inbox ({', '.join(COLUMNS)}) VALUES ({names}) ON CONFLICT DO NOTHING RETURNING id"
@@ -51,7 +51,7 @@ class InboxTables(LearnerTables):
             driver_error = conn.dialect.dbapi.Error  # type: ignore[union-attr]
             for r in requests:
                 try:
-                    cursor.execute(add, dict(r, owner=owner, received_at=stamp))
+                    cursor.execute(add, {"learner": None, **r, "owner": owner, "received_at": stamp})
                 except driver_error as exc:  # as SQLAlchemy's own error: `_retry` waits out a lock
                     raise sa.exc.DBAPIError.instance(add, r, exc, driver_error) from exc
                 found = cursor.fetchone()

@@ -69,6 +69,7 @@ inbox = Table(  # a platform request acknowledged, until its turn ran (`bot/stor
     text("content_type"),
     text("owner"),  # the process key of who runs it (`learners.waiting_turn`'s first part)
     text("received_at"),
+    text("learner"),  # whose request it is ("slack:<user id>"), so "forget me" deletes it too
     Index("idx_inbox_delivery", "delivery", unique=True),
 )
 
@@ -280,6 +281,7 @@ PERSONAL = (
     (managers, "learner"),
     (answer_feedback, "learner"),
     (answers, "learner"),
+    (inbox, "learner"),
     (learners, "id"),
 )
 """Every table holding rows about one person, and the column naming them ("forget me" empties these)."""

@@ -24,7 +24,7 @@ def upgrade() -> None:
         "inbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
         *(sa.Column(name, sa.Text) for name in ("delivery", "channel", "body", "query", "content_type")),
-        *(sa.Column(name, sa.Text) for name in ("owner", "received_at")),
+        *(sa.Column(name, sa.Text) for name in ("owner", "received_at", "learner")),
         if_not_exists=True,
     )
     op.create_index("idx_inbox_delivery", "inbox", ["delivery"], unique=True, if_not_exists=True)
