@@ -28,6 +28,7 @@ from flows.focus import (
     proper_names,
     written_as_names,
 )
+from flows.manner import without_manner
 from flows.question import NUMBERED, place, question_shape
 from flows.shape import Draft, compose, key_topics
 from flows.state import CoachState, QATurn
@@ -92,16 +93,30 @@ def leans_on(text: str, topics: frozenset[str] = frozenset()) -> bool:
 def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False) -> SearchResult:
     """Search for the question (with the course words it means); for a follow-up, with the previous
     question too. `previous` holds the asker's own turns only. In a conversation with one learner a
-    message that leans on the previous question, or finds nothing on its own, is read with it; in a
-    shared thread only one that leans on it, since anything else there is likely a new question."""
+    message that leans on the previous question, or finds nothing on its own and names no subject
+    of its own, is read with it; in a shared thread only one that leans on it, since anything else
+    there is likely a new question."""
     named = place(text, deps.course)
     alone = deps.index.search(searchable(deps, text), k=PASSAGES, named=named)
-    if not previous or (not leans_on(text, key_topics(deps.course)) and (shared or alone.grounded)):
+    if not previous or leans_on(text, key_topics(deps.course)):
+        stands = not previous
+    else:
+        stands = shared or alone.grounded or names_own_subject(deps, text)
+    if stands:
         return alone
     combined = deps.index.search(
-        searchable(deps, f"{previous[-1]['question']} {text}"), k=PASSAGES, named=named
+        searchable(deps, f"{without_manner(previous[-1]['question'])} {text}"), k=PASSAGES, named=named
     )
     return combined if combined.grounded else alone
+
+
+def names_own_subject(deps: Deps, text: str) -> bool:
+    """Whether a message names what it asks about, so stands alone whatever was asked before: a
+    course topic ("data mesh"), a course name ("AT&T") or one it writes as a name ("ChatGPT")."""
+    said = {w.removesuffix("'s") for w in words(text)} - own_posts(text)
+    course_named = {w for w in said & deps.index.names() if not YEAR.fullmatch(w)}
+    topics = set(stem_words(text)) & key_topics(deps.course)
+    return bool(course_named or topics or names_in(deps, text))
 
 
 def searchable(deps: Deps, text: str) -> str:
@@ -646,7 +661,7 @@ def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResul
     """The evidence for answering `question` with `draft` (units chosen from `result`): for the whole
     message, and for its asking parts alone when the rest only tells why or for whom (`asked_part`)."""
     followed = bool(previous) and result.query != searchable(deps, question)
-    asked_alone = f"{previous[-1]['question']} {question}" if followed else question
+    asked_alone = f"{without_manner(previous[-1]['question'])} {question}" if followed else question
     # A definition is judged on the thing it asks about: the rest ("in two lines", "asking for my
     # boss") says how to answer or why, not what; what the course never names it cannot define.
     named = key_topics(deps.course)
@@ -804,6 +819,7 @@ async def answer(
     of it is something the course never mentions, the reply says so before what the lessons do say.
     """
     previous = previous or []
+    asked, question = question, without_manner(question)  # "… in plain english" asks what is asked
     result = retrieve(deps, question, previous, shared)
     if not result.hits:
         return not_covered(result, deps)
@@ -826,7 +842,7 @@ async def answer(
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
     search = result.query if result.query != question else None
     reply_answer = await deps.brain.answer(
-        QAContext(question, result.hits, history, search, deps.course, weights, draft.text, names)
+        QAContext(asked, result.hits, history, search, deps.course, weights, draft.text, names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
     if (not answers or held) and (gap := evidence.gap()):

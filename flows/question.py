@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from flows.manner import without_manner
 from knowledge.loader import Course
 from knowledge.spelling import everyday_slip
 from knowledge.text import stem, stem_set, stem_words
@@ -99,12 +100,25 @@ ROLE = re.compile(
 )
 
 
+# "Who is an AI translator?", "who are data stewards?": what a role or a kind of person is, a
+# definition (no name answers it), unlike "who is the CEO of Uber?".
+ROLE_DEFINED = re.compile(
+    r"(^|[,:;?.!-] *|\band |\bso )(?:who(?: is|'s)|whos) an? (?:[\w-]+ ){0,2}[\w-]+"
+    r"(?=\s*(?:[?,.;!]|$|\band\b|\bor\b|\bexactly\b))"
+    r"|(^|[,:;?.!-] *|\band |\bso )who are (?!(?:the|these|those|they|you|we|your|our|their|my)\b)"
+    r"(?:[\w-]+ ){0,2}[\w-]+s(?=\s*(?:[?,.;!]|$|\band\b|\bor\b|\bexactly\b))"
+)
+
+
 @lru_cache(maxsize=1024)  # asked four times per answer (shaper, evidence, brain), seven patterns each
 def question_shape(question: str) -> str:
     """The first shape whose cue the question carries, most specific first; "general" otherwise. A
     slip of an everyday word is read as the word ("whats the diffrence between…" compares), a range
-    ("one or two sentences") offers no choice, and "explain … like i'm new" tells no situation."""
-    q = ELI5.sub(" ", RANGE.sub(r"\1-\2", respelled(question.lower().replace("’", "'"))))
+    ("one or two sentences") offers no choice, and how to put it ("explain … like i'm new", "in
+    plain english", see flows.manner) is no part of what is asked."""
+    q = RANGE.sub(r"\1-\2", respelled(without_manner(question).lower().replace("’", "'")))
+    if ROLE_DEFINED.search(q):
+        return "definition"
     for shape, cue in SHAPES.items():
         if shape == "who" and ROLE.search(q):
             continue
@@ -118,10 +132,6 @@ _N = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
 
 
 RANGE = re.compile(rf"\b{_N} or {_N}\b")
-
-
-# "explain mlops like i'm new", "…like i'm 5": how to explain, not the learner's situation
-ELI5 = re.compile(r"\b(?:like|as if) (?:i'm|i am|im|we're|we are) (?:new|5|five|a \w+|an \w+)\b")
 
 
 def respelled(text: str) -> str:

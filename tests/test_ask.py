@@ -14,6 +14,7 @@ from flows.ask import answer, leans_on, recent, retrieve, searchable
 from flows.brains.base import QAContext
 from flows.brains.offline import OfflineBrain
 from flows.focus import own_organisation
+from flows.manner import without_manner
 from flows.shape import place, question_shape
 from flows.state import QATurn
 from knowledge.loader import Course
@@ -1060,3 +1061,65 @@ async def test_a_definition_is_the_paragraph_under_its_heading_not_the_takeaway(
     leaning on the first ("This model preserves…"); the other section's "Key Takeaway" does not."""
     reply = await answer(deps, "what's the 'dual operating system' in the scaling paradox deck?")
     assert "design for both" in reply.text and "Agility Layer" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("first", "question"),
+    [
+        ("whats a feature store", "how many employes did AT&T have"),
+        ("what is a center of excellence?", "does the course say anything about ChatGPT?"),
+    ],
+)
+async def test_a_question_naming_its_own_subject_is_not_read_with_the_previous_one(coach, first, question):
+    """With one learner, a question not grounded alone is read with the previous one only when it has
+    no subject of its own: one naming a course name ("AT&T") or a new one ("ChatGPT") stands alone."""
+
+    async def say(text: str) -> Reply:
+        return (await coach.handle(Inbound("slack", "UANA", "slack:DUANA", text, shared=False)))[-1]
+
+    assert (await say(first)).citations
+    reply = await say(question)
+    assert reply.text == (await answer(coach.deps, question)).text
+    assert "Feature Store" not in reply.text and "Center of Excellence" not in reply.text
+
+
+async def test_who_is_a_role_asks_what_the_role_is(learner: Learner):
+    """Asking "who is an AI translator?" asks what the role is, which the lessons define: no "don't cover
+    who that is" before the definition; "who is the CEO of …" still asks a person."""
+    assert question_shape("who is an AI translator?") == "definition"
+    assert question_shape("who are AI translators?") == "definition"
+    assert question_shape("who is the CEO of AT&T?") == "who"
+    assert question_shape("who is Uber's current CEO?") == "who"
+    reply = (await learner.say("who is an AI translator and why are they hard to find?"))[-1]
+    assert not reply.text.startswith("The lessons don't cover"), reply.text
+    assert reply.citations and "AI Translator" in reply.text
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "whats MLOps in plain english",
+        "what is MLOps in simple terms",
+        "in layman's terms, what is MLOps?",
+        "what is MLOps in a nutshell?",
+        "tl;dr: what is MLOps",
+        "what is MLOps? explain like I'm 5",
+        "briefly, what is MLOps?",
+        "what is MLOps, in one sentence?",
+        "what is MLOps for a beginner?",
+    ],
+)
+async def test_how_to_put_the_answer_does_not_change_what_is_answered(coach, asked):
+    """How the asker wants it explained ("in plain english", "in a nutshell", "eli5") is not what is
+    asked: the answer is the one to the question without it."""
+    plain = await answer(coach.deps, "what is MLOps?")
+    assert "Machine Learning Operations" in plain.text
+    assert (await answer(coach.deps, asked)).text == plain.text
+
+
+def test_a_manner_phrase_is_dropped_and_nothing_else():
+    assert without_manner("whats MLOps in plain english") == "whats MLOps"
+    assert without_manner("ELI5 the dual operating system") == "explain the dual operating system"
+    assert without_manner("eli5?") == "eli5?"  # nothing else asked: kept as said
+    scarce = "why are AI translators in short supply?"
+    assert without_manner(scarce) == scarce
