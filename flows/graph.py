@@ -19,6 +19,7 @@ conversations meanwhile.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +36,9 @@ from flows.state import CoachState, Intent
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
 QUIZ_INTENTS = {"quiz", "test", "drill", "answer"}
 PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))  # zero-width characters
+BLANKS = frozenset(
+    "\u115f\u1160\u2800\u3164\uffa0"
+)  # letters that render as nothing (fillers, braille blank)
 
 
 async def route(state: CoachState, runtime: Runtime[Deps]) -> Send:
@@ -65,6 +68,11 @@ def routed(node: Callable[[CoachState, Runtime[Deps]], Awaitable[dict]]) -> Call
     return run
 
 
+def visible(text: str) -> bool:
+    """Whether the text shows anything: not only spaces, format characters (zero-width ones) and blanks."""
+    return any(not c.isspace() and c not in BLANKS and unicodedata.category(c) != "Cf" for c in text)
+
+
 def _nudged(deps: Deps, learner: str) -> bool:
     return bool(quiz.open_nudge(deps, learner) or quiz.closed_nudge(deps, learner))
 
@@ -81,7 +89,7 @@ def _route(state: CoachState, deps: Deps) -> dict:
             intent = {"name": "feedback", "text": inbound.action.value}
         else:
             intent = parse_command(inbound.action.value) or {"name": "unknown"}
-    elif not inbound.text.translate(INVISIBLE).strip():
+    elif not visible(inbound.text):
         intent = {"name": "empty"}
     elif (request := parse_nudge_request(inbound.text)) is not None:
         return {"intent": request, "mode": mode}

@@ -85,7 +85,8 @@ async def test_a_letter_after_the_quiz_ended_is_told_no_question_is_open(learner
     reply = (await learner.say("C"))[-1]
     assert "No quiz question is open" in reply.text and not reply.citations  # not a Q&A answer
     assert learner.coach.deps.store.quiz_sessions("console:ana") == sessions  # nothing was scored
-    assert not (await learner.say("\u200b"))[-1].citations  # zero-width text is no question either
+    for blank in ("\u200b", "\u2800", "\u3164 \u200d"):  # zero-width, braille blank, Hangul filler
+        assert not (await learner.say(blank))[-1].citations  # text that shows nothing is no question
 
 
 async def test_answers_by_letter_number_and_option_text(learner: Learner, course: Course):
