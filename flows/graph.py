@@ -36,9 +36,8 @@ from flows.state import CoachState, Intent
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
 QUIZ_INTENTS = {"quiz", "test", "drill", "answer"}
 PRIVATE_INTENTS = {"lab", "quiz", "test", "drill", "hint", "finish", "missing"}
-BLANKS = frozenset(
-    "\u115f\u1160\u2800\u3164\uffa0"
-)  # letters that render as nothing (fillers, braille blank)
+# letters that render as nothing: the Hangul fillers and the braille blank
+BLANKS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 
 
 async def route(state: CoachState, runtime: Runtime[Deps]) -> Send:
