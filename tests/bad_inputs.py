@@ -18,6 +18,8 @@ TEXTS: list[str] = [
     "\u202eevil right-to-left override\u202c",
     "שלום lab 1",
     "🤖🚀🔥",
+    "\u200b\u200d",  # shows nothing: zero-width characters, a braille blank, a Hangul filler
+    "\u2800 \u3164",
     "👩‍💻 what is MLOps? 🧠",
     "lab 🧪 2",
     "*bold* _italic_ ~strike~ `code` ```block```",
@@ -112,6 +114,11 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
     # the wrong type must still get a clean answer, and the turn a clean refusal
     (JSON, b'{"type": "event_callback", "event": {"type": "message", "user": "U1", "channel": {"id": 1}}}'),
     (JSON, b'{"type": "event_callback", "event_id": 7, "event": {"type": "message", "user": "U1", "ts": 5}}'),
+    # whose request it is, read for the inbox row: a user id of the wrong type is refused before the store
+    (
+        JSON,
+        b'{"type": "event_callback", "event_id": "EvB1", "user_id": ["U1"], "event": {"type": "message"}}',
+    ),
     (FORM, b"command=%2Fcoach&user_id=U1&channel_id=&text=progress&response_url=file%3A%2F%2F%2Fetc"),
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),
