@@ -239,7 +239,7 @@ def comparison_sides(question: str) -> list[set[str]]:
     vocab = load_vocabulary()
     # What a second asking part asks ("…, and which is best for a bank?", "…, and can you just grow
     # one into the other?") is no side of the first.
-    parts = [p.lower() for p in asking_parts(question)]
+    parts = [p.lower() for p in separate_questions(question)]
     compared = next((p for p in parts if re.search(CONTRASTED, p)), parts[0])
     compared, *_ = SECOND_PART.split(compared, maxsplit=1)
     # ...nor what another clause tells ("lake vs mesh - which? our lake has turned into a mess")
@@ -272,7 +272,7 @@ NEXT_PART = re.compile(
 ASKS = re.compile(r"\?\s*$|\b(what|whats|what's|how|why|which|who|when|where)\b", re.IGNORECASE)
 
 
-def asking_parts(question: str) -> list[str]:
+def separate_questions(question: str) -> list[str]:
     """The things a message asks, each on its own: its asking parts with words of their own. One part
     (the whole message) when it asks one thing, or when a later part has nothing to search on of its
     own ("…and why does it matter?": it asks about what the first part asks)."""

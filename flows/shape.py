@@ -22,12 +22,12 @@ from flows.question import (
     SHAPES,
     asked_counts,
     asked_stems,
-    asking_parts,
     asks_several,
     comparison_sides,
     counts_told,
     place,
     question_shape,
+    separate_questions,
 )
 from flows.render import MAX_CHARS, render
 from flows.sentence_choice import (
@@ -124,7 +124,7 @@ def candidates(
     where = place(question, course)
     # one fact asked, not several ("AT&T's program - name, cost, partner, and results?", "how much
     # did they spend, what was it called, and did it help?"): the sentence holding it, not its paragraph
-    several_asked = len(asking_parts(question)) >= 2 or question.count(",") >= 2
+    several_asked = len(separate_questions(question)) >= 2 or question.count(",") >= 2
     one_fact = shape in FACTS and not SECOND_PART.search(q) and not several_asked
     how_to = bool(HOW_TO.search(q))
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
@@ -485,7 +485,7 @@ def _choose(
             continue
         chosen.append(other)
         covered |= other.covers
-    single = len(asking_parts(question)) < 2  # (each part of several is answered on its own below)
+    single = len(separate_questions(question)) < 2  # (each part of several is answered on its own below)
     if (
         len(chosen) == 1
         and shape not in FACTS
@@ -562,7 +562,7 @@ def compose(
     if (quoted := _quoted_definition(question)) != question:
         question, query = quoted, query & stem_set(f"{quoted} {load_vocabulary().expansion(quoted)}")
     given, fit = _choose(question, hits, course, query, weights, names)
-    parts = asking_parts(question)
+    parts = separate_questions(question)
     for part in parts if len(parts) >= 2 else []:
         said = stem_set(f"{part} {load_vocabulary().expansion(part)}")
         own = asked_stems(part, {s for s in query if s in said})
