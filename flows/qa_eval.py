@@ -31,6 +31,8 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # written in the third session's first minutes and measured on 441a735 before that session's Q&A work.
 # `heldout8` likewise (145 / 70: a balanced month of a shared channel), written in the fourth session's
 # first hour and measured on 0e7dc64 before that session's Q&A work.
+# `heldout9` likewise (150 / 73: plain, chat and harder thirds; near-misses that reuse course names), written in
+# the fifth session's first minutes and measured on 82c742d before that session's Q&A work.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
@@ -49,6 +51,7 @@ SPLIT_FILES = {
     "heldout6": ("qa-heldout6.yaml",),
     "heldout7": ("qa-heldout7.yaml",),
     "heldout8": ("qa-heldout8.yaml",),
+    "heldout9": ("qa-heldout9.yaml",),
 }
 
 
