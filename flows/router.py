@@ -248,12 +248,14 @@ def parse_command(text: str) -> Intent | None:
     head, rest = words[0], words[1:]
     if head == "start" and rest:
         head, rest = rest[0], rest[1:]
-    number = next((int(w) for w in rest if w.isdigit()), None)
-    if head == "lab" and number and set(rest) <= {str(number), "lesson"}:
+    # Any integer, 0 and negatives included: "lab 0" gets the lab menu, as "lab 7" does, not a Q&A refusal.
+    numeral = next((w for w in rest if re.fullmatch(r"[-−]?\d+", w)), None)
+    number = int(numeral.replace("−", "-")) if numeral else None
+    if head == "lab" and numeral and set(rest) <= {numeral, "lesson"}:
         return {"name": "lab", "number": number}
-    if head == "quiz" and number and set(rest) <= {str(number), "lesson", "on", "for"}:
+    if head == "quiz" and numeral and set(rest) <= {numeral, "lesson", "on", "for"}:
         return {"name": "quiz", "number": number}
-    if head == "lesson" and number and rest[1:] in ([], ["quiz"]):
+    if head == "lesson" and numeral and rest[1:] in ([], ["quiz"]):
         return {"name": "quiz", "number": number}
     if (head == "module" and rest in ([], ["test"], ["quiz"], ["exam"])) or (head == "test" and not rest):
         return {"name": "test"}

@@ -103,3 +103,11 @@ async def test_a_terse_dismissal_is_a_claim_to_correct_not_a_list_of_terms(learn
     await learner.say("lab 1")
     reply = (await learner.say("data quality doesn't really matter, a good model copes"))[-1]
     assert "correct one thing" in reply.text and "list of terms" not in reply.text and reply.citations
+
+
+@pytest.mark.parametrize("text", ["lab 0", "lab -1", "quiz 0", "quiz -1"])
+async def test_a_number_out_of_range_shows_the_menu(learner: Learner, text: str):
+    """Not a Q&A refusal: "lab 0" is a lab command with a number the course lacks."""
+    (reply,) = await learner.say(text)
+    assert reply.text.startswith(("Which lab?", "Which quiz")), reply.text
+    assert "don't cover" not in reply.text

@@ -31,6 +31,10 @@ from flows.router import parse_answer, parse_command
         ("finish", {"name": "finish"}),
         ("what am I missing?", {"name": "missing"}),
         ("/coach lab 2", {"name": "lab", "number": 2}),
+        # Out of range is still a command (the coach shows its menu), not a question for Q&A.
+        ("lab 0", {"name": "lab", "number": 0}),
+        ("quiz -1", {"name": "quiz", "number": -1}),
+        ("lab 7", {"name": "lab", "number": 7}),
     ],
 )
 def test_commands(text, intent):
