@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from slack_bolt.response import BoltResponse
 
+from adapters.slack import inbox as inbox_module
 from adapters.slack.inbox import SlackInbox, order_key
 from bot.store import Store
 from bot.store.schema import inbox as inbox_table
@@ -44,9 +45,9 @@ class RecordingBolt:
 
 
 async def serve(
-    bolt: RecordingBolt, store: Store | None = None, **options: Any
+    bolt: RecordingBolt, store: Store | None = None, across_processes: bool = False, **options: Any
 ) -> tuple[web.AppRunner, str, SlackInbox]:
-    inbox = SlackInbox(bolt, SECRET, store or Store(":memory:"))  # type: ignore[arg-type]
+    inbox = SlackInbox(bolt, SECRET, store or Store(":memory:"), across_processes)  # type: ignore[arg-type]
     app = web.Application()
 
     async def slack_events(request: web.Request) -> web.Response:
@@ -274,5 +275,67 @@ async def test_a_failed_write_keeps_the_finished_rows_to_delete():
         store.inbox_write = write  # type: ignore[method-assign]
         await inbox.journal.flush()
         assert stored(store) == []  # the deletion was not lost with the failed write
+    finally:
+        await runner.cleanup()
+
+
+def slowed(store: Store, seconds: float) -> None:
+    """Each write of the store's inbox takes `seconds` longer (a slow commit)."""
+    write = store.inbox_write
+
+    def slow(requests, done):
+        time.sleep(seconds)
+        return write(requests, done)
+
+    store.inbox_write = slow  # type: ignore[method-assign]
+
+
+async def timed_post(url: str, body: str) -> tuple[int, float]:
+    start = time.monotonic()
+    status, _ = await post(url, body)
+    return status, time.monotonic() - start
+
+
+@pytest.mark.parametrize("across_processes", [False, True])
+async def test_a_store_slower_than_the_ack_budget_is_a_503_in_time_and_still_runs_once(
+    monkeypatch: pytest.MonkeyPatch, across_processes: bool
+):
+    """The budget counts from the request's arrival: a commit that outlasts it gets a 503 by then (not
+    a 200 past Slack's deadline); the request, stored after all, runs once, and Slack's resend of it
+    is a duplicate."""
+    monkeypatch.setattr(inbox_module, "ACK_LIMIT_S", 1.0)
+    bolt, store = RecordingBolt(), Store(":memory:")
+    slowed(store, 1.6)
+    runner, url, inbox = await serve(bolt, store, across_processes)
+    try:
+        status, took = await timed_post(url, event("late", event_id="EvLATE"))
+        assert status == 503 and took < 1.45, (status, took)  # before: a 200 after 1.6 s
+        await asyncio.sleep(0.8)  # the commit lands meanwhile
+        assert stored(store) == ["late"]
+        status, _ = await post(url, event("late", event_id="EvLATE"))  # Slack's resend
+        assert status == 200
+        await drained(inbox)
+        assert bolt.finished == ["late"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_across_processes_the_wait_for_the_turn_counts_from_the_arrival(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Across processes the 200 waits for the turn to be in line; a slow inbox commit before that
+    wait no longer adds to it: the 200 comes by ACK_LIMIT_S after the arrival."""
+    monkeypatch.setattr(inbox_module, "QUEUE_WAIT_S", 0.5)
+    monkeypatch.setattr(inbox_module, "ACK_LIMIT_S", 1.0)
+    bolt, store = RecordingBolt(), Store(":memory:")
+    slowed(store, 0.7)
+    runner, url, inbox = await serve(bolt, store, across_processes=True)
+    try:
+        status, took = await timed_post(url, event("slow turn", event_id="EvHELD"))
+        assert status == 200 and 0.7 <= took < 1.4, took  # before: 0.7 s + 1.0 s
+        assert stored(store) == ["slow turn"]
+        bolt.release.set()
+        await drained(inbox)
+        assert bolt.finished == ["slow turn"]
     finally:
         await runner.cleanup()

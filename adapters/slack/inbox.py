@@ -38,7 +38,7 @@ from adapters.slack.journal import Journal
 from adapters.slack.request import SlackRequest
 from bot import metrics
 from bot.acks import start_then_ack
-from bot.guard import CHECKED, parse_slack
+from bot.guard import ARRIVED, CHECKED, parse_slack
 from bot.intake import Intake
 from bot.store import Store
 
@@ -136,10 +136,11 @@ class SlackInbox:
             if len(self.seen) > REMEMBERED:
                 self.seen.popitem(last=False)
         content_type = request.headers.get("Content-Type", "")
+        arrived = request.get(ARRIVED) or asyncio.get_running_loop().time()
         # shielded: if Slack hangs up (the handler is cancelled) once the request is being stored, it
         # is still queued, so the retry that finds it stored is rightly a duplicate
         taking = self._spawn(
-            self._take(delivery, text, request.query_string, content_type, body, bolt_request)
+            self._take(delivery, text, request.query_string, content_type, body, bolt_request, arrived)
         )
         return await asyncio.shield(taking)
 
@@ -151,21 +152,62 @@ class SlackInbox:
         content_type: str,
         body: dict[str, Any],
         bolt_request: Callable[[], SlackRequest],
+        arrived: float,
     ) -> web.Response:
-        """Store the request, then queue (or, across processes, start) its turn: the 200 or a 503."""
+        """Store the request, then queue (or, across processes, start) its turn: the 200, or a 503 if
+        it was not stored within ACK_LIMIT_S of its arrival (see `_late`)."""
+        adding = self.journal.submit(delivery, text, query, content_type, learner_of(body))
         try:
-            row = await self.journal.add(delivery, text, query, content_type, learner_of(body))
-        except Exception:  # logged by the journal; not acknowledged, so Slack sends it again
+            async with asyncio.timeout_at(arrived + ACK_LIMIT_S):
+                row = await asyncio.shield(adding)
+        except TimeoutError:
+            if delivery is not None:  # Slack's resend is stored, or found stored: not dropped here
+                self.seen.pop(delivery, None)
+            log.warning("slack: delivery %s not stored %.1f s after it came: 503", delivery, ACK_LIMIT_S)
+            self._spawn(self._late(delivery, adding, order_key(body), bolt_request))
+            return web.json_response({"error": "not stored in time, try again"}, status=503)
+        except Exception as exc:  # logged by the journal; not acknowledged, so Slack sends it again
             if delivery is not None:
                 self.seen.pop(delivery, None)
-            return web.json_response({"error": "not stored, try again"}, status=503)
+            return self._not_stored(exc)
         if row is None:  # stored by a process before this one, which runs it (`resume`)
             return self._duplicate(delivery)
         if self.across_processes:
-            await self._dispatch_in_line(row, bolt_request())
+            await self._dispatch_in_line(row, bolt_request(), arrived)
         else:
             self._enqueue(order_key(body), row, bolt_request)
         return web.Response(status=200)
+
+    async def _late(
+        self,
+        delivery: str | None,
+        adding: asyncio.Future[int | None],
+        key: str,
+        bolt_request: Callable[[], SlackRequest],
+    ) -> None:
+        """A request whose store outlasted its ack budget was answered 503, not a late 200: a 200 after
+        Slack's 3 s reaches no one (Slack has counted the delivery failed and resends it anyway), while
+        a 503 in time is read, says truthfully that nothing was acknowledged, and frees the
+        connection. If the store then lands, the request runs here once and Slack's resend finds it
+        stored (a duplicate: this process's journal writes one batch at a time, and PostgreSQL's
+        unique index makes another process's insert wait for this commit); if not, the resend is
+        stored as new."""
+        try:
+            row = await adding
+        except Exception:  # logged by the journal: Slack's resend is stored as new
+            return
+        if row is None:
+            return
+        if delivery is not None:
+            self.seen[delivery] = None
+        if self.across_processes:
+            self._spawn(self._run(row, bolt_request()))
+        else:
+            self._enqueue(key, row, bolt_request)
+
+    @staticmethod
+    def _not_stored(exc: Exception) -> web.Response:
+        return web.json_response({"error": "not stored, try again"}, status=503)
 
     @staticmethod
     def _duplicate(delivery: str | None) -> web.Response:
@@ -226,11 +268,13 @@ class SlackInbox:
             return checked
         return parse_slack(text, content_type)
 
-    async def _dispatch_in_line(self, row: int, bolt_request: SlackRequest) -> None:
+    async def _dispatch_in_line(self, row: int, bolt_request: SlackRequest, arrived: float) -> None:
         """Start the turn and return once it holds its conversation across every worker and stored the
         message, or is done (a duplicate, a non-turn); past QUEUE_WAIT_S the message is stored early
-        instead, so the ack (by 3 s) never goes out for a message that is not stored (`bot.acks`)."""
-        await start_then_ack(self._run(row, bolt_request), self.background, QUEUE_WAIT_S, ACK_LIMIT_S)
+        instead (`bot.acks`). Both count from the request's arrival, so a slow store of its inbox row
+        cannot push the 200 past ACK_LIMIT_S (Slack wants it within 3 s)."""
+        turn = self._run(row, bolt_request)
+        await start_then_ack(turn, self.background, QUEUE_WAIT_S, ACK_LIMIT_S, since=arrived)
 
     async def _run(self, row: int, bolt_request: SlackRequest) -> None:
         try:

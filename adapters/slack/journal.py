@@ -34,12 +34,18 @@ class Journal:
         self, delivery: str | None, body: str, query: str, content_type: str, learner: str | None
     ) -> int | None:
         """Store a request durably; its id, or None if this delivery is stored already (a retry)."""
+        return await self.submit(delivery, body, query, content_type, learner)
+
+    def submit(
+        self, delivery: str | None, body: str, query: str, content_type: str, learner: str | None
+    ) -> asyncio.Future[int | None]:
+        """`add`, as a future: the write goes on if its waiter stops waiting."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         request = {"delivery": delivery, "channel": self.channel, "body": body, "query": query}
         self._adds.append((request | {"content_type": content_type, "learner": learner}, future))
         self._arrived.set()
         self._wake()
-        return await future
+        return future
 
     def done(self, row: int) -> None:
         """The request's turn ran: delete its row with the next write."""
