@@ -59,6 +59,7 @@ SLACK_STRINGS = (
 )  # fmt: skip
 SLACK_IDS = ("user", "channel", "team", "enterprise")  # an id, or an object holding one
 SLACK_OBJECTS = ("event", "message", "previous_message", "item", "assistant_thread", "view", "container")
+MAX_KEY = 255  # longest delivery key taken (an event id, a trigger id)
 SLACK_LISTS = ("authorizations", "actions")  # lists of objects
 
 
@@ -105,6 +106,9 @@ def _slack_required(data: dict[str, Any]) -> None:
     Refused with a 400, not ignored with a 200: no real Slack delivery has these shapes, Bolt itself
     answers a request it has no listener for with a 404, and the 400 shows in the app's delivery log."""
     kind = data.get("type")
+    for key in ("event_id", "trigger_id"):  # delivery keys: Slack's are a few dozen characters
+        if len(data.get(key) or "") > MAX_KEY:
+            raise BadRequest(f"{key} longer than {MAX_KEY} characters")
     if data.get("command") is not None and not _field(data, "user_id"):
         raise BadRequest("slash command without user_id")
     if kind == "block_actions":

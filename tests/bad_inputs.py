@@ -160,6 +160,7 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
         )
     ),
     (FORM, b"command=%2Fcoach&text=progress&trigger_id=T1"),  # no user_id
+    (FORM, b"command=%2Fcoach&user_id=U1&text=progress&trigger_id=" + b"7" * 300),  # past an index's limit
     (FORM, b"command=%2Fcoach&user_id=U1&text=pro\x00gress"),  # a raw NUL: PostgreSQL cannot store it
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),

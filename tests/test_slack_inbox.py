@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -12,15 +13,20 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from slack_bolt.response import BoltResponse
 
 from adapters.slack import inbox as inbox_module
 from adapters.slack.inbox import SlackInbox, order_key
+from adapters.slack.journal import Journal
 from bot.store import Store
+from bot.store.inbox import unstorable
 from bot.store.schema import inbox as inbox_table
 from bot.testing import serve_on_loopback
 from tests.test_slack import SECRET, dm, signed
+
+BACKENDS = ("sqlite", "postgres")  # the tests that take the `store` fixture run on both
 
 
 class RecordingBolt:
@@ -143,8 +149,12 @@ def test_order_keys_follow_conversations():
     assert order_key(home) == "user:U1"
 
 
-def stored(store: Store) -> list[str]:
-    return [json.loads(r["body"])["event"]["text"] for r in store.rows(inbox_table.select())]
+def stored(store: Store, lenient: bool = False) -> list[str]:
+    """The texts of the events in the inbox (`lenient`: skipping rows that are not events)."""
+    rows = [r["body"] for r in store.rows(inbox_table.select())]
+    if lenient:
+        rows = [b for b in rows if b.startswith("{")]
+    return [json.loads(b)["event"]["text"] for b in rows]
 
 
 async def test_a_request_is_stored_before_its_200_and_deleted_once_its_turn_ran():
@@ -337,5 +347,46 @@ async def test_across_processes_the_wait_for_the_turn_counts_from_the_arrival(
         bolt.release.set()
         await drained(inbox)
         assert bolt.finished == ["slow turn"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_row_that_cannot_be_stored_fails_alone_and_its_batch_is_stored(store: Store):
+    """A batch's requests share one transaction; one the database refuses (PostgreSQL: a NUL character,
+    a delivery key past the index's limit) fails alone, the others are stored."""
+    journal = Journal(store)
+    good = [journal.submit(f"EvOK{i}", event(f"fine {i}"), "", "application/json", None) for i in range(4)]
+    nul = journal.submit("EvNUL", "command=/coach&user_id=U1&text=a\x00b", "", "text/plain", None)
+    huge = journal.submit(secrets.token_hex(6000), event("long key"), "", "application/json", None)
+    results = await asyncio.gather(*good, nul, huge, return_exceptions=True)
+    assert all(isinstance(r, int) for r in results[:4]), results
+    if store.postgres:  # SQLite stores both
+        assert all(isinstance(r, Exception) and unstorable(r) for r in results[4:]), results[4:]
+    assert {"fine 0", "fine 1", "fine 2", "fine 3"} <= set(stored(store, lenient=True))
+
+
+async def test_one_failing_request_of_a_burst_gets_its_own_answer_and_the_rest_their_200():
+    bolt, store = RecordingBolt(), Store(":memory:")
+    write = store.inbox_write
+
+    def poisoned(requests, done):
+        time.sleep(0.05)  # the burst's acks pile up behind each write: batches of several
+        if any("poison" in r["body"] for r in requests):
+            raise sa.exc.DataError("INSERT", {}, ValueError("cannot hold this value"))
+        if any("flaky" in r["body"] for r in requests):
+            raise OSError("disk full")
+        return write(requests, done)
+
+    store.inbox_write = poisoned  # type: ignore[method-assign]
+    runner, url, inbox = await serve(bolt, store)
+    try:
+        texts = [f"m{i}" for i in range(12)]
+        texts[5], texts[9] = "poison", "flaky"
+        answers = await asyncio.gather(*(post(url, event(t, channel=f"D{i}")) for i, t in enumerate(texts)))
+        statuses = dict(zip(texts, (status for status, _ in answers), strict=True))
+        assert statuses.pop("poison") == 400 and statuses.pop("flaky") == 503, statuses
+        assert set(statuses.values()) == {200}, statuses  # before: each of their batch-mates a 503
+        await drained(inbox)
+        assert sorted(bolt.finished) == sorted(statuses)
     finally:
         await runner.cleanup()

@@ -41,6 +41,7 @@ from bot.acks import start_then_ack
 from bot.guard import ARRIVED, CHECKED, parse_slack
 from bot.intake import Intake
 from bot.store import Store
+from bot.store.inbox import unstorable
 
 log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
@@ -207,6 +208,9 @@ class SlackInbox:
 
     @staticmethod
     def _not_stored(exc: Exception) -> web.Response:
+        """A 503 (Slack sends it again), or a 400 for a request no write can store."""
+        if unstorable(exc):
+            return web.json_response({"error": "bad request: it cannot be stored"}, status=400)
         return web.json_response({"error": "not stored, try again"}, status=503)
 
     @staticmethod

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from bot.store import Store
+from bot.store.inbox import unstorable
 
 log = logging.getLogger("coach.slack")
 LINGER_S = 1.0  # longest a finished request's row waits for a write to ride along with
@@ -77,7 +78,13 @@ class Journal:
             try:
                 ids = await self.store.off_loop(self.store.inbox_write, [r for r, _ in adds], done)
             except Exception as exc:
-                log.exception("storing requests before their ack failed")
+                if len(adds) > 1:  # one row may have failed them all: each is written alone instead
+                    log.warning(
+                        "storing %d requests in one transaction failed (%s): one by one", len(adds), exc
+                    )
+                    await self._one_by_one(adds, done)
+                    continue
+                _log_failure(exc)
                 self._done[:0] = done  # the deletions ride along with the next write
                 for _, future in adds:
                     if not future.done():
@@ -86,3 +93,30 @@ class Journal:
             for (_, future), row in zip(adds, ids, strict=True):
                 if not future.done():
                     future.set_result(row)
+
+    async def _one_by_one(
+        self, adds: list[tuple[dict[str, Any], asyncio.Future[int | None]]], done: list[int]
+    ):
+        """After a failed batch: the deletions, then each request, in a transaction of its own, so a
+        request that cannot be stored fails alone and the others are acknowledged."""
+        try:
+            await self.store.off_loop(self.store.inbox_write, [], done)
+        except Exception:
+            self._done[:0] = done
+        for request, future in adds:
+            try:
+                (row,) = await self.store.off_loop(self.store.inbox_write, [request], [])
+            except Exception as exc:
+                _log_failure(exc)
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(row)
+
+
+def _log_failure(exc: Exception) -> None:
+    if unstorable(exc):  # the request's own fault: one line, no traceback
+        log.warning("a request cannot be stored before its ack: %s", str(exc).splitlines()[0])
+    else:
+        log.exception("storing requests before their ack failed")

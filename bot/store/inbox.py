@@ -22,6 +22,16 @@ from bot.store.base import now_iso
 from bot.store.learners import LearnerTables
 from bot.store.schema import inbox, messages
 
+
+def unstorable(exc: BaseException) -> bool:
+    """Whether a write failed on the request itself (a value the database cannot hold: a NUL character
+    on PostgreSQL, a delivery key past its index's limit), so writing it again fails again."""
+    if isinstance(exc, sa.exc.DataError):
+        return True
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return state.startswith(("22", "54"))  # data exception, program limit exceeded
+
+
 COLUMNS = ("delivery", "channel", "body", "query", "content_type", "owner", "received_at", "learner")
 
 
