@@ -47,6 +47,7 @@ log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
 QUEUE_WAIT_S = 1.5  # longest an ack waits for its turn to be in line, before it is stored early
 ACK_LIMIT_S = 2.5  # ... and for that early store (Slack wants its 200 within 3 s)
+TAKEOVER_S = 2.0  # across processes: how often a live process looks for a dead one's requests
 REMEMBERED = 10_000  # deliveries (event ids, trigger ids) remembered to drop Slack's retries
 
 
@@ -117,6 +118,7 @@ class SlackInbox:
         self.waiting: list[str] = []  # conversations queued whose worker is not started yet
         self.starter: asyncio.Task | None = None
         self.background: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task[None] | None = None  # across processes: taking over dead ones' rows
 
     async def __call__(self, request: web.Request) -> web.Response:
         from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -221,7 +223,36 @@ class SlackInbox:
 
     async def resume(self) -> int:
         """Queue the requests a dead process acknowledged and never ran (before this one takes
-        requests), each signed again now: Bolt checks its signature and its age. Returns how many."""
+        requests); across processes, go on doing so every TAKEOVER_S while this one runs (see
+        `take_over`). Returns how many it queued now."""
+        found = await self.take_over()
+        if self.across_processes and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
+        return found
+
+    async def close(self) -> None:
+        """Stop taking over, and write what the journal has pending (at shutdown)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.journal.flush()
+
+    async def _sweep(self) -> None:
+        """Across processes a dead worker's rows are taken over by a live one within TAKEOVER_S of its
+        death, not at the next start: a dead process is one whose PostgreSQL session lock is free
+        (`Store.waiting_is_dead`; a killed process's connections close with it, a vanished machine's
+        when the server's TCP keepalive gives up on it), and each row is adopted by one process only
+        (`Store._adopt`: a conditional update), so no row a live process runs is run again."""
+        while True:
+            await asyncio.sleep(TAKEOVER_S)
+            try:
+                await self.take_over()
+            except Exception as exc:  # the database is unreachable, say: the next sweep tries again
+                log.warning("slack: looking for a stopped process's requests failed: %s", exc)
+
+    async def take_over(self) -> int:
+        """Queue the requests a dead process acknowledged and never ran, each signed again when its
+        turn starts: Bolt checks its signature and its age. Returns how many."""
         store = self.journal.store
 
         def key(row: dict[str, Any]) -> str | None:

@@ -93,11 +93,18 @@ class InboxTables(LearnerTables):
         """The requests of `channel` whose process is gone and whose turn never stored its message
         (`message_key(row)`: its delivery key in `messages`), oldest first, now owned by this one; the
         rows of those it did store are deleted."""
-        with self._read() as conn:
-            rows = conn.execute(select(inbox).where(inbox.c.channel == channel).order_by(inbox.c.id))
-            found = [dict(r) for r in rows.mappings()]
         mine = self._process_key()
-        dead = [r for r in found if r["owner"] != mine and self.waiting_is_dead(r["owner"])]
+        others = sa.or_(inbox.c.owner.is_(None), inbox.c.owner != mine)
+        owners = self.rows(select(inbox.c.owner).where(inbox.c.channel == channel, others).distinct())
+        gone = [r["owner"] for r in owners if self.waiting_is_dead(r["owner"])]  # one check per process
+        if not gone:
+            return []
+        whose = sa.or_(
+            inbox.c.owner.in_([o for o in gone if o]), inbox.c.owner.is_(None) if None in gone else sa.false()
+        )
+        with self._read() as conn:
+            rows = conn.execute(select(inbox).where(inbox.c.channel == channel, whose).order_by(inbox.c.id))
+            dead = [dict(r) for r in rows.mappings()]
         keys = {r["id"]: message_key(r) for r in dead}
         wanted = [k for k in keys.values() if k is not None]
         taken = set()
