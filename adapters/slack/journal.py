@@ -2,7 +2,8 @@
 
 An ack hands its request to `add` and waits for it to be durable; one writer task at a time takes
 every request handed in meanwhile (and every finished one to delete) and writes them in one
-transaction on the store's thread, so a burst of 100 acks costs a few transactions, not 100. Deleting a
+transaction on the store's thread, so a burst of 100 acks costs a few transactions, not 100 (a batch
+that fails is written again one request per transaction: one that cannot be stored fails alone). Deleting a
 finished request waits for the next write (or `LINGER_S` of quiet): if the process dies first, the
 request runs again after the restart and its turn finds it a duplicate.
 """
