@@ -132,9 +132,9 @@ def _slack_required(data: dict[str, Any]) -> None:
         thread = event.get("assistant_thread") or {}
         if not all(isinstance(thread.get(k), str) and thread[k] for k in ("channel_id", "thread_ts")):
             raise BadRequest(f"{event['type']} without assistant_thread.channel_id and thread_ts")
-    for key in needs:
-        if not _field(event, key):
-            raise BadRequest(f"{event['type']} event without {key}")
+    for key in needs:  # an event's ids are plain strings (only a click's user is an object)
+        if not isinstance(event.get(key), str) or not event[key]:
+            raise BadRequest(f"{event['type']} event without {key} (a string)")
 
 
 def parse_slack(text: str, content_type: str | None) -> dict[str, Any]:

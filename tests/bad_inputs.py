@@ -142,6 +142,8 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
             {"type": "message", "user": "U1", "ts": "1.1"},  # no channel
             {"type": "message", "channel": "D1", "text": "hi", "ts": "1.2"},  # no user (and no subtype)
             {"type": "message", "channel": "D1", "user": "U1"},  # no ts
+            {"type": "message", "channel": {"id": "D1"}, "user": "U1", "ts": "1.3"},  # a click's shape
+            {"type": "app_mention", "channel": "C1", "user": {"id": "U1"}, "ts": "1.3"},
             {"type": "app_mention", "channel": "C1", "ts": "1.4"},
             {"type": "app_mention", "user": "U1", "ts": "1.5"},
             {"type": "app_home_opened", "tab": "home"},
