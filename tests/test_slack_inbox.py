@@ -7,7 +7,7 @@ import asyncio
 import json
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -390,3 +390,19 @@ async def test_one_failing_request_of_a_burst_gets_its_own_answer_and_the_rest_t
         assert sorted(bolt.finished) == sorted(statuses)
     finally:
         await runner.cleanup()
+
+
+def test_a_sweep_leaves_a_dead_processs_young_rows_to_slacks_resend():
+    """A row whose process died before its 200 is resent by Slack within seconds, and that resend
+    takes it over in line; a sweep takes only rows older than that."""
+    store = Store(":memory:")
+    request = {"delivery": "EvYOUNG", "channel": "slack", "body": event("young", event_id="EvYOUNG")}
+    store.inbox_write([request | {"query": "", "content_type": "application/json"}], [])
+    store.execute(inbox_table.update().values(owner="12345"))  # another process's: gone (one per SQLite file)
+    cutoff = datetime.now(UTC) - timedelta(seconds=inbox_module.TAKEOVER_AGE_S)
+    assert store.inbox_take_over("slack", lambda row: None, received_before=cutoff) == []
+    assert stored(store) == ["young"]
+    taken = store.inbox_take_over(
+        "slack", lambda row: None, received_before=datetime.now(UTC) + timedelta(seconds=1)
+    )
+    assert [r["delivery"] for r in taken] == ["EvYOUNG"]

@@ -29,6 +29,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -50,6 +51,7 @@ QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their
 QUEUE_WAIT_S = 1.5  # longest an ack waits for its turn to be in line, before it is stored early
 ACK_LIMIT_S = 2.5  # ... and for that early store (Slack wants its 200 within 3 s)
 TAKEOVER_S = 2.0  # across processes: how often a live process looks for a dead one's requests
+TAKEOVER_AGE_S = 10.0  # ... received at least this long ago (see `_sweep`)
 REMEMBERED = 10_000  # deliveries (event ids, trigger ids) remembered to drop Slack's retries
 
 
@@ -244,17 +246,23 @@ class SlackInbox:
         death, not at the next start: a dead process is one whose PostgreSQL session lock is free
         (`Store.waiting_is_dead`; a killed process's connections close with it, a vanished machine's
         when the server's TCP keepalive gives up on it), and each row is adopted by one process only
-        (`Store._adopt`: a conditional update), so no row a live process runs is run again."""
+        (`Store._adopt`: a conditional update), so no row a live process runs is run again.
+
+        Only rows received TAKEOVER_AGE_S ago or more: one whose process died before its 200 is resent
+        by Slack within seconds, and that resend, taking the row over (`Store.inbox_write`), is
+        answered once its turn is in line, as any request; taken here first, the resend would be a
+        duplicate answered at once, and Slack's next message could overtake the turn."""
         while True:
             await asyncio.sleep(TAKEOVER_S)
             try:
-                await self.take_over()
+                await self.take_over(datetime.now(UTC) - timedelta(seconds=TAKEOVER_AGE_S))
             except Exception as exc:  # the database is unreachable, say: the next sweep tries again
                 log.warning("slack: looking for a stopped process's requests failed: %s", exc)
 
-    async def take_over(self) -> int:
-        """Queue the requests a dead process acknowledged and never ran, each signed again when its
-        turn starts: Bolt checks its signature and its age. Returns how many."""
+    async def take_over(self, received_before: datetime | None = None) -> int:
+        """Queue the requests a dead process acknowledged and never ran (received before
+        `received_before`, if given), each signed again when its turn starts: Bolt checks its signature
+        and its age. Returns how many."""
         store = self.journal.store
 
         def key(row: dict[str, Any]) -> str | None:
@@ -264,7 +272,7 @@ class SlackInbox:
                 log.exception("slack: an inbox row could not be read")
                 return None
 
-        rows = await store.off_loop(store.inbox_take_over, self.journal.channel, key)
+        rows = await store.off_loop(store.inbox_take_over, self.journal.channel, key, received_before)
         for row in rows:
             body, content_type = row["body"], row["content_type"] or ""
             try:

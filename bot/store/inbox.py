@@ -88,13 +88,18 @@ class InboxTables(LearnerTables):
         return self.execute(update(inbox).where(*where).values(owner=self._process_key())) == 1
 
     def inbox_take_over(
-        self, channel: str, message_key: Callable[[dict[str, Any]], str | None]
+        self,
+        channel: str,
+        message_key: Callable[[dict[str, Any]], str | None],
+        received_before: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """The requests of `channel` whose process is gone and whose turn never stored its message
         (`message_key(row)`: its delivery key in `messages`), oldest first, now owned by this one; the
-        rows of those it did store are deleted."""
+        rows of those it did store are deleted. Only rows received before `received_before`, if given."""
         mine = self._process_key()
         others = sa.or_(inbox.c.owner.is_(None), inbox.c.owner != mine)
+        if received_before is not None:
+            others = sa.and_(others, inbox.c.received_at < now_iso(received_before))
         owners = self.rows(select(inbox.c.owner).where(inbox.c.channel == channel, others).distinct())
         gone = [r["owner"] for r in owners if self.waiting_is_dead(r["owner"])]  # one check per process
         if not gone:
@@ -103,7 +108,9 @@ class InboxTables(LearnerTables):
             inbox.c.owner.in_([o for o in gone if o]), inbox.c.owner.is_(None) if None in gone else sa.false()
         )
         with self._read() as conn:
-            rows = conn.execute(select(inbox).where(inbox.c.channel == channel, whose).order_by(inbox.c.id))
+            rows = conn.execute(
+                select(inbox).where(inbox.c.channel == channel, whose, others).order_by(inbox.c.id)
+            )
             dead = [dict(r) for r in rows.mappings()]
         keys = {r["id"]: message_key(r) for r in dead}
         wanted = [k for k in keys.values() if k is not None]
