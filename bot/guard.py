@@ -111,9 +111,11 @@ def _slack_required(data: dict[str, Any]) -> None:
             raise BadRequest(f"{key} longer than {MAX_KEY} characters")
     if data.get("command") is not None and not _field(data, "user_id"):
         raise BadRequest("slash command without user_id")
-    if kind == "block_actions":
-        if not _field(data, "user"):
+    if kind == "block_actions":  # a click's user and channel are objects
+        if not isinstance(data.get("user"), dict) or not _field(data, "user"):
             raise BadRequest("block_actions without user.id")
+        if data.get("channel") is not None and not isinstance(data["channel"], dict):
+            raise BadRequest("block_actions with a channel that is not an object")
         actions = data.get("actions")
         if not actions or not all(isinstance(a.get("action_id"), str) for a in actions):
             raise BadRequest("block_actions without actions (each with an action_id)")

@@ -159,6 +159,17 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
             {"type": "block_actions", "user": {"id": "U1"}, "actions": []},
             {"type": "block_actions", "actions": [{"action_id": "coach_a"}]},  # no user
             {"type": "block_actions", "user": {"id": "U1"}, "actions": [{}]},  # an action without its id
+            {
+                "type": "block_actions",
+                "user": "U1",
+                "actions": [{"action_id": "coach_a"}],
+            },  # an event's shape
+            {
+                "type": "block_actions",
+                "user": {"id": "U1"},
+                "channel": "D1",
+                "actions": [{"action_id": "coach_a"}],
+            },
         )
     ),
     (FORM, b"command=%2Fcoach&text=progress&trigger_id=T1"),  # no user_id
