@@ -163,6 +163,7 @@ class SlackInbox:
     ) -> web.Response:
         """Store the request, then queue (or, across processes, start) its turn: the 200, or a 503 if
         it was not stored within ACK_LIMIT_S of its arrival (see `_late`)."""
+        key = order_key(body)  # read before the row is stored: a body it fails on leaves no row
         adding = self.journal.submit(delivery, text, query, content_type, learner_of(body))
         try:
             async with asyncio.timeout_at(arrived + ACK_LIMIT_S):
@@ -171,7 +172,7 @@ class SlackInbox:
             if delivery is not None:  # Slack's resend is stored, or found stored: not dropped here
                 self.seen.pop(delivery, None)
             log.warning("slack: delivery %s not stored %.1f s after it came: 503", delivery, ACK_LIMIT_S)
-            self._spawn(self._late(delivery, adding, order_key(body), bolt_request))
+            self._spawn(self._late(delivery, adding, key, bolt_request))
             return web.json_response({"error": "not stored in time, try again"}, status=503)
         except Exception as exc:  # logged by the journal; not acknowledged, so Slack sends it again
             if delivery is not None:
@@ -182,7 +183,7 @@ class SlackInbox:
         if self.across_processes:
             await self._dispatch_in_line(row, bolt_request(), arrived)
         else:
-            self._enqueue(order_key(body), row, bolt_request)
+            self._enqueue(key, row, bolt_request)
         return web.Response(status=200)
 
     async def _late(
