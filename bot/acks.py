@@ -47,11 +47,16 @@ def queued() -> None:
 
 
 async def start_then_ack(
-    turn: Coroutine[Any, Any, Any], background: set[asyncio.Task], wait_s: float, limit_s: float
+    turn: Coroutine[Any, Any, Any],
+    background: set[asyncio.Task],
+    wait_s: float,
+    limit_s: float,
+    since: float | None = None,
 ) -> None:
     """Start `turn` in a task and return when it is in line and stored, or done (a duplicate, a message
     that is not a turn). If that takes `wait_s`, have the turn store its message early; return by
-    `limit_s` at the latest (a turn that never reached `Coach.handle` by then is logged)."""
+    `limit_s` at the latest (a turn that never reached `Coach.handle` by then is logged). Both count
+    from `since` (the loop's time the request arrived), or from now."""
     ticket = Ticket()
     token = QUEUED.set(ticket)
     try:
@@ -63,8 +68,10 @@ async def start_then_ack(
     waiter = asyncio.create_task(ticket.queued.wait())
     try:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit_s
-        await asyncio.wait({task, waiter}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+        start = loop.time() if since is None else since
+        deadline = start + limit_s
+        early_at = max(start + wait_s - loop.time(), 0.0)
+        await asyncio.wait({task, waiter}, timeout=early_at, return_when=asyncio.FIRST_COMPLETED)
         while not (task.done() or waiter.done()):
             left = deadline - loop.time()
             if ticket.early is not None:

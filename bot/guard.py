@@ -24,6 +24,7 @@ BODY_TIMEOUT = web.AppKey("body_timeout", float)
 LOOPBACK_ONLY = web.AppKey("loopback_only", bool)  # Teams emulator mode: serviceUrl must be local
 LOOPBACK_NAMES = {"localhost"}
 CHECKED = web.RequestKey("checked", object)  # what a check parsed from the body, for its route to reuse
+ARRIVED = web.RequestKey("arrived", float)  # the loop's time when a framework route's request came in
 
 
 class BadRequest(ValueError):
@@ -58,6 +59,7 @@ SLACK_STRINGS = (
 )  # fmt: skip
 SLACK_IDS = ("user", "channel", "team", "enterprise")  # an id, or an object holding one
 SLACK_OBJECTS = ("event", "message", "previous_message", "item", "assistant_thread", "view", "container")
+MAX_KEY = 255  # longest delivery key taken (an event id, a trigger id)
 SLACK_LISTS = ("authorizations", "actions")  # lists of objects
 
 
@@ -90,6 +92,53 @@ def _slack_shape(data: dict[str, Any], where: str = "body", depth: int = 0) -> N
             _slack_shape(item, f"{where}.{key}[]", depth + 1)
 
 
+def _field(data: dict[str, Any], key: str) -> str | None:
+    """`data[key]` as an id: a non-empty string, or an object's non-empty `id`."""
+    value = data.get(key)
+    value = value.get("id") if isinstance(value, dict) else value
+    return value if isinstance(value, str) and value else None
+
+
+def _slack_required(data: dict[str, Any]) -> None:
+    """Refuse a request missing what Slack always sends and our listeners read unchecked (a signed
+    message event without a `channel` reached its listener and failed there with a KeyError).
+
+    Refused with a 400, not ignored with a 200: no real Slack delivery has these shapes, Bolt itself
+    answers a request it has no listener for with a 404, and the 400 shows in the app's delivery log."""
+    kind = data.get("type")
+    for key in ("event_id", "trigger_id"):  # delivery keys: Slack's are a few dozen characters
+        if len(data.get(key) or "") > MAX_KEY:
+            raise BadRequest(f"{key} longer than {MAX_KEY} characters")
+    if data.get("command") is not None and not _field(data, "user_id"):
+        raise BadRequest("slash command without user_id")
+    if kind == "block_actions":  # a click's user and channel are objects
+        if not isinstance(data.get("user"), dict) or not _field(data, "user"):
+            raise BadRequest("block_actions without user.id")
+        if data.get("channel") is not None and not isinstance(data["channel"], dict):
+            raise BadRequest("block_actions with a channel that is not an object")
+        actions = data.get("actions")
+        if not actions or not all(isinstance(a.get("action_id"), str) for a in actions):
+            raise BadRequest("block_actions without actions (each with an action_id)")
+    if kind != "event_callback":
+        return
+    event = data.get("event")
+    if not isinstance(event, dict) or not event.get("type"):
+        raise BadRequest("event_callback without an event type")
+    needs: tuple[str, ...] = ()
+    if event["type"] in ("message", "app_mention"):
+        needs = ("channel", "ts")  # and a person's message (no subtype, no bot_id) names its sender
+        needs += ("user",) if not (event.get("subtype") or event.get("bot_id")) else ()
+    elif event["type"] == "app_home_opened":
+        needs = ("user",)
+    elif event["type"] in ("assistant_thread_started", "assistant_thread_context_changed"):
+        thread = event.get("assistant_thread") or {}
+        if not all(isinstance(thread.get(k), str) and thread[k] for k in ("channel_id", "thread_ts")):
+            raise BadRequest(f"{event['type']} without assistant_thread.channel_id and thread_ts")
+    for key in needs:  # an event's ids are plain strings (only a click's user is an object)
+        if not isinstance(event.get(key), str) or not event[key]:
+            raise BadRequest(f"{event['type']} event without {key} (a string)")
+
+
 def parse_slack(text: str, content_type: str | None) -> dict[str, Any]:
     """A Slack body as Slack means it: JSON, a form whose `payload` field is JSON (interactivity), or
     a plain form (slash commands). Bolt's own `parse_body` looks for "payload" anywhere in the body,
@@ -106,8 +155,11 @@ def check_slack(body: bytes, content_type: str) -> dict[str, Any]:
     text = _text(body)
     if not text:
         raise BadRequest("empty body")
+    if "\x00" in text:  # no real Slack body has one (forms encode it), and PostgreSQL cannot store it
+        raise BadRequest("body contains a NUL character")
     parsed = parse_slack(text, content_type)
     _slack_shape(parsed)
+    _slack_required(parsed)
     if parsed.get("response_url"):
         url = urlsplit(parsed["response_url"])
         # Slack's are https (hooks.slack.com); plain http only to this machine (a local fake Slack)
@@ -178,6 +230,7 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     check = CHECKS.get(request.path) if request.method == "POST" else None
     try:
         if check is not None and request.match_info.http_exception is None:
+            request[ARRIVED] = asyncio.get_running_loop().time()  # a platform's deadline counts from here
             try:
                 # asyncio.timeout, unlike wait_for, does not start a task per request
                 async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):

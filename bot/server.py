@@ -167,7 +167,7 @@ async def _lifecycle(app: web.Application, runtime: Runtime) -> AsyncIterator[No
             await socket.close_async()
         await _drain_background(app, timeout_s=30)
         if SLACK in app:
-            await app[SLACK].journal.flush()
+            await app[SLACK].close()
         if SLACK_SESSION in app:
             await app[SLACK_SESSION].close()
 

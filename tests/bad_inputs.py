@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 OTHER_SECRET = "ZEBRA-7731"  # words only another learner wrote; must never reach the attacker
 
 TEXTS: list[str] = [
@@ -84,6 +87,17 @@ FORGED_ACTIONS: list[object] = [
 # Request bodies that cannot be parsed, as an attacker (or a broken proxy) sends them: (content type, body).
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+
+
+def _event(event: dict | None) -> bytes:
+    body = {"type": "event_callback", "event_id": f"EvBad{len(json.dumps(event))}"}
+    return json.dumps(body | ({"event": event} if event is not None else {})).encode()
+
+
+def _click(payload: dict) -> bytes:
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
 MALFORMED_SLACK: list[tuple[str, bytes]] = [
     (JSON, b""),
     (JSON, b"{"),
@@ -120,6 +134,47 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
         b'{"type": "event_callback", "event_id": "EvB1", "user_id": ["U1"], "event": {"type": "message"}}',
     ),
     (FORM, b"command=%2Fcoach&user_id=U1&channel_id=&text=progress&response_url=file%3A%2F%2F%2Fetc"),
+    # signed and well typed, but missing what Slack always sends and a listener reads: it failed there
+    # with a KeyError after its 200 (logged, no reply)
+    *(
+        (JSON, _event(event))
+        for event in (
+            {"type": "message", "user": "U1", "ts": "1.1"},  # no channel
+            {"type": "message", "channel": "D1", "text": "hi", "ts": "1.2"},  # no user (and no subtype)
+            {"type": "message", "channel": "D1", "user": "U1"},  # no ts
+            {"type": "message", "channel": {"id": "D1"}, "user": "U1", "ts": "1.3"},  # a click's shape
+            {"type": "app_mention", "channel": "C1", "user": {"id": "U1"}, "ts": "1.3"},
+            {"type": "app_mention", "channel": "C1", "ts": "1.4"},
+            {"type": "app_mention", "user": "U1", "ts": "1.5"},
+            {"type": "app_home_opened", "tab": "home"},
+            {"type": "assistant_thread_started"},
+            {},
+            None,
+        )
+    ),
+    *(
+        (FORM, _click(payload))
+        for payload in (
+            {"type": "block_actions", "user": {"id": "U1"}},  # no actions
+            {"type": "block_actions", "user": {"id": "U1"}, "actions": []},
+            {"type": "block_actions", "actions": [{"action_id": "coach_a"}]},  # no user
+            {"type": "block_actions", "user": {"id": "U1"}, "actions": [{}]},  # an action without its id
+            {
+                "type": "block_actions",
+                "user": "U1",
+                "actions": [{"action_id": "coach_a"}],
+            },  # an event's shape
+            {
+                "type": "block_actions",
+                "user": {"id": "U1"},
+                "channel": "D1",
+                "actions": [{"action_id": "coach_a"}],
+            },
+        )
+    ),
+    (FORM, b"command=%2Fcoach&text=progress&trigger_id=T1"),  # no user_id
+    (FORM, b"command=%2Fcoach&user_id=U1&text=progress&trigger_id=" + b"7" * 300),  # past an index's limit
+    (FORM, b"command=%2Fcoach&user_id=U1&text=pro\x00gress"),  # a raw NUL: PostgreSQL cannot store it
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),
 ]
@@ -132,6 +187,15 @@ MALFORMED_TEAMS: list[tuple[str, bytes]] = [
     ("text/plain", b'{"type": "message"}'),
     (JSON, b'{"type": "message"}'),
     (JSON, b'{"type": "message", "from": {"id": "29:a"}}'),
+    (JSON, b'{"type": "message", "conversation": {"id": "c"}, "serviceUrl": "http://127.0.0.1:9"}'),
+    (
+        JSON,
+        b'{"type": "message", "from": {}, "conversation": {"id": "c"}, "serviceUrl": "http://127.0.0.1:9"}',
+    ),
+    (
+        JSON,
+        b'{"type": "message", "from": {"id": "29:a"}, "conversation": "c", "serviceUrl": "http://127.0.0.1:9"}',
+    ),
     (
         JSON,
         b'{"type": "message", "from": "29:a", "conversation": {"id": "c"}, "serviceUrl": "http://127.0.0.1:9"}',

@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,7 @@ async def test_the_bench_says_why_its_postgresql_rows_are_missing(monkeypatch: p
 HELD = ("progress", "quiz 1", "stop")  # the first is held in delivery; the next two queue behind it
 
 
-async def _serve_sqlite(env: dict[str, str], slack: FakeSlack, log: Path) -> tuple[subprocess.Popen, str]:
+async def _serve_one(env: dict[str, str], slack: FakeSlack, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = env | {
         "SLACK_BOT_TOKEN": "xoxb-chaos",
@@ -319,7 +320,7 @@ async def test_one_sqlite_process_killed_right_after_its_acks_runs_each_acked_me
     env, log = offline_env(tmp_path), tmp_path / "serve.log"
     first = await FakeSlack(delay_s={"chat.postMessage": 120}).start()
     second = await FakeSlack().start()
-    server, url = await _serve_sqlite(env, first, log)
+    server, url = await _serve_one(env, first, log)
     try:
         async with aiohttp.ClientSession() as session:
             held = [post_slack(session, url, _held_body(n, 0)) for n in range(conversations)]
@@ -342,7 +343,7 @@ async def test_one_sqlite_process_killed_right_after_its_acks_runs_each_acked_me
             server.kill()  # right after the 200s
             server.wait(timeout=10)
         await first.stop()
-        server, url = await _serve_sqlite(env, second, log)
+        server, url = await _serve_one(env, second, log)
         async with aiohttp.ClientSession() as session:  # Slack retries some deliveries it had acked
             retries = [
                 post_slack(session, url, _held_body(n, k)) for n in range(0, conversations, 2) for k in (0, 1)
@@ -374,3 +375,101 @@ async def test_one_sqlite_process_killed_right_after_its_acks_runs_each_acked_me
         server.kill()
         server.wait(timeout=10)
         await second.stop()
+
+
+# -- several processes on PostgreSQL: a live one takes over a killed one's acked requests ----------
+
+STUCK = "report <#C0TEAM|team>"  # a manager command naming a channel: its turn asks Slack for the members
+
+
+def _stuck_body(n: int) -> bytes:
+    body = json.loads(slack_body(n, 0))
+    body["event_id"] = f"EvTake{n:02d}"
+    body["event"]["text"] = STUCK
+    return json.dumps(body).encode()
+
+
+def _replied(slack: FakeSlack) -> set[str]:
+    """The channels `slack` got a message or an update for."""
+    return {str(c.args.get("channel")) for c in slack.calls if c.method.startswith("chat.")}
+
+
+async def _wait_for(done: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
+async def test_a_live_postgresql_process_takes_over_a_killed_ones_acked_requests_once(
+    pg_url: str, tmp_path: Path, coach_env: dict[str, str]
+):
+    """Three processes on one PostgreSQL database. The first acknowledges requests whose turns are
+    held before they store anything (Slack is slow to list a channel's members), so the inbox row is
+    all there is of them. While it lives, the other two leave its rows alone; once it is SIGKILLed,
+    they take its rows over within a few seconds, without a restart or a retry, and each request
+    runs once (in one of them)."""
+    from adapters.slack.inbox import TAKEOVER_S
+
+    conversations = 8
+    held = await FakeSlack(delay_s={"conversations.members": 120}).start()
+    fakes = [await FakeSlack().start(), await FakeSlack().start()]
+    logs = [tmp_path / f"serve{i}.log" for i in range(3)]
+    envs = [
+        coach_env | {"COACH_DATABASE_URL": pg_url, "COACH_DATA_DIR": str(tmp_path / f"d{i}")}
+        for i in range(3)
+    ]
+    servers: list[subprocess.Popen] = []
+    try:
+        for env, fake, log in zip(envs, [held, *fakes], logs, strict=True):
+            server, url = await _serve_one(env | {"COACH_DB_POOL": "5"}, fake, log)
+            servers.append(server)
+            if len(servers) == 1:
+                first_url = url
+        async with aiohttp.ClientSession() as session:
+            acks = [post_slack(session, first_url, _stuck_body(n)) for n in range(conversations)]
+            assert set(await asyncio.gather(*acks)) == {200}
+        with psycopg.connect(pg_url) as db:
+            owners = db.execute("SELECT owner, count(*) FROM inbox GROUP BY owner").fetchall()
+            assert len(owners) == 1 and owners[0][1] == conversations, (
+                owners,
+                [c.method for c in held.calls],
+                logs[0].read_text()[-3000:],
+            )
+            assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0  # nothing but the rows
+            # received long ago, as far as the sweeps know (they leave younger rows to Slack's resend)
+            db.execute("UPDATE inbox SET received_at = '2026-01-01T00:00:00+00:00'")
+        await asyncio.sleep(3 * TAKEOVER_S)  # the live processes look, and leave a live one's rows
+        assert not any(_replied(f) for f in fakes), "a live process's rows were taken"
+        servers[0].kill()
+        servers[0].wait(timeout=10)
+        killed = time.monotonic()
+        await _wait_for(lambda: sum(len(_replied(f)) for f in fakes) >= conversations, timeout_s=30)
+        took = time.monotonic() - killed
+        await asyncio.sleep(2 * TAKEOVER_S)  # time for a second run, if there were one
+        answered: dict[str, int] = {}
+        for fake in fakes:
+            for channel in _replied(fake):
+                answered[channel] = answered.get(channel, 0) + 1
+        assert answered == {f"DUCH{n:04d}": 1 for n in range(conversations)}, (  # each by one process
+            answered,
+            [(c.method, c.args.get("channel")) for f in fakes for c in f.calls],
+        )
+        taken = sum(
+            int(line.split("running ")[1].split(" ")[0])
+            for log in logs[1:]
+            for line in log.read_text().splitlines()
+            if "acknowledged request(s) a stopped process left" in line
+        )
+        assert taken == conversations
+        with psycopg.connect(pg_url) as db:
+            await _wait_for(lambda: db.execute("SELECT count(*) FROM inbox").fetchone()[0] == 0, 10)
+            status = dict(db.execute("SELECT delivery, status FROM messages").fetchall())
+        assert status == {f"EvTake{n:02d}": "answered" for n in range(conversations)}, status
+        print(f"taken over {took:.1f} s after the kill (sweep every {TAKEOVER_S} s)")
+        assert took < 5 * TAKEOVER_S + 10
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait(timeout=10)
+        for fake in [held, *fakes]:
+            await fake.stop()

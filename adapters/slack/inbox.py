@@ -12,8 +12,10 @@ stored in the database's `inbox` (`bot/store/inbox.py`; the acks in flight at on
 `adapters/slack/journal.py`), and its row is deleted once its turn ran; a process that starts runs the
 requests a dead one acknowledged and left there (`resume`), signed again for Bolt with the same secret;
 one whose turn had stored its message is owned up to by the conversation's next turn instead, as before
-(`bot.conversation`). If that store fails, the answer is a 503 and nothing runs: Slack sends the request
-again. A delivery already stored is a retry: dropped.
+(`bot.conversation`); across PostgreSQL processes a live one takes a dead one's rows over while it runs
+(`_sweep`). If that store fails, the answer is a 503 and nothing runs: Slack sends the request again (a
+request the database cannot hold: a 400); if it outlasts ACK_LIMIT_S from the request's arrival, a 503
+by then (`_late`). A delivery already stored is a retry: dropped.
 
 Anything whose answer is in the HTTP response (URL verification, SSL checks, view submissions, select
 options) goes to Bolt at once, as before. Bolt verifies every request again: cheap, and its checks
@@ -27,6 +29,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -38,14 +41,17 @@ from adapters.slack.journal import Journal
 from adapters.slack.request import SlackRequest
 from bot import metrics
 from bot.acks import start_then_ack
-from bot.guard import CHECKED, parse_slack
+from bot.guard import ARRIVED, CHECKED, parse_slack
 from bot.intake import Intake
 from bot.store import Store
+from bot.store.inbox import unstorable
 
 log = logging.getLogger("coach.slack")
 QUEUED_TYPES = {"event_callback", "block_actions"}  # plus slash commands: their 200 carries nothing
 QUEUE_WAIT_S = 1.5  # longest an ack waits for its turn to be in line, before it is stored early
 ACK_LIMIT_S = 2.5  # ... and for that early store (Slack wants its 200 within 3 s)
+TAKEOVER_S = 2.0  # across processes: how often a live process looks for a dead one's requests
+TAKEOVER_AGE_S = 10.0  # ... received at least this long ago (see `_sweep`)
 REMEMBERED = 10_000  # deliveries (event ids, trigger ids) remembered to drop Slack's retries
 
 
@@ -116,6 +122,7 @@ class SlackInbox:
         self.waiting: list[str] = []  # conversations queued whose worker is not started yet
         self.starter: asyncio.Task | None = None
         self.background: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task[None] | None = None  # across processes: taking over dead ones' rows
 
     async def __call__(self, request: web.Request) -> web.Response:
         from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -136,10 +143,11 @@ class SlackInbox:
             if len(self.seen) > REMEMBERED:
                 self.seen.popitem(last=False)
         content_type = request.headers.get("Content-Type", "")
+        arrived = request.get(ARRIVED) or asyncio.get_running_loop().time()
         # shielded: if Slack hangs up (the handler is cancelled) once the request is being stored, it
         # is still queued, so the retry that finds it stored is rightly a duplicate
         taking = self._spawn(
-            self._take(delivery, text, request.query_string, content_type, body, bolt_request)
+            self._take(delivery, text, request.query_string, content_type, body, bolt_request, arrived)
         )
         return await asyncio.shield(taking)
 
@@ -151,21 +159,66 @@ class SlackInbox:
         content_type: str,
         body: dict[str, Any],
         bolt_request: Callable[[], SlackRequest],
+        arrived: float,
     ) -> web.Response:
-        """Store the request, then queue (or, across processes, start) its turn: the 200 or a 503."""
+        """Store the request, then queue (or, across processes, start) its turn: the 200, or a 503 if
+        it was not stored within ACK_LIMIT_S of its arrival (see `_late`)."""
+        key = order_key(body)  # read before the row is stored: a body it fails on leaves no row
+        adding = self.journal.submit(delivery, text, query, content_type, learner_of(body))
         try:
-            row = await self.journal.add(delivery, text, query, content_type, learner_of(body))
-        except Exception:  # logged by the journal; not acknowledged, so Slack sends it again
+            async with asyncio.timeout_at(arrived + ACK_LIMIT_S):
+                row = await asyncio.shield(adding)
+        except TimeoutError:
+            if delivery is not None:  # Slack's resend is stored, or found stored: not dropped here
+                self.seen.pop(delivery, None)
+            log.warning("slack: delivery %s not stored %.1f s after it came: 503", delivery, ACK_LIMIT_S)
+            self._spawn(self._late(delivery, adding, key, bolt_request))
+            return web.json_response({"error": "not stored in time, try again"}, status=503)
+        except Exception as exc:  # logged by the journal; not acknowledged, so Slack sends it again
             if delivery is not None:
                 self.seen.pop(delivery, None)
-            return web.json_response({"error": "not stored, try again"}, status=503)
+            return self._not_stored(exc)
         if row is None:  # stored by a process before this one, which runs it (`resume`)
             return self._duplicate(delivery)
         if self.across_processes:
-            await self._dispatch_in_line(row, bolt_request())
+            await self._dispatch_in_line(row, bolt_request(), arrived)
         else:
-            self._enqueue(order_key(body), row, bolt_request)
+            self._enqueue(key, row, bolt_request)
         return web.Response(status=200)
+
+    async def _late(
+        self,
+        delivery: str | None,
+        adding: asyncio.Future[int | None],
+        key: str,
+        bolt_request: Callable[[], SlackRequest],
+    ) -> None:
+        """A request whose store outlasted its ack budget was answered 503, not a late 200: a 200 after
+        Slack's 3 s reaches no one (Slack has counted the delivery failed and resends it anyway), while
+        a 503 in time is read, says truthfully that nothing was acknowledged, and frees the
+        connection. If the store then lands, the request runs here once and Slack's resend finds it
+        stored (a duplicate: this process's journal writes one batch at a time, and PostgreSQL's
+        unique index makes another process's insert wait for this commit); if not, the resend is
+        stored as new."""
+        try:
+            row = await adding
+        except Exception:  # logged by the journal: Slack's resend is stored as new
+            return
+        if row is None:
+            return
+        if delivery is not None:
+            self.seen[delivery] = None
+        if self.across_processes:
+            self._spawn(self._run(row, bolt_request()))
+        else:
+            self._enqueue(key, row, bolt_request)
+
+    @staticmethod
+    def _not_stored(exc: Exception) -> web.Response:
+        """A 503 (Slack sends it again), or a 400 for a request no write can store."""
+        if unstorable(exc):
+            return web.json_response({"error": "bad request: it cannot be stored"}, status=400)
+        return web.json_response({"error": "not stored, try again"}, status=503)
 
     @staticmethod
     def _duplicate(delivery: str | None) -> web.Response:
@@ -175,7 +228,42 @@ class SlackInbox:
 
     async def resume(self) -> int:
         """Queue the requests a dead process acknowledged and never ran (before this one takes
-        requests), each signed again now: Bolt checks its signature and its age. Returns how many."""
+        requests); across processes, go on doing so every TAKEOVER_S while this one runs (see
+        `take_over`). Returns how many it queued now."""
+        found = await self.take_over()
+        if self.across_processes and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep())
+        return found
+
+    async def close(self) -> None:
+        """Stop taking over, and write what the journal has pending (at shutdown)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        await self.journal.flush()
+
+    async def _sweep(self) -> None:
+        """Across processes a dead worker's rows are taken over by a live one within TAKEOVER_S of its
+        death, not at the next start: a dead process is one whose PostgreSQL session lock is free
+        (`Store.waiting_is_dead`; a killed process's connections close with it, a vanished machine's
+        when the server's TCP keepalive gives up on it), and each row is adopted by one process only
+        (`Store._adopt`: a conditional update), so no row a live process runs is run again.
+
+        Only rows received TAKEOVER_AGE_S ago or more: one whose process died before its 200 is resent
+        by Slack within seconds, and that resend, taking the row over (`Store.inbox_write`), is
+        answered once its turn is in line, as any request; taken here first, the resend would be a
+        duplicate answered at once, and Slack's next message could overtake the turn."""
+        while True:
+            await asyncio.sleep(TAKEOVER_S)
+            try:
+                await self.take_over(datetime.now(UTC) - timedelta(seconds=TAKEOVER_AGE_S))
+            except Exception as exc:  # the database is unreachable, say: the next sweep tries again
+                log.warning("slack: looking for a stopped process's requests failed: %s", exc)
+
+    async def take_over(self, received_before: datetime | None = None) -> int:
+        """Queue the requests a dead process acknowledged and never ran (received before
+        `received_before`, if given), each signed again when its turn starts: Bolt checks its signature
+        and its age. Returns how many."""
         store = self.journal.store
 
         def key(row: dict[str, Any]) -> str | None:
@@ -185,7 +273,7 @@ class SlackInbox:
                 log.exception("slack: an inbox row could not be read")
                 return None
 
-        rows = await store.off_loop(store.inbox_take_over, self.journal.channel, key)
+        rows = await store.off_loop(store.inbox_take_over, self.journal.channel, key, received_before)
         for row in rows:
             body, content_type = row["body"], row["content_type"] or ""
             try:
@@ -226,11 +314,13 @@ class SlackInbox:
             return checked
         return parse_slack(text, content_type)
 
-    async def _dispatch_in_line(self, row: int, bolt_request: SlackRequest) -> None:
+    async def _dispatch_in_line(self, row: int, bolt_request: SlackRequest, arrived: float) -> None:
         """Start the turn and return once it holds its conversation across every worker and stored the
         message, or is done (a duplicate, a non-turn); past QUEUE_WAIT_S the message is stored early
-        instead, so the ack (by 3 s) never goes out for a message that is not stored (`bot.acks`)."""
-        await start_then_ack(self._run(row, bolt_request), self.background, QUEUE_WAIT_S, ACK_LIMIT_S)
+        instead (`bot.acks`). Both count from the request's arrival, so a slow store of its inbox row
+        cannot push the 200 past ACK_LIMIT_S (Slack wants it within 3 s)."""
+        turn = self._run(row, bolt_request)
+        await start_then_ack(turn, self.background, QUEUE_WAIT_S, ACK_LIMIT_S, since=arrived)
 
     async def _run(self, row: int, bolt_request: SlackRequest) -> None:
         try:

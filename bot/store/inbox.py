@@ -22,6 +22,16 @@ from bot.store.base import now_iso
 from bot.store.learners import LearnerTables
 from bot.store.schema import inbox, messages
 
+
+def unstorable(exc: BaseException) -> bool:
+    """Whether a write failed on the request itself (a value the database cannot hold: a NUL character
+    on PostgreSQL, a delivery key past its index's limit), so writing it again fails again."""
+    if isinstance(exc, sa.exc.DataError):
+        return True
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return state.startswith(("22", "54"))  # data exception, program limit exceeded
+
+
 COLUMNS = ("delivery", "channel", "body", "query", "content_type", "owner", "received_at", "learner")
 
 
@@ -78,16 +88,30 @@ class InboxTables(LearnerTables):
         return self.execute(update(inbox).where(*where).values(owner=self._process_key())) == 1
 
     def inbox_take_over(
-        self, channel: str, message_key: Callable[[dict[str, Any]], str | None]
+        self,
+        channel: str,
+        message_key: Callable[[dict[str, Any]], str | None],
+        received_before: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """The requests of `channel` whose process is gone and whose turn never stored its message
         (`message_key(row)`: its delivery key in `messages`), oldest first, now owned by this one; the
-        rows of those it did store are deleted."""
-        with self._read() as conn:
-            rows = conn.execute(select(inbox).where(inbox.c.channel == channel).order_by(inbox.c.id))
-            found = [dict(r) for r in rows.mappings()]
+        rows of those it did store are deleted. Only rows received before `received_before`, if given."""
         mine = self._process_key()
-        dead = [r for r in found if r["owner"] != mine and self.waiting_is_dead(r["owner"])]
+        others = sa.or_(inbox.c.owner.is_(None), inbox.c.owner != mine)
+        if received_before is not None:
+            others = sa.and_(others, inbox.c.received_at < now_iso(received_before))
+        owners = self.rows(select(inbox.c.owner).where(inbox.c.channel == channel, others).distinct())
+        gone = [r["owner"] for r in owners if self.waiting_is_dead(r["owner"])]  # one check per process
+        if not gone:
+            return []
+        whose = sa.or_(
+            inbox.c.owner.in_([o for o in gone if o]), inbox.c.owner.is_(None) if None in gone else sa.false()
+        )
+        with self._read() as conn:
+            rows = conn.execute(
+                select(inbox).where(inbox.c.channel == channel, whose, others).order_by(inbox.c.id)
+            )
+            dead = [dict(r) for r in rows.mappings()]
         keys = {r["id"]: message_key(r) for r in dead}
         wanted = [k for k in keys.values() if k is not None]
         taken = set()
