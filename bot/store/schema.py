@@ -282,6 +282,10 @@ PERSONAL = (
     (answer_feedback, "learner"),
     (answers, "learner"),
     (inbox, "learner"),
+    (teams_members, "member"),
     (learners, "id"),
 )
 """Every table holding rows about one person, and the column naming them ("forget me" empties these)."""
+
+NAMED = ((managers, "added_by"),)
+"""Columns naming a person in rows that are someone else's: "forget me" blanks the name, keeps the row."""
