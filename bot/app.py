@@ -63,14 +63,10 @@ class Runtime:
 
     @cached_property
     def admin(self) -> Admin:
-        from bot.managers import confirm
         from bot.managers.commands import Admin, admin_identities
 
-        s = self.settings
-        admins = admin_identities(s.managers)
-        secrets = (s.secret_key, s.slack_signing_secret, s.teams_app_password)
-        key = confirm.server_key(*(x.get_secret_value() if x else None for x in secrets))
-        return Admin(self.store, self.course, self.nudges, admins, self.deps.clock, forget_key=key)
+        admins = admin_identities(self.settings.managers)
+        return Admin(self.store, self.course, self.nudges, admins, self.deps.clock)
 
     @asynccontextmanager
     async def coach(self) -> AsyncIterator[Coach]:

@@ -57,7 +57,6 @@ class Settings(BaseSettings):
     prune_every_h: float = Field(24.0, alias="COACH_PRUNE_EVERY_H")  # the clock prunes old checkpoints
     web_workers: int = Field(1, alias="WEB_CONCURRENCY")  # `coach serve` processes (gunicorn's convention)
     managers: str = Field("", alias="COACH_MANAGERS")
-    secret_key: SecretStr | None = Field(None, alias="COACH_SECRET_KEY")  # signs confirmation codes
 
     log_format: Literal["text", "json"] = Field("text", alias="COACH_LOG_FORMAT")
     metrics: bool = Field(True, alias="COACH_METRICS")  # record metrics and serve /metrics

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.managers import confirm
 from bot.managers.nudges import QUESTIONS_PER_NUDGE, Nudges, Schedule, window_start
 from bot.managers.people import People
 from bot.managers.report import build_report, report_png, report_text
@@ -28,6 +27,7 @@ COMMAND = re.compile(
     r"^\s*(?:/?coach\s+)?(nudges?|reports?|managers?|forget\s+me)\b\s*(.*)$", re.IGNORECASE | re.DOTALL
 )
 FORGET_CONFIRM = "forget me confirm"
+FORGET = "forget me"  # the purpose of its confirmation codes
 EXPLICIT_MEMBER = re.compile(r"\b((?:slack|teams|console):[\w:.@-]+)")
 WELCOME_MANAGER = (
     "You're now a manager in coach: you can send your team a few weekly practice questions and get "
@@ -82,8 +82,6 @@ class Admin:
     forget_threads: Callable[[str, list[str], list[str]], Awaitable[None]] | None = None
     notify: Callable[[str, str], Awaitable[bool]] | None = None  # tells one person something now
     people: People | None = None  # display names from the platform
-    # signs "forget me" confirmations: the same on every worker and across restarts (`confirm.server_key`)
-    forget_key: bytes = field(default_factory=confirm.process_key)
 
     # -- who is who --------------------------------------------------------------------------------
 
@@ -447,24 +445,21 @@ class Admin:
 
     async def _forget(self, inbound: Inbound, rest: str) -> list[Reply]:
         """Delete on a confirmation that only this learner, in this conversation, could have sent: the
-        button carries a code signed for them here (`bot.managers.confirm`), valid for ten minutes on
-        any worker. Typed "forget me confirm" (or a forged click with someone else's id) only asks again."""
+        button carries a one-time code issued to them here, valid for ten minutes, kept in the
+        database (`bot/store/confirmations.py`), so the click may land on any worker. Typed "forget
+        me confirm" (or a forged click with someone else's id) only asks again."""
         now = self.clock()
         value = inbound.action.value if inbound.action is not None else f"forget me {rest}"
         code = value[len(FORGET_CONFIRM) :].strip() if value.lower().startswith(FORGET_CONFIRM) else ""
-        purpose = ("forget me", inbound.learner, inbound.conversation)
-        if not confirm.valid(self.forget_key, purpose, code, now, FORGET_TTL):
+        where = (FORGET, inbound.learner, inbound.conversation)
+        if not await asyncio.to_thread(self.store.use_code, code, *where, now):
+            issued = await asyncio.to_thread(self.store.issue_code, *where, now, FORGET_TTL)
             return [
                 Reply(
                     "This deletes everything I keep about you: quiz answers, review cards, lab results, "
                     "messages and our conversation history. It cannot be undone. Are you sure?",
                     choices=[
-                        Choice(
-                            "Yes, delete my data",
-                            Action(
-                                "command", f"{FORGET_CONFIRM} {confirm.issue(self.forget_key, purpose, now)}"
-                            ),
-                        ),
+                        Choice("Yes, delete my data", Action("command", f"{FORGET_CONFIRM} {issued}")),
                         Choice("No, keep it", Action("command", "help")),
                     ],
                     kind="notice",
