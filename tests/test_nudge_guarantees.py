@@ -10,9 +10,11 @@ import json
 import threading
 from datetime import timedelta
 
+import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from adapters.slack import sender as slack_sender
 from adapters.slack.sender import SlackSender, make_client
 from bot.conversation import Coach
 from bot.managers import clock as clock_module
@@ -120,6 +122,29 @@ async def test_an_opted_out_member_gets_no_reminder(coach: Coach, deps: Deps, sl
     clock.now += timedelta(days=2)
     assert (await dispatcher(deps, slack, clock).tick()).reminders == 2
     assert slack.channels_with() == {"D1": 5, "D2": 4, "D3": 5}
+
+
+async def test_a_set_cut_off_part_way_resumes_after_what_went_out(
+    coach: Coach, deps: Deps, slack, clock: Clock, monkeypatch
+):
+    real_post, calls = slack_sender.post_reply, []
+
+    async def flaky_post(client, channel: str, reply, thread_ts=None) -> None:
+        calls.append(channel)
+        if channel == "D2" and calls.count("D2") == 3:  # U2's third message: the network drops
+            raise aiohttp.ClientConnectionError("connection reset")
+        await real_post(client, channel, reply, thread_ts)
+
+    monkeypatch.setattr(slack_sender, "post_reply", flaky_post)
+    schedule = await schedule_team(coach)
+    clock.now = MONDAY_9 + timedelta(minutes=1)
+    first = await dispatcher(deps, slack, clock).tick()
+    assert (first.sent, first.retried) == (2, 1) and slack.channels_with()["D2"] == 2
+    clock.now += timedelta(minutes=5)
+    assert (await dispatcher(deps, slack, clock).tick()).sent == 1
+    texts = [m["text"] for m in slack.of("chat.postMessage") if m["channel"] == "D2"]
+    assert len(texts) == 4 and len(set(texts)) == 4  # intro and three questions, each once
+    assert statuses(deps, schedule)["slack:U2"] == "sent"
 
 
 # -- 2. a cancelled schedule sends nothing -----------------------------------------------------------

@@ -188,9 +188,14 @@ class Dispatcher:
                 raise DeliveryError(f"no {platform} connection configured", permanent=False)
             session = await asyncio.to_thread(self.nudges.session_for, row, self.clock())
             team = schedule.team if schedule else "your team"
-            await sender.deliver(
-                row["member"], nudge_replies(self.course, questions, session, team, row["member"])
-            )
+            done = row.get("posted") or 0  # a retry resumes after what went out: each message once
+            replies = nudge_replies(self.course, questions, session, team, row["member"])[done:]
+
+            async def posted(count: int) -> None:
+                await asyncio.to_thread(self.nudges.mark_posted, row["id"], done + count)
+
+            if replies:
+                await sender.deliver(row["member"], replies, posted)
         except DeliveryError as exc:
             await asyncio.to_thread(self.nudges.mark_failed, row, exc, self.clock())
             failed_for_good = exc.permanent or row["attempts"] >= MAX_ATTEMPTS

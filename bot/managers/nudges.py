@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
@@ -48,8 +48,11 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+Posted = Callable[[int], Awaitable[None]]  # told how many of the replies went out, after each one
+
+
 class Sender(Protocol):
-    async def deliver(self, learner: str, replies: list[Reply]) -> None: ...
+    async def deliver(self, learner: str, replies: list[Reply], posted: Posted | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,10 @@ class Nudges:
 
     def mark_sent(self, delivery: int, now: datetime) -> None:
         self.store.update_delivery(delivery, {"status": "sent", "sent_at": now_iso(now), "error": None})
+
+    def mark_posted(self, delivery: int, count: int) -> None:
+        """`count` of the set's messages went out (a retry resumes after them)."""
+        self.store.update_delivery(delivery, {"posted": count})
 
     def mark_skipped(self, delivery: int, why: str) -> None:
         """Not sent: the member opted out after it was planned."""
