@@ -405,3 +405,19 @@ async def test_forget_me_leaves_no_teams_member_rows(coach: Coach, deps: Deps):
         ]
     assert not any("29:ana" in json.dumps(r) for r in rows), rows
     assert any("29:ben" in json.dumps(r) for r in rows)
+
+
+async def test_console_members_are_refused_clearly(deps: Deps, clock: Clock):
+    admin = Admin(
+        deps.store, deps.course, Nudges(deps.store, deps.course), frozenset({"console:boss"}), clock
+    )
+
+    async def boss(text: str) -> str:
+        return (await admin.handle(Inbound("console", "boss", "console:boss", text)))[-1].text
+
+    made = await boss("nudges weekly mon 09:00 UTC for console:ana slack:U1")
+    assert "Members (1): U1" in made and "console:ana: the console can't be messaged later" in made
+    schedule = made.split("`")[1]
+    added = await boss(f"nudges add console:ben {schedule}")
+    assert "console:ben: the console can't be messaged later" in added
+    assert Nudges(deps.store, deps.course).get(schedule).members == ("slack:U1",)

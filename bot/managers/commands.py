@@ -267,6 +267,8 @@ class Admin:
 
     def _edit_team(self, inbound: Inbound, schedule: Schedule, verb: str, arg: str, operator: bool) -> Reply:
         people, refused = self._people(inbound, arg, operator or verb == "remove")  # removing is always safe
+        if verb == "add":
+            people, refused = self._nudgeable(people, refused)
         if not people:
             hint = f"Who should I {verb}? Mention them, e.g. *nudges {verb} @dana {schedule.id}*."
             return Reply(hint + "".join(f"\n• {why}" for why in refused))
@@ -399,8 +401,19 @@ class Admin:
                 return [], name, [f"you are not a member of {name}, so I can't nudge its members for you"]
             members = [f"{inbound.platform}:{m}" for m in inbound.roster if m != inbound.user]
             return members, name, []  # the manager reads the digest rather than answering nudges
-        members, refused = self._people(inbound, request.team_text, operator)
+        members, refused = self._nudgeable(*self._people(inbound, request.team_text, operator))
         return members, f"team of {len(members)}", refused
+
+    @staticmethod
+    def _nudgeable(people: list[str], refused: list[str]) -> tuple[list[str], list[str]]:
+        """Only Slack and Teams members can be nudged: nothing can message a console user later."""
+        kept = [p for p in people if not p.startswith("console:")]
+        refused += [
+            f"{p}: the console can't be messaged later; nudges go to Slack or Teams"
+            for p in people
+            if p not in kept
+        ]
+        return kept, refused
 
     # -- reports -------------------------------------------------------------------------------------
 
