@@ -19,7 +19,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple
 
 # What a turn that is no longer anybody's leaves in the per-turn channels (the next turn overwrites them).
 EMPTY_TURN: dict[str, Any] = {"inbound": {}, "intent": {}, "replies": []}
@@ -82,32 +83,101 @@ def scrub_writes(writes: list[tuple[str, str, Any]], words: Words) -> list[tuple
     return kept
 
 
+SPARE = "\x1fscrubbed"  # appended to a thread's id: its cleaned copy while the original is rewritten
+COMPLETE = "coach_scrub_complete"  # metadata key on the copy's last checkpoint: the copy is whole
+
+Cleaned = list[tuple[CheckpointTuple, Checkpoint, dict, list[tuple[str, str, Any]]]]  # newest first
+
+
 async def scrub_thread(saver: BaseCheckpointSaver, thread: str, words: Words) -> int:
     """Rewrite every checkpoint of `thread` without the learner's words; returns how many changed.
 
     Neither checkpointer replaces everything in place (pending writes are kept on both, and
     PostgreSQL's channel blobs are keyed by version and never overwritten), so a changed thread is
-    deleted and written back whole (oldest first, same ids and parents)."""
-    tuples: list[CheckpointTuple] = [t async for t in saver.alist({"configurable": {"thread_id": thread}})]
-    cleaned = []
+    deleted and written back whole (oldest first, same ids and parents). Crash-safe: the cleaned
+    thread is first written whole under a spare id and marked complete; only then is the original
+    deleted and rewritten, and the spare dropped. A scrub cut off midway is finished by the next one
+    (`recover`): a partial spare is dropped (the original was not touched yet), a complete one is
+    copied back."""
+    await recover(saver, thread)
+    tuples: list[CheckpointTuple] = [t async for t in saver.alist(_config(thread))]
+    cleaned: Cleaned = []
+    changed = 0
     for t in tuples:
         checkpoint = {**t.checkpoint, "channel_values": scrub_values(t.checkpoint["channel_values"], words)}
         metadata = {k: v for k, v in t.metadata.items() if k != "writes"}  # older langgraph kept outputs here
         writes = scrub_writes(list(t.pending_writes or []), words)
-        changed = (
+        changed += (
             checkpoint != t.checkpoint or metadata != t.metadata or writes != list(t.pending_writes or [])
         )
-        cleaned.append((t, checkpoint, metadata, writes, changed))
-    if not any(changed for *_, changed in cleaned):
+        cleaned.append((t, checkpoint, metadata, writes))  # type: ignore[arg-type]
+    if not changed:
         return 0
+    spare = thread + SPARE
+    await saver.adelete_thread(spare)  # a stale partial copy, if any
+    await _write(saver, spare, cleaned)
+    await _mark_complete(saver, spare, cleaned[0])
+    await _swap(saver, spare, thread)
+    return changed
+
+
+async def recover(saver: BaseCheckpointSaver, thread: str) -> bool:
+    """Finish a scrub of `thread` that was cut off; True if there was one."""
+    spare = thread + SPARE
+    copy: list[CheckpointTuple] = [t async for t in saver.alist(_config(spare))]
+    if not copy:
+        return False
+    if any(t.metadata.get(COMPLETE) for t in copy):
+        await _swap(saver, spare, thread)
+    else:  # cut off while writing the copy: the original is still whole
+        await saver.adelete_thread(spare)
+    return True
+
+
+async def _swap(saver: BaseCheckpointSaver, spare: str, thread: str) -> None:
+    """Replace `thread` by the complete cleaned copy in `spare`, then drop the copy."""
+    copy = [
+        (
+            t,
+            t.checkpoint,
+            {k: v for k, v in t.metadata.items() if k != COMPLETE},
+            list(t.pending_writes or []),
+        )
+        async for t in saver.alist(_config(spare))
+    ]
     await saver.adelete_thread(thread)
-    for t, checkpoint, metadata, writes, _ in reversed(cleaned):  # oldest first
-        namespace = t.config["configurable"].get("checkpoint_ns", "")
-        parent = t.parent_config or {"configurable": {"thread_id": thread, "checkpoint_ns": namespace}}
-        config = await saver.aput(parent, checkpoint, metadata, checkpoint["channel_versions"])
+    await _write(saver, thread, copy)  # type: ignore[arg-type]
+    await saver.adelete_thread(spare)
+
+
+async def _write(saver: BaseCheckpointSaver, thread: str, cleaned: Cleaned) -> None:
+    """Write checkpoints (newest first in `cleaned`) under `thread`, oldest first, same ids and parents."""
+    for t, checkpoint, metadata, writes in reversed(cleaned):
+        config = await saver.aput(_parent(t, thread), checkpoint, metadata, checkpoint["channel_versions"])
         by_task: dict[str, list[tuple[str, Any]]] = {}
         for task, channel, value in writes:
             by_task.setdefault(task, []).append((channel, value))
         for task, task_writes in by_task.items():
             await saver.aput_writes(config, task_writes, task)
-    return sum(changed for *_, changed in cleaned)
+
+
+async def _mark_complete(saver: BaseCheckpointSaver, spare: str, newest: tuple) -> None:
+    """Put the copy's newest checkpoint again with the mark (same id and versions: only its metadata
+    changes), once everything else of the copy is written."""
+    t, checkpoint, metadata, _ = newest
+    await saver.aput(
+        _parent(t, spare), checkpoint, {**metadata, COMPLETE: True}, checkpoint["channel_versions"]
+    )
+
+
+def _config(thread: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread}}
+
+
+def _parent(t: CheckpointTuple, thread: str) -> RunnableConfig:
+    """The config to put `t` under in `thread`: its namespace, and its parent checkpoint if any."""
+    namespace = t.config["configurable"].get("checkpoint_ns", "")
+    configurable = {"thread_id": thread, "checkpoint_ns": namespace}
+    if t.parent_config is not None:
+        configurable["checkpoint_id"] = t.parent_config["configurable"]["checkpoint_id"]
+    return {"configurable": configurable}

@@ -126,6 +126,7 @@ def nudge_request(deps: Deps, learner: str, verb: str, weeks: int | None = None)
     if verb == "pause":
         until = optouts.record(deps.store, learner, "pause", now, weeks or 2)
         assert until is not None
+        deps.store.withdraw_member(learner, now_iso(now), f"paused until {until[:10]}")
         day = datetime.fromisoformat(until).strftime("%A %d %B")
         return Reply(
             f"Paused: no weekly practice questions until {day}. Your answers so far are kept. "
@@ -133,6 +134,7 @@ def nudge_request(deps: Deps, learner: str, verb: str, weeks: int | None = None)
             kind="notice",
         )
     optouts.record(deps.store, learner, "stop", now)
+    deps.store.withdraw_member(learner, now_iso(now), "stopped")  # nothing queued goes out after "stop"
     where = " from " + ", ".join(t["team"] for t in teams) if teams else ""
     return Reply(
         f"Done: no more weekly practice questions{where}. Your answers and progress are kept, and your "

@@ -12,7 +12,7 @@ import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 
 from bot.checkpoints import conninfo, open_checkpoints
-from bot.forget import Words, scrub_thread
+from bot.forget import Words, recover, scrub_thread
 from tests.conftest import Database
 
 BACKENDS = ("sqlite", "postgres")
@@ -74,3 +74,63 @@ async def test_every_checkpoint_and_pending_write_loses_the_learners_words(datab
         for row in rows:
             blob = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row)
             assert b"Zanzibar" not in blob and b"ana" not in blob, table
+
+
+class Crash(Exception):
+    pass
+
+
+class CutOff:
+    """A checkpointer that dies at its `after`-th `aput` (the process killed mid-scrub)."""
+
+    def __init__(self, saver, after: int):
+        self.saver, self.left = saver, after
+
+    async def aput(self, *args, **kw):
+        self.left -= 1
+        if self.left < 0:
+            raise Crash
+        return await self.saver.aput(*args, **kw)
+
+    def __getattr__(self, name: str):
+        return getattr(self.saver, name)
+
+
+@pytest.mark.parametrize("puts", [1, 2, 3, 4])  # in the copy, at its mark, and mid-rewrite of the original
+async def test_a_scrub_cut_off_midway_loses_nothing_and_the_next_one_finishes_it(
+    database: Database, puts: int
+):
+    ana_turn = {
+        "learner": ANA,
+        "question": "Ana asks about Zanzibar?",
+        "answer": "Not covered",
+        "answer_id": "a1",
+    }
+    ben_turn = {"learner": BEN, "question": "Ben asks about MLOps", "answer": "MLOps is…", "answer_id": "b1"}
+    states = [
+        turn(ANA, ana_turn["question"], [ana_turn]),
+        turn(BEN, ben_turn["question"], [ana_turn, ben_turn]),
+    ]
+    async with open_checkpoints(database.checkpoints, pool_size=2) as checkpoints:
+        saver = checkpoints.saver
+        config = {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}}
+        for step, values in enumerate(states, 1):
+            versions = {channel: f"{step:032}" for channel in values}
+            checkpoint = {**empty_checkpoint(), "channel_values": values, "channel_versions": versions}
+            config = await saver.aput(config, checkpoint, {"source": "loop", "step": step}, versions)
+        ids = [t.config["configurable"]["checkpoint_id"] async for t in saver.alist(None)]
+        words = Words(ANA, frozenset({"a1"}))
+        with pytest.raises(Crash):
+            await scrub_thread(CutOff(saver, puts), THREAD, words)  # type: ignore[arg-type]
+        thread = {"configurable": {"thread_id": THREAD}}
+        left = [t async for t in saver.alist(thread)]
+        if puts > 2:  # the original was deleted: its cleaned copy is whole, under the spare id
+            assert await recover(saver, THREAD)
+        else:  # the original was not touched yet
+            assert [t.config["configurable"]["checkpoint_id"] for t in left] == ids
+        await scrub_thread(saver, THREAD, words)
+        kept = [t async for t in saver.alist(None)]  # every thread: the spare copy is gone too
+        assert [t.config["configurable"]["checkpoint_id"] for t in kept] == ids
+        assert kept[0].checkpoint["channel_values"]["qa"] == [ben_turn]
+        assert kept[0].parent_config["configurable"]["checkpoint_id"] == ids[1]
+        assert all(t.config["configurable"]["thread_id"] == THREAD for t in kept)

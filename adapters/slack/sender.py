@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
-from bot.managers.nudges import DeliveryError
+from bot.managers.nudges import DeliveryError, Posted
 from bot.messages import Reply
 
 PERMANENT_ERRORS = {
@@ -113,13 +113,16 @@ class SlackSender:
             raise DeliveryError(f"slack: {slack_error(exc)}", permanent=False) from None
         return [m for m in members if m != self._bot_user]
 
-    async def deliver(self, learner: str, replies: list[Reply]) -> None:
+    async def deliver(self, learner: str, replies: list[Reply], posted: Posted | None = None) -> None:
+        """Post the replies in the learner's DM, telling `posted` how many went out after each."""
         user = learner.partition(":")[2]
         try:
             opened = await self.client.conversations_open(users=user)
             channel = opened["channel"]["id"]
-            for reply in replies:
+            for count, reply in enumerate(replies, 1):
                 await post_reply(self.client, channel, reply)
+                if posted is not None:
+                    await posted(count)
         except SlackApiError as exc:
             error = slack_error(exc)
             raise DeliveryError(f"slack: {error}", permanent=error in PERMANENT_ERRORS) from None

@@ -28,7 +28,7 @@ from botbuilder.schema import (
 )
 
 from adapters.teams import cards
-from bot.managers.nudges import DeliveryError
+from bot.managers.nudges import DeliveryError, Posted
 from bot.managers.people import People
 from bot.messages import Reply
 from bot.store import Store
@@ -55,17 +55,28 @@ def connector_error(exc: BaseException, what: str) -> DeliveryError:
 
 
 async def send_to_reference(
-    adapter: CloudAdapter, app_id: str, reference: dict[str, Any], replies: list[Reply]
+    adapter: CloudAdapter,
+    app_id: str,
+    reference: dict[str, Any],
+    replies: list[Reply],
+    posted: Posted | None = None,
 ) -> None:
-    """Send replies proactively into the conversation a stored reference points at."""
+    """Send replies proactively into the conversation a stored reference points at (`posted` is
+    told how many went out, after each)."""
     ref = ConversationReference().deserialize(reference)
     ref.activity_id = None  # a new message, not a reply to whatever the learner said last
 
     async def deliver(turn_context: TurnContext) -> None:
-        for reply in replies:
-            await turn_context.send_activity(cards.activity(reply))
+        await send_each(turn_context, replies, posted)
 
     await adapter.continue_conversation(ref, deliver, app_id)
+
+
+async def send_each(turn_context: TurnContext, replies: list[Reply], posted: Posted | None) -> None:
+    for count, reply in enumerate(replies, 1):
+        await turn_context.send_activity(cards.activity(reply))
+        if posted is not None:
+            await posted(count)
 
 
 class TeamsSender:
@@ -153,7 +164,7 @@ class TeamsSender:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    async def deliver(self, learner: str, replies: list[Reply]) -> None:
+    async def deliver(self, learner: str, replies: list[Reply], posted: Posted | None = None) -> None:
         for reply in replies:
             if reply.image and cards.inline_image(reply.image) is None:
                 raise DeliveryError("teams: the chart is too large for a Teams message", permanent=True)
@@ -165,7 +176,7 @@ class TeamsSender:
         failure: DeliveryError | None = None
         if personal:
             try:
-                await send_to_reference(self.adapter, self.app_id, personal[0], replies)
+                await send_to_reference(self.adapter, self.app_id, personal[0], replies, posted)
                 return
             except Exception as exc:
                 failure = connector_error(exc, "sending")
@@ -175,7 +186,7 @@ class TeamsSender:
             self.store.places_of, learner
         ):  # never talked to the coach, or left its chat
             try:
-                await self._open_and_send(place, learner, replies)
+                await self._open_and_send(place, learner, replies, posted)
                 return
             except Exception as exc:
                 failure = connector_error(exc, f"opening a chat through {place['name']}")
@@ -188,7 +199,9 @@ class TeamsSender:
             permanent=True,
         )
 
-    async def _open_and_send(self, place: dict, learner: str, replies: list[Reply]) -> None:
+    async def _open_and_send(
+        self, place: dict, learner: str, replies: list[Reply], posted: Posted | None = None
+    ) -> None:
         """Create the 1:1 conversation with a team member (Teams needs the tenant), remember it, send."""
         user = learner.partition(":")[2]
         parameters = ConversationParameters(
@@ -214,8 +227,7 @@ class TeamsSender:
             }
             key = (learner, f"{PLATFORM}:{conversation_id}")
             await asyncio.to_thread(self.store.save_reference, *key, reference, self.clock())
-            for reply in replies:
-                await turn_context.send_activity(cards.activity(reply))
+            await send_each(turn_context, replies, posted)
 
         await self.adapter.create_conversation(
             self.app_id, send, parameters, "msteams", place["service_url"], None

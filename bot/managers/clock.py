@@ -12,11 +12,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from bot import metrics
 from bot.managers.nudges import MAX_ATTEMPTS, DeliveryError, Nudges, Schedule, Sender
 from bot.managers.people import People
-from bot.managers.report import build_report, report_png, report_text
+from bot.managers.report import TeamReport, build_report, report_png, report_text
 from bot.messages import Reply
 from flows.quiz import question_reply
 from knowledge.loader import Course
@@ -87,17 +88,40 @@ class Dispatcher:
         deliver every nudge, digest and reminder that is ready."""
         report = TickReport()
         now = self.clock()
-        for schedule, week in await asyncio.to_thread(self.nudges.due_windows, now):
-            for earlier in await asyncio.to_thread(self.nudges.weeks, schedule.id):
-                if earlier < week:
-                    await asyncio.to_thread(self.nudges.enqueue_digest, schedule.id, earlier)
-            if not await asyncio.to_thread(self.nudges.deliveries, schedule.id, week):
-                schedule = await self._refresh_roster(schedule, now)
-            report.planned += await asyncio.to_thread(self.nudges.plan, schedule, week, now)
-        await self.deliver_pending(report)
-        await self.deliver_digests(report)
-        await self.remind(report)
+        for schedule, week in await self._guarded(
+            report, "finding due windows", self.nudges.due_windows, now
+        ):
+            await self._guarded(report, f"planning {schedule.id}", self._plan, schedule, week, now, report)
+        for schedule, week in await self._guarded(
+            report, "stopped schedules", self.nudges.stopped_windows, now
+        ):
+            await self._guarded(
+                report, f"last digest {schedule.id}", self.nudges.enqueue_digest, schedule.id, week
+            )
+        for phase in (self.deliver_pending, self.deliver_digests, self.remind):
+            await self._guarded(report, phase.__name__, phase, report)
         return report
+
+    async def _guarded(self, report: TickReport, what: str, work: Callable, *args: object) -> Any:
+        """`work(*args)` (a coroutine function, or a blocking one run off the loop); an unexpected
+        error is logged and reported, so one failing schedule or phase never stops the rest."""
+        try:
+            if asyncio.iscoroutinefunction(work):
+                return await work(*args)
+            return await asyncio.to_thread(work, *args)
+        except Exception as exc:
+            log.exception("clock: %s failed", what)
+            report.errors.append(f"{what}: {type(exc).__name__}: {exc}")
+            return []
+
+    async def _plan(self, schedule: Schedule, week: str, now: datetime, report: TickReport) -> None:
+        """Queue the digests of the schedule's finished windows, re-read its roster, plan `week`."""
+        for earlier in await asyncio.to_thread(self.nudges.weeks, schedule.id):
+            if earlier < week:
+                await asyncio.to_thread(self.nudges.enqueue_digest, schedule.id, earlier)
+        if not await asyncio.to_thread(self.nudges.deliveries, schedule.id, week):
+            schedule = await self._refresh_roster(schedule, now)
+        report.planned += await asyncio.to_thread(self.nudges.plan, schedule, week, now)
 
     async def _refresh_roster(self, schedule: Schedule, now: datetime) -> Schedule:
         """A channel's team is re-read each week: joiners are added, leavers dropped (and noted)."""
@@ -118,9 +142,9 @@ class Dispatcher:
         joined, left = found - last, last - found
         if not joined and not left:
             return schedule
-        members = (set(schedule.members) | joined) - left  # people added or removed by hand stay so
+        # people added or removed by hand stay so; an edit made meanwhile is kept (a locked row)
         await asyncio.to_thread(
-            self.nudges.update, schedule.id, members=sorted(members), roster=json.dumps(sorted(found))
+            self.nudges.edit_members, schedule.id, joined, left, roster=json.dumps(sorted(found))
         )
         names = await asyncio.to_thread(self.people.cached, sorted(joined | left))
         place = "team" if platform == "teams" else "channel"  # a Teams channel's members are its team's
@@ -140,7 +164,12 @@ class Dispatcher:
     async def deliver_pending(self, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
         while (row := await asyncio.to_thread(self.nudges.claim, self.clock_id, self.clock())) is not None:
-            await self._deliver(row, report)
+            try:
+                await self._deliver(row, report)
+            except Exception as exc:  # a bug, not the network: never resent (it may have gone out)
+                log.exception("nudge %s to %s failed unexpectedly", row["id"], row["member"])
+                report.errors.append(f"{row['member']}: {type(exc).__name__}: {exc}")
+                await asyncio.to_thread(self.nudges.mark_uncertain, row["id"], f"{type(exc).__name__}: {exc}")
         return report
 
     async def _deliver(self, row: dict, report: TickReport) -> None:
@@ -148,6 +177,10 @@ class Dispatcher:
         questions = json.loads(row["questions"])
         platform = row["member"].partition(":")[0]
         sender = self.senders.get(platform)
+        why = await asyncio.to_thread(self.nudges.opted_out, row["member"], self.clock())
+        if why is not None:  # opted out after this was planned (a retry, or "stop" mid-fan-out)
+            await asyncio.to_thread(self.nudges.mark_skipped, row["id"], why)
+            return
         try:
             if not questions:
                 raise DeliveryError("no questions left to ask this week", permanent=True)
@@ -155,9 +188,14 @@ class Dispatcher:
                 raise DeliveryError(f"no {platform} connection configured", permanent=False)
             session = await asyncio.to_thread(self.nudges.session_for, row, self.clock())
             team = schedule.team if schedule else "your team"
-            await sender.deliver(
-                row["member"], nudge_replies(self.course, questions, session, team, row["member"])
-            )
+            done = row.get("posted") or 0  # a retry resumes after what went out: each message once
+            replies = nudge_replies(self.course, questions, session, team, row["member"])[done:]
+
+            async def posted(count: int) -> None:
+                await asyncio.to_thread(self.nudges.mark_posted, row["id"], done + count)
+
+            if replies:
+                await sender.deliver(row["member"], replies, posted)
         except DeliveryError as exc:
             await asyncio.to_thread(self.nudges.mark_failed, row, exc, self.clock())
             failed_for_good = exc.permanent or row["attempts"] >= MAX_ATTEMPTS
@@ -183,7 +221,7 @@ class Dispatcher:
 
     def _drop(self, schedule: Schedule, member: str, why: str) -> None:
         """A deactivated or removed account leaves the team, and the manager reads why in the digest."""
-        self.nudges.update(schedule.id, members=[m for m in schedule.members if m != member])
+        self.nudges.edit_members(schedule.id, remove=[member])
         name = self.people.cached([member])[member]
         self.nudges.note(
             schedule.id, f"{name} was dropped from the team: their account is gone ({why}).", self.clock()
@@ -203,27 +241,26 @@ class Dispatcher:
 
     async def deliver_digests(self, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
+        for row in await asyncio.to_thread(self.nudges.abandoned_digests, self.clock()):
+            schedule = await asyncio.to_thread(self.nudges.get, row["schedule"])
+            metrics.digest("failed")
+            if schedule is not None:
+                await self._alert_admins(schedule, row["week"], row["error"])
         while (row := await asyncio.to_thread(self.nudges.claim_digest, self.clock())) is not None:
             report.digests += await self._send_digest(row)
         return report
 
-    async def digest_replies(self, schedule: Schedule, week: str, final: bool = True) -> tuple[Reply, Reply]:
-        """The digest's text and its chart (as two replies: the text must not depend on the chart)."""
+    async def digest_report(self, schedule: Schedule, week: str, final: bool = True) -> TeamReport:
+        """The figures of one digest (the text and the chart are drawn from them)."""
         names = await self.people.names(
             await asyncio.to_thread(self.nudges.people_of, schedule), self.clock()
         )
         store, now = self.nudges.store, self.clock()
-        result = await asyncio.to_thread(build_report, store, self.course, schedule, week, names, now, final)
-        text = Reply(report_text(result, self.course))
-        chart = Reply(
-            f"Chart · {schedule.team} · week of {week}",
-            image=report_png(result),
-            image_name=f"digest-{week}.png",
-        )
-        return text, chart
+        return await asyncio.to_thread(build_report, store, self.course, schedule, week, names, now, final)
 
     async def _send_digest(self, row: dict) -> int:
-        """Send one queued digest: text first; the chart follows, or a pointer to `report` replaces it."""
+        """Send one queued digest: text first (it never waits on the chart); the chart follows, or
+        a pointer to `report` replaces it. Any failure before the text went out is a failed try."""
         schedule = await asyncio.to_thread(self.nudges.get, row["schedule"])
         if schedule is None:
             await asyncio.to_thread(self.nudges.digest_done, row, self.clock(), "none")
@@ -232,20 +269,32 @@ class Dispatcher:
         try:
             if sender is None:
                 raise DeliveryError("no connection for the manager's platform", permanent=False)
-            text, chart = await self.digest_replies(schedule, row["week"])
-            await sender.deliver(schedule.manager, [text])
+            result = await self.digest_report(schedule, row["week"])
+            await sender.deliver(schedule.manager, [Reply(report_text(result, self.course))])
             metrics.digest("sent")
-        except DeliveryError as exc:
-            final = await asyncio.to_thread(self.nudges.digest_failed, row, exc, self.clock())
+        except Exception as exc:
+            error = (
+                exc
+                if isinstance(exc, DeliveryError)
+                else DeliveryError(f"{type(exc).__name__}: {exc}", False)
+            )
+            if not isinstance(exc, DeliveryError):
+                log.exception("digest %s/%s failed unexpectedly", schedule.id, row["week"])
+            final = await asyncio.to_thread(self.nudges.digest_failed, row, error, self.clock())
             metrics.digest("failed" if final else "retry")
-            log.warning("digest %s/%s to %s failed: %s", schedule.id, row["week"], schedule.manager, exc)
+            log.warning("digest %s/%s to %s failed: %s", schedule.id, row["week"], schedule.manager, error)
             if final:
-                await self._alert_admins(schedule, row["week"], str(exc))
+                await self._alert_admins(schedule, row["week"], str(error))
             return 0
         try:
+            chart = Reply(
+                f"Chart · {schedule.team} · week of {row['week']}",
+                image=await asyncio.to_thread(report_png, result),  # seconds of CPU: off the event loop
+                image_name=f"digest-{row['week']}.png",
+            )
             await sender.deliver(schedule.manager, [chart])
             shown = "sent"
-        except DeliveryError as exc:
+        except Exception as exc:  # the chart is a bonus: drawing or sending it never costs the digest
             log.info("digest chart %s/%s not delivered: %s", schedule.id, row["week"], exc)
             pointer = Reply(
                 f"(The chart didn't come through. Say *report {schedule.id}* to see it.)", kind="notice"
@@ -279,21 +328,35 @@ class Dispatcher:
         """Once per set, for schedules that want it: a nudge to members who left questions open."""
         report = report or TickReport()
         for row in await asyncio.to_thread(self.nudges.reminders_due, self.clock()):
-            if not await asyncio.to_thread(self.nudges.claim_reminder, row["id"], self.clock()):
-                continue
-            answered = await asyncio.to_thread(self.nudges.store.answered_count, f"nudge-{row['id']}")
-            left = len(json.loads(row["questions"])) - answered
-            schedule = await asyncio.to_thread(self.nudges.get, row["schedule"])
-            sender = self.senders.get(row["member"].partition(":")[0])
-            if sender is None or schedule is None or left <= 0:
-                continue
             try:
-                text = REMINDER.format(left=left, team=schedule.team)
-                await sender.deliver(row["member"], [Reply(text, kind="notice")])
-                report.reminders += 1
-            except DeliveryError as exc:
-                log.info("reminder to %s not delivered: %s", row["member"], exc)
+                report.reminders += await self._remind_one(row)
+            except Exception as exc:  # claimed first, so never sent twice; the rest still go
+                log.exception("reminder %s to %s failed unexpectedly", row["id"], row["member"])
+                report.errors.append(f"reminder {row['member']}: {type(exc).__name__}: {exc}")
         return report
+
+    async def _remind_one(self, row: dict) -> int:
+        """Remind one member (1) or not (0): only with a way to reach them, a set left open, and no
+        opt-out since the list was read; claimed before sending, so never twice."""
+        sender = self.senders.get(row["member"].partition(":")[0])
+        if sender is None:  # left unclaimed: a clock with this platform's connection sends it
+            return 0
+        if await asyncio.to_thread(self.nudges.opted_out, row["member"], self.clock()):
+            return 0
+        if not await asyncio.to_thread(self.nudges.claim_reminder, row["id"], self.clock()):
+            return 0
+        answered = await asyncio.to_thread(self.nudges.store.answered_count, f"nudge-{row['id']}")
+        left = len(json.loads(row["questions"])) - answered
+        schedule = await asyncio.to_thread(self.nudges.get, row["schedule"])
+        if schedule is None or left <= 0:
+            return 0
+        try:
+            text = REMINDER.format(left=left, team=schedule.team)
+            await sender.deliver(row["member"], [Reply(text, kind="notice")])
+        except DeliveryError as exc:
+            log.info("reminder to %s not delivered: %s", row["member"], exc)
+            return 0
+        return 1
 
     async def notify(self, person: str, text: str) -> bool:
         """Tell one person something now (a new manager, an admin); False if it could not be sent."""

@@ -8,11 +8,9 @@ schedules only. Everyone else sees only their own data, and is told so politely.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.managers.nudges import QUESTIONS_PER_NUDGE, Nudges, Schedule, window_start
@@ -29,6 +27,7 @@ COMMAND = re.compile(
     r"^\s*(?:/?coach\s+)?(nudges?|reports?|managers?|forget\s+me)\b\s*(.*)$", re.IGNORECASE | re.DOTALL
 )
 FORGET_CONFIRM = "forget me confirm"
+FORGET = "forget me"  # the purpose of its confirmation codes
 EXPLICIT_MEMBER = re.compile(r"\b((?:slack|teams|console):[\w:.@-]+)")
 WELCOME_MANAGER = (
     "You're now a manager in coach: you can send your team a few weekly practice questions and get "
@@ -83,7 +82,6 @@ class Admin:
     forget_threads: Callable[[str, list[str], list[str]], Awaitable[None]] | None = None
     notify: Callable[[str, str], Awaitable[bool]] | None = None  # tells one person something now
     people: People | None = None  # display names from the platform
-    _forget_nonces: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
 
     # -- who is who --------------------------------------------------------------------------------
 
@@ -220,6 +218,8 @@ class Admin:
             )
             if schedule is None or not mine:
                 return Reply(f"You have no nudge with id “{arg}”. Say *nudges list* to see yours.")
+            if refused := self._refuse_on_status(schedule, verb):
+                return refused
             if verb in ("send-now", "sendnow"):
                 return await self._send_now(schedule)
             if verb in ("add", "remove"):
@@ -227,13 +227,28 @@ class Admin:
             if verb == "remind":
                 return await asyncio.to_thread(self._remind, schedule, arg)
             if verb == "reassign":
-                return await self._reassign(inbound, schedule, arg)
+                return await self._reassign(inbound, schedule, arg, operator)
             status = {"pause": "paused", "resume": "active", "cancel": "cancelled"}[verb]
             await asyncio.to_thread(self.nudges.set_status, schedule.id, status)
             return Reply(f"Nudge `{schedule.id}` is now {status}.")
         if " for " in f" {rest} ".lower() or verb in ("weekly", "every") or verb[:3] in WEEKDAYS:
             return await self._schedule(inbound, rest, operator)
         return Reply(NUDGE_HELP)
+
+    @staticmethod
+    def _refuse_on_status(schedule: Schedule, verb: str) -> Reply | None:
+        """A cancelled schedule takes only *resume*; a paused one sends nothing until resumed."""
+        if schedule.status == "cancelled" and verb != "resume":
+            return Reply(
+                f"Nudge `{schedule.id}` ({schedule.team}) is cancelled, so I changed nothing. "
+                f"Say *nudges resume {schedule.id}* to bring it back first."
+            )
+        if schedule.status == "paused" and verb in ("send-now", "sendnow"):
+            return Reply(
+                f"Nudge `{schedule.id}` ({schedule.team}) is paused, so I sent nothing. "
+                f"Say *nudges resume {schedule.id}* first, then *nudges send-now {schedule.id}*."
+            )
+        return None
 
     async def _send_now(self, schedule: Schedule) -> Reply:
         """Send this week's set now; it counts toward the current week (one set per member a week)."""
@@ -252,13 +267,15 @@ class Admin:
 
     def _edit_team(self, inbound: Inbound, schedule: Schedule, verb: str, arg: str, operator: bool) -> Reply:
         people, refused = self._people(inbound, arg, operator or verb == "remove")  # removing is always safe
+        if verb == "add":
+            people, refused = self._nudgeable(people, refused)
         if not people:
             hint = f"Who should I {verb}? Mention them, e.g. *nudges {verb} @dana {schedule.id}*."
             return Reply(hint + "".join(f"\n• {why}" for why in refused))
-        members = set(schedule.members)
-        changed = [p for p in people if (p not in members) == (verb == "add")]
-        members = members | set(people) if verb == "add" else members - set(people)
-        self.nudges.update(schedule.id, members=sorted(members))
+        before = set(schedule.members)
+        changed = [p for p in people if (p not in before) == (verb == "add")]
+        add, remove = (people, []) if verb == "add" else ([], people)
+        members = self.nudges.edit_members(schedule.id, add, remove) or []  # no lost update
         names = self._names(changed)
         done = "Added" if verb == "add" else "Removed"
         if not changed:
@@ -276,17 +293,23 @@ class Admin:
         if "off" in words:
             self.nudges.update(schedule.id, remind_after_h=None)
             return Reply(f"No more mid-week reminders for {schedule.team}.")
-        days = next((int(w) for w in words if w.isdigit() and 1 <= int(w) <= 6), 2)
+        typed = [int(w) for w in words if w.isascii() and w.isdigit() and w != schedule.id]
+        if any(not 1 <= n <= 6 for n in typed):
+            return Reply(
+                f"A reminder can come 1 to 6 days after the questions (before the next set), not "
+                f"{typed[0]}: e.g. *nudges remind {schedule.id} on after 2 days*."
+            )
+        days = typed[0] if typed else 2
         self.nudges.update(schedule.id, remind_after_h=24 * days)
         return Reply(
             f"Members of {schedule.team} who haven't answered get one reminder {days} day(s) after their "
             "questions go out. Turn it off with *nudges remind " + schedule.id + " off*."
         )
 
-    async def _reassign(self, inbound: Inbound, schedule: Schedule, arg: str) -> Reply:
+    async def _reassign(self, inbound: Inbound, schedule: Schedule, arg: str, operator: bool) -> Reply:
         if not self.is_admin(inbound.learner):
             return Reply("Only an admin can give a schedule to another manager.", kind="notice")
-        people, _ = self._people(inbound, arg, operator=False)
+        people, _ = self._people(inbound, arg, operator)  # the server's CLI names the manager by id
         if len(people) != 1 or not await asyncio.to_thread(self.is_manager, people[0]):
             return Reply("Name one manager to take it over, e.g. *nudges reassign ID @dana*.")
         await asyncio.to_thread(self.nudges.update, schedule.id, manager=people[0], status="active")
@@ -378,8 +401,19 @@ class Admin:
                 return [], name, [f"you are not a member of {name}, so I can't nudge its members for you"]
             members = [f"{inbound.platform}:{m}" for m in inbound.roster if m != inbound.user]
             return members, name, []  # the manager reads the digest rather than answering nudges
-        members, refused = self._people(inbound, request.team_text, operator)
+        members, refused = self._nudgeable(*self._people(inbound, request.team_text, operator))
         return members, f"team of {len(members)}", refused
+
+    @staticmethod
+    def _nudgeable(people: list[str], refused: list[str]) -> tuple[list[str], list[str]]:
+        """Only Slack and Teams members can be nudged: nothing can message a console user later."""
+        kept = [p for p in people if not p.startswith("console:")]
+        refused += [
+            f"{p}: the console can't be messaged later; nudges go to Slack or Teams"
+            for p in people
+            if p not in kept
+        ]
+        return kept, refused
 
     # -- reports -------------------------------------------------------------------------------------
 
@@ -404,7 +438,7 @@ class Admin:
                 )
                 continue
             now = self.clock()
-            everyone = self.nudges.people_of(schedule)
+            everyone = await asyncio.to_thread(self.nudges.people_of, schedule)
             names = await self.people.names(everyone, now) if self.people else None
             final = now >= schedule.next_window(window_start(weeks[-1], schedule))
             result = await asyncio.to_thread(
@@ -413,7 +447,7 @@ class Admin:
             replies.append(
                 Reply(
                     report_text(result, self.course),
-                    image=report_png(result),
+                    image=await asyncio.to_thread(report_png, result),  # CPU-bound: off the event loop
                     image_name=f"report-{schedule.id}.png",
                     ephemeral=inbound.shared,
                 )
@@ -424,32 +458,27 @@ class Admin:
 
     async def _forget(self, inbound: Inbound, rest: str) -> list[Reply]:
         """Delete on a confirmation that only this learner, in this conversation, could have sent: the
-        button carries a one-time code issued to them here, valid for ten minutes. Typed "forget me
-        confirm" (or a forged click with someone else's id) only asks again."""
-        key = (inbound.learner, inbound.conversation)
+        button carries a one-time code issued to them here, valid for ten minutes, kept in the
+        database (`bot/store/confirmations.py`), so the click may land on any worker. Typed "forget
+        me confirm" (or a forged click with someone else's id) only asks again."""
         now = self.clock()
         value = inbound.action.value if inbound.action is not None else f"forget me {rest}"
         code = value[len(FORGET_CONFIRM) :].strip() if value.lower().startswith(FORGET_CONFIRM) else ""
-        issued = self._forget_nonces.get(key)
-        confirmed = bool(
-            code and issued and secrets.compare_digest(code, issued[0]) and now - issued[1] <= FORGET_TTL
-        )
-        if not confirmed:
-            nonce = secrets.token_urlsafe(12)
-            self._forget_nonces[key] = (nonce, now)
+        where = (FORGET, inbound.learner, inbound.conversation)
+        if not await asyncio.to_thread(self.store.use_code, code, *where, now):
+            issued = await asyncio.to_thread(self.store.issue_code, *where, now, FORGET_TTL)
             return [
                 Reply(
                     "This deletes everything I keep about you: quiz answers, review cards, lab results, "
                     "messages and our conversation history. It cannot be undone. Are you sure?",
                     choices=[
-                        Choice("Yes, delete my data", Action("command", f"{FORGET_CONFIRM} {nonce}")),
+                        Choice("Yes, delete my data", Action("command", f"{FORGET_CONFIRM} {issued}")),
                         Choice("No, keep it", Action("command", "help")),
                     ],
                     kind="notice",
                     ephemeral=inbound.shared,
                 )
             ]
-        del self._forget_nonces[key]
         learner = inbound.learner
         alone = set(await asyncio.to_thread(self.store.conversations_of, learner))
         spoken = await asyncio.to_thread(self._spoken_in, learner)
@@ -475,8 +504,7 @@ class Admin:
             if schedule.manager == learner:
                 self.store.delete_schedule(schedule.id)
             elif learner in schedule.members:
-                members = json.dumps([m for m in schedule.members if m != learner])
-                self.store.update_schedule(schedule.id, {"members": members})
+                self.nudges.edit_members(schedule.id, remove=[learner])  # an edit meanwhile is kept
                 self.nudges.note(
                     schedule.id, "A member left the team: they asked me to delete their data.", self.clock()
                 )

@@ -14,11 +14,13 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
 
 from bot import heap
 from bot.managers.spacing import SAME_WEEK, QuestionHistory, pick_questions
@@ -33,6 +35,8 @@ QUESTIONS_PER_NUDGE = 3
 LATE_WINDOW = timedelta(days=2)  # a window missed by longer than this (clock down) is skipped
 STALE_CLAIM = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+ID_TRIES = 8
+FINAL_DIGEST_WITHIN = timedelta(days=14)  # a stopped schedule's last digest is queued this long after
 NUDGE_QUIZ = "nudge"
 
 
@@ -44,8 +48,11 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+Posted = Callable[[int], Awaitable[None]]  # told how many of the replies went out, after each one
+
+
 class Sender(Protocol):
-    async def deliver(self, learner: str, replies: list[Reply]) -> None: ...
+    async def deliver(self, learner: str, replies: list[Reply], posted: Posted | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class Nudges:
         channel: str | None = None,
     ) -> Schedule:
         row = {
-            "id": uuid.uuid4().hex[:6],
+            "id": "",
             "manager": manager,
             "team": request.name or team,
             "members": json.dumps(sorted(set(members))),
@@ -135,7 +142,14 @@ class Nudges:
             "roster": json.dumps(sorted(set(members))) if channel else None,
             "remind_after_h": None,
         }
-        self.store.insert_schedule(row)
+        for attempt in range(ID_TRIES):  # 6 hex digits (typed by people): a clash is rare, not impossible
+            row["id"] = uuid.uuid4().hex[:6]
+            try:
+                self.store.insert_schedule(row)
+                break
+            except sa.exc.IntegrityError:
+                if attempt == ID_TRIES - 1:
+                    raise
         return Schedule.from_row(row)
 
     def update(self, schedule_id: str, **values: object) -> None:
@@ -159,6 +173,22 @@ class Nudges:
 
     def set_status(self, schedule_id: str, status: str) -> None:
         self.store.set_schedule_status(schedule_id, status)
+
+    def edit_members(
+        self, schedule_id: str, add: Iterable[str] = (), remove: Iterable[str] = (), **values: object
+    ) -> list[str] | None:
+        """Add and remove members atomically (no lost update when two edits race); None: no schedule."""
+        return self.store.edit_members(schedule_id, add, remove, **values)
+
+    # a member's say
+
+    def opted_out(self, member: str, now: datetime) -> str | None:
+        """Why `member` gets no nudges now ("stopped", "paused until …"), or None."""
+        return optouts.opted_out(self.store, [member], now).get(member)
+
+    def withdraw(self, member: str, now: datetime, why: str) -> int:
+        """Skip the member's nudges not yet sent and close their open sets (they opted out)."""
+        return self.store.withdraw_member(member, now_iso(now), why)
 
     # planning
 
@@ -214,6 +244,17 @@ class Nudges:
                 due.append((schedule, schedule.week(window)))
         return due
 
+    def stopped_windows(self, now: datetime) -> list[tuple[Schedule, str]]:
+        """Paused or cancelled schedules whose last planned window has ended (lately): their last
+        digest is due although no next window will queue it."""
+        found = []
+        for row, week in self.store.last_weeks(("paused", "cancelled")):
+            schedule = Schedule.from_row(row)
+            ended = schedule.next_window(window_start(week, schedule))
+            if ended <= now <= ended + FINAL_DIGEST_WITHIN:
+                found.append((schedule, week))
+        return found
+
     # delivering
 
     def claim(self, clock_id: str, now: datetime) -> dict | None:
@@ -222,6 +263,18 @@ class Nudges:
 
     def mark_sent(self, delivery: int, now: datetime) -> None:
         self.store.update_delivery(delivery, {"status": "sent", "sent_at": now_iso(now), "error": None})
+
+    def mark_posted(self, delivery: int, count: int) -> None:
+        """`count` of the set's messages went out (a retry resumes after them)."""
+        self.store.update_delivery(delivery, {"posted": count})
+
+    def mark_skipped(self, delivery: int, why: str) -> None:
+        """Not sent: the member opted out after it was planned."""
+        self.store.update_delivery(delivery, {"status": "skipped", "error": why})
+
+    def mark_uncertain(self, delivery: int, why: str) -> None:
+        """A send that failed in an unknown way (it may have gone out): never repeated."""
+        self.store.update_delivery(delivery, {"status": "uncertain", "error": why[:300]})
 
     def mark_failed(self, row: dict, error: DeliveryError, now: datetime) -> None:
         if error.permanent or row["attempts"] >= MAX_ATTEMPTS:
@@ -265,7 +318,11 @@ class Nudges:
     def claim_digest(self, now: datetime) -> dict | None:
         """Atomically take the next digest ready to send. A digest whose sender died mid-send is
         sent again: a manager getting a digest twice beats never getting it."""
-        return self.store.claim_digest(now_iso(now), now_iso(now - STALE_CLAIM))
+        return self.store.claim_digest(now_iso(now), now_iso(now - STALE_CLAIM), MAX_ATTEMPTS)
+
+    def abandoned_digests(self, now: datetime) -> list[dict]:
+        """Digests whose every attempt died mid-send: marked failed, returned so admins are told."""
+        return self.store.abandon_digests(now_iso(now - STALE_CLAIM), MAX_ATTEMPTS)
 
     def digest_done(self, row: dict, now: datetime, chart: str) -> None:
         values = {"status": "sent", "sent_at": now_iso(now), "chart": chart, "error": None}
@@ -284,12 +341,13 @@ class Nudges:
 
     def reminders_due(self, now: datetime) -> list[dict]:
         """Sent deliveries of schedules with reminders on, old enough, never reminded, set not done."""
-        rows = self.store.reminder_rows()
-        return [
+        rows = [
             r
-            for r in rows
+            for r in self.store.reminder_rows()
             if datetime.fromisoformat(r["sent_at"]) + timedelta(hours=r["remind_after_h"]) <= now
         ]
+        out = optouts.opted_out(self.store, sorted({r["member"] for r in rows}), now)
+        return [r for r in rows if r["member"] not in out]
 
     def claim_reminder(self, delivery: int, now: datetime) -> bool:
         return self.store.claim_reminder(delivery, now_iso(now))

@@ -20,6 +20,7 @@ from bot.store import Store, now_iso
 from knowledge.loader import Course
 
 TREND_WEEKS = 6
+CHART_ROWS = 40  # people in the heat map at most: past that, the furthest behind and "+N more"
 
 
 @dataclass
@@ -256,25 +257,22 @@ def report_text(report: TeamReport, course: Course) -> str:
 def report_png(report: TeamReport) -> bytes:
     """Two panels a manager reads in seconds: who × lesson right-answer rates (a heat map, red is
     behind, grey is no answers yet) and completion per week for the last six weeks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
     from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.figure import Figure  # not pyplot: no global state, so safe off the event loop
+    from matplotlib.patches import Rectangle
 
-    people = sorted({m.name for m in report.members} | set(report.heat))
+    people, more = chart_rows(report)
     lessons = sorted({lesson for cells in report.heat.values() for lesson in cells} | {1, 2, 3, 4})
-    height = max(3.2, 0.45 * len(people) + 1.6)
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(10, height), dpi=100, gridspec_kw={"width_ratios": [1.5, 1]}
-    )
+    height = max(3.2, 0.45 * (len(people) + bool(more)) + 1.6)
+    fig = Figure(figsize=(10, height), dpi=100)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.5, 1]})
     cmap = LinearSegmentedColormap.from_list("behind", ["#d62828", "#f4d35e", "#2a9d8f"])
     for row, person in enumerate(people):
         for col, lesson in enumerate(lessons):
             correct, answered = report.heat.get(person, {}).get(lesson, (0, 0))
             if answered:
                 share = correct / answered
-                left.add_patch(plt.Rectangle((col, row), 0.96, 0.92, color=cmap(share)))
+                left.add_patch(Rectangle((col, row), 0.96, 0.92, color=cmap(share)))
                 left.text(
                     col + 0.48,
                     row + 0.46,
@@ -286,7 +284,7 @@ def report_png(report: TeamReport) -> bytes:
                     fontweight="bold",
                 )
             else:
-                left.add_patch(plt.Rectangle((col, row), 0.96, 0.92, color="#e9ecef"))
+                left.add_patch(Rectangle((col, row), 0.96, 0.92, color="#e9ecef"))
                 left.text(col + 0.48, row + 0.46, "—", ha="center", va="center", fontsize=9, color="#868e96")
     member_status = {m.name: m for m in report.members}
     labels = []
@@ -298,10 +296,12 @@ def report_png(report: TeamReport) -> bytes:
         elif person in report.missed_twice:
             suffix = "  ⚠ silent 2 wks"
         labels.append(person + suffix)
+    if more:
+        labels.append(f"+{more} more (say report for the list)")
     left.set_xlim(0, len(lessons))
-    left.set_ylim(len(people), 0)
+    left.set_ylim(len(labels), 0)
     left.set_xticks([i + 0.48 for i in range(len(lessons))], [f"Lesson {n}" for n in lessons])
-    left.set_yticks([i + 0.46 for i in range(len(people))], labels)
+    left.set_yticks([i + 0.46 for i in range(len(labels))], labels)
     left.tick_params(length=0)
     left.xaxis.tick_top()
     for side in left.spines.values():
@@ -359,5 +359,20 @@ def report_png(report: TeamReport) -> bytes:
     fig.tight_layout(rect=(0, 0.05 if weakest is not None else 0, 1, 1))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return buffer.getvalue()
+
+
+def chart_rows(report: TeamReport, limit: int = CHART_ROWS) -> tuple[list[str], int]:
+    """The people the heat map shows (by name) and how many more it leaves out: everyone when they
+    fit; else the `limit` furthest behind (the fewest right answers of their set, silent ones first)."""
+    people = sorted({m.name for m in report.members} | set(report.heat))
+    if len(people) <= limit:
+        return people, 0
+
+    def behind(person: str) -> tuple[float, int, str]:
+        cells = report.heat.get(person, {}).values()
+        correct, answered = sum(c for c, _ in cells), sum(a for _, a in cells)
+        return (correct / answered if answered else -1.0, answered, person)
+
+    shown = sorted(people, key=behind)[:limit]
+    return sorted(shown), len(people) - limit

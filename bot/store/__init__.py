@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bot.store.answers import AnswerTables
 from bot.store.base import StoreBase, is_postgres, new_id, now_iso
+from bot.store.confirmations import ConfirmationTables
 from bot.store.inbox import InboxTables
 from bot.store.labs import LabTables
 from bot.store.learners import LearnerTables
@@ -35,5 +36,6 @@ class Store(
     AnswerTables,
     PeopleTables,
     TeamsTables,
+    ConfirmationTables,
 ):
     """All reads and writes of learner data. Safe to share between threads and tasks."""

@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.store.base import StoreBase, now_iso
 from bot.store.deferred import Write
-from bot.store.schema import PERSONAL, learners, messages
+from bot.store.schema import NAMED, PERSONAL, learners, messages
 
 WAITING, RECEIVED, CHECKPOINTED, UNDELIVERED, LOST = (
     "waiting",
@@ -295,6 +295,8 @@ class LearnerTables(StoreBase):
         """Delete every row about `learner`; returns how many rows each table lost."""
 
         def work(conn) -> dict[str, int]:
+            for table, column in NAMED:
+                conn.execute(update(table).where(table.c[column] == learner).values({column: None}))
             return {
                 table.name: conn.execute(delete(table).where(table.c[column] == learner)).rowcount
                 for table, column in PERSONAL

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from itertools import chain
 
 import sqlalchemy as sa
@@ -84,6 +85,27 @@ class NudgeTables(StoreBase):
 
     def delete_schedule(self, schedule_id: str) -> None:
         self.execute(delete(nudge_schedules).where(nudge_schedules.c.id == schedule_id))
+
+    def edit_members(
+        self, schedule_id: str, add: Iterable[str] = (), remove: Iterable[str] = (), **values: object
+    ) -> list[str] | None:
+        """Add and remove members in one transaction, the row locked (PostgreSQL `FOR UPDATE`; SQLite
+        has one writer), so two edits at once both land; `values` are set too. Returns the members
+        now, or None if there is no such schedule."""
+        S = nudge_schedules.c
+        read = select(S.members).where(S.id == schedule_id).with_for_update()
+
+        def work(conn) -> list[str] | None:
+            found = conn.execute(read).first()
+            if found is None:
+                return None
+            members = (set(json.loads(found[0] or "[]")) | set(add)) - set(remove)
+            now = sorted(members)
+            change = {"members": json.dumps(now), **values}
+            conn.execute(update(nudge_schedules).where(S.id == schedule_id).values(change))
+            return now
+
+        return self._retry(work)
 
     def schedules_of_member(self, member: str) -> list[dict]:
         """Schedules (not cancelled) whose team lists `member`."""
@@ -178,6 +200,25 @@ class NudgeTables(StoreBase):
         query = select(D.member).where(D.schedule == schedule).distinct()
         return [r["member"] for r in self.rows(query)]
 
+    def last_weeks(self, statuses: tuple[str, ...]) -> list[tuple[dict, str]]:
+        """Schedules in these statuses that sent something, with the last week they planned."""
+        S = nudge_schedules.c
+        chosen = select(S.id).where(S.status.in_(statuses))
+        last = (
+            select(D.schedule, func.max(D.week).label("week"))
+            .where(D.schedule.in_(chosen))
+            .group_by(D.schedule)
+            .subquery()
+        )
+        query = (
+            select(nudge_schedules, last.c.week.label("last_week"))
+            .join(last, last.c.schedule == S.id)
+            .where(S.status.in_(statuses))
+            .order_by(S.id)
+        )
+        found = self.rows(query)
+        return [({k: v for k, v in r.items() if k != "last_week"}, r["last_week"]) for r in found]
+
     def delivery_weeks(self, schedule: str) -> list[str]:
         query = select(D.week).where(D.schedule == schedule).distinct().order_by(D.week)
         return [r["week"] for r in self.rows(query)]
@@ -232,9 +273,9 @@ class NudgeTables(StoreBase):
         )
         return self._retry(lambda conn: conn.execute(statement).first() is not None)
 
-    def claim_digest(self, stamp: str, stale_before: str) -> dict | None:
+    def claim_digest(self, stamp: str, stale_before: str, max_attempts: int = 5) -> dict | None:
         """Atomically take the next digest ready at `stamp`; one left `sending` since before
-        `stale_before` (its sender died) is tried again."""
+        `stale_before` (its sender died) is tried again, if it has attempts left (`abandon_digests`)."""
         pick = (
             select(G.schedule, G.week)
             .where(or_(G.status == "pending", (G.status == "retry") & (G.next_at <= stamp)))
@@ -250,7 +291,7 @@ class NudgeTables(StoreBase):
         )
         stale = (
             update(nudge_digests)
-            .where(G.status == "sending", G.claimed_at < stale_before)
+            .where(G.status == "sending", G.claimed_at < stale_before, G.attempts < max_attempts)
             .values(status="retry", next_at=stamp)
         )
 
@@ -261,8 +302,47 @@ class NudgeTables(StoreBase):
 
         return self._retry(work)
 
+    def abandon_digests(self, stale_before: str, max_attempts: int) -> list[dict]:
+        """Digests left `sending` since before `stale_before` with no attempts left (every try died
+        mid-send): marked `failed` and returned, so the admins can be told."""
+        abandon = (
+            update(nudge_digests)
+            .where(G.status == "sending", G.claimed_at < stale_before, G.attempts >= max_attempts)
+            .values(status="failed", error="the sender stopped mid-send on every attempt")
+            .returning(*nudge_digests.c)
+        )
+        return self._retry(lambda conn: [dict(r) for r in conn.execute(abandon).mappings()])
+
     def update_digest(self, schedule: str, week: str, values: dict) -> None:
         self.execute(update(nudge_digests).where(G.schedule == schedule, G.week == week).values(values))
+
+    # a member's opt-out
+
+    def withdraw_member(self, member: str, stamp: str, why: str) -> int:
+        """A member opted out: their nudges not yet sent are skipped (with `why`) and their open sets
+        close at `stamp` (a reminder goes only to an open set), in one transaction. Returns how many
+        nudges were withdrawn."""
+        withdraw = (
+            update(nudge_deliveries)
+            .where(D.member == member, D.status.in_(("pending", "retry")))
+            .values(status="skipped", error=why)
+        )
+        close = (
+            update(quiz_sessions)
+            .where(
+                quiz_sessions.c.learner == member,
+                quiz_sessions.c.quiz == "nudge",
+                quiz_sessions.c.finished_at.is_(None),
+            )
+            .values(finished_at=stamp)
+        )
+
+        def work(conn) -> int:
+            withdrawn = conn.execute(withdraw).rowcount
+            conn.execute(close)
+            return withdrawn
+
+        return self._retry(work)
 
     # mid-week reminders
 

@@ -5,7 +5,7 @@ Tables: `learners`, `messages` (every inbound message, stored before any work so
 `conversation_refs` (how to reach a learner proactively on Teams), `managers`, and the weekly nudges'
 `nudge_schedules`, `nudge_deliveries`, `nudge_digests`, `nudge_optouts`, `nudge_notes` and `people`,
 `teams_places` and `teams_members` (where Teams members can be reached), `inbox` (requests acknowledged
-whose turn has not run yet),
+whose turn has not run yet), `confirmations` (one-time codes),
 and Q&A `answers` with their `answer_feedback` (👍/👎 and a reason). Each area's reads and writes
 live in its own module beside this one. Conversation checkpoints are LangGraph's own tables (its
 SQLite or PostgreSQL checkpointer).
@@ -164,6 +164,7 @@ nudge_deliveries = Table(
     text("sent_at"),
     text("planned_at"),
     text("reminded_at"),
+    Column("posted", Integer),  # how many of the set's messages went out (a retry resumes after them)
     Index("idx_nudge_deliveries_schedule_week_member", "schedule", "week", "member", unique=True),
     Index("idx_nudge_deliveries_status", "status"),
     Index("idx_nudge_deliveries_member", "member"),
@@ -231,6 +232,16 @@ teams_members = Table(  # who was in each of them when last read
     text("seen_at"),
 )
 
+confirmations = Table(  # one-time codes confirming a dangerous step (`bot/store/confirmations.py`)
+    "confirmations",
+    metadata,
+    text("code", primary_key=True),  # the code's SHA-256
+    text("purpose"),
+    text("learner"),
+    text("conversation"),
+    text("expires_at"),
+)
+
 lab_runs = Table(
     "lab_runs",
     metadata,
@@ -282,6 +293,11 @@ PERSONAL = (
     (answer_feedback, "learner"),
     (answers, "learner"),
     (inbox, "learner"),
+    (teams_members, "member"),
+    (confirmations, "learner"),
     (learners, "id"),
 )
 """Every table holding rows about one person, and the column naming them ("forget me" empties these)."""
+
+NAMED = ((managers, "added_by"),)
+"""Columns naming a person in rows that are someone else's: "forget me" blanks the name, keeps the row."""
