@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class LabState(TypedDict, total=False):
@@ -29,6 +29,7 @@ class QuizState(TypedDict):
     index: int  # the question now open
     correct: int
     pass_mark: float | None
+    attempt: NotRequired[int]  # 1 + the learner's earlier answered sessions of this quiz (its option order)
 
 
 class QATurn(TypedDict, total=False):
