@@ -54,7 +54,9 @@ def test_all_31_questions_right_and_wrong_through_replay(course: Course, tmp_pat
         q = course.question(record["question"])
         expected = q.feedback.correct if record["user"] == "right" else q.feedback.incorrect
         if q.id in test_questions:  # the module test grades at its end: an answer is only recorded
-            assert "Recorded" in record["reply"] and "✅" not in record["reply"] and "❌" not in record["reply"]
+            assert (
+                "Recorded" in record["reply"] and "✅" not in record["reply"] and "❌" not in record["reply"]
+            )
             assert q.correct_text not in record["reply"] and expected not in record["reply"]
         else:
             assert expected in record["reply"]
@@ -141,6 +143,10 @@ def test_a_learner_who_knows_nothing_cannot_pass_by_guessing(tmp_path: Path, coa
     assert scores["longest option"]["best_learner"] <= 0.4
     for letter in "ABCD":
         assert scores[f"always {letter}"]["best_learner"] <= 0.3
+    # retaking every quiz with the letters the first attempt's feedback showed right
+    copier = scores["copy last attempt"]
+    assert copier["asked"] == 2 * 31 and copier["best_learner"] <= 0.5
+    assert all(g["passed_module_test"] == 0 for g in figures["guessers"])
 
 
 async def test_anything_else_gets_a_reminder_and_the_question_again(learner: Learner, course: Course):
