@@ -118,9 +118,20 @@ DISMISSAL = re.compile(
     r"|\bnot (?:really )?(?:an? )?(?:real )?(?:issue|problem|needed|necessary|important|relevant|required)\b"
     r"|\bno (?:real )?need\b|\b(?:no|nobody|no one)\s+(?:\w+\s+)?needs? to\b"
     r"|\b(?:pointless|overkill|irrelevant|waste of (?:time|money)|a fad|unnecessary|not worth)\b"
-    r"|\bdon'?t think\b[^.]*\b(?:matters?|is an? (?:issue|problem))\b|\bisn'?t\b[^.]*\bat all\b",
+    r"|\bdon'?t think\b[^.]*\b(?:matters?|is an? (?:issue|problem))\b|\bisn'?t\b[^.]*\bat all\b"
+    # a reduction that belittles a whole practice: "governance is just paperwork", "…only a formality"
+    r"|\b(?:is|are|'s)\s+(?:just|only|merely|simply|mostly|nothing but)\s+"
+    r"(?:an?\s+|some\s+)?(?:compliance\s+)?(?:bureaucra\w*|paperwork|red tape|box[- ]?ticking|"
+    r"check[- ]?box\w*|tick[- ]?box\w*|formalit\w+|"
+    r"overhead|admin\w*|theat(?:er|re)|hype|buzzwords?|nice[- ]to[- ]have)\b",
     re.IGNORECASE,
 )
+# a claim that does without a practice: "…without a nurse reviewing it", "with no human check"
+NEGATED = re.compile(
+    r"\b(?:without|with no|with nobody|with no one)\s+(?:an?\s+|any\s+|the\s+)?(?P<span>[^.,;:!?]+)", re.I
+)
+HEDGE = re.compile(r"\b(?:otherwise|or else|unless|until|if|alone|only|nothing)\b", re.I)
+NEGATED_CORE = 0.40  # the negated words alone are this clearly one point's practice; chosen on dev (5-fold)
 CONTRAST = re.compile(r"\b(?:but|instead|rather|what matters|matters more|what counts)\b", re.IGNORECASE)
 OVERCLAIM = re.compile(
     r"\b(?:just|only|all|every|everything|everyone|automatic(?:ally)?|always|never|forever|more|at once|"
@@ -500,7 +511,7 @@ class LabAssessor:
         credits: list[Credit] = []
         wrong: list[Wrong] = []
         absolute = bool(OVERCLAIM.search(text))
-        dismissed = self._dismissed(text, scores)
+        dismissed = self._dismissed(text, scores) or self._negated_core(text)
         for point in self.lab.rubric:
             ok, bad = scores.get(f"ok:{point.id}", 0.0), scores.get(f"wrong:{point.id}", 0.0)
             flagged = bad >= WRONG_THRESHOLD and bad >= ok and (absolute or bad >= CONFIDENT_WRONG)
@@ -511,7 +522,9 @@ class LabAssessor:
             elif ok >= CREDIT_THRESHOLD:
                 evidence = self._evidence(text, point.id, "ok")
                 credits.append(Credit(point.id, level_of(self.lab, text), evidence, ok))
-        if not credits and not wrong:
+        if len(words(text)) < 2:
+            credits = []  # one word names a topic; it makes no claim about it
+        elif not credits and not wrong:
             credits = self._named(text, scores)
         credits.sort(key=lambda c: -c.confidence)
         own = self._claimed(text, exclude={w.point for w in wrong})
@@ -565,6 +578,28 @@ class LabAssessor:
         )
         top = max(scores.get(f"ok:{best.id}", 0), scores.get(f"wrong:{best.id}", 0))
         return best.id if top >= DISMISSED_MIN else None
+
+    def _negated_core(self, text: str) -> str | None:
+        """The point whose sound practice a claim does without ("…let it page the ICU without a nurse
+        reviewing it"): the negated words alone are clearly that point's practice. Not a conditional
+        argument ("without lineage, how would you trace…"), a double negative ("no treatment starts
+        without…") or a contrast ("not X but Y")."""
+        for sentence in sentences(text):
+            negators = [w for w in marked(sentence).split() if w == "neg"]
+            if len(negators) != 1 or CONTRAST.search(sentence) or HEDGE.search(sentence):
+                continue
+            found = NEGATED.search(sentence)
+            if not found or not sentence[: found.start()].strip(" \"'“(-"):
+                continue  # opens the sentence: "Without X, Y" argues for X
+            span = found.group("span")
+            if len(words(span)) < 2:
+                continue
+            row = self.score_all([span])[0]
+            best = max(self.lab.rubric, key=lambda p: row.get(f"ok:{p.id}", 0.0))
+            ok = row.get(f"ok:{best.id}", 0.0)
+            if ok >= NEGATED_CORE and ok > row.get(f"wrong:{best.id}", 0.0):
+                return best.id
+        return None
 
     def _takes_a_stance(self, point_id: str, text: str) -> bool:
         """A misconception is a claim, not a topic: the turn shares a word with the point's wrong
