@@ -80,3 +80,18 @@ async def test_the_strongest_evidence_for_a_point_wins_over_a_passing_mention(
     assert state["covered"]["autonomous-governance"] == real and first.startswith("Drivers")
     debrief = (await learner.say("finish"))[-1]
     assert f"Governance at scale — applied: “{real}”" in debrief.text
+
+
+def test_clear_claims_in_their_own_clauses_are_not_crowded_out_by_a_passing_mention(
+    assessor: Assessor, course: Course
+):
+    """Lab 4's strong first turn: MLOps and the organisational model, each in a clause of its own,
+    are the two credits; the sentence about training drivers does not take one of the two places."""
+    turn = (
+        "I'd set up an MLOps platform with CI/CD, automated rollback and a feature store, plus continuous "
+        "monitoring, and organise as hub and spoke with regional teams. Drivers get practitioner training "
+        "on when to override the route."
+    )
+    found = assessor.assess(course.lab(4), turn)
+    assert {c.point for c in found.credits} == {"mlops", "org-model"}
+    assert all(c.evidence in turn or c.evidence.rstrip(".") in turn for c in found.credits)
