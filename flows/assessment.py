@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -46,6 +46,7 @@ WRONG_THRESHOLD = 0.30
 SENTENCE_MIN_WORDS = 3
 SECOND_CREDIT = 0.60  # a second point in one turn must be clear; chosen on dev (5-fold) only
 CLAIM_CREDIT = 0.50  # ...or made in a clause of its own, about that point first; chosen on dev (5-fold) only
+CLEARLY = 0.15  # a clause this much more confident than its sentence is quoted instead
 CLAIM_MIN_WORDS = 5  # a shorter list item joins its neighbour ("age, sex and ethnicity")
 MENTION_THRESHOLD = 0.20  # a sound turn clearly about one point names it; chosen on dev (5-fold) only
 SEMANTIC_WEIGHT = 1.0  # the meaning features beside the word features; chosen on dev (5-fold) only
@@ -118,9 +119,22 @@ DISMISSAL = re.compile(
     r"|\bnot (?:really )?(?:an? )?(?:real )?(?:issue|problem|needed|necessary|important|relevant|required)\b"
     r"|\bno (?:real )?need\b|\b(?:no|nobody|no one)\s+(?:\w+\s+)?needs? to\b"
     r"|\b(?:pointless|overkill|irrelevant|waste of (?:time|money)|a fad|unnecessary|not worth)\b"
-    r"|\bdon'?t think\b[^.]*\b(?:matters?|is an? (?:issue|problem))\b|\bisn'?t\b[^.]*\bat all\b",
+    r"|\bdon'?t think\b[^.]*\b(?:matters?|is an? (?:issue|problem))\b|\bisn'?t\b[^.]*\bat all\b"
+    # a reduction that belittles a whole practice: "governance is just paperwork", "…only a formality"
+    r"|\b(?:is|are|'s)\s+(?:just|only|merely|simply|mostly|nothing but)\s+"
+    r"(?:an?\s+|some\s+)?(?:compliance\s+)?(?:bureaucra\w*|paperwork|red tape|box[- ]?ticking|"
+    r"check[- ]?box\w*|tick[- ]?box\w*|formalit\w+|"
+    r"overhead|admin\w*|theat(?:er|re)|hype|buzzwords?|nice[- ]to[- ]have)\b",
     re.IGNORECASE,
 )
+# a claim that does without a practice: "…without a nurse reviewing it", "with no human check"
+NEGATED = re.compile(
+    r"\b(?:without|with no|with nobody|with no one)\s+(?:an?\s+|any\s+|the\s+)?(?P<span>[^.,;:!?]+)", re.I
+)
+HEDGE = re.compile(r"\b(?:otherwise|or else|unless|until|if|alone|only|nothing)\b", re.I)
+# the negated words alone are this clearly one point's practice; dev (5-fold) reads the same for
+# 0.30-0.60 (no dev turn does without a practice this way); 0.40 leaves margin below the review's 0.48
+NEGATED_CORE = 0.40
 CONTRAST = re.compile(r"\b(?:but|instead|rather|what matters|matters more|what counts)\b", re.IGNORECASE)
 OVERCLAIM = re.compile(
     r"\b(?:just|only|all|every|everything|everyone|automatic(?:ally)?|always|never|forever|more|at once|"
@@ -500,7 +514,7 @@ class LabAssessor:
         credits: list[Credit] = []
         wrong: list[Wrong] = []
         absolute = bool(OVERCLAIM.search(text))
-        dismissed = self._dismissed(text, scores)
+        dismissed = self._dismissed(text, scores) or self._negated_core(text)
         for point in self.lab.rubric:
             ok, bad = scores.get(f"ok:{point.id}", 0.0), scores.get(f"wrong:{point.id}", 0.0)
             flagged = bad >= WRONG_THRESHOLD and bad >= ok and (absolute or bad >= CONFIDENT_WRONG)
@@ -511,7 +525,9 @@ class LabAssessor:
             elif ok >= CREDIT_THRESHOLD:
                 evidence = self._evidence(text, point.id, "ok")
                 credits.append(Credit(point.id, level_of(self.lab, text), evidence, ok))
-        if not credits and not wrong:
+        if len(words(text)) < 2:
+            credits = []  # one word names a topic; it makes no claim about it
+        elif not credits and not wrong:
             credits = self._named(text, scores)
         credits.sort(key=lambda c: -c.confidence)
         own = self._claimed(text, exclude={w.point for w in wrong})
@@ -519,6 +535,10 @@ class LabAssessor:
         for point_id, (clause, confidence) in own.items():
             if credits and point_id not in {c.point for c in credits}:
                 credits.append(Credit(point_id, level_of(self.lab, clause), _quote(clause), confidence))
+        # the strongest evidence first: a point made in a clause of its own counts at that clause's
+        # confidence, so a clear claim is not crowded out of the two by a passing mention
+        credits = [_strongest(c, own.get(c.point)) for c in credits]
+        credits.sort(key=lambda c: -c.confidence)
         wrong.sort(key=lambda w: -w.confidence)
         earned = {c.point for c in credits[:MAX_POINTS_PER_TURN]} | {w.point for w in wrong}
         near = [
@@ -566,6 +586,28 @@ class LabAssessor:
         top = max(scores.get(f"ok:{best.id}", 0), scores.get(f"wrong:{best.id}", 0))
         return best.id if top >= DISMISSED_MIN else None
 
+    def _negated_core(self, text: str) -> str | None:
+        """The point whose sound practice a claim does without ("…let it page the ICU without a nurse
+        reviewing it"): the negated words alone are clearly that point's practice. Not a conditional
+        argument ("without lineage, how would you trace…"), a double negative ("no treatment starts
+        without…") or a contrast ("not X but Y")."""
+        for sentence in sentences(text):
+            negators = [w for w in marked(sentence).split() if w == "neg"]
+            if len(negators) != 1 or CONTRAST.search(sentence) or HEDGE.search(sentence):
+                continue
+            found = NEGATED.search(sentence)
+            if not found or not sentence[: found.start()].strip(" \"'“(-"):
+                continue  # opens the sentence: "Without X, Y" argues for X
+            span = found.group("span")
+            if len(words(span)) < 2:
+                continue
+            row = self.score_all([span])[0]
+            best = max(self.lab.rubric, key=lambda p: row.get(f"ok:{p.id}", 0.0))
+            ok = row.get(f"ok:{best.id}", 0.0)
+            if ok >= NEGATED_CORE and ok > row.get(f"wrong:{best.id}", 0.0):
+                return best.id
+        return None
+
     def _takes_a_stance(self, point_id: str, text: str) -> bool:
         """A misconception is a claim, not a topic: the turn shares a word with the point's wrong
         beliefs that its sound answers never use ("later" in "we can deal with privacy later"), or
@@ -603,6 +645,15 @@ class LabAssessor:
             scored = self.score_all(parts)
             parts = [parts[max(range(len(parts)), key=lambda i: scored[i].get(label, 0.0))]]
         return _quote(parts[0] if parts else text.strip())
+
+
+def _strongest(credit: Credit, clause: tuple[str, float] | None) -> Credit:
+    """The credit at the confidence of its own clause when that is the stronger, quoting the clause
+    when it is clearly so (a clause is a piece of the learner's sentence, so the sentence reads better)."""
+    if clause is None or clause[1] <= credit.confidence:
+        return credit
+    evidence = _quote(clause[0]) if clause[1] >= credit.confidence + CLEARLY else credit.evidence
+    return replace(credit, evidence=evidence, confidence=clause[1])
 
 
 def _quote(text: str) -> str:

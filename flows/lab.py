@@ -323,6 +323,7 @@ def _fresh(lab_state: LabState) -> dict:
     fresh = {**lab_state}
     fresh["covered"] = dict(lab_state.get("covered") or {})
     fresh["levels"] = dict(lab_state.get("levels") or {pid: "mentioned" for pid in fresh["covered"]})
+    fresh["strength"] = dict(lab_state.get("strength") or {})
     fresh["wrong"] = list(lab_state.get("wrong") or [])
     fresh["rungs"] = dict(lab_state.get("rungs") or {})
     fresh["history"] = list(lab_state.get("history") or [])

@@ -20,6 +20,7 @@ from knowledge.schema import Lab, Misconception, RubricPoint
 LEVEL_VALUE = {"mentioned": 0.4, "explained": 0.8, "applied": 1.0}
 PROBE, HINT, WORKED, PARKED = 1, 2, 3, 4
 SHORT_WORDS = 4
+STRONGER = 0.15  # evidence this much more confident replaces the kept evidence at the same level
 
 
 @dataclass
@@ -45,15 +46,20 @@ class Plan:
 
 
 def record(lab: Lab, lab_state: dict, assessment: Assessment) -> list[str]:
-    """Merge the turn's credits and misconceptions into the lab state; return the points that rose a level."""
+    """Merge the turn's credits and misconceptions into the lab state; return the points that rose a
+    level, or whose evidence this turn is clearly stronger at the same level (the strongest evidence
+    for a point is what the debrief quotes, not the first passing mention)."""
     levels, covered, wrong = lab_state["levels"], lab_state["covered"], lab_state["wrong"]
+    strength = lab_state.setdefault("strength", {})
     risen = []
     for credit in assessment.credits:
         before = levels.get(credit.point)
         after = best_level(before, credit.level)
-        if after != before:
+        stronger = after == before and credit.confidence >= strength.get(credit.point, 1.0) + STRONGER
+        if after != before or stronger:
             levels[credit.point] = after
             covered[credit.point] = credit.evidence
+            strength[credit.point] = credit.confidence
             risen.append(credit.point)
     for found in assessment.wrong:
         if not any(w["misconception"] == found.misconception for w in wrong):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class LabState(TypedDict, total=False):
@@ -11,6 +11,7 @@ class LabState(TypedDict, total=False):
     started_at: str
     covered: dict[str, str]  # rubric point id -> the learner's own words that earned it
     levels: dict[str, str]  # rubric point id -> "mentioned" | "explained" | "applied"
+    strength: dict[str, float]  # rubric point id -> the assessor's confidence in the evidence kept
     wrong: list[dict[str, str]]  # misconceptions shown: {"point", "misconception", "evidence"}
     rungs: dict[str, int]  # point id -> help given so far: 1 probe, 2 hint, 3 worked example, 4 parked
     turns: int
@@ -29,6 +30,7 @@ class QuizState(TypedDict):
     index: int  # the question now open
     correct: int
     pass_mark: float | None
+    attempt: NotRequired[int]  # 1 + the learner's earlier answered sessions of this quiz (its option order)
 
 
 class QATurn(TypedDict, total=False):

@@ -7,6 +7,7 @@ import re
 import statistics
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import yaml
@@ -176,6 +177,12 @@ GUESSERS: dict[str, tuple[str, object]] = {
 }
 
 
+COPIER = "copy last attempt"
+CHOSEN = re.compile(r"(?:You chose|Recorded:) \*([A-D])\*")
+RIGHT = re.compile(r"The right answer is \*([A-D])\*")
+RETAKE_AFTER = timedelta(days=2)  # the copier retakes past any cool-down between attempts
+
+
 @dataclass(frozen=True)
 class GuessScore:
     guesser: str
@@ -183,47 +190,103 @@ class GuessScore:
     right: int
     asked: int
     best_learner: float  # the highest share any one learner reached
+    passed: int = 0  # learners who passed the module test
+    learners: int = 0
 
     @property
     def share(self) -> float:
         return self.right / self.asked if self.asked else 0.0
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.learners if self.learners else 0.0
 
 
 async def quiz_guessers(coach, replay, learners: int = 1) -> list[GuessScore]:
     """Each guesser takes the four lesson quizzes and the module test through the real flow, driven by
     `replay` (the `coach replay` driver: `replay(coach, lines, out)`, one scripted turn at a time) as
     `learners` different learners (each sees the options in their own order); returns what each
-    guesser scored over all of them."""
+    guesser scored over all of them and how many passed the module test. The copier ("copy last
+    attempt") takes every quiz twice, two days apart: first always typing A, then typing for each
+    question the letter the first attempt's feedback showed right (else the letter it typed); only its
+    retakes are scored."""
     import io
     import json
 
     out = io.StringIO()
+    clock, shift = coach.deps.clock, [timedelta(0)]
+    coach.deps.clock = lambda: clock() + shift[0]
 
     def last_record() -> dict:
         lines = out.getvalue().splitlines()
         return json.loads(lines[-1]) if lines else {}
 
+    def take(user: str, command: str, pick):
+        """One quiz: `pick(record)` types the answer to each question shown."""
+        yield json.dumps({"user": user, "text": command})
+        while (record := last_record()).get("kind") == "question" and record["user"] == user:
+            yield json.dumps({"user": user, "text": pick(record)})
+
+    def screen(name: str):
+        choose = GUESSERS[name][1]
+
+        def pick(record: dict) -> str:
+            stem = coach.deps.course.question(record["question"]).stem
+            return choose(dict(OPTION_LINE.findall(record["reply"])), stem)
+
+        return pick
+
+    def learned(user: str) -> dict[str, str]:
+        """Per question, the letter this user's feedback showed right, else the letter they typed."""
+        letters: dict[str, str] = {}
+        for line in out.getvalue().splitlines():
+            r = json.loads(line)
+            if r.get("user") != user or r.get("kind") != "feedback":
+                continue
+            right, chose = RIGHT.search(r["reply"]), CHOSEN.search(r["reply"])
+            letter = right or (chose if "✅" in r["reply"] or "Recorded" in r["reply"] else None)
+            if letter:
+                letters[r["question"]] = letter.group(1)
+        return letters
+
+    retakes: dict[str, str] = {}  # copier -> when its retakes began (ISO, UTC)
+
     def script():
-        for name, (_, pick) in GUESSERS.items():
+        for name in GUESSERS:
             for n in range(learners):
                 user = f"guesser-{name.replace(' ', '-')}-{n}"
                 for command in QUIZ_COMMANDS:
-                    yield json.dumps({"user": user, "text": command})
-                    while (record := last_record()).get("kind") == "question" and record["user"] == user:
-                        text = record["reply"]
-                        stem = coach.deps.course.question(record["question"]).stem
-                        yield json.dumps({"user": user, "text": pick(dict(OPTION_LINE.findall(text)), stem)})
+                    yield from take(user, command, screen(name))
+        for n in range(learners):
+            user = f"guesser-{COPIER.replace(' ', '-')}-{n}"
+            for command in QUIZ_COMMANDS:
+                yield from take(user, command, lambda record: "A")
+            shift[0] += RETAKE_AFTER
+            retakes[f"console:{user}"] = (clock() + shift[0]).astimezone(UTC).isoformat(timespec="seconds")
+            letters = learned(user)
+            for command in QUIZ_COMMANDS:
+                yield from take(
+                    user, command, lambda record, known=letters: known.get(record["question"], "A")
+                )
 
-    await replay(coach, script(), out)
+    try:
+        await replay(coach, script(), out)
+    finally:
+        coach.deps.clock = clock
+    store, test = coach.deps.store, coach.deps.course.module_test
     scores = []
-    records = [json.loads(line) for line in out.getvalue().splitlines()]
-    for name, (split, _) in GUESSERS.items():
-        prefix = f"guesser-{name.replace(' ', '-')}-"
-        mine = [r for r in records if r.get("kind") == "feedback" and r["user"].startswith(prefix)]
-        right = sum("✅" in r["reply"] for r in mine)
-        per_learner: dict[str, list[bool]] = {}
-        for r in mine:
-            per_learner.setdefault(r["user"], []).append("✅" in r["reply"])
-        best = max((sum(v) / len(v) for v in per_learner.values()), default=0.0)
-        scores.append(GuessScore(name, split, right, len(mine), best))
+    for name, split in [*((g, s) for g, (s, _) in GUESSERS.items()), (COPIER, "retake")]:
+        per_learner: dict[str, list[int]] = {}
+        passed = 0
+        for n in range(learners):
+            learner = f"console:guesser-{name.replace(' ', '-')}-{n}"
+            since = retakes.get(learner, "")
+            sessions = [s for s in store.quiz_sessions(learner) if s["started_at"] >= since]
+            counted = {s["id"] for s in sessions}
+            per_learner[learner] = [a["correct"] for a in store.attempts(learner) if a["session"] in counted]
+            passed += any(s["quiz"] == (test.id if test else "") and s["passed"] for s in sessions)
+        right = sum(sum(v) for v in per_learner.values())
+        asked = sum(len(v) for v in per_learner.values())
+        best = max((sum(v) / len(v) for v in per_learner.values() if v), default=0.0)
+        scores.append(GuessScore(name, split, right, asked, best, passed, learners))
     return scores

@@ -316,7 +316,17 @@ class Learner:
         return await self.coach.state(self.conversation)
 
     def letter(self, question, option: str | None = None) -> str:
-        """The letter this learner types for `option` (default: the right one)."""
+        """The letter this learner types for `option` (default: the right one): read off the last time
+        the question was shown (a retake shows the options in a fresh order), else the learner's own
+        first-attempt order."""
+        import re
+
+        text = question.options[option or question.answer]
+        for reply in reversed(self.heard):
+            if reply.kind == "question" and reply.question == question.id:
+                lines = dict((t, k) for k, t in re.findall(r"^\*([A-D])\.\* (.+)$", reply.text, re.MULTILINE))
+                if text in lines:
+                    return lines[text]
         return shown_letter(self.conversation, question, option)
 
 

@@ -49,10 +49,17 @@ def test_all_31_questions_right_and_wrong_through_replay(course: Course, tmp_pat
     asked = {q.id for _, quiz in quizzes for q in quiz.questions}
     assert len(asked) == 31
     assert {r["question"] for r in feedback} == asked
+    test_questions = {q.id for q in course.module_test.questions}
     for record in feedback:
         q = course.question(record["question"])
         expected = q.feedback.correct if record["user"] == "right" else q.feedback.incorrect
-        assert expected in record["reply"]
+        if q.id in test_questions:  # the module test grades at its end: an answer is only recorded
+            assert (
+                "Recorded" in record["reply"] and "✅" not in record["reply"] and "❌" not in record["reply"]
+            )
+            assert q.correct_text not in record["reply"] and expected not in record["reply"]
+        else:
+            assert expected in record["reply"]
     finals = [r["reply"] for r in out if "done:" in r["reply"]]
     assert len(finals) == 10
     for _, quiz in quizzes:
@@ -61,6 +68,9 @@ def test_all_31_questions_right_and_wrong_through_replay(course: Course, tmp_pat
         assert any(f"{quiz.title} done: 0 of {n} (0%)" in f for f in finals)
     test_finals = [f for f in finals if course.module_test.title in f]
     assert "You passed" in test_finals[0] and "did not pass" in test_finals[1]
+    assert "What you missed" not in test_finals[0]
+    for q in course.module_test.questions:  # the review at the end: each miss, its answer by text
+        assert q.feedback.incorrect in test_finals[1] and f"The answer: *{q.correct_text}*" in test_finals[1]
 
 
 @pytest.mark.parametrize(("right", "passed"), [(12, True), (11, False)])
@@ -133,6 +143,10 @@ def test_a_learner_who_knows_nothing_cannot_pass_by_guessing(tmp_path: Path, coa
     assert scores["longest option"]["best_learner"] <= 0.4
     for letter in "ABCD":
         assert scores[f"always {letter}"]["best_learner"] <= 0.3
+    # retaking every quiz with the letters the first attempt's feedback showed right
+    copier = scores["copy last attempt"]
+    assert copier["asked"] == 2 * 31 and copier["best_learner"] <= 0.5
+    assert all(g["passed_module_test"] == 0 for g in figures["guessers"])
 
 
 async def test_anything_else_gets_a_reminder_and_the_question_again(learner: Learner, course: Course):

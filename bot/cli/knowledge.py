@@ -176,8 +176,10 @@ def eval_quiz(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """What a learner who knows nothing scores on all 31 questions by guessing from the screen (longest
-    option, always the same letter; held out: shortest option, most words from the stem), through the
-    real quiz flow in a private, offline database; and the answer-key figures of the course files."""
+    option, always the same letter; held out: shortest option, most words from the stem) or by
+    retaking every quiz with the letters of the last attempt, through the real quiz flow in a private,
+    offline database, and how many pass the module test; and the answer-key figures of the course
+    files."""
     import asyncio
     import tempfile
 
@@ -215,6 +217,8 @@ def eval_quiz(
                 "asked": g.asked,
                 "share": round(g.share, 3),
                 "best_learner": round(g.best_learner, 3),
+                "passed_module_test": g.passed,
+                "pass_rate": round(g.pass_rate, 3),
             }
             for g in scores
         ],
@@ -223,11 +227,16 @@ def eval_quiz(
         sys.stdout.write(json.dumps(figures) + "\n")
         return
     table = Table(title=f"quiz guessers ({learners} learner(s) each, all {keys.questions} questions)")
-    for col in ("guesser", "split", "right", "share", "best learner"):
+    for col in ("guesser", "split", "right", "share", "best learner", "passed the test"):
         table.add_column(col)
     for g in scores:
         table.add_row(
-            g.guesser, g.split, f"{g.right} of {g.asked}", f"{g.share:.0%}", f"{g.best_learner:.0%}"
+            g.guesser,
+            g.split,
+            f"{g.right} of {g.asked}",
+            f"{g.share:.0%}",
+            f"{g.best_learner:.0%}",
+            f"{g.passed} of {g.learners} ({g.pass_rate:.0%})",
         )
     out.print(table)
     letters = ", ".join(f"{k} {v}" for k, v in keys.letters.items())
