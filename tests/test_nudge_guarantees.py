@@ -421,3 +421,16 @@ async def test_console_members_are_refused_clearly(deps: Deps, clock: Clock):
     added = await boss(f"nudges add console:ben {schedule}")
     assert "console:ben: the console can't be messaged later" in added
     assert Nudges(deps.store, deps.course).get(schedule).members == ("slack:U1",)
+
+
+def test_a_schedule_id_that_clashes_is_drawn_again(deps: Deps, clock: Clock, monkeypatch):
+    from bot.managers import nudges as nudges_module
+    from bot.managers.wording import ScheduleRequest
+
+    drawn = iter(["abc123" + "0" * 26, "abc123" + "0" * 26, "def456" + "0" * 26])
+    monkeypatch.setattr(nudges_module.uuid, "uuid4", lambda: type("U", (), {"hex": next(drawn)})())
+    nudges = Nudges(deps.store, deps.course)
+    request = ScheduleRequest(0, "09:00", "UTC", "crew")
+    first = nudges.create(MANAGER, request, "crew", ["slack:U1"], clock.now)
+    second = nudges.create(MANAGER, request, "crew", ["slack:U2"], clock.now)  # was an IntegrityError
+    assert (first.id, second.id) == ("abc123", "def456")
