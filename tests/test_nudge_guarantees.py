@@ -421,3 +421,49 @@ async def test_console_members_are_refused_clearly(deps: Deps, clock: Clock):
     added = await boss(f"nudges add console:ben {schedule}")
     assert "console:ben: the console can't be messaged later" in added
     assert Nudges(deps.store, deps.course).get(schedule).members == ("slack:U1",)
+
+
+def test_a_schedule_id_that_clashes_is_drawn_again(deps: Deps, clock: Clock, monkeypatch):
+    from bot.managers import nudges as nudges_module
+    from bot.managers.wording import ScheduleRequest
+
+    drawn = iter(["abc123" + "0" * 26, "abc123" + "0" * 26, "def456" + "0" * 26])
+    monkeypatch.setattr(nudges_module.uuid, "uuid4", lambda: type("U", (), {"hex": next(drawn)})())
+    nudges = Nudges(deps.store, deps.course)
+    request = ScheduleRequest(0, "09:00", "UTC", "crew")
+    first = nudges.create(MANAGER, request, "crew", ["slack:U1"], clock.now)
+    second = nudges.create(MANAGER, request, "crew", ["slack:U2"], clock.now)  # was an IntegrityError
+    assert (first.id, second.id) == ("abc123", "def456")
+
+
+async def test_teams_says_how_many_replies_went_out_before_a_failure(store: Store, clock: Clock):
+    from adapters.teams.sender import TeamsSender
+    from bot.managers.nudges import DeliveryError
+    from bot.messages import Reply
+
+    class Unavailable(Exception):
+        response = type("Response", (), {"status_code": 502})()
+
+    class Turn:
+        sent = 0
+
+        async def send_activity(self, activity) -> None:
+            if Turn.sent == 2:
+                raise Unavailable
+            Turn.sent += 1
+
+    class Adapter:
+        async def continue_conversation(self, reference, logic, app_id) -> None:
+            await logic(Turn())
+
+    chat = {"conversationType": "personal", "id": "a:1"}
+    reference = {
+        "conversation": chat,
+        "serviceUrl": "http://x",
+        "user": {"id": "29:ana"},
+        "channelId": "msteams",
+    }
+    store.save_reference("teams:29:ana", "teams:a:1", reference, clock.now)
+    with pytest.raises(DeliveryError) as failed:
+        await TeamsSender(Adapter(), "app", store).deliver("teams:29:ana", [Reply(t) for t in "123"])  # type: ignore[arg-type]
+    assert (failed.value.posted, failed.value.permanent) == (2, False)

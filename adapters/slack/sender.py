@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
-from bot.managers.nudges import DeliveryError, Posted
+from bot.managers.nudges import DeliveryError
 from bot.messages import Reply
 
 PERMANENT_ERRORS = {
@@ -113,18 +113,18 @@ class SlackSender:
             raise DeliveryError(f"slack: {slack_error(exc)}", permanent=False) from None
         return [m for m in members if m != self._bot_user]
 
-    async def deliver(self, learner: str, replies: list[Reply], posted: Posted | None = None) -> None:
-        """Post the replies in the learner's DM, telling `posted` how many went out after each."""
+    async def deliver(self, learner: str, replies: list[Reply]) -> None:
+        """Post the replies in the learner's DM; a failure says how many went out before it."""
         user = learner.partition(":")[2]
+        posted = 0
         try:
             opened = await self.client.conversations_open(users=user)
             channel = opened["channel"]["id"]
-            for count, reply in enumerate(replies, 1):
+            for reply in replies:
                 await post_reply(self.client, channel, reply)
-                if posted is not None:
-                    await posted(count)
+                posted += 1
         except SlackApiError as exc:
             error = slack_error(exc)
-            raise DeliveryError(f"slack: {error}", permanent=error in PERMANENT_ERRORS) from None
+            raise DeliveryError(f"slack: {error}", error in PERMANENT_ERRORS, posted) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"slack unreachable: {type(exc).__name__}", permanent=False) from None
+            raise DeliveryError(f"slack unreachable: {type(exc).__name__}", False, posted) from None

@@ -28,7 +28,7 @@ from botbuilder.schema import (
 )
 
 from adapters.teams import cards
-from bot.managers.nudges import DeliveryError, Posted
+from bot.managers.nudges import DeliveryError
 from bot.managers.people import People
 from bot.messages import Reply
 from bot.store import Store
@@ -45,13 +45,14 @@ def status_of(exc: BaseException) -> int | None:
     return getattr(getattr(exc, "response", None), "status_code", None)
 
 
-def connector_error(exc: BaseException, what: str) -> DeliveryError:
+def connector_error(exc: BaseException, what: str, posted: int = 0) -> DeliveryError:
+    """The outbox's view of a connector failure (`posted`: replies that went out before it)."""
     status = status_of(exc)
     if status in (403, 404):
-        return DeliveryError(f"teams: {what}: {GONE} or the conversation is gone ({status})", True)
+        return DeliveryError(f"teams: {what}: {GONE} or the conversation is gone ({status})", True, posted)
     if status == 413:
-        return DeliveryError(f"teams: {what}: the message is too large for Teams (413)", True)
-    return DeliveryError(f"teams: {what}: {type(exc).__name__} {status or ''}".strip(), False)
+        return DeliveryError(f"teams: {what}: the message is too large for Teams (413)", True, posted)
+    return DeliveryError(f"teams: {what}: {type(exc).__name__} {status or ''}".strip(), False, posted)
 
 
 async def send_to_reference(
@@ -59,24 +60,23 @@ async def send_to_reference(
     app_id: str,
     reference: dict[str, Any],
     replies: list[Reply],
-    posted: Posted | None = None,
+    sent: list[Reply] | None = None,
 ) -> None:
-    """Send replies proactively into the conversation a stored reference points at (`posted` is
-    told how many went out, after each)."""
+    """Send replies proactively into the conversation a stored reference points at (each one that
+    went out is added to `sent`)."""
     ref = ConversationReference().deserialize(reference)
     ref.activity_id = None  # a new message, not a reply to whatever the learner said last
 
     async def deliver(turn_context: TurnContext) -> None:
-        await send_each(turn_context, replies, posted)
+        await send_each(turn_context, replies, [] if sent is None else sent)
 
     await adapter.continue_conversation(ref, deliver, app_id)
 
 
-async def send_each(turn_context: TurnContext, replies: list[Reply], posted: Posted | None) -> None:
-    for count, reply in enumerate(replies, 1):
+async def send_each(turn_context: TurnContext, replies: list[Reply], sent: list[Reply]) -> None:
+    for reply in replies:
         await turn_context.send_activity(cards.activity(reply))
-        if posted is not None:
-            await posted(count)
+        sent.append(reply)
 
 
 class TeamsSender:
@@ -164,7 +164,8 @@ class TeamsSender:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    async def deliver(self, learner: str, replies: list[Reply], posted: Posted | None = None) -> None:
+    async def deliver(self, learner: str, replies: list[Reply]) -> None:
+        """Send the replies to the learner's 1:1 chat; a failure says how many went out before it."""
         for reply in replies:
             if reply.image and cards.inline_image(reply.image) is None:
                 raise DeliveryError("teams: the chart is too large for a Teams message", permanent=True)
@@ -175,21 +176,23 @@ class TeamsSender:
         ]
         failure: DeliveryError | None = None
         if personal:
+            sent: list[Reply] = []
             try:
-                await send_to_reference(self.adapter, self.app_id, personal[0], replies, posted)
+                await send_to_reference(self.adapter, self.app_id, personal[0], replies, sent)
                 return
             except Exception as exc:
-                failure = connector_error(exc, "sending")
+                failure = connector_error(exc, "sending", len(sent))
                 if not failure.permanent:
                     raise failure from None
         for place in await asyncio.to_thread(
             self.store.places_of, learner
         ):  # never talked to the coach, or left its chat
+            sent = []
             try:
-                await self._open_and_send(place, learner, replies, posted)
+                await self._open_and_send(place, learner, replies, sent)
                 return
             except Exception as exc:
-                failure = connector_error(exc, f"opening a chat through {place['name']}")
+                failure = connector_error(exc, f"opening a chat through {place['name']}", len(sent))
                 if not failure.permanent:
                     raise failure from None
         if failure is not None:
@@ -200,7 +203,7 @@ class TeamsSender:
         )
 
     async def _open_and_send(
-        self, place: dict, learner: str, replies: list[Reply], posted: Posted | None = None
+        self, place: dict, learner: str, replies: list[Reply], sent: list[Reply]
     ) -> None:
         """Create the 1:1 conversation with a team member (Teams needs the tenant), remember it, send."""
         user = learner.partition(":")[2]
@@ -227,7 +230,7 @@ class TeamsSender:
             }
             key = (learner, f"{PLATFORM}:{conversation_id}")
             await asyncio.to_thread(self.store.save_reference, *key, reference, self.clock())
-            await send_each(turn_context, replies, posted)
+            await send_each(turn_context, replies, sent)
 
         await self.adapter.create_conversation(
             self.app_id, send, parameters, "msteams", place["service_url"], None

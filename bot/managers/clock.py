@@ -177,6 +177,7 @@ class Dispatcher:
         questions = json.loads(row["questions"])
         platform = row["member"].partition(":")[0]
         sender = self.senders.get(platform)
+        done = row.get("posted") or 0  # a retry resumes after what went out: each message once
         why = await asyncio.to_thread(self.nudges.opted_out, row["member"], self.clock())
         if why is not None:  # opted out after this was planned (a retry, or "stop" mid-fan-out)
             await asyncio.to_thread(self.nudges.mark_skipped, row["id"], why)
@@ -188,16 +189,11 @@ class Dispatcher:
                 raise DeliveryError(f"no {platform} connection configured", permanent=False)
             session = await asyncio.to_thread(self.nudges.session_for, row, self.clock())
             team = schedule.team if schedule else "your team"
-            done = row.get("posted") or 0  # a retry resumes after what went out: each message once
             replies = nudge_replies(self.course, questions, session, team, row["member"])[done:]
-
-            async def posted(count: int) -> None:
-                await asyncio.to_thread(self.nudges.mark_posted, row["id"], done + count)
-
             if replies:
-                await sender.deliver(row["member"], replies, posted)
+                await sender.deliver(row["member"], replies)
         except DeliveryError as exc:
-            await asyncio.to_thread(self.nudges.mark_failed, row, exc, self.clock())
+            await asyncio.to_thread(self.nudges.mark_failed, row, exc, self.clock(), done + exc.posted)
             failed_for_good = exc.permanent or row["attempts"] >= MAX_ATTEMPTS
             report.failed += failed_for_good
             report.retried += not failed_for_good

@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
@@ -41,18 +41,16 @@ NUDGE_QUIZ = "nudge"
 
 
 class DeliveryError(Exception):
-    """A nudge could not be delivered. Permanent errors (user gone, bot removed) are not retried."""
+    """A nudge could not be delivered. Permanent errors (user gone, bot removed) are not retried.
+    `posted`: how many of the replies went out before it failed (a retry resumes after them)."""
 
-    def __init__(self, message: str, permanent: bool):
+    def __init__(self, message: str, permanent: bool, posted: int = 0):
         super().__init__(message)
-        self.permanent = permanent
-
-
-Posted = Callable[[int], Awaitable[None]]  # told how many of the replies went out, after each one
+        self.permanent, self.posted = permanent, posted
 
 
 class Sender(Protocol):
-    async def deliver(self, learner: str, replies: list[Reply], posted: Posted | None = None) -> None: ...
+    async def deliver(self, learner: str, replies: list[Reply]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -264,10 +262,6 @@ class Nudges:
     def mark_sent(self, delivery: int, now: datetime) -> None:
         self.store.update_delivery(delivery, {"status": "sent", "sent_at": now_iso(now), "error": None})
 
-    def mark_posted(self, delivery: int, count: int) -> None:
-        """`count` of the set's messages went out (a retry resumes after them)."""
-        self.store.update_delivery(delivery, {"posted": count})
-
     def mark_skipped(self, delivery: int, why: str) -> None:
         """Not sent: the member opted out after it was planned."""
         self.store.update_delivery(delivery, {"status": "skipped", "error": why})
@@ -276,13 +270,14 @@ class Nudges:
         """A send that failed in an unknown way (it may have gone out): never repeated."""
         self.store.update_delivery(delivery, {"status": "uncertain", "error": why[:300]})
 
-    def mark_failed(self, row: dict, error: DeliveryError, now: datetime) -> None:
+    def mark_failed(self, row: dict, error: DeliveryError, now: datetime, posted: int = 0) -> None:
+        """A failed try; `posted` of the set's messages went out (a retry resumes after them)."""
         if error.permanent or row["attempts"] >= MAX_ATTEMPTS:
             values = {"status": "failed", "error": str(error)[:300]}
         else:
             backoff = timedelta(minutes=2 ** row["attempts"])
             values = {"status": "retry", "error": str(error)[:300], "next_at": now_iso(now + backoff)}
-        self.store.update_delivery(row["id"], values)
+        self.store.update_delivery(row["id"], values | {"posted": posted})
 
     def session_for(self, row: dict, now: datetime) -> str:
         """The quiz session of a delivery (created once; its id is derived from the delivery's)."""
