@@ -311,9 +311,14 @@ def used_as_verbs(text: str) -> set[str]:
 OBJECT = frozenset(["me", "us", "it", "them", "him", "her", "whether"])
 
 
+# A word one or two after one of these ends a noun phrase, not a clause ("in the healthcare **sector**")
+DETERMINER = frozenset(["the", "a", "an", "my", "our", "your", "their", "its", "each", "every"])
+
+
 def clause_verbs(text: str) -> set[str]:
     """The verb ending each inverted clause of a message, after its subject ("why should someone
-    doing AI governance **care**?", "what do feature stores **mean**?"): how it asks, not what about."""
+    doing AI governance **care**?", "what do feature stores **mean**?"): how it asks, not what about;
+    not a noun after a determiner ("…about AI value in the healthcare **sector**?")."""
     found: set[str] = set()
     for clause in re.split(r"[?.!;:,()]| - | — ", text):
         clause = re.sub(r"^\W*(and|but|so|or)\s+", "", clause, flags=re.IGNORECASE)
@@ -323,7 +328,8 @@ def clause_verbs(text: str) -> set[str]:
         said = words(inverted.group(1))
         said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
         copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
-        if len(said) >= 2 and not copula and "VERB" in _lemmas(said[-1]):
+        noun = bool(set(said[-3:-1]) & DETERMINER)  # "the healthcare **sector**"
+        if len(said) >= 2 and not copula and not noun and "VERB" in _lemmas(said[-1]):
             found.add(said[-1])
     return found
 
@@ -584,6 +590,7 @@ class Evidence:
     about_names: bool = False  # a fact question naming an organisation, person or product
     given: bool = True  # the reply holds the kind of fact asked (a figure for a number question)
     subject_missing: tuple[str, ...] = ()  # what an inverted question is about that the units never say
+    years: tuple[str, ...] = ()  # years the question asks about that the reply never gives
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -628,14 +635,16 @@ class Evidence:
         # something they never name
         unheld = bool(self.subject_missing) and self.declines(limits)
         undefined = (self.undefined and bool(self.found.unknown)) or unheld
-        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
+        # a year asked that the reply never gives ("Gartner's estimate for 2025", when the lessons
+        # give its 2022 one) is another time than the one the lessons treat
+        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere) or bool(self.years)
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
         """What the reply must say the lessons don't cover before what they do say (empty: none).
 
         A fact the reply does not give (Amazon's figure, when only Walmart's is there), and a product
         or body the course never names ("Workday", "SageMaker"), are the question's subject."""
-        elsewhere = list(self.unsaid) if self.fact else []
+        elsewhere = [*(self.unsaid if self.fact else ()), *(y for y in self.years if y not in self.unsaid)]
         if self.fact and self.focus < limits.min_focus:
             elsewhere += [w for w in self.focus_missing if w not in elsewhere]
         unknown = [*elsewhere, *self.named, *(w for w in self.found.unknown if w not in CUES)]
@@ -726,7 +735,14 @@ def _evidence(
         about_names=fact and bool(names_in(deps, question)),
         given=asked_for.given if asked_for else True,
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
+        years=tuple(unsaid_years(judged, draft.text)),
     )
+
+
+def unsaid_years(question: str, reply: str) -> list[str]:
+    """The years `question` asks about that `reply` never gives: one for 2025 is not one for 2022."""
+    said = set(content_words(reply))
+    return [w for w in dict.fromkeys(content_words(question)) if YEAR.fullmatch(w) and w not in said]
 
 
 def names_in(deps: Deps, question: str) -> set[str]:
