@@ -15,6 +15,7 @@ from functools import lru_cache
 from bot.messages import Citation, Inbound, Reply
 from bot.store import deferred
 from flows import feedback
+from flows.attribute import owned_heads
 from flows.brains.base import QAContext
 from flows.decision import shipped_model, signals
 from flows.deps import Deps
@@ -23,6 +24,7 @@ from flows.focus import (
     MIN_FOCUS,
     figure_focus,
     focus,
+    lemmas,
     own_organisation,
     own_posts,
     proper_names,
@@ -591,6 +593,7 @@ class Evidence:
     given: bool = True  # the reply holds the kind of fact asked (a figure for a number question)
     subject_missing: tuple[str, ...] = ()  # what an inverted question is about that the units never say
     years: tuple[str, ...] = ()  # years the question asks about that the reply never gives
+    attribute_missing: tuple[str, ...] = ()  # what it asks of a name that the units never say
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -736,7 +739,26 @@ def _evidence(
         given=asked_for.given if asked_for else True,
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
         years=tuple(unsaid_years(judged, draft.text)),
+        attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
     )
+
+
+def unsaid_attributes(deps: Deps, question: str, draft: Draft) -> list[str]:
+    """What the question asks of a name it mentions ("Walmart's forecasting **accuracy**", "what
+    **methodology** does Euromoney use…") that the chosen units never say (`flows/attribute.py`)."""
+    names = names_in(deps, question)
+    if not names:
+        return []
+    asked = [*owned_heads(question, names), *[w for w in asked_thing(question) if w not in names][-1:]]
+    said = units_say(draft)
+    lemmas_said = {lemma for w in words(draft.text) for lemma in lemmas(w)}
+    vocab = load_vocabulary()
+    return [
+        w
+        for w in topical(question, asked)
+        if w not in vocab.chat
+        and not ({stem(w), *stem_words(vocab.means(w))} & said or lemmas(w) & lemmas_said)
+    ]
 
 
 def unsaid_years(question: str, reply: str) -> list[str]:
