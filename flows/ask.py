@@ -99,7 +99,7 @@ def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False
     of its own, is read with it; in a shared thread only one that leans on it, since anything else
     there is likely a new question."""
     named = place(text, deps.course)
-    alone = deps.index.search(searchable(deps, text), k=PASSAGES, named=named)
+    alone = deps.index.search(searchable(deps, text), k=PASSAGES, named=named, asked=text)
     if not previous or leans_on(text, key_topics(deps.course)):
         stands = not previous
     else:
