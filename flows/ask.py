@@ -640,14 +640,17 @@ class Evidence:
         undefined = (self.undefined and bool(self.found.unknown)) or unheld
         # a year asked that the reply never gives ("Gartner's estimate for 2025", when the lessons
         # give its 2022 one) is another time than the one the lessons treat
-        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere) or bool(self.years)
+        # so is what it asks of a name that the units never say ("Walmart's forecasting accuracy")
+        asked = bool(self.years) or bool(self.attribute_missing)
+        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere) or asked
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
         """What the reply must say the lessons don't cover before what they do say (empty: none).
 
         A fact the reply does not give (Amazon's figure, when only Walmart's is there), and a product
         or body the course never names ("Workday", "SageMaker"), are the question's subject."""
-        elsewhere = [*(self.unsaid if self.fact else ()), *(y for y in self.years if y not in self.unsaid)]
+        elsewhere = [*(self.unsaid if self.fact else ()), *self.years, *self.attribute_missing]
+        elsewhere = list(dict.fromkeys(elsewhere))
         if self.fact and self.focus < limits.min_focus:
             elsewhere += [w for w in self.focus_missing if w not in elsewhere]
         unknown = [*elsewhere, *self.named, *(w for w in self.found.unknown if w not in CUES)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.retrieval import content_words
+from knowledge.retrieval import content_words, words
 
 # What ends the noun phrase a name owns: a preposition, a verb a question asks with, or punctuation.
 _ENDS = (
@@ -26,11 +26,13 @@ OF_NAME = re.compile(
 
 def owned_heads(question: str, names: set[str]) -> list[str]:
     """The head word of each noun phrase the question asks of one of `names` (lower-case words): the
-    last word of "NAME's …" or of "the … of NAME", names left out."""
+    last word of "NAME's …" or of "the … of NAME" (none when that word says nothing: "the real
+    **lesson** of the ACLU story"), names left out."""
     found: list[str] = []
     owned = [(m.group(1), m.group(2)) for m in POSSESSIVE.finditer(question)]
     owned += [(m.group(2), m.group(1)) for m in OF_NAME.finditer(question)]
     for name, phrase in owned:
-        if name.lower() in names and (said := [w for w in content_words(phrase) if w not in names]):
-            found.append(said[-1])
+        head = words(phrase)[-1]
+        if name.lower() in names and head not in names and content_words(head):
+            found.append(head)
     return list(dict.fromkeys(found))
