@@ -393,10 +393,25 @@ ASKED_FOR = re.compile(
 )
 
 
+# "what are the **fines** under the EU AI Act?", "what was the **vote split** on the court?"
+ASKED_OF = re.compile(
+    r"^\W*(?:what|which)(?:'s|’s|\s+is|\s+are|\s+was|\s+were)\s+the\s+([\w' -]+?)\s+"
+    r"(?:of|under|on|in|for|at|between|to|with|from|behind|that|did|does|do)\b",
+    re.IGNORECASE,
+)
+
+
 def asked_thing(question: str) -> list[str]:
     """The topic words of the thing a "what X did…" / "which X does…" question asks for ("what
     **fine** did Amazon pay?"): when the course never uses one, it cannot give that thing."""
     found = ASKED_FOR.match(question)
+    return topical(question, content_words(found.group(1))) if found else []
+
+
+def asked_of(question: str) -> list[str]:
+    """The topic words of the thing a "what are the X of / under / on…" question asks for ("what
+    are the **fines** under the EU AI Act?"): when the course never uses one, it cannot give it."""
+    found = ASKED_OF.match(question)
     return topical(question, content_words(found.group(1))) if found else []
 
 
@@ -735,7 +750,9 @@ def _evidence(
         focus_missing=tuple(fact_gap(question, shape, asked_for.missing)) if asked_for else (),
         unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
         named=tuple(
-            w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
+            w
+            for w in found.unknown
+            if w in written_as_names(asked_alone) or w in asked_thing(question) or w in asked_of(question)
         ),
         elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
         about_names=fact and bool(names_in(deps, question)),
