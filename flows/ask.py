@@ -15,6 +15,7 @@ from functools import lru_cache
 from bot.messages import Citation, Inbound, Reply
 from bot.store import deferred
 from flows import feedback
+from flows.attribute import owned_heads
 from flows.brains.base import QAContext
 from flows.decision import shipped_model, signals
 from flows.deps import Deps
@@ -23,6 +24,7 @@ from flows.focus import (
     MIN_FOCUS,
     figure_focus,
     focus,
+    lemmas,
     own_organisation,
     own_posts,
     proper_names,
@@ -97,7 +99,7 @@ def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False
     of its own, is read with it; in a shared thread only one that leans on it, since anything else
     there is likely a new question."""
     named = place(text, deps.course)
-    alone = deps.index.search(searchable(deps, text), k=PASSAGES, named=named)
+    alone = deps.index.search(searchable(deps, text), k=PASSAGES, named=named, asked=text)
     if not previous or leans_on(text, key_topics(deps.course)):
         stands = not previous
     else:
@@ -311,9 +313,14 @@ def used_as_verbs(text: str) -> set[str]:
 OBJECT = frozenset(["me", "us", "it", "them", "him", "her", "whether"])
 
 
+# A word one or two after one of these ends a noun phrase, not a clause ("in the healthcare **sector**")
+DETERMINER = frozenset(["the", "a", "an", "my", "our", "your", "their", "its", "each", "every"])
+
+
 def clause_verbs(text: str) -> set[str]:
     """The verb ending each inverted clause of a message, after its subject ("why should someone
-    doing AI governance **care**?", "what do feature stores **mean**?"): how it asks, not what about."""
+    doing AI governance **care**?", "what do feature stores **mean**?"): how it asks, not what about;
+    not a noun after a determiner ("…about AI value in the healthcare **sector**?")."""
     found: set[str] = set()
     for clause in re.split(r"[?.!;:,()]| - | — ", text):
         clause = re.sub(r"^\W*(and|but|so|or)\s+", "", clause, flags=re.IGNORECASE)
@@ -323,7 +330,8 @@ def clause_verbs(text: str) -> set[str]:
         said = words(inverted.group(1))
         said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
         copula = words(clause[: inverted.start(1)])[-1] in ("is", "are", "was", "were")
-        if len(said) >= 2 and not copula and "VERB" in _lemmas(said[-1]):
+        noun = bool(set(said[-3:-1]) & DETERMINER)  # "the healthcare **sector**"
+        if len(said) >= 2 and not copula and not noun and "VERB" in _lemmas(said[-1]):
             found.add(said[-1])
     return found
 
@@ -385,10 +393,25 @@ ASKED_FOR = re.compile(
 )
 
 
+# "what are the **fines** under the EU AI Act?", "what was the **vote split** on the court?"
+ASKED_OF = re.compile(
+    r"^\W*(?:what|which)(?:'s|’s|\s+is|\s+are|\s+was|\s+were)\s+the\s+([\w' -]+?)\s+"
+    r"(?:of|under|on|in|for|at|between|to|with|from|behind|that|did|does|do)\b",
+    re.IGNORECASE,
+)
+
+
 def asked_thing(question: str) -> list[str]:
     """The topic words of the thing a "what X did…" / "which X does…" question asks for ("what
     **fine** did Amazon pay?"): when the course never uses one, it cannot give that thing."""
     found = ASKED_FOR.match(question)
+    return topical(question, content_words(found.group(1))) if found else []
+
+
+def asked_of(question: str) -> list[str]:
+    """The topic words of the thing a "what are the X of / under / on…" question asks for ("what
+    are the **fines** under the EU AI Act?"): when the course never uses one, it cannot give it."""
+    found = ASKED_OF.match(question)
     return topical(question, content_words(found.group(1))) if found else []
 
 
@@ -584,6 +607,8 @@ class Evidence:
     about_names: bool = False  # a fact question naming an organisation, person or product
     given: bool = True  # the reply holds the kind of fact asked (a figure for a number question)
     subject_missing: tuple[str, ...] = ()  # what an inverted question is about that the units never say
+    years: tuple[str, ...] = ()  # years the question asks about that the reply never gives
+    attribute_missing: tuple[str, ...] = ()  # what it asks of a name that the units never say
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -628,14 +653,19 @@ class Evidence:
         # something they never name
         unheld = bool(self.subject_missing) and self.declines(limits)
         undefined = (self.undefined and bool(self.found.unknown)) or unheld
-        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere)
+        # a year asked that the reply never gives ("Gartner's estimate for 2025", when the lessons
+        # give its 2022 one) is another time than the one the lessons treat
+        # so is what it asks of a name that the units never say ("Walmart's forecasting accuracy")
+        asked = bool(self.years) or bool(self.attribute_missing)
+        return fact_missing or undefined or bool(self.named) or bool(self.elsewhere) or asked
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
         """What the reply must say the lessons don't cover before what they do say (empty: none).
 
         A fact the reply does not give (Amazon's figure, when only Walmart's is there), and a product
         or body the course never names ("Workday", "SageMaker"), are the question's subject."""
-        elsewhere = list(self.unsaid) if self.fact else []
+        elsewhere = [*(self.unsaid if self.fact else ()), *self.years, *self.attribute_missing]
+        elsewhere = list(dict.fromkeys(elsewhere))
         if self.fact and self.focus < limits.min_focus:
             elsewhere += [w for w in self.focus_missing if w not in elsewhere]
         unknown = [*elsewhere, *self.named, *(w for w in self.found.unknown if w not in CUES)]
@@ -720,13 +750,41 @@ def _evidence(
         focus_missing=tuple(fact_gap(question, shape, asked_for.missing)) if asked_for else (),
         unsaid=tuple(not_said(deps, question, draft.text)) if fact else (),
         named=tuple(
-            w for w in found.unknown if w in written_as_names(asked_alone) or w in asked_thing(question)
+            w
+            for w in found.unknown
+            if w in written_as_names(asked_alone) or w in asked_thing(question) or w in asked_of(question)
         ),
         elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
         about_names=fact and bool(names_in(deps, question)),
         given=asked_for.given if asked_for else True,
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
+        years=tuple(unsaid_years(judged, draft.text)),
+        attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
     )
+
+
+def unsaid_attributes(deps: Deps, question: str, draft: Draft) -> list[str]:
+    """What the question asks of a name it mentions ("Walmart's forecasting **accuracy**", "what
+    **methodology** does Euromoney use…") that the chosen units never say (`flows/attribute.py`)."""
+    names = names_in(deps, question)
+    if not names:
+        return []
+    asked = [*owned_heads(question, names), *[w for w in asked_thing(question) if w not in names][-1:]]
+    said = units_say(draft)
+    lemmas_said = {lemma for w in words(draft.text) for lemma in lemmas(w)}
+    vocab = load_vocabulary()
+    return [
+        w
+        for w in topical(question, asked)
+        if w not in vocab.chat
+        and not ({stem(w), *stem_words(vocab.means(w))} & said or lemmas(w) & lemmas_said)
+    ]
+
+
+def unsaid_years(question: str, reply: str) -> list[str]:
+    """The years `question` asks about that `reply` never gives: one for 2025 is not one for 2022."""
+    said = set(content_words(reply))
+    return [w for w in dict.fromkeys(content_words(question)) if YEAR.fullmatch(w) and w not in said]
 
 
 def names_in(deps: Deps, question: str) -> set[str]:

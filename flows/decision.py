@@ -69,6 +69,7 @@ def signals(
         "spread": float(sims[0] - sims[min(9, len(sims) - 1)]),
         "bm25_per_weight": by_words.score / max(weight, 1e-6),
         "subject_held": subject_held,
+        "attribute_unsaid": float(bool(read.attribute_missing)),
     }
 
 

@@ -211,6 +211,13 @@ PHRASE_SQL = """
     WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?
 """
 PHRASE_WEIGHT = 0.25  # a share of the best phrase match, beside bm25 and similarity (each up to 1)
+# What a learner quotes ("my boss always asks 'what AI should we buy?'") is searched word for word:
+# each run of at least QUOTE_RUN of its words (one a word the match searches) as a phrase, chunks
+# holding one ranking up to QUOTE_WEIGHT higher (a share of the best quote match).
+QUOTED = re.compile(r"(?<![\w'’])['‘\"“]([^'‘’\"“”]+?)['’\"”](?!\w)")
+QUOTE_RUN = 3
+QUOTE_WORDS = 12  # a longer quote is searched on its first words
+QUOTE_WEIGHT = 1.0
 
 
 class Index:
@@ -378,9 +385,10 @@ class Index:
                 known += weight
         return known / total if total else 0.0
 
-    def search(self, query: str, k: int = 5, named: str = "") -> SearchResult:
+    def search(self, query: str, k: int = 5, named: str = "", asked: str = "") -> SearchResult:
         """The k best chunks for `query`, best first, and whether the course covers it; `named` is a
-        passage prefix ("lesson-1#") of a document the question names, whose chunks rank higher."""
+        passage prefix ("lesson-1#") of a document the question names, whose chunks rank higher;
+        `asked` is the message as written, whose quotes are searched word for word."""
         terms = content_words(query)
         if not terms:
             return SearchResult(query, False, [])
@@ -419,6 +427,12 @@ class Index:
                 if phrases
                 else {}
             )
+            runs = quoted_runs(asked)
+            by_quote = (
+                dict(self._conn.execute(PHRASE_SQL, [" OR ".join(runs), max(k * 3, 10)]).fetchall())
+                if runs
+                else {}
+            )
             coverage = self.coverage(terms)
         bm25 = {r[0]: r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1) for r in rows}
         similar = self.semantic(" ".join(terms))
@@ -427,14 +441,16 @@ class Index:
         best_bm25 = max(bm25.values(), default=0.0) or 1.0
         best_sim = max(similar.values(), default=0.0) or 1.0
         best_phrase = max(by_phrase.values(), default=0.0) or 1.0
+        best_quote = max(by_quote.values(), default=0.0) or 1.0
 
         def rank(chunk_id: str) -> float:
             similarity = similar.get(chunk_id, 0.0) / best_sim
             bonus = NAMED_BONUS if named and chunk_id.startswith(named) else 0.0
             bonus += PHRASE_WEIGHT * by_phrase.get(chunk_id, 0.0) / best_phrase
+            bonus += QUOTE_WEIGHT * by_quote.get(chunk_id, 0.0) / best_quote
             return bm25.get(chunk_id, 0.0) / best_bm25 + SEMANTIC_WEIGHT * similarity + bonus
 
-        near += [i for i in by_phrase if i not in near]
+        near += [i for i in [*by_phrase, *by_quote] if i not in near]
         found = {r[0]: r[:6] for r in rows} | {i: self._rows[i] for i in near if i not in bm25}
         ranked = sorted(found, key=rank, reverse=True)[:k]
         # The chunk matching the question's words best is not ranked out by a second chunk of a passage
@@ -454,6 +470,21 @@ class Index:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def quoted_runs(text: str) -> list[str]:
+    """The FTS5 phrases for what `text` quotes: every run of QUOTE_RUN or more of a quote's words
+    holding a word that is not a stop word, longest first ('what AI should we buy?' → "what ai
+    should we buy", "what ai should we", …)."""
+    runs: list[str] = []
+    for quote in QUOTED.finditer(text):
+        said = re.findall(r"[^\W_]+", quote.group(1).lower())[:QUOTE_WORDS]
+        for size in range(len(said), QUOTE_RUN - 1, -1):
+            for start in range(len(said) - size + 1):
+                run = said[start : start + size]
+                if any(w not in STOPWORDS for w in run):
+                    runs.append('"' + " ".join(run) + '"')
+    return list(dict.fromkeys(runs))
 
 
 def open_index(path: Path | str, course: Course) -> Index:

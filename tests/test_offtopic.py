@@ -1,0 +1,48 @@
+"""What a question asks that the lessons lack: a year, an attribute of a name, the thing "what are
+the X of…" asks; and what a learner quotes, searched word for word."""
+
+from __future__ import annotations
+
+from flows.ask import DECLINE, answer, asked_of, clause_verbs, retrieve, unsaid_years
+from flows.attribute import owned_heads
+from knowledge.retrieval import quoted_runs
+
+
+def test_a_year_the_reply_never_gives_is_unsaid():
+    reply = "Gartner estimated in 2022 that 85% of AI projects fail to move from pilot to production."
+    assert unsaid_years("what did Gartner estimate for 2031?", reply) == ["2031"]
+    assert unsaid_years("what did Gartner estimate in 2022?", reply) == []
+
+
+def test_the_attribute_asked_of_a_name_is_the_head_of_its_phrase():
+    assert owned_heads("what is Walmart's store parking policy?", {"walmart"}) == ["policy"]
+    assert owned_heads("who were the founders of the Uber team?", {"uber"}) == ["founders"]
+    # "lesson" says nothing of what is asked
+    assert owned_heads("what is the real lesson of the Amazon story?", {"amazon"}) == []
+    assert owned_heads("what is Walmart's store parking policy?", set()) == []
+
+
+def test_what_are_the_x_of_asks_x():
+    assert asked_of("What are the penalties under GDPR for a breach?") == ["penalties"]
+    assert asked_of("how do penalties work?") == []
+
+
+def test_a_noun_after_a_determiner_ends_no_clause():
+    assert "sector" not in clause_verbs("what did the survey say about AI in the retail sector?")
+    assert "care" in clause_verbs("why should someone doing AI governance care?")
+
+
+async def test_a_year_or_an_attribute_the_lessons_lack_is_named(deps):
+    for question in (
+        "What did Gartner estimate about AI pilots failing in 2031?",
+        "What's Walmart's Data Café uptime?",
+    ):
+        reply = await answer(deps, question, [])
+        assert not reply.citations or reply.text.startswith(DECLINE), (question, reply.text)
+
+
+def test_a_quote_is_searched_word_for_word(deps):
+    assert quoted_runs("she asks 'what AI should we buy?'")[0] == '"what ai should we buy"'
+    assert quoted_runs("stuck in 'pilot purgatory'") == []  # two words: the search has them already
+    found = retrieve(deps, "my director opens with 'what AI should we buy?' - what should she ask?", [])
+    assert "lesson-1#strategic-imperative" in [h.passage for h in found.hits[:3]]
