@@ -543,7 +543,9 @@ def _choose(
         chosen.sort(key=lambda c: (not (named_first and c is first), -len(names & _names(c))))
     if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
         chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
-    fit = _fit(chosen, query, weights) if shape == "recommendation" else ""
+    # options offered with a situation ("300-person insurer, just starting: COE, federated or
+    # hub-and-spoke?") ask for the pick as much as "which should we…?" does
+    fit = _fit(chosen, query, weights) if shape in ("recommendation", "comparison") else ""
     return chosen, fit
 
 

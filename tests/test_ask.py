@@ -225,6 +225,26 @@ async def test_a_situation_with_options_gets_the_recommendation_and_the_options(
 
 
 @pytest.mark.parametrize(
+    ("question", "pick"),
+    [
+        ("300-person insurer, just starting: COE, federated or hub-and-spoke?", "Centralized COE"),
+        ("mature org with an established COE - federated or hub-and-spoke?", "Federated Model"),
+    ],
+)
+async def test_options_offered_with_a_situation_lead_with_the_lessons_pick(learner: Learner, question, pick):
+    """A comparison that tells the asker's situation is a recommendation: the lesson's pick for it
+    (with its reason) comes first, then the options."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith(f"For that situation the lessons point to *{pick}*")
+    assert all(option in reply.text for option in ("Centralized COE", "Federated Model", "Hub-and-Spoke"))
+
+
+async def test_options_without_a_situation_get_no_pick(learner: Learner):
+    reply = (await learner.say("COE vs federated: pros and cons?"))[-1]
+    assert not reply.text.startswith("For that situation") and "Federated Model" in reply.text
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "what is a data mesh, in two lines?",
