@@ -42,6 +42,7 @@ from flows.sentence_choice import (
     tells_shape,
     topic_of,
 )
+from flows.verdict import denial, without, yes_no_parts
 from flows.weights import Weights, _weigh, own_weights
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
@@ -602,18 +603,27 @@ def compose(
             given.append(dated)
     asked = asked_stems(question, query)
     texts, room = ([fit] if fit else []), MAX_CHARS
+    cited = {c.hit for c in given}
+    said = ""  # the lesson's verdict on a yes/no question, told first ("No. AI governance is not…")
+    for part in yes_no_parts(parts if len(parts) >= 2 else [question])[:1] if given else []:
+        if (denied := denial(part, query, hits, course, weights)) is not None:
+            said = denied[0]
+            texts.insert(0, f"No. {said} [{denied[1]}]")
+            cited.add(denied[1])
     if note := found_elsewhere(question, given, course):
         texts.insert(0, note)
     for choice in given:
         part = render(choice, room, frozenset(asked))
+        part = without(part, said) if said and said in part else part
         room -= len(part)
-        texts.append(part)
+        if part != f"[{choice.hit}]":
+            texts.append(part)
     text = "\n".join(texts).strip()
     if text.endswith(":"):
         text = text[:-1] + "."
     weighed = [c for c in given if not c.aside]
     covered = frozenset().union(*(c.covers for c in weighed)) if weighed else frozenset()
-    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in weighed])
+    return Draft(text, sorted(cited), covered, [c.unit for c in weighed])
 
 
 # A later part asking when of what the first names ("…and when does it apply?", "when did that start?")

@@ -1143,3 +1143,31 @@ def test_a_manner_phrase_is_dropped_and_nothing_else():
     assert without_manner("eli5?") == "eli5?"  # nothing else asked: kept as said
     scarce = "why are AI translators in short supply?"
     assert without_manner(scarce) == scarce
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        ("Is AI governance basically a compliance checkbox?", "No. AI governance is not a compliance"),
+        ("Did Ping An start by replacing its underwriters with AI?", "No. Rather than deploying AI"),
+        ("can't we just turn our successful pilot into the platform later on?", "No. You can’t turn a pilot"),
+    ],
+)
+async def test_a_yes_no_question_leads_with_the_lessons_verdict(learner: Learner, question, verdict):
+    """The sentence denying what is asked comes first, as "No. …", cited; it is not told twice."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith(verdict) and reply.citations
+    assert reply.text.count(verdict[4:]) == 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is model drift a cause of AI failures in production?",  # the text says it is: no "No"
+        "Is AI adoption a technology deployment or an organizational transformation?",  # a choice
+        "we are a small health startup making one diagnostic model. should we build a platform first?",
+    ],
+)
+async def test_no_verdict_the_text_does_not_give(learner: Learner, question):
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith(("No.", "Yes"))
