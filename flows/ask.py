@@ -24,6 +24,7 @@ from flows.focus import (
     figure_focus,
     focus,
     own_organisation,
+    own_people,
     own_posts,
     proper_names,
     written_as_names,
@@ -190,7 +191,7 @@ def support(
     vocab = load_vocabulary()
     said = " ".join(words(said))
     # the learner's own people ("our **CFO** opened with…") say who asks, not what about (`searchable`)
-    posts = own_posts(text)
+    posts = own_people(deps, text)
     terms = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
     total = held = missing = 0.0
     held_terms = 0

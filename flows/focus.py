@@ -64,6 +64,28 @@ def own_posts(question: str) -> set[str]:
     return {m.group(1).lower() for m in OWN_POST.finditer(question)}
 
 
+# The asker's own role: "As a BI analyst, …", "why would I care as a BI analyst?", "I'm a nurse, …",
+# "IT admin here." (up to three words, never past a preposition or a clause word; "…, as a warning"
+# is no role).
+ROLE_WORDS = (
+    r"((?:(?!(?:of|on|in|for|with|about|at|to|and|but|or|who|that|the|what|how|why)\b)[\w&/'’-]+ ?){1,3})"
+)
+OWN_ROLE = re.compile(
+    rf"(?:^\W*|\b(?:i|me)\b[^.?!,]*?)\bas an? {ROLE_WORDS}"
+    rf"|\b(?:i'm|i’m|im|i am)\s+an? {ROLE_WORDS}(?=\s*[,.;:!?)-])"
+    rf"|(?:^|[,.;:!?]\s*){ROLE_WORDS}\s+here\b(?=\s*[,.;:!?-])",
+    re.IGNORECASE,
+)
+
+
+def own_people(deps: Deps, question: str) -> set[str]:
+    """The learner's own people (`own_posts`) and the words of the asker's own role that the course
+    never uses ("as a **BI** analyst"): they say who asks, never a topic the course lacks. A role
+    word the course uses ("as a data scientist, …") may be what is asked, and stays."""
+    role = {w for m in OWN_ROLE.finditer(question) for g in m.groups() if g for w in words(g)}
+    return own_posts(question) | {w for w in role if not deps.index.doc_freq(w)[0]}
+
+
 @dataclass(frozen=True)
 class Focus:
     share: float  # of the focus's weight, what the reply holds

@@ -1171,3 +1171,16 @@ async def test_a_yes_no_question_leads_with_the_lessons_verdict(learner: Learner
 async def test_no_verdict_the_text_does_not_give(learner: Learner, question):
     reply = (await learner.say(question))[-1]
     assert reply.citations and not reply.text.startswith(("No.", "Yes"))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ELI5 please: 'data lineage'. why would i care as a BI analyst?",
+        "IT admin here. The 'operating model' dimension, what is it actually about?",
+    ],
+)
+async def test_the_askers_own_role_is_no_topic_the_course_lacks(learner: Learner, question):
+    """ "as a BI analyst", "IT admin here" say who asks: no "the lessons don't cover bi" caveat."""
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
