@@ -1184,3 +1184,17 @@ async def test_the_askers_own_role_is_no_topic_the_course_lacks(learner: Learner
     """ "as a BI analyst", "IT admin here" say who asks: no "the lessons don't cover bi" caveat."""
     reply = (await learner.say(question))[-1]
     assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "did AT&T's reskilling actually pay off for people?",
+        "who was AT&T's CEO when they admitted the skills problem?",
+    ],
+)
+def test_a_name_joined_by_an_ampersand_is_found(learner: Learner, question):
+    """content words split "AT&T" into "at t"; the course name is still the question's name."""
+    from flows.ask import names_in
+
+    assert "at&t" in names_in(learner.coach.deps, question)
