@@ -1198,3 +1198,9 @@ def test_a_name_joined_by_an_ampersand_is_found(learner: Learner, question):
     from flows.ask import names_in
 
     assert "at&t" in names_in(learner.coach.deps, question)
+
+
+async def test_a_misspelt_counted_thing_is_no_missing_figure(learner: Learner):
+    """ "how many employes…": the figure counting employees answers it, with no false caveat first."""
+    reply = (await learner.say("how many employes does AT&T have?"))[-1]
+    assert "250,000" in reply.text and not reply.text.startswith("The lessons don't cover")
