@@ -280,21 +280,27 @@ def _fit(chosen: list[Choice], query: set[str], weights: Weights | None = None) 
     from. Only what the question says of the situation counts, not the options it names ("IT or the
     business units?") in words that tell one situation from another (not "AI", on every page); an
     item saying nothing of when it suits is never recommended."""
-    query = _telling(query, weights)
+    asked, query = query, _telling(query, weights)
     for choice in chosen:
         if choice.unit.kind != "list" or len(choice.unit.items) < 2:
             continue
-        best: tuple[int, str, str] = (0, "", "")
+        # the situation's telling words decide; on a tie, every word of the question the sentence
+        # holds ("a mature COE" → "…mature organizations with established COE…"); still tied, no pick
+        best: tuple[tuple[int, int], str, str] = ((0, 0), "", "")
+        tied = False
         shared = set.intersection(*(set(stem_words(x)) for _, x in choice.unit.items))
         named = set(stem_words(" ".join(t for t, _ in choice.unit.items)))
         for title, text in choice.unit.items:
             for sentence in sentences(text):
                 if not SUITS.search(sentence):
                     continue
-                hits = len((query & set(stem_words(sentence))) - shared - named)
+                said = set(stem_words(sentence)) - shared
+                hits = (len((query & said) - named), len(asked & said))
                 if hits > best[0]:
-                    best = (hits, title, sentence)
-        if best[0]:
+                    best, tied = (hits, title, sentence), False
+                elif hits == best[0] and title != best[1]:
+                    tied = True
+        if best[0][0] and not tied:
             return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
     return ""
 

@@ -229,6 +229,8 @@ async def test_a_situation_with_options_gets_the_recommendation_and_the_options(
     [
         ("300-person insurer, just starting: COE, federated or hub-and-spoke?", "Centralized COE"),
         ("mature org with an established COE - federated or hub-and-spoke?", "Federated Model"),
+        ("which org model do most big AI-mature companies use?", "Hybrid / Hub-and-Spoke"),
+        ("Our company already has a mature COE. Should we stay centralized or federate?", "Federated Model"),
     ],
 )
 async def test_options_offered_with_a_situation_lead_with_the_lessons_pick(learner: Learner, question, pick):
