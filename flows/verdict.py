@@ -26,7 +26,7 @@ YES_NO = re.compile(
     r"^(?:(?:and|so|but|also|ok|okay)\s+)?(?:is|are|was|were|isn't|aren't|wasn't|can|can't|could|does|do|"
     r"doesn't|don't|did|didn't|will|would|won't|has|have)\s+"
     r"(?!(?:there|you|u|anyone|anybody|someone|somebody|the (?:course|lesson|lessons|reading|article|"
-    r"deck|slides?))\b)\w",
+    r"deck|slides?))\b)['\"‘“]?\w",
     re.IGNORECASE,
 )
 CHOICE = re.compile(r"\b(?:or|either|whether)\b(?! not\b| no\b)", re.IGNORECASE)
