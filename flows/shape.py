@@ -297,12 +297,28 @@ def _fit(chosen: list[Choice], query: set[str], weights: Weights | None = None) 
                 said = set(stem_words(sentence)) - shared
                 hits = (len((query & said) - named), len(asked & said))
                 if hits > best[0]:
-                    best, tied = (hits, title, sentence), False
+                    why = " ".join(x for x in sentences(text) if x != sentence)  # its pros and cons
+                    best, tied = (hits, title, f"{sentence} {why}".strip()), False
                 elif hits == best[0] and title != best[1]:
                     tied = True
         if best[0][0] and not tied:
             return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
     return ""
+
+
+PICKED = re.compile(r"point to \*(.+?)\*:")
+
+
+def _alternatives(listed: Choice, picked: str) -> str:
+    """The options not picked, in a line: each with the sentence saying when it suits ("Best for…"),
+    else its first sentence."""
+
+    def when(text: str) -> str:
+        said = sentences(text)
+        return next((x for x in said if SUITS.search(x)), said[0] if said else "").rstrip(".")
+
+    others = [f"*{t}* — {when(x)}" for t, x in listed.unit.items if t != picked]
+    return f"The alternatives: {'; '.join(others)}. [{listed.hit}]"
 
 
 def _telling(query: set[str], weights: Weights | None) -> set[str]:
@@ -618,8 +634,11 @@ def compose(
             cited.add(denied[1])
     if note := found_elsewhere(question, given, course):
         texts.insert(0, note)
+    picked = PICKED.search(fit)
     for choice in given:
         part = render(choice, room, frozenset(asked))
+        if picked and choice.unit.kind == "list" and picked[1] in (t for t, _ in choice.unit.items):
+            part = _alternatives(choice, picked[1])
         part = without(part, said) if said and said in part else part
         room -= len(part)
         if part != f"[{choice.hit}]":

@@ -235,9 +235,12 @@ async def test_a_situation_with_options_gets_the_recommendation_and_the_options(
 )
 async def test_options_offered_with_a_situation_lead_with_the_lessons_pick(learner: Learner, question, pick):
     """A comparison that tells the asker's situation is a recommendation: the lesson's pick for it
-    (with its reason) comes first, then the options."""
+    (with its reason) comes first, then the other options in a line."""
     reply = (await learner.say(question))[-1]
     assert reply.text.startswith(f"For that situation the lessons point to *{pick}*")
+    assert "Pros:" in reply.text.splitlines()[0]  # the pick's reason
+    alternatives = reply.text.splitlines()[1]  # then the other options, in a line
+    assert alternatives.startswith("The alternatives: ") and pick not in alternatives
     assert all(option in reply.text for option in ("Centralized COE", "Federated Model", "Hub-and-Spoke"))
 
 
