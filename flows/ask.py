@@ -26,6 +26,7 @@ from flows.focus import (
     focus,
     lemmas,
     own_organisation,
+    own_people,
     own_posts,
     proper_names,
     written_as_names,
@@ -192,14 +193,14 @@ def support(
     vocab = load_vocabulary()
     said = " ".join(words(said))
     # the learner's own people ("our **CFO** opened with…") say who asks, not what about (`searchable`)
-    posts = own_posts(text)
+    posts = own_people(deps, text)
     terms = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
     total = held = missing = 0.0
     held_terms = 0
     unknown: list[str] = []
     phrased = vocab.phrase_meanings(text)
     repairs = repaired_in_phrase(deps, text)
-    capitalised = written_as_names(text) | course_names(deps, terms)
+    capitalised = written_as_names(text) | course_names(deps, [*terms, *joined_names(text)])
     acts = used_as_verbs(text) | clause_verbs(text)
     unit_words = set(words(said))
     for term in terms:
@@ -253,6 +254,11 @@ def family(term: str, said: set[str]) -> list[str]:
     if len(term) < FAMILY_MIN or not term.isalpha():
         return []
     return [w for w in said if w.startswith(term) and w != term]
+
+
+def joined_names(text: str) -> set[str]:
+    """The names a text joins with "&" ("AT&T's", "P&G"), which content words split ("at t")."""
+    return {w.removesuffix("'s").removesuffix("’s") for w in words(text) if "&" in w.strip("&")}
 
 
 def course_names(deps: Deps, terms: list[str]) -> set[str]:
@@ -791,7 +797,7 @@ def names_in(deps: Deps, question: str) -> set[str]:
     """The names a question mentions: the course's ("Uber", "Spotify"; not the learner's own posts,
     nor years), and any it writes as a name that the course never uses ("Nirvana", "Zalando"); not
     a concept the course writes in capitals in many passages ("AI", "SLA")."""
-    said = set(content_words(question)) - own_posts(question)
+    said = (set(content_words(question)) | joined_names(question)) - own_posts(question)
     course = {w for w in said if w in deps.index.names() and not YEAR.fullmatch(w)}
     written = {w for w in written_as_names(question) if w in said and deps.index.doc_freq(w)[0] == 0}
     return course | written | (proper_names(question) & said)

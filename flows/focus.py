@@ -13,6 +13,7 @@ practices the lessons recommend for it they can.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,6 +63,28 @@ def own_posts(question: str) -> set[str]:
     """The learner's own people a question mentions ("my **VP** wants stats", "our **CEO** keeps
     quoting…"): who asks or why, never what is asked about."""
     return {m.group(1).lower() for m in OWN_POST.finditer(question)}
+
+
+# The asker's own role: "As a BI analyst, …", "why would I care as a BI analyst?", "I'm a nurse, …",
+# "IT admin here." (up to three words, never past a preposition or a clause word; "…, as a warning"
+# is no role).
+ROLE_WORDS = (
+    r"((?:(?!(?:of|on|in|for|with|about|at|to|and|but|or|who|that|the|what|how|why)\b)[\w&/'’-]+ ?){1,3})"
+)
+OWN_ROLE = re.compile(
+    rf"(?:^\W*|\b(?:i|me)\b[^.?!,]*?)\bas an? {ROLE_WORDS}"
+    rf"|\b(?:i'm|i’m|im|i am)\s+an? {ROLE_WORDS}(?=\s*[,.;:!?)-])"
+    rf"|(?:^|[,.;:!?]\s*){ROLE_WORDS}\s+here\b(?=\s*[,.;:!?-])",
+    re.IGNORECASE,
+)
+
+
+def own_people(deps: Deps, question: str) -> set[str]:
+    """The learner's own people (`own_posts`) and the words of the asker's own role that the course
+    never uses ("as a **BI** analyst"): they say who asks, never a topic the course lacks. A role
+    word the course uses ("as a data scientist, …") may be what is asked, and stays."""
+    role = {w for m in OWN_ROLE.finditer(question) for g in m.groups() if g for w in words(g)}
+    return own_posts(question) | {w for w in role if not deps.index.doc_freq(w)[0]}
 
 
 @dataclass(frozen=True)
@@ -163,7 +186,8 @@ def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
     names = [w for w in content_words(question) if w in named - own_posts(question) and not YEAR.fullmatch(w)]
     if names:
         figures = [s for s in figures if set(names) & set(content_words(s))]
-    if (counted := counted_thing(question)) and not any(counts(p, counted) for p in figures):
+    counted = counted_thing(question, lambda word: repaired(deps.index, word) or word)
+    if counted and not any(counts(p, counted) for p in figures):
         return Focus(0.0, sorted(counted), given=False)  # "how many engineers…": no figure counts engineers
     return focus(deps, question, reply) if figures else Focus(0.0, [], given=False)
 
@@ -172,14 +196,15 @@ COUNTED = re.compile(r"\bhow many ([\w'-]+)(?: ([\w'-]+))?", re.IGNORECASE)
 COUNT_REACH = 4  # words between a figure and the thing it counts ("4,000 **engineers**", "12 ML **models**")
 
 
-def counted_thing(question: str) -> set[str]:
+def counted_thing(question: str, spelled: Callable[[str], str] = str) -> set[str]:
     """The stems of what a "how many…" question counts ("how many **ML models**…"): the nouns right
-    after it; none when a verb follows ("how many got mismatched?")."""
+    after it, as `spelled` repairs them ("employes" is "employees"); none when a verb follows ("how
+    many got mismatched?")."""
     found = COUNTED.search(question)
     if not found:
         return set()
     nouns = []
-    for word in (w.lower() for w in found.groups() if w):
+    for word in (spelled(w.lower()) for w in found.groups() if w):
         classes = getAllLemmas(word)
         if word in CUES or (classes and "NOUN" not in classes):  # "how many percent", "how many got…"
             break

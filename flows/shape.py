@@ -42,6 +42,7 @@ from flows.sentence_choice import (
     tells_shape,
     topic_of,
 )
+from flows.verdict import denial, without, yes_no_parts
 from flows.weights import Weights, _weigh, own_weights
 from knowledge.loader import Course
 from knowledge.retrieval import Hit, content_words, words
@@ -279,23 +280,45 @@ def _fit(chosen: list[Choice], query: set[str], weights: Weights | None = None) 
     from. Only what the question says of the situation counts, not the options it names ("IT or the
     business units?") in words that tell one situation from another (not "AI", on every page); an
     item saying nothing of when it suits is never recommended."""
-    query = _telling(query, weights)
+    asked, query = query, _telling(query, weights)
     for choice in chosen:
         if choice.unit.kind != "list" or len(choice.unit.items) < 2:
             continue
-        best: tuple[int, str, str] = (0, "", "")
+        # the situation's telling words decide; on a tie, every word of the question the sentence
+        # holds ("a mature COE" → "…mature organizations with established COE…"); still tied, no pick
+        best: tuple[tuple[int, int], str, str] = ((0, 0), "", "")
+        tied = False
         shared = set.intersection(*(set(stem_words(x)) for _, x in choice.unit.items))
         named = set(stem_words(" ".join(t for t, _ in choice.unit.items)))
         for title, text in choice.unit.items:
             for sentence in sentences(text):
                 if not SUITS.search(sentence):
                     continue
-                hits = len((query & set(stem_words(sentence))) - shared - named)
+                said = set(stem_words(sentence)) - shared
+                hits = (len((query & said) - named), len(asked & said))
                 if hits > best[0]:
-                    best = (hits, title, sentence)
-        if best[0]:
+                    why = " ".join(x for x in sentences(text) if x != sentence)  # its pros and cons
+                    best, tied = (hits, title, f"{sentence} {why}".strip()), False
+                elif hits == best[0] and title != best[1]:
+                    tied = True
+        if best[0][0] and not tied:
             return f"For that situation the lessons point to *{best[1]}*: {best[2]} [{choice.hit}]"
     return ""
+
+
+PICKED = re.compile(r"point to \*(.+?)\*:")
+
+
+def _alternatives(listed: Choice, picked: str) -> str:
+    """The options not picked, in a line: each with the sentence saying when it suits ("Best for…"),
+    else its first sentence."""
+
+    def when(text: str) -> str:
+        said = sentences(text)
+        return next((x for x in said if SUITS.search(x)), said[0] if said else "").rstrip(".")
+
+    others = [f"*{t}* — {when(x)}" for t, x in listed.unit.items if t != picked]
+    return f"The alternatives: {'; '.join(others)}. [{listed.hit}]"
 
 
 def _telling(query: set[str], weights: Weights | None) -> set[str]:
@@ -543,7 +566,9 @@ def _choose(
         chosen.sort(key=lambda c: (not (named_first and c is first), -len(names & _names(c))))
     if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
         chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
-    fit = _fit(chosen, query, weights) if shape == "recommendation" else ""
+    # options offered with a situation ("300-person insurer, just starting: COE, federated or
+    # hub-and-spoke?") ask for the pick as much as "which should we…?" does
+    fit = _fit(chosen, query, weights) if shape in ("recommendation", "comparison") else ""
     return chosen, fit
 
 
@@ -600,18 +625,30 @@ def compose(
             given.append(dated)
     asked = asked_stems(question, query)
     texts, room = ([fit] if fit else []), MAX_CHARS
+    cited = {c.hit for c in given}
+    said = ""  # the lesson's verdict on a yes/no question, told first ("No. AI governance is not…")
+    for part in yes_no_parts(parts if len(parts) >= 2 else [question])[:1] if given else []:
+        if (denied := denial(part, query, hits, course, weights)) is not None:
+            said = denied[0]
+            texts.insert(0, f"No. {said} [{denied[1]}]")
+            cited.add(denied[1])
     if note := found_elsewhere(question, given, course):
         texts.insert(0, note)
+    picked = PICKED.search(fit)
     for choice in given:
         part = render(choice, room, frozenset(asked))
+        if picked and choice.unit.kind == "list" and picked[1] in (t for t, _ in choice.unit.items):
+            part = _alternatives(choice, picked[1])
+        part = without(part, said) if said and said in part else part
         room -= len(part)
-        texts.append(part)
+        if part != f"[{choice.hit}]":
+            texts.append(part)
     text = "\n".join(texts).strip()
     if text.endswith(":"):
         text = text[:-1] + "."
     weighed = [c for c in given if not c.aside]
     covered = frozenset().union(*(c.covers for c in weighed)) if weighed else frozenset()
-    return Draft(text, sorted({c.hit for c in given}), covered, [c.unit for c in weighed])
+    return Draft(text, sorted(cited), covered, [c.unit for c in weighed])
 
 
 # A later part asking when of what the first names ("…and when does it apply?", "when did that start?")

@@ -225,6 +225,31 @@ async def test_a_situation_with_options_gets_the_recommendation_and_the_options(
 
 
 @pytest.mark.parametrize(
+    ("question", "pick"),
+    [
+        ("300-person insurer, just starting: COE, federated or hub-and-spoke?", "Centralized COE"),
+        ("mature org with an established COE - federated or hub-and-spoke?", "Federated Model"),
+        ("which org model do most big AI-mature companies use?", "Hybrid / Hub-and-Spoke"),
+        ("Our company already has a mature COE. Should we stay centralized or federate?", "Federated Model"),
+    ],
+)
+async def test_options_offered_with_a_situation_lead_with_the_lessons_pick(learner: Learner, question, pick):
+    """A comparison that tells the asker's situation is a recommendation: the lesson's pick for it
+    (with its reason) comes first, then the other options in a line."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith(f"For that situation the lessons point to *{pick}*")
+    assert "Pros:" in reply.text.splitlines()[0]  # the pick's reason
+    alternatives = reply.text.splitlines()[1]  # then the other options, in a line
+    assert alternatives.startswith("The alternatives: ") and pick not in alternatives
+    assert all(option in reply.text for option in ("Centralized COE", "Federated Model", "Hub-and-Spoke"))
+
+
+async def test_options_without_a_situation_get_no_pick(learner: Learner):
+    reply = (await learner.say("COE vs federated: pros and cons?"))[-1]
+    assert not reply.text.startswith("For that situation") and "Federated Model" in reply.text
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "what is a data mesh, in two lines?",
@@ -1123,3 +1148,64 @@ def test_a_manner_phrase_is_dropped_and_nothing_else():
     assert without_manner("eli5?") == "eli5?"  # nothing else asked: kept as said
     scarce = "why are AI translators in short supply?"
     assert without_manner(scarce) == scarce
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        ("Is AI governance basically a compliance checkbox?", "No. AI governance is not a compliance"),
+        ("Did Ping An start by replacing its underwriters with AI?", "No. Rather than deploying AI"),
+        ("can't we just turn our successful pilot into the platform later on?", "No. You can’t turn a pilot"),
+    ],
+)
+async def test_a_yes_no_question_leads_with_the_lessons_verdict(learner: Learner, question, verdict):
+    """The sentence denying what is asked comes first, as "No. …", cited; it is not told twice."""
+    reply = (await learner.say(question))[-1]
+    assert reply.text.startswith(verdict) and reply.citations
+    assert reply.text.count(verdict[4:]) == 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is model drift a cause of AI failures in production?",  # the text says it is: no "No"
+        "Is AI adoption a technology deployment or an organizational transformation?",  # a choice
+        "we are a small health startup making one diagnostic model. should we build a platform first?",
+    ],
+)
+async def test_no_verdict_the_text_does_not_give(learner: Learner, question):
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith(("No.", "Yes"))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ELI5 please: 'data lineage'. why would i care as a BI analyst?",
+        "IT admin here. The 'operating model' dimension, what is it actually about?",
+    ],
+)
+async def test_the_askers_own_role_is_no_topic_the_course_lacks(learner: Learner, question):
+    """ "as a BI analyst", "IT admin here" say who asks: no "the lessons don't cover bi" caveat."""
+    reply = (await learner.say(question))[-1]
+    assert reply.citations and not reply.text.startswith("The lessons don't cover")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "did AT&T's reskilling actually pay off for people?",
+        "who was AT&T's CEO when they admitted the skills problem?",
+    ],
+)
+def test_a_name_joined_by_an_ampersand_is_found(learner: Learner, question):
+    """content words split "AT&T" into "at t"; the course name is still the question's name."""
+    from flows.ask import names_in
+
+    assert "at&t" in names_in(learner.coach.deps, question)
+
+
+async def test_a_misspelt_counted_thing_is_no_missing_figure(learner: Learner):
+    """ "how many employes…": the figure counting employees answers it, with no false caveat first."""
+    reply = (await learner.say("how many employes does AT&T have?"))[-1]
+    assert "250,000" in reply.text and not reply.text.startswith("The lessons don't cover")
