@@ -925,11 +925,12 @@ async def answer_parts(
         # share of claims ended up fully automated?")
         follows = bool(i) and not names_own_subject(deps, part)
         plan = planned(deps, part, turns, follows=follows)
-        leans_on_uncovered = plan.followed and turns[-1]["question"] in uncovered
+        before = turns[-1]["question"] if turns else ""
+        leans_on_uncovered = plan.followed and before in uncovered
         turns = [*turns, {"question": part}]
         if i == 0 and not plan.in_full and (plan.unknown or not plan.result.hits):
             break
-        if plan.in_full and not leans_on_uncovered and holds_asked(deps, part, plan):
+        if plan.in_full and not leans_on_uncovered and holds_asked(deps, part, plan, before):
             answered.append((part, plan))
             said |= units_say(plan.draft) if plan.draft else set()
         else:
@@ -962,11 +963,18 @@ def narrows(part: str) -> bool:
 GUESS = re.compile(r"^\W*(?:or )?(?:is|isn't|was) (?:it|that|this)\b(?!\W*$)", re.IGNORECASE)
 
 
-def holds_asked(deps: Deps, part: str, plan: Plan) -> bool:
-    """Whether the answer to a part of a message holds what that part asks: for a "when" question,
-    a year in a sentence saying what it dates ("what year did Uber launch Michelangelo?" is not
-    answered by "After launch … by 2019")."""
-    if question_shape(part) != "when" or plan.draft is None:
+def holds_asked(deps: Deps, part: str, plan: Plan, before: str) -> bool:
+    """Whether the answer to a part of a message holds what that part asks: read with the question
+    `before` it, the names that one asks about ("How did AT&T reskill its people and how much did
+    it cost?" is not answered by a platform's cost); for a "when" question, a year in a sentence
+    saying what it dates ("what year did Uber launch Michelangelo?" is not answered by "After
+    launch … by 2019")."""
+    if plan.draft is None:
+        return False
+    said = units_say(plan.draft)
+    if plan.followed and not {stem(n) for n in names_in(deps, before)} <= said:
+        return False
+    if question_shape(part) != "when":
         return True
     return dated(plan.draft.text, {stem(w) for w in focus_words(deps, part)})
 
