@@ -955,12 +955,10 @@ HOW_MUCH = re.compile(r"\bhow (many|much|long|often|big|far|soon)\b", re.IGNOREC
 
 def narrows(part: str) -> bool:
     """Whether a later part of a message only narrows the question before it: a fragment with no
-    question word ("number of models?", "thresholds?", "promotion odds?") or a guess at its answer
-    ("is it ML engineers?")."""
-    return (len(part.split()) <= FRAGMENT_WORDS and not QUESTION_WORD.search(part)) or bool(GUESS.match(part))
-
-
-GUESS = re.compile(r"^\W*(?:or )?(?:is|isn't|was) (?:it|that|this)\b(?!\W*$)", re.IGNORECASE)
+    question word or verb of its own ("number of models?", "thresholds?", "promotion odds?"; "is it
+    paid?" asks)."""
+    short = len(part.split()) <= FRAGMENT_WORDS
+    return short and not QUESTION_WORD.search(part) and not ASKING.match(part)
 
 
 def holds_asked(deps: Deps, part: str, plan: Plan, before: str) -> bool:
