@@ -840,7 +840,10 @@ def planned(
     result = retrieve(deps, question, previous, shared, follows)
     if not result.hits:
         return Plan(result)
-    draft, weights, names = drafted(deps, question, result)
+    # a later question of a message is shaped with the one it leans on ("…and when does it apply?"
+    # gets the year of what the first asks about)
+    shaped = f"{previous[-1]['question'].rstrip(' ?')}? {question}" if follows and previous else question
+    draft, weights, names = drafted(deps, shaped, result)
     weighed = weigh(deps, question, previous, result, draft)
     evidence = weighed.reading()
     # fitted on questions asked alone: a follow-up read with the one before stays with the rules

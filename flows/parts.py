@@ -15,8 +15,8 @@ UNCOVERED = "The lessons don't cover"
 
 def joined(replies: list[Reply], uncovered: list[str]) -> Reply:
     """One reply from the answers to a message's questions: their texts in order, their citations
-    numbered once per passage across them, and the questions not covered named last. An answer
-    saying nothing the ones before it did not is left out."""
+    numbered once per passage across them, and the questions not covered named last. A line of an
+    answer saying nothing the answers before it did not is left out."""
     citations: list[Citation] = []
     texts: list[str] = []
     for reply in replies:
@@ -27,9 +27,10 @@ def joined(replies: list[Reply], uncovered: list[str]) -> Reply:
                 same = Citation(len(citations) + 1, c.label, c.passage, c.supplementary)
                 citations.append(same)
             numbers[c.number] = same.number
-        text = renumbered(reply.text, numbers)
-        if not sentences(text) <= sentences("\n".join(texts)):
-            texts.append(text)
+        said = sentences("\n".join(texts))
+        lines = [line for line in renumbered(reply.text, numbers).split("\n") if not sentences(line) <= said]
+        if lines:
+            texts.append("\n".join(lines))
     if uncovered:
         texts.append(not_covered(uncovered))
     return Reply("\n\n".join(texts), citations=citations)
