@@ -824,6 +824,7 @@ class Plan:
     refused: bool = True  # declined outright, with the nearest lessons
     followed: bool = False  # read with the question before it
     unknown: tuple[str, ...] = ()  # its words the course never uses
+    support: float = 0.0  # the share of its (idf-weighted) words the chosen units hold
 
     @property
     def in_full(self) -> bool:
@@ -859,7 +860,8 @@ def planned(
     held = bool(held_names(deps, question, draft))
     refused = refuses(evidence, answers) or (held and evidence.declines())
     gap = tuple(evidence.gap()) if (not answers or held) and not refused else ()
-    return Plan(result, draft, weights, names, gap, refused, followed, tuple(evidence.found.unknown))
+    unknown = tuple(evidence.found.unknown)
+    return Plan(result, draft, weights, names, gap, refused, followed, unknown, evidence.found.share)
 
 
 async def written(deps: Deps, asked: str, plan: Plan, previous: list[QATurn]) -> Reply:
@@ -965,12 +967,14 @@ def narrows(part: str) -> bool:
 
 
 def holds_asked(deps: Deps, part: str, plan: Plan, before: str) -> bool:
-    """Whether the answer to a part of a message holds what that part asks: read with the question
+    """Whether the answer to a part of a message holds what that part asks: at least MIN_SUPPORT of
+    its words, whatever the learned decision weighs ("which software vendor wrote the scaling
+    article" is not answered by the article's trends); read with the question
     `before` it, the names that one asks about ("How did AT&T reskill its people and how much did
     it cost?" is not answered by a platform's cost); for a "when" question, a year in a sentence
     saying what it dates ("what year did Uber launch Michelangelo?" is not answered by "After
     launch … by 2019")."""
-    if plan.draft is None:
+    if plan.draft is None or plan.support < MIN_SUPPORT:
         return False
     said = units_say(plan.draft)
     if plan.followed and not {stem(n) for n in names_in(deps, before)} <= said:
