@@ -32,7 +32,7 @@ from flows.focus import (
 from flows.manner import without_manner
 from flows.parts import dated, joined
 from flows.question import NUMBERED, place, question_shape, separate_questions
-from flows.shape import SECOND_SHARE, Draft, compose, key_topics
+from flows.shape import Draft, compose, key_topics
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
@@ -911,20 +911,17 @@ async def answer_parts(
     in the asker's order, and the ones the lessons don't cover named in one sentence.
 
     Only questions of their own count: a fragment after a question ("…? number of models?") says
-    what that question asks about, and one the answers before it already hold ("…what ROI, and how
-    many teams?") is answered by them. A question leaning on one the lessons don't cover is not
-    covered either, nor is any when the first names what the course never mentions (the message is
-    about that: "what is the population stability index and what threshold means drift?"); an answer
-    must hold what its own question asks (`holds_asked`). Nothing answered in full: the whole
-    message's reply (a decline, or what the lessons do say)."""
+    what that question asks about, and a line an answer before already gave is not given again. A
+    question leaning on one the lessons don't cover is not covered either, nor is any when the first
+    names what the course never mentions (the message is about that: "what is the population
+    stability index and what threshold means drift?"); an answer must hold what its own question
+    asks (`holds_asked`). Nothing answered in full: the whole message's reply (a decline, or what
+    the lessons do say)."""
     turns = list(previous)
     answered: list[tuple[str, Plan]] = []
     uncovered: list[str] = []
-    said: set[str] = set()  # what the answers so far say (stems)
     for i, part in enumerate(parts):
         if i and narrows(part):
-            continue
-        if answered and held_already(deps, part, said):
             continue
         # a later question naming no subject of its own asks about the one before ("…, and what
         # share of claims ended up fully automated?")
@@ -935,27 +932,14 @@ async def answer_parts(
         turns = [*turns, {"question": part}]
         if i == 0 and not plan.in_full and (plan.unknown or not plan.result.hits):
             break
-        if plan.in_full and not leans_on_uncovered and holds_asked(deps, part, plan, before):
+        if plan.in_full and not leans_on_uncovered and holds_asked(deps, part, plan):
             answered.append((part, plan))
-            said |= units_say(plan.draft) if plan.draft else set()
         else:
             uncovered.append(part)
     if not answered:
         return await written(deps, asked, whole, previous)
     replies = [await written(deps, part, plan, previous) for part, plan in answered]
     return joined(replies, uncovered)
-
-
-def held_already(deps: Deps, part: str, said: set[str]) -> bool:
-    """Whether the answers before a part of a message already say what it asks: all but
-    SECOND_SHARE of its words' weight ("how many teams?" after the dashboard listing "Teams using")."""
-    asked = HOW_MUCH.sub(" ", part)  # "how many", "how long": the kind of answer, not what about
-    weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(asked)}
-    total = sum(weights.values())
-    return total > 0 and sum(w for s, w in weights.items() if s not in said) < SECOND_SHARE * total
-
-
-HOW_MUCH = re.compile(r"\bhow (many|much|long|often|big|far|soon)\b", re.IGNORECASE)
 
 
 def narrows(part: str) -> bool:
@@ -966,18 +950,13 @@ def narrows(part: str) -> bool:
     return short and not QUESTION_WORD.search(part) and not ASKING.match(part)
 
 
-def holds_asked(deps: Deps, part: str, plan: Plan, before: str) -> bool:
+def holds_asked(deps: Deps, part: str, plan: Plan) -> bool:
     """Whether the answer to a part of a message holds what that part asks: at least MIN_SUPPORT of
     its words, whatever the learned decision weighs ("which software vendor wrote the scaling
-    article" is not answered by the article's trends); read with the question
-    `before` it, the names that one asks about ("How did AT&T reskill its people and how much did
-    it cost?" is not answered by a platform's cost); for a "when" question, a year in a sentence
+    article" is not answered by the article's trends); for a "when" question, a year in a sentence
     saying what it dates ("what year did Uber launch Michelangelo?" is not answered by "After
     launch … by 2019")."""
     if plan.draft is None or plan.support < MIN_SUPPORT:
-        return False
-    said = units_say(plan.draft)
-    if plan.followed and not {stem(n) for n in names_in(deps, before)} <= said:
         return False
     if question_shape(part) != "when":
         return True
