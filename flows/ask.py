@@ -951,12 +951,10 @@ def narrows(part: str) -> bool:
 
 
 def holds_asked(deps: Deps, part: str, plan: Plan) -> bool:
-    """Whether the answer to a part of a message holds what that part asks: at least MIN_SUPPORT of
-    its words, whatever the learned decision weighs ("which software vendor wrote the scaling
-    article" is not answered by the article's trends); for a "when" question, a year in a sentence
-    saying what it dates ("what year did Uber launch Michelangelo?" is not answered by "After
-    launch … by 2019")."""
-    if plan.draft is None or plan.support < MIN_SUPPORT:
+    """Whether the answer to a part of a message holds what that part asks: for a "when" question,
+    a year in a sentence saying what it dates ("what year did Uber launch Michelangelo?" is not
+    answered by "After launch … by 2019")."""
+    if plan.draft is None:
         return False
     if question_shape(part) != "when":
         return True
