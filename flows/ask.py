@@ -24,6 +24,7 @@ from flows.focus import (
     MIN_FOCUS,
     figure_focus,
     focus,
+    focus_words,
     lemmas,
     own_organisation,
     own_people,
@@ -32,7 +33,8 @@ from flows.focus import (
     written_as_names,
 )
 from flows.manner import without_manner
-from flows.question import NUMBERED, place, question_shape
+from flows.parts import dated, joined
+from flows.question import NUMBERED, place, question_shape, separate_questions
 from flows.shape import Draft, compose, key_topics
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
@@ -93,15 +95,18 @@ def leans_on(text: str, topics: frozenset[str] = frozenset()) -> bool:
     return bool(FOLLOW_UP.search(text)) and len(said) <= FOLLOW_UP_WORDS
 
 
-def retrieve(deps: Deps, text: str, previous: list[QATurn], shared: bool = False) -> SearchResult:
+def retrieve(
+    deps: Deps, text: str, previous: list[QATurn], shared: bool = False, follows: bool = False
+) -> SearchResult:
     """Search for the question (with the course words it means); for a follow-up, with the previous
     question too. `previous` holds the asker's own turns only. In a conversation with one learner a
     message that leans on the previous question, or finds nothing on its own and names no subject
     of its own, is read with it; in a shared thread only one that leans on it, since anything else
-    there is likely a new question."""
+    there is likely a new question; `follows` reads it with the previous question whenever that
+    grounds it (a later question of the same message)."""
     named = place(text, deps.course)
     alone = deps.index.search(searchable(deps, text), k=PASSAGES, named=named, asked=text)
-    if not previous or leans_on(text, key_topics(deps.course)):
+    if not previous or follows or leans_on(text, key_topics(deps.course)):
         stands = not previous
     else:
         stands = shared or alone.grounded or names_own_subject(deps, text)
@@ -871,29 +876,45 @@ def refuses(evidence: Evidence, answers: bool | None) -> bool:
     return not answers and (evidence.declines() or not evidence.gap())
 
 
-async def answer(
-    deps: Deps, question: str, previous: list[QATurn] | None = None, shared: bool = False
-) -> Reply:
-    """The reply to one question: grounded and cited, or a plain decline naming the closest lessons.
+@dataclass(frozen=True)
+class Plan:
+    """How one question is answered: the passages found, the units chosen and the verdict on them."""
 
-    This is the one entry point for Q&A from any flow (the ask node, a question asked mid-quiz or
-    mid-lab); `previous` holds the asker's earlier Q&A turns for follow-ups, `shared` says whether
-    the conversation is a thread others ask in too (see `retrieve`). A question is
-    answered only when the answer units chosen for it hold most of what it asks; when a telling part
-    of it is something the course never mentions, the reply says so before what the lessons do say.
-    """
-    previous = previous or []
-    asked, question = question, without_manner(question)  # "… in plain english" asks what is asked
-    result = retrieve(deps, question, previous, shared)
+    result: SearchResult
+    draft: Draft | None = None
+    weights: dict[str, float] | None = None
+    names: frozenset[str] = frozenset()
+    gap: tuple[str, ...] = ()  # what the reply says the lessons don't cover before what they do say
+    refused: bool = True  # declined outright, with the nearest lessons
+    followed: bool = False  # read with the question before it
+    unknown: tuple[str, ...] = ()  # its words the course never uses
+    support: float = 0.0  # the share of its (idf-weighted) words the chosen units hold
+
+    @property
+    def in_full(self) -> bool:
+        """Whether the question is answered whole: not declined, nothing named as not covered."""
+        return not self.refused and not self.gap
+
+
+def planned(
+    deps: Deps, question: str, previous: list[QATurn], shared: bool = False, follows: bool = False
+) -> Plan:
+    """The verdict on `question` (without how the asker wants it put): answer it with the units
+    chosen, answer the part the lessons cover and name the rest, or decline. `follows`: read it
+    with the previous question whatever it says (see `retrieve`)."""
+    result = retrieve(deps, question, previous, shared, follows)
     if not result.hits:
-        return not_covered(result, deps)
-    draft, weights, names = drafted(deps, question, result)
+        return Plan(result)
+    # a later question of a message is shaped with the one it leans on ("…and when does it apply?"
+    # gets the year of what the first asks about)
+    shaped = f"{previous[-1]['question'].rstrip(' ?')}? {question}" if follows and previous else question
+    draft, weights, names = drafted(deps, shaped, result)
     weighed = weigh(deps, question, previous, result, draft)
     evidence = weighed.reading()
-    if not draft.text:
-        return not_covered(result, deps)
     # fitted on questions asked alone: a follow-up read with the one before stays with the rules
     followed = bool(previous) and result.query != searchable(deps, question)
+    if not draft.text:
+        return Plan(result, followed=followed)
     learned = (
         None if evidence.vetoes() or followed or about_a_name(deps, question, draft) else shipped_model()
     )
@@ -901,17 +922,107 @@ async def answer(
     # a course name the units say keeps the rules' verdict (a decline, a gap named) when the model
     # weighs the rest: the model may only decline more
     held = bool(held_names(deps, question, draft))
-    if refuses(evidence, answers) or (held and evidence.declines()):
-        return not_covered(result, deps)
+    refused = refuses(evidence, answers) or (held and evidence.declines())
+    gap = tuple(evidence.gap()) if (not answers or held) and not refused else ()
+    unknown = tuple(evidence.found.unknown)
+    return Plan(result, draft, weights, names, gap, refused, followed, unknown, evidence.found.share)
+
+
+async def written(deps: Deps, asked: str, plan: Plan, previous: list[QATurn]) -> Reply:
+    """The reply a plan makes: the brain's cited answer (after what it can't answer, if anything),
+    or a plain decline naming the closest lessons."""
+    if plan.refused or plan.draft is None:
+        return not_covered(plan.result, deps)
+    result = plan.result
     history = [{"question": t["question"], "answer": t.get("answer", "")} for t in previous]
-    search = result.query if result.query != question else None
+    search = result.query if result.query != without_manner(asked) else None
+    weights, shaped = plan.weights or {}, plan.draft.text
     reply_answer = await deps.brain.answer(
-        QAContext(asked, result.hits, history, search, deps.course, weights, draft.text, names)
+        QAContext(asked, result.hits, history, search, deps.course, weights, shaped, plan.names)
     )
     text, citations = _citations(result.hits, reply_answer.cited, reply_answer.text, deps.course)
-    if (not answers or held) and (gap := evidence.gap()):
-        text = f"{DECLINE} {' '.join(gap[:3])} — that part I can't answer. What they do say: {text}"
+    if plan.gap:
+        text = f"{DECLINE} {' '.join(plan.gap[:3])} — that part I can't answer. What they do say: {text}"
     return Reply(text, citations=citations)
+
+
+async def answer(
+    deps: Deps, question: str, previous: list[QATurn] | None = None, shared: bool = False
+) -> Reply:
+    """The reply to one message: grounded and cited, or a plain decline naming the closest lessons.
+
+    This is the one entry point for Q&A from any flow (the ask node, a question asked mid-quiz or
+    mid-lab); `previous` holds the asker's earlier Q&A turns for follow-ups, `shared` says whether
+    the conversation is a thread others ask in too (see `retrieve`). A question is
+    answered only when the answer units chosen for it hold most of what it asks; when a telling part
+    of it is something the course never mentions, the reply says so before what the lessons do say.
+    A message asking several things that is not answered whole has each of its questions answered
+    on its own (`answer_parts`).
+    """
+    previous = previous or []
+    asked, question = question, without_manner(question)  # "… in plain english" asks what is asked
+    plan = planned(deps, question, previous, shared)
+    if not plan.in_full and len(parts := separate_questions(question)) >= 2:
+        return await answer_parts(deps, asked, plan, parts, previous)
+    return await written(deps, asked, plan, previous)
+
+
+async def answer_parts(
+    deps: Deps, asked: str, whole: Plan, parts: list[str], previous: list[QATurn]
+) -> Reply:
+    """A message asking several things, not answered whole: each question answered as if asked on
+    its own after the ones before it (so "…and how long does each take?" is read with the first),
+    in the asker's order, and the ones the lessons don't cover named in one sentence.
+
+    Only questions of their own count: a fragment after a question ("…? number of models?") says
+    what that question asks about, and a line an answer before already gave is not given again. A
+    question leaning on one the lessons don't cover is not covered either, nor is any when the first
+    names what the course never mentions (the message is about that: "what is the population
+    stability index and what threshold means drift?"); an answer must hold what its own question
+    asks (`holds_asked`). Nothing answered in full: the whole message's reply (a decline, or what
+    the lessons do say)."""
+    turns = list(previous)
+    answered: list[tuple[str, Plan]] = []
+    uncovered: list[str] = []
+    for i, part in enumerate(parts):
+        if i and narrows(part):
+            continue
+        # a later question naming no subject of its own asks about the one before ("…, and what
+        # share of claims ended up fully automated?")
+        follows = bool(i) and not names_own_subject(deps, part)
+        plan = planned(deps, part, turns, follows=follows)
+        before = turns[-1]["question"] if turns else ""
+        leans_on_uncovered = plan.followed and before in uncovered
+        turns = [*turns, {"question": part}]
+        if i == 0 and not plan.in_full and (plan.unknown or not plan.result.hits):
+            break
+        if plan.in_full and not leans_on_uncovered and holds_asked(deps, part, plan):
+            answered.append((part, plan))
+        else:
+            uncovered.append(part)
+    if not answered:
+        return await written(deps, asked, whole, previous)
+    replies = [await written(deps, part, plan, previous) for part, plan in answered]
+    return joined(replies, uncovered)
+
+
+def narrows(part: str) -> bool:
+    """Whether a later part of a message only narrows the question before it: a fragment with no
+    question word or verb of its own ("number of models?", "thresholds?", "promotion odds?"; "is it
+    paid?" asks)."""
+    short = len(part.split()) <= FRAGMENT_WORDS
+    return short and not QUESTION_WORD.search(part) and not ASKING.match(part)
+
+
+def holds_asked(deps: Deps, part: str, plan: Plan) -> bool:
+    """Whether the answer to a part of a message holds what that part asks: for a "when" question,
+    a year in a sentence saying what it dates ("what year did Uber launch Michelangelo?" is not
+    answered by "After launch … by 2019")."""
+    if plan.draft is None:
+        return False
+    if question_shape(part) != "when":
+        return True
+    return dated(plan.draft.text, {stem(w) for w in focus_words(deps, part)})
 
 
 def declined(reply: Reply) -> bool:

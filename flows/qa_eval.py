@@ -31,9 +31,10 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # written in the third session's first minutes and measured on 441a735 before that session's Q&A work.
 # `heldout8` likewise (145 / 70: a balanced month of a shared channel), written in the fourth session's
 # first hour and measured on 0e7dc64 before that session's Q&A work.
-# `heldout9` likewise (150 / 73: plain, chat and harder thirds; near-misses that reuse course names), written in
-# the fifth session's first minutes and measured on 82c742d before that session's Q&A work; `heldout10` (133 / 73:
-# an operations team's and a leadership team's month) likewise, by a second evaluator who did not see heldout9.
+# `heldout9` likewise (150 / 73: plain, chat and harder thirds; near-misses that reuse course
+# names), written in the fifth session's first minutes and measured on 82c742d before that session's
+# Q&A work; `heldout10` (133 / 73: an operations team's and a leadership team's month) likewise, by a
+# second evaluator who did not see heldout9.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
