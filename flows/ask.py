@@ -784,11 +784,14 @@ def unsaid_attributes(deps: Deps, question: str, draft: Draft) -> list[str]:
     said = units_say(draft)
     lemmas_said = {lemma for w in words(draft.text) for lemma in lemmas(w)}
     vocab = load_vocabulary()
+    spelt = {w: repaired(deps.index, w) or w for w in asked}  # "employes" asks for employees
     return [
         w
         for w in topical(question, asked)
         if w not in vocab.chat
-        and not ({stem(w), *stem_words(vocab.means(w))} & said or lemmas(w) & lemmas_said)
+        and not (
+            {stem(spelt[w]), *stem_words(vocab.means(spelt[w]))} & said or lemmas(spelt[w]) & lemmas_said
+        )
     ]
 
 
