@@ -1,8 +1,10 @@
 """Conversation state and turn order, on either backend: LangGraph's own checkpointer and a lock per
 conversation.
 
-- SQLite (`checkpoints.db`): `AsyncSqliteSaver`; turns of a conversation are ordered by an asyncio lock,
-  which is enough because only one process serves a SQLite data folder.
+- SQLite (`checkpoints.db`): LangGraph's `SqliteSaver` on a thread of its own (`bot.threaded_saver`:
+  one round trip per read or write, where aiosqlite's saver made seven a turn); turns of a
+  conversation are ordered by an asyncio lock, which is enough because only one process serves a
+  SQLite data folder.
 - PostgreSQL (`COACH_DATABASE_URL`): `AsyncPostgresSaver` on a psycopg pool; turns are ordered across
   every worker and machine by a transaction-scoped advisory lock per conversation
   (`pg_advisory_xact_lock`), held on a connection of a second pool for the whole turn. PostgreSQL grants
@@ -21,17 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from bot.store.base import is_postgres, private_dir
 from bot.store.migrate import MIGRATION_LOCK
+from bot.threaded_saver import ThreadedSqliteSaver
 
 log = logging.getLogger("coach.checkpoints")
 TURN_LOCKS = 7_316  # the first key of every conversation's advisory lock: (TURN_LOCKS, hashtext(id))
@@ -91,31 +94,37 @@ async def open_checkpoints(target: Path | str, pool_size: int = 10) -> AsyncIter
 
 @asynccontextmanager
 async def _sqlite(path: Path | str) -> AsyncIterator[Checkpoints]:
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
     if str(path) != ":memory:":
         private_dir(Path(path).parent)
-    async with aiosqlite.connect(str(path)) as conn:
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA busy_timeout = 5000")
-        await conn.execute("PRAGMA secure_delete = ON")  # forgotten words are overwritten, not left
-        await conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, no fsync per commit
-        saver = AsyncSqliteSaver(conn)
-        await saver.setup()
+    conn = sqlite3.connect(str(path), check_same_thread=False)  # used on the saver's thread only
+    saver = ThreadedSqliteSaver(conn)
+    try:
 
-        async def prune() -> int:
+        def open_() -> None:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA secure_delete = ON")  # forgotten words are overwritten, not left
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, no fsync per commit
+            saver.setup()
+
+        def prune_() -> int:
             latest = "SELECT thread_id, checkpoint_ns, max(checkpoint_id) FROM checkpoints GROUP BY 1, 2"
             kept = "SELECT thread_id, checkpoint_ns, checkpoint_id FROM checkpoints"
-            async with saver.lock:
-                cursor = await conn.execute("SELECT count(DISTINCT thread_id) FROM checkpoints")
-                (threads,) = await cursor.fetchone() or (0,)
+            with saver.lock:
+                (threads,) = conn.execute("SELECT count(DISTINCT thread_id) FROM checkpoints").fetchone()
                 key = "(thread_id, checkpoint_ns, checkpoint_id)"
-                await conn.execute(f"DELETE FROM checkpoints WHERE {key} NOT IN ({latest})")
-                await conn.execute(f"DELETE FROM writes WHERE {key} NOT IN ({kept})")
-                await conn.commit()
+                conn.execute(f"DELETE FROM checkpoints WHERE {key} NOT IN ({latest})")
+                conn.execute(f"DELETE FROM writes WHERE {key} NOT IN ({kept})")
+                conn.commit()
             return threads
 
+        async def prune() -> int:
+            return await saver.run(prune_)
+
+        await saver.run(open_)
         yield Checkpoints(saver, _prune=prune)
+    finally:
+        await asyncio.to_thread(saver.close)  # the saver's thread finishes what it was given first
 
 
 async def _lock_migrations(conn: Any) -> None:

@@ -25,8 +25,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from bot import metrics
 from bot.acks import QUEUED, queued
 from bot.checkpoints import Checkpoints, open_checkpoints
@@ -35,6 +33,7 @@ from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from bot.store import deferred
 from bot.store.learners import CHECKPOINTED, CONSUMED, RECEIVED, UNDELIVERED, WAITING
+from bot.threaded_saver import ThreadedSqliteSaver
 from flows.deps import Deps
 from flows.graph import build_graph, pick_node
 from flows.quiz import is_letter
@@ -348,10 +347,8 @@ class Coach:
                     continue
                 texts, answers = await asyncio.to_thread(self.deps.store.words_in, learner, conversation)
                 await scrub_thread(saver, conversation, Words(learner, frozenset(answers), frozenset(texts)))
-        conn = getattr(saver, "conn", None)
-        if isinstance(conn, aiosqlite.Connection):  # SQLite: drop the old pages its WAL still holds
-            async with saver.lock:
-                await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if isinstance(saver, ThreadedSqliteSaver):  # SQLite: drop the old pages its WAL still holds
+            await saver.run(saver.conn.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _locked(self, conversation: str):
         """The conversation's turn lock, unless this very turn already holds it (forget me said there).

@@ -1,9 +1,10 @@
 """The Teams channel: a `TeamsActivityHandler` behind botbuilder's `CloudAdapter`.
 
 Every inbound activity stores the conversation reference, so the coach can message the learner later
-(weekly nudges). With a slow (remote) brain the bot sends a typing indicator at once, the coaching runs
-after the HTTP request has been answered, and the replies go out proactively through the reference;
-the offline brain answers at once, in one call.
+(weekly nudges). With a slow (remote) brain the coaching runs after the HTTP request has been answered
+and the replies go out proactively through the reference, with a typing indicator first only if no
+answer came within `TYPING_DELAY_S` (a quick answer is one Bot Connector call); the offline brain
+answers at once, in one call.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +36,44 @@ SHARED_TYPES = {"channel", "groupChat"}
 # ACK_WAIT_S for the turn to store it in line, then it is stored early (Teams waits 15 s for an answer)
 ACK_WAIT_S, ACK_LIMIT_S = 5.0, 10.0
 THIS_TEAM = re.compile(r"\bfor\s+this\s+(team|channel|chat)\b", re.IGNORECASE)
+# Past about a second of silence a reply stops feeling immediate (the usual 0.1 s / 1 s / 10 s limits):
+# then a typing indicator says "heard you, working on it". Sent at once it was a second Bot Connector
+# call (~2 ms of CPU through msrest and requests) on every Claude turn, however quick the answer.
+TYPING_DELAY_S = 1.0
+
+
+class TypingLater:
+    """A typing indicator sent only if the turn's replies have not gone out after `delay_s`.
+
+    `start` (the turn's `notify`: it may wait on the brain) arms it; `settle` (before the replies go
+    out, and when the turn ends) calls off one not yet sent, or waits for one being sent, so that it
+    never arrives after the answer it announces."""
+
+    def __init__(self, send: Callable[[], Awaitable[Any]], delay_s: float):
+        self.send, self.delay_s = send, delay_s
+        self._later: asyncio.Task | None = None
+        self._sending = False
+
+    async def start(self, _hint: Reply | None = None) -> None:
+        if self._later is None:
+            self._later = asyncio.create_task(self._after_delay())
+
+    async def _after_delay(self) -> None:
+        await asyncio.sleep(self.delay_s)
+        self._sending = True
+        try:
+            await self.send()
+        except Exception as exc:  # only a hint: the answer still goes out
+            log.warning("teams: the typing indicator failed: %s", exc)
+
+    async def settle(self) -> None:
+        later, self._later = self._later, None
+        if later is None:
+            return
+        if self._sending:
+            await later
+        else:
+            later.cancel()
 
 
 class CoachTeamsBot(TeamsActivityHandler):
@@ -56,9 +96,6 @@ class CoachTeamsBot(TeamsActivityHandler):
                 "That card is out of date, so I couldn't read it. Say *help* to start again."
             )
             return
-        # an immediate answer is one call (no typing first); typing before a channel thread breaks Teams
-        if self.coach.deps.brain.remote and not inbound.shared:
-            await turn_context.send_activity(Activity(type=ActivityTypes.typing))
         if is_admin_command(inbound.text) and THIS_TEAM.search(inbound.text):
             inbound = replace(inbound, **await self._roster(turn_context))
         if self.coach.deps.brain.remote:  # answered after the request; acknowledged once stored
@@ -95,20 +132,34 @@ class CoachTeamsBot(TeamsActivityHandler):
     # -- outbound ---------------------------------------------------------------------------------
 
     async def _later(self, reference: ConversationReference, inbound: Inbound, reply_to: str | None) -> None:
-        """Coach after the HTTP request was answered, replying through the conversation reference."""
+        """Coach after the HTTP request was answered, replying through the conversation reference (and
+        typing first if the answer is slow; never in a channel thread, where typing breaks Teams)."""
+
+        async def proactive(logic: Callable[[TurnContext], Awaitable[None]]) -> None:
+            await self.adapter.continue_conversation(reference, logic, self.app_id)
+
+        async def type_now(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(Activity(type=ActivityTypes.typing))
+
+        typing = None if inbound.shared else TypingLater(lambda: proactive(type_now), TYPING_DELAY_S)
 
         async def deliver(replies: list[Reply]) -> None:
             async def send(turn_context: TurnContext) -> None:
                 await self._send(turn_context, replies, inbound, reply_to)
 
-            await self.adapter.continue_conversation(reference, send, self.app_id)
+            if typing is not None:
+                await typing.settle()
+            await proactive(send)
 
         try:
-            await self.coach.handle(inbound, deliver=deliver)
+            await self.coach.handle(inbound, notify=None if typing is None else typing.start, deliver=deliver)
         except Undelivered as exc:  # owned up to on the next turn
             log.warning("teams: a proactive reply could not be delivered: %s", exc)
         except Exception:
             log.exception("proactive reply in %s failed", conversation_hash(inbound.conversation))
+        finally:
+            if typing is not None:
+                await typing.settle()
 
     async def _send(
         self, turn_context: TurnContext, replies: list[Reply], inbound: Inbound, reply_to: str | None
