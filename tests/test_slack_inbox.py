@@ -420,7 +420,7 @@ async def test_a_database_that_is_down_is_not_asked_again_for_each_request_of_th
         raise OSError("connection refused")
 
     store.inbox_write = down  # type: ignore[method-assign]
-    runner, url, inbox = await serve(bolt, store)
+    runner, url, _ = await serve(bolt, store)
     try:
         answers = await asyncio.gather(*(post(url, event(f"d{i}", channel=f"D{i}")) for i in range(10)))
         assert {status for status, _ in answers} == {503}
