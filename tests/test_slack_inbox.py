@@ -374,7 +374,7 @@ async def test_one_failing_request_of_a_burst_gets_its_own_answer_and_the_rest_t
         if any("poison" in r["body"] for r in requests):
             raise sa.exc.DataError("INSERT", {}, ValueError("cannot hold this value"))
         if any("flaky" in r["body"] for r in requests):
-            raise OSError("disk full")
+            raise TypeError("a value the driver cannot adapt")
         return write(requests, done)
 
     store.inbox_write = poisoned  # type: ignore[method-assign]
@@ -406,3 +406,24 @@ def test_a_sweep_leaves_a_dead_processs_young_rows_to_slacks_resend():
         "slack", lambda row: None, received_before=datetime.now(UTC) + timedelta(seconds=1)
     )
     assert [r["delivery"] for r in taken] == ["EvYOUNG"]
+
+
+async def test_a_database_that_is_down_is_not_asked_again_for_each_request_of_the_batch():
+    """A failure of the database itself (unreachable, disk full) would fail each request alone too:
+    its batch gets its 503s at once, not one write per request first."""
+    bolt, store = RecordingBolt(), Store(":memory:")
+    calls: list[int] = []
+
+    def down(requests, done):
+        calls.append(len(requests))
+        time.sleep(0.05)
+        raise OSError("connection refused")
+
+    store.inbox_write = down  # type: ignore[method-assign]
+    runner, url, _ = await serve(bolt, store)
+    try:
+        answers = await asyncio.gather(*(post(url, event(f"d{i}", channel=f"D{i}")) for i in range(10)))
+        assert {status for status, _ in answers} == {503}
+        assert sum(calls) == 10, calls  # each request tried once
+    finally:
+        await runner.cleanup()

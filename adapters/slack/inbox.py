@@ -40,7 +40,7 @@ from slack_sdk.signature import SignatureVerifier
 from adapters.slack.journal import Journal
 from adapters.slack.request import SlackRequest
 from bot import metrics
-from bot.acks import start_then_ack
+from bot.acks import finished_by, start_then_ack
 from bot.guard import ARRIVED, CHECKED, parse_slack
 from bot.intake import Intake
 from bot.store import Store
@@ -165,15 +165,14 @@ class SlackInbox:
         it was not stored within ACK_LIMIT_S of its arrival (see `_late`)."""
         key = order_key(body)  # read before the row is stored: a body it fails on leaves no row
         adding = self.journal.submit(delivery, text, query, content_type, learner_of(body))
-        try:
-            async with asyncio.timeout_at(arrived + ACK_LIMIT_S):
-                row = await asyncio.shield(adding)
-        except TimeoutError:
+        if not await finished_by(adding, arrived + ACK_LIMIT_S):
             if delivery is not None:  # Slack's resend is stored, or found stored: not dropped here
                 self.seen.pop(delivery, None)
             log.warning("slack: delivery %s not stored %.1f s after it came: 503", delivery, ACK_LIMIT_S)
             self._spawn(self._late(delivery, adding, key, bolt_request))
             return web.json_response({"error": "not stored in time, try again"}, status=503)
+        try:
+            row = adding.result()
         except Exception as exc:  # logged by the journal; not acknowledged, so Slack sends it again
             if delivery is not None:
                 self.seen.pop(delivery, None)

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from bot.store import Store
-from bot.store.inbox import unstorable
+from bot.store.inbox import systemic, unstorable
 
 log = logging.getLogger("coach.slack")
 LINGER_S = 1.0  # longest a finished request's row waits for a write to ride along with
@@ -79,7 +79,7 @@ class Journal:
             try:
                 ids = await self.store.off_loop(self.store.inbox_write, [r for r, _ in adds], done)
             except Exception as exc:
-                if len(adds) > 1:  # one row may have failed them all: each is written alone instead
+                if len(adds) > 1 and not systemic(exc):  # one row may have failed them all: each alone
                     log.warning(
                         "storing %d requests in one transaction failed (%s): one by one", len(adds), exc
                     )

@@ -32,6 +32,14 @@ def unstorable(exc: BaseException) -> bool:
     return state.startswith(("22", "54"))  # data exception, program limit exceeded
 
 
+def systemic(exc: BaseException) -> bool:
+    """Whether a write failed on the database or the connection (unreachable, disk full), not on one
+    request: then every request of its batch would fail alone too."""
+    if unstorable(exc):
+        return False
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, OSError, TimeoutError))
+
+
 COLUMNS = ("delivery", "channel", "body", "query", "content_type", "owner", "received_at", "learner")
 
 
