@@ -67,12 +67,13 @@ def own_posts(question: str) -> set[str]:
 
 # The asker's own role: "As a BI analyst, …", "why would I care as a BI analyst?", "I'm a nurse, …",
 # "IT admin here." (up to three words, never past a preposition or a clause word; "…, as a warning"
-# is no role).
+# is no role). Linear on any input: a role word is taken whole (possessive: it cannot be split into
+# several "words") and "I … as a" looks at most 80 characters ahead.
 ROLE_WORDS = (
-    r"((?:(?!(?:of|on|in|for|with|about|at|to|and|but|or|who|that|the|what|how|why)\b)[\w&/'’-]+ ?){1,3})"
+    r"((?:(?!(?:of|on|in|for|with|about|at|to|and|but|or|who|that|the|what|how|why)\b)[\w&/'’-]++ ?){1,3})"
 )
 OWN_ROLE = re.compile(
-    rf"(?:^\W*|\b(?:i|me)\b[^.?!,]*?)\bas an? {ROLE_WORDS}"
+    rf"(?:^\W*|\b(?:i|me)\b[^.?!,]{{0,80}}?)\bas an? {ROLE_WORDS}"
     rf"|\b(?:i'm|i’m|im|i am)\s+an? {ROLE_WORDS}(?=\s*[,.;:!?)-])"
     rf"|(?:^|[,.;:!?]\s*){ROLE_WORDS}\s+here\b(?=\s*[,.;:!?-])",
     re.IGNORECASE,

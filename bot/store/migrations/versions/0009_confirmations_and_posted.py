@@ -2,10 +2,9 @@
 in-memory code landed on the wrong worker half the time) and `nudge_deliveries.posted` (how many of a
 set's messages went out, so a retry resumes after them instead of re-sending the set whole).
 
-Numbered 0010 beside the inbox work's 0009: when both land, this one's `down_revision` is "0009".
 Only adds a table and a nullable column, so workers of the previous version keep running.
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-08
 """
@@ -13,7 +12,7 @@ Create Date: 2026-12-08
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
