@@ -37,6 +37,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+MEMORY_FOLDER_FREE = 2 << 30  # bytes free in /dev/shm for the server to live there
+
+
+def _memory_folder() -> str | None:
+    """/dev/shm when it is a memory file system with room, else None (the usual temporary folder).
+
+    A test run leaves ~60 databases of ~11 MB (one per test on PostgreSQL): on this box's disk
+    (ext4 mounted with `discard`) deleting them at the end took 23 s under load, in memory well under
+    one; creating each copy is faster there too."""
+    try:
+        stat = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    roomy = stat.f_bavail * stat.f_frsize >= MEMORY_FOLDER_FREE
+    return "/dev/shm" if roomy and os.access("/dev/shm", os.W_OK) else None
+
+
 class ThrowawayPostgres:
     """A private PostgreSQL server; `database()` makes a fresh, empty database and returns its URL."""
 
@@ -47,7 +64,7 @@ class ThrowawayPostgres:
         self.bin = bin_dir
         self.max_connections = max_connections
         self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="coach-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="coach-pg-", dir=_memory_folder()))
         self.data = self.root / "data"
         self.user = None if os.geteuid() != 0 else self._unprivileged_user()
 
@@ -106,10 +123,16 @@ class ThrowawayPostgres:
         return f"postgresql://coach@127.0.0.1:{self.port}/{database}"
 
     def database(self, template: str | None = None) -> str:
-        """A new database (a copy of `template` if given); returns its URL."""
+        """A new database (a copy of `template` if given); returns its URL.
+
+        Copied file by file (PostgreSQL 15+'s `STRATEGY FILE_COPY`) rather than page by page through
+        the write-ahead log, the default since 15: for a small database on a server without fsync,
+        0.09-0.14 s a copy instead of 0.16-0.33 s (a test on PostgreSQL makes one)."""
         name = f"coach_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             copy = f" TEMPLATE {template}" if template else ""
+            if conn.info.server_version >= 150000:
+                copy += " STRATEGY FILE_COPY"
             conn.execute(f"CREATE DATABASE {name}{copy}")
         return self.url(name)
 
