@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,20 @@ if TYPE_CHECKING:  # imported where used: pytest's main process loads this file 
     from knowledge.loader import Course
     from knowledge.retrieval import Index
 
+
+def _scratch_in_memory() -> None:
+    """Every temporary folder of the run in memory when /dev/shm has room (`bot.testing.scratch`):
+    pytest's `tmp_path`s, the throwaway servers' and the `coach` children's (they inherit TMPDIR).
+    Set as this file loads, before pytest makes its base folder; a TMPDIR already set is kept."""
+    from bot.testing.scratch import memory_folder
+
+    folder = memory_folder()
+    if folder and "TMPDIR" not in os.environ:
+        os.environ["TMPDIR"] = folder
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+_scratch_in_memory()
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
 COACH = Path(sys.executable).parent / "coach"

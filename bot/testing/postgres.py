@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psycopg
 
+from bot.testing.scratch import memory_folder
+
 
 def binaries() -> Path | None:
     """The folder of `initdb` and `pg_ctl`: on PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
@@ -37,23 +39,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-MEMORY_FOLDER_FREE = 2 << 30  # bytes free in /dev/shm for the server to live there
-
-
-def _memory_folder() -> str | None:
-    """/dev/shm when it is a memory file system with room, else None (the usual temporary folder).
-
-    A test run leaves ~60 databases of ~11 MB (one per test on PostgreSQL): on this box's disk
-    (ext4 mounted with `discard`) deleting them at the end took 23 s under load, in memory well under
-    one; creating each copy is faster there too."""
-    try:
-        stat = os.statvfs("/dev/shm")
-    except OSError:
-        return None
-    roomy = stat.f_bavail * stat.f_frsize >= MEMORY_FOLDER_FREE
-    return "/dev/shm" if roomy and os.access("/dev/shm", os.W_OK) else None
-
-
 class ThrowawayPostgres:
     """A private PostgreSQL server; `database()` makes a fresh, empty database and returns its URL."""
 
@@ -64,7 +49,9 @@ class ThrowawayPostgres:
         self.bin = bin_dir
         self.max_connections = max_connections
         self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="coach-pg-", dir=_memory_folder()))
+        # in memory when there is room: deleting a test run's ~60 databases from this box's disk at
+        # the end took 23 s under load, and each copy (`database`) is faster there too
+        self.root = Path(tempfile.mkdtemp(prefix="coach-pg-", dir=memory_folder()))
         self.data = self.root / "data"
         self.user = None if os.geteuid() != 0 else self._unprivileged_user()
 
