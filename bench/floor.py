@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any, TypedDict
@@ -164,7 +166,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    asyncio.run(serve(args.port))
+    # `coach bench` stops the floor with SIGTERM: end as on Ctrl-C, so the checkpoint folder is deleted
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.port))
 
 
 if __name__ == "__main__":

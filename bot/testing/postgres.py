@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psycopg
 
+from bot.testing.scratch import memory_folder
+
 
 def binaries() -> Path | None:
     """The folder of `initdb` and `pg_ctl`: on PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
@@ -47,7 +49,9 @@ class ThrowawayPostgres:
         self.bin = bin_dir
         self.max_connections = max_connections
         self.port = _free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="coach-pg-"))
+        # in memory when there is room: deleting a test run's ~60 databases from this box's disk at
+        # the end took 23 s under load, and each copy (`database`) is faster there too
+        self.root = Path(tempfile.mkdtemp(prefix="coach-pg-", dir=memory_folder()))
         self.data = self.root / "data"
         self.user = None if os.geteuid() != 0 else self._unprivileged_user()
 
@@ -106,10 +110,16 @@ class ThrowawayPostgres:
         return f"postgresql://coach@127.0.0.1:{self.port}/{database}"
 
     def database(self, template: str | None = None) -> str:
-        """A new database (a copy of `template` if given); returns its URL."""
+        """A new database (a copy of `template` if given); returns its URL.
+
+        Copied file by file (PostgreSQL 15+'s `STRATEGY FILE_COPY`) rather than page by page through
+        the write-ahead log, the default since 15: for a small database on a server without fsync,
+        0.09-0.14 s a copy instead of 0.16-0.33 s (a test on PostgreSQL makes one)."""
         name = f"coach_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             copy = f" TEMPLATE {template}" if template else ""
+            if conn.info.server_version >= 150000:
+                copy += " STRATEGY FILE_COPY"
             conn.execute(f"CREATE DATABASE {name}{copy}")
         return self.url(name)
 
