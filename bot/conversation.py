@@ -28,7 +28,7 @@ from typing import Any
 from bot import metrics
 from bot.acks import QUEUED, queued
 from bot.checkpoints import Checkpoints, open_checkpoints
-from bot.forget import Words, scrub_thread
+from bot.forget import SPARE, Words, scrub_thread
 from bot.managers.commands import Admin, is_admin_command
 from bot.messages import MAX_TEXT, Inbound, Reply
 from bot.store import deferred
@@ -342,8 +342,9 @@ class Coach:
         saver = self.graph.checkpointer
         for conversation in [*alone, *shared]:
             async with self._locked(conversation):
-                if conversation in alone:
+                if conversation in alone:  # and a cut-off scrub's cleaned copy, which may hold their words
                     await saver.adelete_thread(conversation)
+                    await saver.adelete_thread(conversation + SPARE)
                     continue
                 texts, answers = await asyncio.to_thread(self.deps.store.words_in, learner, conversation)
                 await scrub_thread(saver, conversation, Words(learner, frozenset(answers), frozenset(texts)))

@@ -134,3 +134,19 @@ async def test_a_scrub_cut_off_midway_loses_nothing_and_the_next_one_finishes_it
         assert kept[0].checkpoint["channel_values"]["qa"] == [ben_turn]
         assert kept[0].parent_config["configurable"]["checkpoint_id"] == ids[1]
         assert all(t.config["configurable"]["thread_id"] == THREAD for t in kept)
+
+
+async def test_forgetting_a_conversation_of_ones_own_drops_a_cut_off_scrubs_copy_too(coach):
+    """A scrub cut off after writing its cleaned copy (the spare) leaves that copy holding everyone
+    else's words; when one of them later is the only speaker left and says "forget me", the copy goes
+    with the conversation (found by review: the spare survived with "my salary is 90k")."""
+    from bot.forget import SPARE
+
+    saver = coach.graph.checkpointer
+    spare = {"configurable": {"thread_id": THREAD + SPARE, "checkpoint_ns": ""}}
+    values = turn(BEN, "my salary is 90k", [])
+    versions = {channel: f"{1:032}" for channel in values}
+    checkpoint = {**empty_checkpoint(), "channel_values": values, "channel_versions": versions}
+    await saver.aput(spare, checkpoint, {"source": "loop", "step": 1}, versions)
+    await coach.forget_threads(BEN, alone=[THREAD], shared=[])
+    assert [t async for t in saver.alist(None)] == []
