@@ -965,9 +965,26 @@ async def answer(
     previous = previous or []
     asked, question = question, without_manner(question)  # "… in plain english" asks what is asked
     plan = planned(deps, question, previous, shared)
-    if not plan.in_full and len(parts := separate_questions(question)) >= 2:
-        return await answer_parts(deps, asked, plan, parts, previous)
+    if not plan.in_full and len(parts := distinct(separate_questions(question))) >= 2:
+        reply = await answer_parts(deps, asked, plan, parts[:MAX_PARTS], previous)
+        if len(parts) > MAX_PARTS and reply.citations:
+            reply.text += f"\n\n{LATER_PARTS.format(MAX_PARTS)}"
+        return reply
     return await written(deps, asked, plan, previous)
+
+
+# A message of many questions is answered a few at a time: each part is a search and, with Claude, a
+# call, all while the conversation waits (a 4,000-character message of repeats made 107 calls).
+MAX_PARTS = 4
+LATER_PARTS = "That's your first {} questions; ask me the others in another message."
+
+
+def distinct(parts: list[str]) -> list[str]:
+    """The questions of a message, each once (a repeated question is answered once)."""
+    seen: dict[str, str] = {}
+    for part in parts:
+        seen.setdefault(" ".join(words(part)), part)
+    return list(seen.values())
 
 
 async def answer_parts(

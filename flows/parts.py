@@ -9,7 +9,7 @@ import re
 from bot.messages import Citation, Reply
 from knowledge.text import stem_words
 
-MARKER = re.compile(r"\[(\d+)\]")
+MARKER = re.compile(r"\[(\d{1,4})\]")  # a model-written "[n]"; a 5,000-digit n is no marker
 UNCOVERED = "The lessons don't cover"
 
 

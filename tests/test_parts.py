@@ -61,3 +61,24 @@ def test_a_year_must_stand_by_what_it_dates():
         "After launch, deployment time dropped from months to weeks, and by 2019 it ran.", {"launch"}
     )
     assert dated("It was articulated in 2019.", set())
+
+
+async def test_a_message_of_many_questions_is_answered_a_few_at_a_time(deps, monkeypatch):
+    """Each part is a search and, with Claude, a call while the conversation waits: a repeated
+    question is answered once, and past MAX_PARTS the learner is asked to send the rest again."""
+    import flows.ask as ask
+
+    calls = []
+    real = ask.planned
+    monkeypatch.setattr(ask, "planned", lambda *a, **kw: calls.append(a[1]) or real(*a, **kw))
+    repeated = "what is a feature store and what does Workday charge per seat? " * 8
+    reply = await answer(deps, repeated)
+    assert len(calls) <= 3 and reply.text.count("don't cover") == 1  # the message, then each part once
+    many = (
+        "what is a feature store and what does Workday charge per seat? what is model drift and who is "
+        "the CEO of Nvidia? what is MLOps and what is the price of Databricks?"
+    )
+    calls.clear()
+    reply = await answer(deps, many)
+    assert len(calls) <= 1 + ask.MAX_PARTS
+    assert reply.text.rstrip().endswith(ask.LATER_PARTS.format(ask.MAX_PARTS))
