@@ -28,9 +28,10 @@ SHAPES = {
     ),
     # "when is X the right fit?" asks a condition, not a date: only a past or a next event is a time.
     "when": re.compile(r"^(and )?when (did|was|were|is the next|will)\b|\bwhat year\b|\bsince when\b"),
+    # a situation told ("we're just starting", "I'm a nurse") asks a pick only among options it offers
     "recommendation": re.compile(
         r"\b(should (we|i|you|my|our)|which (?:[\w-]+ ){0,2}(one|model|structure|approach|option)s?\b|"
-        r"recommend|(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)|best for|"
+        r"recommend|(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)\b.*\bor\b(?! not\b)|best for|"
         r"right (for|choice))\b"
     ),
     "comparison": re.compile(

@@ -1209,3 +1209,18 @@ async def test_a_misspelt_counted_thing_is_no_missing_figure(learner: Learner):
     """ "how many employes…": the figure counting employees answers it, with no false caveat first."""
     reply = (await learner.say("how many employes does AT&T have?"))[-1]
     assert "250,000" in reply.text and not reply.text.startswith("The lessons don't cover")
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("we are new to this, what does MLOps mean?", "definition"),
+        ("I'm a nurse, what is model drift?", "general"),
+        ("We're just starting with AI — central COE, federated or hub-and-spoke?", "recommendation"),
+        ("we are just starting, which structure should we pick?", "recommendation"),
+    ],
+)
+def test_a_situation_told_asks_a_pick_only_among_options(question: str, shape: str):
+    """Saying who asks ("I'm a nurse", "we are new to this") is no request for a recommendation: the
+    lesson's pick leads only when the message offers options or asks which (review)."""
+    assert question_shape(question) == shape
