@@ -129,7 +129,10 @@ class InboxTables(LearnerTables):
                 for r in self.rows(select(messages.c.delivery).where(messages.c.delivery.in_(wanted)))
             }
         run = [r for r in dead if keys[r["id"]] is None or keys[r["id"]] not in taken]
-        dropped = [r["id"] for r in dead if r not in run]
-        if dropped:
-            self.execute(delete(inbox).where(inbox.c.id.in_(dropped)))
+        for r in (r for r in dead if r not in run):  # still the dead owner's: another may have adopted it
+            where = (
+                inbox.c.id == r["id"],
+                inbox.c.owner.is_(None) if r["owner"] is None else inbox.c.owner == r["owner"],
+            )
+            self.execute(delete(inbox).where(*where))
         return [r for r in run if self._adopt(r)]
