@@ -92,6 +92,20 @@ def _slack_shape(data: dict[str, Any], where: str = "body", depth: int = 0) -> N
             _slack_shape(item, f"{where}.{key}[]", depth + 1)
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a parsed body holds a NUL character in any key or string, however deep."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+    return False
+
+
 def _field(data: dict[str, Any], key: str) -> str | None:
     """`data[key]` as an id: a non-empty string, or an object's non-empty `id`."""
     value = data.get(key)
@@ -155,9 +169,9 @@ def check_slack(body: bytes, content_type: str) -> dict[str, Any]:
     text = _text(body)
     if not text:
         raise BadRequest("empty body")
-    if "\x00" in text:  # no real Slack body has one (forms encode it), and PostgreSQL cannot store it
-        raise BadRequest("body contains a NUL character")
     parsed = parse_slack(text, content_type)
+    if "\x00" in text or _has_nul(parsed):  # no real Slack body has one, and PostgreSQL cannot store it
+        raise BadRequest("body contains a NUL character")  # raw, as JSON's \u0000 or a form's %00
     _slack_shape(parsed)
     _slack_required(parsed)
     if parsed.get("response_url"):

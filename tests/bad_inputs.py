@@ -175,6 +175,17 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
     (FORM, b"command=%2Fcoach&text=progress&trigger_id=T1"),  # no user_id
     (FORM, b"command=%2Fcoach&user_id=U1&text=progress&trigger_id=" + b"7" * 300),  # past an index's limit
     (FORM, b"command=%2Fcoach&user_id=U1&text=pro\x00gress"),  # a raw NUL: PostgreSQL cannot store it
+    (FORM, b"command=%2Fcoach&user_id=U%00&text=progress"),  # a form's encoded NUL, in an id
+    (
+        JSON,
+        json.dumps(
+            {
+                "type": "event_callback",
+                "event_id": "Ev\u0000",
+                "event": {"type": "app_home_opened", "user": "U1"},
+            }
+        ).encode(),
+    ),
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),
 ]
