@@ -14,9 +14,11 @@ _ENDS = (
     r"of|in|for|with|to|on|at|by|from|after|before|and|or|vs|versus|is|are|was|were|do|does|did|has|have|"
     r"had|can|could|should|would|will|work|works|called|mean|means|look|like|compare|compared"
 )
-# "Walmart's demand forecasting accuracy", "Intuit's quarterly strategic themes"
+# "Walmart's demand forecasting accuracy", "Intuit's quarterly strategic themes"; a name starts where a
+# word does (not inside "a-a-a-…", which made the search quadratic)
 POSSESSIVE = re.compile(
-    rf"\b([\w&-]+)['’]s\s+((?:[\w-]+\s+){{0,3}}?[\w-]+)(?=\s+(?:{_ENDS})\b|\s*[?,.!;:()]|\s*$)", re.IGNORECASE
+    rf"(?<![\w&-])([\w&-]+)['’]s\s+((?:[\w-]+\s+){{0,3}}?[\w-]+)(?=\s+(?:{_ENDS})\b|\s*[?,.!;:()]|\s*$)",
+    re.IGNORECASE,
 )
 # "the authors of the 2021 MIT Sloan study"
 OF_NAME = re.compile(
