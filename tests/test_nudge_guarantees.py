@@ -467,3 +467,14 @@ async def test_teams_says_how_many_replies_went_out_before_a_failure(store: Stor
     with pytest.raises(DeliveryError) as failed:
         await TeamsSender(Adapter(), "app", store).deliver("teams:29:ana", [Reply(t) for t in "123"])  # type: ignore[arg-type]
     assert (failed.value.posted, failed.value.permanent) == (2, False)
+
+
+async def test_forget_me_takes_the_name_out_of_managers_notes(coach: Coach, deps: Deps, admin: Admin):
+    """ "Joined the channel: Dana Reyes" is what the next digest tells the manager: after Dana's
+    "forget me" the note no longer names her, and other names stay (review)."""
+    schedule = await schedule_team(coach)
+    deps.store.save_people([{"member": "slack:UDANA", "name": "Dana Reyes", "active": 1, "fetched_at": "x"}])
+    Nudges(deps.store, deps.course).note(schedule, "Joined the channel: Dana Reyes, Dana Reyesson", MONDAY_9)
+    admin._leave_teams("slack:UDANA")
+    (note,) = deps.store.read("SELECT note FROM nudge_notes WHERE schedule = ?", [schedule])
+    assert "Dana Reyes," not in note["note"] and "Dana Reyesson" in note["note"], note

@@ -19,6 +19,7 @@ from bot.managers.report import build_report, report_png, report_text
 from bot.managers.wording import WEEKDAYS, ScheduleRequest, parse_schedule
 from bot.messages import Action, Choice, Inbound, Reply
 from bot.store import Store, now_iso
+from bot.store.optouts import known_names
 from knowledge.loader import Course
 
 PLATFORMS = ("slack", "teams", "console")
@@ -499,7 +500,11 @@ class Admin:
         return self.store.conversations_spoken_in(learner)
 
     def _leave_teams(self, learner: str) -> None:
-        """Drop the learner from every team list and drop the schedules they manage."""
+        """Drop the learner from every team list and drop the schedules they manage, and their name
+        from the notes managers read ("Joined the channel: Dana")."""
+        name = known_names(self.store, [learner])[learner]
+        if len(name) > 2:  # a one- or two-letter name would blank other words
+            self.store.redact_notes(name, "(a member who asked me to delete their data)")
         for schedule in self.nudges.schedules():
             if schedule.manager == learner:
                 self.store.delete_schedule(schedule.id)

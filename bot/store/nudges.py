@@ -9,6 +9,7 @@ takes the next ready row with one atomic UPDATE whose pick skips rows another cl
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from itertools import chain
@@ -117,6 +118,16 @@ class NudgeTables(StoreBase):
 
     def add_note(self, schedule: str, note: str, at: str) -> None:
         self.execute(nudge_notes.insert().values(schedule=schedule, note=note, at=at))
+
+    def redact_notes(self, name: str, replacement: str) -> int:
+        """Write `replacement` for `name` (whole words) in every note; returns how many notes changed."""
+        N = nudge_notes.c
+        whole = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+        changed = 0
+        for row in self.rows(select(N.id, N.note).where(N.note.contains(name, autoescape=True))):
+            if (note := whole.sub(replacement, row["note"])) != row["note"]:
+                changed += self.execute(update(nudge_notes).where(N.id == row["id"]).values(note=note))
+        return changed
 
     def notes_between(self, schedule: str, since: str, until: str) -> list[str]:
         N = nudge_notes.c
