@@ -59,7 +59,9 @@ class Undelivered(Exception):
 
 
 def clean_text(text: str) -> str:
-    """Drop control characters (keeping line breaks and tabs) and surrounding whitespace."""
+    """Compatibility forms as the plain ones (NFKC: full-width "ｄａｔａ" is "data", a no-break space a
+    space), control characters dropped (keeping line breaks and tabs), surrounding whitespace too."""
+    text = unicodedata.normalize("NFKC", text)
     return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc").strip()
 
 

@@ -343,3 +343,10 @@ async def test_a_failed_turn_whose_apology_was_refused_is_asked_for_again(deps: 
         assert [m["status"] for m in coach.deps.store.messages("console:ana")] == ["received"]
         replies = await coach.handle(inbound("ana", "help"))
     assert "couldn't answer" in replies[0].text and "please send it again" in replies[0].text
+
+
+async def test_full_width_text_is_read_as_plain(learner: Learner):
+    """ "what is ｄａｔａ ｍｅｓｈ" (a full-width keyboard) is the question "what is data mesh" (review)."""
+    plain = (await learner.say("what is data mesh?"))[-1]
+    wide = (await Learner(learner.coach, "ben").say("what is ｄａｔａ ｍｅｓｈ?"))[-1]  # no earlier turn
+    assert wide.citations and wide.text == plain.text
