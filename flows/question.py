@@ -31,7 +31,8 @@ SHAPES = {
     # a situation told ("we're just starting", "I'm a nurse") asks a pick only among options it offers
     "recommendation": re.compile(
         r"\b(should (we|i|you|my|our)|which (?:[\w-]+ ){0,2}(one|model|structure|approach|option)s?\b|"
-        r"recommend|(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)\b.*\bor\b(?! not\b)|best for|"
+        r"recommend|(we're|we are|i'm|i am) (just )?(starting|new|small|a |an |about)\b.*\bor\b(?! not\b)|"
+        r"best for|"
         r"right (for|choice))\b"
     ),
     "comparison": re.compile(
