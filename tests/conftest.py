@@ -302,6 +302,16 @@ def deps(course: Course, index: Index, store: Store) -> Deps:
 
 
 @pytest.fixture
+async def slack():
+    """A fake Slack Web API on loopback (tests that need users or channels in it define their own)."""
+    from bot.testing.fake_slack import FakeSlack
+
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
 async def coach(deps: Deps, database: Database):
     from bot.conversation import Coach
 

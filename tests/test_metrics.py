@@ -49,13 +49,6 @@ Samples = dict[tuple[str, frozenset], float]
 
 
 @pytest.fixture
-async def slack():
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def connector():
     fake = await FakeConnector().start()
     yield fake

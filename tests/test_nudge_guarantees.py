@@ -36,13 +36,6 @@ ADMIN = "slack:UADM"
 
 
 @pytest.fixture
-async def slack():
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 def clock(deps: Deps) -> Clock:
     deps.clock = Clock(MONDAY_9 - timedelta(days=1))
     return deps.clock

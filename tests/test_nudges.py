@@ -48,13 +48,6 @@ class Clock:
 
 
 @pytest.fixture
-async def slack():
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 def clock(deps: Deps) -> Clock:
     clock = Clock(MONDAY_9 - timedelta(days=1))
     deps.clock = clock

@@ -31,13 +31,6 @@ TOKEN = "xoxb-test-token-123"
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-async def slack():
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.stop()
-
-
 async def start_server(tmp_path: Path, slack: FakeSlack, **env) -> tuple[web.AppRunner, str]:
     settings = Settings(
         _env_file=None,
