@@ -14,9 +14,10 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
@@ -111,6 +112,11 @@ class CoachTeamsBot(TeamsActivityHandler):
             await self.coach.handle(inbound, deliver=deliver)
         except Exception as exc:  # e.g. Teams refused the replies: owned up to on the next turn
             log.warning("teams: a turn in %s failed: %s", conversation_hash(inbound.conversation), exc)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """coach's cards submit as messages (Action.Submit), so it handles no invoke: each gets 501 before
+        botbuilder reads its value (a malformed Action.Execute value made its error response fail)."""
+        return InvokeResponse(status=int(HTTPStatus.NOT_IMPLEMENTED))
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
