@@ -75,6 +75,11 @@ def test_emulator_mode_listens_on_loopback_only_and_says_so(coach_env, tmp_path:
     )
     try:
         asyncio.run(wait_healthy(f"http://127.0.0.1:{port}", proc))
+        # a second server on the same SQLite folder would take the first's queued messages as lost
+        second = subprocess.run(
+            [str(COACH), "serve", "--port", str(free_port())], env=env, capture_output=True, text=True
+        )
+        assert second.returncode == 1 and "another `coach serve` is running" in second.stderr
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
