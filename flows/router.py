@@ -308,3 +308,12 @@ def parse_answer(text: str, options: dict[str, str]) -> str | None:
     if ranked[0] >= 0.6 and ranked[0] - ranked[1] >= 0.1:
         return best
     return None
+
+
+def talks_to_coach(state: dict, learner: str) -> bool:
+    """In a shared thread, whether a message that does not mention the coach is for it: its sender asked
+    the coach something in this thread, or owes the reason for a 👎. Others' chatter in the thread is
+    theirs: neither answered nor kept."""
+    pending = state.get("feedback_pending") or {}
+    asked = any(t.get("learner") == learner for t in state.get("qa") or [])
+    return asked or pending.get("learner") == learner
