@@ -326,10 +326,10 @@ def stop(state: CoachState, deps: Deps, inbound: Inbound) -> Reply:
     quiz = state["quiz"]
     assert quiz is not None
     deps.store.finish_quiz_session(quiz["session"], quiz["correct"], None, deps.clock())
-    return Reply(
-        f"Quiz stopped after {quiz['index']} of {len(quiz['questions'])} questions "
-        f"({quiz['correct']} right). Your answers are saved."
-    )
+    done = f"{quiz['index']} of {len(quiz['questions'])} questions"
+    if is_test(deps, quiz["id"]):  # graded only at its end: a count here would let answers be probed
+        return Reply(f"Test stopped after {done}; it is graded only when finished. Your answers are saved.")
+    return Reply(f"Quiz stopped after {done} ({quiz['correct']} right). Your answers are saved.")
 
 
 def _final(deps: Deps, session: str, title: str, pass_mark: float | None) -> Reply:
