@@ -30,7 +30,14 @@ from langgraph.types import Send
 from bot.messages import Inbound, Reply
 from flows import ask, feedback, info, lab, quiz
 from flows.deps import Deps
-from flows.router import is_question, parse_answer, parse_command, parse_lab_action, parse_nudge_request
+from flows.router import (
+    is_question,
+    parse_answer,
+    parse_command,
+    parse_lab_action,
+    parse_nudge_request,
+    social_act,
+)
 from flows.state import CoachState, Intent
 
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
@@ -98,6 +105,8 @@ def _route(state: CoachState, deps: Deps) -> dict:
         intent = {"name": "text"}  # "good" inside a lab or quiz is an answer, not a rating
     if intent["name"] == "text" and mode == "idle" and feedback.waiting_for_reason(state, inbound):
         intent = {"name": "question" if is_question(inbound.text) else "feedback_reason"}
+    if intent["name"] == "text" and mode == "idle" and (act := social_act(inbound.text)):
+        intent = {"name": "social", "text": act}  # "hi", "thanks!": no lesson text to search for
     if intent["name"] == "text" and mode == "lab":
         intent = parse_lab_action(inbound.text) or intent
     if intent["name"] == "text":
@@ -256,6 +265,8 @@ def _info_step(state: CoachState, deps: Deps) -> dict:
         return _replies(Reply(note, kind="notice", ephemeral=True))
     if name == "unknown":
         return _replies(info.help_reply(deps, "I don't know that button any more."))
+    if name == "social":
+        return _replies(info.social_reply(deps, state["intent"]["text"], inbound.shared))
     if name == "stray_letter":
         note = (
             f"No quiz question is open, so I can't take “{inbound.text.strip()}” as an answer "
