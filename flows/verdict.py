@@ -36,7 +36,9 @@ NEGATION = re.compile(
     r"won't|nor|rather than|instead of)\b",
     re.IGNORECASE,
 )
-SCOPE_END = re.compile(r"\bbut\b|[—–;:]| - |, (?:it|they|this|that) (?:is|are|was|were)\b", re.IGNORECASE)
+# ...and end with its clause: at a contrast, a dash or a comma ("Rather than mass layoffs, AT&T launched…"
+# denies the layoffs, not what AT&T launched)
+SCOPE_END = re.compile(r"\bbut\b|[—–;:,]| - ", re.IGNORECASE)
 HOLDS = 0.4  # the denying sentence holds this share of the question's weight
 DENIED = 0.2  # ...and what its negation governs this share
 PASSAGES = 4  # the verdict is looked for in the best passages found
@@ -71,15 +73,37 @@ def without(text: str, sentence: str) -> str:
     return re.sub(r"  +", " ", text.replace(sentence, "")).replace(" \n", "\n").strip()
 
 
+# What a yes/no question is about: the first words after its auxiliary ("does **culture matter** for AI
+# adoption?", "is **AI governance basically** a checkbox?"); none when that is a pronoun ("can't we
+# just…", "did they keep…"): then its verb says what is asked.
+PRONOUNS = frozenset(["i", "we", "you", "they", "it", "he", "she", "this", "that", "these", "those", "there"])
+DETERMINERS = frozenset(["the", "a", "an", "our", "my", "your", "their", "its", "his", "her"])
+LEADING = frozenset(["and", "so", "but", "also", "ok", "okay"])
+SUBJECT_WORDS = 3
+
+
+def subject_of(part: str) -> frozenset[str]:
+    """The stems of the first SUBJECT_WORDS words of a yes/no clause after its auxiliary."""
+    said = [w for w in re.findall(r"[\w&'-]+", part.lower())]
+    said = said[1:] if said and said[0] in LEADING else said
+    said = [w for w in said[1:] if w not in DETERMINERS]
+    if not said or said[0] in PRONOUNS:
+        return frozenset()
+    return stem_set(" ".join(said[:SUBJECT_WORDS]))
+
+
 def denial(
     part: str, query: set[str], hits: list[Hit], course: Course, weights: Weights
 ) -> tuple[str, int] | None:
     """The sentence denying what `part` asks and its hit number, best first; None when no sentence of
-    the best passages does (then there is no verdict to give)."""
+    the best passages does (then there is no verdict to give). A sentence that never names what the
+    question is about denies nothing of it ("does culture matter…?" is not denied by a sentence on
+    technology adoption)."""
     asked = query & stem_set(part)
     total = _weigh(asked, weights)
     if not asked or total <= 0:
         return None
+    about = subject_of(part) & asked
     best: tuple[float, str, int] | None = None
     seen: set[str] = set()
     for n, hit in enumerate(hits, start=1):
@@ -91,8 +115,9 @@ def denial(
         for unit in passage_units(course, hit.passage):
             body = " ".join([unit.text, *(text for _, text in unit.items)])
             for sentence in sentences(body):
-                held = _weigh(asked & stem_set(sentence), weights)
-                if held < HOLDS * total or (best and held <= best[0]):
+                stems = stem_set(sentence)
+                held = _weigh(asked & stems, weights)
+                if held < HOLDS * total or (best and held <= best[0]) or (about and not about & stems):
                     continue
                 if _weigh(asked & _denied(sentence), weights) >= DENIED * total:
                     best = (held, sentence.strip(), n)

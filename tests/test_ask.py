@@ -1171,11 +1171,13 @@ async def test_a_yes_no_question_leads_with_the_lessons_verdict(learner: Learner
         "is model drift a cause of AI failures in production?",  # the text says it is: no "No"
         "Is AI adoption a technology deployment or an organizational transformation?",  # a choice
         "we are a small health startup making one diagnostic model. should we build a platform first?",
+        "Does culture matter for AI adoption?",  # a denial of "technology adoption" says nothing of culture
+        "who succeeded Randall Stephenson as AT&T CEO and did they keep the reskilling program going?",
     ],
 )
 async def test_no_verdict_the_text_does_not_give(learner: Learner, question):
     reply = (await learner.say(question))[-1]
-    assert reply.citations and not reply.text.startswith(("No.", "Yes"))
+    assert not reply.text.startswith(("No.", "Yes")) and "No. " not in reply.text
 
 
 @pytest.mark.parametrize(
