@@ -363,3 +363,25 @@ async def test_refused_replies_get_a_clean_answer_and_are_owned_up_to_on_the_nex
     assert status in (200, 201)
     texts = [json.dumps(m.activity) for m in connector.messages()]
     assert any("may not have reached you" in t and "progress" in t for t in texts), texts
+
+
+def test_reply_activities_are_what_message_factory_builds_and_are_not_copied_to_be_sent():
+    """`cards.activity` builds what `MessageFactory` would, field for field on the wire; botbuilder's
+    deep copy before sending gives the activity itself (it is built for that one send)."""
+    import copy
+
+    from botbuilder.core import CardFactory, MessageFactory
+
+    from adapters.teams import cards
+    from bot.messages import Action, Choice, Citation, Reply
+
+    cited = [Citation(1, "Lesson 2 · Model cards", "lesson-2#model-cards")]
+    card = Reply("A model card *documents* a model [1].", [Choice("👍", Action("command", "good"))], cited)
+    text = Reply("Plain, with a citation [1].", citations=cited)
+    expected = MessageFactory.attachment(CardFactory.adaptive_card(cards.card(card)))
+    built = cards.activity(card)
+    assert built.serialize() == expected.serialize() and built.attachments[0].content["actions"]
+    plain = MessageFactory.text(cards.markdown(text.text) + "\n\n_[1] Lesson 2 · Model cards_")
+    plain.text_format = "markdown"
+    assert cards.activity(text).serialize() == plain.serialize()
+    assert copy.deepcopy(built) is built
