@@ -385,3 +385,25 @@ def test_reply_activities_are_what_message_factory_builds_and_are_not_copied_to_
     plain.text_format = "markdown"
     assert cards.activity(text).serialize() == plain.serialize()
     assert copy.deepcopy(built) is built
+
+
+async def test_a_kept_connector_client_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch):
+    """Proxies (with NO_PROXY applied) and the CA bundle are read when the client is built, as
+    `requests` would read them on each call; client-side validation (no model has a rule) is off."""
+    from adapters.teams.adapter import make_adapter
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "smba.internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/coach/ca.pem")
+    adapter = make_adapter(Settings(_env_file=None, COACH_TEAMS_EMULATOR=True))
+    auth = adapter.bot_framework_authentication
+    factory = auth.create_connector_factory(adapter.create_claims_identity(""))
+    proxied = await factory.create("https://smba.trafficmanager.net/emea/", None)
+    direct = await factory.create("https://smba.internal.example/", None)
+    assert proxied.config.proxies.proxies["https"] == "http://proxy.example:3128"
+    assert "https" not in direct.config.proxies.proxies
+    for client in (proxied, direct):
+        assert client.config.proxies.use_env_settings is False
+        assert client.config.connection.verify == "/etc/coach/ca.pem"
+        assert client._serialize.client_side_validation is False
+    assert await factory.create("https://smba.trafficmanager.net/emea/", None) is proxied
