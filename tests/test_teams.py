@@ -407,3 +407,18 @@ async def test_a_kept_connector_client_reads_the_environment_once(monkeypatch: p
         assert client.config.connection.verify == "/etc/coach/ca.pem"
         assert client._serialize.client_side_validation is False
     assert await factory.create("https://smba.trafficmanager.net/emea/", None) is proxied
+
+
+async def test_a_reference_is_stored_again_only_when_it_changed(server, connector: FakeConnector):
+    url, runner = server
+    store = runner.app[TEAMS].coach.deps.store
+    saved: list[dict] = []
+    save = store.save_reference
+    store.save_reference = lambda *args: (saved.append(args[2]), save(*args))[1]
+    for text in ("help", "help"):
+        await post(url, activity(connector, text))
+    assert len(saved) == 1 and "activityId" not in saved[0]
+    await post(url, activity(connector, "help", serviceUrl=connector.url.rstrip("/") + "/moved/"))
+    assert len(saved) == 2 and saved[1]["serviceUrl"].endswith("/moved/")
+    (ref,) = store.references("teams:29:ana")
+    assert ref["reference"] == saved[1]
