@@ -5,9 +5,10 @@ does per message what a coaching turn must do at the least:
 
 - Slack: a Bolt `AsyncApp` on aiohttp acknowledges the event, then one `chat.postMessage`
   (the Web API client shares one aiohttp session, as ours does);
-- Teams: a botbuilder `ActivityHandler` behind `CloudAdapter` that echoes (one reply), with the two
-  settings coach gives botbuilder (reused connector clients, msrest's retry codes as a frozenset):
-  without them the bare echo costs several times more and the floor would flatter us;
+- Teams: a botbuilder `ActivityHandler` behind `CloudAdapter` that echoes (one reply), with the
+  settings coach gives botbuilder (reused connector clients that read the environment once and skip
+  msrest's empty validation, msrest's retry codes as a frozenset): without them the bare echo costs
+  several times more and the floor would flatter us;
 - the collector settings coach uses (`bot/heap.py`: freeze after start-up), for the same reason;
 - in between, a 3-node LangGraph graph with its SQLite checkpointer (one checkpoint per turn, as
   ours), whose middle node makes one `AsyncAnthropic` call when `ANTHROPIC_BASE_URL` is set.
@@ -110,9 +111,9 @@ def teams_routes(app: web.Application, graph: Any) -> None:
 
     from adapters.teams.connectors import PooledAuthentication
 
-    # coach's two botbuilder settings (adapters/teams/adapter.py). Without them this echo builds a new
-    # connector client (serializers, a requests session, a pool, a TCP connection) and recomputes
-    # msrest's retry codes on every turn, and it measured ABOVE coach's whole turn.
+    # coach's botbuilder settings (adapters/teams/adapter.py, connectors.py). Without them this echo
+    # builds a new connector client (serializers, a requests session, a pool, a TCP connection) and
+    # recomputes msrest's retry codes on every turn, and it measured ABOVE coach's whole turn.
     ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
     adapter = CloudAdapter(PooledAuthentication(SimpleNamespace(APP_ID="", APP_PASSWORD="")))
 

@@ -236,3 +236,40 @@ def test_the_course_outline_names_each_document_once(course: Course) -> None:
     assert len(headers) == len(course.lessons) + len(course.readings)
     for doc in course.readings:
         assert f"### Supplementary reading: {doc.title}" in headers
+
+
+async def test_requests_are_the_ones_the_sdks_messages_create_sends(fake: FakeAnthropic, course: Course):
+    """The stable part of a request is encoded once (`RequestHead`): the body is still the JSON that
+    `messages.create` sends for the same fields, with the same headers."""
+    from flows.brains.base import LabContext, QAContext
+    from flows.brains.claude import CACHE, LAB_TOOL, ClaudeBrain, lab_system, lab_tool
+
+    brain = ClaudeBrain("sk-ant-test-key", "claude-test", fake.url, max_retries=0)
+    lab = course.lab(1)
+    fake.script += [Outcome(text="A model card [1]."), Outcome(text="A model card [1].")]
+    await brain.answer(QAContext("What is a model card?", [], course=course))
+    await brain.client.messages.create(
+        model="claude-test",
+        max_tokens=brain.max_tokens,
+        system=[{"type": "text", "text": qa_system(course), "cache_control": CACHE}],
+        messages=fake.requests[0]["body"]["messages"],
+    )
+    fake.script += [assessment(), assessment()]
+    await brain.lab_turn(LabContext(lab, course, TURN, {}, None, []))
+    await brain.client.messages.create(
+        model="claude-test",
+        max_tokens=brain.max_tokens,
+        tools=[lab_tool(lab)],
+        tool_choice={"type": "tool", "name": LAB_TOOL},
+        system=[{"type": "text", "text": lab_system(course, lab), "cache_control": CACHE}],
+        messages=fake.requests[2]["body"]["messages"],
+    )
+    await brain.aclose()
+    ours, sdks = fake.requests[0::2], fake.requests[1::2]
+    assert [r["body"] for r in ours] == [r["body"] for r in sdks]
+    assert TURN in ours[1]["body"]["messages"][0]["content"]
+    ignore = {"content-length", "x-stainless-retry-count", "x-stainless-read-timeout"}
+    for mine, theirs in zip(ours, sdks, strict=True):
+        assert {k: v for k, v in mine["headers"].items() if k not in ignore} == {
+            k: v for k, v in theirs["headers"].items() if k not in ignore
+        }

@@ -363,3 +363,62 @@ async def test_refused_replies_get_a_clean_answer_and_are_owned_up_to_on_the_nex
     assert status in (200, 201)
     texts = [json.dumps(m.activity) for m in connector.messages()]
     assert any("may not have reached you" in t and "progress" in t for t in texts), texts
+
+
+def test_reply_activities_are_what_message_factory_builds_and_are_not_copied_to_be_sent():
+    """`cards.activity` builds what `MessageFactory` would, field for field on the wire; botbuilder's
+    deep copy before sending gives the activity itself (it is built for that one send)."""
+    import copy
+
+    from botbuilder.core import CardFactory, MessageFactory
+
+    from adapters.teams import cards
+    from bot.messages import Action, Choice, Citation, Reply
+
+    cited = [Citation(1, "Lesson 2 · Model cards", "lesson-2#model-cards")]
+    card = Reply("A model card *documents* a model [1].", [Choice("👍", Action("command", "good"))], cited)
+    text = Reply("Plain, with a citation [1].", citations=cited)
+    expected = MessageFactory.attachment(CardFactory.adaptive_card(cards.card(card)))
+    built = cards.activity(card)
+    assert built.serialize() == expected.serialize() and built.attachments[0].content["actions"]
+    plain = MessageFactory.text(cards.markdown(text.text) + "\n\n_[1] Lesson 2 · Model cards_")
+    plain.text_format = "markdown"
+    assert cards.activity(text).serialize() == plain.serialize()
+    assert copy.deepcopy(built) is built
+
+
+async def test_a_kept_connector_client_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch):
+    """Proxies (with NO_PROXY applied) and the CA bundle are read when the client is built, as
+    `requests` would read them on each call; client-side validation (no model has a rule) is off."""
+    from adapters.teams.adapter import make_adapter
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "smba.internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/coach/ca.pem")
+    adapter = make_adapter(Settings(_env_file=None, COACH_TEAMS_EMULATOR=True))
+    auth = adapter.bot_framework_authentication
+    factory = auth.create_connector_factory(adapter.create_claims_identity(""))
+    proxied = await factory.create("https://smba.trafficmanager.net/emea/", None)
+    direct = await factory.create("https://smba.internal.example/", None)
+    assert proxied.config.proxies.proxies["https"] == "http://proxy.example:3128"
+    assert "https" not in direct.config.proxies.proxies
+    for client in (proxied, direct):
+        assert client.config.proxies.use_env_settings is False
+        assert client.config.connection.verify == "/etc/coach/ca.pem"
+        assert client._serialize.client_side_validation is False
+    assert await factory.create("https://smba.trafficmanager.net/emea/", None) is proxied
+
+
+async def test_a_reference_is_stored_again_only_when_it_changed(server, connector: FakeConnector):
+    url, runner = server
+    store = runner.app[TEAMS].coach.deps.store
+    saved: list[dict] = []
+    save = store.save_reference
+    store.save_reference = lambda *args: (saved.append(args[2]), save(*args))[1]
+    for text in ("help", "help"):
+        await post(url, activity(connector, text))
+    assert len(saved) == 1 and "activityId" not in saved[0]
+    await post(url, activity(connector, "help", serviceUrl=connector.url.rstrip("/") + "/moved/"))
+    assert len(saved) == 2 and saved[1]["serviceUrl"].endswith("/moved/")
+    (ref,) = store.references("teams:29:ana")
+    assert ref["reference"] == saved[1]

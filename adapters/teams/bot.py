@@ -81,7 +81,8 @@ class CoachTeamsBot(TeamsActivityHandler):
     def __init__(self, coach: Coach, adapter: CloudAdapter, app_id: str | None):
         self.coach, self.adapter, self.app_id = coach, adapter, app_id or ""
         self.background: set[asyncio.Task] = set()
-        self._saved_refs: dict[tuple[str, str], dict] = {}  # what is already stored, to skip rewrites
+        # what is already stored, to skip rewrites
+        self._saved_refs: dict[tuple[str, str], ConversationReference] = {}
 
     # -- inbound ----------------------------------------------------------------------------------
 
@@ -280,10 +281,12 @@ class CoachTeamsBot(TeamsActivityHandler):
             or user.id == (activity.recipient.id if activity.recipient else None)
         ):
             return
-        reference = TurnContext.get_conversation_reference(activity).serialize()
-        reference.pop("activityId", None)  # changes every message; proactive sends never use it
+        reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id = None  # changes every message; proactive sends never use it
         key = (f"{PLATFORM}:{user.id}", f"{PLATFORM}:{activity.conversation.id}")
+        # msrest models compare field by field: an unchanged reference is not serialized again
+        # (~0.2 ms of CPU a message, msrest walking its every attribute) only to be found the same
         if self._saved_refs.get(key) != reference:
             store, now = self.coach.deps.store, self.coach.deps.clock()
-            await store.off_loop(store.save_reference, *key, reference, now)
+            await store.off_loop(store.save_reference, *key, reference.serialize(), now)
             self._saved_refs[key] = reference

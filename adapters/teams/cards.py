@@ -11,8 +11,8 @@ import io
 import re
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory
-from botbuilder.schema import Activity
+from botbuilder.core import CardFactory
+from botbuilder.schema import Activity, ActivityTypes, AttachmentLayoutTypes, InputHints
 
 from bot.messages import Reply
 from knowledge.schema import LETTERS, Question
@@ -100,16 +100,30 @@ def card(reply: Reply) -> dict[str, Any]:
     }
 
 
+class Outgoing(Activity):
+    """An activity built for one send. botbuilder's `TurnContext.send_activities` deep-copies every
+    activity it is given, to leave the caller's as it was: for an answer card that is every node of
+    the card (~0.1 ms of CPU, more than building it). One built for a single send is never read
+    again, so its copy is itself; what is sent is the same."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Outgoing:
+        return self
+
+
 def activity(reply: Reply) -> Activity:
-    """The activity to send for a reply."""
+    """The activity to send for a reply (what `MessageFactory.attachment` or `.text` would build)."""
     if reply.choices or reply.image:
-        return MessageFactory.attachment(CardFactory.adaptive_card(card(reply)))
+        return Outgoing(
+            type=ActivityTypes.message,
+            attachment_layout=AttachmentLayoutTypes.list,
+            attachments=[CardFactory.adaptive_card(card(reply))],
+        )
     text = markdown(reply.text)
     if reply.citations:
         text += "\n\n" + "\n\n".join(f"_[{c.number}] {c.label}_" for c in reply.citations)
-    message = MessageFactory.text(text)
-    message.text_format = "markdown"
-    return message
+    return Outgoing(
+        type=ActivityTypes.message, text=text, input_hint=InputHints.accepting_input, text_format="markdown"
+    )
 
 
 def answered_card(question: Question, feedback: Reply) -> dict[str, Any]:
