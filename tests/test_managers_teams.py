@@ -338,3 +338,32 @@ async def test_a_chart_too_large_for_teams_becomes_a_pointer(connector: FakeConn
     with pytest.raises(DeliveryError) as too_big:
         await sender.deliver("teams:29:ana", [Reply("x" * 40_000)])
     assert too_big.value.permanent and "413" in str(too_big.value)
+
+
+async def test_a_learner_back_after_forget_me_is_reachable_again(connector: FakeConnector, tmp_path: Path):
+    """ "forget me" deletes the stored chat; the next message from that person stores it again (the
+    server's cache of what is stored must not say it still is)."""
+    from adapters.teams import cards
+
+    chat = personal("29:ana")
+    db = tmp_path / "data" / "coach.db"
+
+    def references() -> int:
+        query = "SELECT count(*) FROM conversation_refs WHERE learner = 'teams:29:ana'"
+        return sqlite3.connect(db).execute(query).fetchone()[0]
+
+    async with served(tmp_path, Clock(MONDAY_9)) as url:
+        await says(url, connector, "29:ana", "help", chat)
+        await arrives(connector, chat["id"], 1)
+        await says(url, connector, "29:ana", "forget me", chat)
+        code = json.dumps((await arrives(connector, chat["id"], 2)).activity).split("forget me confirm ")[1][
+            :40
+        ]
+        code = code.split('"')[0]
+        value = {cards.DATA_KEY: {"kind": "command", "value": f"forget me confirm {code}"}}
+        await says(url, connector, "29:ana", None, chat, value=value)
+        assert "deleted" in texts(await arrives(connector, chat["id"], 3))
+        assert references() == 0
+        await says(url, connector, "29:ana", "help", chat)
+        await arrives(connector, chat["id"], 4)
+        assert references() == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from http import HTTPStatus
@@ -30,6 +31,7 @@ from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
 
 log = logging.getLogger("coach.teams")
+SAVED_FOR_S = 600.0  # how long a stored conversation reference is taken as still stored
 
 PLATFORM = "teams"
 SHARED_TYPES = {"channel", "groupChat"}
@@ -81,8 +83,11 @@ class CoachTeamsBot(TeamsActivityHandler):
     def __init__(self, coach: Coach, adapter: CloudAdapter, app_id: str | None):
         self.coach, self.adapter, self.app_id = coach, adapter, app_id or ""
         self.background: set[asyncio.Task] = set()
-        # what is already stored, to skip rewrites
-        self._saved_refs: dict[tuple[str, str], ConversationReference] = {}
+        # what is already stored, to skip rewrites; trusted for SAVED_FOR_S, since "forget me" on another
+        # worker deletes the stored copy unseen (here the admin's `forgotten` hook drops it at once)
+        self._saved_refs: dict[tuple[str, str], tuple[ConversationReference, float]] = {}
+        if coach.admin is not None:
+            coach.admin.forgotten.append(self._forget_references)
 
     # -- inbound ----------------------------------------------------------------------------------
 
@@ -286,7 +291,12 @@ class CoachTeamsBot(TeamsActivityHandler):
         key = (f"{PLATFORM}:{user.id}", f"{PLATFORM}:{activity.conversation.id}")
         # msrest models compare field by field: an unchanged reference is not serialized again
         # (~0.2 ms of CPU a message, msrest walking its every attribute) only to be found the same
-        if self._saved_refs.get(key) != reference:
+        saved, until = self._saved_refs.get(key, (None, 0.0))
+        if saved != reference or time.monotonic() > until:
             store, now = self.coach.deps.store, self.coach.deps.clock()
             await store.off_loop(store.save_reference, *key, reference.serialize(), now)
-            self._saved_refs[key] = reference
+            self._saved_refs[key] = (reference, time.monotonic() + SAVED_FOR_S)
+
+    def _forget_references(self, learner: str) -> None:
+        for key in [k for k in self._saved_refs if k[0] == learner]:
+            del self._saved_refs[key]

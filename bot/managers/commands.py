@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.managers.nudges import QUESTIONS_PER_NUDGE, Nudges, Schedule, window_start
@@ -83,6 +83,8 @@ class Admin:
     forget_threads: Callable[[str, list[str], list[str]], Awaitable[None]] | None = None
     notify: Callable[[str, str], Awaitable[bool]] | None = None  # tells one person something now
     people: People | None = None  # display names from the platform
+    # called with each learner once their data is deleted: channels drop what they cache of them
+    forgotten: list[Callable[[str], None]] = field(default_factory=list)
 
     # -- who is who --------------------------------------------------------------------------------
 
@@ -487,6 +489,8 @@ class Admin:
             await self.forget_threads(learner, sorted(alone), sorted(spoken - alone))
         await asyncio.to_thread(self._leave_teams, learner)
         await asyncio.to_thread(self.store.forget, learner)
+        for drop in self.forgotten:
+            drop(learner)
         return [
             Reply(
                 "Done: I've deleted your quiz answers, review cards, lab results, messages and "
