@@ -1,6 +1,7 @@
 """Two versions of coach side by side: `python -m bench.pair --base DIR` runs the frameworks' floor, the
-coach whose source is in DIR (e.g. `git worktree add --detach DIR main`: a worktree keeps the held-out
-evaluation files hidden where they are, which `git archive` would copy out) and this checkout's coach as
+coach whose source is in DIR (e.g. `git worktree add --detach DIR main`, then remove from it the
+held-out evaluation files you must not see, as in your own tree; `git archive` copies them all) and
+this checkout's coach as
 three servers under the same alternating batches (`bench.cpu.compare`), and prints each one's CPU per
 turn and the ratios from that one run: on a shared, loaded machine only same-run ratios mean much.
 
