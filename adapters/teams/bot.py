@@ -177,8 +177,11 @@ class CoachTeamsBot(TeamsActivityHandler):
         self, turn_context: TurnContext, replies: list[Reply], inbound: Inbound, reply_to: str | None
     ):
         action = inbound.action
-        private = [r for r in replies if r.ephemeral and not r.thinking] if inbound.shared else []
-        if private:  # Teams has no message only one person in a channel sees: their 1:1 chat instead
+        # Teams has no message only one person in a channel sees: what holds someone's data (a report,
+        # progress) goes to the asker's 1:1 chat; a notice only they need read stays in the channel
+        private = [r for r in replies if r.ephemeral and r.kind != "notice" and not r.thinking]
+        private = private if inbound.shared else []
+        if private:
             replies = [r for r in replies if r not in private]
             replies.append(Reply(await self._privately(inbound.learner, private), kind="notice"))
         for reply in replies:
