@@ -45,10 +45,13 @@ def _json_object(text: str) -> dict[str, Any]:
         raise BadRequest("invalid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest(f"JSON body is a {type(data).__name__}, not an object")
-    try:  # "\ud800" parses, but no database, log or HTTP client can encode it
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest("lone surrogate in a string") from None
+    # "\ud800" parses, but no database, log or HTTP client can encode it. A str decoded from UTF-8
+    # holds no surrogate, so only a \u escape can make one: a body without one needs no second pass.
+    if "\\u" in text:
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("lone surrogate in a string") from None
     return data
 
 
@@ -170,8 +173,11 @@ def check_slack(body: bytes, content_type: str) -> dict[str, Any]:
     if not text:
         raise BadRequest("empty body")
     parsed = parse_slack(text, content_type)
-    if "\x00" in text or _has_nul(parsed):  # no real Slack body has one, and PostgreSQL cannot store it
-        raise BadRequest("body contains a NUL character")  # raw, as JSON's \u0000 or a form's %00
+    # no real Slack body has a NUL, and PostgreSQL cannot store one: raw, as JSON's \u0000 or a form's
+    # %00. Parsed JSON holds one only if its text did, raw or escaped, so JSON without "\u" is not walked.
+    escaped = "\\u" in text or not text.startswith("{")
+    if "\x00" in text or (escaped and _has_nul(parsed)):
+        raise BadRequest("body contains a NUL character")
     _slack_shape(parsed)
     _slack_required(parsed)
     if parsed.get("response_url"):
@@ -246,9 +252,11 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
         if check is not None and request.match_info.http_exception is None:
             request[ARRIVED] = asyncio.get_running_loop().time()  # a platform's deadline counts from here
             try:
-                # asyncio.timeout, unlike wait_for, does not start a task per request
-                async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):
+                if request.content.is_eof():  # all of it is in already (nearly always): read at once
                     body = await request.read()
+                else:  # asyncio.timeout, unlike wait_for, does not start a task per request
+                    async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):
+                        body = await request.read()
             except TimeoutError:
                 log.warning("%s refused: body not received in time", request.path)
                 raise web.HTTPRequestTimeout() from None
