@@ -15,7 +15,7 @@ one whose turn had stored its message is owned up to by the conversation's next 
 (`bot.conversation`); across PostgreSQL processes a live one takes a dead one's rows over while it runs
 (`_sweep`). If that store fails, the answer is a 503 and nothing runs: Slack sends the request again (a
 request the database cannot hold: a 400); if it outlasts ACK_LIMIT_S from the request's arrival, a 503
-by then (`_late`). A delivery already stored is a retry: dropped.
+by then (the turn still runs once if the store lands later). A delivery already stored is a retry: dropped.
 
 Anything whose answer is in the HTTP response (URL verification, SSL checks, view submissions, select
 options) goes to Bolt at once, as before. Bolt verifies every request again: cheap, and its checks
