@@ -61,14 +61,23 @@ async def shell(coach: Coach, user: str, console: Console, lines: Iterable[str] 
     """Chat with the coach until Ctrl-D. `lines` replaces the keyboard (for tests)."""
     console.print("[bold]coach[/bold] — type [bold]help[/bold] to see what I can do; Ctrl-D to leave.\n")
     source = iter(lines) if lines is not None else None
+    shown: dict[str, Action] = {}  # the buttons of the last replies, by label: typing one presses it
     while True:
         try:
             text = next(source) if source is not None else console.input("[bold]you[/bold] › ")
         except (EOFError, KeyboardInterrupt, StopIteration):
             console.print("\nBye — your progress is saved.")
             return
-        for reply in await coach.handle(inbound(user, text), notify=_printer(console)):
+        pressed = shown.get(_label(text))
+        said = inbound(user, action=pressed) if pressed else inbound(user, text)
+        replies = await coach.handle(said, notify=_printer(console))
+        shown = {_label(c.label): c.action for r in replies for c in r.choices}
+        for reply in replies:
             render(console, reply)
+
+
+def _label(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _printer(console: Console):

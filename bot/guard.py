@@ -38,13 +38,34 @@ def _text(body: bytes) -> str:
         raise BadRequest("body is not UTF-8") from None
 
 
+MAX_DEPTH = 32  # nesting a platform's body never reaches (Slack's and Teams' run ~8 deep, cards included)
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether objects and lists nest deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def _json_object(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # thousands of "[" exhaust the decoder's stack
         raise BadRequest("invalid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest(f"JSON body is a {type(data).__name__}, not an object")
+    # every later reader may recurse: none should meet a body that deep (a container needs an opening
+    # bracket of its own, so text with fewer of them than MAX_DEPTH cannot nest that deep: not walked)
+    if text.count("{") + text.count("[") > MAX_DEPTH and _too_deep(data):
+        raise BadRequest(f"JSON nested deeper than {MAX_DEPTH}")
     # "\ud800" parses, but no database, log or HTTP client can encode it. A str decoded from UTF-8
     # holds no surrogate, so only a \u escape can make one: a body without one needs no second pass.
     if "\\u" in text:
@@ -206,10 +227,15 @@ def check_teams(body: bytes, content_type: str, loopback_only: bool) -> dict[str
     data = _json_object(_text(body))
     if not isinstance(data.get("type"), str) or not data["type"]:
         raise BadRequest("activity without a type")
-    for field in ("from", "conversation"):
+    for field in ("from", "conversation", "recipient"):
         value = data.get(field)
         if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
             raise BadRequest(f"activity without {field}.id")
+    if not loopback_only and data.get("channelId") != "msteams":
+        # the same app id and tokens also serve Web Chat and Direct Line, whose clients choose `from.id`:
+        # an identity is `teams:<id>` only when Teams itself says who is speaking
+        raise BadRequest("activity not from the msteams channel")
+    _teams_accounts(data)
     url = data.get("serviceUrl")
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
@@ -221,6 +247,27 @@ def check_teams(body: bytes, content_type: str, loopback_only: bool) -> dict[str
     if loopback_only and not is_loopback(host):
         raise BadRequest("emulator mode replies only to a serviceUrl on this machine")
     return data
+
+
+def _is_account(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("id"), str)
+
+
+def _teams_accounts(data: dict[str, Any]) -> None:
+    """Refuse the account lists and mentions botbuilder reads without checking (a 500 otherwise)."""
+    for field in ("membersAdded", "membersRemoved"):
+        value = data.get(field)
+        if value is not None and not (isinstance(value, list) and all(_is_account(m) for m in value)):
+            raise BadRequest(f"activity {field} is not a list of accounts")
+    entities = data.get("entities")
+    objects = isinstance(entities, list) and all(isinstance(e, dict) for e in entities)
+    if entities is not None and not objects:
+        raise BadRequest("activity entities is not a list of objects")
+    for entity in entities or []:
+        if entity.get("type") == "mention" and not _is_account(entity.get("mentioned")):
+            raise BadRequest("a mention without mentioned.id")
+    if data["type"] == "invoke" and data.get("value") is not None and not isinstance(data["value"], dict):
+        raise BadRequest("invoke value is not an object")
 
 
 def teams_activity(data: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ import difflib
 import itertools
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -1050,12 +1051,17 @@ def declined(reply: Reply) -> bool:
     return not reply.citations or reply.text.startswith(DECLINE)
 
 
-async def ask(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
+async def ask(
+    state: CoachState, deps: Deps, inbound: Inbound, withhold: Callable[[Reply], bool] | None = None
+) -> dict | None:
     """The ask node: answer, log the answer and offer 👍/👎 on it. In a shared thread a follow-up
-    attaches only to the same asker's previous question, never to someone else's."""
+    attaches only to the same asker's previous question, never to someone else's. None, with nothing
+    logged, when `withhold` says the reply must wait (it would answer an open quiz question)."""
     previous = list(state.get("qa") or [])
     own = [t for t in previous if t.get("learner", inbound.learner) == inbound.learner]
     reply = await answer(deps, inbound.text, own, inbound.shared)
+    if withhold is not None and withhold(reply):
+        return None
     passages = [c.passage for c in reply.citations]
     turn: QATurn = {
         "learner": inbound.learner,

@@ -335,15 +335,29 @@ def is_term_list(text: str) -> bool:
     return len(segments) >= 2 or len(toks) >= 3
 
 
+# What a question may open with before it asks: "wait, ", "Sorry, quick question: ", "hey coach, ", "um "
+# (up to three short phrases, each ending in a comma or colon, or up to three filler words).
+LEAD = re.compile(
+    r"^(?:(?:[\w']+\s+){0,2}[\w']+\s*[,:;]\s+){1,3}"
+    r"|^(?:(?:wait|hmm+|um+|uh+|hey|ok|okay|so|right|sorry|actually|btw|also|and|but)\s+){1,3}",
+    re.IGNORECASE,
+)
+ABOUT_THE_COURSE = re.compile(
+    r"\b(?:the\s+)?(?:course|lessons?|reading|module)\s+(?:say|says|said|define|defines|mean|means|cover|covers)\b",
+    re.IGNORECASE,
+)
+
+
 def is_concept_question(text: str) -> bool:
-    """A question about the course ("what's model drift?"), as opposed to a diagnostic question the
-    learner would ask in the scenario ("who owns each model after the pilot?")."""
-    parts = sentences(text)
-    if len(parts) != 1 or (not text.strip().endswith("?") and not CONCEPT_QUESTION.match(text.strip())):
+    """A question about the course ("what's model drift?", "wait, what does the course say about model
+    cards?"), as opposed to a diagnostic question the learner would ask in the scenario ("who owns each
+    model after the pilot?"). What it opens with before asking does not count."""
+    asked = LEAD.sub("", text.strip()).strip()
+    if len(sentences(asked)) != 1 or (not asked.endswith("?") and not CONCEPT_QUESTION.match(asked)):
         return False
-    if re.search(r"\b(i'?d|i would|we should|they should|i think)\b", text, re.IGNORECASE):
+    if re.search(r"\b(i'?d|i would|we should|they should|i think)\b", asked, re.IGNORECASE):
         return False
-    return bool(CONCEPT_QUESTION.match(text.strip()))
+    return bool(CONCEPT_QUESTION.match(asked) or ABOUT_THE_COURSE.search(asked))
 
 
 def is_idk(text: str) -> bool:

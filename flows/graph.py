@@ -30,7 +30,14 @@ from langgraph.types import Send
 from bot.messages import Inbound, Reply
 from flows import ask, feedback, info, lab, quiz
 from flows.deps import Deps
-from flows.router import is_question, parse_answer, parse_command, parse_lab_action, parse_nudge_request
+from flows.router import (
+    is_question,
+    parse_answer,
+    parse_command,
+    parse_lab_action,
+    parse_nudge_request,
+    social_act,
+)
 from flows.state import CoachState, Intent
 
 LAB_INTENTS = {"lab", "hint", "finish", "missing"}
@@ -98,6 +105,8 @@ def _route(state: CoachState, deps: Deps) -> dict:
         intent = {"name": "text"}  # "good" inside a lab or quiz is an answer, not a rating
     if intent["name"] == "text" and mode == "idle" and feedback.waiting_for_reason(state, inbound):
         intent = {"name": "question" if is_question(inbound.text) else "feedback_reason"}
+    if intent["name"] == "text" and mode == "idle" and (act := social_act(inbound.text)):
+        intent = {"name": "social", "text": act}  # "hi", "thanks!": no lesson text to search for
     if intent["name"] == "text" and mode == "lab":
         intent = parse_lab_action(inbound.text) or intent
     if intent["name"] == "text":
@@ -149,7 +158,30 @@ def _lab_step(state: CoachState, deps: Deps, inbound: Inbound) -> dict:
 
 
 async def quiz_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
-    return await runtime.context.store.off_loop(_quiz_step, state, runtime.context)
+    update = await runtime.context.store.off_loop(_quiz_step, state, runtime.context)
+    return await _answer_held(state, runtime.context, update)
+
+
+async def _answer_held(state: CoachState, deps: Deps, update: dict) -> dict:
+    """A question held back while the quiz question it would answer was open (`quiz.gives_away`) is
+    answered once that one is: after its feedback, before the next question."""
+    before = state.get("quiz") if state.get("mode") == "quiz" else None
+    held = (before or {}).get("held")
+    after = update.get("quiz", before)
+    if not held or before is None or state["intent"]["name"] != "answer":
+        return update
+    if after is not None and after["index"] == before["index"]:  # not answered yet (not a letter)
+        return update
+    if after is not None:
+        update["quiz"] = {k: v for k, v in after.items() if k != "held"}  # type: ignore[assignment]
+    inbound = Inbound.from_dict(state["inbound"])
+    again = Inbound(inbound.platform, inbound.learner, inbound.conversation, held)
+    asked = await ask.ask(state, deps, again)
+    assert asked is not None
+    replies = update["replies"]
+    update["replies"] = [*replies[:1], *asked["replies"], *replies[1:]]
+    update["qa"] = asked["qa"]
+    return update
 
 
 def _quiz_step(state: CoachState, deps: Deps) -> dict:
@@ -165,13 +197,22 @@ def _quiz_step(state: CoachState, deps: Deps) -> dict:
 async def ask_node(state: CoachState, runtime: Runtime[Deps]) -> dict:
     """A question; asked during a quiz, it is answered and the open quiz question shown again."""
     deps = runtime.context
-    update = await ask.ask(state, deps, Inbound.from_dict(state["inbound"]))
+    inbound = Inbound.from_dict(state["inbound"])
     open_quiz = state.get("quiz") if state.get("mode") == "quiz" else None
-    if open_quiz:
-        question = deps.course.question(open_quiz["questions"][open_quiz["index"]])
+    question = deps.course.question(open_quiz["questions"][open_quiz["index"]]) if open_quiz else None
+
+    def withhold(reply: Reply) -> bool:
+        return question is not None and quiz.gives_away(question, inbound.text, reply)
+
+    update = await ask.ask(state, deps, inbound, withhold)
+    if open_quiz and question is not None:
+        if update is None:  # it would answer the open question: answered once that one is
+            held = Reply(quiz.HELD, kind="notice").to_dict()
+            back = quiz.question_reply(question, open_quiz).to_dict()
+            return {"quiz": {**open_quiz, "held": inbound.text}, "replies": [held, back]}
         back = quiz.question_reply(question, open_quiz, note="Back to the quiz:")
         update["replies"] = [*update["replies"], back.to_dict()]
-    return update
+    return update or {}
 
 
 def _asks_mid_quiz(state: CoachState, deps: Deps, text: str) -> bool:
@@ -224,6 +265,8 @@ def _info_step(state: CoachState, deps: Deps) -> dict:
         return _replies(Reply(note, kind="notice", ephemeral=True))
     if name == "unknown":
         return _replies(info.help_reply(deps, "I don't know that button any more."))
+    if name == "social":
+        return _replies(info.social_reply(deps, state["intent"]["text"], inbound.shared))
     if name == "stray_letter":
         note = (
             f"No quiz question is open, so I can't take “{inbound.text.strip()}” as an answer "

@@ -31,6 +31,21 @@ def menu_choices(deps: Deps) -> list[Choice]:
     ]
 
 
+SOCIAL_REPLIES = {
+    "greeting": "Hi! 👋",
+    "thanks": "You're welcome! Ask me anything else about the lessons, or pick something to practise.",
+    "ack": "Sure. What would you like to do next?",
+}
+
+
+def social_reply(deps: Deps, act: str, shared: bool = False) -> Reply:
+    """A hello, a thanks or an "ok" answered as one, never with lesson text: a hello gets what the coach
+    can do; a thanks or an "ok" one line, with the menu's buttons in a chat of one's own."""
+    if act == "greeting":
+        return help_reply(deps, SOCIAL_REPLIES[act])
+    return Reply(SOCIAL_REPLIES.get(act, SOCIAL_REPLIES["ack"]), choices=[] if shared else menu_choices(deps))
+
+
 def help_reply(deps: Deps, note: str | None = None) -> Reply:
     return Reply(f"{note}\n\n{HELP}" if note else HELP, choices=menu_choices(deps))
 

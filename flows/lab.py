@@ -161,6 +161,7 @@ async def _answer_question(
     """The seam to the Q&A flow: a question about the course is answered from the lessons, then the
     lab resumes where it was (the question is not assessed as an answer)."""
     answered = await ask.ask(state, deps, inbound)
+    assert answered is not None  # nothing withheld in a lab
     reply = Reply.from_dict(answered["replies"][-1])
     focus = lab.point(lab_state["focus"]) if lab_state.get("focus") else None
     focus = focus or next(iter(lab_policy.open_points(lab, lab_state)), None)

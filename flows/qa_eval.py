@@ -34,7 +34,8 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # `heldout9` likewise (150 / 73: plain, chat and harder thirds; near-misses that reuse course
 # names), written in the fifth session's first minutes and measured on 82c742d before that session's
 # Q&A work; `heldout10` (133 / 73: an operations team's and a leadership team's month) likewise, by a
-# second evaluator who did not see heldout9.
+# second evaluator who did not see heldout9. `heldout11` (195 / 83; near-misses more than half of the
+# off-topic ones) likewise, in the sixth session's first minutes, measured on 7d87639 before its Q&A work.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
@@ -55,6 +56,7 @@ SPLIT_FILES = {
     "heldout8": ("qa-heldout8.yaml",),
     "heldout9": ("qa-heldout9.yaml",),
     "heldout10": ("qa-heldout10.yaml",),
+    "heldout11": ("qa-heldout11.yaml",),
 }
 
 

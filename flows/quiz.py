@@ -18,8 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from rapidfuzz import fuzz
 
 from bot.messages import Action, Choice, Inbound, Reply
 from flows.deps import Deps
@@ -323,10 +326,10 @@ def stop(state: CoachState, deps: Deps, inbound: Inbound) -> Reply:
     quiz = state["quiz"]
     assert quiz is not None
     deps.store.finish_quiz_session(quiz["session"], quiz["correct"], None, deps.clock())
-    return Reply(
-        f"Quiz stopped after {quiz['index']} of {len(quiz['questions'])} questions "
-        f"({quiz['correct']} right). Your answers are saved."
-    )
+    done = f"{quiz['index']} of {len(quiz['questions'])} questions"
+    if is_test(deps, quiz["id"]):  # graded only at its end: a count here would let answers be probed
+        return Reply(f"Test stopped after {done}; it is graded only when finished. Your answers are saved.")
+    return Reply(f"Quiz stopped after {done} ({quiz['correct']} right). Your answers are saved.")
 
 
 def _final(deps: Deps, session: str, title: str, pass_mark: float | None) -> Reply:
@@ -442,3 +445,26 @@ def _outside_answer(deps: Deps, inbound: Inbound, note: str | None = None) -> li
         title = quiz.title if quiz else "Drill" if session["quiz"] == DRILL else "Quiz"
         replies.append(_final(deps, session["id"], title, quiz.pass_mark if quiz else None))
     return replies
+
+
+HELD = "That's close to the question in front of you, so I'll answer it right after you've answered that one."
+POINTS_AT = 60  # how well the reply must hold the right option (rapidfuzz partial ratio) to give it away
+SAME_QUESTION = 70  # how alike the message and the question's stem are (rapidfuzz ratio) to ask the same
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w%$.]+", " ", text.lower()).split())
+
+
+def gives_away(question: Question, asked: str, reply: Reply) -> bool:
+    """Whether answering `asked` now would answer the open quiz question: the reply cites the passage
+    the question is drawn from and holds its right option better than any other, or the message asks
+    what the question asks. A tutor answers that once the learner has answered."""
+    if question.passage not in {c.passage for c in reply.citations}:
+        return False
+    said = _plain(reply.text)
+    scores = {letter: fuzz.partial_ratio(_plain(text), said) for letter, text in question.options.items()}
+    right = scores.pop(question.answer)
+    if right >= POINTS_AT and right > max(scores.values()):
+        return True
+    return fuzz.ratio(_plain(asked), _plain(question.stem)) >= SAME_QUESTION

@@ -308,3 +308,33 @@ def parse_answer(text: str, options: dict[str, str]) -> str | None:
     if ranked[0] >= 0.6 and ranked[0] - ranked[1] >= 0.1:
         return best
     return None
+
+
+def talks_to_coach(state: dict, learner: str) -> bool:
+    """In a shared thread, whether a message that does not mention the coach is for it: its sender asked
+    the coach something in this thread, or owes the reason for a 👎. Others' chatter in the thread is
+    theirs: neither answered nor kept."""
+    pending = state.get("feedback_pending") or {}
+    asked = any(t.get("learner") == learner for t in state.get("qa") or [])
+    return asked or pending.get("learner") == learner
+
+
+# Saying hello, thanks or "ok" to the coach: a social turn, not a question about the lessons.
+SOCIAL = {
+    "greeting": r"hi|hello|hey|hiya|howdy|yo|hi there|hey there|hello there"
+    r"|good (?:morning|afternoon|evening)",
+    "thanks": r"thanks|thank you|thank u|thx|ty|cheers|many thanks|much appreciated"
+    r"|(?:great|perfect|ok),? thanks",
+    "ack": r"ok|okay|k|cool|got it|yes|yeah|yep|yup|no|nope|nah|sure|great|nice|perfect|awesome"
+    r"|alright|sounds good",
+}
+SOCIAL_ACT = {
+    act: re.compile(rf"^(?:{words})(?:,?\s+(?:coach|again|so much|a lot|all|everyone))?[\s!.🙂🙏👋😊]*$")
+    for act, words in SOCIAL.items()
+}
+
+
+def social_act(text: str) -> str | None:
+    """ "greeting", "thanks" or "ack" when the whole message only says hello, thanks or ok."""
+    said = " ".join(text.lower().replace("’", "'").split())
+    return next((act for act, pattern in SOCIAL_ACT.items() if pattern.match(said)), None)

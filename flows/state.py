@@ -31,6 +31,7 @@ class QuizState(TypedDict):
     correct: int
     pass_mark: float | None
     attempt: NotRequired[int]  # 1 + the learner's earlier answered sessions of this quiz (its option order)
+    held: NotRequired[str]  # a question asked meanwhile that would answer the open one: answered after it
 
 
 class QATurn(TypedDict, total=False):

@@ -99,6 +99,8 @@ def _click(payload: dict) -> bytes:
 
 
 MALFORMED_SLACK: list[tuple[str, bytes]] = [
+    (JSON, b'{"a":' * 50_000 + b"1" + b"}" * 50_000),
+    (FORM, b"payload=" + b"%5B" * 20_000 + b"%5D" * 20_000),
     (JSON, b""),
     (JSON, b"{"),
     (JSON, b"[1, 2, 3]"),
@@ -193,7 +195,26 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),
 ]
+NESTED = b'{"a":' * 50_000 + b"1" + b"}" * 50_000  # deeper than json.loads can go: RecursionError
+TEAMS_OK = '"from": {"id": "29:a"}, "recipient": {"id": "28:bot"}, "conversation": {"id": "c"}, '
+TEAMS_OK += '"serviceUrl": "http://127.0.0.1:9", "channelId": "msteams"'
+
+
+def _activity(extra: str, kind: str = "message") -> bytes:
+    return ("{" + f'"type": "{kind}", {TEAMS_OK}' + (", " + extra if extra else "") + "}").encode()
+
+
 MALFORMED_TEAMS: list[tuple[str, bytes]] = [
+    (JSON, NESTED),
+    (JSON, b"[" * 50_000 + b"]" * 50_000),
+    (JSON, _activity('"value": ' + "[" * 40 + "]" * 40)),  # parses, but deeper than any activity
+    (JSON, _activity('"entities": [{"type": "mention", "mentioned": "x"}]')),
+    (JSON, _activity('"entities": [{"type": "mention"}]')),
+    (JSON, _activity('"entities": ["mention"]')),
+    (JSON, _activity("").replace(b', "recipient": {"id": "28:bot"}', b"")),
+    (JSON, _activity('"membersAdded": [{"id": 5}]', kind="conversationUpdate")),
+    (JSON, _activity('"membersRemoved": "all"', kind="conversationUpdate")),
+    (JSON, _activity('"name": "adaptiveCard/action", "value": [5]', kind="invoke")),
     (JSON, b""),
     (JSON, b"{"),
     (JSON, b"[]"),

@@ -188,6 +188,15 @@ async def test_a_question_in_a_lab_is_answered_from_the_lessons_and_the_lab_resu
     assert any(c.passage.startswith("lesson-2") for c in reply.citations)
     state = await learner.state()
     assert state["mode"] == "lab" and state["lab"]["levels"] == {}
+    ladder = {k: state["lab"].get(k) for k in ("covered", "levels", "wrong", "rungs", "stuck")}
+    for asked in (
+        "wait, what does the course say about model cards?",
+        "Sorry, quick question: what is drift?",
+    ):
+        reply = (await learner.say(asked))[-1]  # however it opens, a question is answered, not assessed
+        assert "Back to the lab" in reply.text and reply.citations, asked
+    after = (await learner.state())["lab"]
+    assert {k: after.get(k) for k in ladder} == ladder  # and it costs no step of the help ladder
 
 
 async def test_i_dont_know_gets_a_smaller_question_not_the_answer(learner: Learner, course: Course):

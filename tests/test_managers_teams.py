@@ -259,6 +259,13 @@ async def test_three_weeks_of_a_teams_team(
     )
     assert members == ["teams:29:ana", "teams:29:dee", "teams:29:zed"]
 
+    # Mia asks for the report in the channel: Teams has no message only she would see there
+    async with served(tmp_path, clock) as url:
+        before = len(connector.to(mia))
+        said = texts(await in_channel(url, connector, "29:mgr", "report"))
+        assert "private chat" in said and "Ana Lima" not in said  # a team's scores never in its channel
+        assert "Ana Lima" in texts(await arrives(connector, mia, before + 1))
+
 
 # -- delivery: retries, unreachable members, the chart --------------------------------------------------
 

@@ -396,5 +396,11 @@ def test_cli_schedules_as_a_manager_and_reports(coach_env, tmp_path: Path):
     assert schedule in run("nudges", "list", "--as", "slack:UMGR").stdout
     early = run("report", "--team", schedule)
     assert early.returncode == 1 and "no nudges have gone out" in early.stderr
+    as_ops = ('as "ops"', "--as", "slack:UMGR")
+    again = run("nudges", "weekly", "tue", "09:00", "UTC", "for", "slack:U3", *as_ops)
+    other = run("nudges", "weekly", "wed", "09:00", "UTC", "for", "slack:U4", *as_ops)
+    assert again.returncode == other.returncode == 0, (again.stdout, other.stdout)
+    alike = run("report", "--team", "OPS")  # two teams called "ops": whose report? never a guess
+    assert alike.returncode == 1 and "pass one id" in alike.stderr, alike.stderr
     bench = run("bench", "nudges", "--members", "500", "--rounds", "1", "--json")
     assert json.loads(bench.stdout)["nudges"]["members"] == 500

@@ -172,6 +172,24 @@ async def test_a_question_mid_quiz_is_answered_and_the_quiz_resumes(learner: Lea
     assert len(learner.coach.deps.store.attempts("console:ana")) == 1
 
 
+async def test_a_question_that_would_answer_the_open_one_waits_for_it(learner: Learner, course: Course):
+    """Asking the open question in other words (or what its passage says) is no way around the quiz:
+    the coach holds the question back, and answers it once the quiz question is answered."""
+    await learner.say("quiz 1")
+    q = course.lesson_quiz(1).questions[0]  # McKinsey's 8%
+    asked = "what percentage of organizations captured meaningful value from AI at scale?"
+    held, back = await learner.say(asked)
+    assert "right after you've answered" in held.text and not held.citations and "8%" not in held.text
+    assert back.kind == "question" and q.stem in back.text
+    assert (await learner.state())["quiz"]["index"] == 0
+    assert learner.coach.deps.store.read("SELECT id FROM answers") == []  # nothing logged while held
+    feedback, answer, following = (await learner.say("B"))[-3:]
+    assert feedback.kind == "feedback" and answer.citations and "8%" in answer.text
+    assert following.kind == "question" and course.lesson_quiz(1).questions[1].stem in following.text
+    state = await learner.state()
+    assert state["quiz"]["index"] == 1 and "held" not in state["quiz"]
+
+
 async def test_stale_foreign_and_forged_clicks_get_a_clear_note(coach, course: Course):
     ana, ben = Learner(coach, "ana"), Learner(coach, "ben")
     await ana.say("quiz 3")

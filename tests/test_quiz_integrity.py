@@ -89,6 +89,16 @@ async def test_the_module_test_is_graded_at_its_end_by_option_text(learner: Lear
     assert not re.search(r"answer is \*[A-D]\*", final)  # by text: letters change between attempts
 
 
+async def test_stopping_the_module_test_tells_no_score(learner: Learner, course: Course):
+    """Answer one question, stop, start again: were the stop to count right answers, each answer could be
+    probed one at a time."""
+    q = course.module_test.questions[0]
+    await learner.say("module test")
+    await learner.say(learner.letter(q, None))
+    stopped = (await learner.say("stop"))[-1].text
+    assert "1 of 15" in stopped and "right" not in stopped and "graded only when finished" in stopped
+
+
 async def test_a_module_test_retake_opens_a_day_later_in_a_fresh_order(
     learner: Learner, deps: Deps, course: Course
 ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.router import parse_answer, parse_command
+from flows.router import parse_answer, parse_command, social_act
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,29 @@ WORDY = {
 )
 def test_answers(text, letter, options):
     assert parse_answer(text, options) == letter
+
+
+@pytest.mark.parametrize(
+    ("text", "act"),
+    [
+        ("hi", "greeting"),
+        ("Hello!", "greeting"),
+        ("good morning coach", "greeting"),
+        ("thanks!", "thanks"),
+        ("thank you so much 🙏", "thanks"),
+        ("great, thanks", "thanks"),
+        ("ok", "ack"),
+        ("yes", "ack"),
+        ("hi, what is data mesh?", None),  # a question after the hello: asked
+        ("no idea", None),
+        ("thanks for the data mesh answer, but what about lineage?", None),
+    ],
+)
+def test_hello_thanks_and_ok_are_social_turns(text, act):
+    assert social_act(text) == act
+
+
+async def test_a_social_turn_gets_no_lesson_text(learner):
+    for said in ("hi", "thanks!", "yes"):
+        reply = (await learner.say(said))[-1]
+        assert not reply.citations and "don't cover" not in reply.text, said

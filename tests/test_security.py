@@ -75,6 +75,11 @@ def test_emulator_mode_listens_on_loopback_only_and_says_so(coach_env, tmp_path:
     )
     try:
         asyncio.run(wait_healthy(f"http://127.0.0.1:{port}", proc))
+        # a second server on the same SQLite folder would take the first's queued messages as lost
+        second = subprocess.run(
+            [str(COACH), "serve", "--port", str(free_port())], env=env, capture_output=True, text=True
+        )
+        assert second.returncode == 1 and "another `coach serve` is running" in second.stderr
     finally:
         proc.terminate()
         output = proc.communicate(timeout=20)[0]
@@ -125,6 +130,22 @@ async def test_a_valid_token_is_accepted_and_every_bad_one_is_401(authed, connec
     assert connector.sent == []
     store = runner.app[COACH_KEY].deps.store
     assert [r["learner"] for r in store.read("SELECT learner FROM conversation_refs")] == ["teams:29:ana"]
+
+
+async def test_only_the_msteams_channel_speaks_for_a_teams_identity(authed, connector: FakeConnector):
+    """Web Chat and Direct Line share the app id and its tokens, but there the client chooses `from.id`:
+    an activity from them, validly signed, claiming an admin's id, is refused and changes nothing."""
+    url, auth, runner = authed
+    token = bearer(auth.token(connector.url))
+    for channel in ("directline", "webchat", None):
+        forged = teams_http.activity(connector, "managers list", channelId=channel)
+        status, _ = await teams_http.post(url, forged, token)
+        assert status == 400, channel
+    assert runner.app[COACH_KEY].deps.store.read("SELECT learner FROM conversation_refs") == []
+    invoke = teams_http.activity(connector, None, type="invoke", name="adaptiveCard/action")
+    status, _ = await teams_http.post(url, invoke | {"value": {"action": {"data": 5}}}, token)
+    assert status == 501  # coach handles no invoke: said plainly, not a 500
+    assert connector.sent == []
 
 
 async def test_key_fetching_never_blocks_the_loop_and_is_not_repeated(authed, connector: FakeConnector):

@@ -179,7 +179,9 @@ def buttons_of(call: dict) -> list[dict]:
 # -- shared channels -------------------------------------------------------------------------------
 
 
-async def test_mention_is_answered_in_its_thread_with_citations(server: str, slack: FakeSlack):
+async def test_mention_is_answered_in_its_thread_with_citations(
+    server: str, slack: FakeSlack, tmp_path: Path
+):
     mention = {
         "type": "app_mention",
         "user": "U1",
@@ -209,12 +211,18 @@ async def test_mention_is_answered_in_its_thread_with_citations(server: str, sla
     posts = await slack.wait_for("chat.postMessage", 2)
     assert posts[1]["thread_ts"] == "1700000100.000100" and posts[1]["blocks"]
 
-    # chatter in another thread the coach was never asked into is left alone
+    # chatter in another thread the coach was never asked into is left alone, and so is the chatter in
+    # this one of someone who never asked the coach anything here: neither answered nor stored
     other = {**follow, "thread_ts": "1700000000.000001", "ts": "1700000300.000100"}
     await event(server, other)
+    await event(server, {**follow, "user": "U7", "ts": "1700000250.000100", "text": "lunch at noon?"})
     await event(server, {**follow, "thread_ts": None, "ts": "1700000301.000100", "text": "lunch?"})
     await event(server, dm("help", user="U9"))  # a marker: once this is answered, the others were skipped
     assert len(await settle(slack, "chat.postMessage", 3)) == 3
+    stored = (
+        sqlite3.connect(tmp_path / "data" / "coach.db").execute("SELECT learner FROM messages").fetchall()
+    )
+    assert ("slack:U7",) not in stored and ("slack:U1",) in stored
 
 
 async def test_quiz_in_a_shared_channel_is_refused_privately(server: str, slack: FakeSlack):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -92,6 +93,23 @@ def test_a_newer_schema_refuses_to_start_with_a_clear_message(store: Store, data
     store.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
     with pytest.raises(SchemaError, match=r"version 0099, newer than this coach knows"):
         Store(database.store)
+
+
+def test_a_command_on_a_newer_schema_says_so_in_one_line(coach_env: dict[str, str], monkeypatch):
+    from bot.config import Settings
+    from tests.conftest import coach_cli
+
+    for name, value in coach_env.items():
+        monkeypatch.setenv(name, value)
+    target = Settings().store_target
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(target)
+    store.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    store.close()
+    ran = coach_cli("feedback", "--as", "slack:U1", env=coach_env)
+    assert ran.returncode == 1 and "newer than this coach knows" in ran.stderr
+    assert "Traceback" not in ran.stderr and len(ran.stderr.strip().splitlines()) <= 3, ran.stderr
 
 
 def test_a_delivery_stored_from_many_threads_at_once_is_stored_once(store: Store):

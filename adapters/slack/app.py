@@ -29,6 +29,7 @@ from bot.conversation import Coach, Undelivered
 from bot.managers.commands import is_admin_command
 from bot.messages import Action, Choice, Inbound, Reply
 from flows import info
+from flows.router import talks_to_coach
 
 log = logging.getLogger("coach.slack")
 
@@ -272,8 +273,8 @@ def build_slack_app(
             if not thread or (bot_user and f"<@{bot_user}>" in text):
                 return  # a channel message outside our threads, or a mention (app_mention handles it)
             conversation, shared = conversation_id(channel, thread), True
-            if not await coach.state(conversation):
-                return  # a thread the coach was never asked into
+            if not talks_to_coach(await coach.state(conversation), f"{PLATFORM}:{event['user']}"):
+                return  # a thread the coach was never asked into, or someone who never asked it there
         extra = await team_of(text, bot_user)
         message = Inbound(
             PLATFORM,

@@ -14,9 +14,10 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
@@ -112,6 +113,11 @@ class CoachTeamsBot(TeamsActivityHandler):
         except Exception as exc:  # e.g. Teams refused the replies: owned up to on the next turn
             log.warning("teams: a turn in %s failed: %s", conversation_hash(inbound.conversation), exc)
 
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """coach's cards submit as messages (Action.Submit), so it handles no invoke: each gets 501 before
+        botbuilder reads its value (a malformed Action.Execute value made its error response fail)."""
+        return InvokeResponse(status=int(HTTPStatus.NOT_IMPLEMENTED))
+
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
@@ -165,6 +171,10 @@ class CoachTeamsBot(TeamsActivityHandler):
         self, turn_context: TurnContext, replies: list[Reply], inbound: Inbound, reply_to: str | None
     ):
         action = inbound.action
+        private = [r for r in replies if r.ephemeral and not r.thinking] if inbound.shared else []
+        if private:  # Teams has no message only one person in a channel sees: their 1:1 chat instead
+            replies = [r for r in replies if r not in private]
+            replies.append(Reply(await self._privately(inbound.learner, private), kind="notice"))
         for reply in replies:
             if reply.thinking:
                 continue
@@ -179,6 +189,17 @@ class CoachTeamsBot(TeamsActivityHandler):
                 if question is not None and await self._replace_card(turn_context, reply_to, question, reply):
                     continue
             await turn_context.send_activity(cards.activity(reply))
+
+    async def _privately(self, learner: str, replies: list[Reply]) -> str:
+        """Send what only the asker may see (a team's report, their progress) to their 1:1 chat; the line
+        that says so in the channel. Never the replies themselves in the channel, even if that fails."""
+        deps = self.coach.deps
+        try:
+            await TeamsSender(self.adapter, self.app_id, deps.store, deps.clock).deliver(learner, replies)
+        except Exception as exc:  # DeliveryError, or the connector refusing
+            log.info("teams: a private reply could not reach its 1:1 chat: %s", exc)
+            return "That's only for you, and I couldn't open our private chat: message me there, ask again."
+        return "That's only for you, so I've sent it to our private chat."
 
     async def _replace_card(
         self, turn_context: TurnContext, activity_id: str, question: Any, feedback: Reply

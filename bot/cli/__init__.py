@@ -10,11 +10,32 @@ errors are one line, exit 1.
 
 from __future__ import annotations
 
+import sys
+
+import click
 import typer
+from typer.core import TyperGroup
 
 from bot.cli import bench, channels, db, doctor, feedback, knowledge, lab_eval, learning, managers, serve
+from bot.cli.common import fail
+
+
+class _Commands(TyperGroup):
+    """Every command: a database this code cannot use (`SchemaError`, written by a newer coach or needing
+    `coach db upgrade`) ends it with that one line, exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RuntimeError as exc:
+            migrate = sys.modules.get("bot.store.migrate")  # loaded by whatever opened the database
+            if migrate is None or not isinstance(exc, migrate.SchemaError):
+                raise
+            raise fail(str(exc)) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     help="coach: practise 'Building an AI-Ready Organization' in Slack, Teams or here.",
     no_args_is_help=True,
     add_completion=False,

@@ -146,10 +146,16 @@ def report(
     from flows.deps import utc_now
 
     rt = runtime()
-    chosen = [s for s in rt.nudges.schedules() if team.lower() in (s.id.lower(), s.team.lower())]
+    schedules = rt.nudges.schedules()
+    chosen = [s for s in schedules if s.id.lower() == team.lower()] or [
+        s for s in schedules if s.team.lower() == team.lower()
+    ]
     if not chosen:
         raise fail(f"no team or nudge called {team!r}; see `coach nudges list --as …`")
-    schedule = chosen[-1]
+    if len(chosen) > 1:  # two managers may name their teams alike: never guess whose report to show
+        ids = ", ".join(s.id for s in chosen)
+        raise fail(f"{len(chosen)} nudges are for a team called {team!r} ({ids}); pass one id with --team")
+    schedule = chosen[0]
     weeks = rt.nudges.weeks(schedule.id)
     if not weeks:
         raise fail(f"no nudges have gone out to {schedule.team} yet")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,6 +45,12 @@ def _serve(port: int | None, host: str, workers: int | None) -> None:
     # CPU), so a mistake in them is one line at once
     if why := check_workers(rt.settings, count) or metrics_problem(rt.settings.metrics_dir):
         raise fail(why)
+    if not rt.settings.postgres_url and not _only_server(rt.settings.data_dir):
+        raise fail(
+            f"another `coach serve` is running on {rt.settings.data_dir}: one server per SQLite data "
+            "folder (two would each take the other's queued messages as lost); stop it first, or set "
+            "COACH_DATABASE_URL to run several"
+        )
     try:
         rt.admin  # noqa: B018 - COACH_MANAGERS is checked, the schema migrated, before anything listens
     except ValueError as exc:
@@ -64,6 +71,25 @@ def _serve(port: int | None, host: str, workers: int | None) -> None:
     rt.store.close()  # the workers open their own pools after the fork
     freeze_startup_heap()  # before the fork: the workers share the start-up heap, and collect again
     serve_workers(host, port or rt.settings.port, count, rt.settings)
+
+
+_HELD: list[object] = []  # the open lock file, held for the process's life
+
+
+def _only_server(data_dir: Path) -> bool:
+    """Take the data folder's server lock (released when this process ends, however it ends); False if
+    another live process holds it."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / "serve.lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return False
+    _HELD.append(lock)
+    return True
 
 
 async def _set_up_checkpoints(target: object) -> None:
