@@ -62,12 +62,17 @@ def _json_object(text: str) -> dict[str, Any]:
         raise BadRequest("invalid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest(f"JSON body is a {type(data).__name__}, not an object")
-    if _too_deep(data):  # every later reader may recurse: none should meet a body that deep
+    # every later reader may recurse: none should meet a body that deep (a container needs an opening
+    # bracket of its own, so text with fewer of them than MAX_DEPTH cannot nest that deep: not walked)
+    if text.count("{") + text.count("[") > MAX_DEPTH and _too_deep(data):
         raise BadRequest(f"JSON nested deeper than {MAX_DEPTH}")
-    try:  # "\ud800" parses, but no database, log or HTTP client can encode it
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest("lone surrogate in a string") from None
+    # "\ud800" parses, but no database, log or HTTP client can encode it. A str decoded from UTF-8
+    # holds no surrogate, so only a \u escape can make one: a body without one needs no second pass.
+    if "\\u" in text:
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("lone surrogate in a string") from None
     return data
 
 
@@ -189,8 +194,11 @@ def check_slack(body: bytes, content_type: str) -> dict[str, Any]:
     if not text:
         raise BadRequest("empty body")
     parsed = parse_slack(text, content_type)
-    if "\x00" in text or _has_nul(parsed):  # no real Slack body has one, and PostgreSQL cannot store it
-        raise BadRequest("body contains a NUL character")  # raw, as JSON's \u0000 or a form's %00
+    # no real Slack body has a NUL, and PostgreSQL cannot store one: raw, as JSON's \u0000 or a form's
+    # %00. Parsed JSON holds one only if its text did, raw or escaped, so JSON without "\u" is not walked.
+    escaped = "\\u" in text or not text.startswith("{")
+    if "\x00" in text or (escaped and _has_nul(parsed)):
+        raise BadRequest("body contains a NUL character")
     _slack_shape(parsed)
     _slack_required(parsed)
     if parsed.get("response_url"):
@@ -291,9 +299,11 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
         if check is not None and request.match_info.http_exception is None:
             request[ARRIVED] = asyncio.get_running_loop().time()  # a platform's deadline counts from here
             try:
-                # asyncio.timeout, unlike wait_for, does not start a task per request
-                async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):
+                if request.content.is_eof():  # all of it is in already (nearly always): read at once
                     body = await request.read()
+                else:  # asyncio.timeout, unlike wait_for, does not start a task per request
+                    async with asyncio.timeout(request.app.get(BODY_TIMEOUT, 10.0)):
+                        body = await request.read()
             except TimeoutError:
                 log.warning("%s refused: body not received in time", request.path)
                 raise web.HTTPRequestTimeout() from None

@@ -188,6 +188,10 @@ MALFORMED_SLACK: list[tuple[str, bytes]] = [
             }
         ).encode(),
     ),
+    # a NUL or a lone surrogate can only come from a \u escape: in a key, in a click's payload form
+    (JSON, b'{"type": "event_callback", "event": {"type": "app_home_opened", "user": "U1", "x\\u0000": 1}}'),
+    (FORM, _click({"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "a\u0000"}]})),
+    (FORM, _click({"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "\ud800"}]})),
     (FORM, b"\xc3\x28=1"),
     ("text/plain", b"{oops"),
 ]

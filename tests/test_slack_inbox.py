@@ -269,6 +269,31 @@ async def test_a_request_stored_after_slack_hung_up_still_runs_once():
         await runner.cleanup()
 
 
+async def test_a_store_that_fails_after_slack_hung_up_leaves_the_resend_to_be_stored_as_new():
+    """The handler is gone when the write fails: the delivery is forgotten all the same, so Slack's
+    resend is not dropped as a duplicate of a request that was never stored."""
+    bolt, store = RecordingBolt(), Store(":memory:")
+    write = store.inbox_write
+
+    def failing(requests, done):
+        time.sleep(0.5)
+        raise OSError("disk full")
+
+    store.inbox_write = failing  # type: ignore[method-assign]
+    runner, url, inbox = await serve(bolt, store, handler_cancellation=True)
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await post(url, event("lost", event_id="EvLOST"))
+        await asyncio.sleep(0.6)  # the write failed meanwhile
+        store.inbox_write = write  # type: ignore[method-assign]
+        assert (await post(url, event("lost", event_id="EvLOST")))[0] == 200  # Slack's resend
+        await drained(inbox)
+        assert bolt.finished == ["lost"]
+    finally:
+        await runner.cleanup()
+
+
 async def test_a_failed_write_keeps_the_finished_rows_to_delete():
     bolt, store = RecordingBolt(), Store(":memory:")
     runner, url, inbox = await serve(bolt, store)

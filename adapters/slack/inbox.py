@@ -15,7 +15,7 @@ one whose turn had stored its message is owned up to by the conversation's next 
 (`bot.conversation`); across PostgreSQL processes a live one takes a dead one's rows over while it runs
 (`_sweep`). If that store fails, the answer is a 503 and nothing runs: Slack sends the request again (a
 request the database cannot hold: a 400); if it outlasts ACK_LIMIT_S from the request's arrival, a 503
-by then (`_late`). A delivery already stored is a retry: dropped.
+by then (the turn still runs once if the store lands later). A delivery already stored is a retry: dropped.
 
 Anything whose answer is in the HTTP response (URL verification, SSL checks, view submissions, select
 options) goes to Bolt at once, as before. Bolt verifies every request again: cheap, and its checks
@@ -144,12 +144,58 @@ class SlackInbox:
                 self.seen.popitem(last=False)
         content_type = request.headers.get("Content-Type", "")
         arrived = request.get(ARRIVED) or asyncio.get_running_loop().time()
+        if not self.across_processes:
+            return await self._store_then_ack(
+                delivery, text, request.query_string, content_type, body, bolt_request, arrived
+            )
         # shielded: if Slack hangs up (the handler is cancelled) once the request is being stored, it
         # is still queued, so the retry that finds it stored is rightly a duplicate
         taking = self._spawn(
             self._take(delivery, text, request.query_string, content_type, body, bolt_request, arrived)
         )
         return await asyncio.shield(taking)
+
+    async def _store_then_ack(
+        self,
+        delivery: str | None,
+        text: str,
+        query: str,
+        content_type: str,
+        body: dict[str, Any],
+        bolt_request: Callable[[], SlackRequest],
+        arrived: float,
+    ) -> web.Response:
+        """One process: store the request, queue its turn, answer 200 (or a 503 if it was not stored
+        within ACK_LIMIT_S of its arrival, or a 400/503 if it could not be: see `_take`). The queueing
+        is the store's own done callback, not a task per request: it runs whether or not this handler
+        still waits (Slack may hang up), before the handler resumes (callbacks run in the order they
+        were added), and, if the store lands after the 503, still once (Slack's resend is a
+        duplicate then, as in `_late`)."""
+        key = order_key(body)  # read before the row is stored: a body it fails on leaves no row
+        adding = self.journal.submit(delivery, text, query, content_type, learner_of(body))
+
+        def stored(future: asyncio.Future[int | None]) -> None:
+            if future.cancelled() or future.exception() is not None:  # Slack's resend is stored as new
+                if delivery is not None:
+                    self.seen.pop(delivery, None)
+                return
+            row = future.result()
+            if row is not None:
+                if delivery is not None:  # again, if a 503 went out before the store landed
+                    self.seen[delivery] = None
+                self._enqueue(key, row, bolt_request)
+
+        adding.add_done_callback(stored)
+        if not await finished_by(adding, arrived + ACK_LIMIT_S):
+            if delivery is not None:  # Slack's resend is stored, or found stored: not dropped here
+                self.seen.pop(delivery, None)
+            log.warning("slack: delivery %s not stored %.1f s after it came: 503", delivery, ACK_LIMIT_S)
+            return web.json_response({"error": "not stored in time, try again"}, status=503)
+        if (exc := adding.exception()) is not None:  # logged by the journal; Slack sends it again
+            return self._not_stored(exc)
+        if adding.result() is None:  # stored by a process before this one, which runs it (`resume`)
+            return self._duplicate(delivery)
+        return web.Response(status=200)
 
     async def _take(
         self,
@@ -161,15 +207,14 @@ class SlackInbox:
         bolt_request: Callable[[], SlackRequest],
         arrived: float,
     ) -> web.Response:
-        """Store the request, then queue (or, across processes, start) its turn: the 200, or a 503 if
-        it was not stored within ACK_LIMIT_S of its arrival (see `_late`)."""
-        key = order_key(body)  # read before the row is stored: a body it fails on leaves no row
+        """Across processes: store the request, then start its turn: the 200, or a 503 if it was not
+        stored within ACK_LIMIT_S of its arrival (see `_late`)."""
         adding = self.journal.submit(delivery, text, query, content_type, learner_of(body))
         if not await finished_by(adding, arrived + ACK_LIMIT_S):
             if delivery is not None:  # Slack's resend is stored, or found stored: not dropped here
                 self.seen.pop(delivery, None)
             log.warning("slack: delivery %s not stored %.1f s after it came: 503", delivery, ACK_LIMIT_S)
-            self._spawn(self._late(delivery, adding, key, bolt_request))
+            self._spawn(self._late(delivery, adding, bolt_request))
             return web.json_response({"error": "not stored in time, try again"}, status=503)
         try:
             row = adding.result()
@@ -179,17 +224,13 @@ class SlackInbox:
             return self._not_stored(exc)
         if row is None:  # stored by a process before this one, which runs it (`resume`)
             return self._duplicate(delivery)
-        if self.across_processes:
-            await self._dispatch_in_line(row, bolt_request(), arrived)
-        else:
-            self._enqueue(key, row, bolt_request)
+        await self._dispatch_in_line(row, bolt_request(), arrived)
         return web.Response(status=200)
 
     async def _late(
         self,
         delivery: str | None,
         adding: asyncio.Future[int | None],
-        key: str,
         bolt_request: Callable[[], SlackRequest],
     ) -> None:
         """A request whose store outlasted its ack budget was answered 503, not a late 200: a 200 after
@@ -207,10 +248,7 @@ class SlackInbox:
             return
         if delivery is not None:
             self.seen[delivery] = None
-        if self.across_processes:
-            self._spawn(self._run(row, bolt_request()))
-        else:
-            self._enqueue(key, row, bolt_request)
+        self._spawn(self._run(row, bolt_request()))
 
     @staticmethod
     def _not_stored(exc: Exception) -> web.Response:

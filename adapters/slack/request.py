@@ -24,7 +24,9 @@ class SlackRequest(AsyncBoltRequest):
 
     def __init__(self, *, body: str, context: dict[str, Any] | None = None, **kwargs: Any):
         super().__init__(body=body, context=context, **kwargs)
-        if self.mode == "http" and self.raw_body:
+        # a body starting with "{" Bolt parsed as JSON, as `parse_slack` does (an event: nearly every
+        # request): parsed again, and its context built again, it would come out the same
+        if self.mode == "http" and self.raw_body and not self.raw_body.startswith("{"):
             self.body = parse_slack(self.raw_body, (self.content_type or "").strip().lower())
             self.context = build_async_context(AsyncBoltContext(context or {}), self.body)
 
