@@ -14,14 +14,16 @@ from functools import lru_cache
 
 from bot.messages import Citation, Inbound, Reply
 from bot.store import deferred
-from flows import feedback
+from flows import feedback, verdict
 from flows.attribute import owned_heads
 from flows.brains.base import QAContext
 from flows.decision import shipped_model, signals
 from flows.deps import Deps
 from flows.focus import (
     CUES,
+    FIGURE,
     MIN_FOCUS,
+    YEARS,
     figure_focus,
     focus,
     focus_words,
@@ -446,11 +448,13 @@ def fact_gap(question: str, shape: str, missing: list[str]) -> list[str]:
 
 
 # Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses,
-# and before a question word after a colon, a comma or "but" ("I blanked: what's data mesh?",
-# "random one but what's a model registry?").
+# before a question word after a colon, a comma or "but" ("I blanked: what's data mesh?", "random
+# one but what's a model registry?"), and before a yes/no question after a colon ("finance partner:
+# does the course put a number on…?").
 BREAK = re.compile(
     r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…"
-    r"|(?:(?<=[:,])|(?<=\bbut))\s+(?=(?:what|whats|what's|how|why|which|who|where|when)\b)",
+    r"|(?:(?<=[:,])|(?<=\bbut))\s+(?=(?:what|whats|what's|how|why|which|who|where|when)\b)"
+    r"|(?<=:)\s+(?=(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have)\b)",
     re.IGNORECASE,
 )
 ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
@@ -744,7 +748,7 @@ def _evidence(
     found = support(deps, judged, draft.covers, units, subject_words(question))
     # a fact is asked in the parts that ask: "we ran a course, 100% completion… what are we missing?"
     # tells a figure and asks none
-    shape = question_shape(" ".join(asking_parts(question)) or question)
+    shape = asked_shape(asking_parts(question) or [question])
     # "which cloud provider does Uber run…?", "what fine did Amazon pay?": an attribute of a name
     fact = shape in FACTS or bool(asked_thing(question) and names_in(deps, question))
     asked_for = None
@@ -772,6 +776,28 @@ def _evidence(
         years=tuple(unsaid_years(judged, draft.text)),
         attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
     )
+
+
+def asked_shape(parts: list[str]) -> str:
+    """The shape of what the asking parts ask. A yes/no question asks whether, not how much: "is the
+    number of models in production a good measure of AI success?" asks for no figure, so a number
+    is asked only outside its yes/no clauses ("…how much did they put in, and did it work?"), or
+    in one stating a figure to check ("is Google's 20% time still allowed?")."""
+    shape = question_shape(" ".join(parts))
+    if shape != "number":
+        return shape
+    rest = " ".join(p for p in map(without_yes_no, parts) if p.strip())
+    return shape if rest and question_shape(rest) == "number" else "general"
+
+
+def without_yes_no(part: str) -> str:
+    """A part without the clause asking yes or no (`flows/verdict.py`), from where it starts, unless
+    the clause states a figure (not a year)."""
+    for start in verdict.ASKING.finditer(part):
+        clause = part[start.end() :]
+        if verdict.YES_NO.match(clause) and not verdict.CHOICE.search(clause):
+            return part if FIGURE.search(YEARS.sub(" ", clause)) else part[: start.start()]
+    return part
 
 
 def unsaid_attributes(deps: Deps, question: str, draft: Draft) -> list[str]:
