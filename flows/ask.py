@@ -23,6 +23,7 @@ from flows.focus import (
     CUES,
     FIGURE,
     MIN_FOCUS,
+    WRITTEN_FIGURE,
     YEARS,
     figure_focus,
     focus,
@@ -752,9 +753,10 @@ def _evidence(
     # "which cloud provider does Uber run…?", "what fine did Amazon pay?": an attribute of a name
     fact = shape in FACTS or bool(asked_thing(question) and names_in(deps, question))
     asked_for = None
-    if fact:
-        given = figure_focus if shape == "number" else focus
-        asked_for = given(deps, question, draft.text)
+    if shape == "number":
+        asked_for = figure_focus(deps, question, draft.text, stated_figures(question))
+    elif fact:
+        asked_for = focus(deps, question, draft.text)
     return Evidence(
         similarity=similarity,
         found=found,
@@ -782,22 +784,34 @@ def asked_shape(parts: list[str]) -> str:
     """The shape of what the asking parts ask. A yes/no question asks whether, not how much: "is the
     number of models in production a good measure of AI success?" asks for no figure, so a number
     is asked only outside its yes/no clauses ("…how much did they put in, and did it work?"), or
-    in one stating a figure to check ("is Google's 20% time still allowed?")."""
+    in one stating a figure to check ("is Google's 20% time still allowed?"); a figure it states
+    elsewhere asks for none."""
     shape = question_shape(" ".join(parts))
     if shape != "number":
         return shape
-    rest = " ".join(p for p in map(without_yes_no, parts) if p.strip())
-    return shape if rest and question_shape(rest) == "number" else "general"
+    # nor does a figure it states ("google's 20% time… what does the course call these?")
+    stated = stated_figures(" ".join(parts))
+    rest = " ".join(p for p in (without_yes_no(p, FIGURE) for p in parts) if p.strip())
+    rest = WRITTEN_FIGURE.sub(lambda m: " " if m.group() in stated else m.group(), rest)
+    return shape if rest.strip() and question_shape(rest) == "number" else "general"
 
 
-def without_yes_no(part: str) -> str:
+def without_yes_no(part: str, kept: re.Pattern[str] | None = None) -> str:
     """A part without the clause asking yes or no (`flows/verdict.py`), from where it starts, unless
-    the clause states a figure (not a year)."""
+    that clause holds `kept` (a figure, not a year)."""
     for start in verdict.ASKING.finditer(part):
         clause = part[start.end() :]
         if verdict.YES_NO.match(clause) and not verdict.CHOICE.search(clause):
-            return part if FIGURE.search(YEARS.sub(" ", clause)) else part[: start.start()]
+            holds = kept is not None and kept.search(YEARS.sub(" ", clause))
+            return part if holds else part[: start.start()]
     return part
+
+
+def stated_figures(question: str) -> frozenset[str]:
+    """The figures a question states in what it asks ("…after restructuring the 33,000 employees?"),
+    which answer nothing; not one a yes/no clause checks ("is it true that only 8%…?"), nor a year."""
+    opened = " ".join(map(without_yes_no, asking_parts(question) or [question]))
+    return frozenset(m.group() for m in WRITTEN_FIGURE.finditer(YEARS.sub(" ", opened)))
 
 
 def unsaid_attributes(deps: Deps, question: str, draft: Draft) -> list[str]:

@@ -173,13 +173,20 @@ MARKER = re.compile(r"\[\d+\]")  # a citation, not a figure
 YEARS = re.compile(r"\b(19|20)\d\d\b(?![%,.]\d)")
 
 
-def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
+# A figure as written ("33,000", "8%", "$1.5B"): what a question may state and a reply repeat.
+WRITTEN_FIGURE = re.compile(r"[$€£]?\d[\d,.]*\d%?|[$€£]?\d%?")
+
+
+def figure_focus(deps: Deps, question: str, reply: str, stated: frozenset[str] = frozenset()) -> Focus:
     """For a number question: how much of its focus the reply holds, when the reply gives a figure,
     in a paragraph about what the question names if it names anything ("how much does Netflix
     pay…": a figure where Netflix is named); a share asked for ("what percentage…") is a
     percentage. A passage on the topic with no figure (a year is none), or a figure about another
-    company, holds nothing."""
+    company, holds nothing; nor does a figure the question itself states (`stated`: "how many
+    squads did DBS end up with after restructuring the 33,000 employees?")."""
     wanted = PERCENT if PERCENTAGE.search(question) else FIGURE
+    if stated:
+        reply = WRITTEN_FIGURE.sub(lambda m: " " if m.group() in stated else m.group(), reply)
     # a year is a date, not the count or amount asked for; a citation marker is no figure
     figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
     # an abbreviation of course words ("ML" platform) is a concept, not a name a figure is about
@@ -205,13 +212,16 @@ def counted_thing(question: str, spelled: Callable[[str], str] = str) -> set[str
     if not found:
         return set()
     nouns = []
-    for word in (spelled(w.lower()) for w in found.groups() if w):
+    said = [spelled(w.lower()) for w in found.groups() if w]
+    for i, word in enumerate(said):
         classes = getAllLemmas(word)
-        if word in CUES or (classes and "NOUN" not in classes):  # "how many percent", "how many got…"
+        # an adjective before a noun says which are counted ("how many agile squads")
+        modifies = set(classes) == {"ADJ"} and i + 1 < len(said) and "NOUN" in getAllLemmas(said[i + 1])
+        if word in CUES or (classes and "NOUN" not in classes and not modifies):  # "how many got…"
             break
         nouns.append(word)
-    said = " ".join(nouns)
-    return set(stem_words(f"{said} {load_vocabulary().means(said)}"))  # "execs": executives
+    counted = " ".join(nouns)
+    return set(stem_words(f"{counted} {load_vocabulary().means(counted)}"))  # "execs": executives
 
 
 def counts(paragraph: str, counted: set[str]) -> bool:
