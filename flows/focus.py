@@ -59,10 +59,15 @@ OWN_POST = re.compile(rf"\b(?:my|our)\s+(?:[\w'-]+\s+)?({POSTS})\b", re.IGNORECA
 ADVICE = re.compile(r"\b(should|could|would|ought|need|needs|recommend)\b", re.IGNORECASE)
 
 
+# A chief officer written as its acronym ("our CHRO", "my CMO", "our CISO"): C, the office, O.
+OWN_CHIEF = re.compile(r"\b(?:[Mm]y|[Oo]ur)\s+(?:[\w'-]+\s+)?(C[A-Z]{1,3}O)s?\b")
+
+
 def own_posts(question: str) -> set[str]:
     """The learner's own people a question mentions ("my **VP** wants stats", "our **CEO** keeps
-    quoting…"): who asks or why, never what is asked about."""
-    return {m.group(1).lower() for m in OWN_POST.finditer(question)}
+    quoting…", "our **CHRO**"): who asks or why, never what is asked about."""
+    chiefs = {m.group(1).lower() for m in OWN_CHIEF.finditer(question)}
+    return {m.group(1).lower() for m in OWN_POST.finditer(question)} | chiefs
 
 
 # The asker's own role: "As a BI analyst, …", "why would I care as a BI analyst?", "I'm a nurse, …",
@@ -75,7 +80,7 @@ ROLE_WORDS = (
 OWN_ROLE = re.compile(
     rf"(?:^\W*|\b(?:i|me)\b[^.?!,]{{0,80}}?)\bas an? {ROLE_WORDS}"
     rf"|\b(?:i'm|i’m|im|i am)\s+an? {ROLE_WORDS}(?=\s*[,.;:!?)-])"
-    rf"|(?:^|[,.;:!?]\s*){ROLE_WORDS}\s+here\b(?=\s*[,.;:!?-])",
+    rf"|(?:^|[,.;:!?]\s*){ROLE_WORDS}\s+here\b(?=\s*[,.;:!?—–-])",
     re.IGNORECASE,
 )
 
