@@ -384,7 +384,9 @@ def subject_words(question: str) -> frozenset[str]:
     # a clause of its own inside it ends the subject: "what are the ways **scaling** can go wrong?"
     said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
     if not copula:
-        if len(said) < 2 or "VERB" not in _lemmas(said[-1]):
+        # after "do", "does" or a modal the verb is bare: "…without micromanaging **teams**" goes on
+        # past its verb ("keep"), as "how does **chain of thought prompting** work?" does not
+        if len(said) < 2 or said[-1] not in _lemmas(said[-1]).get("VERB", ()):
             return frozenset()
         said = said[:-1]
     # a word English only uses as a verb is no part of a noun phrase: it is a clause's verb ("what are
