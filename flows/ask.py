@@ -25,6 +25,7 @@ from flows.focus import (
     MIN_FOCUS,
     WRITTEN_FIGURE,
     YEARS,
+    Focus,
     figure_focus,
     focus,
     focus_words,
@@ -757,6 +758,8 @@ def _evidence(
     asked_for = None
     if shape == "number":
         asked_for = figure_focus(deps, question, draft.text, stated_figures(question))
+    elif shape == "who":
+        asked_for = name_focus(deps, question, draft.text)
     elif fact:
         asked_for = focus(deps, question, draft.text)
     return Evidence(
@@ -780,6 +783,17 @@ def _evidence(
         years=tuple(unsaid_years(judged, draft.text)),
         attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
     )
+
+
+def name_focus(deps: Deps, question: str, reply: str) -> Focus:
+    """For a who question: how much of its focus the reply holds, when the reply names someone the
+    question does not (a course name, or a word written as a name); a reply naming no one ("Uses
+    technical forums for drug discovery AI teams.") tells no who."""
+    asked = set(content_words(question)) | written_as_names(question)
+    said = {w for w in content_words(reply) if w in deps.index.names() and not YEAR.fullmatch(w)}
+    if (said | written_as_names(reply)) - asked:
+        return focus(deps, question, reply)
+    return Focus(0.0, [], given=False)
 
 
 def asked_shape(parts: list[str]) -> str:
