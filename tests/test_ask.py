@@ -1233,7 +1233,7 @@ def test_a_situation_told_asks_a_pick_only_among_options(question: str, shape: s
         (["is 'number of models in production' a good north-star metric for our AI program?"], "general"),
         (["is Google's 20% time still allowed today?"], "number"),  # a figure stated to check
         (["how much did they put in, what was it called, and did it work?"], "number"),
-        (["google's 20% time, netflix freedom and responsibility: what does the course call them?"], "general"),
+        (["google's 20% time, netflix freedom and responsibility: what does the course call it?"], "general"),
     ],
 )
 def test_a_yes_no_question_or_a_figure_told_asks_no_figure(parts: list[str], shape: str):
