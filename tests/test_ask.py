@@ -1259,7 +1259,7 @@ def test_a_label_before_a_colon_is_no_part_of_the_yes_no_question_after_it():
 
 
 async def test_a_figure_the_question_states_does_not_answer_it(deps):
-    """"…after restructuring the 33,000 employees?" is not answered by the 33,000 it states."""
+    """ "…after restructuring the 33,000 employees?" is not answered by the 33,000 it states."""
     from flows.ask import declined, stated_figures
     from flows.focus import counted_thing
 
@@ -1280,7 +1280,7 @@ def test_a_chief_officer_acronym_and_a_role_before_a_dash_say_who_asks(deps):
 
 
 def test_the_verb_ending_a_subject_after_does_is_bare():
-    """"…without micromanaging teams" ends on no verb: "teams" after "does" is a noun."""
+    """ "…without micromanaging teams" ends on no verb: "teams" after "does" is a noun."""
     from flows.ask import subject_words
 
     assert not subject_words("how does intuit keep strategy coherent without micromanaging teams?")
