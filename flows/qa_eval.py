@@ -34,7 +34,8 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # `heldout9` likewise (150 / 73: plain, chat and harder thirds; near-misses that reuse course
 # names), written in the fifth session's first minutes and measured on 82c742d before that session's
 # Q&A work; `heldout10` (133 / 73: an operations team's and a leadership team's month) likewise, by a
-# second evaluator who did not see heldout9.
+# second evaluator who did not see heldout9. qa-dev9.yaml (172 / 81: sales, HR, finance and clinical
+# wording) likewise, in the sixth session, measured on a005f3f before it joined dev.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
