@@ -776,7 +776,7 @@ def _evidence(
             for w in found.unknown
             if w in written_as_names(asked_alone) or w in asked_thing(question) or w in asked_of(question)
         ),
-        elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
+        elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units, asked_alone)),
         about_names=fact and bool(names_in(deps, question)),
         given=asked_for.given if asked_for else True,
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
@@ -870,13 +870,15 @@ def names_in(deps: Deps, question: str) -> set[str]:
 MIXED_CASE = re.compile(r"\b[A-Z][a-z]+[A-Z]?[\w&]*")
 
 
-def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str) -> list[str]:
+def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str, asked: str = "") -> list[str]:
     """The organisations and people the question names that the chosen units never mention: course
     names written in mixed case ("Microsoft", "McKinsey"; an acronym such as "ROI" or "CEO" may be a
-    concept or a post), so a passage about something else is no answer to what they do."""
-    written = {m.group().lower() for m in MIXED_CASE.finditer(question)}
+    concept or a post) in the message as asked (`asked`), so a passage about something else is no
+    answer to what they do; a name the course writes only with its possessive ("Netflix's") too."""
+    written = {m.group().lower().removesuffix("'s") for m in MIXED_CASE.finditer(asked or question)}
     said = set(content_words(units))
-    names = course_names(deps, content_words(question))
+    owned = {w.removesuffix("'s") for w in words(question) if w.endswith("'s") and w in deps.index.names()}
+    names = course_names(deps, content_words(question)) | owned
     return [w for w in names if w in written and stem(w) not in covers and w not in said]
 
 
