@@ -1293,3 +1293,15 @@ def test_a_who_question_needs_a_reply_naming_someone(deps):
     question = "which company in the deck uses technical forums for its drug discovery AI teams?"
     assert not name_focus(deps, question, "Action: Uses technical forums for drug discovery AI teams.").given
     assert name_focus(deps, question, "Pfizer uses technical forums for drug discovery AI teams.").given
+
+
+def test_a_course_name_written_only_with_its_possessive_must_be_said(deps):
+    """The course writes "Netflix's" only: the name is still one the units must say, and a definition
+    judged in lower case reads its case in the message as asked."""
+    from flows.ask import unsaid_names
+
+    asked = "what's Netflix's equivalent of a Center of Excellence called?"
+    judged = "netflix's equivalent of a center of excellence called"
+    units = "A centralized team providing shared AI standards, tooling, expertise, and governance."
+    assert unsaid_names(deps, judged, frozenset(), units, asked) == ["netflix"]
+    assert not unsaid_names(deps, judged, frozenset(), units)  # lower case: no name written
