@@ -15,14 +15,18 @@ from functools import lru_cache
 
 from bot.messages import Citation, Inbound, Reply
 from bot.store import deferred
-from flows import feedback
+from flows import feedback, verdict
 from flows.attribute import owned_heads
 from flows.brains.base import QAContext
 from flows.decision import shipped_model, signals
 from flows.deps import Deps
 from flows.focus import (
     CUES,
+    FIGURE,
     MIN_FOCUS,
+    WRITTEN_FIGURE,
+    YEARS,
+    Focus,
     figure_focus,
     focus,
     focus_words,
@@ -382,7 +386,9 @@ def subject_words(question: str) -> frozenset[str]:
     # a clause of its own inside it ends the subject: "what are the ways **scaling** can go wrong?"
     said = list(itertools.takewhile(lambda w: w not in SUBJECT and w not in AUXILIARY, said))
     if not copula:
-        if len(said) < 2 or "VERB" not in _lemmas(said[-1]):
+        # after "do", "does" or a modal the verb is bare: "…without micromanaging **teams**" goes on
+        # past its verb ("keep"), as "how does **chain of thought prompting** work?" does not
+        if len(said) < 2 or said[-1] not in _lemmas(said[-1]).get("VERB", ()):
             return frozenset()
         said = said[:-1]
     # a word English only uses as a verb is no part of a noun phrase: it is a clause's verb ("what are
@@ -447,11 +453,13 @@ def fact_gap(question: str, shape: str, missing: list[str]) -> list[str]:
 
 
 # Where a message breaks into parts: after a question mark or a sentence, at dashes and ellipses,
-# and before a question word after a colon, a comma or "but" ("I blanked: what's data mesh?",
-# "random one but what's a model registry?").
+# before a question word after a colon, a comma or "but" ("I blanked: what's data mesh?", "random
+# one but what's a model registry?"), and before a yes/no question after a colon ("finance partner:
+# does the course put a number on…?").
 BREAK = re.compile(
     r"(?<=\?)|(?<=[.!;])\s| - | – | — | -- |\.\.\.|…"
-    r"|(?:(?<=[:,])|(?<=\bbut))\s+(?=(?:what|whats|what's|how|why|which|who|where|when)\b)",
+    r"|(?:(?<=[:,])|(?<=\bbut))\s+(?=(?:what|whats|what's|how|why|which|who|where|when)\b)"
+    r"|(?<=:)\s+(?=(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have)\b)",
     re.IGNORECASE,
 )
 ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
@@ -745,13 +753,16 @@ def _evidence(
     found = support(deps, judged, draft.covers, units, subject_words(question))
     # a fact is asked in the parts that ask: "we ran a course, 100% completion… what are we missing?"
     # tells a figure and asks none
-    shape = question_shape(" ".join(asking_parts(question)) or question)
+    shape = asked_shape(asking_parts(question) or [question])
     # "which cloud provider does Uber run…?", "what fine did Amazon pay?": an attribute of a name
     fact = shape in FACTS or bool(asked_thing(question) and names_in(deps, question))
     asked_for = None
-    if fact:
-        given = figure_focus if shape == "number" else focus
-        asked_for = given(deps, question, draft.text)
+    if shape == "number":
+        asked_for = figure_focus(deps, question, draft.text, stated_figures(question))
+    elif shape == "who":
+        asked_for = name_focus(deps, question, draft.text)
+    elif fact:
+        asked_for = focus(deps, question, draft.text)
     return Evidence(
         similarity=similarity,
         found=found,
@@ -766,13 +777,58 @@ def _evidence(
             for w in found.unknown
             if w in written_as_names(asked_alone) or w in asked_thing(question) or w in asked_of(question)
         ),
-        elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units)),
+        elsewhere=tuple(unsaid_names(deps, judged, draft.covers, units, asked_alone)),
         about_names=fact and bool(names_in(deps, question)),
         given=asked_for.given if asked_for else True,
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
         years=tuple(unsaid_years(judged, draft.text)),
         attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
     )
+
+
+def name_focus(deps: Deps, question: str, reply: str) -> Focus:
+    """For a who question: how much of its focus the reply holds, when the reply names someone the
+    question does not (a course name, or a word written as a name); a reply naming no one ("Uses
+    technical forums for drug discovery AI teams.") tells no who."""
+    asked = set(content_words(question)) | written_as_names(question)
+    said = {w for w in content_words(reply) if w in deps.index.names() and not YEAR.fullmatch(w)}
+    if (said | written_as_names(reply)) - asked:
+        return focus(deps, question, reply)
+    return Focus(0.0, [], given=False)
+
+
+def asked_shape(parts: list[str]) -> str:
+    """The shape of what the asking parts ask. A yes/no question asks whether, not how much: "is the
+    number of models in production a good measure of AI success?" asks for no figure, so a number
+    is asked only outside its yes/no clauses ("…how much did they put in, and did it work?"), or
+    in one stating a figure to check ("is Google's 20% time still allowed?"); a figure it states
+    elsewhere asks for none."""
+    shape = question_shape(" ".join(parts))
+    if shape != "number":
+        return shape
+    # nor does a figure it states ("google's 20% time… what does the course call these?")
+    stated = stated_figures(" ".join(parts))
+    rest = " ".join(p for p in (without_yes_no(p, FIGURE) for p in parts) if p.strip())
+    rest = WRITTEN_FIGURE.sub(lambda m: " " if m.group() in stated else m.group(), rest)
+    return shape if rest.strip() and question_shape(rest) == "number" else "general"
+
+
+def without_yes_no(part: str, kept: re.Pattern[str] | None = None) -> str:
+    """A part without the clause asking yes or no (`flows/verdict.py`), from where it starts, unless
+    that clause holds `kept` (a figure, not a year)."""
+    for start in verdict.ASKING.finditer(part):
+        clause = part[start.end() :]
+        if verdict.YES_NO.match(clause) and not verdict.CHOICE.search(clause):
+            holds = kept is not None and kept.search(YEARS.sub(" ", clause))
+            return part if holds else part[: start.start()]
+    return part
+
+
+def stated_figures(question: str) -> frozenset[str]:
+    """The figures a question states in what it asks ("…after restructuring the 33,000 employees?"),
+    which answer nothing; not one a yes/no clause checks ("is it true that only 8%…?"), nor a year."""
+    opened = " ".join(map(without_yes_no, asking_parts(question) or [question]))
+    return frozenset(m.group() for m in WRITTEN_FIGURE.finditer(YEARS.sub(" ", opened)))
 
 
 def unsaid_attributes(deps: Deps, question: str, draft: Draft) -> list[str]:
@@ -815,13 +871,15 @@ def names_in(deps: Deps, question: str) -> set[str]:
 MIXED_CASE = re.compile(r"\b[A-Z][a-z]+[A-Z]?[\w&]*")
 
 
-def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str) -> list[str]:
+def unsaid_names(deps: Deps, question: str, covers: frozenset[str], units: str, asked: str = "") -> list[str]:
     """The organisations and people the question names that the chosen units never mention: course
     names written in mixed case ("Microsoft", "McKinsey"; an acronym such as "ROI" or "CEO" may be a
-    concept or a post), so a passage about something else is no answer to what they do."""
-    written = {m.group().lower() for m in MIXED_CASE.finditer(question)}
+    concept or a post) in the message as asked (`asked`), so a passage about something else is no
+    answer to what they do; a name the course writes only with its possessive ("Netflix's") too."""
+    written = {m.group().lower().removesuffix("'s") for m in MIXED_CASE.finditer(asked or question)}
     said = set(content_words(units))
-    names = course_names(deps, content_words(question))
+    owned = {w.removesuffix("'s") for w in words(question) if w.endswith("'s") and w in deps.index.names()}
+    names = course_names(deps, content_words(question)) | owned
     return [w for w in names if w in written and stem(w) not in covers and w not in said]
 
 

@@ -59,10 +59,15 @@ OWN_POST = re.compile(rf"\b(?:my|our)\s+(?:[\w'-]+\s+)?({POSTS})\b", re.IGNORECA
 ADVICE = re.compile(r"\b(should|could|would|ought|need|needs|recommend)\b", re.IGNORECASE)
 
 
+# A chief officer written as its acronym ("our CHRO", "my CMO", "our CISO"): C, the office, O.
+OWN_CHIEF = re.compile(r"\b(?:[Mm]y|[Oo]ur)\s+(?:[\w'-]+\s+)?(C[A-Z]{1,3}O)s?\b")
+
+
 def own_posts(question: str) -> set[str]:
     """The learner's own people a question mentions ("my **VP** wants stats", "our **CEO** keeps
-    quoting…"): who asks or why, never what is asked about."""
-    return {m.group(1).lower() for m in OWN_POST.finditer(question)}
+    quoting…", "our **CHRO**"): who asks or why, never what is asked about."""
+    chiefs = {m.group(1).lower() for m in OWN_CHIEF.finditer(question)}
+    return {m.group(1).lower() for m in OWN_POST.finditer(question)} | chiefs
 
 
 # The asker's own role: "As a BI analyst, …", "why would I care as a BI analyst?", "I'm a nurse, …",
@@ -75,7 +80,7 @@ ROLE_WORDS = (
 OWN_ROLE = re.compile(
     rf"(?:^\W*|\b(?:i|me)\b[^.?!,]{{0,80}}?)\bas an? {ROLE_WORDS}"
     rf"|\b(?:i'm|i’m|im|i am)\s+an? {ROLE_WORDS}(?=\s*[,.;:!?)-])"
-    rf"|(?:^|[,.;:!?]\s*){ROLE_WORDS}\s+here\b(?=\s*[,.;:!?-])",
+    rf"|(?:^|[,.;:!?]\s*){ROLE_WORDS}\s+here\b(?=\s*[,.;:!?—–-])",
     re.IGNORECASE,
 )
 
@@ -173,13 +178,20 @@ MARKER = re.compile(r"\[\d+\]")  # a citation, not a figure
 YEARS = re.compile(r"\b(19|20)\d\d\b(?![%,.]\d)")
 
 
-def figure_focus(deps: Deps, question: str, reply: str) -> Focus:
+# A figure as written ("33,000", "8%", "$1.5B"): what a question may state and a reply repeat.
+WRITTEN_FIGURE = re.compile(r"[$€£]?\d[\d,.]*\d%?|[$€£]?\d%?")
+
+
+def figure_focus(deps: Deps, question: str, reply: str, stated: frozenset[str] = frozenset()) -> Focus:
     """For a number question: how much of its focus the reply holds, when the reply gives a figure,
     in a paragraph about what the question names if it names anything ("how much does Netflix
     pay…": a figure where Netflix is named); a share asked for ("what percentage…") is a
     percentage. A passage on the topic with no figure (a year is none), or a figure about another
-    company, holds nothing."""
+    company, holds nothing; nor does a figure the question itself states (`stated`: "how many
+    squads did DBS end up with after restructuring the 33,000 employees?")."""
     wanted = PERCENT if PERCENTAGE.search(question) else FIGURE
+    if stated:
+        reply = WRITTEN_FIGURE.sub(lambda m: " " if m.group() in stated else m.group(), reply)
     # a year is a date, not the count or amount asked for; a citation marker is no figure
     figures = [p for p in reply.splitlines() if wanted.search(YEARS.sub(" ", MARKER.sub(" ", p)))]
     # an abbreviation of course words ("ML" platform) is a concept, not a name a figure is about
@@ -205,13 +217,16 @@ def counted_thing(question: str, spelled: Callable[[str], str] = str) -> set[str
     if not found:
         return set()
     nouns = []
-    for word in (spelled(w.lower()) for w in found.groups() if w):
+    said = [spelled(w.lower()) for w in found.groups() if w]
+    for i, word in enumerate(said):
         classes = getAllLemmas(word)
-        if word in CUES or (classes and "NOUN" not in classes):  # "how many percent", "how many got…"
+        # an adjective before a noun says which are counted ("how many agile squads")
+        modifies = set(classes) == {"ADJ"} and i + 1 < len(said) and "NOUN" in getAllLemmas(said[i + 1])
+        if word in CUES or (classes and "NOUN" not in classes and not modifies):  # "how many got…"
             break
         nouns.append(word)
-    said = " ".join(nouns)
-    return set(stem_words(f"{said} {load_vocabulary().means(said)}"))  # "execs": executives
+    counted = " ".join(nouns)
+    return set(stem_words(f"{counted} {load_vocabulary().means(counted)}"))  # "execs": executives
 
 
 def counts(paragraph: str, counted: set[str]) -> bool:

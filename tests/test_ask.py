@@ -1226,3 +1226,84 @@ def test_a_situation_told_asks_a_pick_only_among_options(question: str, shape: s
     """Saying who asks ("I'm a nurse", "we are new to this") is no request for a recommendation: the
     lesson's pick leads only when the message offers options or asks which (review)."""
     assert question_shape(question) == shape
+
+
+@pytest.mark.parametrize(
+    ("parts", "shape"),
+    [
+        (["Is the number of models in production a good measure of AI success?"], "general"),
+        (["is 'number of models in production' a good north-star metric for our AI program?"], "general"),
+        (["is Google's 20% time still allowed today?"], "number"),  # a figure stated to check
+        (["how much did they put in, what was it called, and did it work?"], "number"),
+        (["google's 20% time, netflix freedom and responsibility: what does the course call it?"], "general"),
+    ],
+)
+def test_a_yes_no_question_or_a_figure_told_asks_no_figure(parts: list[str], shape: str):
+    """A yes/no question asks whether, not how much, and a figure the message states is not asked
+    for: neither is judged on a figure the reply must give (qarefuse)."""
+    from flows.ask import asked_shape
+
+    assert asked_shape(parts) == shape
+
+
+async def test_a_yes_no_question_about_a_measure_is_answered(deps):
+    from flows.ask import declined
+
+    reply = await answer(deps, "Is the number of models in production a good measure of AI success?")
+    assert not declined(reply) and not reply.text.startswith("The lessons don't cover")
+
+
+def test_a_label_before_a_colon_is_no_part_of_the_yes_no_question_after_it():
+    from flows.ask import asking_parts
+
+    message = "finance partner: does the course put a number on what bad data quality costs? need source too"
+    assert asking_parts(message) == ["does the course put a number on what bad data quality costs?"]
+
+
+async def test_a_figure_the_question_states_does_not_answer_it(deps):
+    """ "…after restructuring the 33,000 employees?" is not answered by the 33,000 it states."""
+    from flows.ask import declined, stated_figures
+    from flows.focus import counted_thing
+
+    question = "how many agile squads did DBS end up with after restructuring the 33,000 employees?"
+    assert stated_figures(question) == {"33,000"}
+    assert not stated_figures("is it true that only 8% of companies get value from AI at scale?")
+    assert counted_thing(question) == {"agil", "squad"}  # an adjective before the noun is counted too
+    assert not counted_thing("how many got mismatched?")
+    assert declined(await answer(deps, question))
+
+
+def test_a_chief_officer_acronym_and_a_role_before_a_dash_say_who_asks(deps):
+    from flows.focus import own_people, own_posts
+
+    assert "chro" in own_posts("HR here. Our CHRO keeps saying the AI problem is 'people not tech'.")
+    assert not own_posts("our cargo ships are late")
+    assert {"clinical", "ops"} <= own_people(deps, "clinical ops here — our nurses keep overriding the alert")
+
+
+def test_the_verb_ending_a_subject_after_does_is_bare():
+    """ "…without micromanaging teams" ends on no verb: "teams" after "does" is a noun."""
+    from flows.ask import subject_words
+
+    assert not subject_words("how does intuit keep strategy coherent without micromanaging teams?")
+    assert subject_words("what do feature stores mean?") == {"feature", "stores"}
+
+
+def test_a_who_question_needs_a_reply_naming_someone(deps):
+    from flows.ask import name_focus
+
+    question = "which company in the deck uses technical forums for its drug discovery AI teams?"
+    assert not name_focus(deps, question, "Action: Uses technical forums for drug discovery AI teams.").given
+    assert name_focus(deps, question, "Pfizer uses technical forums for drug discovery AI teams.").given
+
+
+def test_a_course_name_written_only_with_its_possessive_must_be_said(deps):
+    """The course writes "Netflix's" only: the name is still one the units must say, and a definition
+    judged in lower case reads its case in the message as asked."""
+    from flows.ask import unsaid_names
+
+    asked = "what's Netflix's equivalent of a Center of Excellence called?"
+    judged = "netflix's equivalent of a center of excellence called"
+    units = "A centralized team providing shared AI standards, tooling, expertise, and governance."
+    assert unsaid_names(deps, judged, frozenset(), units, asked) == ["netflix"]
+    assert not unsaid_names(deps, judged, frozenset(), units)  # lower case: no name written

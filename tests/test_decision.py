@@ -94,3 +94,11 @@ def test_leave_one_file_out_judges_each_file_on_a_model_fitted_without_it(deps: 
     folds = {f.judged: f for f in leave_one_file_out(flipped)}
     assert folds["qa-dev.yaml"].model.wrongly_refused > 0.5
     assert set(folds) == {"qa-dev.yaml", "qa-dev2.yaml", "all files"}
+
+
+def test_the_threshold_follows_from_the_targets_budgets():
+    # a wrong refusal (budget 0.05) costs twice an off-topic answer (budget 0.10): answer from P = 1/3
+    from flows.qa_fit import ANSWERED_BUDGET, REFUSED_BUDGET, THRESHOLD
+
+    assert pytest.approx(REFUSED_BUDGET / (REFUSED_BUDGET + ANSWERED_BUDGET)) == THRESHOLD
+    assert shipped_model().threshold == pytest.approx(1 / 3, abs=1e-6)
