@@ -478,7 +478,8 @@ def quoted_runs(text: str) -> list[str]:
     runs: list[str] = []
     for quote in QUOTED.finditer(text):
         said = re.findall(r"[^\W_]+", quote.group(1).lower())[:QUOTE_WORDS]
-        for size in range(len(said), QUOTE_RUN - 1, -1):
+        shortest = max(min(QUOTE_RUN, len(said)), 2)  # a quote of two words is a phrase whole: 'building AI'
+        for size in range(len(said), shortest - 1, -1):
             for start in range(len(said) - size + 1):
                 run = said[start : start + size]
                 if any(w not in STOPWORDS for w in run):

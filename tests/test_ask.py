@@ -1045,6 +1045,7 @@ async def test_a_misspelt_comparison_still_gets_both_sides(deps):
             "reading-scaling-paradox#",
         ),
         ("share that got value at scale vs the ones stuck? need both nums for a deck", ""),  # the learner's
+        ("what is data mesh? (asking for my VP, she has a board deck on friday)", ""),  # the learner's too
     ],
 )
 def test_a_reading_is_named_by_its_form_or_its_title(course: Course, question, where):
