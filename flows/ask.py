@@ -44,7 +44,7 @@ from flows.shape import Draft, compose, key_topics
 from flows.state import CoachState, QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import STOPWORDS, YEAR, Hit, SearchResult, content_words, words
-from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, WORD_CACHE, everyday_slip, repaired
+from knowledge.spelling import TYPO_CUTOFF, TYPO_MIN, WORD_CACHE, everyday_slip, learner_slip, repaired
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import ACTIONS, load_vocabulary, names_no_topic
 
@@ -148,9 +148,12 @@ def _searchable(deps: Deps, text: str) -> str:
     vocab = load_vocabulary()
     posts = own_posts(text)
     kept = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
-    extra = [vocab.expansion(text)]
-    extra += [repaired(deps.index, word) for word in kept]
-    extra += repaired_in_phrase(deps, text).values()
+    fixed = {word: found for word in kept if (found := repaired(deps.index, word) or learner_slip(word))}
+    extra = [vocab.expansion(text), *fixed.values()]
+    extra += (in_phrase := repaired_in_phrase(deps, text)).values()
+    if meant := fixed | in_phrase:  # the learner's phrases read as meant too ("builidng blocks")
+        spelt = re.sub(r"[^\W_]+", lambda m: meant.get(m.group().lower(), m.group()), text)
+        extra += [w for w in vocab.expansion(spelt).split() if w not in " ".join(extra).split()]
     return " ".join([*kept, *filter(None, extra)])
 
 

@@ -189,7 +189,7 @@ def asked_stems(question: str, query: set[str]) -> set[str]:
     return query - noise
 
 
-OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)\s*$")
+OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)(\s+[a-z]+)?\s*$")
 
 
 def place(question: str, course: Course) -> str:

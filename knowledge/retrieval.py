@@ -50,6 +50,10 @@ SEMANTIC_WEIGHT = 1.0
 # A document the question names ("in the scaling article", "lesson 1") ranks its chunks this much
 # higher (a share of the best hybrid rank, 2.0): its best chunk first unless another fits far better.
 NAMED_BONUS = 0.5
+# Every chunk the question's words match is scored (the course has ~160): a chunk cut from a short
+# candidate list would count no bm25 at all, however near it stands in meaning ("pilot success
+# factors" found the inflection point 13th by bm25 and lost its match to a cut at 12).
+CANDIDATES = 200
 
 YEAR = re.compile(r"(19|20)\d\d")
 TOKEN = re.compile(r"[^\W_]+(?:['’&][^\W_]+)*", re.UNICODE)
@@ -407,6 +411,7 @@ class Index:
         searched = [t for t in terms if t in rare or t in paired] if rare else terms
         match = " OR ".join(f'"{t}"' for t in searched)
         weights = ", ".join(str(w) for w in WEIGHTS)
+        limit = max(k * 3, CANDIDATES)
         sql = f"""
             SELECT c.id, c.source, c.lesson, c.title, c.section, c.text,
                    -bm25(chunks_fts, {weights}) AS score
@@ -416,27 +421,21 @@ class Index:
             LIMIT ?
         """
         with self._lock:
-            rows = self._conn.execute(sql, [match, max(k * 3, 10)]).fetchall()
-            if named:  # the named document's own best matches, filtered before they are ranked
-                rows += self._conn.execute(
-                    sql.replace("ORDER BY", "AND c.id LIKE ? ORDER BY"), [match, f"{named}%", k]
-                ).fetchall()
+            rows = self._conn.execute(sql, [match, limit]).fetchall()
             phrases = [f'"{a} {b}"' for a, b in pairs if f"{a} {b}" in phrased]
             by_phrase = (
-                dict(self._conn.execute(PHRASE_SQL, [" OR ".join(phrases), max(k * 3, 10)]).fetchall())
+                dict(self._conn.execute(PHRASE_SQL, [" OR ".join(phrases), limit]).fetchall())
                 if phrases
                 else {}
             )
             runs = quoted_runs(asked)
             by_quote = (
-                dict(self._conn.execute(PHRASE_SQL, [" OR ".join(runs), max(k * 3, 10)]).fetchall())
-                if runs
-                else {}
+                dict(self._conn.execute(PHRASE_SQL, [" OR ".join(runs), limit]).fetchall()) if runs else {}
             )
             coverage = self.coverage(terms)
         bm25 = {r[0]: r[6] * (SUPPLEMENTARY_FACTOR if r[1] != "lesson" else 1) for r in rows}
         similar = self.semantic(" ".join(terms))
-        near = sorted(similar, key=lambda i: -similar[i])[: max(k * 3, 10)]
+        near = sorted(similar, key=lambda i: -similar[i])[:limit]
         near += sorted((i for i in similar if named and i.startswith(named)), key=lambda i: -similar[i])[:k]
         best_bm25 = max(bm25.values(), default=0.0) or 1.0
         best_sim = max(similar.values(), default=0.0) or 1.0
@@ -479,7 +478,8 @@ def quoted_runs(text: str) -> list[str]:
     runs: list[str] = []
     for quote in QUOTED.finditer(text):
         said = re.findall(r"[^\W_]+", quote.group(1).lower())[:QUOTE_WORDS]
-        for size in range(len(said), QUOTE_RUN - 1, -1):
+        shortest = max(min(QUOTE_RUN, len(said)), 2)  # a quote of two words is a phrase whole: 'building AI'
+        for size in range(len(said), shortest - 1, -1):
             for start in range(len(said) - size + 1):
                 run = said[start : start + size]
                 if any(w not in STOPWORDS for w in run):

@@ -121,3 +121,14 @@ def everyday_slip(word: str) -> str | None:
     if len(word) < TYPO_MIN or known_to_english(word) or word in NUMBER_WORDS:
         return None
     return one_slip(word, everyday_words() | load_vocabulary().chat)
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def learner_slip(word: str) -> str | None:
+    """The learner's word the vocabulary reads (`knowledge/vocabulary.yaml`: "forcing", "charging")
+    that a word English doesn't know is one slip from ("forcnig"), so its synonyms are read too."""
+    from knowledge.vocabulary import load_vocabulary
+
+    if not TYPO_MIN <= len(word) <= TYPO_MAX or known_to_english(word) or word in NUMBER_WORDS:
+        return None
+    return one_slip(word, load_vocabulary().learner_words)

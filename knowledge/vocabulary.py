@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import yaml
@@ -25,6 +25,11 @@ class Vocabulary:
             for said, course in self.synonyms.items()
         ]
         object.__setattr__(self, "_patterns", patterns)
+
+    @cached_property
+    def learner_words(self) -> frozenset[str]:
+        """The words of the learner's phrases the vocabulary reads ("forcing", "charging", "blocks")."""
+        return frozenset(w for said in self.synonyms for w in re.findall(r"[^\W_]+", said))
 
     def expansion(self, question: str) -> str:
         """The course words the question means besides its own (empty when none)."""

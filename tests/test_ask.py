@@ -735,6 +735,17 @@ def test_a_short_misspelling_is_repaired_when_it_makes_a_course_phrase_with_its_
     assert repaired_in_phrase(deps, "how do I fix a stor") == {}  # alone, "stor" could be many words
 
 
+def test_a_misspelt_learner_phrase_is_read_as_meant(deps):
+    from flows.ask import searchable
+    from knowledge.spelling import learner_slip
+
+    # the vocabulary reads the learner's phrase once its slip is repaired ("building blocks" → components)
+    assert "components" in searchable(deps, "main biulding blocks of a platform?").split()
+    assert learner_slip("forcnig") == "forcing"  # a learner's word the vocabulary reads, not the course's
+    assert "mandate" in searchable(deps, "can we avoid forcnig teams onto it?").split()
+    assert learner_slip("forcing") is None  # a word English knows is no slip
+
+
 @pytest.mark.parametrize(
     ("question", "fact", "buried"),
     [
@@ -1045,6 +1056,7 @@ async def test_a_misspelt_comparison_still_gets_both_sides(deps):
             "reading-scaling-paradox#",
         ),
         ("share that got value at scale vs the ones stuck? need both nums for a deck", ""),  # the learner's
+        ("what is data mesh? (asking for my VP, she has a board deck on friday)", ""),  # the learner's too
     ],
 )
 def test_a_reading_is_named_by_its_form_or_its_title(course: Course, question, where):

@@ -3,7 +3,7 @@ the X of…" asks; and what a learner quotes, searched word for word."""
 
 from __future__ import annotations
 
-from flows.ask import DECLINE, answer, asked_of, clause_verbs, retrieve, unsaid_years
+from flows.ask import DECLINE, answer, asked_of, clause_verbs, retrieve, searchable, unsaid_years
 from flows.attribute import owned_heads
 from knowledge.retrieval import quoted_runs
 
@@ -43,6 +43,14 @@ async def test_a_year_or_an_attribute_the_lessons_lack_is_named(deps):
 
 def test_a_quote_is_searched_word_for_word(deps):
     assert quoted_runs("she asks 'what AI should we buy?'")[0] == '"what ai should we buy"'
-    assert quoted_runs("stuck in 'pilot purgatory'") == []  # two words: the search has them already
+    assert quoted_runs("stuck in 'pilot purgatory'") == ['"pilot purgatory"']  # two words: a phrase whole
+    assert quoted_runs("what is 'mesh'") == []  # one word: the search has it already
+    found = retrieve(deps, "what does the course mean by 'operating AI'?", [])
+    assert found.hits[0].passage == "lesson-4#inflection-point"
     found = retrieve(deps, "my director opens with 'what AI should we buy?' - what should she ask?", [])
     assert "lesson-1#strategic-imperative" in [h.passage for h in found.hits[:3]]
+
+
+def test_asking_words_are_how_one_asks_not_what(deps):
+    # "ask" matched only the heading "Frequently Asked Questions", weighed four times a text's word
+    assert searchable(deps, "asking for my director: what should we ask about data mesh?") == "data mesh"

@@ -143,3 +143,11 @@ def test_the_word_count_cache_stays_bounded_on_endless_new_words(course, monkeyp
     for n in range(20):
         fresh.search(" ".join(f"zq{n}x{i}" for i in range(30)))
     assert len(fresh._tf) <= 100
+
+
+def test_every_chunk_the_words_match_keeps_its_bm25(index):
+    # a short list of bm25 candidates gave a chunk just below its cut no keyword score at all, so
+    # how many hits were asked for changed which came first
+    for query in ("pilot success scale", "who owns data quality", "platform team community"):
+        few, many = index.search(query, k=4).hits, index.search(query, k=40).hits[:4]
+        assert [h.id for h in few] == [h.id for h in many], query
