@@ -46,6 +46,7 @@ SPLIT_FILES = {
         "qa-dev6.yaml",
         "qa-dev7.yaml",
         "qa-dev8.yaml",
+        "qa-dev9.yaml",
     ),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
