@@ -776,7 +776,7 @@ def _evidence(
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
         years=tuple(unsaid_years(judged, draft.text)),
         attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
-        near_miss=tuple(near_misses(deps, judged, shape, draft)),
+        near_miss=tuple(near_misses(deps, question, shape, draft)),
     )
 
 

@@ -80,8 +80,8 @@ def paragraphs_naming(reply: str, name: str) -> list[str]:
 def unbound_attributes(question: str, names: set[str], reply: str, asked: Iterable[str] = ()) -> list[str]:
     """What the question asks of a name ("Walmart's forecast **accuracy**", the `asked` thing of "what
     X did NAME…") that no paragraph of the reply naming that name says: a paragraph on Walmart is no
-    answer to Walmart's accuracy because another paragraph says accuracy. A name the reply never
-    says is judged elsewhere (`not_said`, `unsaid_names`)."""
+    answer to Walmart's accuracy because another paragraph says accuracy, nor one on Spotify's
+    platform to Netflix's."""
     chat = load_vocabulary().chat
     wanted = [(name.lower().removesuffix("'s"), noun_phrase(p)) for name, p in owned_phrases(question)]
     wanted += [(name, thing) for thing in asked for name in names]
@@ -91,7 +91,7 @@ def unbound_attributes(question: str, names: set[str], reply: str, asked: Iterab
         if name not in names or not head or head in names or head in chat or not content_words(head):
             continue
         about = paragraphs_naming(reply, name)
-        if about and not holds(head, said(" ".join(about))):
+        if not holds(head, said(" ".join(about))):
             missing.append(f"{name}'s {phrase}")
     return list(dict.fromkeys(missing))
 
