@@ -33,7 +33,7 @@ from flows.focus import (
     written_as_names,
 )
 from flows.manner import without_manner
-from flows.nearmiss import said, unbound_attributes, uncounted, undated, unstated_method
+from flows.nearmiss import figures, noun_phrase, said, unbound_attributes, uncounted, undated, unstated_method
 from flows.parts import dated, joined
 from flows.question import NUMBERED, place, question_shape, separate_questions
 from flows.shape import Draft, compose, key_topics
@@ -785,10 +785,14 @@ def near_misses(deps: Deps, question: str, shape: str, draft: Draft) -> list[str
     (`flows/nearmiss.py`): an attribute of a name in no paragraph naming it, a count no figure
     counts, a date no year dates (a question asked alone), a method no chosen unit states."""
     names = names_in(deps, question)
-    asked = [w for w in asked_thing(question) if w not in names][-1:]
+    # what "what X did NAME…" or "what's the X of / on…" asks of the names
+    of = ASKED_OF.match(question)
+    owned = noun_phrase(of.group(1)).split()[-1:] if of else []
+    asked = [w for w in asked_thing(question) if w not in names][-1:] + owned
     missing = unbound_attributes(question, names, draft.text, asked) if names else []
     if shape == "number":
         missing += uncounted(question, draft.text, lambda word: repaired(deps.index, word) or word)
+        missing += [] if figures(draft.text) else [FACT_GAP["number"]]  # "Stage 3" is no figure
     # asked alone: one question, one question word ("…, and by what year" dates the figure asked)
     alone = len(separate_questions(question)) < 2 and len(QUESTION_WORD.findall(question)) < 2
     if shape == "when" and alone and undated(draft.text, focus_words(deps, question)):

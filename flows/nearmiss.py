@@ -18,6 +18,7 @@ from lemminflect import getAllLemmas
 from flows.attribute import OF_NAME, POSSESSIVE
 from flows.focus import FIGURE, MARKER, YEARS, counted_thing, lemmas
 from flows.parts import dated
+from flows.question import NUMBERED
 from knowledge.retrieval import STOPWORDS, content_words, words
 from knowledge.text import stem, stem_words
 from knowledge.vocabulary import load_vocabulary
@@ -127,6 +128,16 @@ def uncounted(question: str, reply: str, spelled: Callable[[str], str] = str) ->
         return []
     found = re.search(r"\bhow many\s+((?:[\w'-]+\s+)?[\w'-]+)", question, re.IGNORECASE)
     return [f"how many {found.group(1).lower()}"] if found else []
+
+
+def figures(reply: str) -> list[str]:
+    """The figures a reply gives: not a year, a citation or a number naming a part ("Stage 3")."""
+    found: list[str] = []
+    for tokens in (MARKER.sub(" ", line).split() for line in reply.splitlines()):
+        for before, token in zip(["", *tokens], tokens, strict=False):
+            if before.strip("*(").lower() not in NUMBERED and FIGURE.search(YEARS.sub(" ", token)):
+                found.append(token)
+    return found
 
 
 def undated(reply: str, asked: Iterable[str]) -> bool:
