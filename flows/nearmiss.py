@@ -84,16 +84,15 @@ def unbound_attributes(question: str, names: set[str], reply: str, asked: Iterab
     answer to Walmart's accuracy because another paragraph says accuracy, nor one on Spotify's
     platform to Netflix's."""
     chat = load_vocabulary().chat
-    wanted = [(name.lower().removesuffix("'s"), noun_phrase(p)) for name, p in owned_phrases(question)]
+    wanted = [(name, noun_phrase(p)) for name, p in owned_phrases(question)]
     wanted += [(name, thing) for thing in asked for name in names]
     missing: list[str] = []
-    for name, phrase in wanted:
-        head = phrase.split()[-1] if phrase else ""
+    for written, phrase in wanted:
+        name, head = written.lower(), phrase.split()[-1] if phrase else ""
         if name not in names or not head or head in names or head in chat or not content_words(head):
             continue
-        about = paragraphs_naming(reply, name)
-        if not holds(head, said(" ".join(about))):
-            missing.append(f"{name}'s {phrase}")
+        if not holds(head, said(" ".join(paragraphs_naming(reply, name)))):
+            missing.append(f"{written}'s {phrase}")
     return list(dict.fromkeys(missing))
 
 
@@ -141,9 +140,13 @@ def figures(reply: str) -> list[str]:
 
 
 def undated(reply: str, asked: Iterable[str]) -> bool:
-    """Whether a "when" question's reply gives no year near a word of what it dates (`asked`, words):
-    "By 2022, Amazon reported…" dates no adoption of "working backwards"."""
-    return not dated(reply, {stem(w) for w in asked})
+    """Whether a "when" question's reply gives no year near a word of what it dates (`asked`, words),
+    nor in a clause with one ("launched its AI Center of Excellence (COE) in 2017"): "By 2022, Amazon
+    reported…" dates no adoption of "working backwards"."""
+    stems = {stem(w) for w in asked}
+    clauses = re.split(r"[,;:—–]|\s-\s|(?<=[.!?])\s", MARKER.sub(" ", reply))
+    in_clause = any(YEARS.search(c) and set(stem_words(c)) & stems for c in clauses)
+    return not in_clause and not dated(reply, stems)
 
 
 def unstated_method(question: str, known: set[str]) -> list[str]:
