@@ -33,7 +33,16 @@ from flows.focus import (
     written_as_names,
 )
 from flows.manner import without_manner
-from flows.nearmiss import figures, noun_phrase, said, unbound_attributes, uncounted, undated, unstated_method
+from flows.nearmiss import (
+    figures,
+    noun_phrase,
+    said,
+    unbound_attributes,
+    uncounted,
+    undated,
+    unfollowed,
+    unstated_method,
+)
 from flows.parts import dated, joined
 from flows.question import NUMBERED, place, question_shape, separate_questions
 from flows.shape import Draft, compose, key_topics
@@ -789,7 +798,11 @@ def near_misses(deps: Deps, question: str, shape: str, draft: Draft) -> list[str
     of = ASKED_OF.match(question)
     owned = noun_phrase(of.group(1)).split()[-1:] if of else []
     asked = [w for w in asked_thing(question) if w not in names][-1:] + owned
-    missing = unbound_attributes(question, names, draft.text, asked) if names else []
+    missing = (
+        [*unbound_attributes(question, names, draft.text, asked), *unfollowed(question, draft.text)]
+        if names
+        else []
+    )
     if shape == "number":
         missing += uncounted(question, draft.text, lambda word: repaired(deps.index, word) or word)
         missing += [] if figures(draft.text) else [FACT_GAP["number"]]  # "Stage 3" is no figure

@@ -149,6 +149,27 @@ def undated(reply: str, asked: Iterable[str]) -> bool:
     return not in_clause and not dated(reply, stems)
 
 
+# "after the ACLU test", "since its transformation": what followed an event of a case
+AFTER_EVENT = re.compile(
+    r"\b(?:after|since|following)\s+(?:the|its|their|his|her|that)\s+[\w'’&-]+(?:\s+[\w'’&-]+){0,3}?"
+    r"(?=\s*[?,.!;:—–]|\s+-|\s*$|\s+(?:and|did|was|were|is|are|has|have)\b)",
+    re.IGNORECASE,
+)
+# Words a text tells what came next with: a sequel, a result, a later year
+SEQUEL = re.compile(
+    r"\b(?:after|afterwards?|then|later|since|following|subsequently|within|results?|resulted|"
+    r"by (?:19|20)\d\d|now|became|went on)\b",
+    re.IGNORECASE,
+)
+
+
+def unfollowed(question: str, reply: str) -> list[str]:
+    """What a question asks followed an event of a case ("did Amazon stop selling Rekognition **after
+    the ACLU test**?") when the reply tells no sequel: the case told is no answer to its aftermath."""
+    found = AFTER_EVENT.search(question)
+    return [f"what happened {found.group(0)}"] if found and not SEQUEL.search(reply) else []
+
+
 def unstated_method(question: str, known: set[str]) -> list[str]:
     """What a "how is X calculated / priced / measured?" question asks when the chosen units (`known`,
     see `said`) never say the doing: how X is done, not what X is ("how is F1 calculated?" is not

@@ -14,6 +14,7 @@ from flows.nearmiss import (
     unbound_attributes,
     uncounted,
     undated,
+    unfollowed,
     unstated_method,
 )
 from knowledge.text import stem_words
@@ -62,6 +63,15 @@ def test_how_something_is_done_needs_a_unit_saying_the_doing():
     stated = set(stem_words("ROI is calculated as gain over cost"))
     assert unstated_method("how is ROI calculated?", stated) == []
     assert unstated_method("how is a pilot different from a platform?", set()) == []
+
+
+def test_what_followed_an_event_needs_a_sequel():
+    case = "In July 2018, the ACLU ran Rekognition against Congress and 28 members were matched."
+    assert unfollowed("did Amazon change course after the ACLU test?", case) == [
+        "what happened after the ACLU test"
+    ]
+    assert unfollowed("what did Uber see after the launch?", "After launch, deployment time dropped.") == []
+    assert unfollowed("what did the ACLU test show?", case) == []
 
 
 @pytest.mark.parametrize(
