@@ -34,6 +34,7 @@ from flows.focus import (
 )
 from flows.manner import without_manner
 from flows.nearmiss import (
+    asked_which,
     figures,
     noun_phrase,
     said,
@@ -695,7 +696,9 @@ class Evidence:
             elsewhere += [w for w in self.focus_missing if w not in elsewhere]
         unknown = [*elsewhere, *self.named, *(w for w in self.found.unknown if w not in CUES)]
         if elsewhere or self.named or (unknown and self.found.unknown_share >= limits.partial_share):
-            return list(dict.fromkeys(unknown))
+            named = list(dict.fromkeys(unknown))
+            # a word already said in a longer item is not named again ("which hospital systems")
+            return [w for w in named if not any(w != o and w in o.lower().split() for o in named)]
         return []
 
 
@@ -785,14 +788,15 @@ def _evidence(
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
         years=tuple(unsaid_years(judged, draft.text)),
         attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
-        near_miss=tuple(near_misses(deps, question, shape, draft)),
+        near_miss=tuple(near_misses(deps, question, shape, draft, found.unknown)),
     )
 
 
-def near_misses(deps: Deps, question: str, shape: str, draft: Draft) -> list[str]:
+def near_misses(deps: Deps, question: str, shape: str, draft: Draft, unknown: list[str]) -> list[str]:
     """What `question` asks that the reply never gives though it holds the question's words
-    (`flows/nearmiss.py`): an attribute of a name in no paragraph naming it, a count no figure
-    counts, a date no year dates (a question asked alone), a method no chosen unit states."""
+    (`flows/nearmiss.py`): an attribute of a name in no paragraph naming it, what followed an event of
+    it, a count no figure counts, a date no year dates (a question asked alone), a method no chosen
+    unit states, the things "which X have…" asks when the course never uses X's words (`unknown`)."""
     names = names_in(deps, question)
     # what "what X did NAME…" or "what's the X of / on…" asks of the names
     of = ASKED_OF.match(question)
@@ -810,6 +814,7 @@ def near_misses(deps: Deps, question: str, shape: str, draft: Draft) -> list[str
     alone = len(separate_questions(question)) < 2 and len(QUESTION_WORD.findall(question)) < 2
     if shape == "when" and alone and undated(draft.text, focus_words(deps, question)):
         missing.append(FACT_GAP["when"])
+    missing += asked_which(question, unknown)
     return missing + unstated_method(question, said(" ".join(u.searchable for u in draft.units)))
 
 

@@ -170,6 +170,21 @@ def unfollowed(question: str, reply: str) -> list[str]:
     return [f"what happened {found.group(0)}"] if found and not SEQUEL.search(reply) else []
 
 
+# "which **hospital systems** have adopted…", "which **countries** besides the EU have passed…"
+WHICH_HAVE = re.compile(
+    r"^\W*(which|what)\s+((?:[\w'-]+\s+){0,3}?[\w'-]+)\s+(?:has|have|had)\b", re.IGNORECASE
+)
+
+
+def asked_which(question: str, unknown: Iterable[str]) -> list[str]:
+    """The things a "which X have…" question asks for ("which hospital systems") when the course never
+    uses a word of X (`unknown`): it names none of them."""
+    found = WHICH_HAVE.match(question)
+    if not found or not set(content_words(found.group(2))) & set(unknown):
+        return []
+    return [f"{found.group(1).lower()} {found.group(2)}"]
+
+
 def unstated_method(question: str, known: set[str]) -> list[str]:
     """What a "how is X calculated / priced / measured?" question asks when the chosen units (`known`,
     see `said`) never say the doing: how X is done, not what X is ("how is F1 calculated?" is not

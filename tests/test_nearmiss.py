@@ -7,6 +7,7 @@ import pytest
 
 from flows.ask import DECLINE, answer
 from flows.nearmiss import (
+    asked_which,
     counted_by,
     figures,
     noun_phrase,
@@ -72,6 +73,12 @@ def test_what_followed_an_event_needs_a_sequel():
     ]
     assert unfollowed("what did Uber see after the launch?", "After launch, deployment time dropped.") == []
     assert unfollowed("what did the ACLU test show?", case) == []
+
+
+def test_which_x_have_names_none_when_the_course_never_uses_x():
+    asked = "which hospital systems have adopted the governance stack?"
+    assert asked_which(asked, ["hospital"]) == ["which hospital systems"]
+    assert asked_which("which companies have cultural architectures?", []) == []
 
 
 @pytest.mark.parametrize(
