@@ -802,6 +802,7 @@ def near_misses(deps: Deps, question: str, shape: str, draft: Draft, unknown: li
     of = ASKED_OF.match(question)
     owned = noun_phrase(of.group(1)).split()[-1:] if of else []
     asked = [w for w in asked_thing(question) if w not in names][-1:] + owned
+    asked = [repaired(deps.index, w) or w for w in asked]  # "how many employes…" asks for employees
     missing = (
         [*unbound_attributes(question, names, draft.text, asked), *unfollowed(question, draft.text)]
         if names

@@ -40,8 +40,11 @@ def said(text: str) -> set[str]:
 
 
 def holds(word: str, known: set[str]) -> bool:
-    """Whether `known` (see `said`) holds `word`, a synonym of it or another form of it."""
-    return bool({stem(word), *stem_words(load_vocabulary().means(word)), *lemmas(word)} & known)
+    """Whether `known` (see `said`) holds `word` (each part of "trade-offs"), a synonym of it or
+    another form of it."""
+    parts = set(stem_words(word))
+    whole = {stem(word), *stem_words(load_vocabulary().means(word)), *lemmas(word)}
+    return bool(parts and parts <= known) or bool(whole & known)
 
 
 def in_phrase(word: str) -> bool:
@@ -66,7 +69,7 @@ def noun_phrase(phrase: str) -> str:
     """The noun phrase `phrase` opens: its words up to a dash, a verb or an adverb (the last is its
     head)."""
     kept: list[str] = []
-    for word in words(re.split(r"\s[-–—]+\s", phrase, maxsplit=1)[0]):
+    for word in re.split(r"\s+", re.split(r"\s[-–—]+\s", phrase.lower(), maxsplit=1)[0].strip()):
         if not in_phrase(word):
             break
         kept.append(word)
@@ -84,15 +87,15 @@ def unbound_attributes(question: str, names: set[str], reply: str, asked: Iterab
     answer to Walmart's accuracy because another paragraph says accuracy, nor one on Spotify's
     platform to Netflix's."""
     chat = load_vocabulary().chat
-    wanted = [(name, noun_phrase(p)) for name, p in owned_phrases(question)]
-    wanted += [(name, thing) for thing in asked for name in names]
+    wanted = [(name, noun_phrase(p), True) for name, p in owned_phrases(question)]
+    wanted += [(name, thing, False) for thing in asked for name in names]
     missing: list[str] = []
-    for written, phrase in wanted:
+    for written, phrase, owned in wanted:
         name, head = written.lower(), phrase.split()[-1] if phrase else ""
         if name not in names or not head or head in names or head in chat or not content_words(head):
             continue
         if not holds(head, said(" ".join(paragraphs_naming(reply, name)))):
-            missing.append(f"{written}'s {phrase}")
+            missing.append(f"{written}'s {phrase}" if owned else phrase)
     return list(dict.fromkeys(missing))
 
 
