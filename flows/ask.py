@@ -38,6 +38,17 @@ from flows.focus import (
     written_as_names,
 )
 from flows.manner import without_manner
+from flows.nearmiss import (
+    asked_which,
+    figures,
+    noun_phrase,
+    said,
+    unbound_attributes,
+    uncounted,
+    undated,
+    unfollowed,
+    unstated_method,
+)
 from flows.parts import dated, joined
 from flows.question import NUMBERED, place, question_shape, separate_questions
 from flows.shape import Draft, compose, key_topics
@@ -632,6 +643,7 @@ class Evidence:
     subject_missing: tuple[str, ...] = ()  # what an inverted question is about that the units never say
     years: tuple[str, ...] = ()  # years the question asks about that the reply never gives
     attribute_missing: tuple[str, ...] = ()  # what it asks of a name that the units never say
+    near_miss: tuple[str, ...] = ()  # what it asks that the reply never gives (`flows/nearmiss.py`)
     part: Evidence | None = None  # the same for the message's asking parts alone, when it has others
 
     def reading(self, limits: Limits = LIMITS) -> Evidence:
@@ -679,7 +691,9 @@ class Evidence:
         # a year asked that the reply never gives ("Gartner's estimate for 2025", when the lessons
         # give its 2022 one) is another time than the one the lessons treat
         # so is what it asks of a name that the units never say ("Walmart's forecasting accuracy")
-        asked = bool(self.years) or bool(self.attribute_missing)
+        # so is what it asks of a name that no paragraph naming it says, a count no figure counts, a
+        # date no year dates, a method no unit states (`flows/nearmiss.py`)
+        asked = bool(self.years) or bool(self.attribute_missing) or bool(self.near_miss)
         return fact_missing or undefined or bool(self.named) or bool(self.elsewhere) or asked
 
     def gap(self, limits: Limits = LIMITS) -> list[str]:
@@ -687,13 +701,16 @@ class Evidence:
 
         A fact the reply does not give (Amazon's figure, when only Walmart's is there), and a product
         or body the course never names ("Workday", "SageMaker"), are the question's subject."""
-        elsewhere = [*(self.unsaid if self.fact else ()), *self.years, *self.attribute_missing]
+        unsaid = self.unsaid if self.fact else ()
+        elsewhere = [*unsaid, *self.years, *self.attribute_missing, *self.near_miss]
         elsewhere = list(dict.fromkeys(elsewhere))
         if self.fact and self.focus < limits.min_focus:
             elsewhere += [w for w in self.focus_missing if w not in elsewhere]
         unknown = [*elsewhere, *self.named, *(w for w in self.found.unknown if w not in CUES)]
         if elsewhere or self.named or (unknown and self.found.unknown_share >= limits.partial_share):
-            return list(dict.fromkeys(unknown))
+            named = list(dict.fromkeys(unknown))
+            # a word already said in a longer item is not named again ("which hospital systems")
+            return [w for w in named if not any(w != o and w in o.lower().split() for o in named)]
         return []
 
 
@@ -786,6 +803,7 @@ def _evidence(
         subject_missing=tuple(w for w in subject_words(question) if stem(w) not in units_say(draft)),
         years=tuple(unsaid_years(judged, draft.text)),
         attribute_missing=tuple(unsaid_attributes(deps, judged, draft)),
+        near_miss=tuple(near_misses(deps, question, shape, draft, found.unknown)),
     )
 
 
@@ -832,6 +850,33 @@ def stated_figures(question: str) -> frozenset[str]:
     which answer nothing; not one a yes/no clause checks ("is it true that only 8%…?"), nor a year."""
     opened = " ".join(map(without_yes_no, asking_parts(question) or [question]))
     return frozenset(m.group() for m in WRITTEN_FIGURE.finditer(YEARS.sub(" ", opened)))
+
+
+def near_misses(deps: Deps, question: str, shape: str, draft: Draft, unknown: list[str]) -> list[str]:
+    """What `question` asks that the reply never gives though it holds the question's words
+    (`flows/nearmiss.py`): an attribute of a name in no paragraph naming it, what followed an event of
+    it, a count no figure counts, a date no year dates (a question asked alone), a method no chosen
+    unit states, the things "which X have…" asks when the course never uses X's words (`unknown`)."""
+    names = names_in(deps, question)
+    # what "what X did NAME…" or "what's the X of / on…" asks of the names
+    of = ASKED_OF.match(question)
+    owned = noun_phrase(of.group(1)).split()[-1:] if of else []
+    asked = [w for w in asked_thing(question) if w not in names][-1:] + owned
+    asked = [repaired(deps.index, w) or w for w in asked]  # "how many employes…" asks for employees
+    missing = (
+        [*unbound_attributes(question, names, draft.text, asked), *unfollowed(question, draft.text)]
+        if names
+        else []
+    )
+    if shape == "number":
+        missing += uncounted(question, draft.text, lambda word: repaired(deps.index, word) or word)
+        missing += [] if figures(draft.text) else [FACT_GAP["number"]]  # "Stage 3" is no figure
+    # asked alone: one question, one question word ("…, and by what year" dates the figure asked)
+    alone = len(separate_questions(question)) < 2 and len(QUESTION_WORD.findall(question)) < 2
+    if shape == "when" and alone and undated(draft.text, focus_words(deps, question)):
+        missing.append(FACT_GAP["when"])
+    missing += asked_which(question, unknown)
+    return missing + unstated_method(question, said(" ".join(u.searchable for u in draft.units)))
 
 
 def unsaid_attributes(deps: Deps, question: str, draft: Draft) -> list[str]:

@@ -209,10 +209,12 @@ COUNTED = re.compile(r"\bhow many ([\w'-]+)(?: ([\w'-]+))?", re.IGNORECASE)
 COUNT_REACH = 4  # words between a figure and the thing it counts ("4,000 **engineers**", "12 ML **models**")
 
 
-def counted_thing(question: str, spelled: Callable[[str], str] = str) -> set[str]:
+def counted_thing(
+    question: str, spelled: Callable[[str], str] = str, kinds: frozenset[str] = frozenset(["NOUN"])
+) -> set[str]:
     """The stems of what a "how many…" question counts ("how many **ML models**…"): the nouns right
-    after it, as `spelled` repairs them ("employes" is "employees"); none when a verb follows ("how
-    many got mismatched?")."""
+    after it (and its adjectives, with `kinds` ADJ too: "how many **agile squads**"), as `spelled`
+    repairs them ("employes" is "employees"); none when a verb follows ("how many got mismatched?")."""
     found = COUNTED.search(question)
     if not found:
         return set()
@@ -222,7 +224,7 @@ def counted_thing(question: str, spelled: Callable[[str], str] = str) -> set[str
         classes = getAllLemmas(word)
         # an adjective before a noun says which are counted ("how many agile squads")
         modifies = set(classes) == {"ADJ"} and i + 1 < len(said) and "NOUN" in getAllLemmas(said[i + 1])
-        if word in CUES or (classes and "NOUN" not in classes and not modifies):  # "how many got…"
+        if word in CUES or (classes and not kinds & set(classes) and not modifies):  # "how many got…"
             break
         nouns.append(word)
     counted = " ".join(nouns)
