@@ -189,7 +189,8 @@ def asked_stems(question: str, query: set[str]) -> set[str]:
     return query - noise
 
 
-OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)\s*$")
+# "a deck", "my deck", "for a budget deck", "our board slide deck": the learner's own, not the course's
+OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)(\s+[\w-]+){0,2}\s*$")
 
 
 def place(question: str, course: Course) -> str:
@@ -205,7 +206,7 @@ def place(question: str, course: Course) -> str:
             found.add(f"lesson-{m.group(2)}")
             continue
         # a reading named by what it is: the one whose title or subtitle says "deck" or "article"
-        # ("the deck"; "for a deck", "my deck" is the learner's own)
+        # ("the deck"; "for a deck", "my board deck" is the learner's own)
         own = OWN_FORM.search(question.lower()[: m.start(3)])
         form = stem(m.group(3))
         formed = {d.id for d in readings if form in stem_set(f"{d.title} {d.subtitle or ''}")}

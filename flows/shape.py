@@ -400,13 +400,34 @@ def _top_passage(first: Choice, ranked: list[Choice], covered: set[str], where: 
 
 
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
-    """A sentence that announces a list ("…typically address four layers:") comes with the list."""
-    if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
-        return choice
-    lists = [c for c in ranked if c.unit.kind == "list" and c.unit.passage == choice.unit.passage]
+    """A sentence that announces a list ("…typically address four layers:") comes with the list, and
+    so does a label's line that holds only the first of its items ("Effective Patterns: Transparent
+    capacity dashboards…", the rest following one per paragraph): it is the list's opening, not an
+    answer of its own."""
+    same = [c for c in ranked if c.unit.kind == "list" and c.unit.passage == choice.unit.passage]
+    if choice.unit.kind == "text" and choice.text.rstrip().endswith(":"):
+        lists = same
+    else:
+        lists = [c for c in same if _opens(choice, c)]
     if not lists:
         return choice
     return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
+
+
+def _opens(choice: Choice, listed: Choice) -> bool:
+    """Whether an item or a paragraph is a list's label with only its first item ("Key Components:
+    Curated Model Library"), the list of the same passage and title holding more."""
+    unit, items = choice.unit, listed.unit.items
+    if unit.kind == "list" or len(items) < 2 or not items[0][0]:
+        return False
+    label = listed.unit.title.rstrip(":").strip()
+    said = (choice.text or unit.text).strip()
+    if unit.kind == "text" and said.startswith(f"{label}:"):
+        said = said[len(label) + 1 :].strip()
+    elif unit.title.rstrip(":").strip() != label:
+        return False
+    first = f"{items[0][0]} — {items[0][1]}" if items[0][1] else items[0][0]
+    return said in (items[0][0], first)
 
 
 def _siblings_tied(ranked: list[Choice]) -> list[Choice]:

@@ -1045,10 +1045,34 @@ async def test_a_misspelt_comparison_still_gets_both_sides(deps):
             "reading-scaling-paradox#",
         ),
         ("share that got value at scale vs the ones stuck? need both nums for a deck", ""),  # the learner's
+        ("what does bad data cost? it's for a budget deck", ""),  # own, with words between
+        ("the numbers for our board slide deck?", ""),
+        ("what does the vendor article say about MLOps?", "reading-scaling-article#"),
     ],
 )
 def test_a_reading_is_named_by_its_form_or_its_title(course: Course, question, where):
     assert place(question, course) == where
+
+
+async def test_a_label_holding_only_its_first_item_is_given_as_its_list(deps):
+    """ "Key Components: Curated Model Library", the other components one per paragraph after it: the
+    label's line is the list's opening, and the answer is the list."""
+    reply = await answer(
+        deps, "how should scarce compute and experts be allocated between teams, per the deck?"
+    )
+    assert all(p in reply.text for p in ("capacity dashboards", "Time-boxed", "service marketplaces"))
+    from flows.choice import Choice
+    from flows.shape import _whole_list
+    from knowledge.units import passage_units
+
+    units = passage_units(
+        deps.course, "reading-scaling-paradox#build-a-platform-to-make-the-right-path-the-easy"
+    )
+    label = next(u for u in units if u.kind == "item" and u.title == "Key Components")
+    listed = next(u for u in units if u.kind == "list" and u.title == "Key Components")
+    ranked = [Choice(label, 1, 2.0, frozenset()), Choice(listed, 1, 1.0, frozenset())]
+    assert _whole_list(ranked[0], ranked).unit == listed
+    assert _whole_list(ranked[1], ranked).unit == listed
 
 
 async def test_tied_groups_of_one_list_are_given_as_the_list(deps):
