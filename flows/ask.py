@@ -694,8 +694,21 @@ def drafted(
     # The course's names the question mentions ("AT&T" too, which content_words searches as "at t").
     said = [*content_words(question), *(w for w in words(question) if "&" in w)]
     names = frozenset(w for w in said if w in deps.index.names() and not YEAR.fullmatch(w))
-    draft = compose(question, result.hits, deps.course, set(stem_words(result.query)), weights, names)
+    spelled = respelled(deps, question)
+    draft = compose(spelled, result.hits, deps.course, set(stem_words(result.query)), weights, names)
     return draft, weights, names
+
+
+def respelled(deps: Deps, text: str) -> str:
+    """The question with each misspelt word written as the course writes it ("what are the
+    componetns?" → "components"), as the search already reads it: the shaper reads the words the
+    learner meant, so a slip hides neither what is asked (a list of components) nor the learner's
+    own word (which outweighs the course words it only means)."""
+
+    def word(m: re.Match) -> str:
+        return repaired(deps.index, m.group().lower()) or m.group()
+
+    return re.sub(r"(?<![\w'’&-])[A-Za-z]+(?![\w'’&-])", word, text)
 
 
 def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResult, draft: Draft) -> Evidence:

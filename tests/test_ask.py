@@ -1248,3 +1248,10 @@ def test_a_situation_told_asks_a_pick_only_among_options(question: str, shape: s
     """Saying who asks ("I'm a nurse", "we are new to this") is no request for a recommendation: the
     lesson's pick leads only when the message offers options or asks which (review)."""
     assert question_shape(question) == shape
+
+
+async def test_a_misspelt_word_is_shaped_as_the_word_meant(deps):
+    """ "componetns" is searched as "components" and shaped as it too: the list asked for, whole."""
+    reply = await answer(deps, "What are the componetns of an AI platform?")
+    for part in ("Shared Infrastructure", "Standardized Interfaces", "Governance and Controls", "Services"):
+        assert part in reply.text
