@@ -21,12 +21,12 @@ from flows.question import (
     SECOND_PART,
     SHAPES,
     asked_counts,
+    asked_shape,
     asked_stems,
     asks_several,
     comparison_sides,
     counts_told,
     place,
-    question_shape,
     separate_questions,
 )
 from flows.render import MAX_CHARS, render
@@ -118,7 +118,7 @@ def candidates(
     When the question names something of the course (Michelangelo, Intuit), a unit that names none
     of it is about something else: it scores less.
     """
-    shape = question_shape(question)
+    shape = asked_shape(question)
     q = question.lower()
     query = asked_stems(question, query)
     weights = own_weights(question, weights)
@@ -479,7 +479,7 @@ def _choose(
     first = _in_named_document(question, ranked, course)
     chosen = [first]
     covered = set(first.covers)
-    shape = question_shape(question)
+    shape = asked_shape(question)
     q = question.lower()
     if shape == "comparison" or (
         shape == "recommendation"
@@ -614,7 +614,7 @@ def compose(
         own = asked_stems(part, {s for s in query if s in said})
         held = query & set().union(*(_says(c) for c in given)) if given else set()
         wants_list = asks_several(part)
-        defining = question_shape(part) == "definition"
+        defining = asked_shape(part) == "definition"
         if (
             _weigh(own - held, weights) < SECOND_SHARE * _weigh(own, weights)
             and (not wants_list or any(c.unit.kind == "list" for c in given))

@@ -15,7 +15,7 @@ from flows.brains.base import QAContext
 from flows.brains.offline import OfflineBrain
 from flows.focus import own_organisation
 from flows.manner import without_manner
-from flows.shape import place, question_shape
+from flows.question import place, question_shape
 from flows.state import QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import content_words
@@ -908,7 +908,7 @@ async def test_a_part_telling_something_about_an_outside_name_is_context(deps, q
 
 def test_a_fact_is_asked_in_the_parts_that_ask():
     from flows.ask import asking_parts
-    from flows.shape import question_shape
+    from flows.question import question_shape
 
     assert question_shape("any examples of how big tech companies make room for failing?") != "number"
     assert question_shape("how big is the specialist tier?") == "number"
@@ -1255,3 +1255,19 @@ async def test_a_misspelt_word_is_shaped_as_the_word_meant(deps):
     reply = await answer(deps, "What are the componetns of an AI platform?")
     for part in ("Shared Infrastructure", "Standardized Interfaces", "Governance and Controls", "Services"):
         assert part in reply.text
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("ok so random thing i was wondering, what is the 'dual operating system'?", "definition"),
+        ("sorry if this is a dumb q but who came up with data mesh?", "who"),
+        ("hey all, quick one: what's the scaling inflection point", "definition"),
+        ("what are the four layers of governance?", "list"),  # a shape of its own is kept
+        ("tell me about data mesh", "general"),
+    ],
+)
+def test_the_shaper_reads_the_shape_where_the_asking_starts(question, shape):
+    from flows.question import asked_shape
+
+    assert asked_shape(question) == shape
