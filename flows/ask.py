@@ -693,7 +693,9 @@ def drafted(
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(result.query)}
     # The course's names the question mentions ("AT&T" too, which content_words searches as "at t").
     said = [*content_words(question), *(w for w in words(question) if "&" in w)]
-    names = frozenset(w for w in said if w in deps.index.names() and not YEAR.fullmatch(w))
+    # a chat word is no name ("ok so…" is not the course's "Custom solutions OK")
+    chat = load_vocabulary().chat
+    names = frozenset(w for w in said if w in deps.index.names() and not YEAR.fullmatch(w) and w not in chat)
     spelled = respelled(deps, question)
     draft = compose(spelled, result.hits, deps.course, set(stem_words(result.query)), weights, names)
     return draft, weights, names

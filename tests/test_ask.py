@@ -1271,3 +1271,9 @@ def test_the_shaper_reads_the_shape_where_the_asking_starts(question, shape):
     from flows.question import asked_shape
 
     assert asked_shape(question) == shape
+
+
+async def test_a_chat_word_is_no_course_name_to_the_shaper(deps):
+    """ "ok so…" is not the course's "Custom solutions OK": the definition is still the answer."""
+    reply = await answer(deps, "ok so random thing i was wondering, what is pilot purgatory?")
+    assert "proof-of-concept" in reply.text
