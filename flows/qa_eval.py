@@ -34,7 +34,8 @@ EVAL_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "eval"
 # `heldout9` likewise (150 / 73: plain, chat and harder thirds; near-misses that reuse course
 # names), written in the fifth session's first minutes and measured on 82c742d before that session's
 # Q&A work; `heldout10` (133 / 73: an operations team's and a leadership team's month) likewise, by a
-# second evaluator who did not see heldout9.
+# second evaluator who did not see heldout9. qa-dev9.yaml (sales, HR, finance and clinical wording)
+# was written by an outsider in the sixth session, measured on a005f3f before it was read.
 SPLIT_FILES = {
     "dev": (
         "qa-dev.yaml",
@@ -45,6 +46,7 @@ SPLIT_FILES = {
         "qa-dev6.yaml",
         "qa-dev7.yaml",
         "qa-dev8.yaml",
+        "qa-dev9.yaml",
     ),
     "heldout": ("qa-heldout.yaml",),
     "heldout2": ("qa-heldout2.yaml",),
