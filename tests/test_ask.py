@@ -1277,3 +1277,16 @@ async def test_a_chat_word_is_no_course_name_to_the_shaper(deps):
     """ "ok so…" is not the course's "Custom solutions OK": the definition is still the answer."""
     reply = await answer(deps, "ok so random thing i was wondering, what is pilot purgatory?")
     assert "proof-of-concept" in reply.text
+
+
+async def test_a_bullet_titled_by_its_first_sentence_is_an_answer_of_its_own(deps, course: Course):
+    """The leader's third imperative says how often decision rights are revisited; it is one unit,
+    so the answer is that imperative, not the decision-rights section it does not belong to."""
+    from knowledge.units import passage_units
+
+    units = passage_units(course, "reading-scaling-paradox#the-leader-s-imperatives-for-the-ai-era")
+    items = [u for u in units if u.kind == "item"]
+    assert [u.title for u in items][2] == "3. Evolve Decision Rights as Context Changes"
+    assert items[2].text.endswith("Review and adjust decision frameworks quarterly.")
+    reply = await answer(deps, "how often should we revisit decision rights frameworks?")
+    assert "quarterly" in reply.text
