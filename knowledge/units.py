@@ -146,7 +146,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     groups: list[tuple[str, str]] = []
     steps: list[Unit] = []  # labelled bullet lists, steps of the section only beside `Title: text` steps
-    bulleted: list[Unit] = []  # the items of bullet lists that say something of their own
+    bulleted: list[Unit] = []  # bullet items that say something of their own; an FAQ's answers
     plain = ""  # the paragraph before, when it is plain text
     named = ""  # the heading paragraph over the list, if any ("1. Shared Infrastructure")
     block = ""  # the heading of the block the paragraph is in, when the section is headed blocks
@@ -184,6 +184,9 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
         elif not is_heading(para):
             title, body = _split_title(para)
             first, _, rest = para.strip().partition("\n")
+            if first.rstrip().endswith("?") and rest.strip():
+                # an FAQ's question over its answer: the answer, titled by the question it answers
+                bulleted.append(Unit(ref, label, "item", first.strip(), " ".join(rest.split())))
             if not body and rest and _label(first):  # "Solution\nEstablish Clear Decision Rights…"
                 title, body = first.strip(), " ".join(rest.split())
             if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):

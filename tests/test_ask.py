@@ -1290,3 +1290,14 @@ async def test_a_bullet_titled_by_its_first_sentence_is_an_answer_of_its_own(dep
     assert items[2].text.endswith("Review and adjust decision frameworks quarterly.")
     reply = await answer(deps, "how often should we revisit decision rights frameworks?")
     assert "quarterly" in reply.text
+
+
+async def test_an_faq_answer_is_titled_by_its_question(deps, course: Course):
+    """The article's FAQ writes a question over its answer: the answer is one unit, found by the
+    question it answers."""
+    from knowledge.units import passage_units
+
+    titles = [u.title for u in passage_units(course, "reading-scaling-article#faq") if u.kind == "item"]
+    assert "Why is MLOps critical for scaling AI initiatives?" in titles
+    reply = await answer(deps, "how does the article say you avoid AI pilot purgatory?")
+    assert "holistic" in reply.text
