@@ -587,10 +587,36 @@ def _choose(
         chosen.sort(key=lambda c: (not (named_first and c is first), -len(names & _names(c))))
     if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
         chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
+    chosen = _with_results(chosen, course)
     # options offered with a situation ("300-person insurer, just starting: COE, federated or
     # hub-and-spoke?") ask for the pick as much as "which should we…?" does
     fit = _fit(chosen, query, weights) if shape in ("recommendation", "comparison") else ""
     return chosen, fit
+
+
+def _step(unit: Unit, label: str) -> bool:
+    """Whether a unit is a proof point's step of that label ("Action: Implemented…", "Result: …")."""
+    if unit.kind == "item":
+        return unit.title.split("\n")[-1].strip() == label
+    return unit.kind == "text" and unit.text.startswith(f"{label}:")
+
+
+def _with_results(chosen: list[Choice], course: Course) -> list[Choice]:
+    """A proof point's action is told with its result ("Action: … Einstein evolves its offerings…" then
+    "Result: High adoption… through choice, not mandate"): what a case did is half its story. The
+    result is told, not weighed: it adds nothing to what the answer is judged to hold."""
+    given = list(chosen)
+    for choice in chosen:
+        if not _step(choice.unit, "Action"):
+            continue
+        units = passage_units(course, choice.unit.passage)
+        after = units[units.index(choice.unit) + 1 :] if choice.unit in units else []
+        result = next((u for u in after if _step(u, "Result") and u.kind == choice.unit.kind), None)
+        if result is not None and all(result != c.unit and result.text not in c.text for c in given):
+            given.insert(
+                given.index(choice) + 1, Choice(result, choice.hit, choice.score, frozenset(), aside=True)
+            )
+    return given
 
 
 def compose(

@@ -1301,3 +1301,9 @@ async def test_an_faq_answer_is_titled_by_its_question(deps, course: Course):
     assert "Why is MLOps critical for scaling AI initiatives?" in titles
     reply = await answer(deps, "how does the article say you avoid AI pilot purgatory?")
     assert "holistic" in reply.text
+
+
+async def test_a_proof_points_action_is_told_with_its_result(deps):
+    reply = await answer(deps, "einstein platform team — what did they do and what happened?")
+    assert "Einstein" in reply.text and "choice, not mandate" in reply.text
+    assert reply.text.index("Einstein") < reply.text.index("choice, not mandate")
