@@ -38,6 +38,7 @@ from flows.sentence_choice import (
     best_sentences,
     cut_sentences,
     is_defining,
+    is_fact,
     lists_inline,
     tells_shape,
     topic_of,
@@ -62,6 +63,7 @@ NAMED_SHARE = 0.6  # what the text says of a company the question names joins a 
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 SECOND_SCORE = 0.6  # ...and score this share of the first at least
 MAX_UNITS = 3  # a comparison may need one unit per side
+OTHER_FACT = 1.5  # a paragraph holding another kind of fact the message asks for scores this much more
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def candidates(
     # did they spend, what was it called, and did it help?"): the sentence holding it, not its paragraph
     several_asked = len(separate_questions(question)) >= 2 or question.count(",") >= 2
     one_fact = shape in FACTS and not SECOND_PART.search(q) and not several_asked
+    also_asked = [kind for kind in FACTS if kind != shape and SHAPES[kind].search(q)]
     how_to = bool(HOW_TO.search(q))
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
@@ -206,6 +209,9 @@ def candidates(
                     number -= 2  # ...and so does a paragraph it labels ("Key Takeaway: Preserve…")
                 if shape in ("who", "when") and tells_shape(shape, text):
                     number += 2
+                # the other facts a message asks ("what %…, who surveyed it and what year?"): the
+                # paragraph holding the figure, its source and its year answers all of it
+                number += OTHER_FACT * sum(1 for kind in also_asked if is_fact(kind, text))
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & facts.words:
                 score = min(score - UNNAMED, score * ELSEWHERE)

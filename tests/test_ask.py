@@ -1307,3 +1307,13 @@ async def test_a_proof_points_action_is_told_with_its_result(deps):
     reply = await answer(deps, "einstein platform team — what did they do and what happened?")
     assert "Einstein" in reply.text and "choice, not mandate" in reply.text
     assert reply.text.index("Einstein") < reply.text.index("choice, not mandate")
+
+
+def test_a_paragraph_holding_every_kind_of_fact_asked_is_chosen(deps):
+    """ "what %…, who surveyed it and what year?" asks a figure, a source and a year: the paragraph
+    holding all three (McKinsey, 2023, 8%) is the answer, not a list sharing the word "real"."""
+    from flows.ask import drafted
+
+    question = "what % of companies actually got real value from AI at scale, who surveyed it and what year?"
+    draft, _, _ = drafted(deps, question, retrieve(deps, question, []))
+    assert all(fact in draft.text for fact in ("8%", "McKinsey", "2023"))
