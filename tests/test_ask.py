@@ -1317,3 +1317,4 @@ def test_a_paragraph_holding_every_kind_of_fact_asked_is_chosen(deps):
     question = "what % of companies actually got real value from AI at scale, who surveyed it and what year?"
     draft, _, _ = drafted(deps, question, retrieve(deps, question, []))
     assert all(fact in draft.text for fact in ("8%", "McKinsey", "2023"))
+    assert "Pilot Purgatory Trap" not in draft.text
