@@ -688,8 +688,9 @@ def compose(
     if note := found_elsewhere(question, given, course):
         texts.insert(0, note)
     picked = PICKED.search(fit)
+    named = bool(NAME_ASKED.search(question))
     for choice in given:
-        part = render(choice, room, frozenset(asked))
+        part = render(choice, room, frozenset(asked), named)
         if picked and choice.unit.kind == "list" and picked[1] in (t for t, _ in choice.unit.items):
             part = _alternatives(choice, picked[1])
         part = without(part, said) if said and said in part else part
@@ -702,6 +703,14 @@ def compose(
     weighed = [c for c in given if not c.aside]
     covered = frozenset().union(*(c.covers for c in weighed)) if weighed else frozenset()
     return Draft(text, sorted(cited), covered, [c.unit for c in weighed])
+
+
+# A question asking what something is called: "is there a name for this?", "is this a known pattern?"
+NAME_ASKED = re.compile(
+    r"\b(?:a name for|known pattern|(?:is|was) (?:this|that|it) called|what(?:'s| is) (?:this|that|it) called"
+    r"|a term for)\b",
+    re.IGNORECASE,
+)
 
 
 # A later part asking when of what the first names ("…and when does it apply?", "when did that start?")

@@ -1318,3 +1318,14 @@ def test_a_paragraph_holding_every_kind_of_fact_asked_is_chosen(deps):
     draft, _, _ = drafted(deps, question, retrieve(deps, question, []))
     assert all(fact in draft.text for fact in ("8%", "McKinsey", "2023"))
     assert "Pilot Purgatory Trap" not in draft.text
+
+
+async def test_a_question_asking_for_a_name_gets_the_sections_name(deps):
+    """ "Is this a known pattern?" asks what it is called: the paragraph describing it is told under
+    its section's name, which the paragraph itself never says."""
+    reply = await answer(
+        deps,
+        "our pilot's data doesn't hook into live systems and the team that built it moved on. "
+        "nobody maintains it. is this a known pattern?",
+    )
+    assert "Pilot Purgatory" in reply.text
