@@ -265,7 +265,7 @@ def eval_qa(
 ) -> None:
     """Complete answers, citation accuracy, refusals and recall@3 per split (knowledge/eval/qa-*.yaml).
 
-    dev is qa-dev.yaml … qa-dev8.yaml; the heldout splits are never tuned on."""
+    dev is qa-dev.yaml … qa-dev9.yaml; the heldout splits are never tuned on."""
     import asyncio
 
     from flows.qa_eval import evaluate_split, splits
