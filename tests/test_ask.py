@@ -1329,3 +1329,14 @@ async def test_a_question_asking_for_a_name_gets_the_sections_name(deps):
         "nobody maintains it. is this a known pattern?",
     )
     assert "Pilot Purgatory" in reply.text
+
+
+def test_an_aside_telling_of_the_asker_is_not_shaped_on(deps):
+    """ "(asking for my director, she has a board deck on friday)" says for whom, not what: the deck
+    and the board are no words the answer is chosen by; a bracket naming a thing is kept."""
+    from flows.ask import TOLD, drafted
+
+    question = "what is pilot purgatory? (asking for my director, she has a board deck on friday)"
+    draft, _, _ = drafted(deps, question, retrieve(deps, question, []))
+    assert "proof-of-concept" in draft.text
+    assert not TOLD.search("stage 2 (scaling) governance checklist?")
