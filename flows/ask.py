@@ -477,6 +477,10 @@ BREAK = re.compile(
     re.IGNORECASE,
 )
 ASIDE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+# A bracket telling of the asker or someone they speak of: it holds a personal pronoun
+TOLD = re.compile(
+    r"\((?=[^()]*\b(?:i|i'm|im|me|my|we|we're|our|us|you|your|she|he|her|his|they|their)\b)[^()]*\)", re.I
+)
 # A clause telling why one asks, to the end of its sentence ("… because my director asked"); not
 # "because of", which is part of what is asked.
 REASON = re.compile(r"\bbecause\b(?! of\b)[^?.!;]*", re.IGNORECASE)
@@ -722,9 +726,31 @@ def drafted(
     weights = {stem(w): deps.index.doc_freq(w)[1] for w in content_words(result.query)}
     # The course's names the question mentions ("AT&T" too, which content_words searches as "at t").
     said = [*content_words(question), *(w for w in words(question) if "&" in w)]
-    names = frozenset(w for w in said if w in deps.index.names() and not YEAR.fullmatch(w))
-    draft = compose(question, result.hits, deps.course, set(stem_words(result.query)), weights, names)
+    # a chat word is no name ("ok so…" is not the course's "Custom solutions OK")
+    chat = load_vocabulary().chat
+    names = frozenset(w for w in said if w in deps.index.names() and not YEAR.fullmatch(w) and w not in chat)
+    # an aside in brackets telling of the asker ("(asking for my director, she has a board deck on
+    # friday)") says why or for whom, not what: the shaper neither reads nor weighs its words (a
+    # bracket naming a thing, "stage 2 (scaling)", "(amazon/google/netflix stuff)", is kept)
+    bare = " ".join(TOLD.sub(" ", question).split())
+    aside = set(stem_words(question)) - set(stem_words(bare)) if content_words(bare) else set()
+    query = set(stem_words(result.query)) - aside
+    draft = compose(
+        respelled(deps, bare if aside else question), result.hits, deps.course, query, weights, names
+    )
     return draft, weights, names
+
+
+def respelled(deps: Deps, text: str) -> str:
+    """The question with each misspelt word written as the course writes it ("what are the
+    componetns?" → "components"), as the search already reads it: the shaper reads the words the
+    learner meant, so a slip hides neither what is asked (a list of components) nor the learner's
+    own word (which outweighs the course words it only means)."""
+
+    def word(m: re.Match) -> str:
+        return repaired(deps.index, m.group().lower()) or m.group()
+
+    return re.sub(r"(?<![\w'’&-])[A-Za-z]+(?![\w'’&-])", word, text)
 
 
 def weigh(deps: Deps, question: str, previous: list[QATurn], result: SearchResult, draft: Draft) -> Evidence:

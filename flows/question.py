@@ -130,6 +130,24 @@ def question_shape(question: str) -> str:
     return "general"
 
 
+# Where an asking clause may start after a lead-in: "…, what is X?", "…: when did…", "… - what…", "… but…"
+CLAUSE = re.compile(r"[,:;.!?]\s+|\s[-–—]+\s|\bbut\s+", re.IGNORECASE)
+
+
+def asked_shape(question: str) -> str:
+    """The shape the shaper answers: `question_shape`, or, when the message opens with a lead-in
+    that asks nothing ("ok so random thing i was wondering, what is X?", "sorry if this is a dumb q
+    but when did…"), the shape of the clause where the asking starts: a cue that opens a question
+    ("what is…", "when did…") opens its asking clause, wherever that stands in the message."""
+    shape = question_shape(question)
+    if shape != "general":
+        return shape
+    for cut in CLAUSE.finditer(question):
+        if (asked := question_shape(question[cut.end() :])) != "general":
+            return asked
+    return shape
+
+
 # "in one or two sentences", "2 or 3 examples": a range of counts, no choice between two things
 _N = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
 
@@ -189,7 +207,8 @@ def asked_stems(question: str, query: set[str]) -> set[str]:
     return query - noise
 
 
-OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)(\s+[a-z]+)?\s*$")
+# "a deck", "my deck", "for a budget deck", "our board slide deck": the learner's own, not the course's
+OWN_FORM = re.compile(r"\b(a|an|my|our|your|their)(\s+[\w-]+){0,2}\s*$")
 
 
 def place(question: str, course: Course) -> str:
@@ -205,7 +224,7 @@ def place(question: str, course: Course) -> str:
             found.add(f"lesson-{m.group(2)}")
             continue
         # a reading named by what it is: the one whose title or subtitle says "deck" or "article"
-        # ("the deck"; "for a deck", "my deck" is the learner's own)
+        # ("the deck"; "for a deck", "my board deck" is the learner's own)
         own = OWN_FORM.search(question.lower()[: m.start(3)])
         form = stem(m.group(3))
         formed = {d.id for d in readings if form in stem_set(f"{d.title} {d.subtitle or ''}")}

@@ -5,6 +5,7 @@ each with its citation marker.
 from __future__ import annotations
 
 from flows.choice import Choice
+from flows.sentence_choice import topic_of
 from knowledge.text import sentences, stem_set, stem_words
 
 MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentence only
@@ -13,10 +14,14 @@ MAX_CHARS = 1300  # a chat reply: past this, list items keep their first sentenc
 LEAD_CHARS = 220
 
 
-def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozenset()) -> str:
+def render(
+    choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozenset(), named: bool = False
+) -> str:
     """One unit as chat text with its citation marker; lists as bullets, never ending on a colon.
     Items of a list of headed blocks ("Phase 1: …") add the lines of their block that hold what the
-    question asks beyond the list itself ("…with costs" → each phase's cost line)."""
+    question asks beyond the list itself ("…with costs" → each phase's cost line). `named`: the
+    question asks what the thing is called ("is this a known pattern?"), so a paragraph that does not
+    say its section's name is told under it ("*Pilot Purgatory: How Organizations Get Stuck* — …")."""
     unit, mark = choice.unit, f"[{choice.hit}]"
     if unit.kind == "list":
         lead = unit.text.strip()
@@ -46,7 +51,11 @@ def render(choice: Choice, room: int = MAX_CHARS, query: frozenset[str] = frozen
     part_of = f"*{unit.within}* — " if unit.within and unit.within != unit.title else ""
     if unit.kind in ("item", "term"):
         return f"{part_of}*{unit.title}*: {unit.text.strip()} {mark}"
-    return f"{part_of}{choice.text or unit.text} {mark}"
+    said = choice.text or unit.text
+    topic = topic_of(unit.heading)
+    if named and not part_of and topic and not stem_set(topic) <= stem_set(said):
+        part_of = f"*{topic}* — "
+    return f"{part_of}{said} {mark}"
 
 
 def _bullet(title: str, text: str) -> str:

@@ -90,7 +90,7 @@ def lists_inline(sentence: str, query: set[str]) -> bool:
     return bool(said and query & stem_set(" ".join(said["lead"].split()[-3:])))
 
 
-def _fact(shape: str, sentence: str) -> bool:
+def is_fact(shape: str, sentence: str) -> bool:
     """Whether a sentence holds the kind of fact a number / who / when question asks for."""
     return bool(re.search(r"\d", sentence)) if shape == "number" else tells_shape(shape, sentence)
 
@@ -101,7 +101,7 @@ def _fact_sentences(
     """The best sentence holding the fact asked for, then each sentence that holds more of what the
     question asks (whose figure it is), best first, until they hold all the paragraph holds of it: the
     unit is chosen, and the answer judged, on the same words as when it is given whole."""
-    facts = [x for x in scored if _fact(shape, said[x[1]])]
+    facts = [x for x in scored if is_fact(shape, said[x[1]])]
     chosen = [max(facts, key=lambda x: x[0])]
     covered = set(chosen[0][2])
     while True:
@@ -142,7 +142,7 @@ def best_sentences(
     # A number / who / when question asks for one fact: the sentence that holds it (with its source
     # and any sentence it leans on), not the whole short paragraph it is buried in.
     short = len(paragraph) <= WHOLE_PARAGRAPH
-    fact = short and one_fact and shape in FACTS and any(_fact(shape, said[i]) for _, i, _ in scored)
+    fact = short and one_fact and shape in FACTS and any(is_fact(shape, said[i]) for _, i, _ in scored)
     if short and not fact:
         covers = set().union(*(got for *_, got in scored))
         return " ".join(said), covers

@@ -21,12 +21,12 @@ from flows.question import (
     SECOND_PART,
     SHAPES,
     asked_counts,
+    asked_shape,
     asked_stems,
     asks_several,
     comparison_sides,
     counts_told,
     place,
-    question_shape,
     separate_questions,
 )
 from flows.render import MAX_CHARS, render
@@ -38,6 +38,7 @@ from flows.sentence_choice import (
     best_sentences,
     cut_sentences,
     is_defining,
+    is_fact,
     lists_inline,
     tells_shape,
     topic_of,
@@ -62,6 +63,7 @@ NAMED_SHARE = 0.6  # what the text says of a company the question names joins a 
 SECOND_SHARE = 0.25  # a second unit must add this share of the question's weight
 SECOND_SCORE = 0.6  # ...and score this share of the first at least
 MAX_UNITS = 3  # a comparison may need one unit per side
+OTHER_FACT = 1.5  # a paragraph holding another kind of fact the message asks for scores this much more
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def candidates(
     When the question names something of the course (Michelangelo, Intuit), a unit that names none
     of it is about something else: it scores less.
     """
-    shape = question_shape(question)
+    shape = asked_shape(question)
     q = question.lower()
     query = asked_stems(question, query)
     weights = own_weights(question, weights)
@@ -127,6 +129,7 @@ def candidates(
     # did they spend, what was it called, and did it help?"): the sentence holding it, not its paragraph
     several_asked = len(separate_questions(question)) >= 2 or question.count(",") >= 2
     one_fact = shape in FACTS and not SECOND_PART.search(q) and not several_asked
+    also_asked = [kind for kind in FACTS if kind != shape and SHAPES[kind].search(q)]
     how_to = bool(HOW_TO.search(q))
     # Several things asked for, which one item cannot answer: a list, a count ("the 3 stats"), or a
     # figure for each of a list's items ("the phases and what each costs").
@@ -206,6 +209,9 @@ def candidates(
                     number -= 2  # ...and so does a paragraph it labels ("Key Takeaway: Preserve…")
                 if shape in ("who", "when") and tells_shape(shape, text):
                     number += 2
+                # the other facts a message asks ("what %…, who surveyed it and what year?"): the
+                # paragraph holding the figure, its source and its year answers all of it
+                number += OTHER_FACT * sum(1 for kind in also_asked if is_fact(kind, text))
                 score = _weigh(covers, weights) + heading + rank_bonus + number
             if asked_names and not asked_names & facts.words:
                 score = min(score - UNNAMED, score * ELSEWHERE)
@@ -400,13 +406,34 @@ def _top_passage(first: Choice, ranked: list[Choice], covered: set[str], where: 
 
 
 def _whole_list(choice: Choice, ranked: list[Choice]) -> Choice:
-    """A sentence that announces a list ("…typically address four layers:") comes with the list."""
-    if choice.unit.kind != "text" or not choice.text.rstrip().endswith(":"):
-        return choice
-    lists = [c for c in ranked if c.unit.kind == "list" and c.unit.passage == choice.unit.passage]
+    """A sentence that announces a list ("…typically address four layers:") comes with the list, and
+    so does a label's line that holds only the first of its items ("Effective Patterns: Transparent
+    capacity dashboards…", the rest following one per paragraph): it is the list's opening, not an
+    answer of its own."""
+    same = [c for c in ranked if c.unit.kind == "list" and c.unit.passage == choice.unit.passage]
+    if choice.unit.kind == "text" and choice.text.rstrip().endswith(":"):
+        lists = same
+    else:
+        lists = [c for c in same if _opens(choice, c)]
     if not lists:
         return choice
     return Choice(lists[0].unit, choice.hit, choice.score, choice.covers | lists[0].covers)
+
+
+def _opens(choice: Choice, listed: Choice) -> bool:
+    """Whether an item or a paragraph is a list's label with only its first item ("Key Components:
+    Curated Model Library"), the list of the same passage and title holding more."""
+    unit, items = choice.unit, listed.unit.items
+    if unit.kind == "list" or len(items) < 2 or not items[0][0]:
+        return False
+    label = listed.unit.title.rstrip(":").strip()
+    said = (choice.text or unit.text).strip()
+    if unit.kind == "text" and said.startswith(f"{label}:"):
+        said = said[len(label) + 1 :].strip()
+    elif unit.title.rstrip(":").strip() != label:
+        return False
+    first = f"{items[0][0]} — {items[0][1]}" if items[0][1] else items[0][0]
+    return said in (items[0][0], first)
 
 
 def _siblings_tied(ranked: list[Choice]) -> list[Choice]:
@@ -458,7 +485,7 @@ def _choose(
     first = _in_named_document(question, ranked, course)
     chosen = [first]
     covered = set(first.covers)
-    shape = question_shape(question)
+    shape = asked_shape(question)
     q = question.lower()
     if shape == "comparison" or (
         shape == "recommendation"
@@ -566,10 +593,36 @@ def _choose(
         chosen.sort(key=lambda c: (not (named_first and c is first), -len(names & _names(c))))
     if HOW_TO.search(q) and len(chosen) > 1 and chosen[0].unit.kind == "term":
         chosen = [*chosen[1:], chosen[0]]  # the way first, then what the thing it is a way out of is
+    chosen = _with_results(chosen, course)
     # options offered with a situation ("300-person insurer, just starting: COE, federated or
     # hub-and-spoke?") ask for the pick as much as "which should we…?" does
     fit = _fit(chosen, query, weights) if shape in ("recommendation", "comparison") else ""
     return chosen, fit
+
+
+def _step(unit: Unit, label: str) -> bool:
+    """Whether a unit is a proof point's step of that label ("Action: Implemented…", "Result: …")."""
+    if unit.kind == "item":
+        return unit.title.split("\n")[-1].strip() == label
+    return unit.kind == "text" and unit.text.startswith(f"{label}:")
+
+
+def _with_results(chosen: list[Choice], course: Course) -> list[Choice]:
+    """A proof point's action is told with its result ("Action: … Einstein evolves its offerings…" then
+    "Result: High adoption… through choice, not mandate"): what a case did is half its story. The
+    result is told, not weighed: it adds nothing to what the answer is judged to hold."""
+    given = list(chosen)
+    for choice in chosen:
+        if not _step(choice.unit, "Action"):
+            continue
+        units = passage_units(course, choice.unit.passage)
+        after = units[units.index(choice.unit) + 1 :] if choice.unit in units else []
+        result = next((u for u in after if _step(u, "Result") and u.kind == choice.unit.kind), None)
+        if result is not None and all(result != c.unit and result.text not in c.text for c in given):
+            given.insert(
+                given.index(choice) + 1, Choice(result, choice.hit, choice.score, frozenset(), aside=True)
+            )
+    return given
 
 
 def compose(
@@ -593,7 +646,7 @@ def compose(
         own = asked_stems(part, {s for s in query if s in said})
         held = query & set().union(*(_says(c) for c in given)) if given else set()
         wants_list = asks_several(part)
-        defining = question_shape(part) == "definition"
+        defining = asked_shape(part) == "definition"
         if (
             _weigh(own - held, weights) < SECOND_SHARE * _weigh(own, weights)
             and (not wants_list or any(c.unit.kind == "list" for c in given))
@@ -635,8 +688,9 @@ def compose(
     if note := found_elsewhere(question, given, course):
         texts.insert(0, note)
     picked = PICKED.search(fit)
+    named = bool(NAME_ASKED.search(question))
     for choice in given:
-        part = render(choice, room, frozenset(asked))
+        part = render(choice, room, frozenset(asked), named)
         if picked and choice.unit.kind == "list" and picked[1] in (t for t, _ in choice.unit.items):
             part = _alternatives(choice, picked[1])
         part = without(part, said) if said and said in part else part
@@ -649,6 +703,14 @@ def compose(
     weighed = [c for c in given if not c.aside]
     covered = frozenset().union(*(c.covers for c in weighed)) if weighed else frozenset()
     return Draft(text, sorted(cited), covered, [c.unit for c in weighed])
+
+
+# A question asking what something is called: "is there a name for this?", "is this a known pattern?"
+NAME_ASKED = re.compile(
+    r"\b(?:a name for|known pattern|(?:is|was) (?:this|that|it) called|what(?:'s| is) (?:this|that|it) called"
+    r"|a term for)\b",
+    re.IGNORECASE,
+)
 
 
 # A later part asking when of what the first names ("…and when does it apply?", "when did that start?")

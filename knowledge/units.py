@@ -21,6 +21,7 @@ BOX = re.compile(r"[\u2500-\u257f]+")  # box-drawing characters
 HEADING_WORDS = 9
 FRAGMENT_WORDS = HEADING_WORDS  # a line short enough to head text is short enough to be a list item
 NAME_WORDS = 2  # a paragraph this short names what follows ("intuit.") and answers nothing itself
+ITEM_WORDS = 12  # a bullet this long says something of its own: an answer unit too
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,21 @@ def _bullets(paragraph: str) -> tuple[str, list[str]] | None:
     return lead, [i for i in items if i]
 
 
+# A bullet opening with a short title sentence: "1. Invest in Platforms Before Scaling Teams. The shared…"
+TITLED = re.compile(r"^((?:\d+[.)]\s*)?[^.!?:]{3,80}[^.!?:\s])\.\s+(\S.*)$", re.DOTALL)
+
+
+def _item_pair(item: str) -> tuple[str, str]:
+    """A bullet as (title, text): "Decision Rights: Authority to…", a short title sentence and its
+    text, or the whole line as its title."""
+    if ":" in item[:60]:
+        return _split_title(item)
+    titled = TITLED.match(item.strip())
+    if titled and len(titled.group(1).split()) <= HEADING_WORDS:
+        return titled.group(1).strip(), titled.group(2).strip()
+    return item, ""
+
+
 def _split_title(text: str) -> tuple[str, str]:
     """`Mistake 1: Over-Engineering` → ("Mistake 1", "Over-Engineering"); no colon → (text, "")."""
     title, sep, rest = text.partition(":")
@@ -130,6 +146,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
             units.append(Unit(ref, label, "item", title, "\n".join(body)))
     groups: list[tuple[str, str]] = []
     steps: list[Unit] = []  # labelled bullet lists, steps of the section only beside `Title: text` steps
+    bulleted: list[Unit] = []  # bullet items that say something of their own; an FAQ's answers
     plain = ""  # the paragraph before, when it is plain text
     named = ""  # the heading paragraph over the list, if any ("1. Shared Infrastructure")
     block = ""  # the heading of the block the paragraph is in, when the section is headed blocks
@@ -137,8 +154,16 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
         listed = _bullets(para)
         if listed:
             lead, items = listed
-            pairs = tuple(_split_title(i) if ":" in i[:60] else (i, "") for i in items)
+            pairs = tuple(_item_pair(i) for i in items)
             units.append(Unit(ref, label, "list", lead.rstrip(":") or section.heading, lead, pairs))
+            # an item titled by its first sentence that says something of its own ("3. Evolve Decision
+            # Rights as Context Changes. … Review and adjust decision frameworks quarterly.") is one
+            # unit too, as a section's items are
+            bulleted += [
+                Unit(ref, label, "item", t, x)
+                for (t, x), i in zip(pairs, items, strict=True)
+                if x and ":" not in i[:60] and len(i.split()) >= ITEM_WORDS
+            ]
             title, body = _split_title(lead)
             if body and len(title.split()) <= 4:
                 # "The New Model: Continuous Strategy" then its bullets is one of the section's
@@ -159,6 +184,9 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
         elif not is_heading(para):
             title, body = _split_title(para)
             first, _, rest = para.strip().partition("\n")
+            if first.rstrip().endswith("?") and rest.strip():
+                # an FAQ's question over its answer: the answer, titled by the question it answers
+                bulleted.append(Unit(ref, label, "item", first.strip(), " ".join(rest.split())))
             if not body and rest and _label(first):  # "Solution\nEstablish Clear Decision Rights…"
                 title, body = first.strip(), " ".join(rest.split())
             if body and len(title.split()) <= 4 and not para.rstrip().endswith(":"):
@@ -192,7 +220,7 @@ def _section_units(doc: Document, section: Section, label: str) -> list[Unit]:
                 ref, label, "list", section.heading, section.heading, tuple((u.title, u.text) for u in pairs)
             )
         )
-    return units
+    return units + bulleted
 
 
 def _label(line: str) -> bool:

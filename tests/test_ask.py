@@ -15,7 +15,7 @@ from flows.brains.base import QAContext
 from flows.brains.offline import OfflineBrain
 from flows.focus import own_organisation
 from flows.manner import without_manner
-from flows.shape import place, question_shape
+from flows.question import place, question_shape
 from flows.state import QATurn
 from knowledge.loader import Course
 from knowledge.retrieval import content_words
@@ -919,7 +919,7 @@ async def test_a_part_telling_something_about_an_outside_name_is_context(deps, q
 
 def test_a_fact_is_asked_in_the_parts_that_ask():
     from flows.ask import asking_parts
-    from flows.shape import question_shape
+    from flows.question import question_shape
 
     assert question_shape("any examples of how big tech companies make room for failing?") != "number"
     assert question_shape("how big is the specialist tier?") == "number"
@@ -1057,10 +1057,34 @@ async def test_a_misspelt_comparison_still_gets_both_sides(deps):
         ),
         ("share that got value at scale vs the ones stuck? need both nums for a deck", ""),  # the learner's
         ("what is data mesh? (asking for my VP, she has a board deck on friday)", ""),  # the learner's too
+        ("what does bad data cost? it's for a budget deck", ""),  # own, with words between
+        ("the numbers for our board slide deck?", ""),
+        ("what does the vendor article say about MLOps?", "reading-scaling-article#"),
     ],
 )
 def test_a_reading_is_named_by_its_form_or_its_title(course: Course, question, where):
     assert place(question, course) == where
+
+
+async def test_a_label_holding_only_its_first_item_is_given_as_its_list(deps):
+    """ "Key Components: Curated Model Library", the other components one per paragraph after it: the
+    label's line is the list's opening, and the answer is the list."""
+    reply = await answer(
+        deps, "how should scarce compute and experts be allocated between teams, per the deck?"
+    )
+    assert all(p in reply.text for p in ("capacity dashboards", "Time-boxed", "service marketplaces"))
+    from flows.choice import Choice
+    from flows.shape import _whole_list
+    from knowledge.units import passage_units
+
+    units = passage_units(
+        deps.course, "reading-scaling-paradox#build-a-platform-to-make-the-right-path-the-easy"
+    )
+    label = next(u for u in units if u.kind == "item" and u.title == "Key Components")
+    listed = next(u for u in units if u.kind == "list" and u.title == "Key Components")
+    ranked = [Choice(label, 1, 2.0, frozenset()), Choice(listed, 1, 1.0, frozenset())]
+    assert _whole_list(ranked[0], ranked).unit == listed
+    assert _whole_list(ranked[1], ranked).unit == listed
 
 
 async def test_tied_groups_of_one_list_are_given_as_the_list(deps):
@@ -1319,3 +1343,95 @@ def test_a_course_name_written_only_with_its_possessive_must_be_said(deps):
     units = "A centralized team providing shared AI standards, tooling, expertise, and governance."
     assert unsaid_names(deps, judged, frozenset(), units, asked) == ["netflix"]
     assert not unsaid_names(deps, judged, frozenset(), units)  # lower case: no name written
+
+
+async def test_a_misspelt_word_is_shaped_as_the_word_meant(deps):
+    """ "componetns" is searched as "components" and shaped as it too: the list asked for, whole."""
+    reply = await answer(deps, "What are the componetns of an AI platform?")
+    for part in ("Shared Infrastructure", "Standardized Interfaces", "Governance and Controls", "Services"):
+        assert part in reply.text
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("ok so random thing i was wondering, what is the 'dual operating system'?", "definition"),
+        ("sorry if this is a dumb q but who came up with data mesh?", "who"),
+        ("hey all, quick one: what's the scaling inflection point", "definition"),
+        ("what are the four layers of governance?", "list"),  # a shape of its own is kept
+        ("tell me about data mesh", "general"),
+    ],
+)
+def test_the_shaper_reads_the_shape_where_the_asking_starts(question, shape):
+    from flows.question import asked_shape
+
+    assert asked_shape(question) == shape
+
+
+async def test_a_chat_word_is_no_course_name_to_the_shaper(deps):
+    """ "ok so…" is not the course's "Custom solutions OK": the definition is still the answer."""
+    reply = await answer(deps, "ok so random thing i was wondering, what is pilot purgatory?")
+    assert "proof-of-concept" in reply.text
+
+
+async def test_a_bullet_titled_by_its_first_sentence_is_an_answer_of_its_own(deps, course: Course):
+    """The leader's third imperative says how often decision rights are revisited; it is one unit,
+    so the answer is that imperative, not the decision-rights section it does not belong to."""
+    from knowledge.units import passage_units
+
+    units = passage_units(course, "reading-scaling-paradox#the-leader-s-imperatives-for-the-ai-era")
+    items = [u for u in units if u.kind == "item"]
+    assert [u.title for u in items][2] == "3. Evolve Decision Rights as Context Changes"
+    assert items[2].text.endswith("Review and adjust decision frameworks quarterly.")
+    reply = await answer(deps, "how often should we revisit decision rights frameworks?")
+    assert "quarterly" in reply.text
+
+
+async def test_an_faq_answer_is_titled_by_its_question(deps, course: Course):
+    """The article's FAQ writes a question over its answer: the answer is one unit, found by the
+    question it answers."""
+    from knowledge.units import passage_units
+
+    titles = [u.title for u in passage_units(course, "reading-scaling-article#faq") if u.kind == "item"]
+    assert "Why is MLOps critical for scaling AI initiatives?" in titles
+    reply = await answer(deps, "how does the article say you avoid AI pilot purgatory?")
+    assert "holistic" in reply.text
+
+
+async def test_a_proof_points_action_is_told_with_its_result(deps):
+    reply = await answer(deps, "einstein platform team — what did they do and what happened?")
+    assert "Einstein" in reply.text and "choice, not mandate" in reply.text
+    assert reply.text.index("Einstein") < reply.text.index("choice, not mandate")
+
+
+def test_a_paragraph_holding_every_kind_of_fact_asked_is_chosen(deps):
+    """ "what %…, who surveyed it and what year?" asks a figure, a source and a year: the paragraph
+    holding all three (McKinsey, 2023, 8%) is the answer, not a list sharing the word "real"."""
+    from flows.ask import drafted
+
+    question = "what % of companies actually got real value from AI at scale, who surveyed it and what year?"
+    draft, _, _ = drafted(deps, question, retrieve(deps, question, []))
+    assert all(fact in draft.text for fact in ("8%", "McKinsey", "2023"))
+    assert "Pilot Purgatory Trap" not in draft.text
+
+
+async def test_a_question_asking_for_a_name_gets_the_sections_name(deps):
+    """ "Is this a known pattern?" asks what it is called: the paragraph describing it is told under
+    its section's name, which the paragraph itself never says."""
+    reply = await answer(
+        deps,
+        "our pilot's data doesn't hook into live systems and the team that built it moved on. "
+        "nobody maintains it. is this a known pattern?",
+    )
+    assert "Pilot Purgatory" in reply.text
+
+
+def test_an_aside_telling_of_the_asker_is_not_shaped_on(deps):
+    """ "(asking for my director, she has a board deck on friday)" says for whom, not what: the deck
+    and the board are no words the answer is chosen by; a bracket naming a thing is kept."""
+    from flows.ask import TOLD, drafted
+
+    question = "what is pilot purgatory? (asking for my director, she has a board deck on friday)"
+    draft, _, _ = drafted(deps, question, retrieve(deps, question, []))
+    assert "proof-of-concept" in draft.text
+    assert not TOLD.search("stage 2 (scaling) governance checklist?")
