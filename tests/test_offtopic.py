@@ -61,3 +61,8 @@ def test_a_hyphenated_compound_is_searched_as_a_phrase(deps):
     assert hyphenated("know-it-all vs learn-it-all?") == ["know it all", "learn it all"]
     found = retrieve(deps, "isn't over-engineering the real risk for a platform team?", [])
     assert found.hits[0].passage == "reading-pilot-to-platform#common-platform-mistakes"
+
+
+def test_the_lesson_a_question_names_is_where_to_look_not_what_to_find(deps):
+    # "1" of "lesson 1" matched every "Stage 1" and "Phase 1"
+    assert searchable(deps, "what does lesson 1 say about data mesh?") == "data mesh"
