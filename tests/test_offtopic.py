@@ -66,3 +66,8 @@ def test_a_hyphenated_compound_is_searched_as_a_phrase(deps):
 def test_the_lesson_a_question_names_is_where_to_look_not_what_to_find(deps):
     # "1" of "lesson 1" matched every "Stage 1" and "Phase 1"
     assert searchable(deps, "what does lesson 1 say about data mesh?") == "data mesh"
+
+
+def test_everyday_abbreviations_search_the_words_the_course_writes_out(deps):
+    assert "technology" in searchable(deps, "are tech limits why pilots stall?").split()
+    assert "operations" in searchable(deps, "what should ops own?").split()
