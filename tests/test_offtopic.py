@@ -71,3 +71,9 @@ def test_the_lesson_a_question_names_is_where_to_look_not_what_to_find(deps):
 def test_everyday_abbreviations_search_the_words_the_course_writes_out(deps):
     assert "technology" in searchable(deps, "are tech limits why pilots stall?").split()
     assert "operations" in searchable(deps, "what should ops own?").split()
+
+
+def test_who_decides_asks_for_decision_rights(deps):
+    # "decide" is an asking word ("help me decide"), never searched; after "who" it is the topic
+    assert "decision" in searchable(deps, "in the paradox reading, who gets to decide what?").split()
+    assert "decision" not in searchable(deps, "help me decide: data lake or mesh?").split()
