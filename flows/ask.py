@@ -158,7 +158,9 @@ def searchable(deps: Deps, text: str) -> str:
 def _searchable(deps: Deps, text: str) -> str:
     vocab = load_vocabulary()
     posts = own_posts(text)
-    kept = [w for w in content_words(text) if w not in vocab.chat and w not in posts]
+    # "lesson 2" says where the answer is (`place`), not what it says: its number is no search word
+    unplaced = re.sub(r"\b(lesson|module|unit) ?\d\b", " ", text, flags=re.IGNORECASE)
+    kept = [w for w in content_words(unplaced) if w not in vocab.chat and w not in posts]
     fixed = {word: found for word in kept if (found := repaired(deps.index, word) or learner_slip(word))}
     extra = [vocab.expansion(text), *fixed.values()]
     extra += (in_phrase := repaired_in_phrase(deps, text)).values()

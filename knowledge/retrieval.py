@@ -428,7 +428,8 @@ class Index:
                 if phrases
                 else {}
             )
-            runs = quoted_runs(asked)
+            # a compound the learner hyphenates ("over-engineering", "know-it-all") is a phrase too
+            runs = quoted_runs(asked) + [f'"{c}"' for c in hyphenated(asked) if self._text_freq(c)]
             by_quote = (
                 dict(self._conn.execute(PHRASE_SQL, [" OR ".join(runs), limit]).fetchall()) if runs else {}
             )
@@ -485,6 +486,15 @@ def quoted_runs(text: str) -> list[str]:
                 if any(w not in STOPWORDS for w in run):
                     runs.append('"' + " ".join(run) + '"')
     return list(dict.fromkeys(runs))
+
+
+HYPHENATED = re.compile(r"[^\W_]+(?:-[^\W_]+)+")
+
+
+def hyphenated(text: str) -> list[str]:
+    """The compounds a text writes with hyphens, as the index reads them ("over-engineering" →
+    "over engineering", "know-it-all" → "know it all"): searched as phrases, stop words and all."""
+    return list(dict.fromkeys(m.group().lower().replace("-", " ") for m in HYPHENATED.finditer(text)))
 
 
 def open_index(path: Path | str, course: Course) -> Index:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flows.ask import DECLINE, answer, asked_of, clause_verbs, retrieve, searchable, unsaid_years
 from flows.attribute import owned_heads
-from knowledge.retrieval import quoted_runs
+from knowledge.retrieval import hyphenated, quoted_runs
 
 
 def test_a_year_the_reply_never_gives_is_unsaid():
@@ -54,3 +54,26 @@ def test_a_quote_is_searched_word_for_word(deps):
 def test_asking_words_are_how_one_asks_not_what(deps):
     # "ask" matched only the heading "Frequently Asked Questions", weighed four times a text's word
     assert searchable(deps, "asking for my director: what should we ask about data mesh?") == "data mesh"
+
+
+def test_a_hyphenated_compound_is_searched_as_a_phrase(deps):
+    # "over-engineering" is "over" (a stop word) and "engineering" (everywhere) word by word
+    assert hyphenated("know-it-all vs learn-it-all?") == ["know it all", "learn it all"]
+    found = retrieve(deps, "isn't over-engineering the real risk for a platform team?", [])
+    assert found.hits[0].passage == "reading-pilot-to-platform#common-platform-mistakes"
+
+
+def test_the_lesson_a_question_names_is_where_to_look_not_what_to_find(deps):
+    # "1" of "lesson 1" matched every "Stage 1" and "Phase 1"
+    assert searchable(deps, "what does lesson 1 say about data mesh?") == "data mesh"
+
+
+def test_everyday_abbreviations_search_the_words_the_course_writes_out(deps):
+    assert "technology" in searchable(deps, "are tech limits why pilots stall?").split()
+    assert "operations" in searchable(deps, "what should ops own?").split()
+
+
+def test_who_decides_asks_for_decision_rights(deps):
+    # "decide" is an asking word ("help me decide"), never searched; after "who" it is the topic
+    assert "decision" in searchable(deps, "in the paradox reading, who gets to decide what?").split()
+    assert "decision" not in searchable(deps, "help me decide: data lake or mesh?").split()
