@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import json
 import os
 import queue
@@ -110,6 +111,21 @@ LONGEST_FIRST = (
     "test_the_fit_reproduces_the_shipped_coefficients",
     "test_unit_scores_do_not_depend_on_the_order_a_set_iterates_in",
 )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """The collector paused while the test modules import (~6,000 modules in an xdist worker): each
+    collection meanwhile walks objects that live as long as the process. Then what collection left
+    (the modules, the collected tests) is frozen, so the collections during the tests no longer walk
+    it either (`bot.heap` does the same for `coach serve` after its start-up)."""
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
