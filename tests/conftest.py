@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -103,7 +106,26 @@ LONGEST_FIRST = (
     "test_a_learner_who_knows_nothing_cannot_pass_by_guessing",
     "test_coach_serve_starts_and_answers_healthz",
     "test_emulator_mode_listens_on_loopback_only_and_says_so",
+    "test_a_live_postgresql_process_takes_over_a_killed_ones_acked_requests_once",
+    "test_one_sqlite_process_killed_right_after_its_acks_runs_each_acked_message_once",
+    "test_the_fit_reproduces_the_shipped_coefficients",
+    "test_unit_scores_do_not_depend_on_the_order_a_set_iterates_in",
 )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """The collector paused while the test modules import (~6,000 modules in an xdist worker): each
+    collection meanwhile walks objects that live as long as the process. Then what collection left
+    (the modules, the collected tests) is frozen, so the collections during the tests no longer walk
+    it either (`bot.heap` does the same for `coach serve` after its start-up)."""
+    gc.disable()
+    try:
+        return (yield)
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -113,7 +135,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     backends = getattr(metafunc.module, "BACKENDS", None)
-    if backends and "backend" in metafunc.fixturenames:
+    named = any("backend" in m.args[0] for m in metafunc.definition.iter_markers("parametrize"))
+    if backends and "backend" in metafunc.fixturenames and not named:  # a test may name its own
         metafunc.parametrize("backend", backends, indirect=True)
 
 
@@ -188,6 +211,42 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         ThrowawayPostgres.running(json.loads(shared.read_text())["server"]).stop()
 
 
+class TemplateCopies:
+    """Fresh copies of the template database, made a few ahead on a thread of their own.
+
+    A copy (`CREATE DATABASE … TEMPLATE`) is ~0.1-0.15 s of waiting for the server, once per test on
+    PostgreSQL; made ahead, it overlaps the tests before it. Each copy still goes to one test only."""
+
+    AHEAD = 2
+
+    def __init__(self, server: ThrowawayPostgres, template: str):
+        self.server, self.template = server, template
+        self._ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=self.AHEAD)
+        threading.Thread(target=self._make, name="template-copies", daemon=True).start()
+
+    def _make(self) -> None:
+        while True:
+            try:
+                made: str | BaseException = self.server.database(self.template)
+            except Exception as error:  # the test that takes it fails with the reason
+                made = error
+            self._ready.put(made)
+            if isinstance(made, BaseException):
+                return
+
+    def take(self) -> str:
+        """The URL of a new database that no other test has been given."""
+        made = self._ready.get(timeout=120)
+        if isinstance(made, BaseException):
+            raise made
+        return made
+
+
+@pytest.fixture(scope="session")
+def template_copies(postgres: tuple[ThrowawayPostgres, str]) -> TemplateCopies:
+    return TemplateCopies(*postgres)
+
+
 @dataclass
 class Ran:
     """What a `coach` command run in-process left behind (the fields of `subprocess.CompletedProcess`)."""
@@ -248,8 +307,7 @@ class Database:
 @pytest.fixture
 def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
     if backend == "postgres":
-        server, template = request.getfixturevalue("postgres")
-        url = server.database(template)
+        url = request.getfixturevalue("template_copies").take()
         return Database(url, url, url)
     return Database(tmp_path / "coach.db", tmp_path / "checkpoints.db")
 

@@ -638,15 +638,16 @@ def test_unit_scores_do_not_depend_on_the_order_a_set_iterates_in():
         "from flows.shape import _weigh; s = [f'w{i}' for i in range(40)]; "
         "print(repr(_weigh(set(s), {w: 0.1 + i / 7 for i, w in enumerate(s)})))"
     )
-    runs = [
-        subprocess.run(
+    processes = [  # started together, not one after another
+        subprocess.Popen(
             [sys.executable, "-c", code],
             env={**os.environ, "PYTHONHASHSEED": str(seed)},
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
-        ).stdout
+        )
         for seed in range(4)
     ]
+    runs = [process.communicate(timeout=120)[0] for process in processes]
     assert len(set(runs)) == 1 and runs[0].strip()
 
 

@@ -107,9 +107,8 @@ def workers_of(master: subprocess.Popen) -> list[int]:
 
 
 @pytest.fixture
-def pg_url(postgres) -> str:
-    server, template = postgres
-    return server.database(template)
+def pg_url(template_copies) -> str:
+    return template_copies.take()
 
 
 async def test_two_servers_with_two_workers_each_survive_a_killed_worker(

@@ -334,6 +334,9 @@ async def test_a_send_cut_off_mid_call_is_never_repeated(coach: Coach, deps: Dep
     assert row["status"] == "uncertain" and len(slack.channels_with()) == 2
 
 
+# On SQLite only: tests/test_chaos.py runs two clock processes on PostgreSQL with a weekly nudge due and
+# checks the same (each member gets its four messages once), beside two servers under load.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_two_clock_processes_at_once(slack, course: Course, coach_env, tmp_path, database: Database):
     members = [f"slack:U{i}" for i in range(1, 13)]
     seed_schedule(process_store(database, tmp_path), course, members)
