@@ -178,6 +178,8 @@ GUESSERS: dict[str, tuple[str, object]] = {
 
 
 COPIER = "copy last attempt"
+ASKER = "ask the coach"  # types each question back as a question, then picks the option its answer holds
+ASKED = "what does the course say about this: {}"
 CHOSEN = re.compile(r"(?:You chose|Recorded:) \*([A-D])\*")
 RIGHT = re.compile(r"The right answer is \*([A-D])\*")
 RETAKE_AFTER = timedelta(days=2)  # the copier retakes past any cool-down between attempts
@@ -249,6 +251,25 @@ async def quiz_guessers(coach, replay, learners: int = 1) -> list[GuessScore]:
                 letters[r["question"]] = letter.group(1)
         return letters
 
+    def asks(user: str, command: str):
+        """One quiz, asking the coach each question before answering it: the option the answer's
+        text holds best (rapidfuzz), else A (a reply holding nothing of the options, or held back)."""
+        from rapidfuzz import fuzz
+
+        yield json.dumps({"user": user, "text": command})
+        while (record := last_record()).get("kind") == "question" and record["user"] == user:
+            stem, before = (
+                coach.deps.course.question(record["question"]).stem,
+                len(out.getvalue().splitlines()),
+            )
+            yield json.dumps({"user": user, "text": ASKED.format(stem)})
+            told = [json.loads(line) for line in out.getvalue().splitlines()[before:]]
+            said = " ".join(r["reply"] for r in told if r.get("kind") not in ("question", "notice"))
+            options = dict(OPTION_LINE.findall(last_record()["reply"]))
+            scores = {k: fuzz.partial_ratio(v.lower(), said.lower()) for k, v in options.items()}
+            best = max(scores, key=scores.get) if said and scores else "A"
+            yield json.dumps({"user": user, "text": best})
+
     retakes: dict[str, str] = {}  # copier -> when its retakes began (ISO, UTC)
 
     def script():
@@ -257,6 +278,9 @@ async def quiz_guessers(coach, replay, learners: int = 1) -> list[GuessScore]:
                 user = f"guesser-{name.replace(' ', '-')}-{n}"
                 for command in QUIZ_COMMANDS:
                     yield from take(user, command, screen(name))
+        for n in range(learners):
+            for command in QUIZ_COMMANDS:
+                yield from asks(f"guesser-{ASKER.replace(' ', '-')}-{n}", command)
         for n in range(learners):
             user = f"guesser-{COPIER.replace(' ', '-')}-{n}"
             for command in QUIZ_COMMANDS:
@@ -275,7 +299,7 @@ async def quiz_guessers(coach, replay, learners: int = 1) -> list[GuessScore]:
         coach.deps.clock = clock
     store, test = coach.deps.store, coach.deps.course.module_test
     scores = []
-    for name, split in [*((g, s) for g, (s, _) in GUESSERS.items()), (COPIER, "retake")]:
+    for name, split in [*((g, s) for g, (s, _) in GUESSERS.items()), (ASKER, "asks"), (COPIER, "retake")]:
         per_learner: dict[str, list[int]] = {}
         passed = 0
         for n in range(learners):

@@ -146,6 +146,10 @@ def test_a_learner_who_knows_nothing_cannot_pass_by_guessing(tmp_path: Path, coa
     # retaking every quiz with the letters the first attempt's feedback showed right
     copier = scores["copy last attempt"]
     assert copier["asked"] == 2 * 31 and copier["best_learner"] <= 0.5
+    # asking the coach each question first, then picking the option its answer holds (81% before the
+    # coach held such questions back until the quiz question is answered)
+    asker = scores["ask the coach"]
+    assert asker["asked"] == 2 * 31 and asker["best_learner"] <= 0.5
     assert all(g["passed_module_test"] == 0 for g in figures["guessers"])
 
 
