@@ -177,9 +177,9 @@ def eval_quiz(
 ) -> None:
     """What a learner who knows nothing scores on all 31 questions by guessing from the screen (longest
     option, always the same letter; held out: shortest option, most words from the stem) or by
-    retaking every quiz with the letters of the last attempt, through the real quiz flow in a private,
-    offline database, and how many pass the module test; and the answer-key figures of the course
-    files."""
+    retaking every quiz with the letters of the last attempt, or by asking the coach each question
+    first, through the real quiz flow in a private, offline database, and how many pass the module
+    test; and the answer-key figures of the course files."""
     import asyncio
     import tempfile
 
