@@ -336,5 +336,5 @@ SOCIAL_ACT = {
 
 def social_act(text: str) -> str | None:
     """ "greeting", "thanks" or "ack" when the whole message only says hello, thanks or ok."""
-    said = " ".join(text.lower().replace("’", "'").split())
+    said = normalize(text)
     return next((act for act, pattern in SOCIAL_ACT.items() if pattern.match(said)), None)
