@@ -84,7 +84,7 @@ SUBJECT_WORDS = 3
 
 def subject_of(part: str) -> frozenset[str]:
     """The stems of the first SUBJECT_WORDS words of a yes/no clause after its auxiliary."""
-    said = [w for w in re.findall(r"[\w&'-]+", part.lower())]
+    said = re.findall(r"[\w&'-]+", part.lower())
     said = said[1:] if said and said[0] in LEADING else said
     said = [w for w in said[1:] if w not in DETERMINERS]
     if not said or said[0] in PRONOUNS:
